@@ -1,0 +1,75 @@
+"""The ``tallyproof`` command: a thin shell over the library (every command lives in a
+``cli/*.py`` module that only parses arguments, calls library functions and prints)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from ..errors import TallyproofError
+from .common import err
+
+app = typer.Typer(
+    name="tallyproof",
+    help="Public, checkable evidence that an election's reported outcome is right.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """Public, checkable evidence that an election's reported outcome is right."""
+
+
+# Each module defines ``register(app)``; missing modules are features not built yet.
+_COMMAND_MODULES = ("ingest", "tabulate", "ledger", "audit", "evidence", "demo")
+for _name in _COMMAND_MODULES:
+    try:
+        _mod = importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"{__name__}.{_name}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning tallyproof errors into messages and exit codes
+    (0 ok, 1 evidence contradicts the claim, 2 bad input/usage); tracebacks only with
+    ``--debug`` or ``TALLYPROOF_DEBUG=1``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("TALLYPROOF_DEBUG") == "1"
+    args = [a for a in args if a != "--debug"]
+    try:
+        app(args=args, standalone_mode=False)
+    except TallyproofError as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        return 2
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return 2
+        if debug:
+            raise
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (re-run with --debug)")
+        return 3
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""``tallyproof ingest``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..ingest import ingest
+from .common import emit_json, out
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ingest")
+    def ingest_cmd(
+        sources: Annotated[list[Path], typer.Argument(help="CVR export files or folders")],
+        store: Annotated[Path, typer.Option("--store", help="election store folder")],
+        fmt: Annotated[str, typer.Option("--format", help="reader name, or auto")] = "auto",
+        manifest: Annotated[Path | None, typer.Option("--manifest", help="ballot manifest CSV")] = None,
+        json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    ) -> None:
+        """Read voting-system exports into an election store (appends; refuses duplicate ids)."""
+        res = ingest(sources, store, fmt=fmt, manifest=manifest)
+        if json:
+            emit_json(
+                {
+                    "store": str(res.store),
+                    "format": res.format,
+                    "cards_added": res.cards_added,
+                    "cards_total": res.cards_total,
+                    "sources": [s.to_json() for s in res.sources],
+                }
+            )
+        else:
+            out.print(
+                f"ingested {res.cards_added:,} cards ({res.format}) into {res.store}; "
+                f"{res.cards_total:,} in total"
+            )

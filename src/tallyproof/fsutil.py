@@ -1,0 +1,142 @@
+"""Crash-safe file writes: temp file, fsync, rename; and multi-file commits with a journal.
+
+A single file is replaced atomically by writing a sibling temp file, fsyncing it, renaming it
+over the target and fsyncing the folder. Several files that must change together (the CVR
+table and ``election.json`` on ingest) are staged as temp files, then a journal naming every
+rename is written and fsynced, the renames are done and the journal removed. If a crash
+interrupts the renames, :func:`recover` finishes them (roll forward) the next time the folder
+is opened; if it interrupts staging, the temp files are simply discarded. Either way the store
+is the old one or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+JOURNAL = ".commit-journal.json"
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_path_for(target: Path) -> Path:
+    """A fresh temp file name in the target's folder (same file system, so rename is atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace ``target`` with ``data`` so that a crash leaves the old or the new content."""
+    tmp = temp_path_for(target)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_json(target: Path, obj: object) -> None:
+    atomic_write_bytes(
+        target, orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    )
+
+
+class Transaction:
+    """Stage several files, then make them all visible together (see module docstring)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.staged: dict[Path, Path] = {}  # target -> temp
+
+    def path_for(self, target: Path) -> Path:
+        """A temp path to write ``target``'s new content to; fsynced on commit."""
+        tmp = temp_path_for(target)
+        self.staged[target] = tmp
+        return tmp
+
+    def write_bytes(self, target: Path, data: bytes) -> None:
+        tmp = self.path_for(target)
+        tmp.write_bytes(data)
+
+    def write_json(self, target: Path, obj: object) -> None:
+        self.write_bytes(
+            target, orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        )
+
+    def commit(self) -> None:
+        for tmp in self.staged.values():
+            fsync_file(tmp)
+        journal = [
+            [str(tmp.relative_to(self.folder)), str(target.relative_to(self.folder))]
+            for target, tmp in self.staged.items()
+        ]
+        atomic_write_bytes(self.folder / JOURNAL, orjson.dumps(journal))
+        _apply_journal(self.folder)
+        self.staged.clear()
+
+    def abort(self) -> None:
+        for tmp in self.staged.values():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self.staged.clear()
+
+
+def _apply_journal(folder: Path) -> None:
+    jpath = folder / JOURNAL
+    for tmp_rel, target_rel in orjson.loads(jpath.read_bytes()):
+        tmp, target = folder / tmp_rel, folder / target_rel
+        if tmp.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+            fsync_dir(target.parent)
+    jpath.unlink()
+    fsync_dir(folder)
+
+
+def recover(folder: Path) -> None:
+    """Finish an interrupted commit (roll forward) and drop stray temp files of a crashed one."""
+    if (folder / JOURNAL).exists():
+        _apply_journal(folder)
+    for stray in folder.rglob(".*.tmp"):
+        stray.unlink()
+
+
+@contextlib.contextmanager
+def transaction(folder: Path) -> Iterator[Transaction]:
+    """``with transaction(dir) as tx: ...`` commits on success and discards staging on error."""
+    tx = Transaction(folder)
+    try:
+        yield tx
+    except BaseException:
+        tx.abort()
+        raise
+    tx.commit()
