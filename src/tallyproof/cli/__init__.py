@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         err.print("aborted")
         return 2
     except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
+        if type(exc).__name__.endswith(("UsageError", "BadParameter", "ClickException",
+                                        "MissingParameter", "NoSuchOption", "BadOptionUsage",
+                                        "BadArgumentUsage", "FileError")) and hasattr(exc, "show"):
             exc.show()
             return 2
         if debug:
