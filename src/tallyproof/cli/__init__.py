@@ -8,6 +8,7 @@ import os
 import sys
 
 import typer
+from typer._click.exceptions import ClickException  # typer vendors click
 
 from ..errors import TallyproofError
 from .common import err
@@ -58,12 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         return 2
-    except Exception as exc:  # click usage errors and anything unexpected
-        if type(exc).__name__.endswith(("UsageError", "BadParameter", "ClickException",
-                                        "MissingParameter", "NoSuchOption", "BadOptionUsage",
-                                        "BadArgumentUsage", "FileError")) and hasattr(exc, "show"):
-            exc.show()
-            return 2
+    except ClickException as exc:  # usage errors found while parsing arguments
+        exc.show()
+        return 2
+    except Exception as exc:  # anything unexpected: a bug, reported without a traceback
         if debug:
             raise
         err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (re-run with --debug)")

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pytest
+
+from tallyproof.cvr_table import CvrBuilder
+from tallyproof.errors import InputError, StoreError
+from tallyproof.fsutil import JOURNAL, atomic_write_bytes, recover, transaction
+from tallyproof.model import OVERVOTE_UNKNOWN, Candidate, Contest, Election, SourceFile
+
+
+def _election(*cands: str) -> Election:
+    return Election(
+        contests=(Contest(id="mayor", name="Mayor", candidates=tuple(Candidate(c, c.upper()) for c in cands)),)
+    )
+
+
+def _batches(e: Election, rows: list[tuple[str, list[list[int]]]], source: str = "f") -> list[pa.RecordBatch]:
+    b = CvrBuilder(e.contests, chunk_rows=2)
+    out = [r for bid, marks in rows if (r := b.add(ballot_id=bid, source_file=source, votes={"mayor": marks})) is not None]
+    last = b.finish()
+    return out + ([last] if last is not None else [])
+
+
+def _src(name: str) -> list[SourceFile]:
+    return [SourceFile(path=name, name=name, sha256=name * 4, format="test", cards=0)]
+
+
+def test_append_counts_and_remaps_candidate_codes(tmp_path: Path) -> None:
+    from tallyproof.store import Store
+
+    s = Store.create(tmp_path / "st")
+    e1 = _election("a", "b")
+    assert s.append(e1, iter(_batches(e1, [("x1", [[0]]), ("x2", [[1]]), ("x3", [[0, 1]])], "f")), _src("f")) == 3
+    e2 = _election("b", "c")  # same contest, other code order and a new candidate
+    assert s.append(e2, iter(_batches(e2, [("y1", [[0], [1]]), ("y2", [[OVERVOTE_UNKNOWN]])], "g")), _src("g")) == 2
+    cands = [c.id for c in s.election.contest("mayor").candidates]
+    assert cands == ["a", "b", "c"]
+    rows = {r["ballot_id"]: r["contest:mayor"] for r in s.cvrs().to_pylist()}
+    assert rows["y1"] == [[1], [2]]  # b → 1, c → 2 in store codes
+    assert rows["y2"] == [[OVERVOTE_UNKNOWN]]
+    assert rows["x3"] == [[0, 1]]
+    assert [(src.name, src.cards) for src in s.election.sources] == [("f", 3), ("g", 2)]
+
+
+def test_duplicate_ballot_id_refused_and_store_unchanged(tmp_path: Path) -> None:
+    from tallyproof.store import Store
+
+    s = Store.create(tmp_path / "st")
+    e = _election("a", "b")
+    s.append(e, iter(_batches(e, [("x1", [[0]])], "f")), _src("f"))
+    before = (s.cvrs_path.read_bytes(), s.election_path.read_bytes())
+    with pytest.raises(InputError, match="x1"):
+        s.append(e, iter(_batches(e, [("x2", [[0]]), ("x1", [[1]])], "g")), _src("g"))
+    assert (s.cvrs_path.read_bytes(), s.election_path.read_bytes()) == before
+    assert not list((tmp_path / "st").glob(".*.tmp"))
+
+
+def test_same_file_twice_refused(tmp_path: Path) -> None:
+    from tallyproof.store import Store
+
+    s = Store.create(tmp_path / "st")
+    e = _election("a")
+    s.append(e, iter(_batches(e, [("x1", [[0]])], "f")), _src("f"))
+    with pytest.raises(InputError, match="already ingested"):
+        s.append(e, iter(_batches(e, [("z1", [[0]])], "f")), _src("f"))
+
+
+def test_open_requires_a_store(tmp_path: Path) -> None:
+    from tallyproof.store import Store
+
+    with pytest.raises(StoreError):
+        Store.open(tmp_path)
+    (tmp_path / "x").write_text("not a store")
+    with pytest.raises(StoreError):
+        Store.create(tmp_path)
+
+
+def test_error_inside_transaction_discards_staging(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    atomic_write_bytes(target, b"old")
+    with pytest.raises(RuntimeError), transaction(tmp_path) as tx:
+        tx.write_bytes(target, b"new")
+        raise RuntimeError("boom")
+    assert target.read_bytes() == b"old"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_recover_rolls_an_interrupted_commit_forward(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"a0")
+    b.write_bytes(b"b0")
+    # Simulate a crash after the journal was written and one of two renames was done.
+    (tmp_path / ".b.1.tmp").write_bytes(b"b1")
+    a.write_bytes(b"a1")
+    (tmp_path / JOURNAL).write_bytes(orjson.dumps([[".a.1.tmp", "a"], [".b.1.tmp", "b"]]))
+    recover(tmp_path)
+    assert (a.read_bytes(), b.read_bytes()) == (b"a1", b"b1")
+    assert not (tmp_path / JOURNAL).exists()
+
+
+def test_stray_temp_files_from_a_crash_before_the_journal_are_dropped(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"a0")
+    (tmp_path / ".a.x.tmp").write_bytes(b"half-written")
+    recover(tmp_path)
+    assert (tmp_path / "a").read_bytes() == b"a0"
+    assert not (tmp_path / ".a.x.tmp").exists()
