@@ -1,0 +1,215 @@
+"""Vote-for-N (plurality) and approval contests, counted column-wise.
+
+A contest's CVR column is ``list<list<uint16>>``; for these contests the marks of a card are all
+the codes in it (normally a single rank position). The column is flattened once with Arrow and
+everything is a ``numpy.bincount``: marks per card, overvoted cards, votes per candidate, and —
+with ``by`` — the same per precinct (or any metadata column) in one 2-D bincount. No Python loop
+runs per ballot.
+
+Counting rules: a card with more marks than ``vote_for`` (or an unnamed overvote,
+:data:`~tallyproof.model.OVERVOTE_UNKNOWN`) is an overvote and none of its marks count; on a
+valid card each unused slot is an undervote. The N highest win (N = ``vote_for`` for vote-for-N,
+``seats`` for approval); ``tied`` says the last winning seat is shared by a tie, in which case
+the listed winners take candidate order among the tied and the tie must be resolved by law.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import UsageError
+from ..model import OVERVOTE_UNKNOWN, Contest, ContestKind
+
+ALL = "ALL"
+
+
+@dataclass(frozen=True)
+class ContestTally:
+    """Totals of one vote-for-N or approval contest over a set of cards."""
+
+    contest_id: str
+    cards: int  # cards on which the contest appears
+    votes: dict[str, int]  # candidate id -> votes, every candidate, in contest order
+    overvotes: int  # cards with more marks than allowed (nothing counted from them)
+    undervotes: int  # unused vote slots on valid cards
+    winners: tuple[str, ...]
+    tied: bool  # the last winning seat is tied
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "contest_id": self.contest_id,
+            "cards": self.cards,
+            "votes": dict(self.votes),
+            "overvotes": self.overvotes,
+            "undervotes": self.undervotes,
+            "winners": list(self.winners),
+            "tied": self.tied,
+        }
+
+
+def seats_to_fill(contest: Contest) -> int:
+    """How many candidates win: ``vote_for`` for vote-for-N, ``seats`` for approval."""
+    return contest.seats if contest.kind == ContestKind.APPROVAL else contest.vote_for
+
+
+def decide(votes: np.ndarray, n: int) -> tuple[list[int], bool]:
+    """Indices of the ``n`` highest (stable: candidate order among equals) and whether the last
+    winning seat is tied with a loser."""
+    order = np.argsort(-votes.astype(np.int64), kind="stable")
+    if n <= 0 or len(votes) == 0:
+        return [], False
+    winners = [int(i) for i in order[:n]]
+    tied = len(votes) > n and int(votes[order[n - 1]]) == int(votes[order[n]])
+    return winners, tied
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A contest column as flat arrays: validity, marks per card, all codes in card order
+    (card ``r``'s codes are ``codes[start[r] : start[r] + lengths[r]]``)."""
+
+    valid: np.ndarray | None  # None when no card is null
+    lengths: np.ndarray
+    start: np.ndarray
+    codes: np.ndarray
+
+
+def _column(col: pa.ChunkedArray | pa.Array) -> _Column:
+    """Read the two list levels through their absolute offsets: no per-mark parent index and no
+    copy of the codes."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    valid = (np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+             if arr.null_count else None)
+    if len(arr) == 0:
+        z = np.zeros(0, np.int64)
+        return _Column(valid, z, z, np.zeros(0, np.uint16))
+    outer_off = arr.offsets.to_numpy(zero_copy_only=False)
+    inner = arr.values
+    inner_off = inner.offsets.to_numpy(zero_copy_only=False)
+    bounds = inner_off[outer_off]
+    codes = inner.values.to_numpy(zero_copy_only=False)[bounds[0]:bounds[-1]]
+    return _Column(valid, np.diff(bounds), bounds[:-1] - bounds[0], codes)
+
+
+def _codes_of_rows(c: _Column, rows: np.ndarray) -> np.ndarray:
+    """Positions in ``c.codes`` of the marks of the given cards."""
+    lens = c.lengths[rows].astype(np.int64)
+    if not len(lens) or not lens.sum():
+        return np.zeros(0, np.int64)
+    firsts = np.repeat(c.start[rows].astype(np.int64) - np.cumsum(lens) + lens, lens)
+    return firsts + np.arange(int(lens.sum()), dtype=np.int64)
+
+
+def _group_index(table: pa.Table, by: str) -> tuple[np.ndarray, list[str]]:
+    col = table.column(by).cast(pa.string()).fill_null("")
+    enc = pc.dictionary_encode(col).combine_chunks()
+    labels = [str(x) for x in enc.dictionary.to_pylist()]
+    order = sorted(range(len(labels)), key=lambda i: labels[i])
+    remap = np.empty(len(labels), np.int64)
+    remap[order] = np.arange(len(labels))
+    idx = remap[np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)]
+    return idx, [labels[i] for i in order]
+
+
+def tally_table(table: pa.Table, contest: Contest, by: str | None = None
+                ) -> dict[str, ContestTally]:
+    """Tally a vote-for-N/approval contest over a CVR table: key ``"ALL"`` for every card and,
+    with ``by`` (a metadata column such as ``"precinct"``), one key per value (null → ``""``)."""
+    if contest.ranked:
+        raise UsageError(f"contest {contest.id!r} is {contest.kind.value}; use the RCV tabulator")
+    if contest.column not in table.column_names:
+        raise UsageError(f"the CVR table has no column for contest {contest.id!r}")
+    col = _column(table.column(contest.column))
+    if by is None:
+        return {ALL: _tally_all(contest, col)}
+    if by not in table.column_names:
+        raise UsageError(f"the CVR table has no column {by!r}")
+    group, labels = _group_index(table, by)
+    return _tally_grouped(contest, col, group, labels)
+
+
+def _make(contest: Contest, cards: int, votes: np.ndarray, overvotes: int,
+          undervotes: int) -> ContestTally:
+    winners, tied = decide(votes, seats_to_fill(contest))
+    return ContestTally(
+        contest_id=contest.id,
+        cards=cards,
+        votes={c.id: int(v) for c, v in zip(contest.candidates, votes, strict=True)},
+        overvotes=overvotes,
+        undervotes=undervotes,
+        winners=tuple(contest.candidates[i].id for i in winners),
+        tied=tied,
+    )
+
+
+def _excluded(contest: Contest, col: _Column) -> tuple[np.ndarray, np.ndarray]:
+    """(overvoted cards, cards whose marks do not count: overvoted or null)."""
+    k = len(contest.candidates)
+    over = col.lengths > contest.vote_for
+    if len(col.codes) and int(col.codes.max()) >= k:
+        unknown = col.codes == OVERVOTE_UNKNOWN
+        bad = (col.codes >= k) & ~unknown
+        if bad.any():
+            raise UsageError(f"contest {contest.id!r}: candidate code {int(col.codes[bad][0])} "
+                             "is not a candidate (store inconsistent)")
+        rows = np.repeat(np.arange(len(col.lengths)), col.lengths)[unknown]
+        over[rows] = True
+    if col.valid is None:
+        return over, over
+    over &= col.valid
+    return over, over | (~col.valid & (col.lengths > 0))
+
+
+def _tally_all(contest: Contest, col: _Column) -> ContestTally:
+    """Whole-table count: bincount every code, then take back the codes of the few cards that
+    do not count (overvoted or null), so the common path is a single pass over the codes."""
+    k = len(contest.candidates)
+    over, drop = _excluded(contest, col)
+    votes = np.bincount(col.codes, minlength=k).astype(np.int64)
+    dropped = np.flatnonzero(drop)
+    if len(dropped):
+        votes -= np.bincount(col.codes[_codes_of_rows(col, dropped)], minlength=len(votes))
+    votes = votes[:k]
+    cards = len(col.lengths) if col.valid is None else int(col.valid.sum())
+    overvotes = int(over.sum())
+    undervotes = contest.vote_for * (cards - overvotes) - int(votes.sum())
+    return _make(contest, cards, votes, overvotes, undervotes)
+
+
+def _tally_grouped(contest: Contest, col: _Column, group: np.ndarray,
+                   labels: list[str]) -> dict[str, ContestTally]:
+    k = len(contest.candidates)
+    n_groups = len(labels)
+    valid = col.valid if col.valid is not None else np.ones(len(col.lengths), bool)
+    over, drop = _excluded(contest, col)
+    ok = valid & ~over
+    counted = np.repeat(~drop, col.lengths)
+    good = col.codes[counted].astype(np.int64)
+    slots = np.where(ok, np.maximum(contest.vote_for - col.lengths, 0), 0).astype(np.int64)
+    results = {ALL: _tally_all(contest, col)}
+    cards_g = np.bincount(group[valid], minlength=n_groups)
+    over_g = np.bincount(group[over], minlength=n_groups)
+    under_g = np.zeros(n_groups, np.int64)
+    np.add.at(under_g, group, slots)
+    code_group = np.repeat(group, col.lengths)[counted]
+    votes_g = np.bincount(code_group * k + good, minlength=n_groups * k).reshape(n_groups, k)
+    for gi, label in enumerate(labels):
+        results[label] = _make(contest, int(cards_g[gi]), votes_g[gi], int(over_g[gi]),
+                               int(under_g[gi]))
+    return results
+
+
+def tally_store(store: Any, contests: Iterable[Contest] | None = None) -> dict[str, ContestTally]:
+    """Tally every vote-for-N and approval contest of a store (column by column)."""
+    chosen = [c for c in (contests or store.election.contests) if not c.ranked]
+    out: dict[str, ContestTally] = {}
+    for contest in chosen:
+        table = store.cvrs(columns=[contest.column])
+        out[contest.id] = tally_table(table, contest)[ALL]
+    return out
