@@ -59,12 +59,17 @@ def ingest(
 ) -> IngestResult:
     """Read every source and append its cards to the store (created if needed), atomically
     per source: a source that fails leaves the store as it was before that source."""
+    from .formats.manifest import read_manifest
+
+    # Validate everything that can be validated before the store is touched.
+    manifest_table = read_manifest(Path(manifest)) if manifest is not None else None
+    parsed_first = read_export(Path(sources[0]), fmt, options) if sources else None
     store = Store.create(Path(store_dir))
     added = 0
     used_format = fmt
     all_sources: list[SourceFile] = []
-    for src in sources:
-        parsed = read_export(Path(src), fmt, options)
+    for i, src in enumerate(sources):
+        parsed = parsed_first if i == 0 and parsed_first else read_export(Path(src), fmt, options)
         used_format = parsed.format
         files = parsed.source_files or [Path(src)]
         sfs = [
@@ -74,10 +79,8 @@ def ingest(
         added += store.append(parsed.election, parsed.batches, sfs)
         names = {s.name for s in sfs}
         all_sources += [s for s in store.election.sources if s.name in names]
-    if manifest is not None:
-        from .formats.manifest import read_manifest
-
-        store.write_manifest(read_manifest(Path(manifest)))
+    if manifest_table is not None:
+        store.write_manifest(manifest_table)
     return IngestResult(
         store=store.root,
         format=used_format,
