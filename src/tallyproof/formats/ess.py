@@ -1,0 +1,441 @@
+"""ES&S ranked-choice CVR spreadsheets (``.xlsx``): one row per ballot, one column per rank,
+each cell a candidate's name or a label (``overvote``, ``undervote``, an undeclared write-in
+label such as ``UWI``).
+
+Why a spreadsheet reader with RCTab's options: ES&S EVS exports RCV CVRs this way and RCTab's
+``cvrFileSources`` say where the columns are (1-based ``firstVoteColumnIndex``,
+``idColumnIndex``, ``precinctColumnIndex``, ``batchColumnIndex``, 1-based ``firstVoteRowIndex``)
+and what the labels are, so an RCTab configuration reads the same file the same way.
+
+Decisions (also in docs/formats-vendor.md):
+
+* rank columns run from ``firstVoteColumnIndex`` for ``maxRankingsAllowed`` columns when that
+  option is a number, else to the last column, leaving out a trailing ``Count`` column (whose
+  every value must then be 1: a row that stands for several ballots cannot get unique ids);
+* an overvote label → :data:`~tallyproof.model.OVERVOTE_UNKNOWN` at that rank; the skipped-rank
+  label (``skippedRankLabel``, or ``undervoteLabel``) and blank cells → an empty rank (a blank is
+  an undeclared write-in when ``treatBlankAsUndeclaredWriteIn`` is true); with an
+  ``overvoteDelimiter`` a cell naming several candidates is an overvote with those candidates;
+* candidates: the ``candidates`` option (RCTab candidate objects, in their order; a cell may hold
+  the name, the ``code`` or one of the ``aliases``) followed by names first seen in the cells;
+  when that option is given, a name it does not list is an error, as in RCTab;
+* ``ballot_id`` = the id column's value, else ``"<file stem>-<spreadsheet row number>"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from python_calamine import CalamineError, CalamineWorkbook
+
+from ..cvr_table import CvrBuilder
+from ..errors import InputError
+from ..model import OVERVOTE_UNKNOWN, Candidate, Contest, ContestKind, Election, VoteType
+from .base import FormatSpec, ParsedExport, register
+
+FORMAT = "ess"
+
+#: Name RCTab gives the undeclared write-in pseudo-candidate in its reports.
+UWI_NAME = "Undeclared Write-ins"
+
+_XLSX_MAGIC = b"PK\x03\x04"
+
+
+# ---------------------------------------------------------------------------------------------
+# option helpers shared by the vendor readers (RCTab passes every value as a string)
+
+
+def option_text(options: Mapping[str, Any], key: str, default: str = "") -> str:
+    """A string option; RCTab writes absent values as ``""``."""
+    value = options.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise InputError(f"option {key} must be a string, got {type(value).__name__}", field=key)
+    return str(value).strip()
+
+
+def option_index(options: Mapping[str, Any], key: str) -> int | None:
+    """A 1-based column/row index option (RCTab's convention) as a 0-based index, or None."""
+    text = option_text(options, key)
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(
+            f"option {key} must be a positive integer, got {text!r}", field=key
+        ) from None
+    if value < 1:
+        raise InputError(f"option {key} must be a positive integer, got {text!r}", field=key)
+    return value - 1
+
+
+def option_count(options: Mapping[str, Any], key: str) -> int | None:
+    """A positive count option (``"max"`` or blank = None)."""
+    text = option_text(options, key)
+    if not text or text.lower() == "max":
+        return None
+    idx = option_index(options, key)
+    return None if idx is None else idx + 1
+
+
+def option_bool(options: Mapping[str, Any], key: str) -> bool:
+    value = options.get(key, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", ""):
+        return value.strip().lower() == "true"
+    raise InputError(f"option {key} must be true or false, got {value!r}", field=key)
+
+
+@dataclass(frozen=True)
+class RctabCandidates:
+    """RCTab's ``candidates`` option: names in order, and every code/alias → name."""
+
+    names: tuple[str, ...]
+    by_label: dict[str, str]
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> RctabCandidates | None:
+        raw = options.get("candidates")
+        if raw is None:
+            return None
+        if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
+            raise InputError("option candidates must be a list of objects", field="candidates")
+        names: list[str] = []
+        by_label: dict[str, str] = {}
+        for i, c in enumerate(raw):
+            if not isinstance(c, Mapping) or not isinstance(c.get("name"), str):
+                raise InputError(
+                    f"candidates[{i}] must be an object with a name", field="candidates"
+                )
+            name = c["name"].strip()
+            names.append(name)
+            labels = [name]
+            if isinstance(c.get("code"), str) and c["code"].strip():
+                labels.append(c["code"].strip())
+            aliases = c.get("aliases") or []
+            if not isinstance(aliases, Sequence) or isinstance(aliases, str):
+                raise InputError(f"candidates[{i}].aliases must be a list", field="candidates")
+            labels += [str(a).strip() for a in aliases if str(a).strip()]
+            for label in labels:
+                if by_label.setdefault(label, name) != name:
+                    raise InputError(
+                        f"candidate label {label!r} names two candidates", field="candidates"
+                    )
+        return cls(tuple(names), by_label)
+
+
+class CandidateTable:
+    """Assigns stable codes to candidates as labels are met (config order first)."""
+
+    def __init__(self, rctab: RctabCandidates | None, uwi_label: str) -> None:
+        self.rctab = rctab
+        self.uwi_label = uwi_label
+        self.candidates: list[Candidate] = []
+        self._code: dict[str, int] = {}
+        if rctab is not None:
+            for name in rctab.names:
+                self._add(name, Candidate(id=name, name=name))
+
+    def _add(self, key: str, cand: Candidate) -> int:
+        code = len(self.candidates)
+        if code >= OVERVOTE_UNKNOWN:
+            raise ValueError("more candidates than a uint16 code can hold")
+        self.candidates.append(cand)
+        self._code[key] = code
+        return code
+
+    def code(self, label: str, *, write_in: bool = False) -> int:
+        """Code of the candidate a cell label names; raises KeyError for a name the RCTab
+        candidate list does not know."""
+        if self.uwi_label and label == self.uwi_label:
+            key = "\x00uwi"
+            found = self._code.get(key)
+            return found if found is not None else self._add(key, Candidate(label, UWI_NAME, True))
+        name = label
+        if self.rctab is not None:
+            name = self.rctab.by_label[label]
+        found = self._code.get(name)
+        if found is not None:
+            return found
+        return self._add(name, Candidate(id=name, name=name, write_in=write_in))
+
+
+# ---------------------------------------------------------------------------------------------
+# the reader
+
+
+def _cell_text(value: Any) -> str | None:
+    """A cell as text (numbers written as integers when they are whole); None if not text-like."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None
+
+
+def _load_rows(path: Path) -> list[list[Any]]:
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        if not wb.sheet_names:
+            raise InputError("the workbook has no sheets", file=path)
+        rows: list[list[Any]] = wb.get_sheet_by_index(0).to_python()
+    except CalamineError as exc:
+        raise InputError(
+            f"not a readable spreadsheet ({type(exc).__name__}: {exc})", file=path
+        ) from None
+    except (OSError, ValueError, IndexError) as exc:
+        raise InputError(f"not a readable spreadsheet ({exc})", file=path) from None
+    return rows
+
+
+@dataclass(frozen=True)
+class _Layout:
+    first_row: int
+    ranks: range
+    id_col: int | None
+    precinct_col: int | None
+    batch_col: int | None
+    count_col: int | None
+
+
+def _layout(path: Path, header: list[Any], options: Mapping[str, Any]) -> _Layout:
+    width = len(header)
+    first_vote = option_index(options, "firstVoteColumnIndex")
+    if first_vote is None:
+        for i, h in enumerate(header):
+            if isinstance(h, str) and "choice" in h.lower():
+                first_vote = i
+                break
+        else:
+            raise InputError(
+                "no firstVoteColumnIndex option and no header containing 'choice'",
+                file=path,
+                record=1,
+                field="firstVoteColumnIndex",
+            )
+    if first_vote >= width:
+        raise InputError(
+            f"firstVoteColumnIndex {first_vote + 1} is beyond the {width} columns",
+            file=path,
+            field="firstVoteColumnIndex",
+        )
+    count_col = None
+    last = width
+    if (
+        isinstance(header[-1], str)
+        and header[-1].strip().lower() == "count"
+        and width - 1 > first_vote
+    ):
+        count_col = width - 1
+        last = width - 1
+    n_ranks = option_count(options, "maxRankingsAllowed")
+    if n_ranks is not None:
+        if first_vote + n_ranks > width:
+            raise InputError(
+                f"maxRankingsAllowed {n_ranks} runs past the last column",
+                file=path,
+                field="maxRankingsAllowed",
+            )
+        last = first_vote + n_ranks
+    cols: dict[str, int | None] = {}
+    for key in ("idColumnIndex", "precinctColumnIndex", "batchColumnIndex"):
+        idx = option_index(options, key)
+        if idx is not None and idx >= width:
+            raise InputError(f"{key} {idx + 1} is beyond the {width} columns", file=path, field=key)
+        cols[key] = idx
+    first_row = option_index(options, "firstVoteRowIndex")
+    return _Layout(
+        first_row=1 if first_row is None else first_row,
+        ranks=range(first_vote, last),
+        id_col=cols["idColumnIndex"],
+        precinct_col=cols["precinctColumnIndex"],
+        batch_col=cols["batchColumnIndex"],
+        count_col=count_col,
+    )
+
+
+def _label(options: Mapping[str, Any], key: str, default: str, *alt: str) -> str:
+    for k in (key, *alt):
+        if k in options:
+            return option_text(options, k)
+    return default
+
+
+def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
+    """Read an ES&S RCV spreadsheet: first sheet, one contest."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("not a file", file=path)
+    rows = _load_rows(path)
+    if not rows:
+        raise InputError("the sheet is empty", file=path)
+    lay = _layout(path, rows[0], options)
+    over = _label(options, "overvoteLabel", "overvote")
+    skip = _label(options, "skippedRankLabel", "undervote", "undervoteLabel")
+    if "undervoteLabel" in options and option_text(options, "undervoteLabel"):
+        skip = option_text(options, "undervoteLabel")
+    uwi = _label(options, "undeclaredWriteInLabel", "")
+    delim = option_text(options, "overvoteDelimiter")
+    blank_uwi = option_bool(options, "treatBlankAsUndeclaredWriteIn")
+    if blank_uwi and not uwi:
+        raise InputError(
+            "treatBlankAsUndeclaredWriteIn needs an undeclaredWriteInLabel",
+            field="undeclaredWriteInLabel",
+        )
+    table = CandidateTable(RctabCandidates.from_options(options), uwi)
+
+    # Map every distinct cell text to its marks once; rows then only look cells up.
+    cells: dict[str, list[int]] = {} if blank_uwi else {"": []}
+    if skip:
+        cells[skip] = []
+    if over:
+        cells[over] = [OVERVOTE_UNKNOWN]
+    stem = path.stem
+    width = len(rows[0])
+    data = rows[lay.first_row :]
+    parsed: list[tuple[int, list[list[int]]]] = []
+    for n, row in enumerate(data, start=lay.first_row + 1):
+        if len(row) != width:
+            raise InputError(f"row has {len(row)} cells, header has {width}", file=path, record=n)
+        marks: list[list[int]] = []
+        for c in lay.ranks:
+            value = row[c]
+            text = _cell_text(value)
+            if text is None:
+                raise InputError(
+                    f"unexpected cell type {type(value).__name__}",
+                    file=path,
+                    record=n,
+                    field=str(rows[0][c]),
+                )
+            cell = cells.get(text)
+            if cell is None:
+                if text:
+                    cell = _marks_of(text, table, delim, path, n, str(rows[0][c]))
+                else:  # blank as an undeclared write-in, coded when first met
+                    cell = [table.code(uwi)]
+                cells[text] = cell
+            marks.append(cell)
+        if lay.count_col is not None and _cell_text(row[lay.count_col]) not in ("1", ""):
+            raise InputError(
+                "a row standing for several ballots cannot be given unique ballot ids",
+                file=path,
+                record=n,
+                field=str(rows[0][lay.count_col]),
+            )
+        parsed.append((n, marks))
+
+    seats = option_count(options, "numberOfWinners") or option_count(options, "seats") or 1
+    cid = option_text(options, "contestId") or stem
+    contest = Contest(
+        id=cid,
+        name=option_text(options, "contestName") or cid,
+        kind=ContestKind.STV if seats > 1 else ContestKind.IRV,
+        seats=seats,
+        vote_for=seats,
+        candidates=tuple(table.candidates),
+        max_rankings=len(lay.ranks),
+    )
+    election = Election(name=option_text(options, "contestName") or stem, contests=(contest,))
+    return ParsedExport(
+        election=election,
+        batches=_batches(path, contest, rows, lay, parsed),
+        format=FORMAT,
+        source_files=[path],
+    )
+
+
+def _marks_of(
+    text: str, table: CandidateTable, delim: str, path: Path, n: int, column: str
+) -> list[int]:
+    labels = [t.strip() for t in text.split(delim)] if delim and delim in text else [text]
+    codes: list[int] = []
+    for label in labels:
+        try:
+            code = table.code(label)
+        except KeyError:
+            raise InputError(
+                f"candidate {label!r} is not in the candidates option",
+                file=path,
+                record=n,
+                field=column,
+            ) from None
+        except ValueError as exc:
+            raise InputError(str(exc), file=path, record=n, field=column) from None
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _batches(
+    path: Path,
+    contest: Contest,
+    rows: list[list[Any]],
+    lay: _Layout,
+    parsed: list[tuple[int, list[list[int]]]],
+) -> Iterator[pa.RecordBatch]:
+    builder = CvrBuilder((contest,))
+    seen: set[str] = set()
+    name = path.name
+    stem = path.stem
+    for n, marks in parsed:
+        row = rows[n - 1]
+        if lay.id_col is not None:
+            bid = _cell_text(row[lay.id_col]) or ""
+            if not bid:
+                raise InputError(
+                    "empty ballot id", file=path, record=n, field=str(rows[0][lay.id_col])
+                )
+        else:
+            bid = f"{stem}-{n}"
+        if bid in seen:
+            raise InputError(f"ballot id {bid!r} appears twice", file=path, record=n)
+        seen.add(bid)
+        out = builder.add(
+            ballot_id=bid,
+            batch=None if lay.batch_col is None else _cell_text(row[lay.batch_col]),
+            record=n,
+            vote_type=VoteType.UNKNOWN.value,
+            precinct=None if lay.precinct_col is None else _cell_text(row[lay.precinct_col]),
+            source_file=name,
+            source_record=f"row {n}",
+            votes={contest.id: marks},
+        )
+        if out is not None:
+            yield out
+    last = builder.finish()
+    if last is not None:
+        yield last
+
+
+def sniff(path: Path) -> bool:
+    """An ``.xlsx`` file (zip magic). ES&S is the only spreadsheet CVR format read here."""
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() != ".xlsx":
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == _XLSX_MAGIC
+    except OSError:  # unreadable: not ours to claim; reading it will say why
+        return False
+
+
+register(
+    FormatSpec(
+        name=FORMAT,
+        read=read,
+        sniff=sniff,
+        description="ES&S RCV cast vote record spreadsheet (.xlsx)",
+    )
+)

@@ -1,0 +1,260 @@
+"""Dominion reader: the rules on a hand-made export, then RCTab's Alaska samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pytest
+
+from tallyproof.errors import InputError
+from tallyproof.formats import dominion
+from tallyproof.ingest import ingest, read_export
+from tallyproof.model import ContestKind
+from tallyproof.store import Store
+
+from . import vendor_fixtures as vf
+
+
+def rows(path: Path, options: dict | None = None) -> list[dict]:
+    px = dominion.read(path, options or {})
+    return pa.Table.from_batches(list(px.batches)).to_pylist()
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    return vf.small_dominion(tmp_path / "export")
+
+
+def test_election_from_manifests(small: Path) -> None:
+    px = dominion.read(small, {})
+    e = px.election
+    assert (e.name, e.jurisdiction, e.date) == ("Test Election", "Test County", "2024-11-05")
+    mayor, measure, council = e.contests
+    assert (mayor.kind, mayor.max_rankings, mayor.seats) == (ContestKind.IRV, 3, 1)
+    assert [c.name for c in mayor.candidates] == ["Alice Adams", "Bob Brown", "Cy Chu", "Write-in"]
+    assert [c.write_in for c in mayor.candidates] == [False, False, False, True]
+    assert (measure.kind, measure.vote_for) == (ContestKind.PLURALITY, 1)
+    assert (council.kind, council.vote_for, council.max_rankings) == (ContestKind.PLURALITY, 2, None)
+    names = [p.name for p in px.source_files]
+    assert names[:2] == ["CvrExport_3.json", "CvrExport_17.json"]  # numeric order, numbers skip
+    assert "ContestManifest.json" in names and "CandidateManifest.json" in names
+
+
+def test_rows_follow_every_rule(small: Path) -> None:
+    got = {r["ballot_id"]: r for r in rows(small)}
+    assert list(got) == ["10-1-1", "10-1-2", "10-1-3", "10-1-4-1", "10-1-4-2", "11-2-1", "11-2-2"]
+    assert got["10-1-1"]["contest:1"] == [[0], [1], []]
+    assert got["10-1-1"]["contest:2"] == [[0]]
+    assert got["10-1-1"]["contest:3"] is None
+    # overvote kept at its rank; the ambiguous mark is not a vote
+    assert got["10-1-2"]["contest:1"] == [[0, 1], [], []]
+    # the adjudicated (Modified) version is the one read, with its session's group and precinct
+    r3 = got["10-1-3"]
+    assert r3["contest:1"] == [[2], [], []]
+    assert (r3["vote_type"], r3["precinct"], r3["source_record"]) == ("mail", "P-2", "Sessions[2].Modified.Cards[0]")
+    # two cards: two rows, each with only its own contests
+    assert got["10-1-4-1"]["contest:1"] == [[], [1], []] and got["10-1-4-1"]["contest:3"] is None
+    assert got["10-1-4-2"]["contest:3"] == [[0, 2]] and got["10-1-4-2"]["contest:1"] is None
+    assert got["10-1-4-2"]["source_record"] == "Sessions[3].Original.Cards[1]"
+    # the partial (InvalidContest) mayor contest is left off; the rest of the card is kept
+    assert got["11-2-1"]["contest:1"] is None and got["11-2-1"]["contest:2"] == [[1]]
+    assert got["11-2-2"]["contest:1"] == [[], [], [3]]
+    r = got["11-2-2"]
+    assert (r["tabulator"], r["batch"], r["record"], r["source_file"]) == ("11", "2", 2, "CvrExport_17.json")
+    assert (r["precinct"], r["ballot_style"], r["vote_type"]) == ("P-1", "Style 1", "election_day")
+
+
+def test_options_filter_contest_and_counting_group(small: Path) -> None:
+    px = dominion.read(small, {"contestId": "1", "countingGroupId": "2"})
+    assert [c.id for c in px.election.contests] == ["1"]
+    t = pa.Table.from_batches(list(px.batches))
+    assert t.column("ballot_id").to_pylist() == ["10-1-3"]
+    assert t.column_names[-1] == "contest:1"
+    with pytest.raises(InputError, match="contestId"):
+        dominion.read(small, {"contestId": "99"})
+    with pytest.raises(InputError, match="countingGroupId"):
+        list(dominion.read(small, {"countingGroupId": "x"}).batches)
+
+
+def test_small_chunks_give_the_same_rows(small: Path) -> None:
+    px = dominion.read(small, {})
+    exports = dominion.export_files(small)
+    man = dominion._read_manifests(small, {})
+    chunked = list(dominion._batches(exports, man, {}, chunk_rows=2))
+    assert len(chunked) >= 3
+    assert pa.Table.from_batches(chunked).to_pylist() == pa.Table.from_batches(list(px.batches)).to_pylist()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("Election Day", "election_day"), ("Vote by Mail", "mail"), ("Absentee", "mail"),
+     ("Early Voting", "early"), ("Question", "provisional"), ("Provisional", "provisional"),
+     ("Remote", "unknown")],
+)  # fmt: skip
+def test_vote_type_mapping(text: str, expected: str) -> None:
+    assert dominion.vote_type_of(text).value == expected
+
+
+def _session_files(folder: Path, sessions: list[dict]) -> Path:
+    return vf.write_dominion_export(folder, {"CvrExport.json": sessions})
+
+
+@pytest.mark.parametrize(
+    ("sessions", "record", "field"),
+    [
+        ([vf.dominion_session(1, 1, 1, [[vf._contest(1, [vf._mark(77, 1)])]])],
+         "Sessions[0].Original.Cards[0].Contests[0].Marks[0]", "CandidateId"),
+        ([vf.dominion_session(1, 1, 1, [[vf._contest(1, [vf._mark(1, 4)])]])],
+         "Sessions[0].Original.Cards[0].Contests[0].Marks[0]", "Rank"),
+        ([vf.dominion_session(1, 1, 1, [[vf._contest(1, [])]])] * 2, "Sessions[1]", "RecordId"),
+        ([vf.dominion_session(1, 1, 1, [[vf._contest(42, [])]])],
+         "Sessions[0].Original.Cards[0].Contests[0]", "Id"),
+        ([vf.dominion_session(1, 1, 1, [[vf._contest(1, []), vf._contest(1, [])]])],
+         "Sessions[0].Original.Cards[0]", "Id"),
+        ([vf.dominion_session(1, 1, 1, [[vf._contest(1, [])]], portion=9)], "Sessions[0]", "PrecinctPortionId"),
+        ([vf.dominion_session(1, 1, 1, [])], "Sessions[0]", "Cards"),
+    ],
+)  # fmt: skip
+def test_impossible_values_name_record_and_field(tmp_path: Path, sessions: list, record: str, field: str) -> None:
+    folder = _session_files(tmp_path / "x", sessions)
+    with pytest.raises(InputError) as info:
+        list(dominion.read(folder, {}).batches)
+    assert info.value.record == record
+    assert info.value.field == field
+    assert info.value.file is not None and info.value.file.endswith("CvrExport.json")
+
+
+def test_not_current_without_modified(tmp_path: Path) -> None:
+    s = vf.dominion_session(1, 1, 1, [[vf._contest(1, [])]])
+    s["Original"]["IsCurrent"] = False
+    with pytest.raises(InputError, match="no Modified") as info:
+        list(dominion.read(_session_files(tmp_path / "x", [s]), {}).batches)
+    assert info.value.field == "Modified"
+
+
+def test_wrong_type_is_located(tmp_path: Path) -> None:
+    s = vf.dominion_session(1, 1, 1, [[vf._contest(1, [vf._mark(1, 1)])]])
+    s["Original"]["Cards"][0]["Contests"][0]["Marks"][0]["Rank"] = "1"
+    with pytest.raises(InputError) as info:
+        list(dominion.read(_session_files(tmp_path / "x", [s]), {}).batches)
+    assert info.value.record == "Sessions[0].Original.Cards[0].Contests[0].Marks[0]"
+    assert info.value.field == "Rank"
+
+
+def test_missing_manifest_and_empty_folder(tmp_path: Path, small: Path) -> None:
+    (small / "CandidateManifest.json").unlink()
+    with pytest.raises(InputError, match="CandidateManifest"):
+        dominion.read(small, {})
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no CvrExport"):
+        dominion.read(tmp_path / "empty", {})
+
+
+def test_bad_manifest_field(small: Path) -> None:
+    doc = orjson.loads((small / "ContestManifest.json").read_bytes())
+    doc["List"][1]["VoteFor"] = "one"
+    (small / "ContestManifest.json").write_bytes(orjson.dumps(doc))
+    with pytest.raises(InputError) as info:
+        dominion.read(small, {})
+    assert (info.value.record, info.value.field) == ("List[1]", "VoteFor")
+
+
+def test_sniff(small: Path, tmp_path: Path) -> None:
+    assert dominion.sniff(small)
+    assert dominion.sniff(small / "CvrExport_3.json")
+    assert not dominion.sniff(small / "ContestManifest.json")
+    assert not dominion.sniff(tmp_path)
+    assert read_export(small).format == "dominion"
+
+
+def test_ingest_into_store(small: Path, tmp_path: Path) -> None:
+    res = ingest([small], tmp_path / "store")
+    assert (res.format, res.cards_added) == ("dominion", 7)
+    store = Store.open(tmp_path / "store")
+    assert store.cvr_count() == 7
+    assert {s.name for s in store.election.sources} >= {"CvrExport_3.json", "CvrExport_17.json"}
+
+
+# ------------------------------------------------------------------ real samples (RCTab data)
+
+
+@pytest.mark.realdata
+def test_alaska_2020_sample(rctab_data: Path) -> None:
+    case = vf.rctab_case(rctab_data, "dominion_alaska")
+    px = read_export(case.path, case.fmt, case.source)
+    t = pa.Table.from_batches(list(px.batches))
+    assert t.num_rows == 1000
+    assert t.column("ballot_id").to_pylist()[0] == "42-1-1"
+    (contest,) = px.election.contests
+    assert (contest.kind, contest.max_rankings) == (ContestKind.IRV, 5)
+    ids = [c.id for c in contest.candidates]
+    assert ids == ["1", "3", "4", "5", "7", "8", "9", "11", "12"]
+    uwi = contest.candidates[ids.index("12")]  # the undeclaredWriteInLabel
+    assert (uwi.name, uwi.write_in) == ("Undeclared Write-ins", True)
+    # RCTab publishes no expected report for this case: pin the first round as a regression
+    names = [c.name for c in contest.candidates]
+    tally = vf.rctab_first_round(t.column(contest.column).to_pylist(), names, case.config["rules"])
+    assert tally["Tulsi Gabbard"] == 116 and tally["Bernie Sanders"] == 111
+    assert sum(tally.values()) == 1000
+
+
+@pytest.mark.realdata
+def test_alaska_2024_partial_ballots_match_rctab(rctab_data: Path) -> None:
+    case = vf.rctab_case(rctab_data, "2024_alaska_dominion")
+    px = read_export(case.path, case.fmt, case.source)
+    assert [p.name for p in px.source_files if p.name.startswith("CvrExport")] == [
+        f"CvrExport_{n}.json" for n in range(1730, 1740)
+    ]
+    t = pa.Table.from_batches(list(px.batches))
+    assert t.num_rows == 197
+    files = t.column("source_file").to_pylist()
+    per_file = {name: files.count(name) for name in set(files)}
+    assert len(per_file) == 10
+    assert per_file["CvrExport_1730.json"] == 88 and per_file["CvrExport_1733.json"] == 1
+    (contest,) = px.election.contests
+    assert [c.name for c in contest.candidates] == [
+        "Begich, Nick", "Hafner, Eric", "Howe, John Wayne", "Peltola, Mary S.", "Undeclared Write-ins"]  # fmt: skip
+    marks = t.column(contest.column).to_pylist()
+    expected = case.expected_report(rctab_data / "2024_alaska_dominion")
+    assert expected is not None
+    assert sum(m is not None for m in marks) == int(expected["summary"]["totalNumBallots"])
+    tally = vf.rctab_first_round(marks, [c.name for c in contest.candidates], case.config["rules"])
+    assert tally.pop("(undervote)") == expected["summary"]["undervotes"]
+    want = {k: int(v) for k, v in expected["results"][0]["tally"].items() if int(v)}
+    assert tally == want
+
+
+@pytest.mark.realdata
+def test_alaska_2024_all_contests(rctab_data: Path) -> None:
+    px = dominion.read(rctab_data / "2024_alaska_dominion" / "partial_cvr", {})
+    assert len(px.election.contests) == 73  # every contest in ContestManifest.json
+    t = pa.Table.from_batches(list(px.batches))
+    assert t.num_rows == 197
+    assert set(t.column("vote_type").to_pylist()) <= {"election_day", "mail", "early", "provisional", "unknown"}
+
+
+def test_reads_the_demo_generators_export(tmp_path: Path) -> None:
+    """The demo's Dominion writer and this reader agree card for card, mark for mark."""
+    county_mod = pytest.importorskip("tallyproof.demo.county")
+    writer = pytest.importorskip("tallyproof.demo.dominion_writer")
+    county = county_mod.build_county(300, seed=7)
+    export = writer.write_dominion(county, county.paper, tmp_path / "export")
+    px = dominion.read(export.folder, {})
+    t = pa.Table.from_batches(list(px.batches))
+    paper = county.paper
+    assert t.column("ballot_id").to_pylist() == paper.ballot_ids().tolist()
+    assert t.column("vote_type").to_pylist() == paper.vote_types().tolist()
+    for c, demo_contest in enumerate(county.contests):
+        contest = px.election.contest(str(demo_contest.id))
+        code = {cand.id: k for k, cand in enumerate(contest.candidates)}
+        ids = [code[str(cand.id)] for cand in demo_contest.candidates]
+        got = t.column(contest.column).to_pylist()
+        for i in range(len(paper)):
+            if not paper.on_card[i, c]:
+                assert got[i] is None
+                continue
+            want = [sorted(ids[j] for j in range(len(ids)) if paper.marks[c][i, r, j])
+                    for r in range(paper.marks[c].shape[1])]  # fmt: skip
+            assert got[i] == want, (i, contest.id)
