@@ -1,0 +1,182 @@
+"""Rivest's SHA-256 consistent sampler, bit-for-bit compatible with the reference
+``consistent_sampler`` package (Rivest 2018, the version on PyPI that Arlo uses).
+
+Why this design: a sample drawn from a public seed must be reproducible by anyone, in any
+language, from the written algorithm alone; and a later round must *extend* the first round's
+sample, never redraw it. Consistent sampling gives both: every id gets a pseudo-random
+"ticket number" that depends only on (seed, id, generation), and ids are drawn in increasing
+ticket order. Filtering the stream of a large collection to a sub-collection gives the same
+order as sampling the sub-collection directly.
+
+The algorithm (Rivest, ``consistent_sampler``; tickets are decimal strings ``"0.ddd..."``):
+
+* ``uniform(s)`` = ``"0." + reversed(64-digit zero-padded decimal of int(SHA256(s)))``;
+  reversing puts the unbiased low-order digits first.
+* generation-1 ticket of ``id``: ``uniform(hex(SHA256(str(seed))) + str(id))``.
+* next ticket after ``x`` (sampling with replacement): keep the leading run of 9s of ``x``'s
+  fraction digits, append the digits of ``uniform(x + ":" + str(i))`` for i = 1, 2, ... until
+  the result (as a string) is greater than ``x + "0"``.
+* draw order: ascending ``(ticket, id, generation)`` compared as Python tuples of strings.
+* tickets are shown trimmed to ``digits`` (default 9) significant digits after the leading 9s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from ..errors import UsageError
+
+__all__ = ["Draw", "sample", "extend_sample", "first_ticket", "next_ticket", "iter_sample"]
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One draw of the sample: the id, its trimmed ticket number and its generation
+    (the number of times this id has been drawn so far, including this draw)."""
+
+    id: str
+    ticket: str
+    generation: int
+
+
+def _sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _uniform(text: str) -> str:
+    """SHA-256 of ``text`` as a decimal fraction string (digits reversed, see module doc)."""
+    digits = f"{int(_sha256_hex(text), 16):064d}"
+    return "0." + digits[::-1]
+
+
+def first_ticket(id_: str, seed: str) -> str:
+    """Generation-1 ticket number (full precision) of ``id_`` under ``seed``."""
+    return _uniform(_sha256_hex(str(seed)) + str(id_))
+
+
+def _first_tickets(ids: Sequence[str], seed: str) -> Iterator[tuple[str, str, int]]:
+    """(ticket, id, 1) for every id; the seed's hash is computed once."""
+    seed_hex = _sha256_hex(str(seed))
+    sha = hashlib.sha256
+    for i in ids:
+        digits = f"{int(sha((seed_hex + str(i)).encode('utf-8')).hexdigest(), 16):064d}"
+        yield "0." + digits[::-1], str(i), 1
+
+
+def _first_non_nine(x: str) -> int:
+    x0 = x + "0"
+    for i in range(2, len(x0)):
+        if x0[i] < "9":
+            return i
+    raise UsageError(f"malformed ticket number {x!r}")  # unreachable: x0 ends in '0'
+
+
+def next_ticket(x: str) -> str:
+    """The next-generation ticket after ``x``: uniform on (x, 1), as the reference draws it."""
+    if not x.startswith("0."):
+        raise UsageError(f"ticket number must start with '0.': {x!r}")
+    x0 = x + "0"
+    keep = x0[: _first_non_nine(x)]
+    i = 0
+    y = "0."
+    while y <= x0:
+        i += 1
+        y = keep + _uniform(f"{x}:{i}")[2:]
+    return y
+
+
+def _trim(x: str, digits: int) -> str:
+    return x[: _first_non_nine(x) + digits]
+
+
+def _check_ids(ids: Sequence[str]) -> None:
+    if len(set(ids)) != len(ids):
+        counts = Counter(ids)
+        dupes = sorted(i for i, c in counts.items() if c > 1)
+        raise UsageError(f"duplicate ids in the sampling frame: {', '.join(dupes[:5])}")
+
+
+def iter_sample(
+    ids: Sequence[str], seed: str, *, with_replacement: bool = False, digits: int = 9
+) -> Iterator[Draw]:
+    """The (possibly infinite, with replacement) stream of draws in draw order."""
+    _check_ids(ids)
+    heap = list(_first_tickets(ids, seed))
+    heapq.heapify(heap)
+    while heap:
+        ticket, id_, gen = heapq.heappop(heap)
+        if with_replacement:
+            heapq.heappush(heap, (next_ticket(ticket), id_, gen + 1))
+        yield Draw(id=id_, ticket=_trim(ticket, digits), generation=gen)
+
+
+def sample(
+    ids: Sequence[str],
+    seed: str,
+    n: int,
+    *,
+    with_replacement: bool = False,
+    output: str = "id",
+    start: int = 0,
+    digits: int = 9,
+) -> list[Draw]:
+    """Draws ``start+1 .. start+n`` of the consistent sample of ``ids`` under ``seed``.
+
+    ``start`` is the reference package's ``drop``: a later round passes the number of draws
+    already made, so its draws continue the same stream. ``output`` is accepted for
+    signature compatibility with the reference ('id', 'tuple', 'ticket'); every draw is
+    returned as a :class:`Draw` regardless, which carries all three fields.
+
+    Example: ``sample(["A-1","A-2","A-3","B-1","B-2","B-3"], "314159", 4)`` draws
+    B-2, B-3, A-3, A-2.
+    """
+    if output not in {"id", "tuple", "ticket"}:
+        raise UsageError(f"output must be 'id', 'tuple' or 'ticket', not {output!r}")
+    if n < 0 or start < 0:
+        raise UsageError("sample size and start must be non-negative")
+    if not with_replacement and start + n > len(ids):
+        raise UsageError(
+            f"cannot draw {start + n} ballots without replacement from {len(ids)} ids"
+        )
+    if n == 0:
+        _check_ids(ids)
+        return []
+    if not with_replacement:
+        # Only the smallest start+n tickets matter: avoid heapifying the whole frame's order.
+        _check_ids(ids)
+        chosen = heapq.nsmallest(start + n, _first_tickets(ids, seed))[start:]
+        return [Draw(id=i, ticket=_trim(t, digits), generation=g) for t, i, g in chosen]
+    out: list[Draw] = []
+    for k, draw in enumerate(iter_sample(ids, seed, with_replacement=True, digits=digits)):
+        if k >= start:
+            out.append(draw)
+            if len(out) == n:
+                break
+    return out
+
+
+def extend_sample(
+    ids: Sequence[str],
+    seed: str,
+    previous: Iterable[Draw],
+    n_more: int,
+    *,
+    with_replacement: bool = False,
+    digits: int = 9,
+) -> list[Draw]:
+    """The next ``n_more`` draws after an earlier sample (a later audit round).
+
+    The earlier draws are checked to be exactly the stream's first draws, so a round can
+    never silently redraw or reorder what was already pulled.
+    """
+    prev = list(previous)
+    head = sample(ids, seed, len(prev), with_replacement=with_replacement, digits=digits)
+    if head != prev:
+        raise UsageError("the previous draws are not the start of this seed's sample")
+    return sample(
+        ids, seed, n_more, with_replacement=with_replacement, start=len(prev), digits=digits
+    )

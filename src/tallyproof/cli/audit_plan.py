@@ -1,0 +1,183 @@
+"""``tallyproof sample``, ``tallyproof audit estimate`` and ``tallyproof audit risk``: the
+sampler and the planning/risk calculators (thin shells over ``tallyproof.audit``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from ..audit.bravo import bravo_pvalue
+from ..audit.kaplan_markov import DEFAULT_GAMMA, kaplan_markov_pvalue
+from ..audit.plan import PLAN_METHODS, estimate_sample_size
+from ..audit.risk import comparison_support, measure_risk
+from ..audit.sampler import sample
+from ..errors import InputError, UsageError
+from .common import emit_json, out
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+RISK_METHODS = ("kaplan-markov", "bravo", "kelly", "cobra", "alpha", "betting", "agrapa")
+
+
+def read_ids(path: Path) -> list[str]:
+    """One ballot id a line; surrounding blanks are trimmed and blank lines skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InputError("file not found", file=path) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text: {exc}", file=path) from exc
+    ids = [line.strip() for line in text.splitlines() if line.strip()]
+    if not ids:
+        raise InputError("no ids in the file", file=path)
+    return ids
+
+
+def parse_votes(spec: str) -> dict[str, int]:
+    """``NAME=COUNT,NAME=COUNT`` → {name: count}."""
+    votes: dict[str, int] = {}
+    for part in spec.split(","):
+        name, sep, count = part.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--votes expects NAME=COUNT,..., got {part!r}")
+        try:
+            votes[name.strip()] = int(count)
+        except ValueError as exc:
+            raise UsageError(f"--votes: {count!r} is not a whole number") from exc
+    return votes
+
+
+def _even_positions(n: int, counts: dict[int, int]) -> np.ndarray:
+    """Category per position for n ballots with the given counts spread evenly (category 2
+    = no discrepancy fills the rest)."""
+    cats = np.full(n, 2, dtype=np.int64)
+    taken = np.zeros(n, dtype=bool)
+    for k, c in counts.items():
+        if c <= 0:
+            continue
+        ideal = np.floor((np.arange(c) + 0.5) * n / c).astype(np.int64)
+        for pos in ideal:
+            p = int(pos)
+            while taken[p]:  # next free slot (wraps), so every count is placed exactly once
+                p = (p + 1) % n
+            taken[p] = True
+            cats[p] = k
+    return cats
+
+
+def register(app: typer.Typer, audit_app: typer.Typer) -> None:
+    @app.command("sample")
+    def sample_cmd(
+        seed: Annotated[str, typer.Option("--seed", help="public random seed, e.g. 20 dice rolls")],
+        ids: Annotated[Path, typer.Option("--ids", help="file with one ballot id a line")],
+        size: Annotated[int, typer.Option("--size", help="number of draws")],
+        with_replacement: Annotated[bool, typer.Option("--with-replacement")] = False,
+        start: Annotated[int, typer.Option("--start", help="draws already made (a later "
+                                                            "round continues the sample)")] = 0,
+        json: JsonOpt = False,
+    ) -> None:
+        """Draw a consistent sample (Rivest's SHA-256 sampler) in draw order."""
+        draws = sample(read_ids(ids), seed, size, with_replacement=with_replacement, start=start)
+        if json:
+            emit_json([{"id": d.id, "ticket": d.ticket, "generation": d.generation} for d in draws])
+            return
+        table = Table("#", "id", "ticket", "generation")
+        for k, d in enumerate(draws, start=start + 1):
+            table.add_row(str(k), d.id, d.ticket, str(d.generation))
+        out.print(table)
+
+    @audit_app.command("estimate")
+    def estimate_cmd(
+        method: Annotated[str, typer.Option("--method", help=" | ".join(PLAN_METHODS))],
+        risk_limit: Annotated[float, typer.Option("--risk-limit", help="e.g. 0.05")],
+        margin: Annotated[float | None, typer.Option("--margin", help="diluted margin, e.g. "
+                                                     "0.02")] = None,
+        votes: Annotated[str | None, typer.Option("--votes", help="NAME=COUNT,...")] = None,
+        ballots: Annotated[int | None, typer.Option("--ballots", help="ballot cards in the "
+                                                    "population")] = None,
+        gamma: Annotated[float, typer.Option("--gamma")] = DEFAULT_GAMMA,
+        o1: Annotated[float, typer.Option("--o1", help="one-vote overstatement rate")] = 0.0,
+        o2: Annotated[float, typer.Option("--o2", help="two-vote overstatement rate")] = 0.0,
+        u1: Annotated[float, typer.Option("--u1", help="one-vote understatement rate")] = 0.0,
+        u2: Annotated[float, typer.Option("--u2", help="two-vote understatement rate")] = 0.0,
+        error_counts: Annotated[bool, typer.Option(
+            "--error-counts", help="--o1..--u2 are counts in the sample (Kaplan-Markov)")] = False,
+        quantile: Annotated[float | None, typer.Option(
+            "--quantile", help="simulate and report this quantile (default: closed form or "
+                               "expected-rate path)")] = None,
+        audit: Annotated[str | None, typer.Option("--audit", help="polling | comparison")] = None,
+        reps: Annotated[int, typer.Option("--reps",
+                                          help="simulated audits (with --quantile)")] = 400,
+        json: JsonOpt = False,
+    ) -> None:
+        """Plan how many ballots an audit will need."""
+        est = estimate_sample_size(
+            method, risk_limit=risk_limit, margin=margin,
+            votes=parse_votes(votes) if votes is not None else None, ballots=ballots,
+            gamma=gamma, o1=o1, o2=o2, u1=u1, u2=u2, error_counts=error_counts,
+            quantile=quantile, audit=audit, reps=reps)
+        if json:
+            emit_json(est.to_json())
+            return
+        size = "a full hand count" if est.sample_size is None else f"{est.sample_size:,} ballots"
+        out.print(f"{est.method} ({est.audit}) at risk limit {est.risk_limit:g}, diluted margin "
+                  f"{est.margin:.4%}: {size} ({est.basis}"
+                  + (f", quantile {est.quantile:g}" if est.quantile is not None else "")
+                  + (f"; expected {est.expected:,.1f}" if est.expected is not None else "") + ")")
+
+    @audit_app.command("risk")
+    def risk_cmd(
+        method: Annotated[str, typer.Option("--method", help=" | ".join(RISK_METHODS))],
+        n: Annotated[int, typer.Option("--n", help="ballots examined")],
+        margin: Annotated[float, typer.Option("--margin", help="diluted margin")],
+        gamma: Annotated[float, typer.Option("--gamma")] = DEFAULT_GAMMA,
+        o1: Annotated[int, typer.Option("--o1", help="one-vote overstatements found")] = 0,
+        o2: Annotated[int, typer.Option("--o2", help="two-vote overstatements found")] = 0,
+        u1: Annotated[int, typer.Option("--u1", help="one-vote understatements found")] = 0,
+        u2: Annotated[int, typer.Option("--u2", help="two-vote understatements found")] = 0,
+        winner: Annotated[int | None, typer.Option("--winner", help="BRAVO: ballots for the "
+                                                   "reported winner")] = None,
+        loser: Annotated[int | None, typer.Option("--loser", help="BRAVO: ballots for the "
+                                                  "reported loser")] = None,
+        ballots: Annotated[int | None, typer.Option("--ballots", help="population size "
+                                                    "(sampling without replacement)")] = None,
+        json: JsonOpt = False,
+    ) -> None:
+        """Measured risk (p-value) of a sample of n ballots with the given discrepancies."""
+        method = method.lower()
+        info: dict[str, Any] = {"method": method, "n": n, "margin": margin}
+        if method not in RISK_METHODS:
+            raise UsageError(f"unknown method {method!r}; choose from {', '.join(RISK_METHODS)}")
+        if n < 0 or min(o1, o2, u1, u2) < 0:
+            raise UsageError("counts must be non-negative")
+        if method == "kaplan-markov":
+            p = kaplan_markov_pvalue(n, o1, o2, u1, u2, margin=margin, gamma=gamma)
+            info.update(gamma=gamma, o1=o1, o2=o2, u1=u1, u2=u2)
+        elif method == "bravo":
+            if winner is None or loser is None:
+                raise UsageError("bravo needs --winner and --loser (their ballots in the sample)")
+            if winner + loser > n:
+                raise UsageError("--winner + --loser cannot exceed --n")
+            p = bravo_pvalue(winner, loser, (1 + margin) / 2)
+            info.update(winner=winner, loser=loser, winner_share=(1 + margin) / 2)
+        else:
+            if o1 + o2 + u1 + u2 > n:
+                raise UsageError("more discrepancies than ballots")
+            if not 0 < margin < 1:
+                raise UsageError(f"margin must be in (0, 1), got {margin}")
+            upper = 2 / (2 - margin)
+            cats = _even_positions(n, {0: o2, 1: o1, 3: u1, 4: u2})
+            x = comparison_support(upper)[cats]
+            p = measure_risk(x, upper=upper, N=ballots, method=method).p_value
+            info.update(o1=o1, o2=o2, u1=u1, u2=u2, ballots=ballots,
+                        order="discrepancies spread evenly through the sample")
+        info["p_value"] = p
+        if json:
+            emit_json(info)
+            return
+        shown = "< 1e-12" if p < 1e-12 else f"{p:.6g}"
+        out.print(f"{method}: measured risk {shown} after {n:,} ballots "
+                  "(the outcome is confirmed at any risk limit at least this large)")

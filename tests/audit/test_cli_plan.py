@@ -1,0 +1,95 @@
+"""``tallyproof sample``, ``audit estimate`` and ``audit risk`` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tallyproof.audit.kaplan_markov import kaplan_markov_pvalue
+from tallyproof.cli import main
+
+
+def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_sample_published_vector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text("A-1\nA-2\nA-3\n\nB-1\nB-2\nB-3\n", encoding="utf-8")
+    out = run_json(capsys, ["sample", "--seed", "314159", "--ids", str(ids), "--size", "4",
+                            "--json"])
+    assert isinstance(out, list)
+    assert [d["id"] for d in out] == ["B-2", "B-3", "A-3", "A-2"]
+    assert set(out[0]) == {"id", "ticket", "generation"}
+    assert out[0]["ticket"].startswith("0.") and out[0]["generation"] == 1
+
+
+def test_sample_with_replacement_and_table(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text("A#2\nB#7\nC#1\nD#4\n", encoding="utf-8")
+    out = run_json(capsys, ["sample", "--seed", "314159", "--ids", str(ids), "--size", "8",
+                            "--with-replacement", "--json"])
+    assert [d["id"] for d in out] == ["D#4", "C#1", "C#1", "B#7", "A#2", "C#1", "D#4", "B#7"]
+    assert main(["sample", "--seed", "314159", "--ids", str(ids), "--size", "2"]) == 0
+    assert "D#4" in capsys.readouterr().out
+
+
+def test_sample_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sample", "--seed", "1", "--ids", str(tmp_path / "missing.txt"),
+                 "--size", "1"]) == 2
+    dup = tmp_path / "dup.txt"
+    dup.write_text("a\na\n", encoding="utf-8")
+    assert main(["sample", "--seed", "1", "--ids", str(dup), "--size", "1"]) == 2
+    assert "duplicate" in capsys.readouterr().err
+
+
+def test_estimate_bravo_published(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_json(capsys, ["audit", "estimate", "--method", "bravo", "--risk-limit", "0.1",
+                            "--margin", "0.01", "--json"])
+    assert isinstance(out, dict)
+    assert out["sample_size"] == 46151 and out["schema_version"] == 1
+
+
+def test_estimate_votes_and_rates(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_json(capsys, ["audit", "estimate", "--method", "kaplan-markov", "--risk-limit",
+                            "0.05", "--votes", "A=5200,B=4800", "--o1", "0.001", "--json"])
+    assert isinstance(out, dict)
+    assert out["margin"] == pytest.approx(0.04) and out["ballots"] == 10_000
+    kelly = run_json(capsys, ["audit", "estimate", "--method", "kelly", "--risk-limit", "0.05",
+                              "--votes", "A=5200,B=4800", "--o1", "0.001", "--json"])
+    assert isinstance(kelly, dict)
+    assert kelly["sample_size"] < out["sample_size"]
+    assert main(["audit", "estimate", "--method", "kelly", "--risk-limit", "0.05",
+                 "--margin", "0.05"]) == 0
+    assert "ballots" in capsys.readouterr().out
+
+
+def test_estimate_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "estimate", "--method", "bravo", "--risk-limit", "0.1"]) == 2
+    assert main(["audit", "estimate", "--method", "bravo", "--risk-limit", "0.1",
+                 "--votes", "A=x"]) == 2
+
+
+def test_risk_kaplan_markov(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_json(capsys, ["audit", "risk", "--method", "kaplan-markov", "--n", "150",
+                            "--margin", "0.05", "--o1", "1", "--json"])
+    assert isinstance(out, dict)
+    assert out["p_value"] == pytest.approx(kaplan_markov_pvalue(150, o1=1, margin=0.05))
+
+
+def test_risk_betting_and_bravo(capsys: pytest.CaptureFixture[str]) -> None:
+    clean = run_json(capsys, ["audit", "risk", "--method", "kelly", "--n", "150", "--margin",
+                              "0.05", "--json"])
+    errs = run_json(capsys, ["audit", "risk", "--method", "kelly", "--n", "150", "--margin",
+                             "0.05", "--o1", "2", "--json"])
+    assert isinstance(clean, dict) and isinstance(errs, dict)
+    assert clean["p_value"] < errs["p_value"] <= 1
+    bravo = run_json(capsys, ["audit", "risk", "--method", "bravo", "--n", "100", "--margin",
+                              "0.2", "--winner", "62", "--loser", "38", "--json"])
+    assert isinstance(bravo, dict)
+    assert bravo["p_value"] == pytest.approx(1 / (1.2**62 * 0.8**38))
+    assert main(["audit", "risk", "--method", "bravo", "--n", "10", "--margin", "0.2"]) == 2

@@ -1,0 +1,117 @@
+"""Sample-size planning: published numbers, closed forms, paths, simulation, speed."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from tallyproof.audit.kaplan_markov import kaplan_markov_sample_size
+from tallyproof.audit.plan import estimate_sample_size, margin_from_votes, plan_for_assertion
+from tallyproof.errors import UsageError
+
+
+def test_bravo_published_46151() -> None:
+    est = estimate_sample_size("bravo", risk_limit=0.10, margin=0.01)
+    assert est.sample_size == 46151
+    assert est.basis == "closed form"
+    assert est.audit == "polling"
+
+
+def test_bravo_from_votes_uses_pair_share_and_ballot_fraction() -> None:
+    est = estimate_sample_size("bravo", risk_limit=0.1, votes={"a": 600, "b": 400, "c": 100})
+    assert est.details["winner_share"] == pytest.approx(0.6)
+    assert est.details["ballot_fraction"] == pytest.approx(1000 / 1100)
+    alone = estimate_sample_size("bravo", risk_limit=0.1, votes={"a": 600, "b": 400})
+    assert est.sample_size > alone.sample_size  # ballots for neither carry no evidence
+
+
+def test_kaplan_markov_closed_form() -> None:
+    est = estimate_sample_size("kaplan-markov", risk_limit=0.05, margin=0.02, o1=0.001)
+    assert est.sample_size == kaplan_markov_sample_size(0.02, 0.05, o1=0.001, rates=True)
+    counts = estimate_sample_size("kaplan-markov", risk_limit=0.05, margin=0.02, o1=2,
+                                  error_counts=True)
+    assert counts.sample_size == kaplan_markov_sample_size(0.02, 0.05, o1=2)
+
+
+@pytest.mark.parametrize("v", [0.005, 0.02, 0.1])
+@pytest.mark.parametrize("alpha", [0.05, 0.1])
+def test_default_comparison_plan_near_floor(v: float, alpha: float) -> None:
+    floor = math.ceil(math.log(1 / alpha) / math.log(2 / (2 - v)))
+    n = estimate_sample_size("kelly", risk_limit=alpha, margin=v).sample_size
+    assert n is not None and floor <= n <= 1.05 * floor
+
+
+def test_errors_increase_the_plan_and_can_overturn() -> None:
+    base = estimate_sample_size("kelly", risk_limit=0.05, margin=0.02).sample_size
+    more = estimate_sample_size("kelly", risk_limit=0.05, margin=0.02, o1=0.005).sample_size
+    assert base is not None and more is not None and more > base
+    wrong = estimate_sample_size("kelly", risk_limit=0.05, margin=0.02, o1=0.03)
+    assert wrong.sample_size is None and wrong.to_json()["full_hand_count"]
+
+
+def test_simulated_quantile_is_reproducible_and_ordered() -> None:
+    kw = dict(risk_limit=0.1, margin=0.05, o1=0.002, reps=200)
+    a = estimate_sample_size("kelly", quantile=0.5, **kw)
+    b = estimate_sample_size("kelly", quantile=0.5, **kw)
+    c = estimate_sample_size("kelly", quantile=0.9, **kw)
+    assert a.sample_size == b.sample_size
+    assert a.basis == "simulation" and a.sample_size is not None and c.sample_size is not None
+    assert c.sample_size >= a.sample_size
+
+
+def test_polling_alpha_with_population() -> None:
+    est = estimate_sample_size("alpha", audit="polling", risk_limit=0.1, margin=0.1,
+                               ballots=10_000)
+    bravo = estimate_sample_size("bravo", risk_limit=0.1, margin=0.1)
+    assert est.sample_size is not None and bravo.sample_size is not None
+    assert est.sample_size <= bravo.sample_size * 1.05
+    tiny = estimate_sample_size("alpha", audit="polling", risk_limit=0.05, margin=0.01,
+                                ballots=5000)
+    assert tiny.sample_size is not None and tiny.sample_size <= 5000
+
+
+def test_plan_for_assertion() -> None:
+    # comparison: the plan depends on v/u; u = 1 plurality
+    n = plan_for_assertion(0.02, 1.0, 100_000, 0.05, "kelly")
+    assert n == estimate_sample_size("kelly", risk_limit=0.05, margin=0.02,
+                                     ballots=100_000).sample_size
+    assert plan_for_assertion(0.02, 1.0, 100_000, 0.05, "kelly", {"o1": 0.001}) > n
+    assert plan_for_assertion(-0.01, 1.0, 1000, 0.05, "kelly") is None
+    polling = plan_for_assertion(0.1, 1.0, 100_000, 0.05, "alpha", audit="polling")
+    assert polling is not None and polling > n
+    with pytest.raises(UsageError):
+        plan_for_assertion(0.1, 1.0, 1000, 0.05, "kelly", {"oops": 0.1})
+
+
+def test_two_hundred_contests_under_two_seconds() -> None:
+    margins = np.random.default_rng(1).uniform(0.01, 0.4, size=200)
+    t0 = time.perf_counter()
+    sizes = [estimate_sample_size("kelly", risk_limit=0.05, margin=float(m), ballots=500_000,
+                                  o1=0.001).sample_size for m in margins]
+    assert time.perf_counter() - t0 < 2.0
+    assert all(s is not None and s > 0 for s in sizes)
+
+
+def test_margin_from_votes() -> None:
+    assert margin_from_votes({"a": 60, "b": 30, "c": 10}) == (0.3, 60 / 90, 100)
+    assert margin_from_votes({"a": 60, "b": 30}, 120)[0] == pytest.approx(0.25)
+    with pytest.raises(UsageError, match="tied"):
+        margin_from_votes({"a": 5, "b": 5})
+    with pytest.raises(UsageError):
+        margin_from_votes({"a": 5, "b": 4}, 8)
+
+
+def test_bad_requests() -> None:
+    with pytest.raises(UsageError):
+        estimate_sample_size("bravo", risk_limit=0.1)
+    with pytest.raises(UsageError):
+        estimate_sample_size("bravo", risk_limit=0.1, margin=0.1, audit="comparison")
+    with pytest.raises(UsageError):
+        estimate_sample_size("nope", risk_limit=0.1, margin=0.1)
+    with pytest.raises(UsageError):
+        estimate_sample_size("kelly", risk_limit=0.1, margin=0.1, quantile=1.5)
+    with pytest.raises(UsageError):
+        estimate_sample_size("kelly", risk_limit=0.1, margin=0.1, o1=2, error_counts=True)
