@@ -1,0 +1,138 @@
+"""Simulated audit boards: the records CSV boards would hand in, for demos and tests.
+
+Paper = CVR unless a ``paper`` function says otherwise, so a demo can inject a fault (one
+tabulator's CVRs disagreeing with its paper) and watch the audit escalate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from ..cvr_table import Marks
+from ..errors import AuditError
+from ..model import OVERVOTE_UNKNOWN, Contest
+from ..store import Store
+from .assorters import votes_from_marks
+from .frames import Cards, batch_keys, load_cards
+from .records import (
+    codes_to_marks,
+    current_readings,
+    format_marks,
+    load_records,
+    write_batch_records_csv,
+    write_records_csv,
+)
+from .workflow import AuditParams, RoundInfo, load_audit, load_rounds, reading_for, records_path
+
+PaperFn = Callable[[str], "dict[str, Marks] | None"]
+
+
+def simulate_audit_boards(
+    store: Store,
+    round_path_or_draws: Path | RoundInfo | Sequence[str],
+    paper: PaperFn | None = None,
+) -> Path:
+    """Write the records CSV simulated audit boards would hand in for a round.
+
+    Only (card, contest) pairs drawn and not yet recorded are written. Paper = CVR, except
+    where ``paper(ballot_id)`` says otherwise: it returns a dict of
+    contest id → marks (candidate codes, as in the CVR table) overriding the CVR for those
+    contests, or ``None`` when the card cannot be found. For a polling audit over manifest
+    slots, a slot's card is the CVR with the same tabulator, batch and record number. Returns
+    the path of the CSV (``audit/boards/round-N-simulated.csv``), ready for
+    :func:`record_interpretations`.
+    """
+    params = load_audit(store)
+    election = store.election
+    contests = [election.contest(c) for c in params.contests]
+    if isinstance(round_path_or_draws, RoundInfo):
+        ballots, number = round_path_or_draws.new_ballots, round_path_or_draws.number
+    elif isinstance(round_path_or_draws, Path):
+        d = orjson.loads(round_path_or_draws.read_bytes())
+        ballots, number = list(d["new_ballots"]), int(d["round"])
+    else:
+        ballots, number = list(round_path_or_draws), len(load_rounds(store))
+    rounds = load_rounds(store)
+    readings = current_readings(load_records(records_path(store)))
+    drawn_for: dict[str, set[str]] = {}  # contests each card was drawn for, not yet recorded
+    for r in rounds:
+        for cid, ds in r.draws.items():
+            for dr in ds:
+                if reading_for(readings, dr["id"], cid) is None:
+                    drawn_for.setdefault(dr["id"], set()).add(cid)
+    cards = load_cards(store, contests)
+    by_slot: dict[tuple[str, str, int], int] = {}
+    if params.kind in ("polling", "stratified"):
+        t = cards.table
+        for i, (tb, bt, rc) in enumerate(zip(t.column("tabulator").to_pylist(),
+                                             t.column("batch").to_pylist(),
+                                             t.column("record").to_pylist(), strict=True)):
+            by_slot[(tb or "", bt or "", int(rc or 0))] = i
+    if params.kind == "batch":
+        return _simulate_batches(store, params, cards, contests, ballots, drawn_for, number,
+                                 paper)
+    rows: list[tuple[str, str, str, bool]] = []
+    for bid in ballots:
+        if not drawn_for.get(bid):
+            continue
+        override = paper(bid) if paper is not None else {}
+        if override is None:
+            rows.extend((bid, cid, "", True) for cid in sorted(drawn_for[bid]))
+            continue
+        if bid in cards.index:
+            row: int | None = cards.index[bid]
+        else:
+            tb, bt, pos = bid.rsplit("/", 2)
+            row = by_slot.get((tb, bt, int(pos)))
+        for c in contests:
+            if c.id not in drawn_for.get(bid, set()):
+                continue
+            if c.id in override:
+                codes = override[c.id]
+            elif row is None:
+                raise AuditError(f"no CVR for sampled card {bid!r}; the simulation needs "
+                                 "`paper` to say what it shows")
+            else:
+                codes = cards.table.column(c.column)[row].as_py()
+                if codes is None:
+                    codes = [[]]
+                # an overvote the export did not itemise: the paper shows two marks there
+                codes = [[0, 1] if OVERVOTE_UNKNOWN in rank else rank for rank in codes]
+            rows.append((bid, c.id, format_marks(codes_to_marks(c, codes)), False))
+    path = store.audit_dir / "boards" / f"round-{number}-simulated.csv"
+    write_records_csv(path, rows)
+    return path
+
+
+def _simulate_batches(store: Store, params: AuditParams, cards: Cards, contests: list[Contest],
+                      batches: Sequence[str], drawn_for: dict[str, set[str]], number: int,
+                      paper: PaperFn | None) -> Path:
+    """Hand counts of whole batches: each card's paper (CVR unless ``paper`` overrides it;
+    a card ``paper`` says is missing is not in the count)."""
+    keys = batch_keys(cards)
+    rows: list[tuple[str, str, dict[str, int], bool]] = []
+    for key in batches:
+        members = np.flatnonzero(keys == key)
+        overrides = [paper(str(cards.ids[i])) if paper is not None else {} for i in members]
+        for c in contests:
+            if c.id not in drawn_for.get(key, set()):
+                continue
+            col = cards.table.column(c.column)
+            marks: list[Marks | None] = []
+            for i, ov in zip(members, overrides, strict=True):
+                if ov is None:
+                    continue
+                m = ov[c.id] if c.id in ov else col[int(i)].as_py()
+                marks.append(None if m is None else
+                             [[0, 1] if OVERVOTE_UNKNOWN in rank else rank for rank in m])
+            votes = votes_from_marks(c, marks)
+            counts = votes.marks.sum(axis=0)
+            rows.append((key, c.id, {c.candidates[k].id: int(v) for k, v in enumerate(counts)},
+                         False))
+    path = store.audit_dir / "boards" / f"round-{number}-simulated.csv"
+    write_batch_records_csv(path, rows)
+    return path

@@ -1,0 +1,256 @@
+"""RAIRE: assertions that imply an IRV winner, chosen to make the audit as cheap as possible.
+
+Blom, Stuckey, Teague (2019), "RAIRE: Risk-Limiting Audits for IRV Elections",
+arXiv:1903.08804. Two kinds of assertion (both SHANGRLA assorters, see
+:mod:`tallyproof.audit.assorters`):
+
+* NEB(w, l), "w is not eliminated before l": w's first preferences exceed every ballot on
+  which l could ever count while w is still standing (l ranked above w, or l ranked and w not).
+* NEN(w, l | S), "with S continuing, w has more votes than l", so w is not eliminated next.
+
+An *elimination suffix* π = (π₀, …, π_k) says: the candidates outside π were eliminated first
+(in any order), then π₀, π₁, …, and π_k won. NEB(x, y) rules π out when x is eliminated before
+y in it (x outside π or earlier than y); NEN(π₀, y | set(π)) rules π out directly. RAIRE
+searches the tree of suffixes ending in each alternative winner c ≠ w (the children of π
+prepend one more candidate) and stops each branch at a node some assertion rules out (§4).
+The cost of an audit is that of its hardest assertion (the estimated sample size, decreasing
+in the margin), so minimising it is a bottleneck problem: tallyproof bisects on the smallest
+margin allowed and keeps the largest for which every branch can be closed, which gives the
+same optimal difficulty as the paper's branch-and-bound with its lower bound. If some
+complete elimination order with another winner cannot be ruled out by any assertion with a
+positive margin, the contest cannot be audited by RAIRE (the CVRs do not support the reported
+winner, or the count is a tie): :class:`RaireResult` says so with ``auditable=False``.
+
+Ballots are compressed to distinct rankings (with counts) so that every margin is computed in
+numpy over a few thousand rows, not per ballot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import AuditError
+from .assorters import NOT_RANKED, Assertion, AssertionKind, ContestVotes
+
+INF = math.inf
+
+
+def estimated_sample_size(margin: float, risk_limit: float, *, polling: bool = False) -> float:
+    """Cost of auditing one assertion with diluted assorter margin ``margin``.
+
+    Comparison: the no-error floor ⌈ln(1/α) / ln(2/(2 − v))⌉ (each card multiplies the
+    Kaplan-Markov / ALPHA supermartingale by at most 2/(2 − v); SHANGRLA §3.2). Polling: the
+    Wald approximation 2·ln(1/α)/v² (Lindeman, Stark, Yates 2012, BRAVO §5). Both decrease in
+    v, so they choose the same assertions; they only differ in the reported cost.
+    """
+    if margin <= 0:
+        return INF
+    if polling:
+        return math.ceil(2.0 * math.log(1.0 / risk_limit) / margin**2)
+    return math.ceil(math.log(1.0 / risk_limit) / math.log(2.0 / (2.0 - margin)))
+
+
+@dataclass(frozen=True)
+class RaireResult:
+    """The assertions RAIRE chose (or why there are none)."""
+
+    contest_id: str
+    winner: int
+    elimination_order: tuple[int, ...]  # by the CVRs, first eliminated first, winner last
+    assertions: tuple[Assertion, ...]
+    difficulty: float  # estimated sample size of the hardest assertion
+    auditable: bool
+    reason: str = ""
+    margins: dict[str, float] = field(default_factory=dict)
+
+
+class _Ballots:
+    """Distinct rankings with counts; margins of NEB/NEN assertions over them."""
+
+    def __init__(self, votes: ContestVotes) -> None:
+        ranks = votes.ranks[votes.present]
+        self.n_cards = len(votes)  # every card in the contest's frame dilutes the margin
+        if len(ranks):
+            uniq, counts = np.unique(ranks, axis=0, return_counts=True)
+        else:
+            uniq, counts = ranks, np.zeros(0, dtype=np.int64)
+        self.ranks = uniq
+        self.counts = counts.astype(np.int64)
+        self.n_cand = votes.ranks.shape[1]
+        self._nen: dict[frozenset[int], np.ndarray] = {}
+        first = self.ranks.min(axis=1) if len(self.ranks) else np.zeros(0)
+        # neb_votes[w, l] = first prefs of w − ballots where l is above w (margin in cards)
+        big = np.iinfo(np.int64).min
+        self.neb_votes = np.full((self.n_cand, self.n_cand), big, dtype=np.int64)
+        for w in range(self.n_cand):
+            fp = self.counts[(self.ranks[:, w] == first) & (self.ranks[:, w] != NOT_RANKED)].sum()
+            for lo in range(self.n_cand):
+                if lo != w:
+                    above = self.counts[self.ranks[:, lo] < self.ranks[:, w]].sum()
+                    self.neb_votes[w, lo] = fp - above
+
+    def tallies(self, continuing: frozenset[int]) -> np.ndarray:
+        """Votes of each candidate when only ``continuing`` remain (zeros for the others)."""
+        got = self._nen.get(continuing)
+        if got is None:
+            cols = np.array(sorted(continuing), dtype=np.int64)
+            sub = self.ranks[:, cols]
+            best = sub.argmin(axis=1) if len(sub) else np.zeros(0, dtype=np.int64)
+            live = sub[np.arange(len(sub)), best] != NOT_RANKED
+            got = np.zeros(self.n_cand, dtype=np.int64)
+            np.add.at(got, cols[best[live]], self.counts[live])
+            self._nen[continuing] = got
+        return got
+
+
+def irv_elimination_order(votes: ContestVotes) -> tuple[int, ...]:
+    """Eliminate the lowest tally one at a time, first eliminated first, winner last.
+
+    A tie for last place is resolved only when it cannot matter: the tied candidates (and
+    any just above them) are eliminated together when their combined tally is below the
+    next candidate's (the "batch elimination" of RCTab and most IRV laws: they would all go
+    in any order). Any other tie raises :class:`AuditError`: the count relied on a
+    tie-break, so the reported winner must be named explicitly.
+    """
+    b = _Ballots(votes)
+    remaining = set(range(b.n_cand))
+    order: list[int] = []
+    while len(remaining) > 1:
+        t = b.tallies(frozenset(remaining))
+        cand = sorted(remaining, key=lambda c: (t[c], c))
+        tallies = [int(t[c]) for c in cand]
+        if len(cand) == 2 or tallies[0] < tallies[1]:
+            out = [cand[0]]
+        else:
+            k = next((k for k in range(2, len(cand))
+                      if sum(tallies[:k]) < tallies[k]), None)
+            if k is None:
+                raise AuditError(f"contest {votes.contest.id!r}: tie for elimination between "
+                                 f"codes {[c for c in cand if t[c] == tallies[0]]}; name the "
+                                 "reported winner explicitly")
+            out = cand[:k]
+        if len(out) == 1 and len(cand) == 2 and tallies[0] == tallies[1]:
+            raise AuditError(f"contest {votes.contest.id!r}: the last two candidates tie; "
+                             "name the reported winner explicitly")
+        order.extend(out)
+        remaining.difference_update(out)
+    order.extend(remaining)
+    return tuple(order)
+
+
+def raire_assertions(
+    votes: ContestVotes,
+    *,
+    risk_limit: float = 0.05,
+    winner: int | None = None,
+    polling: bool = False,
+    node_budget: int = 500_000,
+) -> RaireResult:
+    """RAIRE assertions for the IRV contest in ``votes`` (see the module docstring).
+
+    The audit's difficulty is the cost of its hardest assertion, a decreasing function of
+    that assertion's margin, so the optimal set is found by bisection on the smallest margin
+    allowed: :func:`_cover` decides whether assertions with at least that margin can rule
+    out every elimination order with another winner, exploring the suffix tree depth first
+    and stopping at the first node some allowed assertion rules out (RAIRE §4's tree, with
+    the bound fixed instead of discovered). ``winner`` defaults to the winner by the CVRs.
+    ``node_budget`` bounds each search; a contest too large to search within it raises
+    :class:`AuditError` rather than returning assertions that might not imply the outcome.
+    """
+    contest = votes.contest
+    b = _Ballots(votes)
+    n = b.n_cand
+    if n < 2:
+        raise AuditError(f"contest {contest.id!r} has fewer than two candidates")
+    order = irv_elimination_order(votes) if winner is None else ()
+    w = order[-1] if winner is None else winner
+    if not 0 <= w < n:
+        raise AuditError(f"contest {contest.id!r}: no candidate code {w}")
+    counts = int(round(b.n_cards))
+
+    def best(pi: tuple[int, ...]) -> tuple[int, Assertion]:
+        """Largest margin (in cards) of an assertion ruling out suffix ``pi``, and it."""
+        pos = np.full(n, -1)
+        pos[list(pi)] = np.arange(len(pi))
+        ok = (pos[:, None] < pos[None, :]) & (pos[None, :] >= 0)
+        m = np.where(ok, b.neb_votes, np.iinfo(np.int64).min)
+        x, y = np.unravel_index(int(np.argmax(m)), m.shape)
+        top = int(m[x, y])
+        a = Assertion(contest.id, AssertionKind.NEB, int(x), int(y))
+        if len(pi) >= 2:
+            t = b.tallies(frozenset(pi))
+            rest = list(pi[1:])
+            lo = rest[int(np.argmin(t[rest]))]
+            nen = int(t[pi[0]] - t[lo])
+            if nen > top:
+                top = nen
+                a = Assertion(contest.id, AssertionKind.NEN, pi[0], lo, continuing=pi)
+        return top, a
+
+    def cover(threshold: int) -> dict[Assertion, int] | None:
+        """Assertions with margin ≥ ``threshold`` cards ruling out every other winner, or
+        None if some elimination order escapes them."""
+        chosen: dict[Assertion, int] = {}
+        nodes = 0
+
+        def visit(pi: tuple[int, ...]) -> bool:
+            nonlocal nodes
+            nodes += 1
+            if nodes > node_budget:
+                raise AuditError(f"contest {contest.id!r}: RAIRE search exceeded "
+                                 f"{node_budget:,} nodes; too many candidates to generate "
+                                 "assertions here")
+            m, a = best(pi)
+            if m >= threshold:
+                chosen[a] = m
+                return True
+            if len(pi) == n:
+                return False
+            return all(visit((x, *pi)) for x in range(n) if x not in pi)
+
+        ok = all(visit((c,)) for c in range(n) if c != w)
+        return chosen if ok else None
+
+    found = cover(1)
+    if found is None:
+        return RaireResult(contest.id, w, order, (), INF, False,
+                           reason="no set of assertions with positive margins rules out "
+                                  "every other winner: the CVRs do not support the reported "
+                                  "winner, or it is a tie")
+    lo, hi = min(found.values()), counts + 1  # cover(lo) succeeds; cover(hi) cannot
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        got = cover(mid)
+        if got is None:
+            hi = mid
+        else:
+            lo, found = min(got.values()), got
+    margins = {a.id: m / b.n_cards for a, m in found.items()}
+    chosen = tuple(
+        Assertion(a.contest_id, a.kind, a.winner, a.loser, a.continuing,
+                  notes={"margin": margins[a.id]})
+        for a in sorted(found, key=lambda a: a.id)
+    )
+    difficulty = estimated_sample_size(min(margins.values()), risk_limit, polling=polling)
+    return RaireResult(contest.id, w, order, chosen, difficulty, True, margins=margins)
+
+
+def rules_out(assertion: Assertion, order: tuple[int, ...]) -> bool:
+    """Whether ``assertion`` (if true) contradicts a complete elimination ``order``.
+
+    Used by tests and by verifiers to check that a set of assertions implies the winner: every
+    order ending in another candidate must be ruled out by one of them.
+    """
+    pos = {c: i for i, c in enumerate(order)}
+    if assertion.kind is AssertionKind.NEB:
+        return pos[assertion.winner] < pos[assertion._loser]
+    if assertion.kind is AssertionKind.NEN:
+        s = set(assertion.continuing)
+        k = len(order) - len(s)
+        return set(order[k:]) == s and order[k] == assertion.winner
+    raise AuditError(f"{assertion.kind} is not an IRV assertion")
+
+

@@ -1,0 +1,118 @@
+"""``tallyproof audit start | round | record | status``: the audit workflow on a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..audit.workflow import (
+    FULL_HAND_COUNT,
+    KINDS,
+    audit_status,
+    next_round,
+    record_interpretations,
+    start_audit,
+)
+from ..errors import Failure, UsageError, VerificationError
+from ..store import Store
+from .common import emit_json, out
+
+StoreOpt = Annotated[Path, typer.Option("--store", help="election store folder")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def register(app: typer.Typer, audit_app: typer.Typer) -> None:
+    @audit_app.command("start")
+    def start_cmd(
+        store: StoreOpt,
+        risk_limit: Annotated[float, typer.Option("--risk-limit", help="e.g. 0.05")],
+        seed: Annotated[str, typer.Option("--seed", help="public random seed: digits, e.g. "
+                                                        "20 dice rolls")],
+        kind: Annotated[str, typer.Option("--kind", help=" | ".join(KINDS))] = "comparison",
+        contest: Annotated[list[str] | None, typer.Option("--contest", help="contest id "
+                                                          "(repeatable; default: all)")] = None,
+        method: Annotated[str | None, typer.Option("--method", help="risk-measuring function "
+                                                   "(alpha, kelly, betting, agrapa)")] = None,
+        winner: Annotated[list[str] | None, typer.Option(
+            "--winner", help="reported winner(s) CONTEST=CANDIDATE[,CANDIDATE] (repeatable; "
+                             "default: the CVRs' winners)")] = None,
+        json: JsonOpt = False,
+    ) -> None:
+        """Fix the audit's risk limit, seed, contests and assertions (before any draw)."""
+        params = start_audit(Store.open(store), risk_limit=risk_limit, seed=seed, kind=kind,
+                             contests=contest, method=method, winners=_winners(winner or []))
+        if json:
+            emit_json({"audit": params.to_json()})
+            return
+        out.print(f"{params.kind} audit started at risk limit {params.risk_limit:g}, seed "
+                  f"{params.seed}; {len(params.contests)} contest(s), "
+                  f"{len(params.assertions)} assertion(s)")
+        for a in params.assertions:
+            out.print(f"  {a.contest_id}: margin {params.margins[a.id]:.4%}  {a.id}")
+
+    @audit_app.command("round")
+    def round_cmd(store: StoreOpt, json: JsonOpt = False) -> None:
+        """Size and draw the next round; write its retrieval list."""
+        info = next_round(Store.open(store))
+        if json:
+            emit_json({**info.to_json(), "retrieval_list": str(info.retrieval_path),
+                       "round_file": str(info.json_path)})
+            return
+        out.print(f"round {info.number}: {len(info.new_ballots):,} new card(s) to retrieve; "
+                  f"list in {info.retrieval_path}")
+        for cid, n in info.targets.items():
+            out.print(f"  {cid}: {n:,} card(s) in the sample so far")
+
+    @audit_app.command("record")
+    def record_cmd(
+        store: StoreOpt,
+        file: Annotated[Path, typer.Argument(help="audit-board CSV: ballot_id,contest_id,"
+                                                  "marks,not_found,correction,reason (batch "
+                                                  "audits: batch_id,contest_id,tallies,...)")],
+        json: JsonOpt = False,
+    ) -> None:
+        """Append audit-board interpretations (a repeat entry must be a correction)."""
+        stored = record_interpretations(Store.open(store), file)
+        if json:
+            emit_json({"recorded": len(stored), "records": [r.to_json() for r in stored]})
+            return
+        out.print(f"recorded {len(stored):,} reading(s) from {file}")
+
+    @audit_app.command("status")
+    def status_cmd(store: StoreOpt, json: JsonOpt = False) -> None:
+        """Measured risk per contest and assertion; exit 1 if a full hand count is needed."""
+        status = audit_status(Store.open(store))
+        if json:
+            emit_json(status.to_json())
+        else:
+            out.print(f"audit: {status.status} after {status.rounds} round(s) "
+                      f"(risk limit {status.risk_limit:g})")
+            for c in status.contests:
+                out.print(f"  {c.contest_id}: {c.status}, {c.examined:,} of {c.frame_size:,} "
+                          f"card(s) examined, measured risk {c.measured_risk:.4g}")
+                for a in c.assertions:
+                    d = a.risk.discrepancies
+                    out.print(f"    {a.description}: risk {a.risk.p_value:.4g}, "
+                              f"o1={d.o1} o2={d.o2} u1={d.u1} u2={d.u2}, {a.status}")
+        if status.status == FULL_HAND_COUNT:  # exit 1: the paper contradicts the reported outcome
+            raise VerificationError([
+                Failure("audit", f"contest {c.contest_id}: risk {c.measured_risk:.4g} above the "
+                                 f"limit and a full hand count is needed")
+                for c in status.contests if c.status == FULL_HAND_COUNT
+            ])
+
+
+def _winners(specs: list[str]) -> dict[str, list[str]]:
+    """``["mayor=ALICE", "council=DAN,ERIN"]`` → ``{"mayor": ["ALICE"], ...}``."""
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        contest, sep, names = spec.partition("=")
+        cands = [n.strip() for n in names.split(",") if n.strip()]
+        if not sep or not contest.strip() or not cands:
+            raise UsageError(f"--winner {spec!r}: expected CONTEST=CANDIDATE[,CANDIDATE]")
+        if contest.strip() in out:
+            raise UsageError(f"--winner given twice for contest {contest.strip()!r}")
+        out[contest.strip()] = cands
+    return out
