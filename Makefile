@@ -17,6 +17,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
+# votekit's numba needs an older numpy than the project pins, so it gets its own venv and
+# bench_irv runs it in a subprocess on the same ballots.
+VOTEKIT := .venv-votekit
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet pyrankvote==2.0.6 votekit==3.5.0
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m pip install --quiet pyrankvote==2.0.6
+	test -x $(VOTEKIT)/bin/python || $(PY) -m venv $(VOTEKIT)
+	$(VOTEKIT)/bin/python -m pip install --quiet votekit==3.5.0
+	VOTEKIT_PYTHON=$(VOTEKIT)/bin/python $(BIN)/python benchmarks/run.py

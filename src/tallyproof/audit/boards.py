@@ -38,7 +38,8 @@ def simulate_audit_boards(
 ) -> Path:
     """Write the records CSV simulated audit boards would hand in for a round.
 
-    Only (card, contest) pairs drawn and not yet recorded are written. Paper = CVR, except
+    Every (card, contest) pair drawn in any round and not yet recorded is written (a card
+    drawn earlier may be drawn again for another contest). Paper = CVR, except
     where ``paper(ballot_id)`` says otherwise: it returns a dict of
     contest id → marks (candidate codes, as in the CVR table) overriding the CVR for those
     contests, or ``None`` when the card cannot be found. For a polling audit over manifest
@@ -64,6 +65,9 @@ def simulate_audit_boards(
             for dr in ds:
                 if reading_for(readings, dr["id"], cid) is None:
                     drawn_for.setdefault(dr["id"], set()).add(cid)
+    # A card drawn in an earlier round for one contest and now drawn for another is read
+    # again: every drawn, unrecorded (card, contest) pair is handed to the boards.
+    ballots = list(dict.fromkeys([*ballots, *sorted(drawn_for)]))
     cards = load_cards(store, contests)
     by_slot: dict[tuple[str, str, int], int] = {}
     if params.kind in ("polling", "stratified"):

@@ -34,7 +34,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from ..clock import utc_timestamp
 from pathlib import Path
 from typing import Any
 
@@ -328,7 +328,7 @@ def _lock(folder: Path) -> Iterator[None]:
 def append_records(path: Path, new: list[Record], *, now: str | None = None) -> list[Record]:
     """Append ``new`` after checking none repeats a recorded (ballot, contest) without being a
     correction; returns the entries as stored (with sequence numbers and time)."""
-    stamp = now or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = now or utc_timestamp()
     with _lock(path.parent):
         existing = load_records(path)
         done = {(r.ballot_id, r.contest_id) for r in existing}

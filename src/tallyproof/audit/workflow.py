@@ -27,7 +27,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from ..clock import utc_timestamp
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +82,6 @@ DEFAULT_METHOD = {"polling": "alpha", "comparison": "kelly", "batch": "alpha",
                   "stratified": "alpha"}
 RETRIEVAL_COLUMNS = ("container", "tabulator", "batch", "position", "imprinted_id", "ticket")
 ROUND_GROWTH = 1.5  # a later round at least multiplies the previous sample by this
-
-# earlier private names, still used by tallyproof.evidence.audit_view
-_load_cards = load_cards
-_frame_ids = frame_ids
 
 CONFIRMED = "confirmed"
 ANOTHER_ROUND = "another_round"
@@ -351,7 +347,7 @@ def start_audit(
         frame_sizes=frames,
         winners=reported,
         commitment=commitment,
-        created=now or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created=now or utc_timestamp(),
         plan_uppers=uppers,
     )
     atomic_write_json(audit_path(store), params.to_json())

@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("TALLYPROOF_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
     try:
-        app(args=args, standalone_mode=False)
+        # In non-standalone mode click returns a command's typer.Exit code instead of raising.
+        code = app(args=args, standalone_mode=False)
     except TallyproofError as exc:
         if debug:
             raise
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (re-run with --debug)")
         return 3
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

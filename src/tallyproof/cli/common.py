@@ -15,7 +15,7 @@ from rich.console import Console
 JSON_SCHEMA_VERSION = 1
 
 out = Console(soft_wrap=True)  # stdout: data for people
-err = Console(stderr=True)  # stderr: progress, messages
+err = Console(stderr=True, soft_wrap=True)  # stderr: progress, messages (paths never wrapped)
 
 
 def emit_json(obj: dict[str, Any] | list[Any]) -> None:

@@ -1,0 +1,183 @@
+"""Benchmark: report, bundle and verify for a 1,000,000-card, 20-contest election.
+
+Builds a synthetic store (columnar: numpy → Arrow, no per-card Python), commits it to the
+log, reconciles it against a manifest, then times ``build_report``, ``build_bundle`` and
+``verify_bundle`` and, as the same-run baseline, re-hashing every file of the bundle with
+SHA-256 (what any verifier must at least do). Prints the figures and the ratio of verify to
+the re-hash (target ≤ 3×) and writes ``benchmarks/results/evidence.json``.
+
+Run: ``python benchmarks/bench_evidence.py [--cards N] [--contests K]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from tallyproof.cvr_table import MARKS_TYPE, METADATA_FIELDS, cvr_schema
+from tallyproof.fsutil import atomic_write_json
+from tallyproof.model import Candidate, Contest, Election, SourceFile
+from tallyproof.store import MANIFEST_SCHEMA, Store
+
+RESULTS = Path(__file__).resolve().parent / "results" / "evidence.json"
+BATCH_SIZE = 500  # cards per manifest batch
+PRECINCTS = 200
+
+
+def synthetic_election(contests: int) -> Election:
+    cs = []
+    for k in range(contests):
+        n = 2 + k % 4
+        cs.append(Contest(id=f"c{k:02d}", name=f"Contest {k + 1}", vote_for=1,
+                          candidates=tuple(Candidate(f"c{k:02d}-{j}", f"Candidate {k + 1}.{j + 1}")
+                                           for j in range(n))))
+    return Election(name="Synthetic County General", jurisdiction="Synthetic County",
+                    date="2026-11-03", contests=tuple(cs))
+
+
+def _marks(codes: np.ndarray) -> pa.Array:
+    """One rank position per card; code -1 = undervote (empty position)."""
+    n = len(codes)
+    voted = codes >= 0
+    inner_offsets = np.concatenate(([0], np.cumsum(voted))).astype(np.int32)
+    inner = pa.ListArray.from_arrays(pa.array(inner_offsets),
+                                     pa.array(codes[voted].astype(np.uint16)))
+    outer_offsets = pa.array(np.arange(n + 1, dtype=np.int32))
+    return pa.ListArray.from_arrays(outer_offsets, inner, type=MARKS_TYPE)
+
+
+def synthetic_batches(election: Election, cards: int, chunk: int = 100_000,
+                      seed: int = 20261103) -> Iterator[pa.RecordBatch]:
+    rng = np.random.default_rng(seed)
+    schema = cvr_schema(election.contests)
+    for start in range(0, cards, chunk):
+        idx = np.arange(start, min(start + chunk, cards))
+        batch_no = idx // BATCH_SIZE
+        meta = {
+            "ballot_id": pa.array([f"T{b % 10}-B{b}-{i % BATCH_SIZE + 1}"
+                                   for b, i in zip(batch_no.tolist(), idx.tolist())]),
+            "tabulator": pa.array([f"T{b % 10}" for b in batch_no.tolist()]),
+            "batch": pa.array([f"B{b}" for b in batch_no.tolist()]),
+            "record": pa.array(idx % BATCH_SIZE + 1, pa.int64()),
+            "precinct": pa.array([f"P{b % PRECINCTS:03d}" for b in batch_no.tolist()]),
+            "ballot_style": pa.array(["S1"] * len(idx)),
+            "vote_type": pa.array(np.where(batch_no % 3 == 0, "mail", "election_day")),
+            "source_file": pa.array(["synthetic.cvr"] * len(idx)),
+            "source_record": pa.array([str(i) for i in idx.tolist()]),
+        }
+        cols = [meta[f.name] for f in METADATA_FIELDS]
+        for c in election.contests:
+            n = len(c.candidates)
+            weights = np.arange(n, 0, -1, dtype=float) + 1.0
+            weights /= weights.sum()
+            codes = rng.choice(n, size=len(idx), p=weights).astype(np.int64)
+            codes[rng.random(len(idx)) < 0.03] = -1
+            cols.append(_marks(codes))
+        yield pa.RecordBatch.from_arrays(cols, schema=schema)
+
+
+def build_store(root: Path, cards: int, contests: int, key_dir: Path) -> Store:
+    election = synthetic_election(contests)
+    store = Store.create(root)
+    src = SourceFile(path="synthetic.cvr", name="synthetic.cvr", sha256="0" * 64,
+                     format="synthetic", cards=cards)
+    store.append(election, synthetic_batches(election, cards), [src])
+    n_batches = (cards + BATCH_SIZE - 1) // BATCH_SIZE
+    sizes = [min(BATCH_SIZE, cards - b * BATCH_SIZE) for b in range(n_batches)]
+    store.write_manifest(pa.table({
+        "container": [f"BOX{b // 20}" for b in range(n_batches)],
+        "tabulator": [f"T{b % 10}" for b in range(n_batches)],
+        "batch": [f"B{b}" for b in range(n_batches)],
+        "ballots": pa.array(sizes, pa.int64()),
+    }, schema=MANIFEST_SCHEMA))
+    from tallyproof.ledger import commit_store, new_keypair
+
+    key, _ = new_keypair(key_dir / "county.key", "county")
+    commit_store(store, key)
+    return store
+
+
+def rehash(folder: Path) -> tuple[float, int]:
+    """Seconds to SHA-256 every file of the folder, and the bytes hashed."""
+    t0 = time.perf_counter()
+    total = 0
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h = hashlib.sha256()
+            with open(p, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+                    total += len(block)
+    return time.perf_counter() - t0, total
+
+
+def timed(fn: Any, *args: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t0, out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cards", type=int, default=1_000_000)
+    ap.add_argument("--contests", type=int, default=20)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    from tallyproof.evidence.bundle import build_bundle
+    from tallyproof.evidence.report import build_report
+    from tallyproof.reconcile import reconcile_store
+    from tallyproof.verify import verify_bundle
+
+    work = Path(tempfile.mkdtemp(prefix="bench-evidence-"))
+    try:
+        t_store, store = timed(build_store, work / "store", args.cards, args.contests, work)
+        t_recon, rep = timed(reconcile_store, store)
+        t_report, _ = timed(build_report, store, work / "report")
+        t_bundle, paths = timed(build_bundle, store, work / "bundle")
+        t_verify, vrep = timed(verify_bundle, paths.folder)
+        t_verify_zip, vzip = timed(verify_bundle, paths.zip)
+        t_hash, nbytes = rehash(paths.folder)
+        figures = {
+            "cards": args.cards,
+            "contests": args.contests,
+            "bundle_bytes": nbytes,
+            "zip_bytes": paths.zip.stat().st_size,
+            "seconds": {
+                "build_and_commit_store": round(t_store, 3),
+                "reconcile": round(t_recon, 3),
+                "report": round(t_report, 3),
+                "bundle": round(t_bundle, 3),
+                "verify_folder": round(t_verify, 3),
+                "verify_zip": round(t_verify_zip, 3),
+                "rehash_bundle_baseline": round(t_hash, 3),
+            },
+            "ratios": {
+                "verify_over_rehash": round(t_verify / t_hash, 2) if t_hash else None,
+                "verify_zip_over_rehash": round(t_verify_zip / t_hash, 2) if t_hash else None,
+            },
+            "target": "verify within 3x of re-hashing the bundle's files",
+            "verify_ok": vrep.ok and vzip.ok,
+            "reconcile_ok": rep.ok,
+            "failures": [f.check for f in vrep.failures],
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(args.out, figures)
+    sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

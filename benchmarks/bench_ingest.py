@@ -1,0 +1,133 @@
+"""Benchmark: ingest throughput (cards/s) and peak memory for a 1,000,000-card Dominion export.
+
+The export is the demo county (:mod:`tallyproof.demo`) at 1,000,000 cards, written by
+:mod:`tallyproof.demo.dominion_writer` in the real Democracy Suite layout (one
+``CvrExport_N.json`` per batch, about 3.9 KB of JSON per card, 16 contests). Ingest — reading
+every file, building the CVR table and writing the store with its manifest — runs in a fresh
+subprocess so that its peak resident memory is its own (the child reports its
+``resource.getrusage(RUSAGE_SELF).ru_maxrss`` when ingest returns). Throughput = cards /
+wall-clock seconds of ``tallyproof.ingest.ingest`` inside the child (interpreter start-up
+excluded). Targets: ≥ 100,000 cards/s and < 2 GB peak RSS.
+
+Only the Dominion format is measured: it is the one format tallyproof can also *write* at this
+size; other readers are exercised on real files by their own tests.
+
+Run: ``python benchmarks/bench_ingest.py [--cards N] [--work DIR] [--out FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tallyproof.fsutil import atomic_write_json
+
+RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
+TARGET_CARDS_PER_SECOND = 100_000
+TARGET_PEAK_BYTES = 2 * 1024**3
+
+_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from tallyproof.ingest import ingest
+src, store, manifest = map(Path, sys.argv[1:4])
+t0 = time.perf_counter()
+res = ingest([src], store, fmt="dominion", manifest=manifest)
+print(json.dumps({"seconds": time.perf_counter() - t0, "cards": res.cards_total,
+                  "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def write_export(cards: int, work: Path) -> tuple[Path, Path, int]:
+    from tallyproof.demo.county import build_county
+    from tallyproof.demo.dominion_writer import write_dominion
+    from tallyproof.demo.side_files import write_ballot_manifest
+
+    county = build_county(cards, seed=2026)
+    export = write_dominion(county, county.paper, work / "export")
+    manifest = write_ballot_manifest(county.batches, work / "ballot_manifest.csv")
+    size = sum(p.stat().st_size for p in export.folder.iterdir())
+    return export.folder, manifest, size
+
+
+def ingest_in_child(export: Path, manifest: Path, store: Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(export), str(store), str(manifest)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"ingest failed:\n{proc.stderr}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["wall_seconds_with_startup"] = wall
+    out["peak_rss_bytes"] = int(out.pop("peak_rss_kib")) * 1024  # Linux reports KiB
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cards", type=int, default=1_000_000)
+    ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv if argv is not None else [])
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-", dir=args.work))
+    try:
+        t0 = time.perf_counter()
+        export, manifest, size = write_export(args.cards, work)
+        write_s = time.perf_counter() - t0
+        child = ingest_in_child(export, manifest, work / "store")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if child["cards"] != args.cards:
+        raise SystemExit(f"ingested {child['cards']} cards, expected {args.cards}")
+    rate = args.cards / child["seconds"]
+    peak = int(child["peak_rss_bytes"])
+    result: dict[str, Any] = {
+        "benchmark": "ingest",
+        "formats": {
+            "dominion": {
+                "cards": args.cards,
+                "export_bytes": size,
+                "write_export_seconds": round(write_s, 2),
+                "ingest_seconds": round(child["seconds"], 2),
+                "cards_per_second": round(rate),
+                "peak_rss_bytes": peak,
+                "meets_throughput_target": rate >= TARGET_CARDS_PER_SECOND,
+                "meets_memory_target": peak < TARGET_PEAK_BYTES,
+            }
+        },
+        "target_cards_per_second": TARGET_CARDS_PER_SECOND,
+        "target_peak_rss_bytes": TARGET_PEAK_BYTES,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    print(f"ingest benchmark (dominion): {args.cards:,} cards, {size / 1e6:,.0f} MB of JSON")
+    print(f"  writing the export : {write_s:8.2f} s")
+    print(
+        f"  ingest             : {child['seconds']:8.2f} s  {rate:,.0f} cards/s "
+        f"(target ≥ {TARGET_CARDS_PER_SECOND:,})"
+    )
+    print(
+        f"  peak RSS           : {peak / 1024**2:8.0f} MiB "
+        f"(target < {TARGET_PEAK_BYTES / 1024**3:.0f} GiB)"
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,143 @@
+"""``tallyproof demo``: the whole pipeline on a synthetic county, with optional faults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..demo.county import DEFAULT_CARDS
+from ..demo.faults import FAULTS, check_fault_names
+from ..demo.pipeline import DemoResult, run_demo
+from ..errors import Failure, VerificationError
+from .common import emit_json, err, out
+
+_FAULT_HELP = "; ".join(
+    f"{f.name}: {f.description} (caught by {f.caught_by})" for f in FAULTS.values()
+)
+
+_EPILOG = (
+    "Exit code: 0 when every check passes. With --fault, 0 when every injected fault was "
+    "caught by the check meant to catch it (the other checks may fail too: that is the fault "
+    "showing), 1 when a fault went unnoticed or a clean run has a failing or unbuilt check. "
+    "Determinism: the same seed gives the same export, side files, CVR table, results and audit "
+    "sample; the commitment log salts every leaf with secret random bytes, so the log, its "
+    "signed checkpoint and files that quote them differ between runs. "
+    "Example: tallyproof demo --cards 2000 --fault results-mismatch --json"
+)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo", epilog=_EPILOG)
+    def demo_cmd(
+        out_dir: Annotated[
+            Path,
+            typer.Option(
+                "--out", help="output folder (created; a previous demo's folder is replaced)"
+            ),
+        ] = Path("demo-out"),
+        cards: Annotated[
+            int, typer.Option("--cards", min=100, help="ballot cards to draw")
+        ] = DEFAULT_CARDS,
+        seed: Annotated[
+            int, typer.Option("--seed", help="random seed (same seed, same county and export)")
+        ] = 2026,
+        fault: Annotated[
+            list[str] | None,
+            typer.Option("--fault", help=f"inject a fault (repeatable): {_FAULT_HELP}"),
+        ] = None,
+        json: Annotated[
+            bool, typer.Option("--json", help="machine-readable summary on stdout")
+        ] = False,
+    ) -> None:
+        """Build a synthetic county election, write it as a Dominion export and run every
+        stage: ingest, commit, tabulate, reconcile, audit, report, bundle, verify."""
+        faults = check_fault_names(fault or [])
+        result = _run(out_dir, cards, seed, faults)
+        if json:
+            emit_json(result.to_json())
+        else:
+            _print_summary(result)
+        if not result.ok:
+            raise VerificationError(_failures(result))
+
+
+def _run(out_dir: Path, cards: int, seed: int, faults: tuple[str, ...]) -> DemoResult:
+    if not err.is_terminal or os.environ.get("TALLYPROOF_NO_PROGRESS") == "1":
+
+        def note(stage: str, _frac: float) -> None:
+            if stage != "done":
+                err.print(f"demo: {stage}…", highlight=False)
+
+        return run_demo(out_dir, cards=cards, seed=seed, faults=faults, progress=note)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("demo", total=1.0)
+
+        def step(stage: str, frac: float) -> None:
+            bar.update(task, completed=frac, description=f"demo: {stage}")
+
+        return run_demo(out_dir, cards=cards, seed=seed, faults=faults, progress=step)
+
+
+def _failures(result: DemoResult) -> list[Failure]:
+    """Why the demo exits 1: faults nobody caught, or (clean run) checks that did not pass."""
+    if result.faults:
+        return [
+            Failure("demo", f"fault {f} was not caught by {o['expected_check']}")
+            for f, o in result.fault_outcomes().items()
+            if not o["caught_by"]
+        ]
+    return [
+        Failure(c["name"], f"{c['status']}: {c['summary']}")
+        for c in result.checks
+        if c["status"] != "pass"
+    ]
+
+
+def _print_summary(result: DemoResult) -> None:
+    table = Table(title=f"tallyproof demo — {result.cards:,} cards, seed {result.seed}")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("summary", overflow="fold")
+    colour = {"pass": "green", "fail": "red", "not_run": "yellow"}
+    for c in result.checks:
+        table.add_row(
+            c["name"], f"[{colour.get(c['status'], 'white')}]{c['status']}[/]", c["summary"]
+        )
+    out.print(table)
+    for note in result.notes:
+        out.print(f"• {note}", highlight=False)
+    outcomes: dict[str, Any] = result.fault_outcomes()
+    for f, o in outcomes.items():
+        if o["caught_by"]:
+            out.print(
+                f"[green]fault {f} was caught[/] by {', '.join(o['caught_by'])} "
+                f"(expected: {o['expected_check']})"
+            )
+        else:
+            out.print(f"[red]fault {f} was NOT caught[/] (expected: {o['expected_check']})")
+    out.print(f"store:  {result.store}", highlight=False)
+    if result.report_html:
+        out.print(f"report: {result.report_html}", highlight=False)
+    if result.bundle:
+        out.print(f"bundle: {result.bundle}", highlight=False)
+    verdict = (
+        "[green]all checks passed[/]"
+        if result.ok and not result.faults
+        else (
+            "[green]every injected fault was caught[/]"
+            if result.ok
+            else "[red]not everything passed[/]"
+        )
+    )
+    out.print(verdict)

@@ -1,0 +1,111 @@
+"""``tallyproof reconcile``, ``report``, ``bundle`` and ``verify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import Failure, UsageError, VerificationError
+from ..evidence.checks import Check
+from ..store import Store
+from .common import emit_json, err, out
+
+STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "not_run": "not run"}
+
+
+def _print_checks(title: str, checks: list[Check]) -> None:
+    table = Table(title=title)
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("found")
+    for c in checks:
+        table.add_row(c.name, STATUS_STYLE[c.status], c.summary)
+    out.print(table)
+
+
+def _fail_if(checks: list[Check]) -> None:
+    failures = [Failure(check=c.name, message=c.summary) for c in checks if c.status == "fail"]
+    if failures:
+        raise VerificationError(failures)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("reconcile")
+    def reconcile_cmd(
+        store: Annotated[Path, typer.Option("--store", help="election store folder")],
+        pollbooks: Annotated[Path | None, typer.Option("--pollbooks",
+                             help="pollbook counts CSV (docs/evidence.md)")] = None,
+        results: Annotated[Path | None, typer.Option("--results",
+                           help="certified results: NIST SP 1500-100 JSON or CSV")] = None,
+        json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    ) -> None:
+        """Ballot accounting and the certified-results check; exit 1 if anything differs.
+
+        Writes DIR/results/reconciliation.json before exiting.
+        """
+        from ..reconcile import reconcile_store
+
+        rep = reconcile_store(Store.open(store), pollbooks=pollbooks, results=results)
+        if json:
+            emit_json(rep.to_json())
+        else:
+            _print_checks(f"reconciliation of {rep.cards:,} CVRs", rep.checks)
+        _fail_if(rep.checks)
+
+    @app.command("report")
+    def report_cmd(
+        store: Annotated[Path, typer.Option("--store", help="election store folder")],
+        out_dir: Annotated[Path, typer.Option("--out", help="folder for report.html/.pdf")],
+        json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    ) -> None:
+        """Write the evidence report (HTML and PDF, reproducible byte for byte)."""
+        from ..evidence.claims import build_claims
+        from ..evidence.report import build_report
+
+        st = Store.open(store)
+        paths = build_report(st, out_dir)
+        if json:
+            emit_json({"html": str(paths.html), "pdf": str(paths.pdf),
+                       "claims": [c.to_json() for c in build_claims(st)]})
+        else:
+            out.print(f"report: {paths.html}\n        {paths.pdf}")
+
+    @app.command("bundle")
+    def bundle_cmd(
+        store: Annotated[Path, typer.Option("--store", help="election store folder")],
+        out_dir: Annotated[Path, typer.Option("--out", help="bundle folder (a .zip is made too)")],
+        json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    ) -> None:
+        """Build the verification bundle: a folder and a .zip with a SHA-256 manifest."""
+        from ..evidence.bundle import build_bundle
+
+        paths = build_bundle(Store.open(store), out_dir)
+        if json:
+            emit_json({"folder": str(paths.folder), "zip": str(paths.zip)})
+        else:
+            out.print(f"bundle: {paths.folder}\n        {paths.zip}")
+
+    @app.command("verify")
+    def verify_cmd(
+        bundle: Annotated[Path | None, typer.Argument(help="bundle folder or .zip")] = None,
+        store: Annotated[Path | None, typer.Option("--store",
+                         help="verify a store in place instead of a bundle")] = None,
+        json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    ) -> None:
+        """Re-check everything from a bundle alone (or a store); exit 1 naming each failure."""
+        from ..verify import verify_bundle, verify_store_dir
+
+        if (bundle is None) == (store is None):
+            raise UsageError("give a BUNDLE or --store DIR (exactly one)")
+        rep = verify_bundle(bundle) if bundle is not None else verify_store_dir(store)  # type: ignore[arg-type]
+        if json:
+            emit_json(rep.to_json())
+        else:
+            _print_checks("verification", rep.checks)
+            if rep.ok:
+                err.print("[green]every check holds[/]")
+        if rep.failures:
+            raise VerificationError(rep.failures)

@@ -1,0 +1,183 @@
+"""The verification bundle: a folder (and a .zip of it) holding everything needed to re-check
+the election, with a SHA-256 manifest of its files. Layout and rules: docs/bundle.md.
+
+::
+
+    BUNDLE/bundle.json          schema version, tool version, inputs' hashes, parameters, seed
+    BUNDLE/SHA256SUMS           "<sha256>  <path>" for every other file, sorted by path
+    BUNDLE/store/...            the election store (election.json, cvrs.parquet, manifest,
+                                log/ with checkpoints and public keys, results/, audit/)
+    BUNDLE/evidence/tabulation.json   the published outcome of every contest
+    BUNDLE/evidence/checks.json       every check's status and numbers when the bundle was made
+    BUNDLE/evidence/claims.json       the claims section
+    BUNDLE/report/report.html, report.pdf
+
+The zip is reproducible: entries sorted, timestamps = the report's SOURCE_DATE_EPOCH,
+fixed permissions, no directories entries, no extra fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .. import __version__
+from ..errors import UsageError
+from ..fsutil import JOURNAL, fsync_dir, fsync_file, temp_path_for
+from ..store import Store, sha256_file
+from .collect import TABULATION_FILE
+
+BUNDLE_SCHEMA_VERSION = 1
+SUMS_FILE = "SHA256SUMS"
+BUNDLE_JSON = "bundle.json"
+STORE_DIR = "store"
+#: Files of a store that are machinery, not evidence, and never go into a bundle.
+SKIP_NAMES = {".lock", JOURNAL}
+
+
+@dataclass(frozen=True)
+class BundlePaths:
+    folder: Path
+    zip: Path
+
+
+def _json(obj: object) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def build_bundle(store: Store, out: Path) -> BundlePaths:
+    """Build ``out/`` and ``out.zip``. An existing bundle at ``out`` is replaced; any other
+    existing non-empty folder is refused."""
+    from .claims import claims_from_checks
+    from .collect import collect
+    from .report import render_html, report_context, source_date_epoch
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / BUNDLE_JSON).exists():
+        raise UsageError(f"{out} exists, is not empty and is not a bundle; choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    os.chmod(stage, 0o755)  # a bundle is for publishing (mkdtemp makes it private)
+    try:
+        _copy_store(store.root, stage / STORE_DIR)
+        bstore = Store(stage / STORE_DIR)
+        evidence = collect(bstore)
+        epoch = source_date_epoch(bstore.election)
+        (stage / "evidence").mkdir()
+        (stage / "evidence" / TABULATION_FILE).write_bytes(_json(evidence.tabulation))
+        (stage / "evidence" / "checks.json").write_bytes(
+            _json({"schema_version": 1, "checks": [c.to_json() for c in evidence.checks]}))
+        claims = claims_from_checks(evidence.checks)
+        (stage / "evidence" / "claims.json").write_bytes(
+            _json({"schema_version": 1, "claims": [c.to_json() for c in claims]}))
+        ctx = report_context(bstore, evidence)
+        (stage / "report").mkdir()
+        (stage / "report" / "report.html").write_bytes(render_html(ctx).encode("utf-8"))
+        from .pdf import render_pdf
+
+        (stage / "report" / "report.pdf").write_bytes(render_pdf(ctx))
+        (stage / BUNDLE_JSON).write_bytes(_json(_bundle_meta(bstore, evidence, epoch)))
+        write_sums(stage)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(stage, out)
+        fsync_dir(out.parent)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    zpath = out.with_name(out.name + ".zip")
+    write_zip(out, zpath, epoch)
+    return BundlePaths(folder=out, zip=zpath)
+
+
+def _copy_store(src: Path, dst: Path) -> None:
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if path.is_symlink():
+            raise UsageError(f"the store holds a symbolic link ({rel}); refusing to bundle it")
+        if path.name in SKIP_NAMES or (path.name.startswith(".") and path.name.endswith(".tmp")):
+            continue
+        if path.is_dir():
+            continue
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+
+def _bundle_meta(store: Store, evidence: Any, epoch: int) -> dict[str, Any]:
+    election = store.election
+    recon = evidence.reconciliation or {}
+    audit = evidence.audit or {}
+    ledger = next(c for c in evidence.checks if c.name == "ledger")
+    return {
+        "schema_version": BUNDLE_SCHEMA_VERSION,
+        "tool": "tallyproof",
+        "tool_version": __version__,
+        "source_date_epoch": epoch,
+        "created": datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "election": {"name": election.name, "jurisdiction": election.jurisdiction,
+                     "date": election.date, "contests": len(election.contests),
+                     "cards": store.cvr_count()},
+        "inputs": {
+            "cvr_sources": [{"name": s.name, "sha256": s.sha256, "format": s.format,
+                             "cards": s.cards} for s in sorted(election.sources,
+                                                                key=lambda s: s.name)],
+            "pollbooks": (recon.get("inputs") or {}).get("pollbooks"),
+            "official_results": (recon.get("inputs") or {}).get("results"),
+        },
+        "parameters": {
+            "risk_limit": audit.get("risk_limit"),
+            "seed": audit.get("seed"),
+        },
+        "ledger": {"tree_size": ledger.details.get("tree_size"),
+                   "root": ledger.details.get("root")},
+        "checks": {c.name: c.status for c in evidence.checks},
+    }
+
+
+def iter_files(folder: Path) -> list[str]:
+    """Every regular file under ``folder`` as a POSIX relative path, sorted."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() and not p.is_symlink())
+
+
+def write_sums(folder: Path) -> None:
+    lines = [f"{sha256_file(folder / rel)}  {rel}\n" for rel in iter_files(folder)
+             if rel != SUMS_FILE]
+    (folder / SUMS_FILE).write_text("".join(lines), encoding="utf-8")
+
+
+def write_zip(folder: Path, target: Path, epoch: int) -> None:
+    """Write a reproducible zip of ``folder``'s files to ``target`` atomically (no directory
+    entries, fixed times and modes, entries sorted)."""
+    stamp = datetime.fromtimestamp(max(epoch, 315_532_800), UTC).timetuple()[:6]
+    tmp = temp_path_for(target)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+            for rel in iter_files(folder):
+                info = zipfile.ZipInfo(rel, date_time=stamp)  # type: ignore[arg-type]
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o100644 << 16
+                info.create_system = 3
+                with open(folder / rel, "rb") as src, zf.open(info, "w") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        fsync_file(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,225 @@
+"""Plots for the report, rendered reproducibly and readable without colour.
+
+Every figure is drawn with matplotlib's Agg backend into both SVG (inlined in the HTML) and
+PNG (placed in the PDF). Reproducibility: ``svg.hashsalt`` is fixed, SVG/PNG metadata carry
+no date or software version, and inputs are sorted by the caller, so the same data gives the
+same bytes. Accessibility: series are told apart by hatching, line style, markers and direct
+labels, never by colour alone; every plot comes with alt text written from the same numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+HASH_SALT = "tallyproof"
+RC = {
+    "svg.hashsalt": HASH_SALT,
+    "svg.fonttype": "none",  # real <text>: searchable, read by screen readers, smaller
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "++", "--")
+LINESTYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+#: Most bars drawn in one figure; the caption says when the rest were left out.
+MAX_BARS = 40
+
+
+class Plot:
+    """A figure with its alt text: SVG (for the HTML) is rendered at once, PNG (for the PDF)
+    only when asked for, so the verifier, which rebuilds only the HTML, never pays for it."""
+
+    def __init__(self, fig: Figure, key: str, title: str, alt: str) -> None:
+        self.key, self.title, self.alt = key, title, alt
+        self._fig = fig
+        buf = io.BytesIO()
+        with plt.rc_context(RC):  # svg.hashsalt is read when saving, not when drawing
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        svg = buf.getvalue().decode("utf-8")
+        svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE for inlining
+        self.svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)
+
+    @functools.cached_property
+    def png(self) -> bytes:
+        buf = io.BytesIO()
+        with plt.rc_context(RC):
+            self._fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+        return buf.getvalue()
+
+
+def _render(fig: Figure, key: str, title: str, alt: str) -> Plot:
+    return Plot(fig, key, title, alt)
+
+
+def _figure(width: float, height: float) -> tuple[Figure, Any]:
+    """A figure outside pyplot's registry (no global state, freed with the Plot)."""
+    fig = Figure(figsize=(width, height), layout="constrained")  # no tight_layout warnings
+    return fig, fig.subplots()
+
+
+def contest_shares(names: Sequence[str], rows: Sequence[Sequence[tuple[str, int, bool]]]
+                   ) -> Plot:
+    """One bar per contest split into its candidates' vote shares, largest first; winners'
+    segments hatched and every segment wide enough labelled with name and share."""
+    with plt.rc_context(RC):
+        fig, ax = _figure(7.0, 1.0 + 0.38 * max(len(names), 1))
+        ys = list(range(len(names)))[::-1]
+        for y, cands in zip(ys, rows, strict=True):
+            total = sum(v for _, v, _ in cands) or 1
+            left = 0.0
+            for k, (cand, v, win) in enumerate(cands):
+                share = 100 * v / total
+                ax.barh(y, share, left=left, color="#4c72b0" if win else
+                        ("#c7c7c7" if k % 2 else "#e8e8e8"), edgecolor="black",
+                        hatch="//" if win else "", linewidth=0.5)
+                if share >= 12:
+                    ax.text(left + share / 2, y, f"{cand[:14]}\n{share:.1f}%", ha="center",
+                            va="center", fontsize=6.5,
+                            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.6})
+                left += share
+        ax.set_yticks(ys, labels=list(names))
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("share of the votes (%); winners hatched")
+        ax.set_title("Contest results")
+    alt = "Stacked bars of vote shares: " + "; ".join(
+        f"{n}: " + ", ".join(f"{c} {v:,}{' (winner)' if w else ''}" for c, v, w in r)
+        for n, r in zip(names, rows, strict=True))
+    return _render(fig, "contest_shares", "Contest results: vote shares", alt)
+
+
+def margins(contest_names: Sequence[str], margin_pct: Sequence[float]) -> Plot:
+    """Margin between the last winner and the first loser, as a share of cards, per contest."""
+    with plt.rc_context(RC):
+        fig, ax = _figure(7.0, 0.9 + 0.3 * len(contest_names))
+        ys = list(range(len(contest_names)))[::-1]
+        ax.barh(ys, margin_pct, color="#c7c7c7", edgecolor="black", hatch="..", linewidth=0.6)
+        for y, m in zip(ys, margin_pct, strict=True):
+            ax.text(m, y, f" {m:.2f}%", va="center", fontsize=8)
+        ax.set_yticks(ys, labels=list(contest_names))
+        ax.set_xlabel("margin (% of cards with the contest)")
+        ax.set_xlim(0, max(max(margin_pct, default=0.0), 1.0) * 1.25)
+        ax.set_title("Margins of victory")
+    alt = "Bar chart of margins: " + "; ".join(
+        f"{n} {m:.2f}%" for n, m in zip(contest_names, margin_pct, strict=True)
+    )
+    return _render(fig, "margins", "Margins of victory", alt)
+
+
+def precinct_reconciliation(precincts: Sequence[str], cvrs: Sequence[int],
+                            checkins: Sequence[int | None]) -> Plot:
+    """CVRs minus check-ins per precinct (or CVRs per precinct when no pollbooks were given);
+    with many precincts only the :data:`MAX_BARS` largest differences are drawn."""
+    have_pb = any(c is not None for c in checkins)
+    rows = list(zip(precincts, cvrs, checkins, strict=True))
+    if have_pb:
+        rows.sort(key=lambda r: (-abs(r[1] - (r[2] or 0)), r[0]))
+    omitted = max(len(rows) - MAX_BARS, 0)
+    rows = rows[:MAX_BARS]
+    rows.sort(key=lambda r: r[0])
+    with plt.rc_context(RC):
+        fig, ax = _figure(7.0, 1.2 + 0.26 * max(len(rows), 1))
+        ys = list(range(len(rows)))[::-1]
+        if have_pb:
+            vals = [c - (k or 0) for _, c, k in rows]
+            for y, v in zip(ys, vals, strict=True):
+                ax.barh(y, v, color="#dd8452" if v else "#c7c7c7", edgecolor="black",
+                        hatch="xx" if v else "", linewidth=0.6)
+                ax.text(v, y, f" {v:+,}" if v else " 0 (match)", va="center", fontsize=8,
+                        ha="left" if v >= 0 else "right")
+            ax.axvline(0, color="black", linewidth=0.8)
+            ax.set_xlabel("CVRs minus pollbook check-ins")
+            title = "Ballot accounting by precinct"
+            lim = max((abs(v) for v in vals), default=0) or 1
+            ax.set_xlim(-lim * 1.6, lim * 1.6)
+        else:
+            vals = [c for _, c, _ in rows]
+            ax.barh(ys, vals, color="#c7c7c7", edgecolor="black", linewidth=0.6)
+            for y, v in zip(ys, vals, strict=True):
+                ax.text(v, y, f" {v:,}", va="center", fontsize=8)
+            ax.set_xlabel("CVRs (no pollbook counts were given)")
+            ax.set_xlim(0, max(max(vals, default=0), 1) * 1.25)
+            title = "CVRs by precinct"
+        ax.set_yticks(ys, labels=[str(p) for p, _, _ in rows])
+        ax.set_title(title)
+    mismatched = sum(1 for v in vals if v) if have_pb else 0
+    alt = (
+        f"{title}: {len(rows)} precinct(s) shown"
+        + (f", {omitted} more not shown" if omitted else "")
+        + (f"; {mismatched} shown with a difference: " + "; ".join(
+            f"{p} {c - (k or 0):+,}" for p, c, k in rows if c != (k or 0)) if have_pb else "")
+    )
+    return _render(fig, "precincts", title + (f" ({omitted} more not shown)" if omitted else ""),
+                   alt)
+
+
+def audit_risk(series: Sequence[tuple[str, Sequence[int], Sequence[float]]],
+               risk_limit: float) -> Plot:
+    """Measured risk against ballots examined, one line per assertion, risk limit dashed.
+
+    Up to 8 assertions get their own line style, marker and legend entry; with more, every
+    assertion is a thin grey line and the one with the highest final risk (the one that
+    decides whether the audit can stop) is drawn thick and named in the legend."""
+    many = len(series) > 8
+    worst = max(range(len(series)), key=lambda i: (series[i][2][-1] if series[i][2] else 0.0,
+                                                   -i), default=-1)
+    with plt.rc_context(RC):
+        fig, ax = _figure(7.0, 3.8)
+        for i, (label, xs, ps) in enumerate(series):
+            ys = [max(p, 1e-12) for p in ps]
+            if not many:
+                ax.plot(xs, ys, linestyle=LINESTYLES[i % len(LINESTYLES)],
+                        marker=MARKERS[i % len(MARKERS)], markersize=3, color="black",
+                        linewidth=1.0, label=label)
+            elif i != worst:
+                ax.plot(xs, ys, color="#9a9a9a", linewidth=0.6,
+                        label=f"each of the other {len(series) - 1} assertions" if i == (
+                            1 if worst == 0 else 0) else None)
+        if many and worst >= 0:
+            label, xs, ps = series[worst]
+            ax.plot(xs, [max(p, 1e-12) for p in ps], color="black", linewidth=1.8,
+                    marker="o", markersize=3, label=f"highest risk: {label[:60]}")
+        ax.axhline(risk_limit, color="black", linestyle=(0, (6, 3)), linewidth=1.4)
+        ax.annotate(f"risk limit {risk_limit:g}", (1.0, risk_limit),
+                    xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylim(top=1.5)
+        ax.set_xlabel("ballots examined")
+        ax.set_ylabel("measured risk (log scale)")
+        ax.set_title("Audit: measured risk by ballots examined")
+        if series:
+            ax.legend(fontsize=7, loc="lower left", title="assertion (line style)",
+                      title_fontsize=7)
+    alt = f"Line chart, risk limit {risk_limit:g}: " + "; ".join(
+        f"{label}: measured risk {ps[-1]:.4g} after {xs[-1]:,} ballots"
+        for label, xs, ps in series if xs
+    )
+    return _render(fig, "audit_risk", "Audit: measured risk by ballots examined", alt)
+
+
+def discrepancies(counts: Sequence[tuple[str, int]]) -> Plot:
+    """Audit discrepancies by type, each bar labelled with its count."""
+    with plt.rc_context(RC):
+        fig, ax = _figure(7.0, 1.2 + 0.35 * max(len(counts), 1))
+        ys = list(range(len(counts)))[::-1]
+        for i, (y, (_, n)) in enumerate(zip(ys, counts, strict=True)):
+            ax.barh(y, n, color="#c7c7c7", edgecolor="black",
+                    hatch=HATCHES[i % len(HATCHES)], linewidth=0.6)
+            ax.text(n, y, f" {n:,}", va="center", fontsize=8)
+        ax.set_yticks(ys, labels=[k for k, _ in counts])
+        ax.set_xlim(0, max(max((n for _, n in counts), default=0), 1) * 1.25)
+        ax.set_xlabel("ballots")
+        ax.set_title("Audit discrepancies by type")
+    alt = "Bar chart of audit discrepancies: " + "; ".join(f"{k} {n:,}" for k, n in counts)
+    return _render(fig, "discrepancies", "Audit discrepancies by type", alt)

@@ -1,0 +1,229 @@
+"""The evidence report: one self-contained HTML page and a PDF, byte-for-byte reproducible.
+
+Reproducibility: the only time shown is ``SOURCE_DATE_EPOCH`` when set, otherwise midnight UTC
+of the election date (or 1980-01-01 when the store has none) — never "now"; plots use fixed
+hash salts and no metadata (:mod:`.plots`); every list is sorted; the PDF's dates and file id
+are fixed (:mod:`.pdf`). The template ships inside the package and is the only one ever used.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .. import __version__
+from ..errors import StoreError, UsageError
+from ..fsutil import atomic_write_bytes
+from ..model import Contest, Election
+from ..store import Store
+from . import plots
+from .checks import Check
+from .claims import CHECK_LABELS, Claim, claims_from_checks
+from .collect import Evidence, collect
+
+DEFAULT_EPOCH = 315_532_800  # 1980-01-01T00:00:00Z, the earliest time a zip file can hold
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    html: Path
+    pdf: Path
+
+
+def source_date_epoch(election: Election) -> int:
+    """``SOURCE_DATE_EPOCH`` if set, else the election date at 00:00 UTC, else 1980-01-01."""
+    env = os.environ.get("SOURCE_DATE_EPOCH")
+    if env is not None:
+        if not env.strip().isdigit():
+            raise UsageError(f"SOURCE_DATE_EPOCH must be whole seconds, not {env!r}")
+        return int(env)
+    if election.date:
+        try:
+            day = datetime.strptime(election.date[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            return DEFAULT_EPOCH
+        return max(int(day.timestamp()), DEFAULT_EPOCH)
+    return DEFAULT_EPOCH
+
+
+def build_report(store: Store, out_dir: Path) -> ReportPaths:
+    """Write ``report.html`` and ``report.pdf`` into ``out_dir`` (atomically, each)."""
+    out_dir = Path(out_dir)
+    evidence = collect(store)
+    ctx = report_context(store, evidence)
+    html = render_html(ctx)
+    from .pdf import render_pdf
+
+    pdf = render_pdf(ctx)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = ReportPaths(html=out_dir / "report.html", pdf=out_dir / "report.pdf")
+    atomic_write_bytes(paths.html, html.encode("utf-8"))
+    atomic_write_bytes(paths.pdf, pdf)
+    return paths
+
+
+def render_html(ctx: dict[str, Any]) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tallyproof.evidence", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("report.html.j2").render(**ctx)
+
+
+# ---------------------------------------------------------------------------- context
+def report_context(store: Store, ev: Evidence, epoch: int | None = None) -> dict[str, Any]:
+    """Everything the HTML template and the PDF writer show, as plain data (and plots).
+    ``epoch`` overrides :func:`source_date_epoch` (the verifier passes the bundle's)."""
+    election = store.election
+    epoch = source_date_epoch(election) if epoch is None else epoch
+    claims: list[Claim] = claims_from_checks(ev.checks)
+    contests = [_contest_view(store, c, ev.tabulation) for c in election.contests]
+    margin_rows = [(c["name"], c["margin_pct"]) for c in contests if c["margin_pct"] is not None]
+    ledger = next((c for c in ev.checks if c.name == "ledger"), None)
+    precincts = _precinct_rows(ev.reconciliation)
+    audit = ev.audit
+    return {
+        "meta": {
+            "election": election.name,
+            "jurisdiction": election.jurisdiction,
+            "date": election.date,
+            "cards": store.cvr_count(),
+            "as_of": datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "epoch": epoch,
+            "tool_version": __version__,
+        },
+        "summary": {
+            "passed": sum(c.status == "pass" for c in ev.checks),
+            "failed": sum(c.status == "fail" for c in ev.checks),
+            "not_run": sum(c.status == "not_run" for c in ev.checks),
+        },
+        "checks": [_check_view(c) for c in ev.checks],
+        "claims": [cl.to_json() for cl in claims],
+        "contests": contests,
+        "shares_plot": plots.contest_shares(
+            [c["name"] for c in contests if c["rows"]],
+            [[(r["name"], r["votes"], r["winner"]) for r in c["rows"]] for c in contests
+             if c["rows"]]) if any(c["rows"] for c in contests) else None,
+        "margins_plot": plots.margins([m[0] for m in margin_rows], [m[1] for m in margin_rows])
+        if margin_rows else None,
+        "recon_checks": [_recon_view(c) for c in ev.checks
+                         if c.name.startswith("reconciliation.") or c.name == "official_results"],
+        "precincts": precincts,
+        "precinct_plot": plots.precinct_reconciliation(
+            [p["precinct"] for p in precincts], [p["cvrs"] for p in precincts],
+            [p["checkins"] for p in precincts]) if precincts else None,
+        "audit": audit,
+        "audit_plot": plots.audit_risk(
+            [(f"{a['contest']}: {a['label']}", a["ballots"], a["risks"])
+             for a in audit["assertions"]],
+            float(audit["risk_limit"])) if audit and audit["assertions"] else None,
+        "discrepancy_plot": plots.discrepancies(sorted(audit["discrepancies"].items()))
+        if audit and any(audit["discrepancies"].values()) else None,
+        "sources": [s.to_json() for s in sorted(election.sources, key=lambda s: s.name)],
+        "ledger_root": ledger.details.get("root") if ledger and ledger.status != "not_run" else None,
+        "ledger_size": ledger.details.get("tree_size") if ledger else None,
+    }
+
+
+def _check_view(c: Check) -> dict[str, Any]:
+    return {"name": c.name, "status": c.status, "summary": c.summary,
+            "label": CHECK_LABELS.get(c.name, c.name)}
+
+
+def _recon_view(c: Check) -> dict[str, Any]:
+    raw = list(c.details.get("differences") or c.details.get("mismatches") or [])
+    diffs = []
+    for d in raw:
+        if "place" in d:
+            place = ", ".join(f"{k} {v}" for k, v in sorted(d["place"].items()) if v is not None)
+        else:
+            place = f"contest {d.get('contest')}, unit {d.get('reporting_unit')}, " \
+                    f"candidate {d.get('candidate')}"
+        nums = [v for k, v in d.items() if k not in ("kind", "place", "difference", "contest",
+                                                        "reporting_unit", "candidate")]
+        diffs.append({
+            "kind": str(d.get("kind", "vote_count_differs")).replace("_", " "),
+            "place": place,
+            "expected": f"{nums[0]:,}" if len(nums) > 0 else "",
+            "found": f"{nums[1]:,}" if len(nums) > 1 else "",
+            "difference": f"{d['difference']:+,}",
+        })
+    total = int(c.details.get("differences_total", len(raw)))
+    return {**_check_view(c), "differences": diffs, "total": total, "more": total > len(raw)}
+
+
+def _precinct_rows(recon: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not recon:
+        return []
+    rows = []
+    for p in recon.get("by_precinct", []):
+        k = p.get("checkins")
+        rows.append({
+            "precinct": p["precinct"] if p["precinct"] is not None else "(none)",
+            "cvrs": int(p["cvrs"]),
+            "checkins": k,
+            "checkins_text": f"{k:,}" if k is not None else "not given",
+            "diff_text": f"{int(p['cvrs']) - k:+,}" if k is not None else "",
+        })
+    return rows
+
+
+def _contest_view(store: Store, contest: Contest, tabulation: dict[str, Any]) -> dict[str, Any]:
+    """Votes, shares, winners and margin of one contest, from the tabulation just computed
+    (:func:`tallyproof.tabulate.store_results.tabulate_store`: plurality/approval tallies are
+    exact integers; ranked contests show their winners, rounds are in the tabulation file)."""
+    names = {c.id: c.name for c in contest.candidates}
+    outcome = _outcome(tabulation, contest.id)
+    view: dict[str, Any] = {
+        "id": contest.id, "name": contest.name, "kind": contest.kind.value,
+        "seats": contest.seats, "rows": [], "margin_pct": None,
+        "overvotes": None, "undervotes": None, "tied": bool(outcome.get("tied")),
+        "winners": [names.get(w, w) for w in outcome.get("winners", [])], "cards": 0,
+    }
+    tally = outcome.get("tally")
+    if not tally:
+        view["cards"] = _cards_with(store, contest)
+        return view
+    votes = {str(k): int(v) for k, v in tally["votes"].items()}
+    winners = set(tally["winners"])
+    order = sorted(contest.candidates, key=lambda c: (-votes.get(c.id, 0), c.id))
+    total = sum(votes.values())
+    rows = [
+        {"name": c.name, "votes": votes.get(c.id, 0),
+         "share": _pct(Fraction(votes.get(c.id, 0), total)) if total else "",
+         "bar": f"{float(Fraction(votes.get(c.id, 0) * 100, total)):.1f}" if total else "0",
+         "winner": c.id in winners}
+        for c in order
+    ]
+    cards = int(tally["cards"])
+    view.update(rows=rows, overvotes=int(tally["overvotes"]), undervotes=int(tally["undervotes"]),
+                cards=cards)
+    seats = contest.seats
+    if len(rows) > seats and cards:
+        gap = rows[seats - 1]["votes"] - rows[seats]["votes"]
+        view["margin_pct"] = float(Fraction(100 * gap, cards))
+    return view
+
+
+def _outcome(tabulation: dict[str, Any], contest_id: str) -> dict[str, Any]:
+    for c in tabulation.get("contests", []):
+        if isinstance(c, dict) and c.get("contest_id") == contest_id:
+            return c
+    raise StoreError(f"the tabulation has no outcome for contest {contest_id!r}")
+
+
+def _pct(f: Fraction) -> str:
+    return f"{float(f * 100):.2f}%"
+
+
+def _cards_with(store: Store, contest: Contest) -> int:
+    col = store.cvrs(columns=[contest.column]).column(contest.column)
+    return len(col) - col.null_count

@@ -1,0 +1,318 @@
+"""``tallyproof verify``: re-check an election from its bundle alone (docs/bundle.md).
+
+The verifier treats the bundle as data only: it reads JSON, CSV and Parquet with the same
+parsers the rest of tallyproof uses, never unpickles, never loads templates or code from the
+bundle, and extracts a zip only after refusing absolute paths, ``..`` components, symbolic
+links, duplicate names and device files, so nothing can be written outside the target folder.
+
+Checks (each named, so a failure says which evidence broke):
+
+``bundle.manifest``  every file listed in SHA256SUMS is present with that hash, and no other
+                     file is present (missing, extra and altered files are each named);
+``ledger``           every leaf and signed checkpoint of the bundled log (tallyproof.ledger);
+``tabulation``       counting the bundled CVRs gives the bundled published results;
+``reconciliation``   recomputing the ballot accounting gives the bundled reconciliation.json,
+                     and each of its checks (``reconciliation.*``, ``official_results``) is
+                     reported with its own status;
+``audit``            the sample re-drawn from the seed and the risk recomputed from the
+                     audit-board records (tallyproof.audit.workflow) agree with the bundle;
+``report``           the bundled report.html is byte-identical to one rebuilt from the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from .errors import Failure, InputError, TallyproofError
+from .evidence.bundle import BUNDLE_JSON, STORE_DIR, SUMS_FILE, iter_files
+from .evidence.checks import Check
+from .store import STORE_SCHEMA_VERSION, Store
+
+SUMS_LINE = re.compile(r"^([0-9a-f]{64})  (.+)$")
+#: Refuse zips that would expand past this many bytes (a zip bomb is a denial of service).
+MAX_UNZIPPED = 64 << 30
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    checks: list[Check]
+    failures: list[Failure] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checks": [c.to_json() for c in self.checks],
+            "failures": [{"check": f.check, "message": f.message} for f in self.failures],
+        }
+
+
+# ---------------------------------------------------------------------------- zip safety
+def safe_extract(zpath: Path, target: Path) -> None:
+    """Extract ``zpath`` into ``target`` refusing anything that could escape or mislead."""
+    try:
+        zf = zipfile.ZipFile(zpath)
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"not a zip file: {exc}", file=zpath) from exc
+    with zf:
+        seen: set[str] = set()
+        total = 0
+        root = target.resolve()
+        for info in zf.infolist():
+            name = info.filename
+            mode = info.external_attr >> 16
+            pp = PurePosixPath(name)
+            if "\\" in name or name.startswith("/") or pp.is_absolute() or re.match(r"^[A-Za-z]:", name):
+                raise InputError("absolute path in the zip", file=zpath, record=name)
+            if any(part in ("..", "") for part in pp.parts) or ".." in name.split("/"):
+                raise InputError("path with '..' in the zip", file=zpath, record=name)
+            ftype = stat.S_IFMT(mode)  # 0 when the tool that made the zip recorded no type
+            if ftype and ftype not in (stat.S_IFREG, stat.S_IFDIR):
+                raise InputError("symbolic link or special file in the zip", file=zpath,
+                                 record=name)
+            if name in seen:
+                raise InputError("the same name appears twice in the zip", file=zpath,
+                                 record=name)
+            seen.add(name)
+            total += info.file_size
+            if total > MAX_UNZIPPED:
+                raise InputError("the zip expands to more than 64 GiB", file=zpath)
+            dest = (target / pp).resolve()
+            if root not in dest.parents:
+                raise InputError("path escapes the target folder", file=zpath, record=name)
+            if info.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(dest, "xb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+
+# ---------------------------------------------------------------------------- checks
+def manifest_check(folder: Path) -> Check:
+    """Compare the files present with SHA256SUMS: name every missing, extra and altered file."""
+    sums = folder / SUMS_FILE
+    if not sums.is_file():
+        return Check("bundle.manifest", "fail", f"{SUMS_FILE} is missing", {"missing": [SUMS_FILE]})
+    listed: dict[str, str] = {}
+    bad_lines: list[str] = []
+    for n, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), start=1):
+        m = SUMS_LINE.match(line)
+        if not m or ".." in PurePosixPath(m.group(2)).parts or m.group(2).startswith("/"):
+            bad_lines.append(f"line {n}")
+            continue
+        listed[m.group(2)] = m.group(1)
+    links = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_symlink())
+    present = set(iter_files(folder)) - {SUMS_FILE}
+    missing = sorted(set(listed) - present)
+    extra = sorted(present - set(listed))
+    altered = sorted(rel for rel in sorted(set(listed) & present)
+                     if _sha256(folder / rel) != listed[rel])
+    failed = bool(missing or extra or altered or bad_lines or links)
+    parts = [f"{len(v)} {k}: {', '.join(v[:20])}" for k, v in
+             (("missing", missing), ("extra", extra), ("altered", altered),
+              ("malformed SHA256SUMS lines", bad_lines), ("symbolic links", links)) if v]
+    summary = "; ".join(parts) if failed else f"all {len(listed)} files match {SUMS_FILE}"
+    return Check("bundle.manifest", "fail" if failed else "pass", summary,
+                 {"files": len(listed), "missing": missing, "extra": extra, "altered": altered,
+                  "malformed_lines": bad_lines, "symlinks": links})
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise InputError("missing from the bundle", file=path.name) from exc
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc}", file=path.name) from exc
+
+
+def _open_store(folder: Path) -> Store:
+    """The bundled store, opened read-only (``Store.open`` would take a lock and tidy files)."""
+    root = folder / STORE_DIR
+    meta = _load_json(root / "store.json")
+    if meta.get("schema_version") != STORE_SCHEMA_VERSION:
+        raise InputError(f"store schema version {meta.get('schema_version')} is not supported",
+                         file="store/store.json")
+    return Store(root)
+
+
+#: What a check may raise when the bundle's data is damaged; the verifier records it as that
+#: check's failure (with the message) instead of stopping, so every broken piece is named.
+DAMAGE = (TallyproofError, pa.ArrowException, duckdb.Error, OSError, orjson.JSONDecodeError,
+          KeyError, ValueError, TypeError)
+
+
+def verify_folder(folder: Path) -> VerifyReport:
+    """Run every check on an extracted bundle folder."""
+    from .evidence.audit_view import audit_check, audit_data
+    from .evidence.collect import (
+        TABULATION_FILE,
+        compute_tabulation,
+        ledger_check,
+        published_tabulations,
+        tabulation_check,
+    )
+    from .reconcile import RECONCILIATION_FILE, bundled_inputs, compute_reconciliation
+
+    manifest = manifest_check(folder)
+    meta = _load_json(folder / BUNDLE_JSON)
+    if not isinstance(meta, dict) or meta.get("schema_version") != 1:
+        version = meta.get("schema_version") if isinstance(meta, dict) else None
+        raise InputError(f"bundle schema version {version} is not supported", file=BUNDLE_JSON)
+    if not isinstance(meta.get("source_date_epoch"), int):
+        raise InputError("source_date_epoch must be a whole number", file=BUNDLE_JSON)
+    checks: list[Check] = [manifest]
+    if manifest.details.get("missing"):
+        checks.append(Check("evidence", "not_run",
+                            "not re-checked: files listed in SHA256SUMS are missing"))
+        return _report(checks)
+    store = _open_store(folder)
+
+    def run(name: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except DAMAGE as exc:
+            checks.append(Check(name, "fail", f"could not be re-checked: {exc}"))
+            return None
+
+    got = run("ledger", lambda: ledger_check(store))
+    if got is not None:
+        checks.append(got[0])
+    tabulation = run("tabulation", lambda: compute_tabulation(store))
+    if tabulation is not None:
+        published = run("tabulation", lambda: [
+            (f"evidence/{TABULATION_FILE}", _load_json(folder / "evidence" / TABULATION_FILE)),
+            *((f"store/{w}", d) for w, d in published_tabulations(store))])
+        if published is not None:
+            checks.append(tabulation_check(tabulation, published))
+    reconciliation: dict[str, Any] | None = None
+    if (store.results_dir / RECONCILIATION_FILE).exists():
+        def recon() -> dict[str, Any]:
+            rep = compute_reconciliation(store, *bundled_inputs(store))
+            recomputed = rep.to_json()
+            bundled = _load_json(store.results_dir / RECONCILIATION_FILE)
+            same = _canon(recomputed) == _canon(bundled)
+            checks.append(Check(
+                "reconciliation", "pass" if same else "fail",
+                "recomputing the ballot accounting gives the bundled reconciliation.json"
+                if same else "the bundled reconciliation.json differs from the recomputed one",
+                {"differing_checks": sorted(_differing_checks(recomputed, bundled))},
+            ))
+            checks.extend(rep.checks)
+            return recomputed
+
+        reconciliation = run("reconciliation", recon)
+    else:
+        checks.append(Check("reconciliation", "not_run", "the bundle holds no reconciliation"))
+    audit = run("audit", lambda: audit_data(store))
+    if audit is not None or not any(c.name == "audit" for c in checks):
+        got_audit = run("audit", lambda: _audit_checks(folder, store, audit, audit_check(audit)))
+        checks.extend(got_audit or [])
+    if tabulation is not None:
+        rc = run("report", lambda: _report_check(folder, store, checks, tabulation,
+                                                 reconciliation, audit))
+        if rc is not None:
+            checks.append(rc)
+    return _report(checks)
+
+
+def _report(checks: list[Check]) -> VerifyReport:
+    failures = [Failure(check=c.name, message=c.summary) for c in checks if c.status == "fail"]
+    return VerifyReport(ok=not failures, checks=checks, failures=failures)
+
+
+def _audit_checks(folder: Path, store: Store, audit: dict[str, Any] | None,
+                  status: Check) -> list[Check]:
+    """Re-draw the sample and recompute the risk through the audit workflow."""
+    if audit is None:
+        return [status]
+    from .evidence.audit_view import audit_recheck
+
+    published = _load_json(folder / "evidence" / "checks.json")
+    entry = next((c for c in published.get("checks", []) if c.get("name") == "audit"), None)
+    return [*audit_recheck(store, entry), status]
+
+
+def _report_check(folder: Path, store: Store, checks: list[Check], tabulation: dict[str, Any],
+                  reconciliation: dict[str, Any] | None, audit: dict[str, Any] | None) -> Check:
+    """Rebuild report.html from the recomputed evidence and compare bytes with the bundled one."""
+    from .evidence.collect import Evidence
+    from .evidence.report import render_html, report_context
+
+    path = folder / "report" / "report.html"
+    if not path.is_file():
+        return Check("report", "fail", "report/report.html is missing")
+    meta = _load_json(folder / BUNDLE_JSON)
+    from .evidence.collect import published_tabulations, tabulation_check
+
+    # the checks exactly as `collect` gave them when the bundle was made (the tabulation was
+    # then compared with the store's own published file only)
+    as_collected = tabulation_check(tabulation, published_tabulations(store))
+    evidence_checks = [as_collected if c.name == "tabulation" else c for c in checks
+                       if c.name not in ("bundle.manifest", "reconciliation", "report")
+                       and not c.name.startswith("audit.")]
+    ev = Evidence(checks=evidence_checks, reconciliation=reconciliation,
+                  tabulation=tabulation, audit=audit)
+    html = render_html(report_context(store, ev, int(meta["source_date_epoch"]))).encode("utf-8")
+    same = html == path.read_bytes()
+    return Check("report", "pass" if same else "fail",
+                 "report.html is exactly what the bundled data gives" if same
+                 else "report.html differs from the report rebuilt from the bundled data")
+
+
+def _canon(obj: Any) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+
+
+def _differing_checks(a: dict[str, Any], b: dict[str, Any]) -> set[str]:
+    ca = {c["name"]: _canon(c) for c in a.get("checks", [])}
+    cb = {c.get("name"): _canon(c) for c in b.get("checks", []) if isinstance(c, dict)}
+    names = {n for n in set(ca) | set(cb) if ca.get(n) != cb.get(n)}
+    for key in ("by_precinct", "by_batch", "cards", "inputs"):
+        if _canon(a.get(key)) != _canon(b.get(key)):
+            names.add(key)
+    return {str(n) for n in names}
+
+
+def verify_bundle(path: Path) -> VerifyReport:
+    """Verify a bundle folder or .zip. A zip is extracted (safely) into a temporary folder."""
+    path = Path(path)
+    if path.is_dir():
+        return verify_folder(path)
+    if not path.is_file():
+        raise InputError("no such bundle (folder or .zip)", file=path)
+    with tempfile.TemporaryDirectory(prefix="tallyproof-verify-") as tmp:
+        safe_extract(path, Path(tmp))
+        return verify_folder(Path(tmp))
+
+
+def verify_store_dir(root: Path) -> VerifyReport:
+    """``tallyproof verify --store DIR``: the same checks a bundle gets, minus the manifest and
+    the report (a store has neither), run on a store in place."""
+    from .evidence.collect import collect
+
+    store = Store.open(Path(root))
+    ev = collect(store)
+    failures = [Failure(check=c.name, message=c.summary) for c in ev.checks if c.status == "fail"]
+    return VerifyReport(ok=not failures, checks=ev.checks, failures=failures)

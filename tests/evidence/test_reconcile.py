@@ -1,0 +1,135 @@
+"""Ballot accounting on hand-built stores, one kind of difference at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tallyproof.cli import main
+from tallyproof.errors import InputError
+from tallyproof.reconcile import compute_reconciliation, reconcile_store
+from tallyproof.reconcile_inputs import read_pollbooks
+
+from .conftest import CARDS, POLLBOOKS_OK, make_store
+
+
+def test_clean_store_passes_every_check(store, write):
+    rep = reconcile_store(store, pollbooks=write("pb.csv", POLLBOOKS_OK))
+    status = {c.name: c.status for c in rep.checks}
+    assert status == {
+        "reconciliation.duplicates": "pass", "reconciliation.manifest": "pass",
+        "reconciliation.pollbooks": "pass", "reconciliation.mail": "pass",
+        "reconciliation.log": "not_run", "official_results": "not_run",
+    }
+    assert rep.ok
+    saved = orjson.loads((store.results_dir / "reconciliation.json").read_bytes())
+    assert saved["cards"] == 12 and saved["inputs"]["pollbooks"]["file"] == "pollbooks.csv"
+    assert (store.results_dir / "inputs" / "pollbooks.csv").read_text() == POLLBOOKS_OK
+    assert [p["cvrs"] for p in saved["by_precinct"]] == [4, 4, 4]
+
+
+def test_missing_batch_is_named_with_its_size(tmp_path):
+    cards = [c for c in CARDS if c[1] != "B2"]
+    rep = compute_reconciliation(make_store(tmp_path / "s", cards))
+    m = rep.check("reconciliation.manifest")
+    assert m.status == "fail"
+    (d,) = m.details["differences"]
+    assert d["kind"] == "manifest_batch_without_cvrs"
+    assert d["place"] == {"tabulator": "T1", "batch": "B2", "container": "C1"}
+    assert (d["manifest"], d["cvrs"], d["difference"]) == (4, 0, -4)
+
+
+def test_cvrs_in_no_batch_and_count_differences(tmp_path):
+    cards = [*CARDS, ("P3", "B9", "election_day", 0, 0), ("P1", "B1", "mail", 0, 0)]
+    rep = compute_reconciliation(make_store(tmp_path / "s", cards))
+    diffs = {d["kind"]: d for d in rep.check("reconciliation.manifest").details["differences"]}
+    assert diffs["cvrs_in_no_manifest_batch"]["place"]["batch"] == "B9"
+    assert diffs["cvrs_in_no_manifest_batch"]["difference"] == 1
+    assert diffs["batch_count_differs"]["place"]["batch"] == "B1"
+    assert (diffs["batch_count_differs"]["manifest"], diffs["batch_count_differs"]["cvrs"]) == (4, 5)
+
+
+def test_pollbook_differences_per_precinct_and_vote_type(store, write):
+    text = POLLBOOKS_OK.replace("P2,2,2,,,,election_day", "P2,3,2,,,,election_day")
+    rep = compute_reconciliation(store, write("pb.csv", text))
+    pb = rep.check("reconciliation.pollbooks")
+    assert pb.status == "fail"
+    kinds = sorted((d["kind"], d["place"]["precinct"], d["difference"])
+                   for d in pb.details["differences"])
+    assert kinds == [("ballots_issued_differs_from_checkins", "P2", -1),
+                     ("cvrs_differ_from_checkins", "P2", -1)]
+    assert pb.details["checkins"] == 13 and pb.details["cvrs"] == 12
+
+
+def test_precinct_without_pollbook_and_untyped_rows(store, write):
+    rep = compute_reconciliation(store, write("pb.csv", "precinct,checkins\nP1,4\nP2,4\n"))
+    (d,) = rep.check("reconciliation.pollbooks").details["differences"]
+    assert d == {"kind": "cvrs_in_precinct_with_no_pollbook", "place": {"precinct": "P3"},
+                 "checkins": 0, "cvrs": 4, "difference": 4}
+    assert rep.check("reconciliation.mail").status == "not_run"
+
+
+def test_mail_received_must_equal_counted_plus_rejected(store, write):
+    text = POLLBOOKS_OK.replace("P3,2,,3,2,1,mail", "P3,2,,4,2,1,mail")
+    mail = compute_reconciliation(store, write("pb.csv", text)).check("reconciliation.mail")
+    assert mail.status == "fail"
+    (d,) = mail.details["differences"]
+    assert d["kind"] == "mail_received_not_counted_plus_rejected"
+    assert (d["received"], d["counted_plus_rejected"], d["place"]["pollbook_line"]) == (4, 3, 7)
+
+
+def test_duplicate_ballot_ids_are_listed(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = make_store(tmp_path / "s")
+    t = store.cvrs()
+    pq.write_table(pa.concat_tables([t, t.slice(0, 2)]), store.cvrs_path)  # tamper on disk
+    dup = compute_reconciliation(store).check("reconciliation.duplicates")
+    assert dup.status == "fail"
+    assert dup.details["extra_cards"] == 2
+    assert [d["ballot_id"] for d in dup.details["duplicates"]] == ["T1-B1-1", "T1-B1-2"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field"),
+    [
+        ("precinct\nP1\n", 1, "checkins"),
+        ("precinct,checkins\nP1,x\n", 2, "checkins"),
+        ("precinct,checkins\nP1,1\nP1,2\n", 3, "precinct"),
+        ("precinct,checkins,vote_type\nP1,1,postal\n", 2, "vote_type"),
+        ("precinct,checkins,colour\n", 1, "colour"),
+        ("precinct,checkins,vote_type\nP1,1,mail\nP1,2,\n", 3, "vote_type"),
+    ],
+)
+def test_bad_pollbooks_name_file_line_and_column(write, text, line, field):
+    path = write("pb.csv", text)
+    with pytest.raises(InputError) as exc:
+        read_pollbooks(path)
+    assert (exc.value.record, exc.value.field) == (line, field)
+    assert exc.value.file == str(path)
+
+
+def test_cli_reconcile_exit_codes(store, write, capsys):
+    assert main(["reconcile", "--store", str(store.root), "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["ok"] is True
+    bad = write("pb.csv", "precinct,checkins\nP1,9\nP2,4\nP3,4\n")
+    assert main(["reconcile", "--store", str(store.root), "--pollbooks", str(bad)]) == 1
+    assert "reconciliation.pollbooks" in capsys.readouterr().err
+    assert (store.results_dir / "reconciliation.json").exists()
+    assert main(["reconcile", "--store", str(store.root), "--pollbooks",
+                 str(Path(bad).with_name("nope.csv"))]) == 2
+
+
+def test_bad_input_leaves_the_previous_reconciliation_and_inputs(store, write):
+    reconcile_store(store, pollbooks=write("pb.csv", POLLBOOKS_OK))
+    before = (store.results_dir / "reconciliation.json").read_bytes()
+    with pytest.raises(InputError):
+        reconcile_store(store, pollbooks=write("bad.csv", "precinct,checkins\nP1,x\n"))
+    assert (store.results_dir / "reconciliation.json").read_bytes() == before
+    assert (store.results_dir / "inputs" / "pollbooks.csv").read_text() == POLLBOOKS_OK
+    reconcile_store(store)  # without pollbooks now: the stale copy goes
+    assert not (store.results_dir / "inputs" / "pollbooks.csv").exists()
+    assert [p.name for p in store.root.iterdir() if p.name.startswith(".reconcile-")] == []
