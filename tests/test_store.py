@@ -108,3 +108,13 @@ def test_stray_temp_files_from_a_crash_before_the_journal_are_dropped(tmp_path: 
     recover(tmp_path)
     assert (tmp_path / "a").read_bytes() == b"a0"
     assert not (tmp_path / ".a.x.tmp").exists()
+
+
+def test_store_given_as_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tallyproof.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    s = Store.create(Path("rel/store"))
+    e = _election("a")
+    assert s.append(e, iter(_batches(e, [("x1", [[0]])], "f")), _src("f")) == 1
+    assert Store.open(Path("rel/store")).cvr_count() == 1

@@ -95,8 +95,8 @@ class Transaction:
     def commit(self) -> None:
         for tmp in self.staged.values():
             fsync_file(tmp)
-        journal = [
-            [str(tmp.relative_to(self.folder)), str(target.relative_to(self.folder))]
+        journal = [  # relative to the folder, so a moved folder still recovers
+            [os.path.relpath(tmp, self.folder), os.path.relpath(target, self.folder)]
             for target, tmp in self.staged.items()
         ]
         atomic_write_bytes(self.folder / JOURNAL, orjson.dumps(journal))

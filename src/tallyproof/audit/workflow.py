@@ -261,7 +261,10 @@ def start_audit(
     if method not in METHODS:
         raise UsageError(f"unknown risk method {method!r}; choose from {', '.join(METHODS)}")
     election = store.election
-    wanted = list(dict.fromkeys(contests)) if contests else [c.id for c in election.contests]
+    # With no contests named, every contested one: a contest with no more candidates than
+    # seats has no outcome a sample could overturn (named explicitly, it is refused).
+    wanted = (list(dict.fromkeys(contests)) if contests else
+              [c.id for c in election.contests if c.ranked or len(c.candidates) > c.seats])
     chosen: list[Contest] = []
     for cid in wanted:
         try:
