@@ -118,3 +118,10 @@ def test_store_given_as_a_relative_path(tmp_path: Path, monkeypatch: pytest.Monk
     e = _election("a")
     assert s.append(e, iter(_batches(e, [("x1", [[0]])], "f")), _src("f")) == 1
     assert Store.open(Path("rel/store")).cvr_count() == 1
+
+
+def test_atomic_writes_are_public_unless_asked_private(tmp_path: Path) -> None:
+    atomic_write_bytes(tmp_path / "pub", b"x")
+    atomic_write_bytes(tmp_path / "key", b"secret", mode=0o600)
+    assert (tmp_path / "pub").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600

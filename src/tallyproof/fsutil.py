@@ -30,11 +30,21 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def temp_path_for(target: Path) -> Path:
-    """A fresh temp file name in the target's folder (same file system, so rename is atomic)."""
+PUBLIC_MODE = 0o644  # store and evidence files are public records; keys set their own mode
+
+
+def temp_path_for(target: Path, mode: int = PUBLIC_MODE) -> Path:
+    """A fresh temp file in the target's folder (same file system, so rename is atomic).
+
+    ``mkstemp`` creates it 0600; it is given ``mode`` before anything is written, so a
+    private key (0600) is never readable by others and public files are not left private.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
     return Path(name)
 
 
@@ -48,14 +58,12 @@ def fsync_file(path: Path) -> None:
 
 def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None) -> None:
     """Replace ``target`` with ``data`` so that a crash leaves the old or the new content."""
-    tmp = temp_path_for(target)
+    tmp = temp_path_for(target, PUBLIC_MODE if mode is None else mode)
     try:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
         os.replace(tmp, target)
         fsync_dir(target.parent)
     except BaseException:

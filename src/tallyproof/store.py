@@ -116,7 +116,7 @@ class Store:
         version = orjson.loads(meta.read_bytes()).get("schema_version")
         if version != STORE_SCHEMA_VERSION:
             raise StoreError(f"{root}: store schema version {version} is not supported")
-        with _locked(root):
+        with locked(root):
             recover(root)
         return cls(root)
 
@@ -166,7 +166,7 @@ class Store:
     # ---------------------------------------------------------------- writing
     def set_election_info(self, *, name: str | None = None, jurisdiction: str | None = None,
                           date: str | None = None) -> None:
-        with _locked(self.root):
+        with locked(self.root):
             e = self.election
             e = replace(
                 e,
@@ -188,7 +188,7 @@ class Store:
         contest's list (codes never change) and incoming codes are re-mapped. A ballot id that
         is already in the store, or twice in the input, is refused and nothing is written.
         """
-        with _locked(self.root):
+        with locked(self.root):
             return self._append(election, batches, sources)
 
     def _append(
@@ -230,7 +230,7 @@ class Store:
         return added
 
     def write_manifest(self, table: pa.Table) -> None:
-        with _locked(self.root), transaction(self.root) as tx:
+        with locked(self.root), transaction(self.root) as tx:
             tmp = tx.path_for(self.manifest_path)
             pq.write_table(table, tmp, compression="zstd")
 
@@ -241,7 +241,7 @@ def _sql_str(p: Path) -> str:
 
 
 @contextmanager
-def _locked(root: Path) -> Iterator[None]:
+def locked(root: Path) -> Iterator[None]:
     """One writer at a time per store (advisory lock on ``.lock``)."""
     fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -1,0 +1,259 @@
+"""Canonical leaf bytes (format version 1): what exactly is hashed for each log entry.
+
+``docs/commitment.md`` is the normative description; this module is its implementation. A CVR
+leaf is a documented, length-prefixed big-endian binary record rather than RFC 8785 JSON:
+it is just as reproducible from the written spec in any language (there is no number or
+escaping ambiguity to canonicalise), and it can be assembled column-wise with Arrow and NumPy
+for millions of cards at once, which keeps commit and verify close to the cost of the hashing
+itself. The one variable-shape object, the election definition, *is* RFC 8785 JSON.
+
+Every leaf starts with ``type (u8) ‖ format version (u8)``:
+
+=====  ===================  ========================================================
+ type  name                 rest of the leaf
+=====  ===================  ========================================================
+ 0x01  CVR                  salt(16) ‖ card
+ 0x02  batch close          str source_file ‖ opthash source_sha256 ‖ str tabulator ‖
+                            str batch ‖ u64 cards
+ 0x03  supersede            salt(16) ‖ u64 superseded leaf index ‖ str reason ‖ card
+ 0x04  election definition  RFC 8785 JSON of the contests and candidates
+=====  ===================  ========================================================
+
+Integers are big-endian. ``str`` = u32 byte length (0xFFFFFFFF for null) ‖ UTF-8 bytes;
+``opthash`` = u8 0, or u8 1 ‖ 32 bytes. ``card`` = u8 has_record ‖ i64 record ‖ eight u32
+lengths (0xFFFFFFFF = null) of ballot_id, tabulator, batch, precinct, ballot_style, vote_type,
+source_file, source_record ‖ those eight values' UTF-8 bytes in the same order ‖ for every
+contest on the card, in definition order: u16 contest index ‖ u16 rank count ‖ per rank
+(u16 mark count ‖ that many u16 candidate codes). Lengths first and values after keeps the
+fixed-width part of every leaf one NumPy block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import StoreError
+from ..model import Election
+
+FORMAT_VERSION = 1
+CVR, BATCH_CLOSE, SUPERSEDE, DEFINITION = 0x01, 0x02, 0x03, 0x04
+LEAF_TYPE_NAMES = {CVR: "cvr", BATCH_CLOSE: "batch_close", SUPERSEDE: "supersede",
+                   DEFINITION: "definition"}
+SALT_SIZE = 16
+NULL_LEN = 0xFFFFFFFF
+STRING_FIELDS = ("ballot_id", "tabulator", "batch", "precinct", "ballot_style", "vote_type",
+                 "source_file", "source_record")
+#: Rows encoded per Arrow chunk: keeps every chunk's byte offsets well inside int32.
+CHUNK_ROWS = 1 << 16
+
+
+# ----------------------------------------------------------------- scalar helpers
+def enc_str(value: str | None) -> bytes:
+    if value is None:
+        return NULL_LEN.to_bytes(4, "big")
+    raw = value.encode("utf-8")
+    return len(raw).to_bytes(4, "big") + raw
+
+
+def enc_opthash(hex_digest: str | None) -> bytes:
+    return b"\x00" if hex_digest is None else b"\x01" + bytes.fromhex(hex_digest)
+
+
+def definition_object(election: Election) -> dict[str, object]:
+    """The election definition a leaf's candidate codes and contest indices refer to."""
+    return {"contests": [c.to_json() for c in election.contests]}
+
+
+def definition_leaf(election: Election) -> bytes:
+    """Leaf 0x04: RFC 8785 canonical JSON (sorted keys, no whitespace, UTF-8; the object holds
+    only strings, integers, booleans and nulls, for which orjson's output is RFC 8785's)."""
+    body = orjson.dumps(definition_object(election), option=orjson.OPT_SORT_KEYS)
+    return bytes([DEFINITION, FORMAT_VERSION]) + body
+
+
+def batch_close_leaf(
+    source_file: str | None, source_sha256: str | None, tabulator: str | None,
+    batch: str | None, cards: int,
+) -> bytes:
+    """Leaf 0x02: a batch's card count in one append and the SHA-256 of its export file."""
+    return (
+        bytes([BATCH_CLOSE, FORMAT_VERSION]) + enc_str(source_file) + enc_opthash(source_sha256)
+        + enc_str(tabulator) + enc_str(batch) + cards.to_bytes(8, "big")
+    )
+
+
+# ----------------------------------------------------------------- column-wise encoding
+def _fixed(rows: np.ndarray) -> pa.BinaryArray:
+    """A binary array whose i-th value is row i of a 2-D uint8 array."""
+    n, width = rows.shape
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(width)
+    data = np.ascontiguousarray(rows, dtype=np.uint8)
+    return pa.BinaryArray.from_buffers(
+        pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
+def _contest_parts(col: pa.Array, index: int) -> list[pa.Array]:
+    """One contest column (list<list<uint16>>) as two binary columns to concatenate per card:
+    ``u16 index ‖ u16 ranks`` (empty when the contest is not on the card) and the card's
+    ``(u16 n ‖ codes)*`` run.
+
+    All rank positions of the column, in order, form one stream of ``n, codes…`` words, so a
+    card's run is a contiguous slice of it: the stream is built once with NumPy and the
+    per-card slices are just offsets, leaving the per-card copying to Arrow.
+    """
+    n = len(col)
+    if _irregular_nulls(col):
+        col = pa.array(col.to_pylist(), type=col.type)
+    outer = col.offsets.to_numpy().astype(np.int64)
+    inner_arr = col.values
+    inner = inner_arr.offsets.to_numpy().astype(np.int64)
+    r0, r1 = int(outer[0]), int(outer[-1])
+    rel = inner[r0 : r1 + 1] - inner[r0]  # code offsets of the used rank positions
+    nr, nc = r1 - r0, int(rel[-1])
+    codes = inner_arr.values.to_numpy(zero_copy_only=False)[inner[r0] : inner[r0] + nc]
+    marks = np.diff(rel)
+    stream = np.empty(nr + nc, dtype=">u2")
+    stream[rel[:-1] + np.arange(nr)] = marks
+    stream[np.arange(nc) + np.repeat(np.arange(nr), marks) + 1] = codes
+    starts = (rel + np.arange(nr + 1))[outer - r0] * 2
+    runs = pa.BinaryArray.from_buffers(
+        pa.binary(), n, [None, pa.py_buffer(starts.astype(np.int32)), pa.py_buffer(stream.view(np.uint8))]
+    )
+    valid = col.is_valid().to_numpy(zero_copy_only=False)
+    head = np.empty((int(valid.sum()), 2), dtype=">u2")
+    head[:, 0] = index
+    head[:, 1] = np.diff(outer)[valid]
+    head_off = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(valid * 4, out=head_off[1:])
+    heads = pa.BinaryArray.from_buffers(
+        pa.binary(), n, [None, pa.py_buffer(head_off), pa.py_buffer(head.view(np.uint8))]
+    )
+    return [heads, runs]
+
+
+def _irregular_nulls(col: pa.Array) -> bool:
+    """True if a null card slot or a null rank position spans values (Arrow allows it; our
+    builders never write it): such a column is rebuilt before encoding, so nulls mean empty."""
+    if col.null_count:
+        lengths = np.diff(col.offsets.to_numpy())
+        if (lengths[~col.is_valid().to_numpy(zero_copy_only=False)] != 0).any():
+            return True
+    inner = col.values
+    if inner.null_count:
+        lengths = np.diff(inner.offsets.to_numpy())
+        if (lengths[~inner.is_valid().to_numpy(zero_copy_only=False)] != 0).any():
+            return True
+    return False
+
+
+def _encode(
+    table: pa.Table | pa.RecordBatch,
+    election: Election,
+    salts: np.ndarray,
+    supersede: Sequence[tuple[int, str] | None] | None,
+    leaf_prefix: bool,
+) -> pa.BinaryArray:
+    n = table.num_rows
+    if salts.shape != (n, SALT_SIZE):
+        raise ValueError(f"salts must have shape ({n}, {SALT_SIZE}), not {salts.shape}")
+    names = set(table.schema.names)
+    needed = [*STRING_FIELDS, "record", *(c.column for c in election.contests)]
+    missing = [c for c in needed if c not in names]
+    if missing:
+        raise StoreError(f"the CVR table lacks column(s) {', '.join(missing)}")
+    if n == 0:
+        return pa.array([], pa.binary())
+
+    def column(name: str) -> pa.Array:
+        col = table.column(name)
+        return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+    p = 1 if leaf_prefix else 0
+    strings = [column(name).cast(pa.binary()) for name in STRING_FIELDS]
+    head_w = p + 2 + SALT_SIZE
+    tail_w = 9 + 4 * len(STRING_FIELDS)
+    block = np.empty((n, head_w + tail_w), dtype=np.uint8)
+    if p:
+        block[:, 0] = 0x00  # RFC 9162 leaf prefix, so the hash input is one contiguous slice
+    block[:, p] = CVR
+    block[:, p + 1] = FORMAT_VERSION
+    block[:, p + 2 : head_w] = salts
+    rec = column("record")
+    block[:, head_w] = rec.is_valid().to_numpy(zero_copy_only=False)
+    values = rec.fill_null(0).to_numpy(zero_copy_only=False).astype(">i8")
+    block[:, head_w + 1 : head_w + 9] = values.view(np.uint8).reshape(n, 8)
+    for k, col in enumerate(strings):
+        lengths = pc.binary_length(col).cast(pa.int64()).fill_null(NULL_LEN)
+        be = lengths.to_numpy(zero_copy_only=False).astype(">u4").view(np.uint8).reshape(n, 4)
+        at = head_w + 9 + 4 * k
+        block[:, at : at + 4] = be
+    if supersede is not None:
+        block[:, p] = [CVR if s is None else SUPERSEDE for s in supersede]
+        extra = [b"" if s is None else s[0].to_bytes(8, "big") + enc_str(s[1]) for s in supersede]
+        parts = [_fixed(block[:, :head_w]), pa.array(extra, pa.binary()), _fixed(block[:, head_w:])]
+    else:
+        parts = [_fixed(block)]
+    parts += [c.fill_null(b"") for c in strings]
+    for i, contest in enumerate(election.contests):
+        parts += _contest_parts(column(contest.column), i)
+    joined = pc.binary_join_element_wise(*parts, b"")
+    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+
+
+def encode_cards(
+    table: pa.Table | pa.RecordBatch,
+    election: Election,
+    salts: np.ndarray,
+    supersede: Sequence[tuple[int, str] | None] | None = None,
+) -> pa.BinaryArray:
+    """Canonical leaf data of every row (CVR leaves, or supersede leaves where ``supersede``
+    gives ``(superseded leaf index, reason)``). ``salts`` is an ``(n, 16)`` uint8 array.
+
+    The table must hold every metadata column and every contest column of ``election``.
+    """
+    return _encode(table, election, salts, supersede, leaf_prefix=False)
+
+
+def _hash_prefixed(data: pa.BinaryArray) -> bytes:
+    """SHA-256 of every value (each already starting with the 0x00 leaf prefix)."""
+    n = len(data)
+    if n == 0:
+        return b""
+    bufs = data.buffers()
+    off = np.frombuffer(bufs[1], dtype=np.int32, count=data.offset + n + 1)[data.offset :]
+    o = off.tolist()
+    raw = bufs[2].to_pybytes()  # slicing bytes is the cheapest way to feed hashlib in CPython
+    sha = hashlib.sha256
+    return b"".join([sha(raw[a:b]).digest() for a, b in zip(o[:-1], o[1:], strict=True)])
+
+
+def hash_leaf(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def hash_leaves(data: pa.BinaryArray) -> bytes:
+    """Concatenated RFC 9162 leaf hashes SHA-256(0x00 ‖ d) of every value (32 bytes each)."""
+    if data.null_count:
+        raise ValueError("leaf data contains nulls")
+    return b"".join(hash_leaf(d) for d in data.to_pylist())
+
+
+def encode_and_hash(
+    table: pa.Table, election: Election, salts: np.ndarray,
+    supersede: Sequence[tuple[int, str] | None] | None = None,
+) -> bytes:
+    """Leaf hashes of every row of ``table``, encoded in chunks of :data:`CHUNK_ROWS`."""
+    out = []
+    for start in range(0, table.num_rows, CHUNK_ROWS):
+        part = table.slice(start, CHUNK_ROWS)
+        sup = None if supersede is None else supersede[start : start + CHUNK_ROWS]
+        enc = _encode(part, election, salts[start : start + CHUNK_ROWS], sup, leaf_prefix=True)
+        out.append(_hash_prefixed(enc))
+    return b"".join(out)
