@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .formats.detect import read_text
 from .model import VoteType
 
 REQUIRED = ("precinct", "checkins")
@@ -38,12 +39,7 @@ class PollbookRow:
 def read_pollbooks(path: Path) -> list[PollbookRow]:
     """Read and validate a pollbook CSV; rows come back in file order."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InputError("no such file", file=path) from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path) from exc
+    _, text = read_text(path)
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None:

@@ -41,6 +41,7 @@ from typing import Any
 import orjson
 
 from ..errors import AuditError, InputError
+from ..formats.detect import read_text
 from ..fsutil import fsync_dir
 from ..model import Contest
 
@@ -138,12 +139,8 @@ def read_records_csv(
     sampled: set[str],
 ) -> list[Record]:
     """Parse and validate an audit-board CSV (see module docstring); nothing is stored."""
-    raw = Path(path).read_bytes()
+    raw, text = read_text(Path(path))
     digest = hashlib.sha256(raw).hexdigest()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError("not UTF-8 text", file=path) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
     missing = [c for c in ("ballot_id", "contest_id", "marks") if c not in header]
@@ -224,12 +221,8 @@ def read_batch_records_csv(
 ) -> list[Record]:
     """Parse a batch audit's hand-count CSV (``batch_id,contest_id,tallies,...``; tallies
     ``CANDIDATE=VOTES`` separated by ``;``, candidates not listed had no votes)."""
-    raw = Path(path).read_bytes()
+    raw, text = read_text(Path(path))
     digest = hashlib.sha256(raw).hexdigest()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError("not UTF-8 text", file=path) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
     missing = [c for c in ("batch_id", "contest_id", "tallies") if c not in header]

@@ -38,3 +38,17 @@ def utf8_error(path: Path, data: bytes | None = None) -> InputError:
             record=f"line {line}",
         )
     return InputError("not UTF-8 text", file=path)
+
+
+def read_text(path: Path) -> tuple[bytes, str]:
+    """A small text input (manifest, results, pollbooks, audit-board CSV) as raw bytes (for
+    hashing) and UTF-8 text (a byte-order mark tolerated); unreadable or non-UTF-8 → InputError."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", file=path) from exc
+    try:
+        return raw, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise utf8_error(path, raw) from exc

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from ..errors import InputError
 from ..store import MANIFEST_SCHEMA
-from .detect import utf8_error
+from .detect import read_text
 
 REQUIRED = ("batch name", "number of ballots")
 OPTIONAL = ("container", "tabulator")
@@ -33,14 +33,7 @@ def _norm(header: str) -> str:
 def read_manifest(path: Path) -> pa.Table:
     """Read and validate a ballot manifest; returns a table with ``store.MANIFEST_SCHEMA``."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=path) from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise utf8_error(path, raw) from exc
+    _, text = read_text(path)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     cols: dict[str, list[object]] = {f.name: [] for f in MANIFEST_SCHEMA}
     try:

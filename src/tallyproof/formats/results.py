@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import InputError
 from ..model import Election
 from ..store import sha256_file
-from .detect import utf8_error
+from .detect import read_text
 from .nist_cdf import JsonFields, contest_selections, load_json
 
 ALL = "ALL"
@@ -129,14 +129,7 @@ def _unit(gp_unit: str, scope: str) -> str:
 
 # ---------------------------------------------------------------- CSV
 def _read_csv(path: Path, election: Election | None) -> OfficialResults:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=path) from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise utf8_error(path, raw) from exc
+    _, text = read_text(path)
     rows = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(rows, None)
