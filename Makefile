@@ -15,6 +15,7 @@ demo: $(STAMP)
 	$(BIN)/tallyproof demo --out demo-out
 
 test: $(STAMP)
+	$(BIN)/ruff check --quiet src tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
 # votekit's numba needs an older numpy than the project pins, so it gets its own venv and
