@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import os
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -258,3 +261,93 @@ def test_reads_the_demo_generators_export(tmp_path: Path) -> None:
             want = [sorted(ids[j] for j in range(len(ids)) if paper.marks[c][i, r, j])
                     for r in range(paper.marks[c].shape[1])]  # fmt: skip
             assert got[i] == want, (i, contest.id)
+
+
+# ------------------------------------------------------------------ decoding in worker processes
+
+
+@pytest.fixture
+def several_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = vf.big_dominion(tmp_path / "big", 1_200, per_file=200)  # six files
+    largest = max(p.stat().st_size for p in dominion.export_files(folder))
+    monkeypatch.setattr(dominion, "GROUP_BYTES", largest + 1)  # units of work: two files each
+    return folder
+
+
+def _read_all(folder: Path, workers: int, chunk_rows: int = 256) -> list[pa.RecordBatch]:
+    man = dominion._read_manifests(folder, {})
+    return list(dominion._batches(dominion.export_files(folder), man, {}, chunk_rows, workers))
+
+
+def test_workers_give_the_same_batches_as_one_process(
+    several_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parallel = _read_all(several_files, workers=2)  # three units of work on two workers
+    monkeypatch.setattr(dominion, "GROUP_BYTES", 1 << 30)
+    serial = _read_all(several_files, workers=1)  # all six files in one unit
+    assert [b.num_rows for b in serial] == [256] * 4 + [176]  # re-cut across file boundaries
+    assert [b.num_rows for b in parallel] == [b.num_rows for b in serial]
+    assert all(p.equals(s) for p, s in zip(parallel, serial, strict=True))
+    ids = pa.Table.from_batches(parallel).column("ballot_id").to_pylist()
+    assert len(set(ids)) == 1_200 and ids[0] == "100-0-1" and ids[-1] == "105-5-1200"
+
+
+def _rewrite(path: Path, change: Any) -> None:
+    doc = orjson.loads(path.read_bytes())
+    change(doc["Sessions"])
+    path.write_bytes(orjson.dumps(doc))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_worker_errors_name_file_record_and_field(several_files: Path, workers: int) -> None:
+    files = dominion.export_files(several_files)
+
+    def bad_candidate(sessions: list[dict]) -> None:
+        sessions[7]["Original"]["Cards"][0]["Contests"][2]["Marks"][1]["CandidateId"] = 99
+
+    _rewrite(files[3], bad_candidate)
+    with pytest.raises(InputError) as info:
+        _read_all(several_files, workers)
+    err = info.value
+    assert (Path(err.file or "").name, err.record, err.field) == (
+        files[3].name, "Sessions[7].Original.Cards[0].Contests[2].Marks[1]", "CandidateId")  # fmt: skip
+    assert "candidate 99 is not in contest 3" in str(err)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_session_repeated_in_a_later_file(several_files: Path, workers: int) -> None:
+    files = dominion.export_files(several_files)
+    first = orjson.loads(files[1].read_bytes())["Sessions"][5]
+    _rewrite(files[4], lambda sessions: sessions.insert(3, first))
+    with pytest.raises(InputError, match="appears twice") as info:
+        _read_all(several_files, workers)
+    err = info.value
+    where = (Path(err.file or "").name, err.record, err.field)
+    assert where == (files[4].name, "Sessions[3]", "RecordId")
+
+
+def test_worker_processes_end_with_the_read(several_files: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    me = psutil.Process()
+    before = {p.pid for p in me.children()}
+    px = dominion.read(several_files, {}, workers=2)
+    assert {p.pid for p in me.children()} - before  # decoding started before the first batch
+    batches = px.batches
+    next(batches)
+    batches.close()  # abandoned after one batch: the pool is shut down
+    assert not {p.pid for p in me.children() if p.is_running()} - before
+    px = dominion.read(several_files, {}, workers=2)
+    del px, batches  # never iterated: shut down when dropped
+    gc.collect()
+    assert not {p.pid for p in me.children() if p.is_running()} - before
+
+
+def test_default_workers(small: Path, several_files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert dominion.default_workers(dominion.export_files(small)) == 1  # tiny export
+    exports = dominion.export_files(several_files)
+    assert dominion.default_workers(exports[:1]) == 1
+    monkeypatch.setattr(dominion, "PARALLEL_MIN_BYTES", 1)
+    cores = len(os.sched_getaffinity(0))
+    assert dominion.default_workers(exports) == min(dominion.MAX_WORKERS, cores)
+    with pytest.raises(ValueError, match="at least 1"):
+        _read_all(several_files, workers=0)

@@ -12,7 +12,8 @@ Decisions (also in docs/formats-vendor.md):
   ``BallotStyleID``; ``source_record`` = the ``RowNumber`` cell; ``Status``/``Remade`` are kept
   out of the table (every row is a card that was read);
 * a contest is ranked (IRV, STV when ``Vote For`` > 1) when its columns name more than one rank,
-  else vote-for-N; all of a contest's cells empty = the contest is not on the card (null);
+  else vote-for-N; all of a contest's cells empty = the contest is not on the card (null); some
+  empty beside 0/1 cells = a damaged row (e.g. a file cut off after a comma), an error;
 * a candidate whose name equals the ``undeclaredWriteInLabel`` option, or contains "write-in",
   is a write-in (the first gets RCTab's "Undeclared Write-ins" name).
 """
@@ -33,7 +34,7 @@ from ..cvr_table import CvrBuilder
 from ..errors import InputError
 from ..model import Candidate, Contest, ContestKind, Election, VoteType
 from .base import FormatSpec, ParsedExport, register
-from .ess import UWI_NAME, RctabCandidates, option_text
+from .options import UWI_NAME, RctabCandidates, option_text
 
 FORMAT = "clearballot"
 FIXED = ("RowNumber", "BoxID", "BoxPosition", "BallotID", "PrecinctID", "BallotStyleID",
@@ -155,6 +156,7 @@ def _rows(
                 for acc in accs:
                     marks: list[list[int]] = [[] for _ in range(max(acc.ranks, 1))]
                     present = False
+                    blank = -1  # column of the first empty cell
                     for col, r, code in acc.cells:
                         v = row[col]
                         if v == "1":
@@ -170,6 +172,17 @@ def _rows(
                                 record=n,
                                 field=header[col],
                             )
+                        elif blank < 0:
+                            blank = col
+                    if present and blank >= 0:
+                        # a contest is on the card (every cell 0/1) or not (every cell empty);
+                        # a mix is a damaged row, e.g. a file cut off after a comma
+                        raise InputError(
+                            f"contest {acc.id} has an empty cell beside 0/1 cells",
+                            file=path,
+                            record=n,
+                            field=header[blank],
+                        )
                     if present:
                         votes[acc.id] = marks
                 out = builder.add(

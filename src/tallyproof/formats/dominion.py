@@ -6,7 +6,9 @@ Why a folder: Dominion's Results Tally & Reporting writes one JSON per batch whe
 numeric ids that the manifests resolve. Each export file is decoded whole by msgspec into typed
 structs holding only the fields read (the rest is skipped without being built, and a wrong type
 is reported with its JSON path), turned into CVR-table rows and dropped before the next is
-opened, so memory is bounded by the largest single file, not by the election.
+opened, so memory is bounded by the largest single file, not by the election. A large export is
+decoded by a pool of worker processes (:class:`_FilePool`), a bounded number of files ahead,
+and put back in file order, so the table is the same whatever the workers' timing.
 
 Decisions (also in docs/formats-vendor.md):
 
@@ -26,9 +28,14 @@ Decisions (also in docs/formats-vendor.md):
 from __future__ import annotations
 
 import gc
+import multiprocessing as mp
+import os
 import re
+import weakref
 from array import array
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +49,7 @@ from ..cvr_table import MARKS_TYPE, METADATA_FIELDS, METADATA_NAMES, cvr_schema
 from ..errors import InputError
 from ..model import OVERVOTE_UNKNOWN, Candidate, Contest, ContestKind, Election, VoteType
 from .base import FormatSpec, ParsedExport, register
-from .ess import UWI_NAME
+from .options import UWI_NAME
 
 FORMAT = "dominion"
 
@@ -52,6 +59,11 @@ INVALID_CONTEST_CONDITION = 7
 
 #: Sanity bound on a contest's rank positions (each card row holds that many lists).
 MAX_RANKS = 1000
+
+#: Most cards in one record batch, and in one session (a batch is cut after a session, so
+#: its rows stay below the 2**17 that a packed mark has room for).
+MAX_CHUNK_ROWS = 1 << 16
+MAX_SESSION_CARDS = 1 << 16
 
 _EXPORT_RE = re.compile(r"^CvrExport(?:_(\d+))?\.json$")
 
@@ -368,9 +380,10 @@ class _Bad(Exception):
 
 class _Chunk:
     """Rows of one record batch, kept columnar so the hot loop only appends integers: each
-    contest on a card is one ``(row << 20) | contest column`` key plus the running count of
-    marks after it; each mark is one ``(rank position << 16) | candidate code``. The nested
-    lists are built from these with numpy."""
+    contest on a card is one key ``(row << 20) | contest column``; each mark is one
+    ``key << 26 | rank position << 16 | candidate code`` (rank positions < 1024 >
+    ``MAX_RANKS``, rows < 2**17, so it fits in 63 bits). The nested lists are
+    built from these with numpy."""
 
     def __init__(self, contests: tuple[Contest, ...], ranks: list[int]) -> None:
         self.contests = contests
@@ -378,14 +391,13 @@ class _Chunk:
         self.meta: dict[str, list[Any]] = {n: [] for n in METADATA_NAMES}
         self.rows = 0
         self.p_key = array("q")  # one per (card, contest) present
-        self.p_end = array("q")  # marks appended so far, after this contest
         self.marks = array("q")  # one per mark
 
     def appenders(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-        """Bound methods for the hot loop: metadata list appends; key, end and mark appends."""
+        """Bound methods for the hot loop: metadata list appends; key and mark appends."""
         return (
             tuple(self.meta[n].append for n in METADATA_NAMES),
-            (self.p_key.append, self.p_end.append, self.marks.append, self.marks),
+            (self.p_key.append, self.marks.append),
         )
 
     def to_batch(self, schema: pa.Schema) -> pa.RecordBatch:
@@ -402,14 +414,13 @@ class _Chunk:
                 record=self.meta["source_record"][row],
                 field="Id",
             )
-        end = np.frombuffer(self.p_end, dtype=np.int64)
-        counts = np.diff(end, prepend=0)
         p_contest = key & 0xFFFFF
         p_row = key >> 20
         packed = np.frombuffer(self.marks, dtype=np.int64)
-        m_contest = np.repeat(p_contest, counts)
-        m_row = np.repeat(p_row, counts)
-        m_rank = packed >> 16
+        m_key = packed >> 26
+        m_contest = m_key & 0xFFFFF
+        m_row = m_key >> 20
+        m_rank = (packed >> 16) & 0x3FF
         m_code = packed & 0xFFFF
         p_order = np.argsort(p_contest, kind="stable")
         m_order = np.argsort(m_contest, kind="stable")
@@ -448,12 +459,17 @@ def _marks_array(
     )
 
 
-def _rows_of_file(path: Path, man: _Manifests, state: _State) -> Iterator[pa.RecordBatch]:
-    """Rows of one export file, appended to the shared chunk; yields each chunk that fills.
+def _rows_of_file(
+    path: Path, job: _Job, chunk: _Chunk, batches: list[pa.RecordBatch]
+) -> tuple[_FileKeys, _Chunk]:
+    """Rows of one export file added to ``chunk``, each chunk that fills moved to ``batches``;
+    returns the keys of the sessions read (for the duplicate check across files, which needs
+    all files) and the chunk to go on with.
 
     The hot loop: everything it needs is bound to locals first, and errors carry the objects
     being read, whose JSON path :func:`_where` recovers only when there is an error."""
     export = _decode(path)
+    man = job.man
     plans = man.plans
     # plain tuples: one unpacking instead of four attribute lookups per contest on a card
     fast = {k: (p.index, p.ranked, p.ranks, p.codes) for k, p in plans.items()}
@@ -461,13 +477,16 @@ def _rows_of_file(path: Path, man: _Manifests, state: _State) -> Iterator[pa.Rec
     precincts, ballot_types, groups = man.precincts, man.ballot_types, man.groups
     invalid = man.invalid_condition
     fname = path.name
-    seen = state.seen
-    group_filter = state.group_filter
+    seen: set[tuple[int, int, int]] = set()
+    group_filter = job.group_filter
     group_types: dict[int | None, str] = {None: VoteType.UNKNOWN.value}
     names_cache: dict[tuple[int | None, int | None], tuple[str | None, str | None]] = {}
-    chunk = state.chunk
-    (m_id, m_tab, m_bat, m_rec, m_pre, m_sty, m_vt, m_src, m_srec), (
-        p_key, p_end, m_add, m_arr) = chunk.appenders()  # fmt: skip
+    index = array("q")  # position in Sessions of each session read
+    tabs, bats, recs = array("q"), array("q"), array("q")
+    add_index, add_tab, add_bat, add_rec = index.append, tabs.append, bats.append, recs.append
+    (m_id, m_tab, m_bat, m_rec, m_pre, m_sty, m_vt, m_src, m_srec), (p_key, m_add) = (
+        chunk.appenders()
+    )
     for i, s in enumerate(export.Sessions):
         version = "Original"
         card = ct = mk = None
@@ -480,6 +499,13 @@ def _rows_of_file(path: Path, man: _Manifests, state: _State) -> Iterator[pa.Rec
             if key in seen:
                 raise _Bad("RecordId", f"session {tab}-{bat}-{rec} appears twice in the export")
             seen.add(key)
+            try:
+                add_tab(tab)
+                add_bat(bat)
+                add_rec(rec)
+            except OverflowError:  # an id beyond 64 bits: never seen in an export
+                raise _Bad(_too_big(tab, bat), f"id beyond 64 bits in {tab}-{bat}-{rec}") from None
+            add_index(i)
             data = s.Original
             if not data.IsCurrent:
                 version = "Modified"
@@ -502,9 +528,10 @@ def _rows_of_file(path: Path, man: _Manifests, state: _State) -> Iterator[pa.Rec
             if vtype is None:
                 vtype = group_types[group] = vote_type_of(groups.get(group, "")).value
             cards = data.Cards
-            if not cards:
-                raise _Bad("Cards", "a session with no cards")
-            multi = len(cards) > 1
+            n_cards = len(cards)
+            if not 0 < n_cards <= MAX_SESSION_CARDS:
+                raise _Bad("Cards", f"a session with {n_cards or 'no'} cards")
+            multi = n_cards > 1
             tab_s, bat_s = str(tab), str(bat)
             base = f"{tab_s}-{bat_s}-{rec}"
             for j, card in enumerate(cards):
@@ -521,7 +548,9 @@ def _rows_of_file(path: Path, man: _Manifests, state: _State) -> Iterator[pa.Rec
                     if invalid in ct.OutstackConditionIds:
                         continue
                     c, ranked, n_ranks, codes = plan
-                    p_key(rowkey | c)
+                    ck = rowkey | c
+                    p_key(ck)
+                    ck <<= 26
                     for mk in ct.Marks:
                         if mk.IsAmbiguous:
                             continue
@@ -535,10 +564,9 @@ def _rows_of_file(path: Path, man: _Manifests, state: _State) -> Iterator[pa.Rec
                             r = mk.Rank
                             if not 0 < r <= n_ranks:
                                 raise _Bad("Rank", f"rank {r} outside 1..{n_ranks}")
-                            m_add(((r - 1) << 16) | code)
+                            m_add(ck | ((r - 1) << 16) | code)
                         else:
-                            m_add(code)
-                    p_end(len(m_arr))
+                            m_add(ck | code)
                 ct = mk = None
                 m_id(f"{base}-{j + 1}" if multi else base)
                 m_tab(tab_s)
@@ -557,11 +585,38 @@ def _rows_of_file(path: Path, man: _Manifests, state: _State) -> Iterator[pa.Rec
                 record=_where(s, i, version, card, ct, mk),
                 field=exc.field,
             ) from None
-        if chunk.rows >= state.chunk_rows:
-            yield chunk.to_batch(state.schema)
-            chunk = state.chunk = state.new_chunk()
-            (m_id, m_tab, m_bat, m_rec, m_pre, m_sty, m_vt, m_src, m_srec), (
-                p_key, p_end, m_add, m_arr) = chunk.appenders()  # fmt: skip
+        if chunk.rows >= job.chunk_rows:
+            batches.append(chunk.to_batch(job.schema))
+            chunk = job.new_chunk()
+            (m_id, m_tab, m_bat, m_rec, m_pre, m_sty, m_vt, m_src, m_srec), (p_key, m_add) = (
+                chunk.appenders()
+            )
+    keys = _FileKeys(
+        path=path,
+        index=np.frombuffer(index, dtype=np.int64),
+        keys=np.stack([np.frombuffer(a, dtype=np.int64) for a in (tabs, bats, recs)], axis=1),
+    )
+    return keys, chunk
+
+
+def _rows_of_files(paths: list[Path], job: _Job) -> _FilesRows:
+    """Rows of consecutive export files sharing record batches (a Dominion file often holds a
+    few hundred cards; a batch per file would cost more to build than the rows in it)."""
+    batches: list[pa.RecordBatch] = []
+    chunk = job.new_chunk()
+    keys: list[_FileKeys] = []
+    for path in paths:
+        file_keys, chunk = _rows_of_file(path, job, chunk, batches)
+        keys.append(file_keys)
+    if chunk.rows:
+        batches.append(chunk.to_batch(job.schema))
+    return _FilesRows(batches, keys)
+
+
+def _too_big(tab: int, bat: int) -> str:
+    """Which session id did not fit in 64 bits (checked in key order)."""
+    fits = range(-(1 << 63), 1 << 63)
+    return "TabulatorId" if tab not in fits else "BatchId" if bat not in fits else "RecordId"
 
 
 def _lookup(value: int | None, names: dict[int, str], field: str) -> str | None:
@@ -598,25 +653,38 @@ def _where(
     return path + f".Marks[{_index_of(ct.Marks, mk)}]"
 
 
-@dataclass
-class _State:
-    """What carries over from one export file to the next."""
+@dataclass(frozen=True)
+class _Job:
+    """Everything a worker needs to read any export file of one folder (sent once per worker)."""
 
+    man: _Manifests
     schema: pa.Schema
-    contests: tuple[Contest, ...]
-    ranks: list[int]
-    chunk: _Chunk
-    chunk_rows: int
-    seen: set[tuple[int, int, int]]
+    ranks: tuple[int, ...]
     group_filter: int | None
+    chunk_rows: int
 
     def new_chunk(self) -> _Chunk:
-        return _Chunk(self.contests, self.ranks)
+        return _Chunk(self.man.election.contests, list(self.ranks))
 
 
-def _batches(
-    exports: list[Path], man: _Manifests, options: Mapping[str, Any], chunk_rows: int = 65_536
-) -> Iterator[pa.RecordBatch]:
+@dataclass(frozen=True)
+class _FileKeys:
+    """The sessions read from one export file."""
+
+    path: Path
+    index: np.ndarray  # position in ``Sessions`` of each session read
+    keys: np.ndarray  # (sessions, 3) int64: TabulatorId, BatchId, RecordId
+
+
+@dataclass(frozen=True)
+class _FilesRows:
+    """Rows of a group of consecutive export files, and their sessions file by file."""
+
+    batches: list[pa.RecordBatch]
+    files: list[_FileKeys]
+
+
+def _job(man: _Manifests, options: Mapping[str, Any], chunk_rows: int) -> _Job:
     group_opt = str(options.get("countingGroupId") or "").strip()
     group_filter: int | None = None
     if group_opt:
@@ -630,23 +698,240 @@ def _batches(
     ranks = [0] * len(contests)
     for plan in man.plans.values():
         ranks[plan.index] = plan.ranks
-    state = _State(
-        cvr_schema(contests),
-        contests,
-        ranks,
-        _Chunk(contests, ranks),
-        chunk_rows,
-        set(),
-        group_filter,
+    if not 0 < chunk_rows <= MAX_CHUNK_ROWS:
+        raise ValueError(f"chunk_rows must be in 1..{MAX_CHUNK_ROWS}, got {chunk_rows}")
+    return _Job(man, cvr_schema(contests), tuple(ranks), group_filter, chunk_rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# several files at once: the per-mark loop is Python, so one core turns some 50,000-100,000
+# cards a second into rows (fewer the more contests a card has). A pool of processes reads
+# groups of consecutive files; the parent takes the results in file order, checks sessions
+# across files and re-cuts the batches, so the table is the same, row for row and batch for
+# batch, whatever the number of workers or their timing.
+
+#: Files are read in groups of about this much JSON (the unit of work of a worker).
+GROUP_BYTES = 16 << 20
+
+#: Upper bound on decoding processes (the parent still needs a core to write Parquet).
+MAX_WORKERS = 2
+
+#: Below this much CVR JSON a pool costs more to start and feed than it saves.
+PARALLEL_MIN_BYTES = 64 << 20
+
+#: Groups handed out ahead: at least this many per worker, to keep them busy...
+AHEAD_PER_WORKER = 2
+
+#: ...and more while their JSON totals less than this, so that decoding can run well ahead
+#: of a parent busy hashing the files; rows take a fraction of the size of their JSON, so
+#: memory stays bounded by this budget, not by the export.
+AHEAD_BYTES = 256 << 20
+
+_worker_job: _Job | None = None
+
+
+def _init_worker(job: _Job) -> None:
+    global _worker_job
+    _worker_job = job
+
+
+def _worker_read(
+    paths: list[Path],
+) -> _FilesRows | tuple[str, str | None, str | int | None, str | None]:
+    """Read a group of files in a worker. An :class:`InputError` comes back as its parts,
+    re-raised by the parent: its keyword-only constructor does not survive pickling."""
+    if _worker_job is None:
+        raise RuntimeError("worker used before its initializer ran")
+    try:
+        return _rows_of_files(paths, _worker_job)
+    except InputError as exc:
+        return (exc.message, exc.file, exc.record, exc.field)
+
+
+def default_workers(exports: list[Path]) -> int:
+    """Decoding processes for these files: 1 (in-process) for a small export, a single file or
+    a single core; else up to :data:`MAX_WORKERS`."""
+    if len(exports) < 2:
+        return 1
+    try:
+        size = sum(p.stat().st_size for p in exports)
+    except OSError:
+        return 1  # the reader reports the unreadable file with its name
+    if size < PARALLEL_MIN_BYTES:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_WORKERS, cores or 1, len(exports)))
+
+
+def _size(path: Path) -> int:
+    """Bytes of a file, for the read-ahead budget only (an unreadable file is reported by the
+    worker that tries to read it, with its name)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _pool_context() -> mp.context.BaseContext:
+    """"fork" where there is one: "spawn" and "forkserver" re-run the caller's main script in
+    each worker, which breaks any script that calls ingest without an ``if __name__`` guard
+    (and costs a second start-up). The workers only decode JSON and build Arrow arrays, which
+    use no thread pool, and Arrow re-initialises its pools after a fork."""
+    methods = mp.get_all_start_methods()
+    return mp.get_context("fork" if "fork" in methods else "spawn")
+
+
+class _FilePool:
+    """Groups of files read by worker processes, yielded in the order given. The first are
+    handed out as soon as the pool exists, so decoding overlaps whatever the caller does before
+    it asks for rows (ingest hashes every source file first)."""
+
+    def __init__(self, groups: list[tuple[list[Path], int]], job: _Job, workers: int) -> None:
+        pool = ProcessPoolExecutor(
+            workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(job,)
+        )
+        # shut down when iteration ends, fails or is abandoned, or when never iterated at all
+        self._shutdown = weakref.finalize(self, pool.shutdown, wait=True, cancel_futures=True)
+        self._pool = pool
+        self._min_ahead = workers * AHEAD_PER_WORKER
+        self._todo = list(reversed(groups))  # popped from the end
+        self._ahead: deque[tuple[Future[Any], int]] = deque()
+        self._ahead_bytes = 0
+        self._hand_out()
+
+    def _hand_out(self) -> None:
+        while self._todo and (
+            len(self._ahead) < self._min_ahead
+            or self._ahead_bytes + self._todo[-1][1] <= AHEAD_BYTES
+        ):
+            paths, size = self._todo.pop()
+            self._ahead.append((self._pool.submit(_worker_read, paths), size))
+            self._ahead_bytes += size
+
+    def __iter__(self) -> Iterator[_FilesRows]:
+        try:
+            while self._ahead:
+                future, size = self._ahead.popleft()
+                got = future.result()
+                self._ahead_bytes -= size
+                self._hand_out()
+                if isinstance(got, tuple):
+                    message, file, record, field = got
+                    raise InputError(message, file=file, record=record, field=field)
+                yield got
+        finally:
+            self._shutdown()
+
+
+class _SessionKeys:
+    """Sessions seen in earlier files, grouped by (tabulator, batch): a Dominion file holds one
+    batch, so a file's sessions are usually compared with nothing at all."""
+
+    def __init__(self) -> None:
+        self.by_batch: dict[tuple[int, int], list[np.ndarray]] = {}
+
+    def add(self, rows: _FileKeys) -> None:
+        keys = rows.keys
+        if not len(keys):
+            return
+        if (keys[:, :2] == keys[0, :2]).all():  # the usual case: one batch per file
+            groups = [(keys[0, :2].tolist(), np.arange(len(keys)))]
+        else:
+            pairs, inverse = np.unique(keys[:, :2], axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            groups = [(pair, np.flatnonzero(inverse == g)) for g, pair in enumerate(pairs.tolist())]
+        for (tab, bat), mine in groups:
+            earlier = self.by_batch.setdefault((tab, bat), [])
+            if earlier:
+                clash = mine[np.isin(keys[mine, 2], np.concatenate(earlier))]
+                if clash.size:
+                    first = int(clash.min())
+                    rec = int(keys[first, 2])
+                    raise InputError(
+                        f"session {tab}-{bat}-{rec} appears twice in the export",
+                        file=rows.path,
+                        record=f"Sessions[{int(rows.index[first])}]",
+                        field="RecordId",
+                    )
+            earlier.append(keys[mine, 2].copy())
+
+
+def _rechunk(
+    batches: Iterator[pa.RecordBatch], schema: pa.Schema, size: int
+) -> Iterator[pa.RecordBatch]:
+    """The same rows in batches of exactly ``size`` (the last may be shorter)."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for b in batches:
+        if not b.num_rows:
+            continue
+        held.append(b)
+        count += b.num_rows
+        if count < size:
+            continue
+        table = pa.Table.from_batches(held, schema=schema)
+        start = 0
+        while count - start >= size:
+            yield table.slice(start, size).combine_chunks().to_batches()[0]
+            start += size
+        held = table.slice(start).to_batches()
+        count -= start
+    if count:
+        yield pa.Table.from_batches(held, schema=schema).combine_chunks().to_batches()[0]
+
+
+def _batches(
+    exports: list[Path],
+    man: _Manifests,
+    options: Mapping[str, Any],
+    chunk_rows: int = 65_536,
+    workers: int | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """The CVR table of ``exports`` in batches of ``chunk_rows`` cards; ``workers`` decoding
+    processes (None: :func:`default_workers`; 1: in this process). With workers, decoding
+    starts here, before the first batch is asked for."""
+    job = _job(man, options, chunk_rows)
+    n = default_workers(exports) if workers is None else workers
+    if n < 1:
+        raise ValueError(f"workers must be at least 1, got {n}")
+    groups = _groups(exports)
+    rows: Iterable[_FilesRows] = (
+        (_rows_of_files(paths, job) for paths, _ in groups)
+        if n == 1
+        else _FilePool(groups, job, n)
     )
+    return _rechunk(_checked(rows), job.schema, chunk_rows)
+
+
+def _groups(exports: list[Path]) -> list[tuple[list[Path], int]]:
+    """Consecutive files of about :data:`GROUP_BYTES` together, with their size: the unit of
+    work, in one process or in a worker."""
+    groups: list[tuple[list[Path], int]] = []
+    paths: list[Path] = []
+    size = 0
     for path in exports:
-        yield from _rows_of_file(path, man, state)
-    if state.chunk.rows:
-        yield state.chunk.to_batch(state.schema)
+        paths.append(path)
+        size += _size(path)
+        if size >= GROUP_BYTES:
+            groups.append((paths, size))
+            paths, size = [], 0
+    if paths:
+        groups.append((paths, size))
+    return groups
 
 
-def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
-    """Read a Dominion export folder (or one ``CvrExport*.json`` inside one)."""
+def _checked(groups: Iterable[_FilesRows]) -> Iterator[pa.RecordBatch]:
+    """The files' batches, after checking each file's sessions against the earlier files'."""
+    seen = _SessionKeys()
+    for rows in groups:
+        for file_keys in rows.files:
+            seen.add(file_keys)
+        yield from rows.batches
+
+
+def read(path: Path, options: Mapping[str, Any], *, workers: int | None = None) -> ParsedExport:
+    """Read a Dominion export folder (or one ``CvrExport*.json`` inside one); ``workers`` as
+    in :func:`_batches` (the default picks from the export's size and the cores)."""
     path = Path(path)
     if path.is_file():
         folder, exports = path.parent, [path]
@@ -659,7 +944,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
     man = _read_manifests(folder, options)
     return ParsedExport(
         election=man.election,
-        batches=_batches(exports, man, options),
+        batches=_batches(exports, man, options, workers=workers),
         format=FORMAT,
         source_files=[*exports, *man.files],
     )

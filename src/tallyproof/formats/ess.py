@@ -24,7 +24,7 @@ Decisions (also in docs/formats-vendor.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,99 +36,18 @@ from ..cvr_table import CvrBuilder
 from ..errors import InputError
 from ..model import OVERVOTE_UNKNOWN, Candidate, Contest, ContestKind, Election, VoteType
 from .base import FormatSpec, ParsedExport, register
+from .options import (
+    UWI_NAME,
+    RctabCandidates,
+    option_bool,
+    option_count,
+    option_index,
+    option_text,
+)
 
 FORMAT = "ess"
 
-#: Name RCTab gives the undeclared write-in pseudo-candidate in its reports.
-UWI_NAME = "Undeclared Write-ins"
-
 _XLSX_MAGIC = b"PK\x03\x04"
-
-
-# ---------------------------------------------------------------------------------------------
-# option helpers shared by the vendor readers (RCTab passes every value as a string)
-
-
-def option_text(options: Mapping[str, Any], key: str, default: str = "") -> str:
-    """A string option; RCTab writes absent values as ``""``."""
-    value = options.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise InputError(f"option {key} must be a string, got {type(value).__name__}", field=key)
-    return str(value).strip()
-
-
-def option_index(options: Mapping[str, Any], key: str) -> int | None:
-    """A 1-based column/row index option (RCTab's convention) as a 0-based index, or None."""
-    text = option_text(options, key)
-    if not text:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise InputError(
-            f"option {key} must be a positive integer, got {text!r}", field=key
-        ) from None
-    if value < 1:
-        raise InputError(f"option {key} must be a positive integer, got {text!r}", field=key)
-    return value - 1
-
-
-def option_count(options: Mapping[str, Any], key: str) -> int | None:
-    """A positive count option (``"max"`` or blank = None)."""
-    text = option_text(options, key)
-    if not text or text.lower() == "max":
-        return None
-    idx = option_index(options, key)
-    return None if idx is None else idx + 1
-
-
-def option_bool(options: Mapping[str, Any], key: str) -> bool:
-    value = options.get(key, False)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", ""):
-        return value.strip().lower() == "true"
-    raise InputError(f"option {key} must be true or false, got {value!r}", field=key)
-
-
-@dataclass(frozen=True)
-class RctabCandidates:
-    """RCTab's ``candidates`` option: names in order, and every code/alias → name."""
-
-    names: tuple[str, ...]
-    by_label: dict[str, str]
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> RctabCandidates | None:
-        raw = options.get("candidates")
-        if raw is None:
-            return None
-        if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
-            raise InputError("option candidates must be a list of objects", field="candidates")
-        names: list[str] = []
-        by_label: dict[str, str] = {}
-        for i, c in enumerate(raw):
-            if not isinstance(c, Mapping) or not isinstance(c.get("name"), str):
-                raise InputError(
-                    f"candidates[{i}] must be an object with a name", field="candidates"
-                )
-            name = c["name"].strip()
-            names.append(name)
-            labels = [name]
-            if isinstance(c.get("code"), str) and c["code"].strip():
-                labels.append(c["code"].strip())
-            aliases = c.get("aliases") or []
-            if not isinstance(aliases, Sequence) or isinstance(aliases, str):
-                raise InputError(f"candidates[{i}].aliases must be a list", field="candidates")
-            labels += [str(a).strip() for a in aliases if str(a).strip()]
-            for label in labels:
-                if by_label.setdefault(label, name) != name:
-                    raise InputError(
-                        f"candidate label {label!r} names two candidates", field="candidates"
-                    )
-        return cls(tuple(names), by_label)
 
 
 class CandidateTable:

@@ -35,7 +35,7 @@ from ..cvr_table import CvrBuilder
 from ..errors import InputError
 from ..model import Candidate, Contest, ContestKind, Election, VoteType
 from .base import FormatSpec, ParsedExport, register
-from .ess import UWI_NAME, RctabCandidates, option_count, option_text
+from .options import UWI_NAME, RctabCandidates, option_count, option_text
 
 FORMAT = "hart"
 NS = "{http://tempuri.org/CVRDesign.xsd}"
