@@ -12,9 +12,10 @@ is the old one or the new one, never a mix.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -148,3 +149,19 @@ def transaction(folder: Path) -> Iterator[Transaction]:
         tx.abort()
         raise
     tx.commit()
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_file: Path, busy: Callable[[], Exception]) -> Iterator[None]:
+    """Hold an advisory ``flock`` on ``lock_file`` (one writer at a time); if another process
+    holds it, raise ``busy()`` at once rather than wait."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, PUBLIC_MODE)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise busy() from exc
+        yield
+    finally:
+        os.close(fd)

@@ -18,11 +18,9 @@ can open with any Parquet tool.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,7 +34,7 @@ import pyarrow.parquet as pq
 from . import __version__
 from .cvr_table import MARKS_TYPE, cvr_schema
 from .errors import InputError, StoreError
-from .fsutil import atomic_write_json, recover, transaction
+from .fsutil import atomic_write_json, exclusive_lock, recover, transaction
 from .model import Candidate, Contest, Election, SourceFile
 
 STORE_SCHEMA_VERSION = 1
@@ -240,18 +238,11 @@ def _sql_str(p: Path) -> str:
     return str(p).replace("'", "''")
 
 
-@contextmanager
-def locked(root: Path) -> Iterator[None]:
+def locked(root: Path) -> AbstractContextManager[None]:
     """One writer at a time per store (advisory lock on ``.lock``)."""
-    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise StoreError(f"{root} is being written by another tallyproof process") from exc
-        yield
-    finally:
-        os.close(fd)
+    return exclusive_lock(
+        root / ".lock", lambda: StoreError(f"{root} is being written by another tallyproof process")
+    )
 
 
 def merge_elections(

@@ -27,22 +27,20 @@ validated first, so a bad file adds nothing.
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import io
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from ..clock import utc_timestamp
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from ..clock import utc_timestamp
 from ..errors import AuditError, InputError
 from ..formats.detect import read_text
-from ..fsutil import fsync_dir
+from ..fsutil import exclusive_lock, fsync_dir
 from ..model import Contest
 
 RECORD_COLUMNS = ("ballot_id", "contest_id", "marks", "not_found", "correction", "reason")
@@ -304,18 +302,11 @@ def current_readings(records: list[Record]) -> dict[tuple[str, str], Record]:
     return {(r.ballot_id, r.contest_id): r for r in records}
 
 
-@contextmanager
-def _lock(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / ".records.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise AuditError(f"{folder}: records are being written by another process") from exc
-        yield
-    finally:
-        os.close(fd)
+def _lock(folder: Path) -> AbstractContextManager[None]:
+    return exclusive_lock(
+        folder / ".records.lock",
+        lambda: AuditError(f"{folder}: records are being written by another process"),
+    )
 
 
 def append_records(path: Path, new: list[Record], *, now: str | None = None) -> list[Record]:

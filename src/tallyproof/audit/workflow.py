@@ -27,7 +27,6 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from ..clock import utc_timestamp
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..clock import utc_timestamp
 from ..cvr_table import Marks
 from ..errors import AuditError, UsageError
 from ..fsutil import atomic_write_bytes, atomic_write_json

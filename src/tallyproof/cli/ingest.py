@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..ingest import ingest
 from ..errors import UsageError
+from ..ingest import ingest
 from .common import emit_json, out
 
 
