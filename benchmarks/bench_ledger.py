@@ -8,7 +8,14 @@ sorting, hashing, building the tree, writing and signing; verify also re-reads t
 checks every checkpoint), and the script prints each one's ratio to the baseline
 (target: ≤ 2). Results go to ``benchmarks/results/ledger.json``.
 
-Run: ``python benchmarks/bench_ledger.py --cards 5000000``.
+The baseline always runs in one process. Commit and verify split the leaf encoding and
+hashing and the lower tree levels between ``--processes`` processes (default: what
+:mod:`tallyproof.ledger.parallel` would use on this machine, i.e. 2 where ``os.fork`` exists
+and there are 2+ CPUs); the output says how many, and both wall and CPU ratios are printed
+(CPU time counts this process and its reaped children). The machine is shared: the same-run
+baseline is what makes the ratios comparable, but a busy second core slows the 2-process path.
+
+Run: ``python benchmarks/bench_ledger.py --cards 5000000 [--processes 1]``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import os
 import platform
 import shutil
 import sys
@@ -33,6 +41,7 @@ from tallyproof.cvr_table import MARKS_TYPE, cvr_schema
 from tallyproof.fsutil import atomic_write_bytes
 from tallyproof.ledger import commit_store, new_keypair, verify_store
 from tallyproof.ledger import canonical as cn
+from tallyproof.ledger import parallel
 from tallyproof.ledger.log import load_leaves
 from tallyproof.model import Candidate, Contest, ContestKind, Election, SourceFile
 from tallyproof.store import Store
@@ -134,11 +143,21 @@ def baseline_seconds(store: Store) -> tuple[float, float, int, int]:
     return elapsed, cpu, len(digests), total_bytes
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have been waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def main(argv: list[str] | None = None) -> dict[str, object]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cards", type=int, default=5_000_000)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--processes", type=int, choices=(1, 2), default=parallel.PROCESSES,
+                    help="processes commit and verify may hash with (default: %(default)s)")
     args = ap.parse_args(argv)
+    parallel.PROCESSES = args.processes
+    processes = parallel.processes_for(args.cards)
     election = _election()
     work = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
     try:
@@ -149,13 +168,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         build = time.perf_counter() - t0
         key, _ = new_keypair(work / "bench-key")
         gc.collect()
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0 = time.perf_counter(), _cpu()
         res = commit_store(store, key)
-        commit_s, commit_cpu = time.perf_counter() - t0, time.process_time() - c0
+        commit_s, commit_cpu = time.perf_counter() - t0, _cpu() - c0
         gc.collect()
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0 = time.perf_counter(), _cpu()
         rep = verify_store(store)
-        verify_s, verify_cpu = time.perf_counter() - t0, time.process_time() - c0
+        verify_s, verify_cpu = time.perf_counter() - t0, _cpu() - c0
         if not rep.ok:
             raise SystemExit(f"verify failed: {rep.failures}")
         gc.collect()
@@ -179,17 +198,20 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "verify_cpu_seconds": round(verify_cpu, 3),
         "commit_cpu_ratio": round(commit_cpu / base_cpu, 3),
         "verify_cpu_ratio": round(verify_cpu / base_cpu, 3),
+        "processes": processes,
         "target_ratio": 2.0,
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
     print(f"ledger benchmark, {args.cards:,} CVRs ({leaves:,} leaves, "
-          f"{result['mean_leaf_bytes']} bytes per CVR leaf)")
+          f"{result['mean_leaf_bytes']} bytes per CVR leaf); commit and verify hash with "
+          f"{processes} process(es), the baseline with 1")
     print("                                          wall s  ratio   CPU s  ratio")
     print(f"  baseline (bare hashlib, leaves + nodes) {base_s:7.2f}         {base_cpu:7.2f}")
     for name, w, c in (("commit", commit_s, commit_cpu), ("verify", verify_s, verify_cpu)):
         print(f"  {name:39} {w:7.2f} {w / base_s:6.2f} {c:7.2f} {c / base_cpu:6.2f}")
-    print("  target: ratio <= 2 (CPU time includes Arrow's worker threads)")
+    print("  target: wall ratio <= 2 (CPU time includes Arrow's worker threads and the "
+          "forked hashing process)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(
         args.out, orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n", mode=0o644

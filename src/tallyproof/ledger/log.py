@@ -157,8 +157,9 @@ def fixed_bytes(col: pa.ChunkedArray | pa.Array) -> bytes:
 
 def _fixed_array(rows: np.ndarray) -> pa.Array:
     n, width = rows.shape
+    # the array wraps the NumPy buffer (kept alive by Arrow) rather than a copy of it
     return pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(width), n, [None, pa.py_buffer(np.ascontiguousarray(rows).tobytes())]
+        pa.binary(width), n, [None, pa.py_buffer(np.ascontiguousarray(rows))]
     )
 
 
@@ -262,20 +263,28 @@ def _latest_definition(leaves: LogLeaves) -> bytes | None:
 
 
 def sort_order(hashes: bytes) -> np.ndarray:
-    """Permutation that sorts 32-byte hashes as unsigned big-endian numbers."""
+    """Permutation that sorts 32-byte hashes as unsigned big-endian numbers (equal hashes by
+    position).
+
+    Each hash's first 64 bits, with the low ``b`` bits replaced by its position (``b`` bits
+    hold any position), sort as plain integers, which NumPy does several times faster than an
+    argsort; positions whose remaining top bits tie (a handful among millions of uniform
+    hashes) are settled on the full hash.
+    """
     words = np.frombuffer(hashes, dtype=">u8").reshape(-1, 4)
-    order = np.argsort(words[:, 0])  # ties (equal first 64 bits) are settled below
-    first = words[order, 0]
-    ties = np.flatnonzero(first[1:] == first[:-1])
-    if len(ties):  # 64-bit prefix collisions are rare: settle them on the full hash
-        groups: dict[int, list[int]] = {}
-        for t in ties.tolist():
-            groups.setdefault(int(first[t]), [])
-        for key in groups:
-            pos = np.flatnonzero(first == key)
-            members = order[pos]
-            members = sorted(members.tolist(), key=lambda i: hashes[32 * i : 32 * i + 32])
-            order[pos] = members
+    m = len(words)
+    b = np.uint64(max(1, (m - 1).bit_length()))
+    packed = (words[:, 0].astype(np.uint64) >> b) << b
+    packed |= np.arange(m, dtype=np.uint64)
+    packed.sort()
+    order = (packed & ((np.uint64(1) << b) - np.uint64(1))).astype(np.int64)
+    top = packed >> b
+    tied = np.flatnonzero(top[1:] == top[:-1])  # sorted positions t, t+1 share their top bits
+    if len(tied):
+        for run in np.split(tied, np.flatnonzero(np.diff(tied) != 1) + 1):
+            lo, hi = int(run[0]), int(run[-1]) + 2
+            members = sorted(order[lo:hi].tolist(), key=lambda i: hashes[32 * i : 32 * i + 32])
+            order[lo:hi] = members
     return order
 
 
@@ -390,11 +399,14 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
             }
         )
 
-    seg = pa.concat_tables([data_part(extra_data[:n_def]), card_part, data_part(extra_data[n_def:])])
+    def_part, batch_part = data_part(extra_data[:n_def]), data_part(extra_data[n_def:])
+    seg = pa.concat_tables([def_part, card_part, batch_part])
     count = seg.num_rows
     seg = seg.add_column(0, "leaf_index", pa.array(np.arange(old_size, old_size + count, dtype=np.uint64)))
     seg = seg.cast(SEGMENT_SCHEMA)
-    new_hashes = old_hashes + fixed_bytes(seg.column("leaf_hash"))
+    # the segment's leaf hashes in its order, joined from the parts rather than re-read
+    new_hashes = b"".join([old_hashes, fixed_bytes(def_part.column("leaf_hash")),
+                           memoryview(hash_rows), fixed_bytes(batch_part.column("leaf_hash"))])
     tree = Tree(new_hashes)
     if checkpoints and tree.root(old_size) != checkpoints[-1].checkpoint.root:
         # appending to a log whose leaves no longer match what was signed would bury the damage

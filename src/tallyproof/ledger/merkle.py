@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .parallel import processes_for, run_pair
+
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
@@ -51,17 +53,59 @@ def _next_level(level: bytes) -> bytes:
     flat = np.frombuffer(level, dtype=np.uint8, count=pairs * 2 * HASH_SIZE)
     out: list[bytes] = []
     # lay out 0x01 ‖ left ‖ right contiguously so that each node hash is one bytes slice;
-    # in blocks, so the temporaries stay small and are reused rather than faulted in afresh
+    # in blocks through one reused buffer, so the temporaries stay small and are not faulted
+    # in afresh for every block
+    rows = np.empty((min(pairs, _BLOCK), step), dtype=np.uint8)
+    rows[:, 0] = NODE_PREFIX[0]
     for start in range(0, pairs, _BLOCK):
         stop = min(start + _BLOCK, pairs)
-        rows = np.empty((stop - start, step), dtype=np.uint8)
-        rows[:, 0] = NODE_PREFIX[0]
-        rows[:, 1:] = flat[start * 2 * HASH_SIZE : stop * 2 * HASH_SIZE].reshape(-1, 2 * HASH_SIZE)
-        raw = rows.tobytes()
+        k = stop - start
+        rows[:k, 1:] = flat[start * 2 * HASH_SIZE : stop * 2 * HASH_SIZE].reshape(k, 2 * HASH_SIZE)
+        raw = rows[:k].tobytes()
         out.append(b"".join([sha(raw[i : i + step]).digest() for i in range(0, len(raw), step)]))
     if count % 2:
         out.append(level[-HASH_SIZE:])
     return b"".join(out)
+
+
+def _levels_up_to(level: bytes, height: int) -> list[bytes]:
+    """``level`` and the ``height`` levels above it (fewer if it reaches one node)."""
+    out = [level]
+    for _ in range(height):
+        if len(out[-1]) <= HASH_SIZE:
+            break
+        out.append(_next_level(out[-1]))
+    return out
+
+
+def _build_levels(leaves: bytes, n: int) -> list[bytes]:
+    """The bottom levels of the tree, the lower ones split between two processes.
+
+    Leaves ``[0, s)`` and ``[s, n)`` with ``s`` a multiple of ``2^k`` have disjoint subtrees
+    up to height ``k``: no pair at those levels straddles ``s`` and any unpaired last node is
+    the second part's, so concatenating the two parts' levels gives the whole tree's. Above
+    ``k`` at most 128 nodes per level remain for :class:`Tree` to finish.
+    """
+    if processes_for(n) == 1 or n < 128:
+        return [leaves]
+    k = (n // 64).bit_length() - 1  # 2^k <= n/64 < 2^(k+1), so n/2^(k+1) is in [32, 64)
+    s = round(n / (1 << (k + 1))) << k  # the multiple of 2^k nearest n/2 (below n)
+    cut = s * HASH_SIZE
+
+    def second() -> bytes:
+        return b"".join(_levels_up_to(leaves[cut:], k)[1:])
+
+    mine, theirs = run_pair(lambda: b"".join(_levels_up_to(leaves[:cut], k)[1:]), second, True)
+    levels = [leaves]
+    a, b, m = 0, 0, n - s
+    for h in range(1, k + 1):
+        m = (m + 1) // 2
+        width_a, width_b = (s >> h) * HASH_SIZE, m * HASH_SIZE
+        levels.append(mine[a : a + width_a] + theirs[b : b + width_b])
+        a, b = a + width_a, b + width_b
+    if a != len(mine) or b != len(theirs):
+        raise ValueError("parallel tree levels have unexpected sizes")
+    return levels
 
 
 class Tree:
@@ -74,7 +118,7 @@ class Tree:
         if len(leaf_hashes) % HASH_SIZE:
             raise ValueError("leaf hashes must be a multiple of 32 bytes")
         self.size = len(leaf_hashes) // HASH_SIZE
-        levels = [bytes(leaf_hashes)]
+        levels = _build_levels(bytes(leaf_hashes), self.size)
         while len(levels[-1]) > HASH_SIZE:
             levels.append(_next_level(levels[-1]))
         self.levels = levels

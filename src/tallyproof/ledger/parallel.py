@@ -1,0 +1,82 @@
+"""Split the log's SHA-256 work between this process and one forked child.
+
+Leaf and node hashing is one ``hashlib`` call per 100-odd bytes, so CPython holds the GIL
+throughout (hashlib releases it only for inputs of 2 KiB or more) and threads cannot share
+it. A forked child, though, sees the already-encoded bytes for free (copy-on-write) and only
+its 32-byte digests travel back through a pipe. The split is by position, the parent's part
+first, so the output is the same bytes whether one or two processes did the work.
+
+Fork is used only where it exists (POSIX), on Python 3.11 (3.12 deprecates forking a
+process that has threads, as Arrow's pools make ours), with 2+ CPUs, and when there is enough
+work to repay it (:data:`MIN_PARALLEL_ITEMS`); otherwise the same functions run both parts in
+this process. A child that fails or dies raises :class:`ParallelHashError` in the parent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+
+from ..errors import TallyproofError
+
+#: Processes that share the hashing (this one plus forked children); 1 disables forking.
+PROCESSES = (
+    2 if hasattr(os, "fork") and sys.version_info < (3, 12) and (os.cpu_count() or 1) >= 2 else 1
+)
+#: Fewer items than this are hashed in-process: a fork costs a few milliseconds.
+MIN_PARALLEL_ITEMS = 1 << 17
+
+_OK, _FAILED = b"\x00", b"\x01"
+
+
+class ParallelHashError(TallyproofError):
+    """A hashing child process failed (its traceback is in the message) or died."""
+
+
+def processes_for(items: int) -> int:
+    """How many processes :func:`run_pair` will use for ``items`` units of work."""
+    return PROCESSES if PROCESSES > 1 and items >= MIN_PARALLEL_ITEMS else 1
+
+
+def run_pair(
+    first: Callable[[], bytes], second: Callable[[], bytes], fork: bool
+) -> tuple[bytes, bytes]:
+    """``(first(), second())``; with ``fork`` a child process computes ``second`` meanwhile.
+
+    The child inherits everything both callables need, writes one status byte and its result
+    to a pipe and leaves with ``os._exit`` (no atexit handlers, no buffered output of the
+    parent flushed twice). The parent reads the pipe to its end before reaping the child, so
+    a large result cannot deadlock on a full pipe.
+    """
+    if not fork:
+        return first(), second()
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(rfd)
+        code = 0
+        try:
+            try:
+                payload = _OK + second()
+            except BaseException:  # report everything, including KeyboardInterrupt, to the parent
+                payload = _FAILED + traceback.format_exc().encode("utf-8", "replace")
+                code = 1
+            with os.fdopen(wfd, "wb") as out:
+                out.write(payload)
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    try:
+        mine = first()
+    finally:
+        with os.fdopen(rfd, "rb") as inp:
+            theirs = inp.read()
+        _, status = os.waitpid(pid, 0)
+    if theirs[:1] == _FAILED:
+        raise ParallelHashError("hashing child process failed:\n"
+                                + theirs[1:].decode("utf-8", "replace"))
+    if theirs[:1] != _OK or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        raise ParallelHashError(f"hashing child process {pid} died (wait status {status})")
+    return mine, theirs[1:]
