@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from tallyproof.errors import InputError
-from tallyproof.formats import dominion
+from tallyproof.formats import dominion, dominion_pool
 from tallyproof.ingest import ingest, read_export
 from tallyproof.model import ContestKind
 from tallyproof.store import Store
@@ -270,7 +270,7 @@ def test_reads_the_demo_generators_export(tmp_path: Path) -> None:
 def several_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = vf.big_dominion(tmp_path / "big", 1_200, per_file=200)  # six files
     largest = max(p.stat().st_size for p in dominion.export_files(folder))
-    monkeypatch.setattr(dominion, "GROUP_BYTES", largest + 1)  # units of work: two files each
+    monkeypatch.setattr(dominion_pool, "GROUP_BYTES", largest + 1)  # units of work: two files each
     return folder
 
 
@@ -283,7 +283,7 @@ def test_workers_give_the_same_batches_as_one_process(
     several_files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parallel = _read_all(several_files, workers=2)  # three units of work on two workers
-    monkeypatch.setattr(dominion, "GROUP_BYTES", 1 << 30)
+    monkeypatch.setattr(dominion_pool, "GROUP_BYTES", 1 << 30)
     serial = _read_all(several_files, workers=1)  # all six files in one unit
     assert [b.num_rows for b in serial] == [256] * 4 + [176]  # re-cut across file boundaries
     assert [b.num_rows for b in parallel] == [b.num_rows for b in serial]
@@ -346,8 +346,18 @@ def test_default_workers(small: Path, several_files: Path, monkeypatch: pytest.M
     assert dominion.default_workers(dominion.export_files(small)) == 1  # tiny export
     exports = dominion.export_files(several_files)
     assert dominion.default_workers(exports[:1]) == 1
-    monkeypatch.setattr(dominion, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(dominion_pool, "PARALLEL_MIN_BYTES", 1)
     cores = len(os.sched_getaffinity(0))
-    assert dominion.default_workers(exports) == min(dominion.MAX_WORKERS, cores)
+    assert dominion.default_workers(exports) == min(dominion_pool.MAX_WORKERS, cores)
     with pytest.raises(ValueError, match="at least 1"):
         _read_all(several_files, workers=0)
+
+
+def test_pool_groups_files_by_size(several_files: Path) -> None:
+    files = dominion.export_files(several_files)
+    groups = dominion_pool.file_groups(files)  # GROUP_BYTES set so that two files fill one
+    assert [paths for paths, _ in groups] == [files[0:2], files[2:4], files[4:6]]
+    assert [size for _, size in groups] == [
+        sum(p.stat().st_size for p in paths) for paths, _ in groups
+    ]
+    assert dominion.default_workers is dominion_pool.default_workers  # re-exported

@@ -7,8 +7,8 @@ numeric ids that the manifests resolve. Each export file is decoded whole by msg
 structs holding only the fields read (the rest is skipped without being built, and a wrong type
 is reported with its JSON path), turned into CVR-table rows and dropped before the next is
 opened, so memory is bounded by the largest single file, not by the election. A large export is
-decoded by a pool of worker processes (:class:`_FilePool`), a bounded number of files ahead,
-and put back in file order, so the table is the same whatever the workers' timing.
+decoded by a pool of worker processes (:mod:`.dominion_pool`), a bounded number of files
+ahead, and put back in file order, so the table is the same whatever the workers' timing.
 
 Decisions (also in docs/formats-vendor.md):
 
@@ -28,14 +28,9 @@ Decisions (also in docs/formats-vendor.md):
 from __future__ import annotations
 
 import gc
-import multiprocessing as mp
-import os
 import re
-import weakref
 from array import array
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +43,9 @@ import pyarrow as pa
 from ..cvr_table import MARKS_TYPE, METADATA_FIELDS, METADATA_NAMES, cvr_schema
 from ..errors import InputError
 from ..model import OVERVOTE_UNKNOWN, Candidate, Contest, ContestKind, Election, VoteType
+from . import dominion_pool
 from .base import FormatSpec, ParsedExport, register
+from .dominion_pool import FileKeys, FilesRows, default_workers
 from .options import UWI_NAME
 
 FORMAT = "dominion"
@@ -461,7 +458,7 @@ def _marks_array(
 
 def _rows_of_file(
     path: Path, job: _Job, chunk: _Chunk, batches: list[pa.RecordBatch]
-) -> tuple[_FileKeys, _Chunk]:
+) -> tuple[FileKeys, _Chunk]:
     """Rows of one export file added to ``chunk``, each chunk that fills moved to ``batches``;
     returns the keys of the sessions read (for the duplicate check across files, which needs
     all files) and the chunk to go on with.
@@ -591,7 +588,7 @@ def _rows_of_file(
             (m_id, m_tab, m_bat, m_rec, m_pre, m_sty, m_vt, m_src, m_srec), (p_key, m_add) = (
                 chunk.appenders()
             )
-    keys = _FileKeys(
+    keys = FileKeys(
         path=path,
         index=np.frombuffer(index, dtype=np.int64),
         keys=np.stack([np.frombuffer(a, dtype=np.int64) for a in (tabs, bats, recs)], axis=1),
@@ -599,18 +596,18 @@ def _rows_of_file(
     return keys, chunk
 
 
-def _rows_of_files(paths: list[Path], job: _Job) -> _FilesRows:
+def _rows_of_files(paths: list[Path], job: _Job) -> FilesRows:
     """Rows of consecutive export files sharing record batches (a Dominion file often holds a
     few hundred cards; a batch per file would cost more to build than the rows in it)."""
     batches: list[pa.RecordBatch] = []
     chunk = job.new_chunk()
-    keys: list[_FileKeys] = []
+    keys: list[FileKeys] = []
     for path in paths:
         file_keys, chunk = _rows_of_file(path, job, chunk, batches)
         keys.append(file_keys)
     if chunk.rows:
         batches.append(chunk.to_batch(job.schema))
-    return _FilesRows(batches, keys)
+    return FilesRows(batches, keys)
 
 
 def _too_big(tab: int, bat: int) -> str:
@@ -667,23 +664,6 @@ class _Job:
         return _Chunk(self.man.election.contests, list(self.ranks))
 
 
-@dataclass(frozen=True)
-class _FileKeys:
-    """The sessions read from one export file."""
-
-    path: Path
-    index: np.ndarray  # position in ``Sessions`` of each session read
-    keys: np.ndarray  # (sessions, 3) int64: TabulatorId, BatchId, RecordId
-
-
-@dataclass(frozen=True)
-class _FilesRows:
-    """Rows of a group of consecutive export files, and their sessions file by file."""
-
-    batches: list[pa.RecordBatch]
-    files: list[_FileKeys]
-
-
 def _job(man: _Manifests, options: Mapping[str, Any], chunk_rows: int) -> _Job:
     group_opt = str(options.get("countingGroupId") or "").strip()
     group_filter: int | None = None
@@ -703,183 +683,6 @@ def _job(man: _Manifests, options: Mapping[str, Any], chunk_rows: int) -> _Job:
     return _Job(man, cvr_schema(contests), tuple(ranks), group_filter, chunk_rows)
 
 
-# ---------------------------------------------------------------------------------------------
-# several files at once: the per-mark loop is Python, so one core turns some 50,000-100,000
-# cards a second into rows (fewer the more contests a card has). A pool of processes reads
-# groups of consecutive files; the parent takes the results in file order, checks sessions
-# across files and re-cuts the batches, so the table is the same, row for row and batch for
-# batch, whatever the number of workers or their timing.
-
-#: Files are read in groups of about this much JSON (the unit of work of a worker).
-GROUP_BYTES = 16 << 20
-
-#: Upper bound on decoding processes (the parent still needs a core to write Parquet).
-MAX_WORKERS = 2
-
-#: Below this much CVR JSON a pool costs more to start and feed than it saves.
-PARALLEL_MIN_BYTES = 64 << 20
-
-#: Groups handed out ahead: at least this many per worker, to keep them busy...
-AHEAD_PER_WORKER = 2
-
-#: ...and more while their JSON totals less than this, so that decoding can run well ahead
-#: of a parent busy hashing the files; rows take a fraction of the size of their JSON, so
-#: memory stays bounded by this budget, not by the export.
-AHEAD_BYTES = 256 << 20
-
-_worker_job: _Job | None = None
-
-
-def _init_worker(job: _Job) -> None:
-    global _worker_job
-    _worker_job = job
-
-
-def _worker_read(
-    paths: list[Path],
-) -> _FilesRows | tuple[str, str | None, str | int | None, str | None]:
-    """Read a group of files in a worker. An :class:`InputError` comes back as its parts,
-    re-raised by the parent: its keyword-only constructor does not survive pickling."""
-    if _worker_job is None:
-        raise RuntimeError("worker used before its initializer ran")
-    try:
-        return _rows_of_files(paths, _worker_job)
-    except InputError as exc:
-        return (exc.message, exc.file, exc.record, exc.field)
-
-
-def default_workers(exports: list[Path]) -> int:
-    """Decoding processes for these files: 1 (in-process) for a small export, a single file or
-    a single core; else up to :data:`MAX_WORKERS`."""
-    if len(exports) < 2:
-        return 1
-    try:
-        size = sum(p.stat().st_size for p in exports)
-    except OSError:
-        return 1  # the reader reports the unreadable file with its name
-    if size < PARALLEL_MIN_BYTES:
-        return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(MAX_WORKERS, cores or 1, len(exports)))
-
-
-def _size(path: Path) -> int:
-    """Bytes of a file, for the read-ahead budget only (an unreadable file is reported by the
-    worker that tries to read it, with its name)."""
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _pool_context() -> mp.context.BaseContext:
-    """"fork" where there is one: "spawn" and "forkserver" re-run the caller's main script in
-    each worker, which breaks any script that calls ingest without an ``if __name__`` guard
-    (and costs a second start-up). The workers only decode JSON and build Arrow arrays, which
-    use no thread pool, and Arrow re-initialises its pools after a fork."""
-    methods = mp.get_all_start_methods()
-    return mp.get_context("fork" if "fork" in methods else "spawn")
-
-
-class _FilePool:
-    """Groups of files read by worker processes, yielded in the order given. The first are
-    handed out as soon as the pool exists, so decoding overlaps whatever the caller does before
-    it asks for rows (ingest hashes every source file first)."""
-
-    def __init__(self, groups: list[tuple[list[Path], int]], job: _Job, workers: int) -> None:
-        pool = ProcessPoolExecutor(
-            workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(job,)
-        )
-        # shut down when iteration ends, fails or is abandoned, or when never iterated at all
-        self._shutdown = weakref.finalize(self, pool.shutdown, wait=True, cancel_futures=True)
-        self._pool = pool
-        self._min_ahead = workers * AHEAD_PER_WORKER
-        self._todo = list(reversed(groups))  # popped from the end
-        self._ahead: deque[tuple[Future[Any], int]] = deque()
-        self._ahead_bytes = 0
-        self._hand_out()
-
-    def _hand_out(self) -> None:
-        while self._todo and (
-            len(self._ahead) < self._min_ahead
-            or self._ahead_bytes + self._todo[-1][1] <= AHEAD_BYTES
-        ):
-            paths, size = self._todo.pop()
-            self._ahead.append((self._pool.submit(_worker_read, paths), size))
-            self._ahead_bytes += size
-
-    def __iter__(self) -> Iterator[_FilesRows]:
-        try:
-            while self._ahead:
-                future, size = self._ahead.popleft()
-                got = future.result()
-                self._ahead_bytes -= size
-                self._hand_out()
-                if isinstance(got, tuple):
-                    message, file, record, field = got
-                    raise InputError(message, file=file, record=record, field=field)
-                yield got
-        finally:
-            self._shutdown()
-
-
-class _SessionKeys:
-    """Sessions seen in earlier files, grouped by (tabulator, batch): a Dominion file holds one
-    batch, so a file's sessions are usually compared with nothing at all."""
-
-    def __init__(self) -> None:
-        self.by_batch: dict[tuple[int, int], list[np.ndarray]] = {}
-
-    def add(self, rows: _FileKeys) -> None:
-        keys = rows.keys
-        if not len(keys):
-            return
-        if (keys[:, :2] == keys[0, :2]).all():  # the usual case: one batch per file
-            groups = [(keys[0, :2].tolist(), np.arange(len(keys)))]
-        else:
-            pairs, inverse = np.unique(keys[:, :2], axis=0, return_inverse=True)
-            inverse = inverse.reshape(-1)
-            groups = [(pair, np.flatnonzero(inverse == g)) for g, pair in enumerate(pairs.tolist())]
-        for (tab, bat), mine in groups:
-            earlier = self.by_batch.setdefault((tab, bat), [])
-            if earlier:
-                clash = mine[np.isin(keys[mine, 2], np.concatenate(earlier))]
-                if clash.size:
-                    first = int(clash.min())
-                    rec = int(keys[first, 2])
-                    raise InputError(
-                        f"session {tab}-{bat}-{rec} appears twice in the export",
-                        file=rows.path,
-                        record=f"Sessions[{int(rows.index[first])}]",
-                        field="RecordId",
-                    )
-            earlier.append(keys[mine, 2].copy())
-
-
-def _rechunk(
-    batches: Iterator[pa.RecordBatch], schema: pa.Schema, size: int
-) -> Iterator[pa.RecordBatch]:
-    """The same rows in batches of exactly ``size`` (the last may be shorter)."""
-    held: list[pa.RecordBatch] = []
-    count = 0
-    for b in batches:
-        if not b.num_rows:
-            continue
-        held.append(b)
-        count += b.num_rows
-        if count < size:
-            continue
-        table = pa.Table.from_batches(held, schema=schema)
-        start = 0
-        while count - start >= size:
-            yield table.slice(start, size).combine_chunks().to_batches()[0]
-            start += size
-        held = table.slice(start).to_batches()
-        count -= start
-    if count:
-        yield pa.Table.from_batches(held, schema=schema).combine_chunks().to_batches()[0]
-
-
 def _batches(
     exports: list[Path],
     man: _Manifests,
@@ -894,39 +697,13 @@ def _batches(
     n = default_workers(exports) if workers is None else workers
     if n < 1:
         raise ValueError(f"workers must be at least 1, got {n}")
-    groups = _groups(exports)
-    rows: Iterable[_FilesRows] = (
+    groups = dominion_pool.file_groups(exports)
+    rows: Iterable[FilesRows] = (
         (_rows_of_files(paths, job) for paths, _ in groups)
         if n == 1
-        else _FilePool(groups, job, n)
+        else dominion_pool.FilePool(groups, _rows_of_files, job, n)
     )
-    return _rechunk(_checked(rows), job.schema, chunk_rows)
-
-
-def _groups(exports: list[Path]) -> list[tuple[list[Path], int]]:
-    """Consecutive files of about :data:`GROUP_BYTES` together, with their size: the unit of
-    work, in one process or in a worker."""
-    groups: list[tuple[list[Path], int]] = []
-    paths: list[Path] = []
-    size = 0
-    for path in exports:
-        paths.append(path)
-        size += _size(path)
-        if size >= GROUP_BYTES:
-            groups.append((paths, size))
-            paths, size = [], 0
-    if paths:
-        groups.append((paths, size))
-    return groups
-
-
-def _checked(groups: Iterable[_FilesRows]) -> Iterator[pa.RecordBatch]:
-    """The files' batches, after checking each file's sessions against the earlier files'."""
-    seen = _SessionKeys()
-    for rows in groups:
-        for file_keys in rows.files:
-            seen.add(file_keys)
-        yield from rows.batches
+    return dominion_pool.rechunk(dominion_pool.checked_batches(rows), job.schema, chunk_rows)
 
 
 def read(path: Path, options: Mapping[str, Any], *, workers: int | None = None) -> ParsedExport:
