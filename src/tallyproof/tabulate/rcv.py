@@ -199,9 +199,12 @@ class _Engine:
         self.rec: list[int] = [-1] * u
         self.ftv: list[Decimal] = [_ONE] * u
         self.cont: list[bool] = [True] * self.k
-        self.vector = _Vector.build(self) if (self.n_seats == 1 and not self.slice_kinds
-                                              and not rules.continue_until_two_candidates_remain
-                                              ) else None
+        # imported here: rcv_columnwise imports this module's status names
+        from .rcv_columnwise import ColumnwiseRounds
+
+        columnwise = self.n_seats == 1 and not self.slice_kinds and \
+            not rules.continue_until_two_candidates_remain
+        self.vector = ColumnwiseRounds.build(self) if columnwise else None
         # Decimal weights for the per-group path (the column-wise path keeps int64 weights)
         self.w = [] if self.vector is not None else [Decimal(int(x)) for x in ballots.weights]
         self.alloc: list[dict[int, Decimal] | None] = [None] * u
@@ -251,7 +254,9 @@ class _Engine:
         prev_inactive: dict[str, Decimal] = {}
         prev_slice: dict[tuple[str, str], tuple[dict[int, Decimal], dict[str, Decimal]]] = {}
         residual = Decimal(0)
-        to_process: list[int] = list(range(len(self.b)))
+        # group indices to (re)walk this round: an index array on the column-wise path
+        to_process: Any = np.arange(len(self.b)) if self.vector is not None else \
+            list(range(len(self.b)))
         threshold = Decimal(0)
         while self.should_continue():
             self.round += 1
@@ -653,111 +658,6 @@ class _Engine:
         if rules.winner_election_mode == WinnerElectionMode.BOTTOMS_UP_PERCENTAGE:
             return n_win == 0
         return n_win < self.n_seats or (rules.uses_surpluses and r in self.winner_round.values())
-
-
-class _Vector:
-    """Column-wise round processing for the common case — one seat, every distinct ranking with
-    at most one mark per rank, no slices — so a million-ballot IRV costs a few numpy passes per
-    round. It makes exactly the per-ballot decisions of :meth:`_Engine.process`: at each rank,
-    in order, a skipped-rank gap, a repeated candidate, an unnamed overvote, or a continuing
-    candidate ends the walk (integer arithmetic throughout; totals become ``Decimal`` per round).
-    """
-
-    def __init__(self, eng: _Engine, dense: np.ndarray) -> None:
-        self.eng = eng
-        self.d = dense  # (groups, positions): code + 1, 0 = no mark
-        self.w = np.asarray(eng.b.weights, dtype=np.int64)
-        self.rec = np.full(len(dense), -1, dtype=np.int64)
-        marked = dense > 0
-        width = dense.shape[1]
-        rules = eng.rules
-        pos1 = np.arange(1, width + 1, dtype=np.int64)[None, :]
-        if rules.max_skipped_ranks_allowed != UNLIMITED and width:
-            at = np.where(marked, pos1, 0)
-            prev = np.maximum.accumulate(at, axis=1)
-            prev = np.concatenate([np.zeros((len(dense), 1), np.int64), prev[:, :-1]], axis=1)
-            self.gap = marked & (pos1 - prev > rules.max_skipped_ranks_allowed + 1)
-        else:
-            self.gap = np.zeros(dense.shape, bool)
-        self.dup = np.zeros(dense.shape, bool)
-        if rules.exhaust_on_duplicate_candidate:
-            for p in range(width):
-                for q in range(p):
-                    self.dup[:, p] |= marked[:, p] & (dense[:, p] == dense[:, q])
-        explicit = dense == OVERVOTE_UNKNOWN + 1
-        if explicit.any() and rules.overvote_rule == OvervoteRule.EXHAUST_IF_MULTIPLE_CONTINUING:
-            raise UsageError("overvote rule exhaustIfMultipleContinuing needs the overvoted "
-                             "candidates, but this export only says 'overvote'")
-        self.over = explicit if rules.overvote_rule == OvervoteRule.EXHAUST_IMMEDIATELY else \
-            np.zeros(dense.shape, bool)
-        self.lut_index = np.where(explicit, 0, dense)
-        self.any_mark = marked.any(axis=1)
-
-    @staticmethod
-    def build(eng: _Engine) -> _Vector | None:
-        if eng.b.dense is not None:
-            return _Vector(eng, eng.b.dense)
-        items = eng.b.items
-        if not items or not all(isinstance(x, list) for x in items):
-            return None
-        width = max(len(x) for x in items)  # type: ignore[arg-type]
-        dense = np.zeros((len(items), width), dtype=np.int64)
-        for i, row in enumerate(items):
-            if row:
-                dense[i, : len(row)] = row  # type: ignore[arg-type]
-        return _Vector(eng, dense)
-
-    def leaving(self, gone: list[int]) -> list[int]:
-        if not gone:
-            return []
-        return np.flatnonzero(np.isin(self.rec, np.array(gone, dtype=np.int64))).tolist()
-
-    def process(self, idx: list[int], tally: dict[int, Decimal], inactive: dict[str, Decimal],
-                transfers: dict[int, dict[str, Decimal]]) -> None:
-        if not idx:
-            return
-        eng = self.eng
-        k = eng.k
-        ix = np.asarray(idx, dtype=np.int64)
-        lut = np.zeros(k + 1, dtype=bool)
-        lut[1:] = eng.cont
-        cont = lut[self.lut_index[ix]] if self.d.shape[1] else np.zeros((len(ix), 0), bool)
-        gap, dup, over = self.gap[ix], self.dup[ix], self.over[ix]
-        events = gap | dup | over | cont
-        has = events.any(axis=1) if events.shape[1] else np.zeros(len(ix), bool)
-        first = events.argmax(axis=1) if events.shape[1] else np.zeros(len(ix), np.int64)
-        rows = np.arange(len(ix))
-        # outcome code: 0..k-1 a candidate; k+j the j-th inactive kind
-        kinds = [SKIPPED, REPEATED, OVERVOTES, EXHAUSTED_CHOICES, NO_RANKINGS]
-        out = np.where(self.any_mark[ix], k + 3, k + 4)
-        if events.shape[1]:
-            f_gap, f_dup = gap[rows, first], dup[rows, first]
-            f_over = over[rows, first]
-            cand = self.d[ix, first] - 1
-            decided = np.where(f_gap, k, np.where(f_dup, k + 1, np.where(f_over, k + 2, cand)))
-            out = np.where(has, decided, out)
-        w = self.w[ix]
-        counts = np.zeros(k + len(kinds), dtype=np.int64)
-        np.add.at(counts, out, w)
-        for c in range(k):
-            if counts[c]:
-                tally[c] = tally[c] + Decimal(int(counts[c]))
-        for j, kind in enumerate(kinds):
-            n = int(counts[k + j])
-            if n:
-                inactive[kind] = inactive.get(kind, Decimal(0)) + Decimal(n)
-        src = self.rec[ix]
-        moved = src >= 0
-        if moved.any():
-            dst = np.where(out < k, out, k)  # every inactive outcome is "exhausted"
-            pair = np.zeros(k * (k + 1), dtype=np.int64)
-            np.add.at(pair, src[moved] * (k + 1) + dst[moved], w[moved])
-            for flat in np.flatnonzero(pair).tolist():
-                s_, d_ = divmod(flat, k + 1)
-                target = eng.names[d_] if d_ < k else EXHAUSTED
-                dd = transfers.setdefault(s_, {})
-                dd[target] = dd.get(target, Decimal(0)) + Decimal(int(pair[flat]))
-        self.rec[ix] = np.where(out < k, out, -1)
 
 
 def _invert(tally: dict[int, Decimal]) -> list[tuple[Decimal, list[int]]]:
