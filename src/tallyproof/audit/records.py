@@ -137,38 +137,13 @@ def read_records_csv(
     sampled: set[str],
 ) -> list[Record]:
     """Parse and validate an audit-board CSV (see module docstring); nothing is stored."""
-    raw, text = read_text(Path(path))
-    digest = hashlib.sha256(raw).hexdigest()
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
-    missing = [c for c in ("ballot_id", "contest_id", "marks") if c not in header]
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}; expected "
-                         f"{','.join(RECORD_COLUMNS)}", file=path, record=1)
+    digest, rows = _entries(path, RECORD_COLUMNS, unit="ballot", sampled=sampled,
+                            contests=contests)
     out: list[Record] = []
-    seen: set[tuple[str, str]] = set()
-    for row_no, row in enumerate(reader, start=2):
-        ballot = (row.get("ballot_id") or "").strip()
-        contest_id = (row.get("contest_id") or "").strip()
-        if not ballot:
-            raise InputError("empty ballot id", file=path, record=row_no, field="ballot_id")
-        if ballot not in sampled:
-            raise InputError(f"ballot {ballot!r} was not drawn in any round of this audit",
-                             file=path, record=row_no, field="ballot_id")
-        not_found = _flag(row.get("not_found"), path=path, row=row_no, field="not_found")
-        correction = _flag(row.get("correction"), path=path, row=row_no, field="correction")
-        reason = (row.get("reason") or "").strip() or None
-        if correction and not reason:
-            raise InputError("a correction needs a reason", file=path, record=row_no,
-                             field="reason")
-        if contest_id == ALL_CONTESTS and not not_found:
-            raise InputError("contest '*' is only for cards that were not found", file=path,
-                             record=row_no, field="contest_id")
-        if contest_id != ALL_CONTESTS and contest_id not in contests:
-            raise InputError(f"contest {contest_id!r} is not under audit", file=path,
-                             record=row_no, field="contest_id")
+    for e in rows:
+        row_no, row, contest_id = e.number, e.row, e.contest_id
         marks: tuple[tuple[str, ...], ...] | None = None
-        if not not_found:
+        if not e.not_found:
             marks = parse_marks(row.get("marks") or "")
             contest = contests[contest_id]
             try:
@@ -182,14 +157,67 @@ def read_records_csv(
         elif (row.get("marks") or "").strip():
             raise InputError("a card that was not found has no marks", file=path,
                              record=row_no, field="marks")
-        key = (ballot, contest_id)
-        if key in seen and not correction:
-            raise InputError(f"ballot {ballot!r} contest {contest_id!r} appears twice in the "
-                             "file", file=path, record=row_no)
-        seen.add(key)
-        out.append(Record(ballot, contest_id, marks, not_found, correction, reason,
+        out.append(Record(e.unit_id, contest_id, marks, e.not_found, e.correction, e.reason,
                           source_file=Path(path).name, source_sha256=digest))
     return out
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """The columns every audit-board row has, validated (see :func:`_entries`)."""
+
+    number: int  # line in the file
+    row: dict[str, str]
+    unit_id: str  # ballot or batch id
+    contest_id: str
+    not_found: bool
+    correction: bool
+    reason: str | None
+
+
+def _entries(path: Path, columns: tuple[str, ...], *, unit: str, sampled: set[str],
+             contests: dict[str, Contest]) -> tuple[str, list[_Entry]]:
+    """The file's SHA-256 and its rows with the shared checks done: required columns (the
+    first three of ``columns``), a drawn unit, a contest under audit (``*`` only for units
+    not found), yes/no flags, a reason for every correction, no repeat without correction."""
+    raw, text = read_text(Path(path))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    missing = [c for c in columns[:3] if c not in header]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}; expected "
+                         f"{','.join(columns)}", file=path, record=1)
+    id_col = columns[0]
+    out: list[_Entry] = []
+    seen: set[tuple[str, str]] = set()
+    for row_no, row in enumerate(reader, start=2):
+        unit_id = (row.get(id_col) or "").strip()
+        contest_id = (row.get("contest_id") or "").strip()
+        if not unit_id:
+            raise InputError(f"empty {unit} id", file=path, record=row_no, field=id_col)
+        if unit_id not in sampled:
+            raise InputError(f"{unit} {unit_id!r} was not drawn in any round of this audit",
+                             file=path, record=row_no, field=id_col)
+        not_found = _flag(row.get("not_found"), path=path, row=row_no, field="not_found")
+        correction = _flag(row.get("correction"), path=path, row=row_no, field="correction")
+        reason = (row.get("reason") or "").strip() or None
+        if correction and not reason:
+            raise InputError("a correction needs a reason", file=path, record=row_no,
+                             field="reason")
+        if contest_id == ALL_CONTESTS and not not_found:
+            noun = "cards" if unit == "ballot" else f"{unit}es"
+            raise InputError(f"contest '*' is only for {noun} that were not found", file=path,
+                             record=row_no, field="contest_id")
+        if contest_id != ALL_CONTESTS and contest_id not in contests:
+            raise InputError(f"contest {contest_id!r} is not under audit", file=path,
+                             record=row_no, field="contest_id")
+        key = (unit_id, contest_id)
+        if key in seen and not correction:
+            raise InputError(f"{unit} {unit_id!r} contest {contest_id!r} appears twice in the "
+                             "file", file=path, record=row_no)
+        seen.add(key)
+        out.append(_Entry(row_no, row, unit_id, contest_id, not_found, correction, reason))
+    return hashlib.sha256(raw).hexdigest(), out
 
 
 BATCH_COLUMNS = ("batch_id", "contest_id", "tallies", "not_found", "correction", "reason")
@@ -219,36 +247,13 @@ def read_batch_records_csv(
 ) -> list[Record]:
     """Parse a batch audit's hand-count CSV (``batch_id,contest_id,tallies,...``; tallies
     ``CANDIDATE=VOTES`` separated by ``;``, candidates not listed had no votes)."""
-    raw, text = read_text(Path(path))
-    digest = hashlib.sha256(raw).hexdigest()
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
-    missing = [c for c in ("batch_id", "contest_id", "tallies") if c not in header]
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}; expected "
-                         f"{','.join(BATCH_COLUMNS)}", file=path, record=1)
+    digest, rows = _entries(path, BATCH_COLUMNS, unit="batch", sampled=sampled,
+                            contests=contests)
     out: list[Record] = []
-    seen: set[tuple[str, str]] = set()
-    for row_no, row in enumerate(reader, start=2):
-        batch = (row.get("batch_id") or "").strip()
-        contest_id = (row.get("contest_id") or "").strip()
-        if batch not in sampled:
-            raise InputError(f"batch {batch!r} was not drawn in any round of this audit",
-                             file=path, record=row_no, field="batch_id")
-        not_found = _flag(row.get("not_found"), path=path, row=row_no, field="not_found")
-        correction = _flag(row.get("correction"), path=path, row=row_no, field="correction")
-        reason = (row.get("reason") or "").strip() or None
-        if correction and not reason:
-            raise InputError("a correction needs a reason", file=path, record=row_no,
-                             field="reason")
-        if contest_id == ALL_CONTESTS and not not_found:
-            raise InputError("contest '*' is only for batches that were not found", file=path,
-                             record=row_no, field="contest_id")
-        if contest_id != ALL_CONTESTS and contest_id not in contests:
-            raise InputError(f"contest {contest_id!r} is not under audit", file=path,
-                             record=row_no, field="contest_id")
+    for e in rows:
+        row_no, row, contest_id = e.number, e.row, e.contest_id
         tallies: tuple[tuple[str, int], ...] | None = None
-        if not not_found:
+        if not e.not_found:
             try:
                 counted = parse_tallies(row.get("tallies") or "")
             except ValueError as exc:
@@ -259,12 +264,7 @@ def read_batch_records_csv(
                 raise InputError(f"unknown candidate {unknown[0]!r} in contest {contest_id!r}",
                                  file=path, record=row_no, field="tallies")
             tallies = tuple(sorted(counted.items()))
-        key = (batch, contest_id)
-        if key in seen and not correction:
-            raise InputError(f"batch {batch!r} contest {contest_id!r} appears twice in the "
-                             "file", file=path, record=row_no)
-        seen.add(key)
-        out.append(Record(batch, contest_id, None, not_found, correction, reason,
+        out.append(Record(e.unit_id, contest_id, None, e.not_found, e.correction, e.reason,
                           source_file=Path(path).name, source_sha256=digest, tallies=tallies))
     return out
 
