@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv if argv is not None else [])
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-", dir=args.work))
     try:
         t0 = time.perf_counter()
