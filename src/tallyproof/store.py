@@ -35,7 +35,7 @@ from . import __version__
 from .cvr_table import MARKS_TYPE, cvr_schema
 from .errors import InputError, StoreError
 from .fsutil import atomic_write_json, exclusive_lock, recover, transaction
-from .model import Candidate, Contest, Election, SourceFile
+from .model import Candidate, Contest, ContestKind, Election, SourceFile
 
 STORE_SCHEMA_VERSION = 1
 MANIFEST_SCHEMA = pa.schema(
@@ -173,6 +173,24 @@ class Store:
                 date=date if date is not None else e.date,
             )
             atomic_write_json(self.election_path, e.to_json())
+
+    def set_contest_rule(self, contest_id: str, *, kind: ContestKind, seats: int) -> Contest:
+        """Declare how a contest is decided when the export cannot say it (a Dominion
+        manifest has only ``VoteFor``, so an approval question reads as vote-for-N). Done
+        before commitment: the committed election definition then carries it, and a later
+        change is caught by ``verify``."""
+        if seats < 1:
+            raise InputError(f"contest {contest_id!r}: seats must be at least 1", field="seats")
+        with locked(self.root):
+            e = self.election
+            try:
+                old = e.contest(contest_id)
+            except KeyError as exc:
+                raise InputError(f"no contest {contest_id!r} in the store", field="contest") from exc
+            new = replace(old, kind=kind, seats=seats)
+            contests = tuple(new if c.id == contest_id else c for c in e.contests)
+            atomic_write_json(self.election_path, replace(e, contests=contests).to_json())
+            return new
 
     def append(
         self,

@@ -21,7 +21,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -203,19 +203,11 @@ def declare_approval(store: Store, county: County) -> list[str]:
     """Dominion exports cannot say a contest is decided by approval (its manifest only has
     ``VoteFor``), so the reader sees a vote-for-N contest; the county's election definition says
     otherwise, and the demo records that before the CVRs are committed."""
-    election = store.election
     ids = {str(c.id) for c in county.contests if c.kind == ContestKind.APPROVAL}
-    changed = []
-    contests = []
-    for c in election.contests:
-        if c.id in ids and c.kind != ContestKind.APPROVAL:
-            c = replace(c, kind=ContestKind.APPROVAL, seats=1)
-            changed.append(c.id)
-        contests.append(c)
-    if changed:
-        atomic_write_json(
-            store.election_path, replace(election, contests=tuple(contests)).to_json()
-        )
+    changed = [c.id for c in store.election.contests
+               if c.id in ids and c.kind != ContestKind.APPROVAL]
+    for cid in changed:
+        store.set_contest_rule(cid, kind=ContestKind.APPROVAL, seats=1)
     return changed
 
 
