@@ -125,3 +125,16 @@ def test_atomic_writes_are_public_unless_asked_private(tmp_path: Path) -> None:
     atomic_write_bytes(tmp_path / "key", b"secret", mode=0o600)
     assert (tmp_path / "pub").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600
+
+
+def test_set_contest_rule_declares_approval(tmp_path: Path) -> None:
+    from tallyproof.model import ContestKind
+    from tallyproof.store import Store
+
+    s = Store.create(tmp_path / "st")
+    e = _election("a", "b", "c")
+    s.append(e, iter(_batches(e, [("x1", [[0, 1]])], "f")), _src("f"))
+    s.set_contest_rule("mayor", kind=ContestKind.APPROVAL, seats=1)
+    assert s.election.contest("mayor").kind is ContestKind.APPROVAL
+    with pytest.raises(InputError, match="no contest"):
+        s.set_contest_rule("nope", kind=ContestKind.APPROVAL, seats=1)
