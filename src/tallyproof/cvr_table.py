@@ -9,7 +9,8 @@ vote-for-N or approval contest), the inner list the candidate codes marked at th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 
@@ -95,6 +96,17 @@ class CvrBuilder:
         if self._rows >= self.chunk_rows:
             return self.finish()
         return None
+
+    def batches(self, cards: Iterable[Mapping[str, Any]]) -> Iterator[pa.RecordBatch]:
+        """Record batches of ``cards`` (each the keyword arguments of :meth:`add`), every
+        ``chunk_rows`` rows and the remainder: what a reader's ``batches`` iterator yields."""
+        for card in cards:
+            out = self.add(**card)
+            if out is not None:
+                yield out
+        last = self.finish()
+        if last is not None:
+            yield last
 
     def finish(self) -> pa.RecordBatch | None:
         """The batch of rows added since the last emitted one (``None`` if there are none)."""

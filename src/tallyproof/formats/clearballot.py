@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 
 from ..cvr_table import CvrBuilder
 from ..errors import InputError
@@ -121,10 +120,9 @@ def _contest(acc: _ContestCols) -> Contest:
     )
 
 
-def _rows(
+def _cards(
     path: Path, accs: list[_ContestCols], contests: tuple[Contest, ...]
-) -> Iterator[pa.RecordBatch]:
-    builder = CvrBuilder(contests)
+) -> Iterator[dict[str, Any]]:
     seen: set[str] = set()
     try:
         with _open_text(path) as f:
@@ -185,7 +183,7 @@ def _rows(
                         )
                     if present:
                         votes[acc.id] = marks
-                out = builder.add(
+                yield dict(
                     ballot_id=bid,
                     tabulator=row[7].strip() or None,
                     batch=row[1].strip() or None,
@@ -197,15 +195,10 @@ def _rows(
                     source_record=f"RowNumber {row[0].strip()}",
                     votes=votes,
                 )
-                if out is not None:
-                    yield out
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path) from None
     except csv.Error as exc:
         raise InputError(f"malformed CSV ({exc})", file=path) from None
-    last = builder.finish()
-    if last is not None:
-        yield last
 
 
 def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
@@ -226,7 +219,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
     contests = tuple(_contest(a) for a in accs)
     return ParsedExport(
         election=Election(name=path.name.split(".")[0], contests=contests),
-        batches=_rows(path, accs, contests),
+        batches=CvrBuilder(contests).batches(_cards(path, accs, contests)),
         format=FORMAT,
         source_files=[path],
     )

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 
 from ..cvr_table import METADATA_NAMES, CvrBuilder, Marks
 from ..errors import InputError
@@ -89,16 +88,6 @@ def _int_option(
             f"option {key} must be a whole number ≥ {minimum}, got {raw!r}", file=path, field=key
         )
     return int(text)
-
-
-def _emit(builder: CvrBuilder, cards: Iterator[dict[str, Any]]) -> Iterator[pa.RecordBatch]:
-    for card in cards:
-        out = builder.add(**card)
-        if out is not None:
-            yield out
-    last = builder.finish()
-    if last is not None:
-        yield last
 
 
 # ---------------------------------------------------------------- tallyproof CSV
@@ -224,7 +213,7 @@ def read_tallyproof_csv(path: Path, options: Mapping[str, Any]) -> ParsedExport:
     cards = _csv_cards(path, header, meta, contests, over_label)
     return ParsedExport(
         election=election,
-        batches=_emit(CvrBuilder(model), cards),
+        batches=CvrBuilder(model).batches(cards),
         format=FORMAT,
         source_files=[path],
     )
@@ -416,7 +405,7 @@ def read_generic_csv(path: Path, options: Mapping[str, Any]) -> ParsedExport:
     cards = _generic_cards(path, rows, len(header), first_row, first_col, cols, contest)
     return ParsedExport(
         election=election,
-        batches=_emit(CvrBuilder((contest,)), cards),
+        batches=CvrBuilder((contest,)).batches(cards),
         format=GENERIC_FORMAT,
         source_files=[path],
     )

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from python_calamine import CalamineError, CalamineWorkbook
 
 from ..cvr_table import CvrBuilder
@@ -269,7 +268,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
     election = Election(name=option_text(options, "contestName") or stem, contests=(contest,))
     return ParsedExport(
         election=election,
-        batches=_batches(path, contest, rows, lay, parsed),
+        batches=CvrBuilder((contest,)).batches(_cards(path, contest, rows, lay, parsed)),
         format=FORMAT,
         source_files=[path],
     )
@@ -297,14 +296,13 @@ def _marks_of(
     return codes
 
 
-def _batches(
+def _cards(
     path: Path,
     contest: Contest,
     rows: list[list[Any]],
     lay: _Layout,
     parsed: list[tuple[int, list[list[int]]]],
-) -> Iterator[pa.RecordBatch]:
-    builder = CvrBuilder((contest,))
+) -> Iterator[dict[str, Any]]:
     seen: set[str] = set()
     name = path.name
     stem = path.stem
@@ -321,7 +319,7 @@ def _batches(
         if bid in seen:
             raise InputError(f"ballot id {bid!r} appears twice", file=path, record=n)
         seen.add(bid)
-        out = builder.add(
+        yield dict(
             ballot_id=bid,
             batch=None if lay.batch_col is None else _cell_text(row[lay.batch_col]),
             record=n,
@@ -331,11 +329,6 @@ def _batches(
             source_record=f"row {n}",
             votes={contest.id: marks},
         )
-        if out is not None:
-            yield out
-    last = builder.finish()
-    if last is not None:
-        yield last
 
 
 def sniff(path: Path) -> bool:

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 
 from ..cvr_table import CvrBuilder
 from ..errors import InputError
@@ -176,10 +175,9 @@ def _collect(files: list[Path], options: Mapping[str, Any]) -> list[_ContestAcc]
     return list(accs.values())
 
 
-def _batches(
+def _cards(
     files: list[Path], accs: list[_ContestAcc], contests: tuple[Contest, ...]
-) -> Iterator[pa.RecordBatch]:
-    builder = CvrBuilder(contests)
+) -> Iterator[dict[str, Any]]:
     by_id = {a.id: a for a in accs}
     ranked = {c.id: c.ranked for c in contests}
     seen: set[str] = set()
@@ -212,7 +210,7 @@ def _batches(
                 elif "1" in op.value and code not in marks[0]:
                     marks[0].append(code)
             votes[cid] = marks
-        out = builder.add(
+        yield dict(
             ballot_id=sheet.guid,
             batch=sheet.batch,
             record=sheet.sequence,
@@ -222,11 +220,6 @@ def _batches(
             source_record=sheet.guid,
             votes=votes,
         )
-        if out is not None:
-            yield out
-    last = builder.finish()
-    if last is not None:
-        yield last
 
 
 def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
@@ -259,7 +252,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
     )
     return ParsedExport(
         election=Election(name=path.stem, contests=contests),
-        batches=_batches(files, accs, contests),
+        batches=CvrBuilder(contests).batches(_cards(files, accs, contests)),
         format=FORMAT,
         source_files=files,
     )

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import orjson
-import pyarrow as pa
 
 from ..cvr_table import CvrBuilder, Marks
 from ..errors import InputError
@@ -572,7 +571,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
     )
     return ParsedExport(
         election=election,
-        batches=_batches(contests, cards, path.name, vote_type),
+        batches=CvrBuilder(contests).batches(_cards(contests, cards, path.name, vote_type)),
         format=FORMAT,
         source_files=[path],
     )
@@ -600,17 +599,16 @@ def _jurisdiction(report: Mapping[str, Any]) -> str:
     return str(scope) if isinstance(scope, str) else "jurisdiction"
 
 
-def _batches(
+def _cards(
     contests: tuple[Contest, ...], cards: list[_Card], source: str, vote_type: str
-) -> Iterator[pa.RecordBatch]:
-    builder = CvrBuilder(contests)
+) -> Iterator[dict[str, Any]]:
     ranked = {c.id for c in contests if c.ranked}
     for card in cards:
         votes = card.votes
         for cid in ranked & votes.keys():
             if votes[cid] == [[]]:
                 votes = {**votes, cid: []}
-        out = builder.add(
+        yield dict(
             ballot_id=card.ballot_id,
             tabulator=card.tabulator,
             batch=card.batch,
@@ -622,11 +620,6 @@ def _batches(
             source_record=card.source_record,
             votes=votes,
         )
-        if out is not None:
-            yield out
-    last = builder.finish()
-    if last is not None:
-        yield last
 
 
 def sniff(path: Path) -> bool:
