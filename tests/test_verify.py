@@ -193,3 +193,20 @@ def test_a_bundle_zipped_by_another_tool_verifies(built, tmp_path):
         for p in sorted(built.folder.rglob("*"), reverse=True):
             zf.write(p, p.relative_to(built.folder).as_posix())
     assert verify_bundle(z).ok
+
+
+def test_verify_against_the_published_key(built, bundle, tmp_path, capsys):
+    """With --key, only the key the verifier trusts counts, not the one inside the bundle."""
+    from tallyproof.ledger import new_keypair
+
+    official = built.folder.parent / "county.key.pub"
+    assert main(["verify", str(built.folder), "--key", str(official)]) == 0
+    _, other = new_keypair(tmp_path / "impostor.key", "impostor")
+    capsys.readouterr()
+    assert main(["verify", str(built.folder), "--key", str(other), "--json"]) == 1
+    report = orjson.loads(capsys.readouterr().out)
+    ledger = next(c for c in report["checks"] if c["name"] == "ledger")
+    assert ledger["status"] == "fail" and "signature" in orjson.dumps(ledger).decode()
+    assert main(["verify", "--store", str(bundle / "store"), "--key", str(other)]) == 1
+    (tmp_path / "bad.pub").write_text("")
+    assert main(["verify", str(built.folder), "--key", str(tmp_path / "bad.pub")]) == 2

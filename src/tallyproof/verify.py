@@ -21,6 +21,8 @@ Checks (each named, so a failure says which evidence broke):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import hashlib
 import re
 import shutil
@@ -163,8 +165,8 @@ DAMAGE = (TallyproofError, pa.ArrowException, duckdb.Error, OSError, orjson.JSON
           KeyError, ValueError, TypeError)
 
 
-def verify_folder(folder: Path) -> VerifyReport:
-    """Run every check on an extracted bundle folder."""
+def verify_folder(folder: Path, public_keys: Sequence[str] | None = None) -> VerifyReport:
+    """Run every check on an extracted bundle folder (``public_keys``: trusted log keys)."""
     from .evidence.audit_view import audit_check, audit_data
     from .evidence.collect import (
         TABULATION_FILE,
@@ -196,7 +198,7 @@ def verify_folder(folder: Path) -> VerifyReport:
             checks.append(Check(name, "fail", f"could not be re-checked: {exc}"))
             return None
 
-    got = run("ledger", lambda: ledger_check(store))
+    got = run("ledger", lambda: ledger_check(store, public_keys))
     if got is not None:
         checks.append(got[0])
     tabulation = run("tabulation", lambda: compute_tabulation(store))
@@ -295,24 +297,30 @@ def _differing_checks(a: dict[str, Any], b: dict[str, Any]) -> set[str]:
     return {str(n) for n in names}
 
 
-def verify_bundle(path: Path) -> VerifyReport:
-    """Verify a bundle folder or .zip. A zip is extracted (safely) into a temporary folder."""
+def verify_bundle(path: Path, public_keys: Sequence[str] | None = None) -> VerifyReport:
+    """Verify a bundle folder or .zip. A zip is extracted (safely) into a temporary folder.
+
+    ``public_keys`` are the log keys the verifier trusts (the election office's published
+    key): the bundle's own ``log.vkey`` is trusted only when none are given."""
     path = Path(path)
     if path.is_dir():
-        return verify_folder(path)
+        return verify_folder(path, public_keys)
     if not path.is_file():
         raise InputError("no such bundle (folder or .zip)", file=path)
     with tempfile.TemporaryDirectory(prefix="tallyproof-verify-") as tmp:
         safe_extract(path, Path(tmp))
-        return verify_folder(Path(tmp))
+        return verify_folder(Path(tmp), public_keys)
 
 
-def verify_store_dir(root: Path) -> VerifyReport:
+def verify_store_dir(root: Path, public_keys: Sequence[str] | None = None) -> VerifyReport:
     """``tallyproof verify --store DIR``: the same checks a bundle gets, minus the manifest and
     the report (a store has neither), run on a store in place."""
-    from .evidence.collect import collect
+    from .evidence.collect import collect, ledger_check
 
     store = Store.open(Path(root))
-    ev = collect(store)
-    failures = [Failure(check=c.name, message=c.summary) for c in ev.checks if c.status == "fail"]
-    return VerifyReport(ok=not failures, checks=ev.checks, failures=failures)
+    checks = collect(store).checks
+    if public_keys is not None:  # the ledger again, against the keys the verifier trusts
+        trusted = ledger_check(store, public_keys)[0]
+        checks = [trusted if c.name == "ledger" else c for c in checks]
+    failures = [Failure(check=c.name, message=c.summary) for c in checks if c.status == "fail"]
+    return VerifyReport(ok=not failures, checks=checks, failures=failures)

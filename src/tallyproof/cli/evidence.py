@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..errors import Failure, UsageError, VerificationError
+from ..errors import Failure, InputError, UsageError, VerificationError
 from ..evidence.checks import Check
 from ..store import Store
 from .common import emit_json, err, out
@@ -93,6 +93,10 @@ def register(app: typer.Typer) -> None:
         bundle: Annotated[Path | None, typer.Argument(help="bundle folder or .zip")] = None,
         store: Annotated[Path | None, typer.Option("--store",
                          help="verify a store in place instead of a bundle")] = None,
+        key: Annotated[list[Path] | None, typer.Option(
+            "--key", help="public key file (KEY.pub) of the log key you trust, e.g. the one the "
+            "election office published; repeatable. Without it the key inside the bundle is "
+            "trusted, which shows integrity only relative to that key")] = None,
         json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:
         """Re-check everything from a bundle alone (or a store); exit 1 naming each failure."""
@@ -100,7 +104,9 @@ def register(app: typer.Typer) -> None:
 
         if (bundle is None) == (store is None):
             raise UsageError("give a BUNDLE or --store DIR (exactly one)")
-        rep = verify_bundle(bundle) if bundle is not None else verify_store_dir(store)  # type: ignore[arg-type]
+        keys = [_read_vkey(k) for k in key] if key else None
+        rep = (verify_bundle(bundle, keys) if bundle is not None
+               else verify_store_dir(store, keys))  # type: ignore[arg-type]
         if json:
             emit_json(rep.to_json())
         else:
@@ -109,3 +115,14 @@ def register(app: typer.Typer) -> None:
                 err.print("[green]every check holds[/]")
         if rep.failures:
             raise VerificationError(rep.failures)
+
+
+def _read_vkey(path: Path) -> str:
+    """The verifier key (one C2SP vkey line) in a ``KEY.pub`` file."""
+    try:
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the public key: {exc}", file=path) from exc
+    if len(lines) != 1:
+        raise InputError("expected one verifier key line", file=path)
+    return lines[0]

@@ -7,6 +7,8 @@ reconciliation. Checks whose inputs are absent come back ``not_run`` with the re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,15 +30,19 @@ class Evidence:
     audit: dict[str, Any] | None
 
 
-def ledger_check(store: Store) -> tuple[Check, int | None]:
-    """Verify every leaf and checkpoint of the store's log (``not_run`` when not committed)."""
+def ledger_check(store: Store, public_keys: Sequence[str] | None = None) -> tuple[Check, int | None]:
+    """Verify every leaf and checkpoint of the store's log (``not_run`` when not committed).
+
+    ``public_keys`` (vkey strings) are the log keys the verifier trusts, e.g. the one the
+    election office published; without them the key stored beside the log is trusted (and
+    named in the summary), which proves integrity only relative to that key."""
     from ..reconcile import log_exists
 
     if not log_exists(store):
         return Check("ledger", "not_run", "the CVRs have not been committed to a log"), None
     from ..ledger import verify_store
 
-    rep = verify_store(store)
+    rep = verify_store(store, public_keys)
     failures = [
         {"check": f.check, "message": f.message, "ballot_ids": list(f.ballot_ids)[:100]}
         for f in rep.failures
