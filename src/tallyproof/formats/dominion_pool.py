@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -116,12 +117,16 @@ def _size(path: Path) -> int:
 
 
 def _pool_context() -> mp.context.BaseContext:
-    """The "fork" start method where there is one: "spawn" and "forkserver" re-run the
-    caller's main script in each worker, which breaks any script that calls ingest without an
-    ``if __name__`` guard (and costs a second start-up). The workers only decode JSON and build Arrow arrays, which
-    use no thread pool, and Arrow re-initialises its pools after a fork."""
+    """How worker processes start. On Python 3.11, "fork": "spawn" and "forkserver" re-run
+    the caller's main script in each worker, which breaks a script that calls ingest without
+    an ``if __name__`` guard, and costs a second start-up; the workers only decode JSON and
+    build Arrow arrays, and Arrow re-initialises its pools after a fork. From 3.12 Python
+    warns that forking a threaded process (Arrow's pools) may deadlock, so there the safe
+    "forkserver" is used (the default from 3.14); callers then need the usual main guard."""
     methods = mp.get_all_start_methods()
-    return mp.get_context("fork" if "fork" in methods else "spawn")
+    if sys.version_info < (3, 12) and "fork" in methods:
+        return mp.get_context("fork")
+    return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 class FilePool:
