@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -11,6 +10,7 @@ import typer
 from typer._click.exceptions import ClickException  # typer vendors click
 
 from ..errors import TallyproofError
+from . import audit, demo, evidence, ingest, ledger, tabulate
 from .common import err
 
 app = typer.Typer(
@@ -28,15 +28,8 @@ def _root() -> None:
     """Public, checkable evidence that an election's reported outcome is right."""
 
 
-# Each module defines ``register(app)``; missing modules are features not built yet.
-_COMMAND_MODULES = ("ingest", "tabulate", "ledger", "audit", "evidence", "demo")
-for _name in _COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"{__name__}.{_name}":
-            raise
-        continue
+# Each module defines ``register(app)``.
+for _mod in (ingest, tabulate, ledger, audit, evidence, demo):
     _mod.register(app)
 
 

@@ -6,7 +6,6 @@ Planning and risk calculators live in ``audit_plan.py``; the audit workflow on a
 
 from __future__ import annotations
 
-import importlib
 
 import typer
 
@@ -15,12 +14,8 @@ audit_app = typer.Typer(help="Risk-limiting audits: plan, sample, record, measur
 
 
 def register(app: typer.Typer) -> None:
-    for name in ("audit_plan", "audit_workflow"):
-        try:
-            mod = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-            continue
-        mod.register(app, audit_app)
+    from . import audit_plan, audit_workflow
+
+    audit_plan.register(app, audit_app)
+    audit_workflow.register(app, audit_app)
     app.add_typer(audit_app, name="audit")

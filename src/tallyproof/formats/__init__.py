@@ -10,13 +10,10 @@ _READER_MODULES = ("nist_cdf", "dominion", "ess", "hart", "clearballot", "csv")
 
 
 def load_readers() -> dict[str, FormatSpec]:
-    """Import every reader module that exists so it registers itself; return the registry."""
+    """Import every reader module (each registers itself, on first use only, so commands that
+    read no exports do not pay for the spreadsheet and XML readers); return the registry."""
     for name in _READER_MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
+        importlib.import_module(f"{__name__}.{name}")
     return REGISTRY
 
 
