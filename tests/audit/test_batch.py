@@ -15,6 +15,8 @@ from tallyproof.audit.batch import (
 from tallyproof.errors import AuditError
 from tallyproof.model import Candidate, Contest, ContestKind
 
+from .workflow_helpers import run_rounds
+
 AB = Assertion("c", AssertionKind.PAIRWISE, 0, 1)
 
 
@@ -79,28 +81,6 @@ def _batch_store(tmp_path):
     return build_store(tmp_path / "store", tabulators=5, batches=6, per_batch=20)
 
 
-def _run_rounds(store, paper=None, limit: int = 8):
-    from tallyproof.audit.workflow import (
-        ANOTHER_ROUND,
-        audit_status,
-        next_round,
-        record_interpretations,
-        simulate_audit_boards,
-    )
-
-    status = None
-    for _ in range(limit):
-        try:
-            r = next_round(store)
-        except AuditError:
-            break
-        record_interpretations(store, simulate_audit_boards(store, r, paper))
-        status = audit_status(store)
-        if status.status != ANOTHER_ROUND:
-            break
-    return status
-
-
 def test_batch_audit_workflow_confirms(tmp_path) -> None:
     import csv
 
@@ -111,7 +91,7 @@ def test_batch_audit_workflow_confirms(tmp_path) -> None:
                     contests=["mayor", "council"])
     assert p.frame_sizes == {"mayor": 30, "council": 30}  # batches are the sampling units
     assert p.method == "alpha"
-    status = _run_rounds(store)
+    status = run_rounds(store)
     assert status is not None and status.status == CONFIRMED
     assert all(c.examined < 30 for c in status.contests)
     with (store.audit_dir / "rounds" / "round-1-retrieval.csv").open(newline="") as f:
@@ -143,7 +123,7 @@ def test_batch_audit_does_not_confirm_switched_tabulator(tmp_path) -> None:
             return {}
         return {"mayor": [[{0: 1, 1: 0}.get(c, c) for c in rank] for rank in r["contest:mayor"]]}
 
-    status = _run_rounds(store, paper)
+    status = run_rounds(store, paper)
     assert status is not None and status.status != CONFIRMED
     ab = status.contests[0].assertions[0]
     assert ab.risk.p_value > 0.1 and ab.risk.discrepancies.o1 > 0

@@ -26,7 +26,7 @@ from tallyproof.audit.workflow import (
 from tallyproof.errors import AuditError, InputError, UsageError
 from tallyproof.store import Store
 
-from .workflow_helpers import build_store
+from .workflow_helpers import build_store, run_rounds
 
 SEED = "31415926535897932384"
 
@@ -130,16 +130,7 @@ def test_confirms_when_paper_matches_cvrs(store: Store) -> None:
 def test_escalates_when_one_tabulator_switches_votes(store: Store) -> None:
     start_audit(store, risk_limit=0.05, seed=SEED, contests=["mayor"])
     paper = _switch_mayor(store, "T2")
-    status = None
-    for _ in range(6):
-        try:
-            r = next_round(store)
-        except AuditError:
-            break
-        record_interpretations(store, simulate_audit_boards(store, r, paper))
-        status = audit_status(store)
-        if status.status != ANOTHER_ROUND:
-            break
+    status = run_rounds(store, paper, limit=6)
     assert status is not None and status.status == FULL_HAND_COUNT
     c = status.contests[0]
     assert c.measured_risk > 0.05
@@ -268,20 +259,6 @@ def _hand_paper(alice_share: float):
     return paper
 
 
-def _rounds(store: Store, paper, limit: int = 6):
-    status = None
-    for _ in range(limit):
-        try:
-            r = next_round(store)
-        except AuditError:
-            break
-        record_interpretations(store, simulate_audit_boards(store, r, paper))
-        status = audit_status(store)
-        if status.status != ANOTHER_ROUND:
-            break
-    return status
-
-
 def test_stratified_audit_cvr_and_no_cvr_strata(tmp_path: Path) -> None:
     s = build_store(tmp_path / "s", tabulators=2, batches=4, per_batch=50, no_cvr_batches=4)
     p = start_audit(s, risk_limit=0.1, seed=SEED, kind="stratified", contests=["mayor"])
@@ -294,7 +271,7 @@ def test_stratified_audit_cvr_and_no_cvr_strata(tmp_path: Path) -> None:
     record_interpretations(s, simulate_audit_boards(s, r, _hand_paper(0.6)))
     status = audit_status(s)
     if status.status == ANOTHER_ROUND:
-        status = _rounds(s, _hand_paper(0.6))
+        status = run_rounds(s, _hand_paper(0.6), limit=6)
     assert status is not None and status.status == CONFIRMED
 
 
@@ -302,5 +279,5 @@ def test_stratified_audit_does_not_confirm_when_paper_stratum_reverses(tmp_path:
     # CVRs: Alice ~55% of 400; the 600 hand-counted cards are 20% Alice: Bob won overall
     s = build_store(tmp_path / "s", tabulators=2, batches=4, per_batch=50, no_cvr_batches=12)
     start_audit(s, risk_limit=0.1, seed=SEED, kind="stratified", contests=["mayor"])
-    status = _rounds(s, _hand_paper(0.2))
+    status = run_rounds(s, _hand_paper(0.2), limit=6)
     assert status is not None and status.status != CONFIRMED

@@ -70,3 +70,28 @@ def build_store(root: Path, *, tabulators: int = 2, batches: int = 4, per_batch:
         skey, _vkey = new_keypair(root.parent / f"{root.name}-keys", "test-county")
         commit_store(store, skey)
     return store
+
+
+def run_rounds(store: Store, paper=None, limit: int = 8):
+    """Rounds with simulated audit boards until the audit stops asking for another round (or
+    ``limit`` rounds, or no further round can be drawn); the last status, None if no round ran."""
+    from tallyproof.audit.workflow import (
+        ANOTHER_ROUND,
+        audit_status,
+        next_round,
+        record_interpretations,
+        simulate_audit_boards,
+    )
+    from tallyproof.errors import AuditError
+
+    status = None
+    for _ in range(limit):
+        try:
+            r = next_round(store)
+        except AuditError:
+            break
+        record_interpretations(store, simulate_audit_boards(store, r, paper))
+        status = audit_status(store)
+        if status.status != ANOTHER_ROUND:
+            break
+    return status

@@ -6,8 +6,7 @@ the side files → ingest → declare the approval question → commit the CVRs 
 reconcile → comparison audit with simulated audit boards → report → bundle → verify the
 bundle.
 
-A stage whose module has not been built yet is reported as ``not_run`` with the reason, never
-skipped silently. A stage that raises a tallyproof error (bad evidence stopping it, e.g. an
+A stage that raises a tallyproof error (bad evidence stopping it, e.g. an
 audit refusing CVRs that do not match the manifest) is a ``fail`` of that stage's check with the
 error's message; any other exception is a bug and propagates.
 """
@@ -16,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +25,26 @@ from typing import Any
 
 import numpy as np
 
+from ..audit.workflow import (
+    CONFIRMED,
+    FULL_HAND_COUNT,
+    AuditStatus,
+    audit_status,
+    next_round,
+    record_interpretations,
+    simulate_audit_boards,
+    start_audit,
+)
 from ..errors import TallyproofError, UsageError
+from ..evidence.bundle import build_bundle
+from ..evidence.checks import Check
+from ..evidence.collect import compute_tabulation, published_tabulations, tabulation_check
+from ..evidence.report import build_report
+from ..evidence.results_check import check_official_results
+from ..ledger import commit_store, verify_store
+from ..reconcile import reconcile_store
+from ..tabulate import tabulate_store
+from ..verify import verify_bundle
 from ..fsutil import atomic_write_bytes, atomic_write_json
 from ..model import ContestKind
 from ..store import Store
@@ -127,37 +144,9 @@ def _check(
     return {"name": name, "status": status, "summary": summary, "details": details or {}}
 
 
-def _as_check(obj: Any) -> dict[str, Any]:
-    """A ``Check`` object (evidence.checks) or a plain dict, as the summary's dict."""
-    if isinstance(obj, dict):
-        return _check(
-            str(obj["name"]),
-            str(obj["status"]),
-            str(obj.get("summary", "")),
-            dict(obj.get("details") or {}),
-        )
-    return _check(
-        str(obj.name),
-        str(obj.status),
-        str(getattr(obj, "summary", "")),
-        dict(getattr(obj, "details", {}) or {}),
-    )
-
-
-def _load(module: str, attr: str) -> Any | None:
-    """``module.attr`` if that module has been built, else None (its stage is ``not_run``)."""
-    full = f"tallyproof.{module}"
-    try:
-        mod = importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and full.startswith(exc.name):
-            return None
-        raise
-    return getattr(mod, attr, None)
-
-
-def _not_built(name: str, what: str) -> dict[str, Any]:
-    return _check(name, "not_run", f"not built yet ({what} is missing)")
+def _as_check(check: Check) -> dict[str, Any]:
+    """An evidence check as the summary's dict (its details copied: the demo adds to them)."""
+    return _check(check.name, check.status, check.summary, dict(check.details))
 
 
 def prepare_out_dir(out: Path) -> None:
@@ -262,19 +251,6 @@ class PaperBallots:
 
 
 @contextmanager
-def _unbuilt_guard(result: DemoResult, check_name: str) -> Iterator[None]:
-    """A stage's code importing a tallyproof module that does not exist yet is ``not_run``
-    ("not built yet"), not a crash: the demo grows as the stages land."""
-    try:
-        yield
-    except ImportError as exc:
-        name = getattr(exc, "name", None) or ""
-        if not (name.startswith("tallyproof") or "tallyproof" in str(exc)):
-            raise
-        result.checks.append(_check(check_name, "not_run", f"not built yet ({exc})"))
-
-
-@contextmanager
 def _timed(result: DemoResult, stage: str, progress: Progress | None) -> Iterator[None]:
     if progress is not None:
         progress(stage, _STAGES.index(stage) / len(_STAGES))
@@ -345,12 +321,6 @@ def _commit_and_verify(
     result: DemoResult, store: Store, county: County, scenario: Scenario, progress: Progress | None
 ) -> None:
     with _timed(result, "commit", progress):
-        commit_store = _load("ledger", "commit_store")
-        if commit_store is None:
-            result.checks.append(_not_built("ledger", "tallyproof.ledger.commit_store"))
-            if "alter-after-commit" in scenario.faults:
-                result.notes.append("alter-after-commit: not injected (nothing committed)")
-            return
         key = write_demo_key(result.out / "keys" / KEY_NAME, county.seed)
         commit_store(store, key)
         if "alter-after-commit" in scenario.faults:
@@ -358,10 +328,6 @@ def _commit_and_verify(
             ballot = alter_committed_cvr(store.cvrs_path, column)
             result.notes.append(f"alter-after-commit: ballot {ballot} changed in cvrs.parquet")
     with _timed(result, "ledger", progress):
-        verify_store = _load("ledger", "verify_store")
-        if verify_store is None:
-            result.checks.append(_not_built("ledger", "tallyproof.ledger.verify_store"))
-            return
         rep = verify_store(store)
         failures = [
             {"check": f.check, "message": f.message, "ballot_ids": list(f.ballot_ids)[:100]}
@@ -380,13 +346,7 @@ def _commit_and_verify(
 
 
 def _tabulate(result: DemoResult, store: Store, progress: Progress | None) -> None:
-    with _timed(result, "tabulation", progress), _unbuilt_guard(result, "tabulation"):
-        tabulate_store = _load("tabulate", "tabulate_store")
-        if tabulate_store is None:
-            result.checks.append(_not_built("tabulation", "tallyproof.tabulate.tabulate_store"))
-            return
-        from ..evidence.collect import compute_tabulation, published_tabulations, tabulation_check
-
+    with _timed(result, "tabulation", progress):
         outcome = tabulate_store(store, write=True)  # publish, as `tallyproof tabulate` does
         winners = {c.contest_id: list(c.winners) for c in outcome.contests}
         check = _as_check(tabulation_check(compute_tabulation(store), published_tabulations(store)))
@@ -397,11 +357,7 @@ def _tabulate(result: DemoResult, store: Store, progress: Progress | None) -> No
 def _official_results(
     result: DemoResult, store: Store, results: Path, progress: Progress | None
 ) -> None:
-    with _timed(result, "official_results", progress), _unbuilt_guard(result, "official_results"):
-        check_official_results = _load("evidence.results_check", "check_official_results")
-        if check_official_results is None:
-            result.checks.append(_not_built("official_results", "evidence.results_check"))
-            return
+    with _timed(result, "official_results", progress):
         try:
             result.checks.append(_as_check(check_official_results(store, results).to_check()))
         except TallyproofError as exc:
@@ -411,13 +367,7 @@ def _official_results(
 def _reconcile(
     result: DemoResult, store: Store, pollbooks: Path, results: Path, progress: Progress | None
 ) -> None:
-    with _timed(result, "reconciliation", progress), _unbuilt_guard(result, "reconciliation"):
-        reconcile_store = _load("reconcile", "reconcile_store")
-        if reconcile_store is None:
-            result.checks.append(
-                _not_built("reconciliation", "tallyproof.reconcile.reconcile_store")
-            )
-            return
+    with _timed(result, "reconciliation", progress):
         try:
             rep = reconcile_store(store, pollbooks=pollbooks, results=results)
         except TallyproofError as exc:
@@ -438,22 +388,10 @@ def _audit(
     risk_limit: float,
     progress: Progress | None,
 ) -> None:
-    with _timed(result, "audit", progress), _unbuilt_guard(result, "audit"):
-        names = (
-            "start_audit",
-            "next_round",
-            "simulate_audit_boards",
-            "record_interpretations",
-            "audit_status",
-        )
-        fns = {n: _load("audit.workflow", n) for n in names}
-        missing = [n for n, f in fns.items() if f is None]
-        if missing:
-            result.checks.append(_not_built("audit", "tallyproof.audit.workflow." + missing[0]))
-            return
+    with _timed(result, "audit", progress):
         paper = PaperBallots(county, store)
         try:
-            fns["start_audit"](
+            start_audit(
                 store,
                 risk_limit=risk_limit,
                 seed=_audit_seed(seed),
@@ -466,10 +404,10 @@ def _audit(
         status = None
         for n in range(1, MAX_AUDIT_ROUNDS + 1):
             try:
-                rnd = fns["next_round"](store)
-                records = fns["simulate_audit_boards"](store, rnd, paper=paper)
-                fns["record_interpretations"](store, records)
-                status = fns["audit_status"](store)
+                rnd = next_round(store)
+                records = simulate_audit_boards(store, rnd, paper=paper)
+                record_interpretations(store, records)
+                status = audit_status(store)
             except TallyproofError as exc:
                 if status is None:
                     result.checks.append(
@@ -489,22 +427,23 @@ def _audit_seed(seed: int) -> str:
     return "".join(str(int(ch, 16) % 10) for ch in digits[:20])
 
 
-def _audit_finished(status: Any) -> bool:
-    state = str(getattr(status, "state", getattr(status, "status", ""))).lower()
-    return "confirmed" in state or "full" in state
+def _audit_finished(status: AuditStatus) -> bool:
+    return status.status in (CONFIRMED, FULL_HAND_COUNT)
 
 
-def _audit_check(status: Any) -> dict[str, Any]:
+def _audit_check(status: AuditStatus | None) -> dict[str, Any]:
     """Pass when every audited outcome is confirmed; otherwise the audit escalated (another
     round or a full hand count), which is how a comparison audit reports disagreeing paper."""
-    state = str(getattr(status, "status", "")).lower()
-    details = status.to_json() if hasattr(status, "to_json") else {"status": state}
+    if status is None:
+        return _check("audit", "fail", "no audit round could be completed")
+    state = status.status
+    details = status.to_json()
     found = {"o1": 0, "o2": 0, "u1": 0, "u2": 0}
     for contest in details.get("contests", []):
         for a in contest.get("assertions", []):
             for k in found:
                 found[k] += int((a.get("discrepancies") or {}).get(k, 0))
-    rounds = getattr(status, "rounds", "?")
+    rounds = status.rounds
     if state == "confirmed":
         return _check(
             "audit",
@@ -523,34 +462,14 @@ def _audit_check(status: Any) -> dict[str, Any]:
 
 def _evidence(result: DemoResult, store: Store, progress: Progress | None) -> None:
     with _timed(result, "report", progress):
-        build_report = _load("evidence.report", "build_report")
-        if build_report is None:
-            result.checks.append(_not_built("report", "tallyproof.evidence.report"))
-        else:
-            try:
-                paths = build_report(store, result.out / "report")
-            except ImportError as exc:  # a stage the report reads is not built yet
-                result.checks.append(_check("report", "not_run", f"not built yet ({exc})"))
-            else:
-                result.report_html, result.report_pdf = paths.html, paths.pdf
+        paths = build_report(store, result.out / "report")
+        result.report_html, result.report_pdf = paths.html, paths.pdf
     with _timed(result, "bundle", progress):
-        build_bundle = _load("evidence.bundle", "build_bundle")
-        if build_bundle is None:
-            result.checks.append(_not_built("verify", "tallyproof.evidence.bundle"))
-            return
-        try:
-            bundle = build_bundle(store, result.out / "bundle")
-        except ImportError as exc:  # a stage the bundle reads is not built yet
-            result.checks.append(_check("verify", "not_run", f"not built yet ({exc})"))
-            return
+        bundle = build_bundle(store, result.out / "bundle")
         result.bundle, result.bundle_zip = bundle.folder, bundle.zip
     with _timed(result, "verify", progress):
-        verify_bundle = _load("verify", "verify_bundle")
-        if verify_bundle is None:
-            result.checks.append(_not_built("verify", "tallyproof.verify.verify_bundle"))
-            return
         rep = verify_bundle(result.bundle)
-        failures = [getattr(f, "message", str(f)) for f in getattr(rep, "failures", [])]
+        failures = [f.message for f in rep.failures]
         result.checks.append(
             _check(
                 "verify",
