@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,22 @@ def read_export(path: Path, fmt: str = "auto", options: Mapping[str, Any] | None
     return spec.read(path, dict(options or {}))
 
 
+def _sources(files: Sequence[Path], parsed: ParsedExport) -> list[SourceFile]:
+    """The source files of a read export with their SHA-256: the reader's digest of the bytes
+    it parsed where it made one (a large export is then read once, not twice), else the file's
+    as it is now."""
+    return [
+        SourceFile(
+            path=str(f),
+            name=f.name,
+            sha256=parsed.digests.get(f) or sha256_file(f),
+            format=parsed.format,
+            cards=0,
+        )
+        for f in files
+    ]
+
+
 def ingest(
     sources: Sequence[Path],
     store_dir: Path,
@@ -72,12 +89,9 @@ def ingest(
         parsed = parsed_first if i == 0 and parsed_first else read_export(Path(src), fmt, options)
         used_format = parsed.format
         files = parsed.source_files or [Path(src)]
-        sfs = [
-            SourceFile(path=str(f), name=f.name, sha256=sha256_file(f), format=parsed.format, cards=0)
-            for f in files
-        ]
-        added += store.append(parsed.election, parsed.batches, sfs)
-        names = {s.name for s in sfs}
+        # named once the rows are read: the reader may hash files from the bytes it parses
+        added += store.append(parsed.election, parsed.batches, partial(_sources, files, parsed))
+        names = {f.name for f in files}
         all_sources += [s for s in store.election.sources if s.name in names]
     if manifest_table is not None:
         store.write_manifest(manifest_table)

@@ -19,7 +19,7 @@ can open with any Parquet tool.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
@@ -196,9 +196,13 @@ class Store:
         self,
         election: Election,
         batches: Iterator[pa.RecordBatch],
-        sources: list[SourceFile],
+        sources: Sequence[SourceFile] | Callable[[], Sequence[SourceFile]],
     ) -> int:
         """Append CVRs read under ``election`` (its own candidate codes); returns cards added.
+
+        ``sources`` may be a function called once ``batches`` is exhausted (a reader that
+        hashes files as it reads them knows their digests only then); a source already in the
+        store is refused then, before anything is committed.
 
         Contests are matched by id; a candidate new to the store is added at the end of its
         contest's list (codes never change) and incoming codes are re-mapped. A ballot id that
@@ -208,15 +212,14 @@ class Store:
             return self._append(election, batches, sources)
 
     def _append(
-        self, incoming: Election, batches: Iterator[pa.RecordBatch], sources: list[SourceFile]
+        self,
+        incoming: Election,
+        batches: Iterator[pa.RecordBatch],
+        sources: Sequence[SourceFile] | Callable[[], Sequence[SourceFile]],
     ) -> int:
         current = self.election
-        known = {s.sha256 for s in current.sources}
-        for s in sources:
-            if s.sha256 in known:
-                raise InputError(
-                    "this exact file was already ingested into the store", file=s.path
-                )
+        if not callable(sources):
+            _check_new_sources(current, sources)  # before the rows are read: fail fast
         merged, remaps = merge_elections(current, incoming)
         schema = cvr_schema(merged.contests)
         added = 0
@@ -236,6 +239,9 @@ class Store:
                         counted[key] = counted.get(key, 0) + item["counts"]
             finally:
                 writer.close()
+            if callable(sources):  # before the id check: "same file again" is the clearer error
+                sources = sources()
+                _check_new_sources(current, sources)
             _check_unique_ids(tmp)
             merged = replace(
                 merged,
@@ -254,6 +260,13 @@ class Store:
 # -------------------------------------------------------------------- helpers
 def _sql_str(p: Path) -> str:
     return str(p).replace("'", "''")
+
+
+def _check_new_sources(current: Election, sources: Sequence[SourceFile]) -> None:
+    known = {s.sha256 for s in current.sources}
+    for s in sources:
+        if s.sha256 in known:
+            raise InputError("this exact file was already ingested into the store", file=s.path)
 
 
 def locked(root: Path) -> AbstractContextManager[None]:

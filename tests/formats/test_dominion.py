@@ -361,3 +361,68 @@ def test_pool_groups_files_by_size(several_files: Path) -> None:
         sum(p.stat().st_size for p in paths) for paths, _ in groups
     ]
     assert dominion.default_workers is dominion_pool.default_workers  # re-exported
+
+
+# ------------------------------------------------------------------ columnar rules, digests
+
+
+def test_filtered_and_invalid_contests_and_ambiguous_marks_are_not_checked(tmp_path: Path) -> None:
+    """Marks that never become votes are not validated: an ambiguous mark, the marks of a
+    contest left off by the contestId option or by the InvalidContest condition."""
+    cards = [[vf._contest(1, [vf._mark(1, 1), vf._mark(99, 9, ambiguous=True)]),
+              vf._contest(2, [vf._mark(99, 1)], conds=[dominion.INVALID_CONTEST_CONDITION])]]  # fmt: skip
+    folder = _session_files(tmp_path / "x", [vf.dominion_session(1, 1, 1, cards)])
+    (row,) = rows(folder)
+    assert row["contest:1"] == [[0], [], []] and row["contest:2"] is None
+    bad = [[vf._contest(1, [vf._mark(1, 1)]), vf._contest(2, [vf._mark(99, 1)])]]
+    folder = _session_files(tmp_path / "y", [vf.dominion_session(1, 1, 1, bad)])
+    (row,) = rows(folder, {"contestId": "1"})  # contest 2 is not read at all
+    assert list(k for k in row if k.startswith("contest:")) == ["contest:1"]
+    with pytest.raises(InputError, match="candidate 99 is not in contest 2") as info:
+        rows(folder)
+    assert info.value.record == "Sessions[0].Original.Cards[0].Contests[1].Marks[0]"
+
+
+def test_first_bad_mark_in_document_order_is_named(tmp_path: Path) -> None:
+    """Several bad marks: the first in the file is reported, whatever its kind."""
+    good = vf.dominion_session(1, 1, 1, [[vf._contest(1, [vf._mark(1, 1)])]])
+    bad_rank = vf.dominion_session(1, 1, 2, [[vf._contest(1, [vf._mark(1, 1), vf._mark(2, 7)])]])
+    bad_cand = vf.dominion_session(1, 1, 3, [[vf._contest(1, [vf._mark(77, 1)])]])
+    folder = _session_files(tmp_path / "x", [good, bad_rank, bad_cand])
+    with pytest.raises(InputError, match="rank 7 outside 1..3") as info:
+        rows(folder)
+    assert (info.value.record, info.value.field) == (
+        "Sessions[1].Original.Cards[0].Contests[0].Marks[1]", "Rank")  # fmt: skip
+
+
+@pytest.mark.parametrize("field", ["TabulatorId", "BatchId", "RecordId"])
+def test_session_id_beyond_64_bits_is_named(tmp_path: Path, field: str) -> None:
+    sessions = [vf.dominion_session(1, 1, k, [[vf._contest(1, [])]]) for k in (1, 2)]
+    sessions[1][field] = 987654321
+    folder = _session_files(tmp_path / "x", sessions)
+    export = folder / "CvrExport.json"
+    export.write_bytes(export.read_bytes().replace(b"987654321", str(1 << 64).encode()))
+    with pytest.raises(InputError) as info:
+        rows(folder)
+    assert (info.value.record, info.value.field) == ("Sessions[1]", field)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_store_records_the_digest_of_the_bytes_decoded(
+    several_files: Path, tmp_path: Path, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers hash each export file as they decode it; ingest records those digests (and
+    hashes the manifests itself), so each equals the file's SHA-256, and ingesting the same
+    export again is refused as the same files."""
+    import hashlib
+
+    monkeypatch.setattr(dominion, "default_workers", lambda exports: workers)
+    store = tmp_path / "store"
+    res = ingest([several_files], store)
+    assert {s.name for s in res.sources} == {p.name for p in several_files.iterdir()}
+    for s in res.sources:
+        assert s.sha256 == hashlib.sha256((several_files / s.name).read_bytes()).hexdigest()
+    before = (store / "cvrs.parquet").read_bytes()
+    with pytest.raises(InputError, match="already ingested"):
+        ingest([several_files], store)
+    assert (store / "cvrs.parquet").read_bytes() == before

@@ -31,6 +31,11 @@ class ParsedExport:
     batches: Iterator[pa.RecordBatch]
     format: str
     source_files: list[Path] = field(default_factory=list)
+    #: SHA-256 (hex) of source files the reader hashed from the very bytes it parsed, filled in
+    #: while ``batches`` is iterated and complete once it is exhausted; ingest hashes the
+    #: other source files itself. Why: a large export is then read once, not twice, and the
+    #: digest recorded is that of the bytes the CVRs came from.
+    digests: dict[Path, str] = field(default_factory=dict)
 
 
 class Reader(Protocol):

@@ -33,6 +33,7 @@ class FileKeys:
     path: Path
     index: np.ndarray  # position in ``Sessions`` of each session read
     keys: np.ndarray  # (sessions, 3) int64: TabulatorId, BatchId, RecordId
+    sha256: str  # of the file's bytes, as decoded
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ class FilesRows:
 
 
 # ---------------------------------------------------------------------------------------------
-# several files at once: the per-mark loop is Python, so one core turns some 50,000-100,000
-# cards a second into rows (fewer the more contests a card has). A pool of processes reads
+# several files at once: decoding and building rows is CPU-bound Python, some 50,000-70,000
+# cards a second on one core (fewer the more contests a card has). A pool of processes reads
 # groups of consecutive files; the parent takes the results in file order, checks sessions
 # across files and re-cuts the batches, so the table is the same, row for row and batch for
 # batch, whatever the number of workers or their timing.
@@ -132,7 +133,7 @@ def _pool_context() -> mp.context.BaseContext:
 class FilePool:
     """Groups of files read by worker processes, yielded in the order given. The first are
     handed out as soon as the pool exists, so decoding overlaps whatever the caller does before
-    it asks for rows (ingest hashes every source file first)."""
+    it asks for rows."""
 
     def __init__(
         self,
@@ -254,10 +255,14 @@ def file_groups(exports: list[Path]) -> list[tuple[list[Path], int]]:
     return groups
 
 
-def checked_batches(groups: Iterable[FilesRows]) -> Iterator[pa.RecordBatch]:
-    """The files' batches, after checking each file's sessions against the earlier files'."""
+def checked_batches(
+    groups: Iterable[FilesRows], digests: dict[Path, str]
+) -> Iterator[pa.RecordBatch]:
+    """The files' batches, after checking each file's sessions against the earlier files';
+    each file's SHA-256 is put in ``digests``."""
     seen = SessionKeys()
     for rows in groups:
         for file_keys in rows.files:
             seen.add(file_keys)
+            digests[file_keys.path] = file_keys.sha256
         yield from rows.batches

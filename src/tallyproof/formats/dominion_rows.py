@@ -1,0 +1,716 @@
+"""Dominion sessions turned into CVR-table rows, level by level rather than mark by mark.
+
+Why columnar: a county export holds some 15-20 marks on each of a million cards, and a Python
+loop that visits every mark (look up its candidate, check its rank, pack it) costs more than
+decoding the JSON. Here each level of the decoded tree — sessions, cards, contests, marks — is
+flattened with C-level iteration (``map`` over ``attrgetter``, ``itertools.chain``) into numpy
+arrays, and every rule is applied to whole arrays: which version is current, which contests
+count, which marks are votes, candidate codes, rank bounds, repeated sessions and contests. The
+only per-object Python left is for the rare object that needs it (a session whose Original is
+not current, a contest with outstack conditions).
+
+Errors are found the same way. Each check reports the first offending object *of its kind* in
+document order, with its JSON path (``Sessions[i].Original.Cards[j].Contests[k].Marks[m]``)
+computed from the flattened positions; checks run in a fixed order (session ids, repeated
+sessions, versions, manifest names, card counts, contests, marks, contests repeated on a card),
+so the same bad file always gets the same message.
+
+The rules themselves are the reader's (see :mod:`.dominion`); this module only decides how
+fast they are applied.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gc
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import chain, compress
+from operator import attrgetter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..cvr_table import MARKS_TYPE, cvr_schema
+from ..errors import InputError
+from ..model import Contest, VoteType
+from .dominion_pool import FileKeys, FilesRows
+
+if TYPE_CHECKING:
+    from .dominion import _Manifests
+
+#: Most cards in one record batch, and in one session (a batch is cut after a session, so
+#: its rows stay below 2**17).
+MAX_CHUNK_ROWS = 1 << 16
+MAX_SESSION_CARDS = 1 << 16
+
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+# ---------------------------------------------------------------------------------------------
+# typed decoding: msgspec skips every field not named here without building it, which is most
+# of a Dominion CVR, and reports a wrong type with its JSON path. Tuples, not lists: one
+# allocation instead of two, and every empty one (most outstack lists) is the same object.
+
+
+class _Mark(msgspec.Struct, gc=False):
+    CandidateId: int
+    Rank: int
+    IsAmbiguous: bool
+
+
+class _CvrContest(msgspec.Struct, gc=False):
+    Id: int
+    Marks: tuple[_Mark, ...]
+    OutstackConditionIds: tuple[int, ...] = ()
+
+
+class _Card(msgspec.Struct, gc=False):
+    Contests: tuple[_CvrContest, ...]
+
+
+class _Version(msgspec.Struct, gc=False):
+    IsCurrent: bool
+    Cards: tuple[_Card, ...]
+    PrecinctPortionId: int | None = None
+    BallotTypeId: int | None = None
+
+
+class _Session(msgspec.Struct, gc=False):
+    TabulatorId: int
+    BatchId: int
+    RecordId: int
+    Original: _Version
+    Modified: _Version | None = None
+    CountingGroupId: int | None = None
+
+
+class _Export(msgspec.Struct, gc=False):
+    Sessions: list[_Session]
+
+
+_DECODER = msgspec.json.Decoder(_Export)
+_MSG_PATH = re.compile(r" - at `\$\.?(.*)`$")
+_MSG_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+_TAB, _BAT, _REC = attrgetter("TabulatorId"), attrgetter("BatchId"), attrgetter("RecordId")
+_GROUP, _ORIGINAL = attrgetter("CountingGroupId"), attrgetter("Original")
+_IS_CURRENT, _CARDS = attrgetter("IsCurrent"), attrgetter("Cards")
+_PRECINCT, _STYLE = attrgetter("PrecinctPortionId"), attrgetter("BallotTypeId")
+_CONTESTS, _ID = attrgetter("Contests"), attrgetter("Id")
+_OUTSTACK, _MARKS = attrgetter("OutstackConditionIds"), attrgetter("Marks")
+_CANDIDATE, _RANK, _AMBIGUOUS = attrgetter("CandidateId"), attrgetter("Rank"), attrgetter("IsAmbiguous")
+
+
+def decode(path: Path) -> tuple[_Export, str]:
+    """The export file's sessions, typed, and the SHA-256 of the bytes decoded; a file that
+    cannot be read or has the wrong structure is an :class:`InputError` naming the JSON path
+    msgspec reports."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=path) from exc
+    digest = hashlib.sha256(data).hexdigest()
+    # The decoded export is a tree of lists (no cycles); pausing the cyclic garbage collector
+    # while it is built halves decoding time, since otherwise every few hundred new lists
+    # trigger a collection that walks all of them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _DECODER.decode(data), digest
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        m = _MSG_PATH.search(text)
+        where = m.group(1) if m else None
+        fm = _MSG_FIELD.search(text)
+        field = fm.group(1) if fm else None
+        if field is None and where:
+            tail = where.rsplit(".", 1)[-1]
+            field, where = (
+                (tail, where[: -len(tail) - 1] or None) if "[" not in tail else (None, where)
+            )
+        message = _MSG_PATH.sub("", text)
+        raise InputError(
+            f"wrong JSON structure: {message}", file=path, record=where, field=field
+        ) from None
+    except msgspec.DecodeError as exc:  # after ValidationError, which subclasses it
+        raise InputError(f"not valid JSON ({exc})", file=path) from None
+    finally:
+        if collecting:
+            gc.enable()
+
+
+# ---------------------------------------------------------------------------------------------
+# what every worker needs, precomputed once per export
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to read any export file of one folder (sent once per worker):
+    the manifests, and their contests and candidates as lookup arrays."""
+
+    man: _Manifests
+    schema: pa.Schema
+    ranks: np.ndarray  # per contest column: rank positions (1 for a vote-for-N contest)
+    ranked: np.ndarray  # per contest column: is it ranked
+    plan_ids: np.ndarray  # Dominion contest ids that have a column, ascending
+    plan_cols: np.ndarray  # ...and that column
+    known_ids: np.ndarray  # every contest id in ContestManifest.json (some filtered out)
+    cand_ids: np.ndarray  # Dominion candidate ids of any contest, ascending
+    codes: np.ndarray  # (candidate, column) → candidate code in the contest, -1 if not in it
+    group_filter: int | None
+    chunk_rows: int
+
+    @property
+    def contests(self) -> tuple[Contest, ...]:
+        return self.man.election.contests
+
+    def new_chunk(self) -> _Chunk:
+        return _Chunk(self)
+
+
+def make_job(man: _Manifests, group_filter: int | None, chunk_rows: int) -> Job:
+    """Lookup arrays for ``man``'s contests (its ids are int64: the manifest reader checks)."""
+    if not 0 < chunk_rows <= MAX_CHUNK_ROWS:
+        raise ValueError(f"chunk_rows must be in 1..{MAX_CHUNK_ROWS}, got {chunk_rows}")
+    contests = man.election.contests
+    if len(contests) >= 1 << 20:  # a card's contests are keyed (row << 20) | column
+        raise InputError(f"{len(contests)} contests is more than a ballot can hold")
+    ranks = np.zeros(len(contests), dtype=np.int64)
+    ranked = np.zeros(len(contests), dtype=bool)
+    for plan in man.plans.values():
+        ranks[plan.index], ranked[plan.index] = plan.ranks, plan.ranked
+    ids = sorted(man.plans)
+    plan_ids = np.array(ids, dtype=np.int64)
+    plan_cols = np.array([man.plans[i].index for i in ids], dtype=np.int64)
+    known_ids = np.array(sorted(man.known_contests), dtype=np.int64)
+    cand_ids = np.array(sorted({d for p in man.plans.values() for d in p.codes}), dtype=np.int64)
+    codes = np.full((len(cand_ids), len(contests)), -1, dtype=np.int64)
+    for plan in man.plans.values():
+        for cand, code in plan.codes.items():
+            codes[np.searchsorted(cand_ids, cand), plan.index] = code
+    return Job(
+        man, cvr_schema(contests), ranks, ranked, plan_ids, plan_cols, known_ids, cand_ids,
+        codes, group_filter, chunk_rows,
+    )  # fmt: skip
+
+
+def _column_of(job: Job, cid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column of each Dominion contest id, and whether it has one."""
+    if not len(job.plan_ids):
+        return np.zeros(len(cid), dtype=np.int64), np.zeros(len(cid), dtype=bool)
+    pos = np.minimum(np.searchsorted(job.plan_ids, cid), len(job.plan_ids) - 1)
+    return job.plan_cols[pos], job.plan_ids[pos] == cid
+
+
+def _code_of(job: Job, cand: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """Candidate code of each (Dominion candidate id, contest column); -1 when not in it."""
+    if not len(job.cand_ids):
+        return np.full(len(cand), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(job.cand_ids, cand), len(job.cand_ids) - 1)
+    return np.where(job.cand_ids[pos] == cand, job.codes[pos, col], -1)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+class _Bad(Exception):
+    """Internal: a well-typed but impossible value, re-raised as InputError with its JSON path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _int64s(values: Iterable[int], count: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The integers as int64, and which did not fit (None when all did: the usual case; JSON
+    integers are unbounded and msgspec keeps them so, but no Dominion id comes near 2**63)."""
+    try:
+        return np.fromiter(values, dtype=np.int64, count=count), None
+    except OverflowError:
+        pass
+    listed = list(values) if not isinstance(values, list) else values
+    big = np.fromiter((v not in _INT64 for v in listed), dtype=bool, count=count)
+    return np.fromiter((0 if v not in _INT64 else v for v in listed), np.int64, count), big
+
+
+def _ints(getter: Callable[[Any], int], objs: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    values = list(map(getter, objs))
+    return _int64s(values, len(values))
+
+
+def _lookup(value: int | None, names: dict[int, str], field: str) -> str | None:
+    """Name of a manifest id; the id itself when that manifest is absent from the export."""
+    if value is None:
+        return None
+    if not names:
+        return str(value)
+    name = names.get(value)
+    if name is None:
+        raise _Bad(field, f"id {value} is not in the manifest")
+    return name
+
+
+def _starts(counts: np.ndarray) -> np.ndarray:
+    """Where each group starts in the flattened level below (counts → exclusive cumsum)."""
+    out = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=out[1:])
+    return out
+
+
+@dataclass
+class _Where:
+    """JSON paths of one file's objects, from flattened positions."""
+
+    path: Path
+    index: np.ndarray  # position in Sessions of each session read (the group filter skips some)
+    modified: np.ndarray | None = None  # per session read: the Modified version is current
+
+    def session(self, s: int) -> str:
+        return f"Sessions[{int(self.index[s])}]"
+
+    def card(self, s: int, j: int) -> str:
+        version = "Modified" if self.modified is not None and self.modified[s] else "Original"
+        return f"{self.session(s)}.{version}.Cards[{j}]"
+
+    def error(self, record: str, field: str, message: str) -> InputError:
+        return InputError(message, file=self.path, record=record, field=field)
+
+
+# ---------------------------------------------------------------------------------------------
+# one file
+
+
+def rows_of_file(
+    path: Path, job: Job, chunk: _Chunk, batches: list[pa.RecordBatch]
+) -> tuple[FileKeys, _Chunk]:
+    """Rows of one export file added to ``chunk``, each chunk that fills moved to ``batches``;
+    returns the keys of the sessions read (for the duplicate check across files, which needs
+    all files) and the chunk to go on with."""
+    export, digest = decode(path)
+    sessions: list[_Session] = export.Sessions
+    del export
+    groups = list(map(_GROUP, sessions))
+    index = np.arange(len(sessions), dtype=np.int64)
+    if job.group_filter is not None:
+        wanted = [i for i, g in enumerate(groups) if g == job.group_filter]
+        index = np.array(wanted, dtype=np.int64)
+        sessions = [sessions[i] for i in wanted]
+        groups = [job.group_filter] * len(wanted)
+    n = len(sessions)
+    where = _Where(path, index)
+    keys = _session_keys(sessions, where)
+    _check_repeats(keys, where)
+    versions, where.modified = _current_versions(sessions, where)
+    precincts, styles = _names(versions, job.man, where)
+    vote_types = _vote_types(groups, job.man.groups)
+    card_lists = list(map(_CARDS, versions))
+    n_cards = np.fromiter(map(len, card_lists), dtype=np.int64, count=n)
+    bad = np.flatnonzero((n_cards < 1) | (n_cards > MAX_SESSION_CARDS))
+    if bad.size:
+        s = int(bad[0])
+        raise where.error(
+            where.session(s), "Cards", f"a session with {int(n_cards[s]) or 'no'} cards"
+        )
+    sess = _FileSessions(path, where, keys, n_cards, precincts, styles, vote_types)
+    total = np.cumsum(n_cards)
+    start = 0
+    while start < n:
+        # the sessions that fill the chunk to chunk_rows, the last one possibly past it
+        before = int(total[start - 1]) if start else 0
+        stop = min(int(np.searchsorted(total, before + job.chunk_rows - chunk.rows)) + 1, n)
+        _add_sessions(chunk, job, sess, card_lists, start, stop)
+        if chunk.rows >= job.chunk_rows:
+            batches.append(chunk.to_batch())
+            chunk = job.new_chunk()
+        start = stop
+    return FileKeys(path=path, index=index, keys=keys, sha256=digest), chunk
+
+
+def rows_of_files(paths: list[Path], job: Job) -> FilesRows:
+    """Rows of consecutive export files sharing record batches (a Dominion file often holds a
+    few hundred cards; a batch per file would cost more to build than the rows in it)."""
+    batches: list[pa.RecordBatch] = []
+    chunk = job.new_chunk()
+    keys: list[FileKeys] = []
+    for path in paths:
+        file_keys, chunk = rows_of_file(path, job, chunk, batches)
+        keys.append(file_keys)
+    if chunk.rows:
+        batches.append(chunk.to_batch())
+    return FilesRows(batches, keys)
+
+
+def _session_keys(sessions: list[_Session], where: _Where) -> np.ndarray:
+    """(sessions, 3) int64: TabulatorId, BatchId, RecordId."""
+    columns = [_ints(get, sessions) for get in (_TAB, _BAT, _REC)]
+    if any(big is not None for _, big in columns):
+        s = min(int(np.argmax(big)) for _, big in columns if big is not None)
+        s_ = sessions[s]
+        field = next(
+            name
+            for name, (_, big) in zip(("TabulatorId", "BatchId", "RecordId"), columns)
+            if big is not None and big[s]
+        )
+        raise where.error(
+            where.session(s), field,
+            f"id beyond 64 bits in {s_.TabulatorId}-{s_.BatchId}-{s_.RecordId}",
+        )  # fmt: skip
+    return np.stack([values for values, _ in columns], axis=1) if sessions else np.zeros(
+        (0, 3), dtype=np.int64
+    )
+
+
+def _check_repeats(keys: np.ndarray, where: _Where) -> None:
+    """A session (tabulator, batch, record) read twice in the file: the later one is named."""
+    if len(keys) < 2:
+        return
+    order = np.lexsort((keys[:, 2], keys[:, 1], keys[:, 0]))  # stable: equal keys in file order
+    ordered = keys[order]
+    same = (ordered[1:] == ordered[:-1]).all(axis=1)
+    if same.any():
+        s = int(order[1:][same].min())
+        tab, bat, rec = (int(v) for v in keys[s])
+        raise where.error(
+            where.session(s), "RecordId", f"session {tab}-{bat}-{rec} appears twice in the export"
+        )
+
+
+def _current_versions(
+    sessions: list[_Session], where: _Where
+) -> tuple[list[_Version], np.ndarray]:
+    """Each session's current version (``Original`` unless it is not current, then
+    ``Modified``), and which sessions use ``Modified``."""
+    versions = list(map(_ORIGINAL, sessions))
+    modified = ~np.fromiter(map(_IS_CURRENT, versions), dtype=bool, count=len(versions))
+    for s in np.flatnonzero(modified).tolist():
+        version = sessions[s].Modified
+        if version is None:
+            raise where.error(
+                where.session(s), "Modified",
+                "Original is not current and there is no Modified version",
+            )  # fmt: skip
+        if not version.IsCurrent:
+            raise where.error(
+                where.session(s), "IsCurrent", "neither Original nor Modified is current"
+            )
+        versions[s] = version
+    return versions, modified
+
+
+def _names(
+    versions: list[_Version], man: _Manifests, where: _Where
+) -> tuple[list[str | None], list[str | None]]:
+    """Precinct portion and ballot type names of each session's current version."""
+    pairs = list(zip(map(_PRECINCT, versions), map(_STYLE, versions), strict=True))
+    named: dict[tuple[int | None, int | None], tuple[str | None, str | None]] = {}
+    for pair in dict.fromkeys(pairs):  # distinct, in order of first use
+        try:
+            named[pair] = (
+                _lookup(pair[0], man.precincts, "PrecinctPortionId"),
+                _lookup(pair[1], man.ballot_types, "BallotTypeId"),
+            )
+        except _Bad as exc:
+            raise where.error(where.session(pairs.index(pair)), exc.field, exc.message) from None
+    precinct = {pair: names[0] for pair, names in named.items()}
+    style = {pair: names[1] for pair, names in named.items()}
+    return list(map(precinct.__getitem__, pairs)), list(map(style.__getitem__, pairs))
+
+
+def _vote_types(groups: list[int | None], names: dict[int, str]) -> list[str]:
+    """Each session's vote type, from its counting group's name."""
+    of: dict[int | None, str] = {None: VoteType.UNKNOWN.value}
+    for g in set(groups) - {None}:
+        of[g] = vote_type_of(names.get(g, "")).value  # type: ignore[arg-type]
+    return list(map(of.__getitem__, groups))
+
+
+_VOTE_TYPE_WORDS: tuple[tuple[str, VoteType], ...] = (
+    ("provisional", VoteType.PROVISIONAL),
+    ("question", VoteType.PROVISIONAL),  # Alaska's "questioned" ballots are provisional ballots
+    ("early", VoteType.EARLY),
+    ("absentee", VoteType.MAIL),
+    ("mail", VoteType.MAIL),
+    ("election day", VoteType.ELECTION_DAY),
+    ("in person", VoteType.ELECTION_DAY),
+    ("polling", VoteType.ELECTION_DAY),
+)
+
+
+def vote_type_of(description: str) -> VoteType:
+    """Map a counting group's free-text name onto :class:`VoteType` (first matching word wins)."""
+    text = description.lower()
+    for word, vt in _VOTE_TYPE_WORDS:
+        if word in text:
+            return vt
+    return VoteType.UNKNOWN
+
+
+@dataclass(frozen=True)
+class _FileSessions:
+    """Per-session facts of one file, computed once for all its slices."""
+
+    path: Path
+    where: _Where
+    keys: np.ndarray
+    n_cards: np.ndarray
+    precincts: list[str | None]
+    styles: list[str | None]
+    vote_types: list[str]
+
+
+def _add_sessions(
+    chunk: _Chunk,
+    job: Job,
+    sess: _FileSessions,
+    card_lists: list[tuple[_Card, ...]],
+    a: int,
+    b: int,
+) -> None:
+    """Add the cards of sessions ``a:b`` of a file to ``chunk``, checking contests and marks."""
+    where = sess.where
+    n_cards = sess.n_cards[a:b]
+    cards: list[_Card] = list(chain.from_iterable(card_lists[a:b]))
+    n = len(cards)
+    card_session = np.repeat(np.arange(a, b), n_cards)
+    card_pos = np.arange(n) - np.repeat(_starts(n_cards), n_cards)
+
+    ct_lists = list(map(_CONTESTS, cards))
+    n_ct = np.fromiter(map(len, ct_lists), dtype=np.int64, count=n)
+    contests: list[_CvrContest] = list(chain.from_iterable(ct_lists))
+    ct_card = np.repeat(np.arange(n), n_ct)
+    ct_pos = np.arange(len(contests)) - np.repeat(_starts(n_ct), n_ct)
+
+    def contest_path(k: int) -> str:
+        c = int(ct_card[k])
+        return f"{where.card(int(card_session[c]), int(card_pos[c]))}.Contests[{int(ct_pos[k])}]"
+
+    cid, cid_big = _ints(_ID, contests)
+    col, found = _column_of(job, cid)
+    unknown = ~found & ~np.isin(cid, job.known_ids)
+    if cid_big is not None:
+        found &= ~cid_big
+        unknown |= cid_big
+    if unknown.any():
+        k = int(np.argmax(unknown))
+        raise where.error(
+            contest_path(k), "Id", f"contest {contests[k].Id} is not in ContestManifest.json"
+        )
+    keep = found.copy()  # contests that go on the card
+    n_out = np.fromiter(map(len, map(_OUTSTACK, contests)), dtype=np.int64, count=len(contests))
+    invalid = job.man.invalid_condition
+    for k in np.flatnonzero(found & (n_out > 0)).tolist():
+        if invalid in contests[k].OutstackConditionIds:
+            keep[k] = False  # only partly read: left off the card, as RCTab does
+
+    # marks of the contests that go on the card only: the others are not read at all
+    kept = np.flatnonzero(keep)
+    mark_lists = list(
+        map(_MARKS, contests if len(kept) == len(contests) else compress(contests, keep.tolist()))
+    )
+    n_m = np.fromiter(map(len, mark_lists), dtype=np.int64, count=len(kept))
+    marks: list[_Mark] = list(chain.from_iterable(mark_lists))
+    m_ct = np.repeat(kept, n_m)
+    cand, cand_big = _ints(_CANDIDATE, marks)
+    rank, rank_big = _ints(_RANK, marks)
+    votes = ~np.fromiter(map(_AMBIGUOUS, marks), dtype=bool, count=len(marks))
+    # (ambiguous marks are not votes, and are not checked either)
+    m_col = col[m_ct]
+    code = _code_of(job, cand, m_col)
+    if cand_big is not None:
+        code[cand_big] = -1
+    m_ranked = job.ranked[m_col]
+    bad_cand = votes & (code < 0)
+    out_of_range = (rank < 1) | (rank > job.ranks[m_col])
+    if rank_big is not None:
+        out_of_range |= rank_big
+    bad_rank = votes & m_ranked & out_of_range
+    bad = bad_cand | bad_rank
+    if bad.any():
+        m = int(np.argmax(bad))
+        k = int(m_ct[m])
+        first_mark = int(_starts(n_m)[np.searchsorted(kept, k)])
+        record = f"{contest_path(k)}.Marks[{m - first_mark}]"
+        mark, ct = marks[m], contests[k]
+        if bad_cand[m]:
+            message = f"candidate {mark.CandidateId} is not in contest {ct.Id}"
+            raise where.error(record, "CandidateId", message)
+        raise where.error(record, "Rank", f"rank {mark.Rank} outside 1..{job.ranks[m_col[m]]}")
+
+    row0 = chunk.rows
+    present = np.flatnonzero(keep)
+    chunk.p_row.append(row0 + ct_card[present])
+    chunk.p_col.append(col[present])
+    voted = np.flatnonzero(votes)
+    chunk.m_row.append(row0 + ct_card[m_ct[voted]])
+    chunk.m_col.append(m_col[voted])
+    chunk.m_pos.append(np.where(m_ranked[voted], rank[voted] - 1, 0))
+    chunk.m_code.append(code[voted])
+    chunk.add_cards(sess, a, b, card_session - a, card_pos)
+
+
+# ---------------------------------------------------------------------------------------------
+# one record batch
+
+
+class _Chunk:
+    """Rows of one record batch, kept as arrays: per session (ids, names), per card (its
+    session and position), per contest on a card (row, column) and per vote (row, column,
+    rank position, candidate code). :meth:`to_batch` builds the Arrow columns from them."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.rows = 0
+        self.sessions = 0
+        self.s_keys: list[np.ndarray] = []
+        self.s_index: list[np.ndarray] = []
+        self.s_modified: list[np.ndarray] = []
+        self.s_cards: list[np.ndarray] = []
+        self.s_precinct: list[str | None] = []
+        self.s_style: list[str | None] = []
+        self.s_vote_type: list[str] = []
+        self.s_file: list[str] = []
+        self.c_session: list[np.ndarray] = []
+        self.c_pos: list[np.ndarray] = []
+        self.p_row: list[np.ndarray] = []
+        self.p_col: list[np.ndarray] = []
+        self.m_row: list[np.ndarray] = []
+        self.m_col: list[np.ndarray] = []
+        self.m_pos: list[np.ndarray] = []
+        self.m_code: list[np.ndarray] = []
+        self.files: list[tuple[int, Path]] = []  # (first row, file): for error messages
+
+    def add_cards(
+        self, sess: _FileSessions, a: int, b: int, card_session: np.ndarray, card_pos: np.ndarray
+    ) -> None:
+        where = sess.where
+        assert where.modified is not None
+        self.files.append((self.rows, sess.path))
+        self.s_keys.append(sess.keys[a:b])
+        self.s_index.append(where.index[a:b])
+        self.s_modified.append(where.modified[a:b])
+        self.s_cards.append(sess.n_cards[a:b])
+        self.s_precinct += sess.precincts[a:b]
+        self.s_style += sess.styles[a:b]
+        self.s_vote_type += sess.vote_types[a:b]
+        self.s_file += [sess.path.name] * (b - a)
+        self.c_session.append(self.sessions + card_session)
+        self.c_pos.append(card_pos)
+        self.sessions += b - a
+        self.rows += len(card_pos)
+
+    def to_batch(self) -> pa.RecordBatch:
+        cat = np.concatenate
+        keys, index = cat(self.s_keys), cat(self.s_index)
+        modified, n_cards = cat(self.s_modified), cat(self.s_cards)
+        c_session, c_pos = cat(self.c_session), cat(self.c_pos)
+        p_row, p_col = cat(self.p_row), cat(self.p_col)
+        self._check_contests_once(p_row, p_col, index, modified, c_session, c_pos)
+
+        take = pa.array(c_session)
+        tab = pa.array(keys[:, 0]).cast(pa.string())
+        bat = pa.array(keys[:, 1]).cast(pa.string())
+        base = pc.binary_join_element_wise(tab, bat, pa.array(keys[:, 2]).cast(pa.string()), "-")
+        ballot_id = base.take(take)
+        multi = (n_cards > 1)[c_session]
+        if multi.any():  # "-k" (1-based position) on the cards of multi-card sessions
+            numbered = pc.binary_join_element_wise(ballot_id, pa.array(c_pos + 1).cast(pa.string()), "-")
+            ballot_id = pc.if_else(pa.array(multi), numbered, ballot_id)
+        version = pc.if_else(
+            pa.array(modified[c_session]), "].Modified.Cards[", "].Original.Cards["
+        )
+        source_record = pc.binary_join_element_wise(
+            "Sessions[", pa.array(index[c_session]).cast(pa.string()), version,
+            pa.array(c_pos).cast(pa.string()), "]", "",
+        )  # fmt: skip
+        arrays: list[pa.Array] = [
+            ballot_id,
+            tab.take(take),
+            bat.take(take),
+            pa.array(keys[c_session, 2], type=pa.int64()),
+            pa.array(self.s_precinct, type=pa.string()).take(take),
+            pa.array(self.s_style, type=pa.string()).take(take),
+            pa.array(self.s_vote_type, type=pa.string()).take(take),
+            pa.array(self.s_file, type=pa.string()).take(take),
+            source_record,
+        ]
+
+        m_col = cat(self.m_col)
+        m_row, m_pos, m_code = cat(self.m_row), cat(self.m_pos), cat(self.m_code)
+        n_cols = len(self.job.contests)
+        narrow = np.uint16 if n_cols <= 1 << 16 else np.int64  # a radix sort for the usual case
+        p_order = np.argsort(p_col.astype(narrow), kind="stable")
+        m_order = np.argsort(m_col.astype(narrow), kind="stable")
+        edges = np.arange(n_cols + 1)
+        p_bounds = np.searchsorted(p_col[p_order], edges)
+        m_bounds = np.searchsorted(m_col[m_order], edges)
+        for c in range(n_cols):
+            present = p_row[p_order[p_bounds[c] : p_bounds[c + 1]]]
+            sel = m_order[m_bounds[c] : m_bounds[c + 1]]
+            arrays.append(
+                _marks_array(
+                    self.rows, int(self.job.ranks[c]), present, m_row[sel], m_pos[sel], m_code[sel]
+                )
+            )
+        return pa.RecordBatch.from_arrays(arrays, schema=self.job.schema)
+
+    def _check_contests_once(
+        self,
+        p_row: np.ndarray,
+        p_col: np.ndarray,
+        index: np.ndarray,
+        modified: np.ndarray,
+        c_session: np.ndarray,
+        c_pos: np.ndarray,
+    ) -> None:
+        """A contest twice on one card (checked here for all cards at once): the first such
+        card, and on it the first such contest, is named."""
+        key = (p_row << 20) | p_col  # columns < 2**20: a contest manifest is far smaller
+        if len(key) < 2 or (key[1:] > key[:-1]).all():  # contests listed in manifest order
+            return
+        ordered = np.sort(key)
+        repeated = np.flatnonzero(ordered[1:] == ordered[:-1])
+        if not repeated.size:
+            return
+        first = int(ordered[repeated[0]])
+        row, col = first >> 20, first & 0xFFFFF
+        s = int(c_session[row])
+        version = "Modified" if modified[s] else "Original"
+        starts = [r for r, _ in self.files]
+        path = self.files[bisect.bisect_right(starts, row) - 1][1]
+        raise InputError(
+            f"contest {self.job.contests[col].id} appears twice on the card",
+            file=path,
+            record=f"Sessions[{int(index[s])}].{version}.Cards[{int(c_pos[row])}]",
+            field="Id",
+        )
+
+
+def _marks_array(
+    rows: int, width: int, present: np.ndarray, row: np.ndarray, pos: np.ndarray, code: np.ndarray
+) -> pa.Array:
+    """The ``list<list<uint16>>`` column from flat votes: each present row gets ``width`` rank
+    positions; within a position, codes are ascending and repeats dropped."""
+    valid = np.zeros(rows, dtype=bool)
+    valid[present] = True
+    outer = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(np.where(valid, width, 0), out=outer[1:])
+    # one sortable key per vote: its slot (row's first slot + rank position), then its code
+    key = ((outer[row] + pos) << 16) | code
+    if len(key) > 1 and not (key[1:] > key[:-1]).all():  # usually already strictly ascending
+        key = np.unique(key)  # sorts and drops repeats
+    slot, code = key >> 16, key & 0xFFFF
+    inner = np.zeros(int(outer[-1]) + 1, dtype=np.int32)
+    np.cumsum(np.bincount(slot, minlength=int(outer[-1])), out=inner[1:])
+    inner_arr = pa.ListArray.from_arrays(pa.array(inner), pa.array(code.astype(np.uint16)))
+    return pa.ListArray.from_arrays(
+        pa.array(outer.astype(np.int32)), inner_arr, type=MARKS_TYPE, mask=pa.array(~valid)
+    )
