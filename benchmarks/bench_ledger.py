@@ -15,7 +15,11 @@ and there are 2+ CPUs); the output says how many, and both wall and CPU ratios a
 (CPU time counts this process and its reaped children). The machine is shared: the same-run
 baseline is what makes the ratios comparable, but a busy second core slows the 2-process path.
 
-Run: ``python benchmarks/bench_ledger.py --cards 5000000 [--processes 1]``.
+Commit, verify and the baseline run ``--repeat`` times (default 3; commit afresh each time)
+and the fastest run of each counts, the usual way to measure on a shared machine: the least
+time is the one least disturbed by other jobs. Every run's time is kept in the results.
+
+Run: ``python benchmarks/bench_ledger.py --cards 5000000 [--processes 1] [--repeat 3]``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -105,11 +109,24 @@ def card_batches(n: int, election: Election, seed: int = 2026) -> Iterator[pa.Re
         yield pa.RecordBatch.from_arrays([cols[f.name] for f in schema], schema=schema)
 
 
-def baseline_seconds(store: Store) -> tuple[float, float, int, int]:
+def _best(repeat: int, work: Callable[[], list[bytes]]) -> tuple[float, float, list[bytes]]:
+    """Least wall and CPU seconds of ``repeat`` runs of ``work``, and its result."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = work()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return min(walls), min(cpus), out
+
+
+def baseline_seconds(store: Store, repeat: int = 1) -> tuple[float, float, int, int]:
     """Bare hashlib over the log's canonical leaf bytes plus the interior nodes.
 
     The leaf bytes are re-derived chunk by chunk (untimed) and turned into ``bytes`` objects;
-    only the hashing is timed. Returns (wall seconds, CPU seconds, leaves, leaf bytes)."""
+    only the hashing is timed, each chunk and the node levels ``repeat`` times keeping the
+    fastest (so the baseline is, if anything, optimistic and the ratios pessimistic).
+    Returns (wall seconds, CPU seconds, leaves, leaf bytes)."""
     leaves = load_leaves(store.log_dir)
     election = store.election
     latest = leaves.table.filter(pc.equal(leaves.table.column("leaf_type"), cn.CVR))
@@ -127,20 +144,23 @@ def baseline_seconds(store: Store) -> tuple[float, float, int, int]:
         part = table.slice(start, CHUNK)
         datas = cn.encode_cards(part, election, salts[start : start + CHUNK]).to_pylist()
         total_bytes += sum(len(d) for d in datas)
-        t0, c0 = time.perf_counter(), time.process_time()
-        digests += [sha(b"\x00" + d).digest() for d in datas]
-        elapsed, cpu = elapsed + time.perf_counter() - t0, cpu + time.process_time() - c0
-        del datas
-    t0, c0 = time.perf_counter(), time.process_time()
-    digests += [sha(b"\x00" + d).digest() for d in data_leaves]
-    level = digests
-    while len(level) > 1:
-        nxt = [sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    elapsed, cpu = elapsed + time.perf_counter() - t0, cpu + time.process_time() - c0
-    return elapsed, cpu, len(digests), total_bytes
+        w, c, got = _best(repeat, lambda ds=datas: [sha(b"\x00" + d).digest() for d in ds])
+        digests += got
+        elapsed, cpu = elapsed + w, cpu + c
+        del datas, got
+
+    def nodes() -> list[bytes]:
+        level = digests + [sha(b"\x00" + d).digest() for d in data_leaves]
+        while len(level) > 1:
+            nxt = [sha(b"\x01" + level[i] + level[i + 1]).digest()
+                   for i in range(0, len(level) - 1, 2)]
+            if len(level) % 2:
+                nxt.append(level[-1])
+            level = nxt
+        return level
+
+    w, c, _ = _best(repeat, nodes)
+    return elapsed + w, cpu + c, len(digests) + len(data_leaves), total_bytes
 
 
 def _cpu() -> float:
@@ -153,6 +173,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cards", type=int, default=5_000_000)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of commit, verify and the baseline; the fastest of each counts "
+                         "(the machine is shared: the least is the least disturbed)")
     ap.add_argument("--processes", type=int, choices=(1, 2), default=parallel.PROCESSES,
                     help="processes commit and verify may hash with (default: %(default)s)")
     args = ap.parse_args(argv)
@@ -167,18 +190,25 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         store.append(election, card_batches(args.cards, election), [src])
         build = time.perf_counter() - t0
         key, _ = new_keypair(work / "bench-key")
+        commits: list[tuple[float, float]] = []
+        verifies: list[tuple[float, float]] = []
+        for run in range(max(1, args.repeat)):
+            if run:
+                shutil.rmtree(store.log_dir)  # commit the same CVRs afresh (new salts)
+            gc.collect()
+            t0, c0 = time.perf_counter(), _cpu()
+            res = commit_store(store, key)
+            commits.append((time.perf_counter() - t0, _cpu() - c0))
+            gc.collect()
+            t0, c0 = time.perf_counter(), _cpu()
+            rep = verify_store(store)
+            verifies.append((time.perf_counter() - t0, _cpu() - c0))
+            if not rep.ok:
+                raise SystemExit(f"verify failed: {rep.failures}")
+        commit_s, commit_cpu = min(commits)
+        verify_s, verify_cpu = min(verifies)
         gc.collect()
-        t0, c0 = time.perf_counter(), _cpu()
-        res = commit_store(store, key)
-        commit_s, commit_cpu = time.perf_counter() - t0, _cpu() - c0
-        gc.collect()
-        t0, c0 = time.perf_counter(), _cpu()
-        rep = verify_store(store)
-        verify_s, verify_cpu = time.perf_counter() - t0, _cpu() - c0
-        if not rep.ok:
-            raise SystemExit(f"verify failed: {rep.failures}")
-        gc.collect()
-        base_s, base_cpu, leaves, leaf_bytes = baseline_seconds(store)
+        base_s, base_cpu, leaves, leaf_bytes = baseline_seconds(store, max(1, args.repeat))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result: dict[str, object] = {
@@ -199,13 +229,17 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "commit_cpu_ratio": round(commit_cpu / base_cpu, 3),
         "verify_cpu_ratio": round(verify_cpu / base_cpu, 3),
         "processes": processes,
+        "repeat": max(1, args.repeat),
+        "commit_runs_seconds": [round(w, 3) for w, _ in commits],
+        "verify_runs_seconds": [round(w, 3) for w, _ in verifies],
         "target_ratio": 2.0,
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
     print(f"ledger benchmark, {args.cards:,} CVRs ({leaves:,} leaves, "
           f"{result['mean_leaf_bytes']} bytes per CVR leaf); commit and verify hash with "
-          f"{processes} process(es), the baseline with 1")
+          f"{processes} process(es), the baseline with 1; fastest of {max(1, args.repeat)} "
+          f"runs each")
     print("                                          wall s  ratio   CPU s  ratio")
     print(f"  baseline (bare hashlib, leaves + nodes) {base_s:7.2f}         {base_cpu:7.2f}")
     for name, w, c in (("commit", commit_s, commit_cpu), ("verify", verify_s, verify_cpu)):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -215,3 +217,26 @@ def spec_encode_for(card: dict, votes: dict, contest_order: list[str], salt: byt
             for rank in votes[cid]:
                 out += len(rank).to_bytes(2, "big") + b"".join(x.to_bytes(2, "big") for x in rank)
     return out
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_unreadable_cvr_table_is_a_failure_not_a_crash(
+    tmp_path: Path, key_pair: Any, processes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify_store reads the CVR table while the tree is built (in a forked child where there
+    is one); a table that cannot be read is reported as such, and no child is left behind."""
+    from tallyproof.ledger import parallel
+
+    monkeypatch.setattr(parallel, "PROCESSES", processes)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ITEMS", 2)
+    store = make_store(tmp_path / "s", n=300)
+    commit_store(store, key_pair[0])
+    assert verify_store(store).ok
+    store.cvrs_path.write_bytes(b"PAR1 not a parquet file PAR1")
+    report = verify_store(store)
+    assert not report.ok
+    assert [f.check for f in report.failures] == ["changed"]
+    assert "the CVR table cannot be read" in report.failures[0].message
+    if hasattr(os, "waitpid"):
+        with pytest.raises(ChildProcessError):
+            os.waitpid(-1, os.WNOHANG)

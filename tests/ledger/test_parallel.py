@@ -78,6 +78,29 @@ def test_tree_levels_same_in_parallel(n: int, monkeypatch: pytest.MonkeyPatch) -
     assert two.inclusion_proof(n // 3) == one.inclusion_proof(n // 3)
 
 
+@pytest.mark.parametrize("n", [127, 128, 129, 1000, 4097])
+@pytest.mark.parametrize("processes", [1, 2])
+def test_tree_with_meanwhile_task(n: int, processes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commit writes its segment while the tree is built (the child then takes the larger
+    share): same levels, the task runs exactly once, and its error is the caller's."""
+    leaves = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(n))
+    monkeypatch.setattr(parallel, "PROCESSES", 1)
+    one = merkle.Tree(leaves)
+    monkeypatch.setattr(parallel, "PROCESSES", processes)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ITEMS", 2)
+    calls: list[int] = []
+    assert merkle.Tree(leaves, meanwhile=lambda: calls.append(os.getpid())).levels == one.levels
+    assert calls == [os.getpid()]  # in this process, once
+
+    def boom() -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        merkle.Tree(leaves, meanwhile=boom)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind
+
+
 def test_encode_and_hash_same_in_parallel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     table = make_store(tmp_path / "s", n=301).cvrs()
     salts = np.frombuffer(os.urandom(16 * table.num_rows), np.uint8).reshape(-1, 16)

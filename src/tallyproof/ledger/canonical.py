@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 
 from ..errors import StoreError
 from ..model import Election
-from .parallel import processes_for, run_pair
+from .parallel import PARENT_SHARE, processes_for, run_pair
 
 FORMAT_VERSION = 1
 CVR, BATCH_CLOSE, SUPERSEDE, DEFINITION = 0x01, 0x02, 0x03, 0x04
@@ -257,8 +257,9 @@ def encode_and_hash(
 ) -> bytes:
     """Leaf hashes of every row of ``table``, encoded in chunks of :data:`CHUNK_ROWS`.
 
-    With enough rows a forked child encodes and hashes the second half of the rows while
-    this process does the first (:mod:`.parallel`); the result is the same bytes.
+    With enough rows a forked child encodes and hashes the later rows while this process does
+    the first :data:`.parallel.PARENT_SHARE` of them (:mod:`.parallel`); the result is the
+    same bytes.
     """
     n = table.num_rows
     _check_input(table, election, salts)  # here, so a bad input fails before any fork
@@ -276,6 +277,6 @@ def encode_and_hash(
         return b"".join(out)
 
     fork = processes_for(n) > 1
-    mid = n // 2 if fork else n
+    mid = int(n * PARENT_SHARE) if fork else n
     first, second = run_pair(lambda: rows(0, mid), lambda: rows(mid, n), fork)
     return first + second

@@ -361,26 +361,6 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
     if sup is not None:
         types[new_cards.num_rows :] = cn.SUPERSEDE
     table_rows = np.concatenate([new_rows, corr_rows]) if supersede_rows else new_rows
-    order_arr = pa.array(order)
-    if supersede_rows:
-        sup_index = pa.array([None] * new_cards.num_rows + [s[0] for s in supersede_rows],
-                             pa.uint64()).take(order_arr)
-        sup_reason = pa.array([None] * new_cards.num_rows + [s[1] for s in supersede_rows],
-                              pa.string()).take(order_arr)
-    else:
-        sup_index, sup_reason = pa.nulls(m, pa.uint64()), pa.nulls(m, pa.string())
-    card_part = pa.table(
-        {
-            "leaf_type": pa.array(types[order]),
-            "ballot_id": cards.column("ballot_id").take(order_arr),
-            "salt": _fixed_array(salts.view("V16").reshape(m)[order].view(np.uint8).reshape(m, 16)),
-            "leaf_hash": _fixed_array(hash_rows),
-            "supersedes": sup_index,
-            "reason": sup_reason,
-            "table_row": pa.array(table_rows[order].astype(np.uint64)),
-            "data": pa.nulls(m, pa.binary()),
-        }
-    )
     extra_data = ([definition] if definition_added else []) + _batch_close_leaves(new_cards, election)
     n_def = 1 if definition_added else 0
 
@@ -400,25 +380,52 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
         )
 
     def_part, batch_part = data_part(extra_data[:n_def]), data_part(extra_data[n_def:])
-    seg = pa.concat_tables([def_part, card_part, batch_part])
-    count = seg.num_rows
-    seg = seg.add_column(0, "leaf_index", pa.array(np.arange(old_size, old_size + count, dtype=np.uint64)))
-    seg = seg.cast(SEGMENT_SCHEMA)
     # the segment's leaf hashes in its order, joined from the parts rather than re-read
     new_hashes = b"".join([old_hashes, fixed_bytes(def_part.column("leaf_hash")),
                            memoryview(hash_rows), fixed_bytes(batch_part.column("leaf_hash"))])
-    tree = Tree(new_hashes)
-    if checkpoints and tree.root(old_size) != checkpoints[-1].checkpoint.root:
-        # appending to a log whose leaves no longer match what was signed would bury the damage
-        raise StoreError(f"{log_dir}: the leaves do not match the last checkpoint; run verify")
-    root = tree.root()
-    text = sign(Checkpoint(origin_for(election), tree.size, root), signer)
+
+    def card_part() -> pa.Table:
+        order_arr = pa.array(order)
+        if supersede_rows:
+            sup_index = pa.array([None] * new_cards.num_rows + [s[0] for s in supersede_rows],
+                                 pa.uint64()).take(order_arr)
+            sup_reason = pa.array([None] * new_cards.num_rows + [s[1] for s in supersede_rows],
+                                  pa.string()).take(order_arr)
+        else:
+            sup_index, sup_reason = pa.nulls(m, pa.uint64()), pa.nulls(m, pa.string())
+        return pa.table(
+            {
+                "leaf_type": pa.array(types[order]),
+                "ballot_id": cards.column("ballot_id").take(order_arr),
+                "salt": _fixed_array(salts.view("V16").reshape(m)[order].view(np.uint8).reshape(m, 16)),
+                "leaf_hash": _fixed_array(hash_rows),
+                "supersedes": sup_index,
+                "reason": sup_reason,
+                "table_row": pa.array(table_rows[order].astype(np.uint64)),
+                "data": pa.nulls(m, pa.binary()),
+            }
+        )
+
     seq = len(checkpoints) + 1
     seg_file, cp_file = segment_path(log_dir, seq), checkpoint_path(log_dir, seq)
     with transaction(store.root) as tx:
-        # hashes and salts are incompressible: no compression, no dictionaries, no statistics
-        pq.write_table(seg, tx.path_for(seg_file), compression="none", use_dictionary=False,
-                       write_statistics=False)
+
+        def write_segment() -> None:
+            seg = pa.concat_tables([def_part, card_part(), batch_part])
+            index = np.arange(old_size, old_size + seg.num_rows, dtype=np.uint64)
+            seg = seg.add_column(0, "leaf_index", pa.array(index)).cast(SEGMENT_SCHEMA)
+            # hashes and salts are incompressible: no compression, no dictionaries, no statistics
+            pq.write_table(seg, tx.path_for(seg_file), compression="none", use_dictionary=False,
+                           write_statistics=False)
+
+        # the segment is built and written while a forked child hashes most of the tree; an
+        # error in either (or a mismatch below) aborts the transaction, so nothing is kept
+        tree = Tree(new_hashes, meanwhile=write_segment)
+        if checkpoints and tree.root(old_size) != checkpoints[-1].checkpoint.root:
+            # appending to a log whose leaves no longer match what was signed would bury the damage
+            raise StoreError(f"{log_dir}: the leaves do not match the last checkpoint; run verify")
+        root = tree.root()
+        text = sign(Checkpoint(origin_for(election), tree.size, root), signer)
         tx.write_bytes(cp_file, text.encode("utf-8"))
         if not key_file.exists():
             tx.write_bytes(key_file, (signer.verifier.vkey + "\n").encode())

@@ -13,11 +13,11 @@ Indices are 0-based as in RFC 9162 (RFC 6962's test data numbers leaves from 1).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .parallel import processes_for, run_pair
+from .parallel import PARENT_SHARE, processes_for, run_pair
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
@@ -78,24 +78,42 @@ def _levels_up_to(level: bytes, height: int) -> list[bytes]:
     return out
 
 
-def _build_levels(leaves: bytes, n: int) -> list[bytes]:
+#: Share of the lower levels the forked child hashes while this process also runs a
+#: ``meanwhile`` task: a commit writes its log segment then, which takes about half as long as
+#: hashing the whole tree, so this split has both processes finish at about the same time
+#: (measured on 2,000,000-leaf commits).
+MEANWHILE_CHILD_SHARE = 0.7
+
+
+def _build_levels(
+    leaves: bytes, n: int, meanwhile: Callable[[], None] | None = None
+) -> list[bytes]:
     """The bottom levels of the tree, the lower ones split between two processes.
 
     Leaves ``[0, s)`` and ``[s, n)`` with ``s`` a multiple of ``2^k`` have disjoint subtrees
     up to height ``k``: no pair at those levels straddles ``s`` and any unpaired last node is
     the second part's, so concatenating the two parts' levels gives the whole tree's. Above
-    ``k`` at most 128 nodes per level remain for :class:`Tree` to finish.
+    ``k`` at most 128 nodes per level remain for :class:`Tree` to finish. ``meanwhile`` runs
+    in this process first, while the child hashes (which then takes the larger part).
     """
     if processes_for(n) == 1 or n < 128:
+        if meanwhile is not None:
+            meanwhile()
         return [leaves]
-    k = (n // 64).bit_length() - 1  # 2^k <= n/64 < 2^(k+1), so n/2^(k+1) is in [32, 64)
-    s = round(n / (1 << (k + 1))) << k  # the multiple of 2^k nearest n/2 (below n)
+    k = (n // 64).bit_length() - 1  # 2^k <= n/64 < 2^(k+1), so n/2^k is in [64, 128)
+    share = 1 - PARENT_SHARE if meanwhile is None else MEANWHILE_CHILD_SHARE
+    s = max(1, round(n * (1 - share) / (1 << k))) << k  # a multiple of 2^k, below n
     cut = s * HASH_SIZE
+
+    def first() -> bytes:
+        if meanwhile is not None:
+            meanwhile()
+        return b"".join(_levels_up_to(leaves[:cut], k)[1:])
 
     def second() -> bytes:
         return b"".join(_levels_up_to(leaves[cut:], k)[1:])
 
-    mine, theirs = run_pair(lambda: b"".join(_levels_up_to(leaves[:cut], k)[1:]), second, True)
+    mine, theirs = run_pair(first, second, True)
     levels = [leaves]
     a, b, m = 0, 0, n - s
     for h in range(1, k + 1):
@@ -114,11 +132,16 @@ class Tree:
     Memory is about twice the leaf hashes (64 bytes per leaf).
     """
 
-    def __init__(self, leaf_hashes: bytes) -> None:
+    def __init__(
+        self, leaf_hashes: bytes, meanwhile: Callable[[], None] | None = None
+    ) -> None:
+        """``meanwhile``, if given, runs once in this process while the tree is built (while a
+        forked child hashes most of it, where there is one): work that does not need the tree,
+        such as writing the leaves, then costs no extra time."""
         if len(leaf_hashes) % HASH_SIZE:
             raise ValueError("leaf hashes must be a multiple of 32 bytes")
         self.size = len(leaf_hashes) // HASH_SIZE
-        levels = _build_levels(bytes(leaf_hashes), self.size)
+        levels = _build_levels(bytes(leaf_hashes), self.size, meanwhile)
         while len(levels[-1]) > HASH_SIZE:
             levels.append(_next_level(levels[-1]))
         self.levels = levels

@@ -24,7 +24,7 @@ a failure so that one run reports everything it can:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,27 +94,39 @@ def _ids_failure(check: str, what: str, ids: list[str]) -> Failure:
     return Failure(check, f"{len(ids)} CVR(s) {what}: {shown}{more}", ids)
 
 
+class _TableUnreadable(Exception):
+    """Internal: the store's CVR table could not be read (carries the cause)."""
+
+
 def verify_store(store: Store, public_keys: Sequence[str | Verifier] | None = None) -> LedgerReport:
     """Verify a store's log against its own CVR table and election definition."""
+
+    def read_table() -> pa.Table:
+        try:
+            return store.cvrs()
+        except (OSError, pa.ArrowException) as exc:
+            raise _TableUnreadable(exc) from exc
+
     try:
-        table = store.cvrs()
-    except (OSError, pa.ArrowException) as exc:
-        failure = Failure("changed", f"the CVR table cannot be read: {exc}")
+        return verify_log_dir(store.log_dir, read_table, store.election, public_keys)
+    except _TableUnreadable as exc:
+        failure = Failure("changed", f"the CVR table cannot be read: {exc.__cause__}")
         return LedgerReport(False, [failure], 0, None, 0)
-    return verify_log_dir(store.log_dir, table, store.election, public_keys)
 
 
 def verify_log_dir(
     log_dir: Path,
-    cvr_table: pa.Table,
+    cvr_table: pa.Table | Callable[[], pa.Table],
     election: Election,
     public_keys: Sequence[str | Verifier] | None = None,
 ) -> LedgerReport:
     """Re-derive every leaf from ``cvr_table`` and check roots, signatures and consistency.
 
-    ``public_keys`` (vkey strings or :class:`Verifier`) are the keys trusted to sign the log;
-    by default the key stored in ``log/log.vkey`` (then its fingerprint is reported so that a
-    person can compare it with the one the election office published).
+    ``cvr_table`` may be a function that reads the table: it is then called while a forked
+    child builds most of the tree, so the read costs no extra time. ``public_keys`` (vkey
+    strings or :class:`Verifier`) are the keys trusted to sign the log; by default the key
+    stored in ``log/log.vkey`` (then its fingerprint is reported so that a person can compare
+    it with the one the election office published).
     """
     failures: list[Failure] = []
     try:
@@ -127,7 +139,13 @@ def verify_log_dir(
         failures.append(Failure("log-structure", f"{log_dir}: nothing has been committed"))
         return LedgerReport(False, failures, 0, None, 0)
     trusted = _trusted(public_keys, log_key, failures)
-    tree = Tree(leaves.hashes())
+    read: list[pa.Table] = []
+    if callable(cvr_table):
+        reader = cvr_table
+        tree = Tree(leaves.hashes(), meanwhile=lambda: read.append(reader()))
+        cvr_table = read[0]
+    else:
+        tree = Tree(leaves.hashes())
     _check_checkpoints(checkpoints, leaves, tree, election, trusted, cosigners, failures)
     segment = _check_cards(leaves, cvr_table, election, failures)
     _check_data_leaves(leaves, cvr_table, segment, election, failures)
