@@ -243,8 +243,12 @@ def _int64s(values: Iterable[int], count: int) -> tuple[np.ndarray, np.ndarray |
 
 
 def _ints(getter: Callable[[Any], int], objs: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
-    values = list(map(getter, objs))
-    return _int64s(values, len(values))
+    """An integer attribute of every object, as :func:`_int64s` gives it."""
+    try:
+        return np.fromiter(map(getter, objs), dtype=np.int64, count=len(objs)), None
+    except OverflowError:
+        values = list(map(getter, objs))
+        return _int64s(values, len(values))
 
 
 def _lookup(value: int | None, names: dict[int, str], field: str) -> str | None:
@@ -505,11 +509,12 @@ def _add_sessions(
             contest_path(k), "Id", f"contest {contests[k].Id} is not in ContestManifest.json"
         )
     keep = found.copy()  # contests that go on the card
-    n_out = np.fromiter(map(len, map(_OUTSTACK, contests)), dtype=np.int64, count=len(contests))
-    invalid = job.man.invalid_condition
-    for k in np.flatnonzero(found & (n_out > 0)).tolist():
-        if invalid in contests[k].OutstackConditionIds:
-            keep[k] = False  # only partly read: left off the card, as RCTab does
+    if any(map(_OUTSTACK, contests)):  # usually none has a condition (all share one empty tuple)
+        n_out = np.fromiter(map(len, map(_OUTSTACK, contests)), np.int64, count=len(contests))
+        invalid = job.man.invalid_condition
+        for k in np.flatnonzero(found & (n_out > 0)).tolist():
+            if invalid in contests[k].OutstackConditionIds:
+                keep[k] = False  # only partly read: left off the card, as RCTab does
 
     # marks of the contests that go on the card only: the others are not read at all
     kept = np.flatnonzero(keep)
@@ -521,7 +526,10 @@ def _add_sessions(
     m_ct = np.repeat(kept, n_m)
     cand, cand_big = _ints(_CANDIDATE, marks)
     rank, rank_big = _ints(_RANK, marks)
-    votes = ~np.fromiter(map(_AMBIGUOUS, marks), dtype=bool, count=len(marks))
+    if any(map(_AMBIGUOUS, marks)):
+        votes = ~np.fromiter(map(_AMBIGUOUS, marks), dtype=bool, count=len(marks))
+    else:
+        votes = np.ones(len(marks), dtype=bool)
     # (ambiguous marks are not votes, and are not checked either)
     m_col = col[m_ct]
     code = _code_of(job, cand, m_col)
