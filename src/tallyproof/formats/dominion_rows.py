@@ -117,9 +117,9 @@ def decode(path: Path) -> tuple[_Export, str]:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=path) from exc
     digest = hashlib.sha256(data).hexdigest()
-    # The decoded export is a tree of lists (no cycles); pausing the cyclic garbage collector
-    # while it is built halves decoding time, since otherwise every few hundred new lists
-    # trigger a collection that walks all of them.
+    # The decoded export is a tree of tuples (no cycles); pausing the cyclic garbage collector
+    # while it is built halves decoding time, since otherwise every few hundred new tuples
+    # trigger a collection that walks all of them. (A no-op under rows_of_file's pause.)
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -298,7 +298,25 @@ def rows_of_file(
 ) -> tuple[FileKeys, _Chunk]:
     """Rows of one export file added to ``chunk``, each chunk that fills moved to ``batches``;
     returns the keys of the sessions read (for the duplicate check across files, which needs
-    all files) and the chunk to go on with."""
+    all files) and the chunk to go on with.
+
+    The cyclic garbage collector is paused throughout, not only while decoding: the decoded
+    tree holds millions of tracked tuples, and with the collector on, the lists and arrays
+    made while flattening it trigger collections that walk the whole tree (and promote it, so
+    that later collections walk it again), a fifth of the time or more. Nothing here makes a
+    reference cycle; the tree is freed by reference counting when this returns."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _rows_of_file(path, job, chunk, batches)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _rows_of_file(
+    path: Path, job: Job, chunk: _Chunk, batches: list[pa.RecordBatch]
+) -> tuple[FileKeys, _Chunk]:
     export, digest = decode(path)
     sessions: list[_Session] = export.Sessions
     del export
@@ -525,17 +543,17 @@ def _add_sessions(
     marks: list[_Mark] = list(chain.from_iterable(mark_lists))
     m_ct = np.repeat(kept, n_m)
     cand, cand_big = _ints(_CANDIDATE, marks)
-    rank, rank_big = _ints(_RANK, marks)
+    m_col = col[m_ct]
+    m_ranked = job.ranked[m_col]
+    rank, rank_big = _ranks(marks, mark_lists, job.ranked[col[kept]], m_ranked)
     if any(map(_AMBIGUOUS, marks)):
         votes = ~np.fromiter(map(_AMBIGUOUS, marks), dtype=bool, count=len(marks))
     else:
         votes = np.ones(len(marks), dtype=bool)
     # (ambiguous marks are not votes, and are not checked either)
-    m_col = col[m_ct]
     code = _code_of(job, cand, m_col)
     if cand_big is not None:
         code[cand_big] = -1
-    m_ranked = job.ranked[m_col]
     bad_cand = votes & (code < 0)
     out_of_range = (rank < 1) | (rank > job.ranks[m_col])
     if rank_big is not None:
@@ -563,6 +581,31 @@ def _add_sessions(
     chunk.m_pos.append(np.where(m_ranked[voted], rank[voted] - 1, 0))
     chunk.m_code.append(code[voted])
     chunk.add_cards(sess, a, b, card_session - a, card_pos)
+
+
+def _ranks(
+    marks: list[_Mark],
+    mark_lists: list[tuple[_Mark, ...]],
+    contest_ranked: np.ndarray,
+    mark_ranked: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``Rank`` of each mark, as :func:`_ints` gives it, read only where it means something:
+    in ranked contests (a vote-for-N mark's rank is ignored; 1 stands in). Each pass over the
+    marks costs a cache miss per mark, so the marks of vote-for-N contests are not visited."""
+    if mark_ranked.all():
+        return _ints(_RANK, marks)
+    rank = np.ones(len(marks), dtype=np.int64)
+    if not mark_ranked.any():
+        return rank, None
+    at = np.flatnonzero(mark_ranked)
+    ranked = list(chain.from_iterable(compress(mark_lists, contest_ranked.tolist())))
+    values, big = _ints(_RANK, ranked)
+    rank[at] = values
+    if big is None:
+        return rank, None
+    too_big = np.zeros(len(marks), dtype=bool)
+    too_big[at] = big
+    return rank, too_big
 
 
 # ---------------------------------------------------------------------------------------------
