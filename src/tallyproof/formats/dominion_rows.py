@@ -517,7 +517,9 @@ def _add_sessions(
 
     cid, cid_big = _ints(_ID, contests)
     col, found = _column_of(job, cid)
-    unknown = ~found & ~np.isin(cid, job.known_ids)
+    unknown = ~found
+    if unknown.any():  # a contest without a column: filtered out (contestId), or unknown
+        unknown &= ~np.isin(cid, job.known_ids)
     if cid_big is not None:
         found &= ~cid_big
         unknown |= cid_big
