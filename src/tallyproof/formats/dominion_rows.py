@@ -117,12 +117,7 @@ def decode(path: Path) -> tuple[_Export, str]:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=path) from exc
     digest = hashlib.sha256(data).hexdigest()
-    # The decoded export is a tree of tuples (no cycles); pausing the cyclic garbage collector
-    # while it is built halves decoding time, since otherwise every few hundred new tuples
-    # trigger a collection that walks all of them. (A no-op under rows_of_file's pause.)
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    try:  # under rows_of_file's pause of the garbage collector, which halves decoding time
         return _DECODER.decode(data), digest
     except msgspec.ValidationError as exc:
         text = str(exc)
@@ -141,9 +136,6 @@ def decode(path: Path) -> tuple[_Export, str]:
         ) from None
     except msgspec.DecodeError as exc:  # after ValidationError, which subclasses it
         raise InputError(f"not valid JSON ({exc})", file=path) from None
-    finally:
-        if collecting:
-            gc.enable()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,11 +292,11 @@ def rows_of_file(
     returns the keys of the sessions read (for the duplicate check across files, which needs
     all files) and the chunk to go on with.
 
-    The cyclic garbage collector is paused throughout, not only while decoding: the decoded
-    tree holds millions of tracked tuples, and with the collector on, the lists and arrays
-    made while flattening it trigger collections that walk the whole tree (and promote it, so
-    that later collections walk it again), a fifth of the time or more. Nothing here makes a
-    reference cycle; the tree is freed by reference counting when this returns."""
+    The cyclic garbage collector is paused throughout: the decoded tree holds millions of
+    tracked tuples, and with the collector on, every few hundred new ones (while decoding) and
+    the lists and arrays made while flattening trigger collections that walk the whole tree
+    (and promote it, so that later collections walk it again). Nothing here makes a reference
+    cycle; the tree is freed by reference counting when this returns."""
     collecting = gc.isenabled()
     gc.disable()
     try:
