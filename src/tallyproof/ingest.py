@@ -78,9 +78,11 @@ def ingest(
     per source: a source that fails leaves the store as it was before that source."""
     from .formats.manifest import read_manifest
 
-    # Validate everything that can be validated before the store is touched.
-    manifest_table = read_manifest(Path(manifest)) if manifest is not None else None
+    # Validate everything that can be validated before the store is touched. The first
+    # export is opened first: a reader that decodes in worker processes starts them then, and
+    # they work while the ballot manifest is read.
     parsed_first = read_export(Path(sources[0]), fmt, options) if sources else None
+    manifest_table = read_manifest(Path(manifest)) if manifest is not None else None
     store = Store.create(Path(store_dir))
     added = 0
     used_format = fmt

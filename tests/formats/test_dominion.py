@@ -383,6 +383,54 @@ def test_filtered_and_invalid_contests_and_ambiguous_marks_are_not_checked(tmp_p
     assert info.value.record == "Sessions[0].Original.Cards[0].Contests[1].Marks[0]"
 
 
+def test_partly_read_contests_in_a_later_file(tmp_path: Path) -> None:
+    """Files are first decoded by a stricter decoder that refuses the InvalidContest condition
+    (so that contests need not be searched for it); a file it refuses is decoded again, and
+    later files of the export are decoded that way first. The rows are the same either way:
+    the partly read contest is left off, a contest with another condition (or one beyond the
+    stricter decoder's ids) is kept, in every file."""
+    from tallyproof.formats import dominion_rows
+
+    invalid = dominion.INVALID_CONTEST_CONDITION
+
+    def session(rec: int, conds: list[int]) -> dict:
+        return vf.dominion_session(1, 1, rec, [[vf._contest(1, [vf._mark(1, 1)]),
+                                                vf._contest(2, [vf._mark(4, 1)], conds=conds)]])  # fmt: skip
+
+    files = {"CvrExport_1.json": [session(1, [4])], "CvrExport_2.json": [session(2, [4, invalid])],
+             "CvrExport_3.json": [session(3, [])], "CvrExport_4.json": [session(4, [300])]}  # fmt: skip
+    folder = vf.write_dominion_export(tmp_path / "x", files)
+    got = [(r["ballot_id"], r["contest:2"]) for r in rows(folder)]
+    assert got == [("1-1-1", [[0]]), ("1-1-2", None), ("1-1-3", [[0]]), ("1-1-4", [[0]])]
+    man = dominion._read_manifests(folder, {})
+    job = dominion_rows.make_job(man, None, 16)
+    exports = dominion.export_files(folder)
+    dominion_rows.rows_of_files(exports[:1], job)
+    assert job.plan.whole_first  # the first file has no partly read contest
+    dominion_rows.rows_of_files(exports[1:2], job)
+    assert not job.plan.whole_first  # the second has one: the full decoder goes first now
+    big = vf.write_dominion_export(tmp_path / "y", {"CvrExport_1.json": [session(1, [300])]})
+    job = dominion_rows.make_job(dominion._read_manifests(big, {}), None, 16)
+    (batch,) = dominion_rows.rows_of_files(dominion.export_files(big), job).batches
+    assert batch.column("contest:2").to_pylist() == [[[0]]]  # refused by the stricter one only
+    assert not job.plan.whole_first
+
+
+def test_manifest_naming_another_invalid_condition(tmp_path: Path) -> None:
+    """When OutstackConditionManifest.json gives InvalidContest another id, that id leaves a
+    contest off and 7 is an ordinary condition (every file is decoded by the full decoder)."""
+    from tallyproof.formats import dominion_rows
+
+    cards = [[vf._contest(1, [vf._mark(1, 1)], conds=[9]), vf._contest(2, [vf._mark(4, 1)], conds=[7])]]
+    folder = _session_files(tmp_path / "x", [vf.dominion_session(1, 1, 1, cards)])
+    conditions = [{"Description": "Ambiguous", "Id": 0}, {"Description": "InvalidContest", "Id": 9}]
+    (folder / "OutstackConditionManifest.json").write_bytes(orjson.dumps({"List": conditions}))
+    (row,) = rows(folder)
+    assert row["contest:1"] is None and row["contest:2"] == [[0]]
+    man = dominion._read_manifests(folder, {})
+    assert not dominion_rows.make_job(man, None, 16).plan.whole_first
+
+
 def test_first_bad_mark_in_document_order_is_named(tmp_path: Path) -> None:
     """Several bad marks: the first in the file is reported, whatever its kind."""
     good = vf.dominion_session(1, 1, 1, [[vf._contest(1, [vf._mark(1, 1)])]])
@@ -416,7 +464,7 @@ def test_store_records_the_digest_of_the_bytes_decoded(
     export again is refused as the same files."""
     import hashlib
 
-    monkeypatch.setattr(dominion, "default_workers", lambda exports: workers)
+    monkeypatch.setattr(dominion, "default_workers", lambda exports, size=None: workers)
     store = tmp_path / "store"
     res = ingest([several_files], store)
     assert {s.name for s in res.sources} == {p.name for p in several_files.iterdir()}

@@ -27,6 +27,7 @@ Decisions (also in docs/formats-vendor.md):
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -41,16 +42,15 @@ from ..model import OVERVOTE_UNKNOWN, Candidate, Contest, ContestKind, Election
 from . import dominion_pool
 from .base import FormatSpec, ParsedExport, register
 from .dominion_pool import FilesRows, default_workers
-from .dominion_rows import make_job, rows_of_files, vote_type_of
+from .dominion_rows import INVALID_CONTEST_CONDITION, make_job, rows_of_files, vote_type_of
 from .options import UWI_NAME
 
-__all__ = ["FORMAT", "default_workers", "export_files", "read", "sniff", "vote_type_of"]
+__all__ = [
+    "FORMAT", "INVALID_CONTEST_CONDITION", "default_workers", "export_files", "read", "sniff",
+    "vote_type_of",
+]
 
 FORMAT = "dominion"
-
-#: Outstack condition RCTab treats as "this contest was only partly read": id 7, described as
-#: "InvalidContest" in newer manifests. Used when the manifest does not name it.
-INVALID_CONTEST_CONDITION = 7
 
 #: Sanity bound on a contest's rank positions (each card row holds that many lists).
 MAX_RANKS = 1000
@@ -253,10 +253,11 @@ def export_files(folder: Path) -> list[Path]:
     """The folder's CVR export files: ``CvrExport.json`` first, then ``CvrExport_N.json`` by N
     (numbers may skip; that is how Dominion writes them)."""
     found: list[tuple[int, Path]] = []
-    for p in folder.iterdir():
-        m = _EXPORT_RE.match(p.name)
-        if m and p.is_file():
-            found.append((int(m.group(1)) if m.group(1) else -1, p))
+    with os.scandir(folder) as entries:  # a county has thousands: no stat() for each
+        for entry in entries:
+            m = _EXPORT_RE.match(entry.name)
+            if m and entry.is_file():
+                found.append((int(m.group(1)) if m.group(1) else -1, folder / entry.name))
     return [p for _, p in sorted(found)]
 
 
@@ -287,10 +288,11 @@ def _batches(
     ``digests`` as its rows are yielded."""
     digests = {} if digests is None else digests
     job = make_job(man, _group_filter(options), chunk_rows)
-    n = default_workers(exports) if workers is None else workers
+    groups = dominion_pool.file_groups(exports)
+    size = sum(group_size for _, group_size in groups)
+    n = default_workers(exports, size) if workers is None else workers
     if n < 1:
         raise ValueError(f"workers must be at least 1, got {n}")
-    groups = dominion_pool.file_groups(exports)
     rows: Iterable[FilesRows] = (
         (rows_of_files(paths, job) for paths, _ in groups)
         if n == 1

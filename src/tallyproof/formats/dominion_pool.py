@@ -93,15 +93,14 @@ def _worker_read(
         return (exc.message, exc.file, exc.record, exc.field)
 
 
-def default_workers(exports: list[Path]) -> int:
-    """Decoding processes for these files: 1 (in-process) for a small export, a single file or
-    a single core; else up to :data:`MAX_WORKERS`."""
+def default_workers(exports: list[Path], size: int | None = None) -> int:
+    """Decoding processes for these files (``size``: their bytes, when already known): 1
+    (in-process) for a small export, a single file or a single core; else up to
+    :data:`MAX_WORKERS`."""
     if len(exports) < 2:
         return 1
-    try:
-        size = sum(p.stat().st_size for p in exports)
-    except OSError:
-        return 1  # the reader reports the unreadable file with its name
+    if size is None:
+        size = sum(map(_size, exports))  # an unreadable file is reported by its reader
     if size < PARALLEL_MIN_BYTES:
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from itertools import chain, compress
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 import numpy as np
@@ -95,7 +95,40 @@ class _Export(msgspec.Struct, gc=False):
     Sessions: list[_Session]
 
 
+#: Outstack condition RCTab treats as "this contest was only partly read": id 7, described as
+#: "InvalidContest" in newer manifests. Used when the manifest does not name it.
+INVALID_CONTEST_CONDITION = 7
+
+# The same structs, except that a contest's outstack conditions may be any small id *but*
+# INVALID_CONTEST_CONDITION. A file this accepts has no partly read contest, so its contests
+# need not be visited again to look for one (a pass over every contest, 4% of the reading
+# time); a file it refuses is decoded again by _DECODER, which also names any real fault.
+_WholeCondition = Literal[tuple(i for i in range(256) if i != INVALID_CONTEST_CONDITION)]
+
+
+class _WholeContest(_CvrContest, gc=False):
+    OutstackConditionIds: tuple[_WholeCondition, ...] = ()
+
+
+class _WholeCard(_Card, gc=False):
+    Contests: tuple[_WholeContest, ...]
+
+
+class _WholeVersion(_Version, gc=False):
+    Cards: tuple[_WholeCard, ...]
+
+
+class _WholeSession(_Session, gc=False):
+    Original: _WholeVersion
+    Modified: _WholeVersion | None = None
+
+
+class _WholeExport(_Export, gc=False):
+    Sessions: list[_WholeSession]
+
+
 _DECODER = msgspec.json.Decoder(_Export)
+_WHOLE_DECODER = msgspec.json.Decoder(_WholeExport)
 _MSG_PATH = re.compile(r" - at `\$\.?(.*)`$")
 _MSG_FIELD = re.compile(r"missing required field `([^`]+)`")
 
@@ -108,17 +141,29 @@ _OUTSTACK, _MARKS = attrgetter("OutstackConditionIds"), attrgetter("Marks")
 _CANDIDATE, _RANK, _AMBIGUOUS = attrgetter("CandidateId"), attrgetter("Rank"), attrgetter("IsAmbiguous")
 
 
-def decode(path: Path) -> tuple[_Export, str]:
-    """The export file's sessions, typed, and the SHA-256 of the bytes decoded; a file that
-    cannot be read or has the wrong structure is an :class:`InputError` naming the JSON path
-    msgspec reports."""
+def decode(path: Path, whole_first: bool = False) -> tuple[_Export, str, bool]:
+    """The export file's sessions, typed; the SHA-256 of the bytes decoded; and whether a
+    contest may be partly read (False only when ``whole_first`` and the stricter decoder
+    accepted the file). A file that cannot be read or has the wrong structure is an
+    :class:`InputError` naming the JSON path msgspec reports."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=path) from exc
     digest = hashlib.sha256(data).hexdigest()
-    try:  # under rows_of_file's pause of the garbage collector, which halves decoding time
-        return _DECODER.decode(data), digest
+    # under rows_of_file's pause of the garbage collector, which halves decoding time
+    if whole_first:
+        try:
+            return _WHOLE_DECODER.decode(data), digest, False
+        except msgspec.DecodeError:
+            pass  # a partly read contest, or a fault: decoded again below, which names it
+    return _decode_all(data, path), digest, True
+
+
+def _decode_all(data: bytes, path: Path) -> _Export:
+    """``data`` decoded by the decoder that accepts every valid export."""
+    try:
+        return _DECODER.decode(data)
     except msgspec.ValidationError as exc:
         text = str(exc)
         m = _MSG_PATH.search(text)
@@ -142,6 +187,41 @@ def decode(path: Path) -> tuple[_Export, str]:
 # what every worker needs, precomputed once per export
 
 
+#: Ids below this are looked up in a table indexed by id (Dominion numbers its contests and
+#: candidates from 1, a few thousand at most); larger ones by binary search.
+DIRECT_IDS = 1 << 20
+
+
+@dataclass(frozen=True)
+class _IdIndex:
+    """Position of each id in an ascending list of distinct int64 ids, -1 when absent.
+
+    Why a table: a card has a dozen contests and more marks, each looked up; indexing a table
+    costs a few nanoseconds a lookup, a binary search several times that. The table is
+    shifted by one so that every negative id lands on slot 0 and every id past the last on
+    the final slot, both -1."""
+
+    ids: np.ndarray
+    table: np.ndarray | None  # None: the ids are too large or negative for a table
+
+    @classmethod
+    def of(cls, ids: list[int]) -> _IdIndex:
+        arr = np.array(ids, dtype=np.int64)
+        if not len(arr) or (arr[0] >= 0 and arr[-1] < DIRECT_IDS):
+            top = int(arr[-1]) if len(arr) else -1
+            table = np.full(top + 3, -1, dtype=np.int32)
+            table[arr + 1] = np.arange(len(arr), dtype=np.int32)
+            return cls(arr, table)
+        return cls(arr, None)
+
+    def positions(self, values: np.ndarray) -> np.ndarray:
+        if self.table is not None:
+            shifted = values + 1  # int64 wraps at the very top: negative, so slot 0, so -1
+            return self.table.take(shifted, mode="clip").astype(np.int64, copy=False)
+        pos = np.minimum(np.searchsorted(self.ids, values), len(self.ids) - 1)
+        return np.where(self.ids[pos] == values, pos, -1)
+
+
 @dataclass(frozen=True)
 class Job:
     """Everything a worker needs to read any export file of one folder (sent once per worker):
@@ -151,13 +231,14 @@ class Job:
     schema: pa.Schema
     ranks: np.ndarray  # per contest column: rank positions (1 for a vote-for-N contest)
     ranked: np.ndarray  # per contest column: is it ranked
-    plan_ids: np.ndarray  # Dominion contest ids that have a column, ascending
-    plan_cols: np.ndarray  # ...and that column
+    planned: _IdIndex  # Dominion contest ids that have a column
+    plan_cols: np.ndarray  # ...and that column, by their position
     known_ids: np.ndarray  # every contest id in ContestManifest.json (some filtered out)
-    cand_ids: np.ndarray  # Dominion candidate ids of any contest, ascending
-    codes: np.ndarray  # (candidate, column) → candidate code in the contest, -1 if not in it
+    candidates: _IdIndex  # Dominion candidate ids of any contest
+    codes: np.ndarray  # (candidate position, column) → candidate code in the contest, or -1
     group_filter: int | None
     chunk_rows: int
+    plan: _DecodePlan
 
     @property
     def contests(self) -> tuple[Contest, ...]:
@@ -165,6 +246,16 @@ class Job:
 
     def new_chunk(self) -> _Chunk:
         return _Chunk(self)
+
+
+@dataclass
+class _DecodePlan:
+    """Which decoder a process tries first for the files of one export (each worker has its
+    own copy): the stricter, faster one until a file of the export turns out to have a partly
+    read contest; from then on the one that accepts them, as such exports have many. Either
+    way the rows are the same; only the time differs."""
+
+    whole_first: bool
 
 
 def make_job(man: _Manifests, group_filter: int | None, chunk_rows: int) -> Job:
@@ -179,34 +270,43 @@ def make_job(man: _Manifests, group_filter: int | None, chunk_rows: int) -> Job:
     for plan in man.plans.values():
         ranks[plan.index], ranked[plan.index] = plan.ranks, plan.ranked
     ids = sorted(man.plans)
-    plan_ids = np.array(ids, dtype=np.int64)
-    plan_cols = np.array([man.plans[i].index for i in ids], dtype=np.int64)
+    plan_cols = np.array([man.plans[i].index for i in ids], dtype=_column_type(len(contests)))
     known_ids = np.array(sorted(man.known_contests), dtype=np.int64)
-    cand_ids = np.array(sorted({d for p in man.plans.values() for d in p.codes}), dtype=np.int64)
-    codes = np.full((len(cand_ids), len(contests)), -1, dtype=np.int64)
+    cand_ids = sorted({d for p in man.plans.values() for d in p.codes})
+    at = {cand: i for i, cand in enumerate(cand_ids)}
+    codes = np.full((len(cand_ids), len(contests)), -1, dtype=np.int32)  # codes are uint16
     for plan in man.plans.values():
         for cand, code in plan.codes.items():
-            codes[np.searchsorted(cand_ids, cand), plan.index] = code
+            codes[at[cand], plan.index] = code
     return Job(
-        man, cvr_schema(contests), ranks, ranked, plan_ids, plan_cols, known_ids, cand_ids,
-        codes, group_filter, chunk_rows,
+        man, cvr_schema(contests), ranks, ranked, _IdIndex.of(ids), plan_cols, known_ids,
+        _IdIndex.of(cand_ids), codes, group_filter, chunk_rows,
+        _DecodePlan(whole_first=man.invalid_condition == INVALID_CONTEST_CONDITION),
     )  # fmt: skip
 
 
+def _column_type(columns: int) -> type[np.integer]:
+    """Type of contest column numbers: 16 bits for any real ballot, which also lets numpy sort
+    them by radix."""
+    return np.uint16 if columns <= 1 << 16 else np.int32
+
+
 def _column_of(job: Job, cid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column of each Dominion contest id, and whether it has one."""
-    if not len(job.plan_ids):
-        return np.zeros(len(cid), dtype=np.int64), np.zeros(len(cid), dtype=bool)
-    pos = np.minimum(np.searchsorted(job.plan_ids, cid), len(job.plan_ids) - 1)
-    return job.plan_cols[pos], job.plan_ids[pos] == cid
+    """Column of each Dominion contest id (meaningless where it has none), and whether it has
+    one."""
+    pos = job.planned.positions(cid)
+    found = pos >= 0
+    if not len(job.plan_cols):
+        return np.zeros(len(cid), dtype=job.plan_cols.dtype), found
+    return job.plan_cols[pos], found  # (position -1: the last column, not found)
 
 
 def _code_of(job: Job, cand: np.ndarray, col: np.ndarray) -> np.ndarray:
     """Candidate code of each (Dominion candidate id, contest column); -1 when not in it."""
-    if not len(job.cand_ids):
-        return np.full(len(cand), -1, dtype=np.int64)
-    pos = np.minimum(np.searchsorted(job.cand_ids, cand), len(job.cand_ids) - 1)
-    return np.where(job.cand_ids[pos] == cand, job.codes[pos, col], -1)
+    pos = job.candidates.positions(cand)
+    if not len(job.codes):
+        return pos  # all -1
+    return np.where(pos >= 0, job.codes[pos, col], -1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,6 +341,12 @@ def _ints(getter: Callable[[Any], int], objs: list[Any]) -> tuple[np.ndarray, np
     except OverflowError:
         values = list(map(getter, objs))
         return _int64s(values, len(values))
+
+
+def _positions_of_true(values: Iterable[object], count: int) -> list[int]:
+    """Positions of the truthy values (a non-empty tuple, ``True``): one C-level pass that
+    keeps only the rare hits, where testing ``any`` and then building a mask would be two."""
+    return list(compress(range(count), values))
 
 
 def _lookup(value: int | None, names: dict[int, str], field: str) -> str | None:
@@ -309,7 +415,9 @@ def rows_of_file(
 def _rows_of_file(
     path: Path, job: Job, chunk: _Chunk, batches: list[pa.RecordBatch]
 ) -> tuple[FileKeys, _Chunk]:
-    export, digest = decode(path)
+    export, digest, partial = decode(path, job.plan.whole_first)
+    if partial:
+        job.plan.whole_first = False
     sessions: list[_Session] = export.Sessions
     del export
     groups = list(map(_GROUP, sessions))
@@ -334,7 +442,7 @@ def _rows_of_file(
         raise where.error(
             where.session(s), "Cards", f"a session with {int(n_cards[s]) or 'no'} cards"
         )
-    sess = _FileSessions(path, where, keys, n_cards, precincts, styles, vote_types)
+    sess = _FileSessions(path, where, keys, n_cards, precincts, styles, vote_types, partial)
     total = np.cumsum(n_cards)
     start = 0
     while start < n:
@@ -479,6 +587,7 @@ class _FileSessions:
     precincts: list[str | None]
     styles: list[str | None]
     vote_types: list[str]
+    partial: bool  # a contest may be partly read (decode)
 
 
 def _add_sessions(
@@ -521,12 +630,12 @@ def _add_sessions(
             contest_path(k), "Id", f"contest {contests[k].Id} is not in ContestManifest.json"
         )
     keep = found.copy()  # contests that go on the card
-    if any(map(_OUTSTACK, contests)):  # usually none has a condition (all share one empty tuple)
-        n_out = np.fromiter(map(len, map(_OUTSTACK, contests)), np.int64, count=len(contests))
+    flagged = _positions_of_true(map(_OUTSTACK, contests), len(contests)) if sess.partial else []
+    if flagged:  # a few contests in ten have some outstack condition
         invalid = job.man.invalid_condition
-        for k in np.flatnonzero(found & (n_out > 0)).tolist():
-            if invalid in contests[k].OutstackConditionIds:
-                keep[k] = False  # only partly read: left off the card, as RCTab does
+        conditions = map(_OUTSTACK, map(contests.__getitem__, flagged))
+        partly_read = [k for k, ids in zip(flagged, conditions) if invalid in ids]
+        keep[partly_read] = False  # left off the card, as RCTab does
 
     # marks of the contests that go on the card only: the others are not read at all
     kept = np.flatnonzero(keep)
@@ -540,10 +649,8 @@ def _add_sessions(
     m_col = col[m_ct]
     m_ranked = job.ranked[m_col]
     rank, rank_big = _ranks(marks, mark_lists, job.ranked[col[kept]], m_ranked)
-    if any(map(_AMBIGUOUS, marks)):
-        votes = ~np.fromiter(map(_AMBIGUOUS, marks), dtype=bool, count=len(marks))
-    else:
-        votes = np.ones(len(marks), dtype=bool)
+    votes = np.ones(len(marks), dtype=bool)
+    votes[_positions_of_true(map(_AMBIGUOUS, marks), len(marks))] = False
     # (ambiguous marks are not votes, and are not checked either)
     code = _code_of(job, cand, m_col)
     if cand_big is not None:
@@ -567,13 +674,13 @@ def _add_sessions(
 
     row0 = chunk.rows
     present = np.flatnonzero(keep)
-    chunk.p_row.append(row0 + ct_card[present])
+    chunk.p_row.append((row0 + ct_card[present]).astype(np.int32))  # rows < 2**17
     chunk.p_col.append(col[present])
     voted = np.flatnonzero(votes)
-    chunk.m_row.append(row0 + ct_card[m_ct[voted]])
+    chunk.m_row.append((row0 + ct_card[m_ct[voted]]).astype(np.int32))
     chunk.m_col.append(m_col[voted])
-    chunk.m_pos.append(np.where(m_ranked[voted], rank[voted] - 1, 0))
-    chunk.m_code.append(code[voted])
+    chunk.m_pos.append(np.where(m_ranked[voted], rank[voted] - 1, 0).astype(np.int32))
+    chunk.m_code.append(code[voted])  # int32 (uint16 values: -1 was refused above)
     chunk.add_cards(sess, a, b, card_session - a, card_pos)
 
 
@@ -691,19 +798,22 @@ class _Chunk:
         m_col = cat(self.m_col)
         m_row, m_pos, m_code = cat(self.m_row), cat(self.m_pos), cat(self.m_code)
         n_cols = len(self.job.contests)
-        narrow = np.uint16 if n_cols <= 1 << 16 else np.int64  # a radix sort for the usual case
-        p_order = np.argsort(p_col.astype(narrow), kind="stable")
-        m_order = np.argsort(m_col.astype(narrow), kind="stable")
+        # contests and votes grouped by column, in row order within each: one radix sort each
+        # (columns are 16-bit), then every column's rows are a slice
+        p_order = np.argsort(p_col, kind="stable")
+        m_order = np.argsort(m_col, kind="stable")
         edges = np.arange(n_cols + 1)
         p_bounds = np.searchsorted(p_col[p_order], edges)
         m_bounds = np.searchsorted(m_col[m_order], edges)
+        p_row = p_row[p_order]
+        m_row, m_pos, m_code = m_row[m_order], m_pos[m_order], m_code[m_order]
         for c in range(n_cols):
-            present = p_row[p_order[p_bounds[c] : p_bounds[c + 1]]]
-            sel = m_order[m_bounds[c] : m_bounds[c + 1]]
+            p, q = m_bounds[c], m_bounds[c + 1]
             arrays.append(
                 _marks_array(
-                    self.rows, int(self.job.ranks[c]), present, m_row[sel], m_pos[sel], m_code[sel]
-                )
+                    self.rows, int(self.job.ranks[c]), p_row[p_bounds[c] : p_bounds[c + 1]],
+                    m_row[p:q], m_pos[p:q], m_code[p:q],
+                )  # fmt: skip
             )
         return pa.RecordBatch.from_arrays(arrays, schema=self.job.schema)
 
@@ -718,7 +828,7 @@ class _Chunk:
     ) -> None:
         """A contest twice on one card (checked here for all cards at once): the first such
         card, and on it the first such contest, is named."""
-        key = (p_row << 20) | p_col  # columns < 2**20: a contest manifest is far smaller
+        key = (p_row.astype(np.int64) << 20) | p_col  # columns < 2**20 (make_job checks)
         if len(key) < 2 or (key[1:] > key[:-1]).all():  # contests listed in manifest order
             return
         ordered = np.sort(key)
