@@ -9,10 +9,15 @@ subprocess so that its peak resident memory is its own (the child reports its
 wall-clock seconds of ``tallyproof.ingest.ingest`` inside the child (interpreter start-up
 excluded). Targets: ≥ 100,000 cards/s and < 2 GB peak RSS.
 
+The ingest runs ``--repeat`` times (default 3), each into a new store in a new child, and the
+fastest run is reported, as is usual for timings on a shared machine (other tenants only ever
+slow a run down); every run's figures are kept in the results, and the peak RSS reported is
+the largest of them.
+
 Only the Dominion format is measured: it is the one format tallyproof can also *write* at this
 size; other readers are exercised on real files by their own tests.
 
-Run: ``python benchmarks/bench_ingest.py [--cards N] [--work DIR] [--out FILE]``.
+Run: ``python benchmarks/bench_ingest.py [--cards N] [--repeat R] [--work DIR] [--out FILE]``.
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ def ingest_in_child(export: Path, manifest: Path, store: Path) -> dict[str, Any]
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cards", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3, help="ingest runs; the fastest is reported")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv if argv is not None else [])
@@ -89,13 +95,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         export, manifest, size = write_export(args.cards, work)
         write_s = time.perf_counter() - t0
-        child = ingest_in_child(export, manifest, work / "store")
+        runs = []
+        for i in range(max(1, args.repeat)):
+            runs.append(ingest_in_child(export, manifest, work / f"store-{i}"))
+            shutil.rmtree(work / f"store-{i}", ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if child["cards"] != args.cards:
-        raise SystemExit(f"ingested {child['cards']} cards, expected {args.cards}")
+    for run in runs:
+        if run["cards"] != args.cards:
+            raise SystemExit(f"ingested {run['cards']} cards, expected {args.cards}")
+    child = min(runs, key=lambda run: run["seconds"])
     rate = args.cards / child["seconds"]
-    peak = int(child["peak_rss_bytes"])
+    peak = max(int(run["peak_rss_bytes"]) for run in runs)
     result: dict[str, Any] = {
         "benchmark": "ingest",
         "formats": {
@@ -105,6 +116,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "write_export_seconds": round(write_s, 2),
                 "ingest_seconds": round(child["seconds"], 2),
                 "cards_per_second": round(rate),
+                "runs": [
+                    {"ingest_seconds": round(run["seconds"], 2),
+                     "cards_per_second": round(args.cards / run["seconds"]),
+                     "peak_rss_bytes": int(run["peak_rss_bytes"])}
+                    for run in runs
+                ],  # fmt: skip
                 "peak_rss_bytes": peak,
                 "meets_throughput_target": rate >= TARGET_CARDS_PER_SECOND,
                 "meets_memory_target": peak < TARGET_PEAK_BYTES,
@@ -120,8 +137,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"  writing the export : {write_s:8.2f} s")
     print(
         f"  ingest             : {child['seconds']:8.2f} s  {rate:,.0f} cards/s "
-        f"(target ≥ {TARGET_CARDS_PER_SECOND:,})"
+        f"(fastest of {len(runs)}; target ≥ {TARGET_CARDS_PER_SECOND:,})"
     )
+    print("  all runs           : " + ", ".join(f"{args.cards / r['seconds']:,.0f}" for r in runs))
     print(
         f"  peak RSS           : {peak / 1024**2:8.0f} MiB "
         f"(target < {TARGET_PEAK_BYTES / 1024**3:.0f} GiB)"

@@ -32,7 +32,7 @@ BENCHMARKS = ("tabulate", "irv", "ingest", "ledger", "audit", "evidence")
 QUICK_ARGS: dict[str, list[str]] = {
     "tabulate": ["--cards", "20000", "--repeat", "1"],
     "irv": ["--ballots", "5000", "--baseline-ballots", "2000"],
-    "ingest": ["--cards", "1000"],
+    "ingest": ["--cards", "1000", "--repeat", "1"],
     "ledger": ["--cards", "5000"],
     "audit": ["--quick"],
     "evidence": ["--cards", "2000", "--contests", "3"],

@@ -342,6 +342,27 @@ def test_worker_processes_end_with_the_read(several_files: Path) -> None:
     assert not {p.pid for p in me.children() if p.is_running()} - before
 
 
+def test_bad_ballot_manifest_stops_ingest_before_the_store(
+    several_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest opens the export first (its workers start decoding while the ballot manifest is
+    read); a bad manifest still stops it before the store is created, and the workers end."""
+    psutil = pytest.importorskip("psutil")
+    monkeypatch.setattr(dominion_pool, "PARALLEL_MIN_BYTES", 1)
+    me = psutil.Process()
+    before = {p.pid for p in me.children()}
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("Tabulator,Batch Name,Number of Ballots\nT,B1,many\n")
+    with pytest.raises(InputError) as info:
+        ingest([several_files], tmp_path / "store", manifest=manifest)
+    assert Path(info.value.file or "").name == "manifest.csv"
+    assert not (tmp_path / "store").exists()
+    assert {p.pid for p in me.children()} - before  # the workers had started
+    del info  # its traceback holds the export being read: dropped, its workers end
+    gc.collect()
+    assert not {p.pid for p in me.children() if p.is_running()} - before
+
+
 def test_default_workers(small: Path, several_files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert dominion.default_workers(dominion.export_files(small)) == 1  # tiny export
     exports = dominion.export_files(several_files)

@@ -6,9 +6,10 @@ Why a folder: Dominion's Results Tally & Reporting writes one JSON per batch whe
 numeric ids that the manifests resolve. Each export file is decoded whole by msgspec into typed
 structs holding only the fields read (the rest is skipped without being built, and a wrong type
 is reported with its JSON path), turned into CVR-table rows column by column
-(:mod:`.dominion_rows`) and dropped before the next is opened, so memory is bounded by the largest single file, not by the election. A large export is
-decoded by a pool of worker processes (:mod:`.dominion_pool`), a bounded number of files
-ahead, and put back in file order, so the table is the same whatever the workers' timing.
+(:mod:`.dominion_rows`) and dropped before the next is opened, so memory is bounded by the
+largest single file, not by the election. A large export is decoded by a pool of worker
+processes (:mod:`.dominion_pool`), a bounded number of files ahead, and put back in file
+order, so the table is the same whatever the workers' timing.
 
 Decisions (also in docs/formats-vendor.md):
 

@@ -432,8 +432,7 @@ def _rows_of_file(
     keys = _session_keys(sessions, where)
     _check_repeats(keys, where)
     versions, where.modified = _current_versions(sessions, where)
-    precincts, styles = _names(versions, job.man, where)
-    vote_types = _vote_types(groups, job.man.groups)
+    labels, label_names = _labels(versions, groups, job.man, where)
     card_lists = list(map(_CARDS, versions))
     n_cards = np.fromiter(map(len, card_lists), dtype=np.int64, count=n)
     bad = np.flatnonzero((n_cards < 1) | (n_cards > MAX_SESSION_CARDS))
@@ -442,7 +441,7 @@ def _rows_of_file(
         raise where.error(
             where.session(s), "Cards", f"a session with {int(n_cards[s]) or 'no'} cards"
         )
-    sess = _FileSessions(path, where, keys, n_cards, precincts, styles, vote_types, partial)
+    sess = _FileSessions(path, where, keys, n_cards, labels, label_names, partial)
     total = np.cumsum(n_cards)
     start = 0
     while start < n:
@@ -528,31 +527,33 @@ def _current_versions(
     return versions, modified
 
 
-def _names(
-    versions: list[_Version], man: _Manifests, where: _Where
-) -> tuple[list[str | None], list[str | None]]:
-    """Precinct portion and ballot type names of each session's current version."""
-    pairs = list(zip(map(_PRECINCT, versions), map(_STYLE, versions), strict=True))
-    named: dict[tuple[int | None, int | None], tuple[str | None, str | None]] = {}
-    for pair in dict.fromkeys(pairs):  # distinct, in order of first use
+#: A session's precinct portion name, ballot type name and vote type.
+_Label = tuple[str | None, str | None, str]
+
+
+def _labels(
+    versions: list[_Version], groups: list[int | None], man: _Manifests, where: _Where
+) -> tuple[np.ndarray, list[_Label]]:
+    """Each session's label (as a number into the list returned with it): the precinct
+    portion and ballot type of its current version, and the vote type of its counting group.
+    A file has a handful of distinct labels, so each is looked up once, and the rows get them
+    by number rather than a string per card."""
+    ids = list(zip(map(_PRECINCT, versions), map(_STYLE, versions), groups, strict=True))
+    number = dict.fromkeys(ids, 0)  # distinct, in order of first use
+    labels: list[_Label] = []
+    for precinct, style, group in number:
         try:
-            named[pair] = (
-                _lookup(pair[0], man.precincts, "PrecinctPortionId"),
-                _lookup(pair[1], man.ballot_types, "BallotTypeId"),
-            )
+            labels.append((
+                _lookup(precinct, man.precincts, "PrecinctPortionId"),
+                _lookup(style, man.ballot_types, "BallotTypeId"),
+                VoteType.UNKNOWN.value if group is None
+                else vote_type_of(man.groups.get(group, "")).value,
+            ))  # fmt: skip
         except _Bad as exc:
-            raise where.error(where.session(pairs.index(pair)), exc.field, exc.message) from None
-    precinct = {pair: names[0] for pair, names in named.items()}
-    style = {pair: names[1] for pair, names in named.items()}
-    return list(map(precinct.__getitem__, pairs)), list(map(style.__getitem__, pairs))
-
-
-def _vote_types(groups: list[int | None], names: dict[int, str]) -> list[str]:
-    """Each session's vote type, from its counting group's name."""
-    of: dict[int | None, str] = {None: VoteType.UNKNOWN.value}
-    for g in set(groups) - {None}:
-        of[g] = vote_type_of(names.get(g, "")).value  # type: ignore[arg-type]
-    return list(map(of.__getitem__, groups))
+            first = ids.index((precinct, style, group))
+            raise where.error(where.session(first), exc.field, exc.message) from None
+        number[precinct, style, group] = len(labels) - 1
+    return np.fromiter(map(number.__getitem__, ids), dtype=np.int32, count=len(ids)), labels
 
 
 _VOTE_TYPE_WORDS: tuple[tuple[str, VoteType], ...] = (
@@ -584,9 +585,8 @@ class _FileSessions:
     where: _Where
     keys: np.ndarray
     n_cards: np.ndarray
-    precincts: list[str | None]
-    styles: list[str | None]
-    vote_types: list[str]
+    labels: np.ndarray  # per session: its label's number in label_names
+    label_names: list[_Label]
     partial: bool  # a contest may be partly read (decode)
 
 
@@ -726,10 +726,8 @@ class _Chunk:
         self.s_index: list[np.ndarray] = []
         self.s_modified: list[np.ndarray] = []
         self.s_cards: list[np.ndarray] = []
-        self.s_precinct: list[str | None] = []
-        self.s_style: list[str | None] = []
-        self.s_vote_type: list[str] = []
-        self.s_file: list[str] = []
+        self.s_label: list[np.ndarray] = []  # per session: its number in self.labels
+        self.labels: dict[tuple[str | None, str | None, str, str], int] = {}  # and its file
         self.c_session: list[np.ndarray] = []
         self.c_pos: list[np.ndarray] = []
         self.p_row: list[np.ndarray] = []
@@ -750,10 +748,9 @@ class _Chunk:
         self.s_index.append(where.index[a:b])
         self.s_modified.append(where.modified[a:b])
         self.s_cards.append(sess.n_cards[a:b])
-        self.s_precinct += sess.precincts[a:b]
-        self.s_style += sess.styles[a:b]
-        self.s_vote_type += sess.vote_types[a:b]
-        self.s_file += [sess.path.name] * (b - a)
+        name, labels = sess.path.name, self.labels
+        numbers = [labels.setdefault((*label, name), len(labels)) for label in sess.label_names]
+        self.s_label.append(np.array(numbers, dtype=np.int32)[sess.labels[a:b]])
         self.c_session.append(self.sessions + card_session)
         self.c_pos.append(card_pos)
         self.sessions += b - a
@@ -768,6 +765,9 @@ class _Chunk:
         self._check_contests_once(p_row, p_col, index, modified, c_session, c_pos)
 
         take = pa.array(c_session)
+        label = pa.array(cat(self.s_label)[c_session])
+        # the labels' precinct, ballot style, vote type and file, each as a column
+        names = list(zip(*self.labels, strict=True)) or [()] * 4
         tab = pa.array(keys[:, 0]).cast(pa.string())
         bat = pa.array(keys[:, 1]).cast(pa.string())
         base = pc.binary_join_element_wise(tab, bat, pa.array(keys[:, 2]).cast(pa.string()), "-")
@@ -788,10 +788,7 @@ class _Chunk:
             tab.take(take),
             bat.take(take),
             pa.array(keys[c_session, 2], type=pa.int64()),
-            pa.array(self.s_precinct, type=pa.string()).take(take),
-            pa.array(self.s_style, type=pa.string()).take(take),
-            pa.array(self.s_vote_type, type=pa.string()).take(take),
-            pa.array(self.s_file, type=pa.string()).take(take),
+            *(pa.array(column, type=pa.string()).take(label) for column in names),
             source_record,
         ]
 
