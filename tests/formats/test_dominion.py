@@ -374,6 +374,24 @@ def test_default_workers(small: Path, several_files: Path, monkeypatch: pytest.M
         _read_all(several_files, workers=0)
 
 
+def test_pool_reads_ahead_the_files_it_hands_out(
+    several_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every file handed to a worker is first named to the kernel for read-ahead (a hint: a
+    file that cannot be opened is left to the worker, which reports it by name)."""
+    files = dominion.export_files(several_files)
+    if hasattr(os, "posix_fadvise"):
+        advised: list[int] = []
+        with monkeypatch.context() as m:
+            m.setattr(os, "posix_fadvise", lambda fd, *_: advised.append(fd))
+            dominion_pool.read_ahead([files[0], tmp_path / "missing.json", files[1]])
+        assert len(advised) == 2
+    handed: list[Path] = []
+    monkeypatch.setattr(dominion_pool, "read_ahead", handed.extend)
+    _read_all(several_files, workers=2)
+    assert handed == files
+
+
 def test_pool_groups_files_by_size(several_files: Path) -> None:
     files = dominion.export_files(several_files)
     groups = dominion_pool.file_groups(files)  # GROUP_BYTES set so that two files fill one
