@@ -4,12 +4,19 @@ The export is the demo county (:mod:`tallyproof.demo`) at 1,000,000 cards, writt
 :mod:`tallyproof.demo.dominion_writer` in the real Democracy Suite layout (one
 ``CvrExport_N.json`` per batch, about 3.9 KB of JSON per card, 16 contests). Ingest — reading
 every file, building the CVR table and writing the store with its manifest — runs in a fresh
-subprocess so that its peak resident memory is its own (the child reports its
-``resource.getrusage(RUSAGE_SELF).ru_maxrss`` when ingest returns). Throughput = cards /
-wall-clock seconds of ``tallyproof.ingest.ingest`` inside the child (interpreter start-up
-excluded). Targets: ≥ 100,000 cards/s and < 2 GB peak RSS.
+subprocess so that its peak resident memory is its own. Throughput = cards / wall-clock seconds
+of ``tallyproof.ingest.ingest`` inside the child (interpreter start-up excluded). Targets:
+≥ 100,000 cards/s and < 2 GB peak RSS.
 
-The ingest runs ``--repeat`` times (default 3), each into a new store in a new child, and the
+Peak RSS is that of the whole ingest: the child's own high-water mark plus, for each decoding
+worker, the largest worker's (an upper bound: pages the workers share with the child are
+counted in each). The child's own is ``VmHWM`` from ``/proc/self/status``, not ``ru_maxrss``,
+which Linux carries across ``exec`` and so would report this benchmark's own memory (the
+export generator's) from before the child started; elsewhere ``ru_maxrss`` is used.
+
+The export is flushed to disk (``os.sync``) before any ingest is timed, so that writing back
+the generator's 3.9 GB does not compete with the ingest it is not part of. The ingest runs
+``--repeat`` times (default 3), each into a new store in a new child, and the
 fastest run is reported, as is usual for timings on a shared machine (other tenants only ever
 slow a run down); every run's figures are kept in the results, and the peak RSS reported is
 the largest of them.
@@ -43,12 +50,21 @@ TARGET_PEAK_BYTES = 2 * 1024**3
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
+from tallyproof.formats.dominion import default_workers, export_files
 from tallyproof.ingest import ingest
 src, store, manifest = map(Path, sys.argv[1:4])
 t0 = time.perf_counter()
 res = ingest([src], store, fmt="dominion", manifest=manifest)
-print(json.dumps({"seconds": time.perf_counter() - t0, "cards": res.cards_total,
-                  "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+seconds = time.perf_counter() - t0
+try:
+    own = next(int(line.split()[1]) for line in open("/proc/self/status")
+               if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+workers = default_workers(export_files(src))
+print(json.dumps({"seconds": seconds, "cards": res.cards_total, "own_rss_kib": own,
+                  "workers": workers if workers > 1 else 0,
+                  "worker_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 """
 
 
@@ -77,7 +93,9 @@ def ingest_in_child(export: Path, manifest: Path, store: Path) -> dict[str, Any]
         raise SystemExit(f"ingest failed:\n{proc.stderr}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["wall_seconds_with_startup"] = wall
-    out["peak_rss_bytes"] = int(out.pop("peak_rss_kib")) * 1024  # Linux reports KiB
+    out["own_rss_bytes"] = int(out.pop("own_rss_kib")) * 1024  # Linux reports KiB
+    out["worker_rss_bytes"] = int(out.pop("worker_rss_kib")) * 1024
+    out["peak_rss_bytes"] = out["own_rss_bytes"] + out["workers"] * out["worker_rss_bytes"]
     return out
 
 
@@ -94,6 +112,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         t0 = time.perf_counter()
         export, manifest, size = write_export(args.cards, work)
+        if hasattr(os, "sync"):  # the export's 3.9 GB written back now, not during the ingests
+            os.sync()
         write_s = time.perf_counter() - t0
         runs = []
         for i in range(max(1, args.repeat)):
@@ -119,7 +139,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "runs": [
                     {"ingest_seconds": round(run["seconds"], 2),
                      "cards_per_second": round(args.cards / run["seconds"]),
-                     "peak_rss_bytes": int(run["peak_rss_bytes"])}
+                     "peak_rss_bytes": int(run["peak_rss_bytes"]),
+                     "own_rss_bytes": run["own_rss_bytes"], "workers": run["workers"],
+                     "worker_rss_bytes": run["worker_rss_bytes"]}
                     for run in runs
                 ],  # fmt: skip
                 "peak_rss_bytes": peak,
@@ -140,9 +162,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"(fastest of {len(runs)}; target ≥ {TARGET_CARDS_PER_SECOND:,})"
     )
     print("  all runs           : " + ", ".join(f"{args.cards / r['seconds']:,.0f}" for r in runs))
+    worst = max(runs, key=lambda run: run["peak_rss_bytes"])
     print(
         f"  peak RSS           : {peak / 1024**2:8.0f} MiB "
-        f"(target < {TARGET_PEAK_BYTES / 1024**3:.0f} GiB)"
+        f"(target < {TARGET_PEAK_BYTES / 1024**3:.0f} GiB): ingest process "
+        f"{worst['own_rss_bytes'] / 1024**2:,.0f} MiB + {worst['workers']} worker(s) × "
+        f"{worst['worker_rss_bytes'] / 1024**2:,.0f} MiB"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out, result)
