@@ -184,9 +184,9 @@ class FilePool:
             or self._ahead_bytes + self._todo[-1][1] <= AHEAD_BYTES
         ):
             paths, size = self._todo.pop()
+            read_ahead(paths)
             self._ahead.append((self._pool.submit(_worker_read, paths), size))
             self._ahead_bytes += size
-            read_ahead(paths)
 
     def __iter__(self) -> Iterator[FilesRows]:
         try:

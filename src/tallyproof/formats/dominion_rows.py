@@ -762,56 +762,54 @@ class _Chunk:
         modified, n_cards = cat(self.s_modified), cat(self.s_cards)
         c_session, c_pos = cat(self.c_session), cat(self.c_pos)
         p_row, p_col = cat(self.p_row), cat(self.p_col)
-        self._check_contests_once(p_row, p_col, index, modified, c_session, c_pos)
+        n_cols = len(self.job.contests)
+        present = np.zeros((n_cols, self.rows), dtype=bool)  # which contests each card has
+        present.reshape(-1)[p_col.astype(np.int64) * self.rows + p_row] = True
+        if np.count_nonzero(present) < len(p_row):  # a contest twice on some card
+            self._check_contests_once(p_row, p_col, index, modified, c_session, c_pos)
+        one_each = len(c_session) == len(keys)  # one card per session (the usual)
 
-        take = pa.array(c_session)
-        label = pa.array(cat(self.s_label)[c_session])
+        def per_card(values: np.ndarray) -> np.ndarray:
+            """A per-session array, one value per card."""
+            return values if one_each else values[c_session]
+
+        label = pa.array(per_card(cat(self.s_label)))
         # the labels' precinct, ballot style, vote type and file, each as a column
         names = list(zip(*self.labels, strict=True)) or [()] * 4
-        tab = pa.array(keys[:, 0]).cast(pa.string())
-        bat = pa.array(keys[:, 1]).cast(pa.string())
-        base = pc.binary_join_element_wise(tab, bat, pa.array(keys[:, 2]).cast(pa.string()), "-")
-        ballot_id = base.take(take)
-        multi = (n_cards > 1)[c_session]
+        tab = pa.array(per_card(keys[:, 0])).cast(pa.string())
+        bat = pa.array(per_card(keys[:, 1])).cast(pa.string())
+        record = per_card(keys[:, 2])
+        ballot_id = pc.binary_join_element_wise(tab, bat, pa.array(record).cast(pa.string()), "-")
+        multi = per_card(n_cards > 1)
         if multi.any():  # "-k" (1-based position) on the cards of multi-card sessions
             numbered = pc.binary_join_element_wise(ballot_id, pa.array(c_pos + 1).cast(pa.string()), "-")
             ballot_id = pc.if_else(pa.array(multi), numbered, ballot_id)
         version = pc.if_else(
-            pa.array(modified[c_session]), "].Modified.Cards[", "].Original.Cards["
+            pa.array(per_card(modified)), "].Modified.Cards[", "].Original.Cards["
         )
         source_record = pc.binary_join_element_wise(
-            "Sessions[", pa.array(index[c_session]).cast(pa.string()), version,
+            "Sessions[", pa.array(per_card(index)).cast(pa.string()), version,
             pa.array(c_pos).cast(pa.string()), "]", "",
         )  # fmt: skip
         arrays: list[pa.Array] = [
             ballot_id,
-            tab.take(take),
-            bat.take(take),
-            pa.array(keys[c_session, 2], type=pa.int64()),
+            tab,
+            bat,
+            pa.array(record, type=pa.int64()),
             *(pa.array(column, type=pa.string()).take(label) for column in names),
             source_record,
         ]
 
+        # votes grouped by column, in row order within each: one radix sort (columns are
+        # 16-bit), then every column's votes are a slice
         m_col = cat(self.m_col)
-        m_row, m_pos, m_code = cat(self.m_row), cat(self.m_pos), cat(self.m_code)
-        n_cols = len(self.job.contests)
-        # contests and votes grouped by column, in row order within each: one radix sort each
-        # (columns are 16-bit), then every column's rows are a slice
-        p_order = np.argsort(p_col, kind="stable")
         m_order = np.argsort(m_col, kind="stable")
-        edges = np.arange(n_cols + 1)
-        p_bounds = np.searchsorted(p_col[p_order], edges)
-        m_bounds = np.searchsorted(m_col[m_order], edges)
-        p_row = p_row[p_order]
-        m_row, m_pos, m_code = m_row[m_order], m_pos[m_order], m_code[m_order]
+        m_bounds = np.searchsorted(m_col[m_order], np.arange(n_cols + 1))
+        m_row, m_pos, m_code = (cat(a)[m_order] for a in (self.m_row, self.m_pos, self.m_code))
         for c in range(n_cols):
             p, q = m_bounds[c], m_bounds[c + 1]
-            arrays.append(
-                _marks_array(
-                    self.rows, int(self.job.ranks[c]), p_row[p_bounds[c] : p_bounds[c + 1]],
-                    m_row[p:q], m_pos[p:q], m_code[p:q],
-                )  # fmt: skip
-            )
+            width = int(self.job.ranks[c])
+            arrays.append(_marks_array(width, present[c], m_row[p:q], m_pos[p:q], m_code[p:q]))
         return pa.RecordBatch.from_arrays(arrays, schema=self.job.schema)
 
     def _check_contests_once(
@@ -823,11 +821,10 @@ class _Chunk:
         c_session: np.ndarray,
         c_pos: np.ndarray,
     ) -> None:
-        """A contest twice on one card (checked here for all cards at once): the first such
-        card, and on it the first such contest, is named."""
+        """Raise for a contest twice on one card (some card has one: to_batch counted fewer
+        distinct contests than contests), naming the first such card and on it the first such
+        contest."""
         key = (p_row.astype(np.int64) << 20) | p_col  # columns < 2**20 (make_job checks)
-        if len(key) < 2 or (key[1:] > key[:-1]).all():  # contests listed in manifest order
-            return
         ordered = np.sort(key)
         repeated = np.flatnonzero(ordered[1:] == ordered[:-1])
         if not repeated.size:
@@ -847,12 +844,12 @@ class _Chunk:
 
 
 def _marks_array(
-    rows: int, width: int, present: np.ndarray, row: np.ndarray, pos: np.ndarray, code: np.ndarray
+    width: int, valid: np.ndarray, row: np.ndarray, pos: np.ndarray, code: np.ndarray
 ) -> pa.Array:
-    """The ``list<list<uint16>>`` column from flat votes: each present row gets ``width`` rank
-    positions; within a position, codes are ascending and repeats dropped."""
-    valid = np.zeros(rows, dtype=bool)
-    valid[present] = True
+    """The ``list<list<uint16>>`` column from flat votes: each row where the contest is
+    present (``valid``) gets ``width`` rank positions; within a position, codes are ascending
+    and repeats dropped."""
+    rows = len(valid)
     outer = np.zeros(rows + 1, dtype=np.int64)
     np.cumsum(np.where(valid, width, 0), out=outer[1:])
     # one sortable key per vote: its slot (row's first slot + rank position), then its code
