@@ -56,15 +56,24 @@ def _outcome(fn):  # a result's JSON, or the project error it raised
        st.booleans(), st.booleans(),
        st.one_of(st.none(), st.integers(1, 4)))
 def test_fast_path_equals_general_path(cards, over, max_skip, dup, batch, max_rankings) -> None:
-    rules = RcvRules(overvote_rule=over, max_skipped_ranks_allowed=max_skip,
-                     exhaust_on_duplicate_candidate=dup, batch_elimination=batch)
+    _assert_fast_equals_slow(cards, RcvRules(
+        overvote_rule=over, max_skipped_ranks_allowed=max_skip,
+        exhaust_on_duplicate_candidate=dup, batch_elimination=batch), max_rankings)
+
+
+def _assert_fast_equals_slow(cards: list, rules: RcvRules, max_rankings: int | None,
+                             one_mark: bool = False) -> None:
+    """The outcome from the table's column (the fast paths) equals the outcome from the same
+    rankings as lists: from_lists keeps every ranking as a tuple, which sends the engine down
+    its per-group walk. ``one_mark``: the cards also take the one-sort grouping."""
     t = table([RCV], [{} if c is None else {"r": c} for c in cards])
     cast = [c for c in cards if c is not None]
     if not cast:
         return
+    if one_mark:
+        assert _group_one_mark_per_rank(_arr(t), max_rankings) is not None
     fast = _outcome(lambda: tabulate_ranked(from_table(t, RCV.column, max_rankings), NAMES,
                                             rules))
-    # from_lists keeps every ranking as a tuple, which sends the engine down its per-group walk
     slow = _outcome(lambda: tabulate_ranked(from_lists(cast, max_rankings), NAMES, rules))
     assert fast == slow
 
@@ -84,17 +93,9 @@ def test_one_mark_fast_path_equals_general_path(cards, over, max_skip, dup, batc
     """Cards with at most one mark per rank (skips, repeats, unnamed overvotes) take the one-sort
     grouping and the column-wise rounds (at most 3 ranks: 17-bit codes fit one 64-bit key); the
     per-group walk must agree under every rule."""
-    rules = RcvRules(overvote_rule=over, max_skipped_ranks_allowed=max_skip,
-                     exhaust_on_duplicate_candidate=dup, batch_elimination=batch)
-    t = table([RCV], [{} if c is None else {"r": c} for c in cards])
-    cast = [c for c in cards if c is not None]
-    if not cast:
-        return
-    assert _group_one_mark_per_rank(_arr(t), max_rankings) is not None
-    fast = _outcome(lambda: tabulate_ranked(from_table(t, RCV.column, max_rankings), NAMES,
-                                            rules))
-    slow = _outcome(lambda: tabulate_ranked(from_lists(cast, max_rankings), NAMES, rules))
-    assert fast == slow
+    _assert_fast_equals_slow(cards, RcvRules(
+        overvote_rule=over, max_skipped_ranks_allowed=max_skip,
+        exhaust_on_duplicate_candidate=dup, batch_elimination=batch), max_rankings, one_mark=True)
 
 
 def _arr(t: pa.Table) -> pa.Array:
