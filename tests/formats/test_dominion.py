@@ -129,6 +129,22 @@ def test_impossible_values_name_record_and_field(tmp_path: Path, sessions: list,
     assert info.value.file is not None and info.value.file.endswith("CvrExport.json")
 
 
+def test_many_contests_are_handled_contest_by_contest(
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past PRESENCE_MASK_BYTES (an export with thousands of contests) the contests on each
+    card are found contest by contest instead of in one mask: same rows, same errors."""
+    from tallyproof.formats import dominion_rows
+
+    masked = rows(small)
+    monkeypatch.setattr(dominion_rows, "PRESENCE_MASK_BYTES", 0)
+    assert rows(small) == masked
+    twice = [vf.dominion_session(1, 1, 1, [[vf._contest(1, []), vf._contest(1, [])]])]
+    with pytest.raises(InputError, match="appears twice on the card") as info:
+        rows(_session_files(tmp_path / "x", twice))
+    assert (info.value.record, info.value.field) == ("Sessions[0].Original.Cards[0]", "Id")
+
+
 def test_not_current_without_modified(tmp_path: Path) -> None:
     s = vf.dominion_session(1, 1, 1, [[vf._contest(1, [])]])
     s["Original"]["IsCurrent"] = False

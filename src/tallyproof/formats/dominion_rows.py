@@ -763,9 +763,8 @@ class _Chunk:
         c_session, c_pos = cat(self.c_session), cat(self.c_pos)
         p_row, p_col = cat(self.p_row), cat(self.p_col)
         n_cols = len(self.job.contests)
-        present = np.zeros((n_cols, self.rows), dtype=bool)  # which contests each card has
-        present.reshape(-1)[p_col.astype(np.int64) * self.rows + p_row] = True
-        if np.count_nonzero(present) < len(p_row):  # a contest twice on some card
+        present, repeats = _presence(p_row, p_col, n_cols, self.rows)
+        if repeats:  # a contest twice on some card
             self._check_contests_once(p_row, p_col, index, modified, c_session, c_pos)
         one_each = len(c_session) == len(keys)  # one card per session (the usual)
 
@@ -809,7 +808,7 @@ class _Chunk:
         for c in range(n_cols):
             p, q = m_bounds[c], m_bounds[c + 1]
             width = int(self.job.ranks[c])
-            arrays.append(_marks_array(width, present[c], m_row[p:q], m_pos[p:q], m_code[p:q]))
+            arrays.append(_marks_array(width, present(c), m_row[p:q], m_pos[p:q], m_code[p:q]))
         return pa.RecordBatch.from_arrays(arrays, schema=self.job.schema)
 
     def _check_contests_once(
@@ -821,9 +820,8 @@ class _Chunk:
         c_session: np.ndarray,
         c_pos: np.ndarray,
     ) -> None:
-        """Raise for a contest twice on one card (some card has one: to_batch counted fewer
-        distinct contests than contests), naming the first such card and on it the first such
-        contest."""
+        """Raise for a contest twice on one card, if some card has one, naming the first such
+        card and on it the first such contest."""
         key = (p_row.astype(np.int64) << 20) | p_col  # columns < 2**20 (make_job checks)
         ordered = np.sort(key)
         repeated = np.flatnonzero(ordered[1:] == ordered[:-1])
@@ -841,6 +839,36 @@ class _Chunk:
             record=f"Sessions[{int(index[s])}].{version}.Cards[{int(c_pos[row])}]",
             field="Id",
         )
+
+
+#: Largest (contest × card) mask a batch builds at once (bytes): a county's few dozen contests
+#: fit many times over; an export with thousands is handled contest by contest instead.
+PRESENCE_MASK_BYTES = 1 << 26
+
+
+def _presence(
+    row: np.ndarray, col: np.ndarray, n_cols: int, rows: int
+) -> tuple[Callable[[int], np.ndarray], bool]:
+    """Which rows hold each contest column, given one (row, column) per contest on a card;
+    and whether some pair may have come twice (a contest twice on a card): exactly, from the
+    mask; always, contest by contest, where the caller's own search answers.
+
+    One mask for every column at once when it is small enough: no sort by column, and a repeat
+    shows as fewer distinct pairs than pairs."""
+    if n_cols * rows <= PRESENCE_MASK_BYTES:
+        mask = np.zeros((n_cols, rows), dtype=bool)
+        mask.reshape(-1)[col.astype(np.int64) * rows + row] = True
+        return mask.__getitem__, int(np.count_nonzero(mask)) < len(row)
+    order = np.argsort(col, kind="stable")
+    bounds = np.searchsorted(col[order], np.arange(n_cols + 1))
+    ordered = row[order]
+
+    def column(c: int) -> np.ndarray:
+        valid = np.zeros(rows, dtype=bool)
+        valid[ordered[bounds[c] : bounds[c + 1]]] = True
+        return valid
+
+    return column, True
 
 
 def _marks_array(
