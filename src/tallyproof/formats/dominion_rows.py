@@ -777,8 +777,8 @@ class _Chunk:
         names = list(zip(*self.labels, strict=True)) or [()] * 4
         tab = pa.array(per_card(keys[:, 0])).cast(pa.string())
         bat = pa.array(per_card(keys[:, 1])).cast(pa.string())
-        record = per_card(keys[:, 2])
-        ballot_id = pc.binary_join_element_wise(tab, bat, pa.array(record).cast(pa.string()), "-")
+        record = pa.array(per_card(keys[:, 2]), type=pa.int64())
+        ballot_id = pc.binary_join_element_wise(tab, bat, record.cast(pa.string()), "-")
         multi = per_card(n_cards > 1)
         if multi.any():  # "-k" (1-based position) on the cards of multi-card sessions
             numbered = pc.binary_join_element_wise(ballot_id, pa.array(c_pos + 1).cast(pa.string()), "-")
@@ -794,7 +794,7 @@ class _Chunk:
             ballot_id,
             tab,
             bat,
-            pa.array(record, type=pa.int64()),
+            record,
             *(pa.array(column, type=pa.string()).take(label) for column in names),
             source_record,
         ]
