@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from ..cvr_table import CvrBuilder
 from ..errors import InputError
 from ..model import Candidate, Contest, ContestKind, Election, VoteType

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from ..cvr_table import METADATA_NAMES, CvrBuilder, Marks
 from ..errors import InputError
 from ..model import OVERVOTE_UNKNOWN, Candidate, Contest, ContestKind, Election, VoteType
