@@ -27,16 +27,20 @@ count's winner(s) against the machine count's, and the statewide margin in each.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from ..errors import InputError, UsageError
 from ..formats.arlo_report import ArloReport
 from ..formats.clarity import CONTEST_LEVEL, ClarityResults
+from ..fsutil import atomic_write_bytes, atomic_write_json
 
 #: vote-type names in either source → one vocabulary (lower-cased, spaces folded)
 VOTE_TYPES = {
@@ -310,3 +314,18 @@ def rows_table(rows: Iterable[Row]) -> pa.Table:
                   "abs_difference", "share_of_ballots"):
             cols[k].append(getattr(r, k))
     return pa.table(cols)
+
+
+def write_comparison(cmp: HandCountComparison, folder: Path) -> list[Path]:
+    """``comparison.json`` and the county / vote-type tables as CSV, each written atomically
+    (deterministic bytes: same inputs, same files)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / "comparison.json"]
+    atomic_write_json(written[0], cmp.to_json())
+    for name, rows in (("counties.csv", (cmp.statewide, *cmp.counties)),
+                       ("vote_types.csv", (*cmp.statewide_by_type, *cmp.by_vote_type))):
+        buf = io.BytesIO()
+        pacsv.write_csv(rows_table(rows), buf)
+        atomic_write_bytes(folder / name, buf.getvalue())
+        written.append(folder / name)
+    return written
