@@ -10,7 +10,7 @@ import typer
 from typer._click.exceptions import ClickException  # typer vendors click
 
 from ..errors import TallyproofError
-from . import audit, compare, demo, evidence, ingest, ledger, tabulate
+from . import audit, compare, demo, evidence, ingest, ledger, results, tabulate
 from .common import err
 
 app = typer.Typer(
@@ -29,7 +29,7 @@ def _root() -> None:
 
 
 # Each module defines ``register(app)``.
-for _mod in (ingest, tabulate, ledger, audit, evidence, compare, demo):
+for _mod in (ingest, tabulate, ledger, audit, evidence, results, compare, demo):
     _mod.register(app)
 
 
