@@ -59,13 +59,15 @@ def register(app: typer.Typer) -> None:
                 "supersedes": res.supersedes,
                 "batch_records": res.batch_records,
                 "definition_added": res.definition_added,
+                "results_snapshots": res.snapshots,
                 "checkpoint": res.checkpoint,
                 "checkpoint_path": str(res.checkpoint_path) if res.checkpoint_path else None,
             })
         elif res.committed:
             out.print(
                 f"committed {res.cards_added:,} CVR(s), {res.supersedes} correction(s), "
-                f"{res.batch_records} batch record(s); tree size {res.tree_size:,}, "
+                f"{res.batch_records} batch record(s), {res.snapshots} results snapshot(s); "
+                f"tree size {res.tree_size:,}, "
                 f"root {res.root}", highlight=False,
             )
             err.print(f"checkpoint written to {res.checkpoint_path}")

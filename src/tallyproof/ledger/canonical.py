@@ -17,6 +17,8 @@ Every leaf starts with ``type (u8) ‖ format version (u8)``:
                             str batch ‖ u64 cards
  0x03  supersede            salt(16) ‖ u64 superseded leaf index ‖ str reason ‖ card
  0x04  election definition  RFC 8785 JSON of the contests and candidates
+ 0x05  results snapshot     u32 seq ‖ str timestamp ‖ str format ‖ str source_name ‖
+                            sha256(32) of the published file
 =====  ===================  ========================================================
 
 Integers are big-endian. ``str`` = u32 byte length (0xFFFFFFFF for null) ‖ UTF-8 bytes;
@@ -43,9 +45,9 @@ from ..model import Election
 from .parallel import PARENT_SHARE, processes_for, run_pair
 
 FORMAT_VERSION = 1
-CVR, BATCH_CLOSE, SUPERSEDE, DEFINITION = 0x01, 0x02, 0x03, 0x04
+CVR, BATCH_CLOSE, SUPERSEDE, DEFINITION, SNAPSHOT = 0x01, 0x02, 0x03, 0x04, 0x05
 LEAF_TYPE_NAMES = {CVR: "cvr", BATCH_CLOSE: "batch_close", SUPERSEDE: "supersede",
-                   DEFINITION: "definition"}
+                   DEFINITION: "definition", SNAPSHOT: "results_snapshot"}
 SALT_SIZE = 16
 NULL_LEN = 0xFFFFFFFF
 STRING_FIELDS = ("ballot_id", "tabulator", "batch", "precinct", "ballot_style", "vote_type",
@@ -87,6 +89,12 @@ def batch_close_leaf(
         bytes([BATCH_CLOSE, FORMAT_VERSION]) + enc_str(source_file) + enc_opthash(source_sha256)
         + enc_str(tabulator) + enc_str(batch) + cards.to_bytes(8, "big")
     )
+
+
+def snapshot_leaf(seq: int, timestamp: str, fmt: str, source_name: str, sha256: str) -> bytes:
+    """Leaf 0x05: one published results snapshot of the results history (its file's hash)."""
+    return (bytes([SNAPSHOT, FORMAT_VERSION]) + seq.to_bytes(4, "big") + enc_str(timestamp)
+            + enc_str(fmt) + enc_str(source_name) + bytes.fromhex(sha256))
 
 
 # ----------------------------------------------------------------- column-wise encoding

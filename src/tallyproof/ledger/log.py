@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from ..errors import StoreError, UsageError, VerificationError
 from ..fsutil import transaction
 from ..model import Election
+from ..results_history import HistoryEntry, load_history
 from ..store import Store, locked
 from . import canonical as cn
 from .checkpoint import Checkpoint, SignedCheckpoint, origin_for, parse, sign
@@ -221,6 +222,7 @@ class CommitResult:
     definition_added: bool
     checkpoint: str | None
     checkpoint_path: Path | None
+    snapshots: int = 0  # results snapshots of the results history committed by this commit
 
 
 BATCH_KEYS = ["source_file", "tabulator", "batch"]
@@ -260,6 +262,29 @@ def _latest_definition(leaves: LogLeaves) -> bytes | None:
     if defs.num_rows == 0:
         return None
     return defs.column("data")[defs.num_rows - 1].as_py()
+
+
+def committed_snapshots(leaves: LogLeaves) -> list[bytes]:
+    """The results-snapshot leaves of the log, in log order."""
+    t = leaves.table
+    snaps = t.filter(pc.equal(t.column("leaf_type"), cn.SNAPSHOT))
+    return [d for d in snaps.column("data").to_pylist() if d is not None]
+
+
+def snapshot_leaves(entries: list[HistoryEntry]) -> list[bytes]:
+    return [cn.snapshot_leaf(e.seq, e.timestamp, e.format, e.source_name, e.sha256)
+            for e in entries]
+
+
+def _new_snapshot_leaves(store: Store, leaves: LogLeaves) -> list[bytes]:
+    """Leaves for the history's snapshots not yet in the log; the committed ones must be the
+    history's first entries, unchanged (the history is append-only)."""
+    want = snapshot_leaves(load_history(store))
+    have = committed_snapshots(leaves)
+    if want[: len(have)] != have:
+        raise StoreError(f"{store.root}: the results history no longer matches the snapshots "
+                         "committed in the log; run verify")
+    return want[len(have):]
 
 
 def sort_order(hashes: bytes) -> np.ndarray:
@@ -345,7 +370,9 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
 
     definition = cn.definition_leaf(election)
     definition_added = definition != _latest_definition(leaves)
-    if new_cards.num_rows == 0 and not supersede_rows and not definition_added:
+    new_snapshots = _new_snapshot_leaves(store, leaves)
+    if new_cards.num_rows == 0 and not supersede_rows and not definition_added \
+            and not new_snapshots:
         root = checkpoints[-1].checkpoint.root if checkpoints else EMPTY_ROOT
         return CommitResult(False, old_size, root.hex(), 0, 0, 0, False, None, None)
 
@@ -361,7 +388,8 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
     if sup is not None:
         types[new_cards.num_rows :] = cn.SUPERSEDE
     table_rows = np.concatenate([new_rows, corr_rows]) if supersede_rows else new_rows
-    extra_data = ([definition] if definition_added else []) + _batch_close_leaves(new_cards, election)
+    batch_data = _batch_close_leaves(new_cards, election)
+    extra_data = ([definition] if definition_added else []) + batch_data + new_snapshots
     n_def = 1 if definition_added else 0
 
     def data_part(datas: list[bytes]) -> pa.Table:
@@ -430,7 +458,7 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
         if not key_file.exists():
             tx.write_bytes(key_file, (signer.verifier.vkey + "\n").encode())
     return CommitResult(True, tree.size, root.hex(), new_cards.num_rows, len(supersede_rows),
-                        len(extra_data) - n_def, definition_added, text, cp_file)
+                        len(batch_data), definition_added, text, cp_file, len(new_snapshots))
 
 
 # ------------------------------------------------------------------ proofs

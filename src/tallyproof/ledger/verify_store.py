@@ -33,13 +33,16 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import Failure, TallyproofError, VerificationError
+from ..errors import Failure, StoreError, TallyproofError, VerificationError
 from ..model import Election
+from ..results_history import HistoryEntry, load_history
 from ..store import Store
 from . import canonical as cn
 from .checkpoint import SignedCheckpoint, origin_for
 from .keys import Verifier, parse_vkey
 from .log import (
+    committed_snapshots,
+    snapshot_leaves,
     BATCH_KEYS,
     LogLeaves,
     batch_counts,
@@ -99,7 +102,7 @@ class _TableUnreadable(Exception):
 
 
 def verify_store(store: Store, public_keys: Sequence[str | Verifier] | None = None) -> LedgerReport:
-    """Verify a store's log against its own CVR table and election definition."""
+    """Verify a store's log against its own CVR table, election definition and results history."""
 
     def read_table() -> pa.Table:
         try:
@@ -107,8 +110,13 @@ def verify_store(store: Store, public_keys: Sequence[str | Verifier] | None = No
         except (OSError, pa.ArrowException) as exc:
             raise _TableUnreadable(exc) from exc
 
+    history: list[HistoryEntry] | StoreError
     try:
-        return verify_log_dir(store.log_dir, read_table, store.election, public_keys)
+        history = load_history(store)
+    except StoreError as exc:  # a changed or missing snapshot file: reported as a failure
+        history = exc
+    try:
+        return verify_log_dir(store.log_dir, read_table, store.election, public_keys, history)
     except _TableUnreadable as exc:
         failure = Failure("changed", f"the CVR table cannot be read: {exc.__cause__}")
         return LedgerReport(False, [failure], 0, None, 0)
@@ -119,8 +127,13 @@ def verify_log_dir(
     cvr_table: pa.Table | Callable[[], pa.Table],
     election: Election,
     public_keys: Sequence[str | Verifier] | None = None,
+    history: Sequence[HistoryEntry] | StoreError | None = None,
 ) -> LedgerReport:
     """Re-derive every leaf from ``cvr_table`` and check roots, signatures and consistency.
+
+    ``history`` is the results history whose snapshots the log must commit, in order (an
+    exception: the history could not be read intact; ``None``: none was given, which is a
+    failure only when the log commits snapshots).
 
     ``cvr_table`` may be a function that reads the table: it is then called while a forked
     child builds most of the tree, so the read costs no extra time. ``public_keys`` (vkey
@@ -149,6 +162,7 @@ def verify_log_dir(
     _check_checkpoints(checkpoints, leaves, tree, election, trusted, cosigners, failures)
     segment = _check_cards(leaves, cvr_table, election, failures)
     _check_data_leaves(leaves, cvr_table, segment, election, failures)
+    _check_snapshots(leaves, history, failures)
     last = checkpoints[-1].checkpoint
     return LedgerReport(
         ok=not failures,
@@ -333,7 +347,8 @@ def _check_data_leaves(
 ) -> None:
     t = leaves.table
     types_all = t.column("leaf_type").to_numpy()
-    is_data = (types_all == cn.BATCH_CLOSE) | (types_all == cn.DEFINITION)
+    is_data = ((types_all == cn.BATCH_CLOSE) | (types_all == cn.DEFINITION)
+               | (types_all == cn.SNAPSHOT))
     data_leaves = t.filter(pa.array(is_data))
     datas = data_leaves.column("data").to_pylist()
     seg_of = leaves.segment_of()[np.flatnonzero(is_data)]
@@ -362,6 +377,31 @@ def _check_data_leaves(
             failures.append(Failure(
                 "batch-close", f"segment {seg}: batch counts differ from the CVRs committed in "
                 f"it for {len(names)} batch(es): {', '.join(names[:MAX_IDS_IN_MESSAGE])}"))
+
+
+def _check_snapshots(leaves: LogLeaves, history: Sequence[HistoryEntry] | StoreError | None,
+                     failures: list[Failure]) -> None:
+    """The log's results-snapshot leaves are exactly the history's entries, in order."""
+    have = committed_snapshots(leaves)
+    if isinstance(history, StoreError):
+        failures.append(Failure("results-history", str(history)))
+        return
+    if history is None:
+        if have:
+            failures.append(Failure("results-history", f"the log commits {len(have)} results "
+                                    "snapshot(s) but no results history was given"))
+        return
+    want = snapshot_leaves(list(history))
+    for i, (w, h) in enumerate(zip(want, have, strict=False), start=1):
+        if w != h:
+            failures.append(Failure("results-history", f"results snapshot {i} differs from the "
+                                    "one committed in the log"))
+    if len(have) > len(want):
+        failures.append(Failure("results-history", f"{len(have) - len(want)} committed results "
+                                "snapshot(s) are missing from the results history"))
+    elif len(want) > len(have):
+        failures.append(Failure("results-history", f"{len(want) - len(have)} results snapshot(s) "
+                                "were added after the last commit and are not committed"))
 
 
 def _batch_name(leaf: bytes) -> str:
