@@ -86,3 +86,20 @@ def test_audit_in_progress_answers_nothing_yet():
     escalated = Check("audit", "fail", "full hand count", {
         "status": "full_hand_count", "discrepancies": {"two-vote overstatement": 6}})
     assert by_id([escalated])["votes_switched"].verdict == "problem_found"
+
+
+def test_registry_new_claims_answered_by_hand_count_and_history() -> None:
+    from tallyproof.evidence.claims import CHECK_DATA, SPECS, claims_from_checks
+
+    # every check a claim names says which data it needs
+    assert {n for s in SPECS for n, _ in s.checks} <= set(CHECK_DATA)
+    hand = Check("hand_count", "pass", "The hand count elects the same winner.")
+    history = Check("results_history", "fail", "1 corrected counts downwards.")
+    by_id = {c.id: c for c in claims_from_checks([hand, history])}
+    assert by_id["votes_switched"].verdict == "no_problem_found"
+    assert by_id["votes_lost"].verdict == "no_problem_found"
+    assert by_id["results_shifted"].verdict == "problem_found"
+    # without the data, not answered, and the finding says what would answer it
+    nothing = {c.id: c for c in claims_from_checks([])}
+    assert nothing["results_shifted"].verdict == "not_answered"
+    assert "tallyproof results add" in nothing["results_shifted"].finding

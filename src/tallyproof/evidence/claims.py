@@ -1,5 +1,10 @@
 """Claims people make about elections, each answered only as far as the checks go.
 
+The claims are data (:data:`SPECS`, the claims registry): each has an id, the claim as people
+phrased it, the question a check can answer, the checks that answer it, and (in
+:data:`CHECK_DATA`) the data each check needs. The county report, the hand-count report and
+the control room all read this one list, so a claim is worded and judged the same everywhere.
+
 A claim is answered by named checks. Its verdict is:
 
 - ``problem_found``   at least one answering check found a difference that bears on the claim
@@ -32,6 +37,24 @@ CHECK_LABELS = {
     "reconciliation.duplicates": "the duplicate ballot check",
     "reconciliation.log": "the log size comparison",
     "audit": "the risk-limiting audit of the paper ballots",
+    "hand_count": "the full hand count of the paper ballots",
+    "results_history": "the published results over time",
+}
+
+#: What each check needs, so that an unanswered claim says which data would answer it.
+CHECK_DATA = {
+    "ledger": "the CVRs committed in the signed log (tallyproof ingest, commit)",
+    "tabulation": "the CVRs (tallyproof ingest, tabulate)",
+    "official_results": "the certified results (tallyproof reconcile --results)",
+    "reconciliation.manifest": "the ballot manifest (tallyproof ingest --manifest)",
+    "reconciliation.pollbooks": "pollbook counts (tallyproof reconcile --pollbooks)",
+    "reconciliation.mail": "mail ballot counts (the pollbooks file's mail columns)",
+    "reconciliation.duplicates": "the CVRs (tallyproof ingest)",
+    "reconciliation.log": "the commitment log (tallyproof commit)",
+    "audit": "a risk-limiting audit of the paper ballots (tallyproof audit)",
+    "hand_count": "a full hand count by batch and the machine count (tallyproof compare "
+                  "hand-count)",
+    "results_history": "two or more published results snapshots (tallyproof results add)",
 }
 
 
@@ -141,9 +164,25 @@ SPECS: tuple[_ClaimSpec, ...] = (
         "votes_switched",
         "Voting machines switched votes.",
         "Do the paper ballots say what the machines recorded?",
-        (("audit", _always),),
-        "A sample of paper ballots, checked by hand, confirms the reported outcome at the "
-        "audit's risk limit.",
+        (("audit", _always), ("hand_count", _always)),
+        "The paper ballots, checked by hand, confirm the reported outcome.",
+    ),
+    _ClaimSpec(
+        "votes_lost",
+        "Votes were deleted or lost.",
+        "Does a count of the paper ballots find votes the machine count left out, enough to "
+        "change who won?",
+        (("hand_count", _always),),
+        "Counting every paper ballot by hand finds the same winner as the machine count.",
+    ),
+    _ClaimSpec(
+        "results_shifted",
+        "Results that changed after election night mean the count was hacked.",
+        "When the published results changed, was it because more ballots were counted, or did "
+        "counts go down or move between candidates?",
+        (("results_history", _always),),
+        "Every change between published results added counted ballots; no count went down "
+        "and no votes moved between candidates.",
     ),
     _ClaimSpec(
         "results_changed",
@@ -234,7 +273,8 @@ def _not_run_text(names: Sequence[str], claim_id: str) -> str:
             "no paper ballots were audited, so nothing here shows whether the machines "
             "recorded the votes on the paper correctly."
         )
-    return text
+    needs = [CHECK_DATA[n] for n in names if n in CHECK_DATA]
+    return text + (" It needs " + "; or ".join(needs) + "." if needs else "")
 
 
 def build_claims(store: object) -> list[Claim]:
