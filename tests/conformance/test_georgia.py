@@ -87,3 +87,15 @@ def test_cli_writes_the_comparison(ga: Path, tmp_path: Path) -> None:
     assert doc["statewide"]["margin_hand"] == 2_475_141 - 2_462_857
     assert orjson.loads((tmp_path / "comparison.json").read_bytes()) == {
         k: v for k, v in doc.items() if k != "schema_version"}
+
+
+def test_georgia_bundle_rebuilds_from_the_records(ga: Path, tmp_path: Path) -> None:
+    from tallyproof.evidence.handcount_report import build_handcount_bundle, verify_handcount_bundle
+
+    b = build_handcount_bundle(ga / "clarity-ga-counties-2020-11-20.xml",
+                               ga / "arlo-audit-report-2020-11-19.csv", tmp_path / "ga")
+    checks = {c.name: c for c in verify_handcount_bundle(b)}
+    assert checks["hand_count.rebuild"].status == "pass"
+    assert checks["hand_count"].details["margin_hand"] == 12_284
+    html = (b / "report/report.html").read_text()
+    assert "2,475,141" in html and "12,670" in html

@@ -103,3 +103,14 @@ def test_registry_new_claims_answered_by_hand_count_and_history() -> None:
     nothing = {c.id: c for c in claims_from_checks([])}
     assert nothing["results_shifted"].verdict == "not_answered"
     assert "tallyproof results add" in nothing["results_shifted"].finding
+
+
+def test_applicable_checks_leave_out_claims_no_check_could_answer() -> None:
+    from tallyproof.evidence.claims import claims_from_checks
+
+    hand = Check("hand_count", "pass", "The hand count elects the same winner.")
+    claims = claims_from_checks([hand], applicable={"hand_count", "results_history"})
+    ids = [c.id for c in claims]
+    assert "cvrs_deleted" not in ids and "count_not_certified" not in ids
+    switched = next(c for c in claims if c.id == "votes_switched")
+    assert "audit" not in switched.not_run and "Not checked" not in switched.finding

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import emit_json, out
+from .common import emit_json, err, out
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +27,14 @@ def register(app: typer.Typer) -> None:
         out_dir: Annotated[Path | None, typer.Option("--out", metavar="DIR",
                            help="also write comparison.json and the county and vote-type "
                                 "tables as CSV")] = None,
+        bundle: Annotated[Path | None, typer.Option(
+            "--bundle", metavar="DIR",
+            help="also write the evidence report (HTML, PDF) and a verification bundle "
+                 "(DIR and DIR.zip) that `tallyproof verify DIR` re-checks")] = None,
+        history: Annotated[list[Path] | None, typer.Option(
+            "--history", metavar="FILE",
+            help="a published results snapshot (repeat, any order) for the report's "
+                 "'results changed after election night' claim")] = None,
         json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:
         """Line up a hand count with the machine count, county by county and by vote type.
@@ -42,6 +50,11 @@ def register(app: typer.Typer) -> None:
         cmp = compare_hand_count(read_clarity(machine), read_arlo_report(hand), contest)
         if out_dir is not None:
             write_comparison(cmp, out_dir)
+        if bundle is not None:
+            from ..evidence.handcount_report import build_handcount_bundle
+
+            build_handcount_bundle(machine, hand, bundle, history or [], contest)
+            err.print(f"report and bundle written to {bundle} (and {bundle}.zip)")
         if json:
             emit_json(cmp.to_json())
         else:

@@ -19,7 +19,7 @@ paper check, however clean everything else is). Findings quote the checks' own n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -203,8 +203,14 @@ SPECS: tuple[_ClaimSpec, ...] = (
 )
 
 
-def claims_from_checks(checks: Sequence[Check]) -> list[Claim]:
-    """Answer every claim in :data:`SPECS` from these checks (names not present = not run)."""
+def claims_from_checks(checks: Sequence[Check],
+                       applicable: Collection[str] | None = None) -> list[Claim]:
+    """Answer every claim in :data:`SPECS` from these checks (names not present = not run).
+
+    ``applicable`` names the checks that this kind of evidence could ever run (a hand-count
+    report has no CVRs, so no CVR check applies): claims none of whose checks apply are left
+    out, and inapplicable checks are not listed as "not checked". ``None``: every check applies.
+    """
     by_name = {c.name: c for c in checks}
     claims: list[Claim] = []
     for spec in SPECS:
@@ -212,7 +218,10 @@ def claims_from_checks(checks: Sequence[Check]) -> list[Claim]:
         not_run: list[str] = []
         problems: list[Check] = []
         pending: list[Check] = []
-        for name, bears in spec.checks:
+        specs = [(n, b) for n, b in spec.checks if applicable is None or n in applicable]
+        if not specs:
+            continue
+        for name, bears in specs:
             check = by_name.get(name)
             if check is None or check.status == "not_run":
                 not_run.append(name)

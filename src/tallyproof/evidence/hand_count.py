@@ -41,6 +41,7 @@ from ..errors import InputError, UsageError
 from ..formats.arlo_report import ArloReport
 from ..formats.clarity import CONTEST_LEVEL, ClarityResults
 from ..fsutil import atomic_write_bytes, atomic_write_json
+from .checks import Check
 
 #: vote-type names in either source → one vocabulary (lower-cased, spaces folded)
 VOTE_TYPES = {
@@ -127,8 +128,8 @@ class HandCountComparison:
         return {
             "contest": self.contest, "candidates": list(self.candidates),
             "other_categories": list(self.other_categories),
-            "machine": {"source": self.machine_source, "sha256": self.machine_sha256},
-            "hand": {"source": self.hand_source, "sha256": self.hand_sha256},
+            "machine": {"file": Path(self.machine_source).name, "sha256": self.machine_sha256},
+            "hand": {"file": Path(self.hand_source).name, "sha256": self.hand_sha256},
             "seats": self.seats,
             "machine_winners": list(self.machine_winners),
             "hand_winners": list(self.hand_winners),
@@ -329,3 +330,31 @@ def write_comparison(cmp: HandCountComparison, folder: Path) -> list[Path]:
         atomic_write_bytes(folder / name, buf.getvalue())
         written.append(folder / name)
     return written
+
+
+def hand_count_check(cmp: HandCountComparison) -> Check:
+    """The ``hand_count`` check: passes when the hand count elects the machine count's
+    winner(s); its summary quotes the numbers a reader needs to weigh the differences."""
+    s = cmp.statewide
+    net = sum(s.difference.values())
+    big = cmp.largest_county_change
+    more_or_fewer = "more" if net >= 0 else "fewer"
+    summary = (
+        f"Counting {s.hand_ballots:,} paper ballots by hand gave {abs(net):,} {more_or_fewer} "
+        f"votes for the {len(cmp.candidates)} candidates than the machine count "
+        f"({s.abs_difference / s.hand_ballots:.3%} of the ballots counted, if every differing "
+        f"vote is counted once); the margin between {cmp.candidates[0]} and "
+        + (f"{cmp.candidates[1]} " if len(cmp.candidates) > 1 else "no one ")
+        + f"was {s.margin_machine:,} by machine and {s.margin_hand:,} by hand"
+        + (f"; the largest change to it in one county was {big.margin_change:+,} votes in "
+           f"{big.county}" if big is not None else "")
+        + ". " + ("The hand count elects the same winner." if cmp.outcome_confirmed else
+                  f"The hand count elects {', '.join(cmp.hand_winners)}, not "
+                  f"{', '.join(cmp.machine_winners)}.")
+    )
+    return Check("hand_count", "pass" if cmp.outcome_confirmed else "fail", summary, {
+        "machine_winners": list(cmp.machine_winners), "hand_winners": list(cmp.hand_winners),
+        "margin_machine": s.margin_machine, "margin_hand": s.margin_hand,
+        "net_difference": net, "abs_difference": s.abs_difference,
+        "hand_ballots": s.hand_ballots,
+    })

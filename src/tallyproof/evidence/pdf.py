@@ -146,3 +146,22 @@ def _img(pdf: FPDF, plot: Any) -> None:
     pdf.set_font(FONT, "", 8)
     pdf.multi_cell(0, 4, plot.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
+
+
+def new_pdf(title: str, epoch: int, tool_version: str) -> FPDF:
+    """An empty A4 document set up as the report's (fonts, reproducible date, metadata), for
+    other reports (the hand-count report) that share its look."""
+    pdf = _Pdf(format="A4")
+    pdf.set_creation_date(datetime.fromtimestamp(epoch, UTC))
+    pdf.set_title(title)
+    pdf.set_author("tallyproof")
+    pdf.set_creator(f"tallyproof {tool_version}")
+    pdf.set_lang("en")
+    pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    return pdf
+
+
+pdf_heading, pdf_paragraph, pdf_table, pdf_image = _h, _p, _table, _img

@@ -223,3 +223,35 @@ def discrepancies(counts: Sequence[tuple[str, int]]) -> Plot:
         ax.set_title("Audit discrepancies by type")
     alt = "Bar chart of audit discrepancies: " + "; ".join(f"{k} {n:,}" for k, n in counts)
     return _render(fig, "discrepancies", "Audit discrepancies by type", alt)
+
+
+def county_margin_changes(counties: Sequence[str], changes: Sequence[int],
+                          shares: Sequence[float], margin: int, total: int, leader: str,
+                          runner_up: str) -> Plot:
+    """Per-county change to the margin found by a hand count, largest first (at most
+    :data:`MAX_BARS`), each bar labelled with the change and the share of the county's ballots
+    that differed; the statewide margin is named in the caption for scale."""
+    n = min(len(counties), MAX_BARS)
+    with plt.rc_context(RC):
+        fig, ax = _figure(7.0, 1.2 + 0.22 * max(n, 1))
+        ys = list(range(n))[::-1]
+        vals = list(changes[:n])
+        ax.barh(ys, vals, color=["#c7c7c7" if v < 0 else "#4c72b0" for v in vals],
+                hatch=None, edgecolor="black", linewidth=0.5)
+        for y, v, sh in zip(ys, vals, shares[:n], strict=True):
+            ax.text(v, y, f" {v:+,} ({sh:.2%}) ", va="center", fontsize=6.5,
+                    ha="left" if v >= 0 else "right")
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_yticks(ys, labels=list(counties[:n]), fontsize=7)
+        lim = max((abs(v) for v in vals), default=1) * 1.6 or 1
+        ax.set_xlim(-lim, lim)
+        ax.set_xlabel(f"change to {leader}'s margin over {runner_up or 'no one'}, hand count "
+                      "minus machine count (votes)", fontsize=7.5)
+        ax.set_title(f"The {n} counties whose hand count moved the margin most")
+    left = f"; {len(counties) - n} more counties not drawn" if len(counties) > n else ""
+    title = (f"Change to the margin by county (statewide margin {margin:,} votes; "
+             f"net change {total:+,}{left})")
+    alt = "Bar chart of the change to the margin per county: " + "; ".join(
+        f"{c} {v:+,} votes ({s:.2%} of its ballots differed)"
+        for c, v, s in zip(counties[:n], vals, shares[:n], strict=True))
+    return _render(fig, "county_margin_changes", title, alt)

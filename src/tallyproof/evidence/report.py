@@ -68,14 +68,14 @@ def build_report(store: Store, out_dir: Path) -> ReportPaths:
     return paths
 
 
-def render_html(ctx: dict[str, Any]) -> str:
+def render_html(ctx: dict[str, Any], template: str = "report.html.j2") -> str:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("tallyproof.evidence", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    return env.get_template("report.html.j2").render(**ctx)
+    return env.get_template(template).render(**ctx)
 
 
 # ---------------------------------------------------------------------------- context
