@@ -36,7 +36,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:
-        """Read voting-system exports into an election store (appends; refuses duplicate ids)."""
+        """Read voting-system exports into an election store, all in one transaction: every
+        source and the manifest land, or nothing does. Appends to an existing store (a second
+        part of an export is added; its definition files must be identical to the first's);
+        refuses duplicate ballot ids, naming their sources."""
         res = ingest(sources, store, fmt=fmt, options=parse_options(option or []), manifest=manifest)
         if json:
             emit_json(
@@ -46,6 +49,7 @@ def register(app: typer.Typer) -> None:
                     "cards_added": res.cards_added,
                     "cards_total": res.cards_total,
                     "sources": [s.to_json() for s in res.sources],
+                    "shared_definition_files": list(res.shared),
                 }
             )
         else:
@@ -53,3 +57,6 @@ def register(app: typer.Typer) -> None:
                 f"ingested {res.cards_added:,} cards ({res.format}) into {res.store}; "
                 f"{res.cards_total:,} in total"
             )
+            if res.shared:
+                out.print(f"definition files identical to those already in the store: "
+                          f"{', '.join(res.shared)}")
