@@ -19,7 +19,7 @@ can open with any Parquet tool.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from . import __version__
 from .cvr_table import cvr_schema
-from .errors import InputError, StoreError
+from .errors import StoreError
 from .fsutil import INCOMPLETE, atomic_write_json, exclusive_lock, recover
 from .model import Contest, ContestKind, Election, SourceFile
 
@@ -179,23 +179,15 @@ class Store:
             )
             atomic_write_json(self.election_path, e.to_json())
 
-    def set_contest_rule(self, contest_id: str, *, kind: ContestKind, seats: int) -> Contest:
-        """Declare how a contest is decided when the export cannot say it (a Dominion
-        manifest has only ``VoteFor``, so an approval question reads as vote-for-N). Done
-        before commitment: the committed election definition then carries it, and a later
-        change is caught by ``verify``."""
-        if seats < 1:
-            raise InputError(f"contest {contest_id!r}: seats must be at least 1", field="seats")
-        with locked(self.root):
-            e = self.election
-            try:
-                old = e.contest(contest_id)
-            except KeyError as exc:
-                raise InputError(f"no contest {contest_id!r} in the store", field="contest") from exc
-            new = replace(old, kind=kind, seats=seats)
-            contests = tuple(new if c.id == contest_id else c for c in e.contests)
-            atomic_write_json(self.election_path, replace(e, contests=contests).to_json())
-            return new
+    def set_contest_rule(self, contest_id: str, *, kind: ContestKind, seats: int,
+                         rcv_options: Mapping[str, str] | None = None) -> Contest:
+        """Declare how a contest (id or name) is decided when the export cannot say it (a
+        Dominion manifest has only ``VoteFor``, so an approval question reads as vote-for-N);
+        see :func:`tallyproof.contest_rules.declare_rule`, which says what must be re-run."""
+        from .contest_rules import declare_rule
+
+        return declare_rule(self, contest_id, kind=kind, seats=seats,
+                            rcv_options=rcv_options).contest
 
     def append(
         self,

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from .cvr_table import MARKS_TYPE, cvr_schema
 from .errors import InputError
 from .fsutil import Transaction, transaction
-from .model import OVERVOTE_UNKNOWN, Candidate, Contest, Election, SourceFile
+from .model import OVERVOTE_UNKNOWN, Candidate, Election, SourceFile
 
 if TYPE_CHECKING:
     from .store import Store
@@ -438,24 +438,3 @@ def one_export(election: Election, batches: Iterator[pa.RecordBatch],
     """The single export of :meth:`tallyproof.store.Store.append`."""
     return [Incoming(election=election, batches=batches, sources=list(sources))]
 
-
-def contest_by_id_or_name(election: Election, key: str) -> Contest:
-    """The contest whose id is ``key``, else the one whose name is ``key`` (case and spacing
-    ignored); an ambiguous or unknown name is an error that lists the contests."""
-    for c in election.contests:
-        if c.id == key:
-            return c
-
-    def norm(s: str) -> str:
-        return " ".join(s.split()).casefold()
-
-    named = [c for c in election.contests if norm(c.name) == norm(key)]
-    if len(named) == 1:
-        return named[0]
-    if named:
-        ids = ", ".join(c.id for c in named)
-        raise InputError(f"several contests are named {key!r} (ids {ids}); give the id",
-                         field="contest")
-    known = "; ".join(f"{c.id} {c.name!r}" for c in election.contests[:20])
-    raise InputError(f"no contest {key!r} in the store (contests: {known or 'none'})",
-                     field="contest")

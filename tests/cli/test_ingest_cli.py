@@ -210,3 +210,129 @@ def test_killed_first_ingest_never_verifies_and_is_cleaned_next_run(
     assert main(["ingest", str(a), str(b), "--store", str(county)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["county", "partA", "partB"]
     assert Store.open(county).cvr_count() == 5
+
+
+# ------------------------------------------------------------------ contest rules (issue #10)
+def _council_export(tmp_path: Path) -> tuple[Path, Path]:
+    """A store whose contest 3 ("Council", vote for 2) is really a one-seat approval question:
+    Eve Eng is approved on 3 cards, Dee Diaz on 2, Fay Fox on 1."""
+    marks = [[6, 7], [7], [6, 7, 8]]
+    sessions = [vf.dominion_session(10, 1, r + 1, [[vf._contest(3, [vf._mark(c, 1) for c in m])]])
+                for r, m in enumerate(marks)]
+    export = vf.write_dominion_export(tmp_path / "export", {"CvrExport_1.json": sessions})
+    store = tmp_path / "county"
+    assert main(["ingest", str(export), "--store", str(store)]) == 0
+    return export, store
+
+
+def _winners(store: Path, capsys, contest: str) -> list[str]:
+    capsys.readouterr()
+    assert main(["tabulate", "--store", str(store), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    return next(c["winners"] for c in doc["contests"] if c["contest_id"] == contest)
+
+
+def test_contest_set_declares_approval_by_name_and_tabulate_report_use_it(
+    tmp_path: Path, capsys
+) -> None:
+    _, store = _council_export(tmp_path)
+    assert len(_winners(store, capsys, "3")) == 2  # as exported: vote for 2, two seats
+    assert main(["contest", "set", "--store", str(store), "council", "--rule", "approval",
+                 "--seats", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["changed"] and out["contest"]["rule"] == "approval" and out["contest"]["seats"] == 1
+    assert out["next_steps"] and "tabulate" in out["next_steps"][0]  # results were stale
+    contest = Store.open(store).election.contest("3")
+    assert (contest.kind.value, contest.seats, contest.rule_declared) == ("approval", 1, True)
+    assert _winners(store, capsys, "3") == ["7"]
+    assert main(["report", "--store", str(store), "--out", str(tmp_path / "report")]) == 0
+    html = " ".join((tmp_path / "report" / "report.html").read_text().split())
+    assert "approval (approve up to 2), 1 seat; rule declared by the election office" in html
+    capsys.readouterr()
+    assert main(["contest", "list", "--store", str(store), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["contests"]
+    assert {c["id"]: c["rule"] for c in listed} == {"1": "irv", "2": "plurality", "3": "approval"}
+
+
+def test_contest_set_help_example_runs(tmp_path: Path, capsys) -> None:
+    import shlex
+
+    from tallyproof.cli.ingest import CONTEST_SET_EXAMPLE
+
+    _, store = _council_export(tmp_path)
+    args = shlex.split(CONTEST_SET_EXAMPLE.removeprefix("Example: tallyproof "))
+    args[args.index("13")] = "3"  # the walk-through's approval contest is 13; here it is 3
+    args[args.index("county")] = str(store)
+    assert main(args) == 0
+
+
+def test_contest_set_refuses_what_cannot_apply(tmp_path: Path, capsys) -> None:
+    _, store = _council_export(tmp_path)
+    before = (store / "election.json").read_bytes()
+    bad = [
+        ["Mayor", "--rule", "approval"],  # exported ranked
+        ["3", "--rule", "irv"],  # exported with one mark position
+        ["1", "--rule", "irv", "--seats", "2"],
+        ["1", "--rule", "irv", "--rcv-option", "overvoteRule=sometimes"],
+        ["1", "--rule", "irv", "--rcv-option", "noSuchRule=1"],
+        ["1", "--rule", "irv", "--rcv-option", "numberOfWinners=2"],
+        ["1", "--rule", "irv", "--rcv-option", "batchElimination=maybe"],
+        ["3", "--rule", "approval", "--rcv-option", "batchElimination=true"],
+        ["no such contest", "--rule", "approval"],
+    ]
+    for args in bad:
+        assert main(["contest", "set", "--store", str(store), *args]) == 2, args
+    assert (store / "election.json").read_bytes() == before
+
+
+def test_rcv_options_are_recorded_and_used(tmp_path: Path, capsys) -> None:
+    _, store = _council_export(tmp_path)
+    assert main(["contest", "set", "--store", str(store), "1", "--rule", "irv",
+                 "--rcv-option", "overvoteRule=alwaysSkipToNextRank",
+                 "--rcv-option", "batchElimination=true"]) == 0
+    assert dict(Store.open(store).election.contest("1").rcv_options) == {
+        "overvoteRule": "alwaysSkipToNextRank", "batchElimination": True}
+    capsys.readouterr()
+    assert main(["tabulate", "--store", str(store), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    rules = next(c for c in doc["contests"] if c["contest_id"] == "1")["rcv"]["rules"]
+    assert (rules["overvote_rule"], rules["batch_elimination"]) == ("alwaysSkipToNextRank", True)
+
+
+def test_rule_change_after_commit_needs_a_new_commit(tmp_path: Path, capsys) -> None:
+    _, store = _council_export(tmp_path)
+    key = tmp_path / "keys" / "county"
+    assert main(["keys", "new", "--out", str(key)]) == 0
+    assert main(["commit", "--store", str(store), "--key", str(key)]) == 0
+    assert main(["tabulate", "--store", str(store)]) == 0
+    assert main(["verify", "--store", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["contest", "set", "--store", str(store), "3", "--rule", "approval",
+                 "--seats", "1"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "tallyproof commit" in err and "tallyproof tabulate" in err
+    # the committed definition and the published results are those of the old rule
+    assert main(["verify", "--store", str(store), "--json"]) == 1
+    failed = {c["name"] for c in json.loads(capsys.readouterr().out)["checks"]
+              if c["status"] == "fail"}
+    assert {"ledger", "tabulation"} <= failed
+    assert main(["commit", "--store", str(store), "--key", str(key)]) == 0
+    assert main(["tabulate", "--store", str(store)]) == 0
+    assert main(["verify", "--store", str(store)]) == 0
+
+
+def test_declared_rule_survives_a_second_export_and_audit_freezes_it(tmp_path: Path) -> None:
+    _, store = _council_export(tmp_path)
+    assert main(["contest", "set", "--store", str(store), "3", "--rule", "approval",
+                 "--seats", "1"]) == 0
+    part = vf.write_dominion_export(tmp_path / "late", {"CvrExport_2.json": [
+        vf.dominion_session(11, 1, 1, [[vf._contest(3, [vf._mark(6, 1)])]])]})
+    assert main(["ingest", str(part), "--store", str(store)]) == 0
+    contest = Store.open(store).election.contest("3")
+    assert (contest.kind.value, contest.seats) == ("approval", 1)
+    # once an audit has started (its state file exists), the rule cannot change
+    (store / "audit").mkdir(exist_ok=True)
+    (store / "audit" / "audit.json").write_text("{}")
+    assert main(["contest", "set", "--store", str(store), "3", "--rule", "plurality",
+                 "--seats", "2"]) == 2
+    assert Store.open(store).election.contest("3").kind.value == "approval"
