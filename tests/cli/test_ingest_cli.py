@@ -336,3 +336,29 @@ def test_declared_rule_survives_a_second_export_and_audit_freezes_it(tmp_path: P
     assert main(["contest", "set", "--store", str(store), "3", "--rule", "plurality",
                  "--seats", "2"]) == 2
     assert Store.open(store).election.contest("3").kind.value == "approval"
+
+
+@pytest.mark.realdata
+def test_san_francisco_export_in_two_parts(tmp_path: Path, capsys) -> None:
+    """The real SF export split as a county would deliver it: both parts carry the same
+    manifests, each one of the two CvrExport files. Together they give the one-part store."""
+    sf = require_shared_data("dominion-sf-2020/ContestManifest.json").parent
+    exports = sorted(sf.glob("CvrExport_*.json"))
+    parts = []
+    for k, export in enumerate(exports):
+        part = tmp_path / f"part{k}"
+        part.mkdir()
+        for f in [*sf.glob("*Manifest.json"), sf / "Configuration.json", export]:
+            (part / f.name).symlink_to(f)
+        parts.append(part)
+    whole = tmp_path / "whole"
+    assert main(["ingest", str(sf), "--store", str(whole), "--format", "dominion"]) == 0
+    store = tmp_path / "parts"
+    for part in parts:
+        assert main(["ingest", str(part), "--store", str(store)]) == 0
+    a, b = Store.open(whole), Store.open(store)
+    assert b.cvr_count() == a.cvr_count() > 0
+    assert b.election.contests == a.election.contests
+    cols = ["ballot_id", *(c.column for c in a.election.contests)]
+    assert b.cvrs(cols).sort_by("ballot_id").equals(a.cvrs(cols).sort_by("ballot_id"))
+    assert [s.name for s in b.election.sources].count("CandidateManifest.json") == 1
