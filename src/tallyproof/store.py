@@ -13,7 +13,9 @@
 Every write goes through :mod:`tallyproof.fsutil`, so an interrupted ingest leaves the store as
 it was. Appending re-writes ``cvrs.parquet`` as a whole (streamed, row group by row group)
 because Parquet files cannot be appended to in place; this keeps the store one file a reader
-can open with any Parquet tool.
+can open with any Parquet tool. Several exports (the parts of one county's export) and the
+ballot manifest are appended in one transaction by :mod:`tallyproof.store_append`; contest
+rules are declared by :mod:`tallyproof.contest_rules`.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def _append_one(state: _State, out: _CvrWriter, inc: Incoming) -> Appended:
     out.use_schema(cvr_schema(merged.contests))
     rename = {old: new for old, new in names.items() if old != new}
     counted = out.write(inc.batches, remaps, rename)
-    state.election = replace(merged, sources=state.election.sources)
+    state.election = merged  # its sources are the store's; this command's are in `added`
     recorded: list[SourceFile] = []
     for s in inc.sources:
         if s.name in shared:

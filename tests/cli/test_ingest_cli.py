@@ -137,7 +137,7 @@ def _broken(folder: Path) -> Path:
     return part
 
 
-def test_failed_second_source_leaves_an_existing_store_byte_identical(tmp_path: Path) -> None:
+def test_failed_second_source_leaves_an_existing_store_byte_identical(tmp_path: Path, capsys) -> None:
     store = tmp_path / "store"
     assert main(["ingest", str(_part(tmp_path / "first", 9, range(1, 3))), "--store", str(store)]) == 0
     before = _files(store)
@@ -147,6 +147,7 @@ def test_failed_second_source_leaves_an_existing_store_byte_identical(tmp_path: 
         assert main(["ingest", str(a), str(second), "--store", str(store),
                      "--manifest", str(manifest)]) == 2
         assert _files(store) == before  # partA's cards, the manifest: none of it landed
+        assert "nothing was written" in " ".join(capsys.readouterr().err.split())
     # and the same command without the bad source then works
     assert main(["ingest", str(a), "--store", str(store), "--manifest", str(manifest)]) == 0
     assert Store.open(store).cvr_count() == 5 and (store / "manifest.parquet").exists()

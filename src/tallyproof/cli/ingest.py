@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..contest_rules import declare_rule, rule_text
-from ..errors import UsageError
+from ..errors import TallyproofError, UsageError
 from ..ingest import ingest
 from ..model import Contest, ContestKind
 from ..store import Store
@@ -59,7 +59,13 @@ def register(app: typer.Typer) -> None:
         source and the manifest land, or nothing does. Appends to an existing store (a second
         part of an export is added; its definition files must be identical to the first's);
         refuses duplicate ballot ids, naming their sources."""
-        res = ingest(sources, store, fmt=fmt, options=parse_options(option or []), manifest=manifest)
+        try:
+            res = ingest(sources, store, fmt=fmt, options=parse_options(option or []),
+                         manifest=manifest)
+        except TallyproofError:
+            err.print(f"ingest failed: nothing was written to {store} (one command is one "
+                      "transaction)", highlight=False)
+            raise
         if json:
             emit_json(
                 {
