@@ -174,7 +174,7 @@ def _shared_definitions(
             differing.append((s, have))
     if differing:
         names = ", ".join(s.name for s, _ in differing)
-        where = "; ".join(f"{s.path} is not {have.path}" for s, have in differing[:3])
+        where = "; ".join(f"{s.path} vs {have.path}" for s, have in differing[:3])
         diffs = definition_differences(state.election, inc.election)
         detail = (
             "; ".join(diffs[:MAX_LISTED])
