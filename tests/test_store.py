@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -138,3 +139,49 @@ def test_set_contest_rule_declares_approval(tmp_path: Path) -> None:
     assert s.election.contest("mayor").kind is ContestKind.APPROVAL
     with pytest.raises(InputError, match="no contest"):
         s.set_contest_rule("nope", kind=ContestKind.APPROVAL, seats=1)
+
+
+def test_append_exports_is_one_transaction(tmp_path: Path) -> None:
+    """A second export that fails while its rows are read leaves the store as it was, with the
+    first export's rows and the manifest discarded too."""
+    from tallyproof.store import MANIFEST_SCHEMA, Store
+    from tallyproof.store_append import Incoming
+
+    s = Store.create(tmp_path / "st")
+    e = _election("a", "b")
+    s.append(e, iter(_batches(e, [("x1", [[0]])], "f")), _src("f"))
+    before = {p.name: p.read_bytes() for p in s.root.iterdir() if p.is_file() and p.name != ".lock"}
+
+    def failing() -> Iterator[pa.RecordBatch]:
+        yield from _batches(e, [("z1", [[1]])], "h")
+        raise InputError("cut short", file="h")
+
+    manifest = pa.table({"container": ["c"], "tabulator": ["t"], "batch": ["b"], "ballots": [1]},
+                        schema=MANIFEST_SCHEMA)
+    exports = [Incoming(e, iter(_batches(e, [("y1", [[0]])], "g")), _src("g")),
+               Incoming(e, failing(), _src("h"))]
+    with pytest.raises(InputError, match="cut short"):
+        s.append_exports(exports, manifest)
+    after = {p.name: p.read_bytes() for p in s.root.iterdir() if p.is_file() and p.name != ".lock"}
+    assert after == before
+
+
+def test_new_folder_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    from tallyproof.fsutil import INCOMPLETE, new_folder
+
+    target = tmp_path / "county"
+    with pytest.raises(RuntimeError), new_folder(target, busy=StoreError, exists=StoreError) as st:
+        (st / "a").write_text("x")
+        assert (st / INCOMPLETE).exists()
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+    with new_folder(target, busy=StoreError, exists=StoreError) as st:
+        (st / "a").write_text("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["county"]
+    assert sorted(p.name for p in target.iterdir()) == ["a"]
+    # a folder that appeared meanwhile is never replaced
+    other = tmp_path / "other"
+    with pytest.raises(StoreError), new_folder(other, busy=StoreError, exists=StoreError) as st:
+        other.mkdir()
+        (other / "theirs").write_text("y")
+    assert sorted(p.name for p in other.iterdir()) == ["theirs"]

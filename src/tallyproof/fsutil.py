@@ -7,6 +7,11 @@ rename is written and fsynced, the renames are done and the journal removed. If 
 interrupts the renames, :func:`recover` finishes them (roll forward) the next time the folder
 is opened; if it interrupts staging, the temp files are simply discarded. Either way the store
 is the old one or the new one, never a mix.
+
+A folder that does not exist yet (a new store) is built under a temp name beside it and renamed
+into place when complete (:func:`new_folder`), so a failed or killed run leaves no half-made
+folder where the store should be; what a killed run leaves under the temp name is removed by
+the next run.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -102,13 +108,20 @@ class Transaction:
         )
 
     def commit(self) -> None:
-        for tmp in self.staged.values():
-            fsync_file(tmp)
-        journal = [  # relative to the folder, so a moved folder still recovers
-            [os.path.relpath(tmp, self.folder), os.path.relpath(target, self.folder)]
-            for target, tmp in self.staged.items()
-        ]
-        atomic_write_bytes(self.folder / JOURNAL, orjson.dumps(journal))
+        """Make every staged file visible. Until the journal is written a failure discards
+        the staging (nothing changed); after, the renames are finished, now or by
+        :func:`recover`."""
+        try:
+            for tmp in self.staged.values():
+                fsync_file(tmp)
+            journal = [  # relative to the folder, so a moved folder still recovers
+                [os.path.relpath(tmp, self.folder), os.path.relpath(target, self.folder)]
+                for target, tmp in self.staged.items()
+            ]
+            atomic_write_bytes(self.folder / JOURNAL, orjson.dumps(journal))
+        except BaseException:
+            self.abort()
+            raise
         _apply_journal(self.folder)
         self.staged.clear()
 
@@ -165,3 +178,47 @@ def exclusive_lock(lock_file: Path, busy: Callable[[], Exception]) -> Iterator[N
         yield
     finally:
         os.close(fd)
+
+
+#: Present in a folder that :func:`new_folder` is still building; such a folder is not a store.
+INCOMPLETE = ".incomplete"
+
+
+def _building_prefix(target: Path) -> str:
+    return f".{target.name}.building-"
+
+
+@contextlib.contextmanager
+def new_folder(target: Path, busy: Callable[[], Exception],
+               exists: Callable[[], Exception]) -> Iterator[Path]:
+    """``with new_folder(dir) as stage: ...`` builds ``stage`` (beside ``dir``, holding the
+    :data:`INCOMPLETE` marker) and renames it to ``dir`` when the block succeeds; on error the
+    stage is removed. ``dir`` may exist only as an empty folder (``exists()`` is raised
+    otherwise). One builder per target at a time (``busy()`` otherwise, via a lock file beside
+    it, removed at the end); a stage left by a killed builder is removed first."""
+    target = Path(target)
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    lock_file = parent / f".{target.name}.building.lock"
+    with exclusive_lock(lock_file, busy):
+        try:
+            for stale in sorted(parent.glob(_building_prefix(target) + "*")):
+                shutil.rmtree(stale)  # its builder is gone: we hold the lock it held
+            stage = Path(tempfile.mkdtemp(prefix=_building_prefix(target), dir=parent))
+            os.chmod(stage, 0o755)  # mkdtemp makes it private; a store is a public record
+            try:
+                (stage / INCOMPLETE).touch()
+                yield stage
+                (stage / INCOMPLETE).unlink()
+                fsync_dir(stage)
+                try:
+                    os.rename(stage, target)  # replaces an empty folder, refuses anything else
+                except OSError as exc:
+                    raise exists() from exc
+                fsync_dir(parent)
+            except BaseException:
+                if stage.exists():
+                    shutil.rmtree(stage)
+                raise
+        finally:
+            lock_file.unlink(missing_ok=True)

@@ -1,18 +1,19 @@
-"""Ingest: read exports with the right reader and append them to a store in one transaction."""
+"""Ingest: read exports with the right reader and append them all to a store in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, UsageError
+from .errors import InputError, StoreError, UsageError
 from .formats import load_readers
 from .formats.base import ParsedExport
+from .fsutil import new_folder
 from .model import SourceFile
 from .store import Store, sha256_file
+from .store_append import Incoming
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class IngestResult:
     cards_added: int
     cards_total: int
     sources: tuple[SourceFile, ...]
+    #: definition files identical to ones already in the store (accepted, not recorded again)
+    shared: tuple[str, ...] = ()
 
 
 def read_export(path: Path, fmt: str = "auto", options: Mapping[str, Any] | None = None) -> ParsedExport:
@@ -51,20 +54,25 @@ def read_export(path: Path, fmt: str = "auto", options: Mapping[str, Any] | None
     return spec.read(path, dict(options or {}))
 
 
-def _sources(files: Sequence[Path], parsed: ParsedExport) -> list[SourceFile]:
-    """The source files of a read export with their SHA-256: the reader's digest of the bytes
-    it parsed where it made one (a large export is then read once, not twice), else the file's
-    as it is now."""
-    return [
-        SourceFile(
-            path=str(f),
-            name=f.name,
-            sha256=parsed.digests.get(f) or sha256_file(f),
-            format=parsed.format,
-            cards=0,
-        )
-        for f in files
-    ]
+def _incoming(parsed: ParsedExport, src: Path) -> Incoming:
+    """A read export as the store appends it: its files (named by base name, hashed by the
+    reader from the bytes it parsed where it did so, else as they are now) and which of them
+    define the election."""
+    files = parsed.source_files or [src]
+    by_path = {str(f): f for f in files}
+
+    def digest(s: SourceFile) -> str:
+        f = by_path[s.path]
+        return parsed.digests.get(f) or sha256_file(f)
+
+    return Incoming(
+        election=parsed.election,
+        batches=parsed.batches,
+        sources=[SourceFile(path=str(f), name=f.name, sha256="", format=parsed.format, cards=0)
+                 for f in files],
+        digest=digest,
+        definition=frozenset(f.name for f in parsed.definition_files),
+    )
 
 
 def ingest(
@@ -74,34 +82,47 @@ def ingest(
     options: Mapping[str, Any] | None = None,
     manifest: Path | None = None,
 ) -> IngestResult:
-    """Read every source and append its cards to the store (created if needed), atomically
-    per source: a source that fails leaves the store as it was before that source."""
+    """Read every source and append its cards to the store (created if needed), and replace
+    the ballot manifest when one is given — in one transaction: if anything fails, the store is
+    exactly as it was before (a store this command would have created does not appear)."""
     from .formats.manifest import read_manifest
 
+    root = Path(store_dir)
+    if not (root / "store.json").exists() and root.exists() and (
+        not root.is_dir() or any(root.iterdir())
+    ):
+        raise StoreError(f"{root} exists, is not empty and is not an election store")
     # Validate everything that can be validated before the store is touched. The first
     # export is opened first: a reader that decodes in worker processes starts them then, and
     # they work while the ballot manifest is read.
     parsed_first = read_export(Path(sources[0]), fmt, options) if sources else None
     manifest_table = read_manifest(Path(manifest)) if manifest is not None else None
-    store = Store.create(Path(store_dir))
-    added = 0
-    used_format = fmt
-    all_sources: list[SourceFile] = []
-    for i, src in enumerate(sources):
-        parsed = parsed_first if i == 0 and parsed_first else read_export(Path(src), fmt, options)
-        used_format = parsed.format
-        files = parsed.source_files or [Path(src)]
-        # named once the rows are read: the reader may hash files from the bytes it parses
-        added += store.append(parsed.election, parsed.batches, partial(_sources, files, parsed))
-        names = {f.name for f in files}
-        all_sources += [s for s in store.election.sources if s.name in names]
-    if manifest_table is not None:
-        store.write_manifest(manifest_table)
-    return IngestResult(
-        store=store.root,
-        format=used_format,
-        cards_added=added,
-        cards_total=store.cvr_count(),
-        sources=tuple(all_sources),
-    )
+    formats: list[str] = []
 
+    def exports() -> Iterator[Incoming]:  # read one at a time: one export's workers at a time
+        for i, src in enumerate(sources):
+            parsed = parsed_first if i == 0 and parsed_first else read_export(Path(src), fmt, options)
+            formats.append(parsed.format)
+            yield _incoming(parsed, Path(src))
+
+    def run(store: Store) -> IngestResult:
+        done = store.append_exports(exports(), manifest_table)
+        return IngestResult(
+            store=root,
+            format=formats[-1] if formats else fmt,
+            cards_added=sum(d.cards for d in done),
+            cards_total=store.cvr_count(),
+            sources=tuple(s for d in done for s in d.sources),
+            shared=tuple(name for d in done for name in d.shared),
+        )
+
+    if (root / "store.json").exists():
+        return run(Store.open(root))
+    with new_folder(
+        root,
+        busy=lambda: StoreError(f"{root} is being created by another tallyproof process"),
+        exists=lambda: StoreError(f"{root} appeared while this ingest ran (another process?); "
+                                  "nothing was written"),
+    ) as stage:
+        result = run(Store.create(stage))
+    return replace(result, cards_total=Store.open(root).cvr_count())

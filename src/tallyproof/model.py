@@ -17,6 +17,9 @@ ELECTION_SCHEMA_VERSION = 1
 #: (ES&S and RCTab-style exports write the word ``overvote`` instead of the marked names).
 OVERVOTE_UNKNOWN = 0xFFFF
 
+#: The value of one RCTab rule option: a string as RCTab writes them, or a JSON boolean.
+RcvOptionValue = str | bool
+
 
 class ContestKind(StrEnum):
     """How a contest is decided."""
@@ -60,6 +63,14 @@ class Contest:
     ``seats`` is the number of winners; ``vote_for`` the most marks a voter may make (for a
     ranked contest, ``max_rankings`` is the number of rank positions offered). Candidate codes
     in the CVR table are indices into ``candidates`` and never change once assigned.
+
+    ``rule_declared`` is true when ``kind`` and ``seats`` were declared by the election office
+    (``tallyproof contest set``) rather than read from the export, which cannot always say
+    them (a Dominion manifest has only ``VoteFor``); a later export of the same election then
+    keeps the declared rule. ``rcv_options`` are RCTab ``rules`` keys and values (sorted by
+    key) that decide a ranked contest where RCTab's defaults do not. Both are written to
+    ``election.json`` only when set, so the committed definition of a contest that has
+    neither is unchanged.
     """
 
     id: str
@@ -69,6 +80,8 @@ class Contest:
     vote_for: int = 1
     candidates: tuple[Candidate, ...] = ()
     max_rankings: int | None = None
+    rule_declared: bool = False
+    rcv_options: tuple[tuple[str, RcvOptionValue], ...] = ()
 
     @property
     def column(self) -> str:
@@ -89,7 +102,7 @@ class Contest:
         return replace(self, candidates=candidates)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "kind": self.kind.value,
@@ -98,6 +111,11 @@ class Contest:
             "max_rankings": self.max_rankings,
             "candidates": [c.to_json() for c in self.candidates],
         }
+        if self.rule_declared:
+            d["rule_declared"] = True
+        if self.rcv_options:
+            d["rcv_options"] = dict(self.rcv_options)
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Contest:
@@ -109,6 +127,8 @@ class Contest:
             vote_for=int(d.get("vote_for", 1)),
             max_rankings=d.get("max_rankings"),
             candidates=tuple(Candidate.from_json(c) for c in d.get("candidates", [])),
+            rule_declared=bool(d.get("rule_declared", False)),
+            rcv_options=tuple(sorted((d.get("rcv_options") or {}).items())),
         )
 
 

@@ -13,29 +13,33 @@
 Every write goes through :mod:`tallyproof.fsutil`, so an interrupted ingest leaves the store as
 it was. Appending re-writes ``cvrs.parquet`` as a whole (streamed, row group by row group)
 because Parquet files cannot be appended to in place; this keeps the store one file a reader
-can open with any Parquet tool.
+can open with any Parquet tool. Several exports (the parts of one county's export) and the
+ballot manifest are appended in one transaction by :mod:`tallyproof.store_append`; contest
+rules are declared by :mod:`tallyproof.contest_rules`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import __version__
-from .cvr_table import MARKS_TYPE, cvr_schema
-from .errors import InputError, StoreError
-from .fsutil import atomic_write_json, exclusive_lock, recover, transaction
-from .model import Candidate, Contest, ContestKind, Election, SourceFile
+from .cvr_table import cvr_schema
+from .errors import StoreError
+from .fsutil import INCOMPLETE, atomic_write_json, exclusive_lock, recover
+from .model import Contest, ContestKind, Election, SourceFile
+
+if TYPE_CHECKING:
+    from .store_append import Appended, Incoming
 
 STORE_SCHEMA_VERSION = 1
 MANIFEST_SCHEMA = pa.schema(
@@ -94,7 +98,7 @@ class Store:
         root = Path(root)
         if (root / "store.json").exists():
             return cls.open(root)
-        if root.exists() and any(root.iterdir()):
+        if root.exists() and any(p.name != INCOMPLETE for p in root.iterdir()):
             raise StoreError(f"{root} exists, is not empty and is not an election store")
         root.mkdir(parents=True, exist_ok=True)
         store = cls(root)
@@ -111,6 +115,9 @@ class Store:
         meta = root / "store.json"
         if not meta.exists():
             raise StoreError(f"{root} is not an election store (no store.json); run ingest first")
+        if (root / INCOMPLETE).exists():
+            raise StoreError(f"{root} is what a failed or killed ingest left, not an election "
+                             "store; the next ingest into the same store removes it")
         version = orjson.loads(meta.read_bytes()).get("schema_version")
         if version != STORE_SCHEMA_VERSION:
             raise StoreError(f"{root}: store schema version {version} is not supported")
@@ -174,87 +181,45 @@ class Store:
             )
             atomic_write_json(self.election_path, e.to_json())
 
-    def set_contest_rule(self, contest_id: str, *, kind: ContestKind, seats: int) -> Contest:
-        """Declare how a contest is decided when the export cannot say it (a Dominion
-        manifest has only ``VoteFor``, so an approval question reads as vote-for-N). Done
-        before commitment: the committed election definition then carries it, and a later
-        change is caught by ``verify``."""
-        if seats < 1:
-            raise InputError(f"contest {contest_id!r}: seats must be at least 1", field="seats")
-        with locked(self.root):
-            e = self.election
-            try:
-                old = e.contest(contest_id)
-            except KeyError as exc:
-                raise InputError(f"no contest {contest_id!r} in the store", field="contest") from exc
-            new = replace(old, kind=kind, seats=seats)
-            contests = tuple(new if c.id == contest_id else c for c in e.contests)
-            atomic_write_json(self.election_path, replace(e, contests=contests).to_json())
-            return new
+    def set_contest_rule(self, contest_id: str, *, kind: ContestKind, seats: int,
+                         rcv_options: Mapping[str, str] | None = None) -> Contest:
+        """Declare how a contest (id or name) is decided when the export cannot say it (a
+        Dominion manifest has only ``VoteFor``, so an approval question reads as vote-for-N);
+        see :func:`tallyproof.contest_rules.declare_rule`, which says what must be re-run."""
+        from .contest_rules import declare_rule
+
+        return declare_rule(self, contest_id, kind=kind, seats=seats,
+                            rcv_options=rcv_options).contest
 
     def append(
         self,
         election: Election,
         batches: Iterator[pa.RecordBatch],
-        sources: Sequence[SourceFile] | Callable[[], Sequence[SourceFile]],
+        sources: Sequence[SourceFile],
     ) -> int:
         """Append CVRs read under ``election`` (its own candidate codes); returns cards added.
 
-        ``sources`` may be a function called once ``batches`` is exhausted (a reader that
-        hashes files as it reads them knows their digests only then); a source already in the
-        store is refused then, before anything is committed.
-
         Contests are matched by id; a candidate new to the store is added at the end of its
-        contest's list (codes never change) and incoming codes are re-mapped. A ballot id that
-        is already in the store, or twice in the input, is refused and nothing is written.
+        contest's list (codes never change) and incoming codes are re-mapped. A source already
+        in the store, or a ballot id that is already in the store or twice in the input, is
+        refused and nothing is written. See :func:`append_exports` for several exports.
         """
-        with locked(self.root):
-            return self._append(election, batches, sources)
+        from .store_append import one_export
 
-    def _append(
-        self,
-        incoming: Election,
-        batches: Iterator[pa.RecordBatch],
-        sources: Sequence[SourceFile] | Callable[[], Sequence[SourceFile]],
-    ) -> int:
-        current = self.election
-        if not callable(sources):
-            _check_new_sources(current, sources)  # before the rows are read: fail fast
-        merged, remaps = merge_elections(current, incoming)
-        schema = cvr_schema(merged.contests)
-        added = 0
-        with transaction(self.root) as tx:
-            tmp = tx.path_for(self.cvrs_path)
-            writer = pq.ParquetWriter(tmp, schema, compression="zstd")
-            try:
-                for old in self.iter_cvr_batches():
-                    writer.write_batch(_conform(old, schema, {}))
-                counted: dict[str, int] = {}
-                for b in batches:
-                    writer.write_batch(_conform(b, schema, remaps))
-                    added += b.num_rows
-                    vc = pc.value_counts(b.column(b.schema.get_field_index("source_file")))
-                    for item in vc.to_pylist():
-                        key = item["values"] or ""
-                        counted[key] = counted.get(key, 0) + item["counts"]
-            finally:
-                writer.close()
-            if callable(sources):  # before the id check: "same file again" is the clearer error
-                sources = sources()
-                _check_new_sources(current, sources)
-            _check_unique_ids(tmp)
-            merged = replace(
-                merged,
-                sources=current.sources
-                + tuple(replace(s, cards=counted.get(s.name, s.cards)) for s in sources),
-            )
-            tx.write_json(self.election_path, merged.to_json())
-        return added
+        return self.append_exports(one_export(election, batches, sources))[0].cards
+
+    def append_exports(
+        self, exports: Iterable[Incoming], manifest: pa.Table | None = None
+    ) -> list[Appended]:
+        """Append several exports and (when given) replace the ballot manifest, all in one
+        transaction (:mod:`tallyproof.store_append`): all of it lands or none of it does."""
+        from .store_append import append_exports
+
+        with locked(self.root):
+            return append_exports(self, exports, manifest)
 
     def write_manifest(self, table: pa.Table) -> None:
-        with locked(self.root), transaction(self.root) as tx:
-            tmp = tx.path_for(self.manifest_path)
-            pq.write_table(table, tmp, compression="zstd")
+        self.append_exports([], table)
 
 
 # -------------------------------------------------------------------- helpers
@@ -262,123 +227,11 @@ def _sql_str(p: Path) -> str:
     return str(p).replace("'", "''")
 
 
-def _check_new_sources(current: Election, sources: Sequence[SourceFile]) -> None:
-    known = {s.sha256 for s in current.sources}
-    for s in sources:
-        if s.sha256 in known:
-            raise InputError("this exact file was already ingested into the store", file=s.path)
-
-
 def locked(root: Path) -> AbstractContextManager[None]:
     """One writer at a time per store (advisory lock on ``.lock``)."""
     return exclusive_lock(
         root / ".lock", lambda: StoreError(f"{root} is being written by another tallyproof process")
     )
-
-
-def merge_elections(
-    current: Election, incoming: Election
-) -> tuple[Election, dict[str, np.ndarray]]:
-    """Union of contests and candidates; for each incoming contest whose codes change, the
-    array mapping incoming code → store code."""
-    contests = {c.id: c for c in current.contests}
-    order = [c.id for c in current.contests]
-    remaps: dict[str, np.ndarray] = {}
-    for inc in incoming.contests:
-        have = contests.get(inc.id)
-        if have is None:
-            contests[inc.id] = inc
-            order.append(inc.id)
-            continue
-        if have.kind != inc.kind or have.seats != inc.seats:
-            raise InputError(
-                f"contest {inc.id!r} is {inc.kind.value} with {inc.seats} seat(s) here but "
-                f"{have.kind.value} with {have.seats} in the store",
-                field="contest",
-            )
-        cands: list[Candidate] = list(have.candidates)
-        ids = {c.id: i for i, c in enumerate(cands)}
-        mapping = np.empty(max(len(inc.candidates), 1), dtype=np.uint16)
-        for i, cand in enumerate(inc.candidates):
-            if cand.id not in ids:
-                ids[cand.id] = len(cands)
-                cands.append(cand)
-            mapping[i] = ids[cand.id]
-        if len(inc.candidates) and not np.array_equal(mapping, np.arange(len(inc.candidates))):
-            remaps[inc.id] = mapping
-        contests[inc.id] = replace(
-            have,
-            candidates=tuple(cands),
-            vote_for=max(have.vote_for, inc.vote_for),
-            max_rankings=_max_opt(have.max_rankings, inc.max_rankings),
-        )
-    merged = replace(
-        current,
-        name=current.name if current.contests else incoming.name,
-        jurisdiction=current.jurisdiction if current.contests else incoming.jurisdiction,
-        date=current.date or incoming.date,
-        contests=tuple(contests[i] for i in order),
-    )
-    return merged, remaps
-
-
-def _max_opt(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b)
-
-
-def _remap_marks(arr: pa.Array, mapping: np.ndarray) -> pa.Array:
-    """Re-code candidate codes in a list<list<uint16>> column (OVERVOTE_UNKNOWN kept)."""
-    from .model import OVERVOTE_UNKNOWN
-
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    inner = arr.values  # list<uint16> per rank position
-    codes = inner.values.to_numpy(zero_copy_only=False)
-    full = np.arange(OVERVOTE_UNKNOWN + 1, dtype=np.uint16)
-    full[: len(mapping)] = mapping
-    new_codes = pa.array(full[codes], type=pa.uint16())
-    new_inner = pa.ListArray.from_arrays(inner.offsets, new_codes, mask=inner.is_null())
-    return pa.ListArray.from_arrays(arr.offsets, new_inner, type=MARKS_TYPE, mask=arr.is_null())
-
-
-def _conform(batch: pa.RecordBatch, schema: pa.Schema, remaps: dict[str, np.ndarray]) -> pa.RecordBatch:
-    cols = []
-    for f in schema:
-        idx = batch.schema.get_field_index(f.name)
-        if idx < 0:
-            cols.append(pa.nulls(batch.num_rows, type=f.type))
-            continue
-        col = batch.column(idx)
-        cid = f.name.removeprefix("contest:")
-        if f.name.startswith("contest:") and cid in remaps:
-            col = _remap_marks(col, remaps[cid])
-        cols.append(col.cast(f.type) if col.type != f.type else col)
-    return pa.RecordBatch.from_arrays(cols, schema=schema)
-
-
-def _check_unique_ids(parquet_path: Path) -> None:
-    con = duckdb.connect()
-    dup = con.execute(
-        "SELECT ballot_id, count(*) AS n FROM read_parquet(?) GROUP BY ballot_id HAVING n > 1 "
-        "ORDER BY ballot_id LIMIT 10",
-        [str(parquet_path)],
-    ).fetchall()
-    nulls = con.execute(
-        "SELECT count(*) FROM read_parquet(?) WHERE ballot_id IS NULL OR ballot_id = ''",
-        [str(parquet_path)],
-    ).fetchone()
-    con.close()
-    if nulls and nulls[0]:
-        raise InputError(f"{nulls[0]} card(s) have no ballot id", field="ballot_id")
-    if dup:
-        listed = ", ".join(f"{b} (×{n})" for b, n in dup)
-        raise InputError(
-            f"duplicate ballot ids (already in the store or repeated in the input): {listed}",
-            field="ballot_id",
-        )
 
 
 def candidate_codes(contest: Contest) -> dict[str, int]:

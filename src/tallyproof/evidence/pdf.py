@@ -68,6 +68,7 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
         _img(pdf, ctx["margins_plot"])
     for ct in ctx["contests"]:
         _h(pdf, ct["name"], 3)
+        _p(pdf, f"Rule: {ct['rule']}.")
         if ct["rows"]:
             _table(pdf, f"{ct['name']}: votes by candidate",
                    ["Candidate", "Votes", "Share", "Outcome"],

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from .. import __version__
+from ..contest_rules import rule_text
 from ..errors import StoreError, UsageError
 from ..fsutil import atomic_write_bytes
 from ..model import Contest, Election
@@ -184,7 +185,7 @@ def _contest_view(store: Store, contest: Contest, tabulation: dict[str, Any]) ->
     outcome = _outcome(tabulation, contest.id)
     view: dict[str, Any] = {
         "id": contest.id, "name": contest.name, "kind": contest.kind.value,
-        "seats": contest.seats, "rows": [], "margin_pct": None,
+        "seats": contest.seats, "rule": rule_text(contest), "rows": [], "margin_pct": None,
         "overvotes": None, "undervotes": None, "tied": bool(outcome.get("tied")),
         "winners": [names.get(w, w) for w in outcome.get("winners", [])], "cards": 0,
     }

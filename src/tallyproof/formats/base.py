@@ -36,6 +36,10 @@ class ParsedExport:
     #: other source files itself. Why: a large export is then read once, not twice, and the
     #: digest recorded is that of the bytes the CVRs came from.
     digests: dict[Path, str] = field(default_factory=dict)
+    #: The files among ``source_files`` that define the election (Dominion's manifests) rather
+    #: than hold cards: every export of one election carries identical copies, so a second
+    #: export into a store must agree with the first (see :mod:`tallyproof.store_append`).
+    definition_files: list[Path] = field(default_factory=list)
 
 
 class Reader(Protocol):

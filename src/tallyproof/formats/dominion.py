@@ -323,6 +323,7 @@ def read(path: Path, options: Mapping[str, Any], *, workers: int | None = None) 
         format=FORMAT,
         source_files=[*exports, *man.files],
         digests=digests,
+        definition_files=[f for f in man.files if f.name.endswith("Manifest.json")],
     )
 
 

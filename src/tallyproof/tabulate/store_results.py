@@ -2,7 +2,7 @@
 
 Vote-for-N and approval contests are counted by :func:`~.plurality.tally_table`; IRV and STV
 contests by the round engine under :class:`~.rules.RcvRules` (RCTab-style defaults, documented in
-``docs/tabulation.md``). The result records the SHA-256 of ``cvrs.parquet`` so that evidence
+``docs/tabulation.md``, or the contest's own declared RCTab options, ``Contest.rcv_options``). The result records the SHA-256 of ``cvrs.parquet`` so that evidence
 (report, bundle, verifier) can show which CVR table produced which outcome; it holds no time
 stamp, so tabulating the same store twice gives identical bytes.
 """
@@ -23,7 +23,7 @@ from ..store import Store, sha256_file
 from .ballots import from_table
 from .plurality import ALL, ContestTally, tally_table
 from .rcv import UWI_NAME, RcvResult, tabulate_ranked
-from .rules import UNLIMITED, RcvRules
+from .rules import UNLIMITED, RcvRules, rules_from_rctab
 
 RESULTS_SCHEMA_VERSION = 1
 RESULTS_FILE = "tabulation.json"
@@ -114,6 +114,9 @@ def tally_ranked_store(store: Store | Path | str, contest_id: str,
 def _ranked(st: Store, contest: Contest, rules: RcvRules) -> RcvResult:
     if not contest.ranked:
         raise UsageError(f"contest {contest.id!r} is {contest.kind.value}, not ranked")
+    if contest.rcv_options:  # declared for this contest (`tallyproof contest set`): they decide
+        rules = rules_from_rctab(dict(contest.rcv_options),
+                                 file=f"election.json, contest {contest.id}")
     rules = rules.with_winners(contest.seats) if rules.number_of_winners != contest.seats \
         else rules
     max_rank = None if rules.max_rankings_allowed == UNLIMITED else rules.max_rankings_allowed
