@@ -39,7 +39,7 @@ Every error names the file, the line and the column (its title, or contest and c
 
 from __future__ import annotations
 
-import codecs
+import csv
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,16 +278,12 @@ def _check_repeats(lay: _Layout, seen: _Seen) -> None:
             )  # fmt: skip
 
 
-def _open_cards(lay: _Layout, source: pa.NativeFile, invalid: list[tuple[int, int, int]]) -> Any:
-    """A pyarrow CSV stream over the cards (every cell as text, exactly as written); rows with
-    the wrong number of cells are put in ``invalid`` as (line, cells, expected); None when the
-    file holds no card."""
+def _open_cards(lay: _Layout, source: pa.NativeFile) -> Any:
+    """A pyarrow CSV stream over the cards (every cell as text, exactly as written); None when
+    the file holds no card. A row with the wrong number of cells stops it (see
+    :func:`_arrow_error`, which finds the line): pyarrow's handler of such rows cannot be
+    used, as it decodes the row's text, which fails on the very rows that are not UTF-8."""
     names = [f"c{i}" for i in range(lay.width)]
-
-    def on_invalid(row: Any) -> str:
-        invalid.append((lay.header_lines + row.number, row.actual_columns, row.expected_columns))
-        return "skip"
-
     source.seek(lay.offset)
     try:
         return pacsv.open_csv(
@@ -295,9 +291,7 @@ def _open_cards(lay: _Layout, source: pa.NativeFile, invalid: list[tuple[int, in
             read_options=pacsv.ReadOptions(
                 column_names=names, use_threads=False, block_size=BLOCK_BYTES
             ),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=on_invalid
-            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
                 strings_can_be_null=False,
@@ -313,13 +307,12 @@ def _open_cards(lay: _Layout, source: pa.NativeFile, invalid: list[tuple[int, in
 def _card_batches(lay: _Layout) -> Iterator[pa.RecordBatch]:
     """The file's cards, a block at a time, cut after whole sessions (a session's cards may
     straddle two blocks: its rows wait for the next block). Blank lines may end the file."""
-    invalid: list[tuple[int, int, int]] = []
     try:
         source = pa.OSFile(str(lay.path))
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"cannot read file: {exc}", file=lay.path) from None
     with source:
-        reader = _open_cards(lay, source, invalid)
+        reader = _open_cards(lay, source)
         if reader is None:
             return
         seen = _Seen()
@@ -333,13 +326,6 @@ def _card_batches(lay: _Layout) -> Iterator[pa.RecordBatch]:
                 block = None
             except pa.ArrowInvalid as exc:
                 raise _arrow_error(lay, exc) from None
-            if invalid:
-                line, cells, expected = invalid[0]
-                raise InputError(
-                    f"row has {cells} cells, the header has {expected}",
-                    file=lay.path,
-                    record=f"line {line}",
-                )
             if block is None:
                 if carry is not None and carry.num_rows:
                     yield _batch(lay, carry.combine_chunks().to_batches()[0], start, seen)
@@ -401,30 +387,31 @@ def _last_session_start(table: pa.Table, lay: _Layout) -> int:
 
 
 def _arrow_error(lay: _Layout, exc: pa.ArrowInvalid) -> InputError:
-    text = str(exc)
-    if "UTF8" in text or "UTF-8" in text:
-        return _utf8_error(lay.path)
-    return InputError(f"malformed CSV: {text}", file=lay.path)
-
-
-def _utf8_error(path: Path) -> InputError:
-    """The first byte of the file that is not UTF-8, with its line, found a block at a time."""
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    offset, lines = 0, 1
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
+    """What pyarrow refused, located: the first line of the cards that is not UTF-8, is not
+    CSV, or has the wrong number of cells, found line by line (only once something is wrong)."""
+    with open(lay.path, "rb") as fh:
+        fh.seek(lay.offset)
+        for number, raw in enumerate(fh, start=lay.header_lines + 1):
+            where = f"line {number}"
             try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                at = max(exc.start, 0)
-                line = lines + block.count(b"\n", 0, at)
+                text = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as err:
                 return InputError(
-                    f"not UTF-8 text: byte 0x{block[at]:02x} at offset {offset + at}",
-                    file=path, record=f"line {line}",
+                    f"not UTF-8 text: byte 0x{raw[err.start]:02x} at column {err.start + 1}",
+                    file=lay.path, record=where,
                 )  # fmt: skip
-            offset += len(block)
-            lines += block.count(b"\n")
-    return InputError("not UTF-8 text", file=path)
+            if not text:
+                continue  # a blank line is a row of empty cells to pyarrow
+            try:
+                cells = next(csv.reader([text], strict=True))
+            except csv.Error as err:
+                return InputError(f"malformed CSV: {err}", file=lay.path, record=where)
+            if len(cells) != lay.width:
+                return InputError(
+                    f"row has {len(cells)} cells, the header has {lay.width}",
+                    file=lay.path, record=where,
+                )  # fmt: skip
+    return InputError(f"malformed CSV: {exc}", file=lay.path)
 
 
 # ---------------------------------------------------------------------------------------------
