@@ -34,6 +34,13 @@ def workdir() -> Iterator[Path]:
         shutil.rmtree(d)
 
 
+def corrupt(path: Path, position: int, byte: int) -> None:
+    """Overwrite one byte of the file (``position`` taken modulo its size)."""
+    raw = bytearray(path.read_bytes())
+    raw[position % len(raw)] = byte
+    path.write_bytes(bytes(raw))
+
+
 def consume(read: Callable[[Path, dict[str, Any]], Any], path: Path, options: dict[str, Any] | None = None) -> int:
     px = read(path, options or {})
     return sum(b.num_rows for b in px.batches)
@@ -181,9 +188,7 @@ def test_dominion_csv_truncated(fraction: float, manifests: bool) -> None:
 def test_dominion_csv_corrupted_byte(position: int, byte: int, manifests: bool) -> None:
     with workdir() as d:
         path = _dominion_csv(d, manifests)
-        raw = bytearray(path.read_bytes())
-        raw[position % len(raw)] = byte
-        path.write_bytes(bytes(raw))
+        corrupt(path, position, byte)
         only_input_error(dominion_csv.read, path)
 
 
@@ -247,9 +252,7 @@ def test_ess_truncated(fraction: float) -> None:
 def test_ess_corrupted_byte(position: int, byte: int) -> None:
     with workdir() as d:
         path = vf.write_ess_xlsx(d / "cvr.xlsx").path
-        raw = bytearray(path.read_bytes())
-        raw[position % len(raw)] = byte
-        path.write_bytes(bytes(raw))
+        corrupt(path, position, byte)
         only_input_error(ess.read, path, ESS_OPTS)
 
 
@@ -293,9 +296,7 @@ def test_hart_truncated(fraction: float) -> None:
 def test_hart_corrupted_byte(position: int, byte: int) -> None:
     with workdir() as d:
         folder = vf.write_hart_folder(d / "hart")
-        raw = bytearray((folder / "1_g3.xml").read_bytes())
-        raw[position % len(raw)] = byte
-        (folder / "1_g3.xml").write_bytes(bytes(raw))
+        corrupt(folder / "1_g3.xml", position, byte)
         only_input_error(hart.read, folder)
 
 
@@ -348,9 +349,7 @@ def test_clearballot_truncated(fraction: float) -> None:
 def test_clearballot_corrupted_byte(position: int, byte: int) -> None:
     with workdir() as d:
         path = vf.write_clearballot_csv(d / "x.cvr.csv", CB_BALLOTS)
-        raw = bytearray(path.read_bytes())
-        raw[position % len(raw)] = byte
-        path.write_bytes(bytes(raw))
+        corrupt(path, position, byte)
         only_input_error(clearballot.read, path)
 
 
