@@ -130,7 +130,9 @@ class _Seen:
 
 def _text(column: pa.Array) -> pa.Array:
     """Metadata text: Excel's ``="…"`` quoting and surrounding blanks removed."""
-    return pc.utf8_trim_whitespace(pc.replace_substring_regex(column, _EXCEL_QUOTED, r"\1"))
+    if pc.any(pc.match_substring(column, '="')).as_py():  # the regex only where it may apply
+        column = pc.replace_substring_regex(column, _EXCEL_QUOTED, r"\1")
+    return pc.utf8_trim_whitespace(column)
 
 
 def _first_false(mask: pa.Array) -> int | None:
@@ -371,19 +373,24 @@ def _blank_lines(
 
 
 def _last_session_start(table: pa.Table, lay: _Layout) -> int:
-    """Row where the table's last session starts (its cards may go on in the next block)."""
+    """Row where the table's last session starts (its cards may go on in the next block):
+    only the last rows are looked at, more if they are all one session."""
     n = table.num_rows
-    if not n:
-        return 0
-    key = [
-        _text(table.column(lay.meta[t]).combine_chunks())
-        for t in ("TabulatorNum", "BatchId", "RecordId")
-    ]
-    last = [k[n - 1] for k in key]
-    i = n - 1
-    while i > 0 and all(k[i - 1] == v for k, v in zip(key, last, strict=True)):
-        i -= 1
-    return i
+    tail = min(n, 64)
+    while True:
+        keys = [
+            _text(table.column(lay.meta[t]).slice(n - tail).combine_chunks())
+            for t in ("TabulatorNum", "BatchId", "RecordId")
+        ]
+        same = np.ones(tail, dtype=bool)
+        for key in keys:
+            same &= pc.equal(key, key[tail - 1]).to_numpy(zero_copy_only=False)
+        differ = np.flatnonzero(~same)
+        if differ.size:
+            return n - tail + int(differ[-1]) + 1
+        if tail == n:
+            return 0
+        tail = min(n, tail * 8)
 
 
 def _arrow_error(lay: _Layout, exc: pa.ArrowInvalid) -> InputError:
