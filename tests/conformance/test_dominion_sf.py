@@ -14,6 +14,7 @@ table — are the manifests' names, ballot measure choices included ("Yes", "No"
 from __future__ import annotations
 
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import pytest
 
 from tallyproof.evidence.collect import collect
 from tallyproof.evidence.report import report_context
-from tallyproof.formats import dominion
+from tallyproof.formats import dominion, dominion_csv
 from tallyproof.ingest import ingest
 from tallyproof.store import Store
 from tallyproof.tabulate import tabulate_store
@@ -209,3 +210,21 @@ def test_results_shown_to_people_use_names(sf_store: Store) -> None:
         for w in view["winners"]:
             assert w in {c.name for c in contest.candidates}
     assert shown > 0
+
+
+def test_the_same_cards_as_csv_read_the_same(sf: Path, tmp_path: Path) -> None:
+    """The export's cards written in Dominion's CSV layout (``CvrExport.csv``) beside its
+    manifests: the CSV reader gives the JSON reader's table — real names with quotes and
+    parentheses ("STEPHEN (LULU) SCHWARTZ(3)"), seven-rank contests, four-card sessions."""
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    for manifest in sf.glob("*Manifest.json"):
+        shutil.copy(manifest, folder)
+    csv_path = vf.dominion_csv_from_json(sf, folder / "CvrExport.csv")
+    assert "STEPHEN (LULU) SCHWARTZ(3)" in csv_path.read_text(encoding="utf-8")
+    px = dominion_csv.read(csv_path, {})
+    assert px.election == dominion.read(sf, {}).election
+    source = ["source_file", "source_record"]
+    got = pa.Table.from_batches(list(px.batches)).drop(source)
+    assert got.equals(pa.Table.from_batches(list(dominion.read(sf, {}).batches)).drop(source))
+    assert any(bid.endswith("-4") for bid in got.column("ballot_id").to_pylist())
