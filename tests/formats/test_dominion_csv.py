@@ -91,7 +91,11 @@ def test_without_manifests_names_are_ids(json_export: Path, alone: Path) -> None
     px = dominion_csv.read(alone, {})
     e = px.election
     assert e.name == "Test Election"
-    assert [(c.id, c.name) for c in e.contests] == [("Mayor", "Mayor"), ("Measure A", "Measure A"), ("Council", "Council")]
+    assert [(c.id, c.name) for c in e.contests] == [
+        ("Mayor", "Mayor"),
+        ("Measure A", "Measure A"),
+        ("Council", "Council"),
+    ]
     mayor, measure, council = e.contests
     assert (mayor.kind.value, mayor.max_rankings, mayor.seats) == ("irv", 3, 1)
     assert [(c.id, c.write_in) for c in mayor.candidates] == [
@@ -101,7 +105,9 @@ def test_without_manifests_names_are_ids(json_export: Path, alone: Path) -> None
     json_px = dominion.read(json_export, {})
     csv_t, json_t = table(alone), pa.Table.from_batches(list(json_px.batches))
     for json_contest in json_px.election.contests:  # same marks, column by column
-        assert csv_t.column(f"contest:{json_contest.name}").equals(json_t.column(json_contest.column))
+        assert csv_t.column(f"contest:{json_contest.name}").equals(
+            json_t.column(json_contest.column)
+        )
     assert csv_t.column("ballot_id").equals(json_t.column("ballot_id"))
 
 
@@ -117,11 +123,15 @@ def test_the_demo_county_reads_the_same_from_either_export(tmp_path: Path) -> No
     ingest([csv_path], tmp_path / "csv_store")
     a, b = tabulate_store(tmp_path / "json_store"), tabulate_store(tmp_path / "csv_store")
     assert [c.to_json() for c in a.contests] == [c.to_json() for c in b.contests]
-    assert any(c.rcv is not None for c in a.contests) and any(c.tally is not None for c in a.contests)
+    assert any(c.rcv is not None for c in a.contests) and any(
+        c.tally is not None for c in a.contests
+    )
 
 
 @pytest.mark.parametrize("block", [64, 700, 1 << 20])
-def test_sessions_straddling_blocks(beside: Path, json_export: Path, block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sessions_straddling_blocks(
+    beside: Path, json_export: Path, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """pyarrow parses a block of bytes at a time; a session whose cards straddle two blocks
     is numbered as one, and the table does not depend on the block size."""
     monkeypatch.setattr(dominion_csv, "BLOCK_BYTES", block)
@@ -187,7 +197,10 @@ def test_options(beside: Path, alone: Path) -> None:
     with pytest.raises(InputError, match="countingGroupId"):
         dominion_csv.read(beside, {"countingGroupId": "1"})
     mayor = dominion_csv.read(alone, {"undeclaredWriteInLabel": "Write-in"}).election.contests[0]
-    assert (mayor.candidates[-1].name, mayor.candidates[-1].write_in) == ("Undeclared Write-ins", True)
+    assert (mayor.candidates[-1].name, mayor.candidates[-1].write_in) == (
+        "Undeclared Write-ins",
+        True,
+    )
 
 
 def test_sniff_and_detection(beside: Path, alone: Path, json_export: Path) -> None:
@@ -200,7 +213,9 @@ def test_sniff_and_detection(beside: Path, alone: Path, json_export: Path) -> No
     assert read_export(json_export).format == "dominion"
 
 
-def test_ingest_and_tabulate_like_the_json_export(json_export: Path, beside: Path, tmp_path: Path) -> None:
+def test_ingest_and_tabulate_like_the_json_export(
+    json_export: Path, beside: Path, tmp_path: Path
+) -> None:
     res = ingest([beside], tmp_path / "store")
     assert (res.format, res.cards_added) == ("dominion_csv", 7)
     store = Store.open(tmp_path / "store")
@@ -233,7 +248,9 @@ def test_bad_cells_name_line_and_column(
     beside: Path, line: int, column: int, value: str, record: str, field: str, message: str
 ) -> None:
     if column == 3:  # the session 10-1-1 again, after others
-        rewrite(beside, line, lines_of(beside)[line - 1].replace("7,11,2,2,11-2-2", "7,10,1,1,10-1-1"))
+        rewrite(
+            beside, line, lines_of(beside)[line - 1].replace("7,11,2,2,11-2-2", "7,10,1,1,10-1-1")
+        )
     else:
         set_cell(beside, line, column, value)
     with pytest.raises(InputError, match=message) as info:
@@ -305,7 +322,11 @@ def test_missing_required_column_and_header_rows(beside: Path, tmp_path: Path) -
 @pytest.mark.parametrize(("line", "where"), [(2, "line 2"), (9, "line 9")])
 def test_not_utf8_names_the_line(beside: Path, line: int, where: str) -> None:
     raw = beside.read_bytes().split(b"\n")
-    raw[line - 1] = raw[line - 1].replace(b"Measure A", b"Mesure \xe0") if line == 2 else raw[line - 1].replace(b"Election Day", b"Elecci\xf3n")
+    raw[line - 1] = (
+        raw[line - 1].replace(b"Measure A", b"Mesure \xe0")
+        if line == 2
+        else raw[line - 1].replace(b"Election Day", b"Elecci\xf3n")
+    )
     beside.write_bytes(b"\n".join(raw))
     with pytest.raises(InputError, match="not UTF-8") as info:
         table(beside)
@@ -319,7 +340,7 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
         dominion_csv.read(tmp_path, {})
 
 
-def test_json_and_csv_folder_copy_is_not_needed(json_export: Path, beside: Path, tmp_path: Path) -> None:
+def test_manifests_without_the_json_files(json_export: Path, beside: Path, tmp_path: Path) -> None:
     """Only CvrExport.csv and the manifests are read: the JSON files may be absent."""
     folder = tmp_path / "csv_with_manifests"
     folder.mkdir()

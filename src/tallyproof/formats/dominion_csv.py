@@ -31,8 +31,9 @@ Decisions (also in docs/formats-vendor.md):
   called ``Write-in`` and the choices after it (qualified write-ins) are write-ins;
 * more marks than the contest allows is an overvote, kept for the tabulator, never an error;
   a contest's cells are all 0/1 or all empty, a mix is a damaged row;
-* the file is parsed column by column by ``pyarrow.csv`` in blocks, so memory is bounded by a
-  block, and each contest's marks are built from its columns with numpy.
+* the header is read by :mod:`.dominion_csv_header`; the cards are parsed by ``pyarrow.csv``
+  in blocks, so memory is bounded by a block, and each contest's marks are built from its
+  columns with numpy.
 
 Every error names the file, the line and the column (its title, or contest and choice).
 """
