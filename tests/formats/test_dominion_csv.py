@@ -151,6 +151,11 @@ def test_excel_quoted_metadata(beside: Path, json_export: Path) -> None:
     assert table(beside).drop(SOURCE).equals(want)
 
 
+def test_zero_padded_record_gives_the_json_id(beside: Path) -> None:
+    set_cell(beside, 5, 4, "001")
+    assert table(beside).column("ballot_id").to_pylist()[0] == "10-1-1"
+
+
 def test_more_marks_than_allowed_is_an_overvote_not_an_error(beside: Path) -> None:
     set_cell(beside, 5, 22, "1")  # card 1: Measure A (vote for 1) gets Yes *and* No
     t = table(beside)

@@ -226,7 +226,7 @@ def _batch(lay: _Layout, batch: pa.RecordBatch, start: int, seen: _Seen) -> pa.R
     number_text, number = _numbers(lay, batch, "CvrNumber", start)
     tab = _nonempty(lay, batch, "TabulatorNum", start)
     bat = _nonempty(lay, batch, "BatchId", start)
-    record_text, record = _numbers(lay, batch, "RecordId", start)
+    _, record = _numbers(lay, batch, "RecordId", start)
     tab_n, bat_n = seen.number(tab), seen.number(bat)
     same = np.zeros(n, dtype=bool)
     same[1:] = (tab_n[1:] == tab_n[:-1]) & (bat_n[1:] == bat_n[:-1]) & (record[1:] == record[:-1])
@@ -237,7 +237,9 @@ def _batch(lay: _Layout, batch: pa.RecordBatch, start: int, seen: _Seen) -> pa.R
     seen.keys.append(np.stack([tab_n[starts], bat_n[starts], record[starts]], axis=1))
     seen.key_rows.append(starts + start)
     seen.numbers.append(number)
-    ballot_id = pc.binary_join_element_wise(tab, bat, record_text.cast(pa.string()), "-")
+    record_arr = pa.array(record, pa.int64())
+    # the record as a number ("007" → 7), as the JSON export writes it
+    ballot_id = pc.binary_join_element_wise(tab, bat, record_arr.cast(pa.string()), "-")
     if multi.any():
         numbered = pc.binary_join_element_wise(ballot_id, pa.array(card).cast(pa.string()), "-")
         ballot_id = pc.if_else(pa.array(multi), numbered, ballot_id)
@@ -250,7 +252,7 @@ def _batch(lay: _Layout, batch: pa.RecordBatch, start: int, seen: _Seen) -> pa.R
     for c, index, codes in lay.plan.contests:
         columns[index] = _contest_column(lay, batch, c, codes, start)
     arrays = [
-        ballot_id, tab, bat, pa.array(record, pa.int64()),
+        ballot_id, tab, bat, record_arr,
         _optional(lay, batch, "PrecinctPortion"), _optional(lay, batch, "BallotType"),
         _vote_types(lay, batch), pa.array([lay.path.name] * n, pa.string()), source_record,
         *columns,
