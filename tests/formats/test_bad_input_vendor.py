@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tallyproof.errors import InputError
-from tallyproof.formats import clearballot, dominion, ess, hart
+from tallyproof.formats import clearballot, dominion, dominion_csv, ess, hart
 
 from . import vendor_fixtures as vf
 
@@ -32,6 +32,13 @@ def workdir() -> Iterator[Path]:
         yield d
     finally:
         shutil.rmtree(d)
+
+
+def corrupt(path: Path, position: int, byte: int) -> None:
+    """Overwrite one byte of the file (``position`` taken modulo its size)."""
+    raw = bytearray(path.read_bytes())
+    raw[position % len(raw)] = byte
+    path.write_bytes(bytes(raw))
 
 
 def consume(read: Callable[[Path, dict[str, Any]], Any], path: Path, options: dict[str, Any] | None = None) -> int:
@@ -134,6 +141,84 @@ def test_dominion_wrong_encoding(tmp_path: Path) -> None:
         consume(dominion.read, folder)
 
 
+# ------------------------------------------------------------------------------ Dominion CSV
+
+
+def _dominion_csv(d: Path, manifests: bool = True) -> Path:
+    """CvrExport.csv written from the small JSON export: beside its manifests, or alone."""
+    folder = _small_dominion(d)
+    if manifests:
+        return vf.dominion_csv_from_json(folder, folder / "CvrExport.csv")
+    (d / "alone").mkdir()
+    return vf.dominion_csv_from_json(folder, d / "alone" / "CvrExport.csv")
+
+
+@SETTINGS
+@given(data=st.binary(max_size=300))
+def test_dominion_csv_random_bytes(data: bytes) -> None:
+    with workdir() as d:
+        path = _dominion_csv(d)
+        path.write_bytes(data)
+        with pytest.raises(InputError) as info:
+            consume(dominion_csv.read, path)
+        assert info.value.file == str(path)
+
+
+@SETTINGS
+@given(fraction=st.floats(0, 1, exclude_max=True), manifests=st.booleans())
+def test_dominion_csv_truncated(fraction: float, manifests: bool) -> None:
+    with workdir() as d:
+        path = _dominion_csv(d, manifests)
+        raw = path.read_bytes()
+        cut = int(len(raw) * fraction)
+        path.write_bytes(raw[:cut])
+        lines = raw.split(b"\n")
+        kept = raw[:cut].split(b"\n")
+        try:
+            n = consume(dominion_csv.read, path)
+        except InputError as exc:
+            assert exc.file == str(path)
+        else:  # only a cut at the end of a card reads, and then it reads the whole cards
+            assert len(kept) >= 4 and kept[:3] == lines[:3]
+            assert n == sum(1 for k, line in zip(kept[4:], lines[4:], strict=False) if k == line)
+
+
+@SETTINGS
+@given(position=st.integers(0, 10**6), byte=st.integers(0, 255), manifests=st.booleans())
+def test_dominion_csv_corrupted_byte(position: int, byte: int, manifests: bool) -> None:
+    with workdir() as d:
+        path = _dominion_csv(d, manifests)
+        corrupt(path, position, byte)
+        only_input_error(dominion_csv.read, path)
+
+
+@SETTINGS
+@given(data=st.data(), value=st.text(max_size=4))
+def test_dominion_csv_random_cell(data: st.DataObject, value: str) -> None:
+    """Any text in any cell of any row reads or fails with InputError naming the line."""
+    with workdir() as d:
+        path = _dominion_csv(d, data.draw(st.booleans()))
+        rows = path.read_text(encoding="utf-8").split("\n")
+        line = data.draw(st.integers(0, len(rows) - 2))
+        cells = rows[line].split(",")
+        cells[data.draw(st.integers(0, len(cells) - 1))] = value
+        rows[line] = ",".join(cells)
+        path.write_text("\n".join(rows), encoding="utf-8")
+        try:
+            consume(dominion_csv.read, path)
+        except InputError as exc:
+            assert exc.file == str(path) and exc.record is not None, exc
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
+def test_dominion_csv_wrong_encoding(tmp_path: Path, encoding: str) -> None:
+    path = _dominion_csv(tmp_path, manifests=False)
+    path.write_bytes(path.read_text().replace("Dee Diaz", "Dée Díaz").encode(encoding))
+    with pytest.raises(InputError, match="UTF-8") as info:
+        consume(dominion_csv.read, path)
+    assert info.value.file == str(path) and info.value.record is not None
+
+
 # ------------------------------------------------------------------------------ ES&S
 
 ESS_OPTS = {"firstVoteColumnIndex": "3", "overvoteLabel": "overvote", "skippedRankLabel": "undervote", "undeclaredWriteInLabel": "UWI"}
@@ -167,9 +252,7 @@ def test_ess_truncated(fraction: float) -> None:
 def test_ess_corrupted_byte(position: int, byte: int) -> None:
     with workdir() as d:
         path = vf.write_ess_xlsx(d / "cvr.xlsx").path
-        raw = bytearray(path.read_bytes())
-        raw[position % len(raw)] = byte
-        path.write_bytes(bytes(raw))
+        corrupt(path, position, byte)
         only_input_error(ess.read, path, ESS_OPTS)
 
 
@@ -213,9 +296,7 @@ def test_hart_truncated(fraction: float) -> None:
 def test_hart_corrupted_byte(position: int, byte: int) -> None:
     with workdir() as d:
         folder = vf.write_hart_folder(d / "hart")
-        raw = bytearray((folder / "1_g3.xml").read_bytes())
-        raw[position % len(raw)] = byte
-        (folder / "1_g3.xml").write_bytes(bytes(raw))
+        corrupt(folder / "1_g3.xml", position, byte)
         only_input_error(hart.read, folder)
 
 
@@ -268,9 +349,7 @@ def test_clearballot_truncated(fraction: float) -> None:
 def test_clearballot_corrupted_byte(position: int, byte: int) -> None:
     with workdir() as d:
         path = vf.write_clearballot_csv(d / "x.cvr.csv", CB_BALLOTS)
-        raw = bytearray(path.read_bytes())
-        raw[position % len(raw)] = byte
-        path.write_bytes(bytes(raw))
+        corrupt(path, position, byte)
         only_input_error(clearballot.read, path)
 
 

@@ -6,7 +6,7 @@ import importlib
 
 from .base import REGISTRY, FormatSpec, ParsedExport
 
-_READER_MODULES = ("nist_cdf", "dominion", "ess", "hart", "clearballot", "csv")
+_READER_MODULES = ("nist_cdf", "dominion", "dominion_csv", "ess", "hart", "clearballot", "csv")
 
 
 def load_readers() -> dict[str, FormatSpec]:
