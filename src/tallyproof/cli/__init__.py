@@ -10,7 +10,7 @@ import typer
 from typer._click.exceptions import ClickException  # typer vendors click
 
 from ..errors import TallyproofError
-from . import audit, compare, demo, evidence, ingest, ledger, results, tabulate
+from . import audit, compare, demo, evidence, ingest, ledger, results, state, tabulate
 from .common import err
 
 app = typer.Typer(
@@ -29,7 +29,7 @@ def _root() -> None:
 
 
 # Each module defines ``register(app)``.
-for _mod in (ingest, tabulate, ledger, audit, evidence, results, compare, demo):
+for _mod in (ingest, tabulate, ledger, audit, evidence, results, compare, state, demo):
     _mod.register(app)
 
 

@@ -1,0 +1,215 @@
+"""``tallyproof state …``: a statewide election of many county stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .common import emit_json, err, out
+
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", metavar="ADDRESS",
+    help="a dask.distributed scheduler (tcp://host:8786); default: a local cluster sized to "
+         "this machine")]
+InProcessOpt = Annotated[bool, typer.Option(
+    "--in-process", help="run the county tasks one by one in this process (no Dask)")]
+
+
+def _executor(scheduler: str | None, in_process: bool):  # noqa: ANN202
+    from ..errors import UsageError
+    from ..state.executor import executor
+
+    if scheduler and in_process:
+        raise UsageError("--scheduler and --in-process exclude each other")
+    return executor("inprocess" if in_process else "dask" if scheduler else "local", scheduler)
+
+
+def _progress(stage: str):  # noqa: ANN202
+    def show(o: Any) -> None:
+        status = "[green]done[/]" if o.ok else f"[bold red]failed[/]: {o.error}"
+        err.print(f"{stage} {o.county}: {status}", highlight=False)
+    return show
+
+
+def register(app: typer.Typer) -> None:
+    state = typer.Typer(help="A statewide election: many counties, one body of evidence.",
+                        no_args_is_help=True)
+    app.add_typer(state, name="state")
+
+    @state.command("init")
+    def init_cmd(
+        folder: Annotated[Path, typer.Argument(metavar="DIR", help="the new state folder")],
+        name: Annotated[str, typer.Option("--name", help="the election's name")],
+        date: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD")] = "",
+        state_code: Annotated[str, typer.Option("--state", metavar="CODE",
+                              help="the state's postal code")] = "",
+    ) -> None:
+        """Create a state election folder (state.json)."""
+        from ..state.workflow import init_state
+
+        init_state(folder, name, date, state_code)
+        err.print(f"state election created in {folder}")
+
+    @state.command("add-county")
+    def add_county_cmd(
+        folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        county: Annotated[str, typer.Argument(metavar="ID", help="lower-case id, e.g. fulton")],
+        name: Annotated[str, typer.Option("--name", help="the county's name")],
+    ) -> None:
+        """Add a county (its store will be DIR/counties/ID/store)."""
+        from ..state.workflow import add_county
+
+        add_county(folder, county, name)
+
+    @state.command("add-contest")
+    def add_contest_cmd(
+        folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        contest: Annotated[str, typer.Argument(metavar="ID")],
+        name: Annotated[str, typer.Option("--name")],
+        candidate: Annotated[list[str], typer.Option(
+            "--candidate", metavar="ID=NAME", help="a statewide candidate (repeat)")],
+        kind: Annotated[str, typer.Option("--kind", metavar="KIND",
+                        help="plurality or approval")] = "plurality",
+        seats: Annotated[int, typer.Option("--seats", metavar="N")] = 1,
+        vote_for: Annotated[int, typer.Option("--vote-for", metavar="N")] = 1,
+        alias: Annotated[list[str] | None, typer.Option(
+            "--alias", metavar="COUNTY=CONTEST NAME",
+            help="a county's own name for this contest (repeat); candidates are matched by "
+                 "name, ignoring case and spacing, or by --candidate-alias")] = None,
+        candidate_alias: Annotated[list[str] | None, typer.Option(
+            "--candidate-alias", metavar="COUNTY:ID=NAME",
+            help="a county's own name for a statewide candidate (repeat)")] = None,
+    ) -> None:
+        """Declare a statewide contest and how counties name it."""
+        from ..errors import UsageError
+        from ..state.workflow import add_contest, contest_from_options
+
+        aliases: dict[str, dict[str, Any]] = {}
+        for a in alias or []:
+            county, sep, cname = a.partition("=")
+            if not sep:
+                raise UsageError(f"--alias {a!r}: write COUNTY=CONTEST NAME")
+            aliases[county] = {"contest": cname, "candidates": {}}
+        for a in candidate_alias or []:
+            county, sep1, rest = a.partition(":")
+            cid, sep2, cname = rest.partition("=")
+            if not (sep1 and sep2):
+                raise UsageError(f"--candidate-alias {a!r}: write COUNTY:ID=NAME")
+            aliases.setdefault(county, {"contest": name, "candidates": {}})
+            aliases[county]["candidates"][cid] = cname
+        add_contest(folder, contest_from_options(contest, name, candidate, kind, seats,
+                                                 vote_for, aliases))
+
+    @state.command("ingest")
+    def ingest_cmd(
+        folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        county: Annotated[str, typer.Argument(metavar="COUNTY")],
+        sources: Annotated[list[Path], typer.Argument(metavar="SOURCE...")],
+        fmt: Annotated[str, typer.Option("--format", metavar="NAME")] = "auto",
+        manifest: Annotated[Path | None, typer.Option("--manifest", metavar="FILE")] = None,
+    ) -> None:
+        """Ingest one county's exports into its store (one transaction, as `ingest`)."""
+        from ..errors import TallyproofError
+        from ..state.spec import load_spec
+        from ..state.tasks import ingest_task
+
+        load_spec(folder).county(county)
+        try:
+            res = ingest_task(county, str(folder), [str(s) for s in sources], fmt,
+                              str(manifest) if manifest else None)
+        except TallyproofError:
+            err.print(f"county {county}: nothing was ingested; the other counties are "
+                      "unchanged")
+            raise
+        err.print(f"county {county}: {res.cards_added:,} cards added "
+                  f"({res.cards_total:,} in all)")
+
+    @state.command("commit")
+    def commit_cmd(
+        folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        key: Annotated[Path, typer.Option("--key", metavar="FILE",
+                       help="the state's private key: signs the state checkpoint")],
+        scheduler: SchedulerOpt = None,
+        in_process: InProcessOpt = False,
+        json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Commit every county's log (with its key in DIR/keys/COUNTY), then publish the
+        counties' checkpoints in the state log, signed by the state's key."""
+        from ..state.statelog import publish
+        from ..state.workflow import CountyFailures, commit_all
+
+        with _executor(scheduler, in_process) as ex:
+            if ex.dashboard:
+                err.print(f"Dask dashboard: {ex.dashboard}")
+            outs = commit_all(folder, ex, progress=_progress("commit"))
+        failed = [o for o in outs if not o.ok]
+        pub = publish(folder, key, {o.county: o.value for o in outs if o.value is not None})
+        if json:
+            emit_json({"published": pub.published, "counties_added": list(pub.counties_added),
+                       "tree_size": pub.tree_size, "root": pub.root,
+                       "failed": {o.county: o.error for o in failed}})
+        else:
+            out.print(f"state log: {pub.tree_size} county checkpoint(s), root {pub.root}; "
+                      f"published now: {', '.join(pub.counties_added) or 'nothing new'}",
+                      highlight=False)
+        if failed:
+            raise CountyFailures("commit", failed)
+
+    @state.command("tabulate")
+    def tabulate_cmd(
+        folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        scheduler: SchedulerOpt = None,
+        in_process: InProcessOpt = False,
+        json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Tabulate every county and merge the statewide contests exactly."""
+        from rich.table import Table
+
+        from ..state.spec import load_spec
+        from ..state.workflow import tabulate_state
+
+        with _executor(scheduler, in_process) as ex:
+            results = tabulate_state(folder, ex, progress=_progress("tabulate"))
+        if json:
+            emit_json({"contests": [r.to_json() for r in results]})
+            return
+        spec = load_spec(folder)
+        names = {sc.id: {c.id: c.name for c in sc.candidates} for sc in spec.contests}
+        for r in results:
+            t = Table(title=f"{r.name}: {len(r.by_county)} county(ies), {r.cards:,} cards")
+            t.add_column("candidate")
+            t.add_column("votes", justify="right")
+            for cid, v in r.votes.items():
+                t.add_row(names[r.contest][cid] + (" (winner)" if cid in r.winners else ""),
+                          f"{v:,}")
+            out.print(t)
+
+    @state.command("prove")
+    def prove_cmd(
+        folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        county: Annotated[str, typer.Argument(metavar="COUNTY")],
+        ballot: Annotated[str, typer.Argument(metavar="BALLOT_ID")],
+    ) -> None:
+        """A ballot's proof through its county checkpoint to the state checkpoint (JSON)."""
+        from ..state.statelog import prove_ballot
+
+        emit_json(prove_ballot(folder, county, ballot))
+
+    @state.command("verify")
+    def verify_cmd(
+        folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        key: Annotated[Path | None, typer.Option(
+            "--key", metavar="FILE.pub", help="the state's published public key")] = None,
+    ) -> None:
+        """Check the state log: signatures, consistency, every county checkpoint's signature."""
+        from ..errors import Failure, VerificationError
+        from ..ledger.keys import load_verifier
+        from ..state.statelog import verify_state_log
+
+        failures = verify_state_log(folder, load_verifier(key) if key else None)
+        if failures:
+            raise VerificationError([Failure("state-log", f) for f in failures])
+        out.print("the state log verifies: every state checkpoint is signed and consistent "
+                  "with the next, and every county checkpoint in it is signed by its county")

@@ -1,0 +1,125 @@
+"""Per-county tasks: each reads and writes one county's store only, takes paths and ids, and
+returns a small frozen result (see :mod:`.executor`). The state folder's layout::
+
+    STATE/state.json                 counties and statewide contests (:mod:`.spec`)
+    STATE/counties/<id>/store/       the county's election store (unchanged format)
+    STATE/keys/<id>[.pub]            a county's log key, when the state keeps it (the demo)
+    STATE/log/                       the state log of county checkpoints (:mod:`.statelog`)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError
+from .spec import StateSpec, map_county
+
+
+def county_store_dir(root: Path | str, county: str) -> Path:
+    return Path(root) / "counties" / county / "store"
+
+
+def county_key_path(root: Path | str, county: str) -> Path:
+    return Path(root) / "keys" / county
+
+
+@dataclass(frozen=True)
+class CountyIngest:
+    format: str
+    cards_added: int
+    cards_total: int
+
+
+def ingest_task(county: str, root: str, sources: Sequence[str], fmt: str = "auto",
+                manifest: str | None = None, options: dict[str, Any] | None = None
+                ) -> CountyIngest:
+    from ..ingest import ingest
+
+    res = ingest([Path(s) for s in sources], county_store_dir(root, county), fmt, options,
+                 Path(manifest) if manifest else None)
+    return CountyIngest(res.format, res.cards_added, res.cards_total)
+
+
+@dataclass(frozen=True)
+class CountyCommit:
+    committed: bool
+    tree_size: int
+    root: str
+    checkpoint: str  # the latest signed checkpoint, as published
+    vkey: str  # the county log's verifier key
+
+
+def commit_task(county: str, root: str, key: str | None = None) -> CountyCommit:
+    """Commit the county's new CVRs with its key (``key`` or ``STATE/keys/<county>``)."""
+    from ..ledger.checkpoint import parse
+    from ..ledger.log import LOG_KEY, checkpoint_paths, commit_store
+    from ..store import Store
+
+    store = Store.open(county_store_dir(root, county))
+    res = commit_store(store, Path(key) if key else county_key_path(root, county))
+    paths = checkpoint_paths(store)
+    if not paths:
+        raise StoreError(f"county {county}: nothing committed (no CVRs?)")
+    text = paths[-1].read_text(encoding="utf-8")
+    parse(text, str(paths[-1]))
+    vkey = (store.log_dir / LOG_KEY).read_text(encoding="utf-8").strip()
+    return CountyCommit(res.committed, res.tree_size, res.root, text, vkey)
+
+
+@dataclass(frozen=True)
+class CountyContestTally:
+    """One statewide contest as counted in one county, in statewide candidate order."""
+
+    contest: str  # statewide contest id
+    county_contest: str
+    cards: int
+    votes: tuple[int, ...]  # per statewide candidate
+    overvotes: int
+    undervotes: int
+    unmapped_votes: int  # votes for county candidates with no statewide counterpart (write-ins)
+
+
+@dataclass(frozen=True)
+class CountyTally:
+    cards: int
+    contests: tuple[CountyContestTally, ...]
+
+
+def tabulate_task(county: str, root: str, spec_json: dict[str, Any]) -> CountyTally:
+    """Count the county's vote-for-N and approval contests that map onto statewide ones."""
+    from ..store import Store
+    from ..tabulate.plurality import tally_store
+
+    spec = StateSpec.from_json(spec_json)
+    store = Store.open(county_store_dir(root, county))
+    election = store.election
+    maps = map_county(spec, county, election.contests)
+    by_id = {c.id: c for c in election.contests}
+    kinds = {c.id: c.kind for c in spec.contests}
+    plain = [m for m in maps if not by_id[m.county_contest].ranked]
+    ranked = [m for m in maps if by_id[m.county_contest].ranked]
+    if ranked:
+        from ..errors import UsageError
+
+        raise UsageError(f"county {county}: statewide ranked-choice contests "
+                         f"({', '.join(m.state_contest for m in ranked)}) are not tabulated "
+                         "statewide yet")
+    tallies = tally_store(store, [by_id[m.county_contest] for m in plain])
+    out = []
+    for m in plain:
+        t = tallies[m.county_contest]
+        contest = by_id[m.county_contest]
+        if contest.kind != kinds[m.state_contest]:
+            raise StoreError(f"county {county}: contest {contest.name!r} is {contest.kind} here "
+                             f"but statewide contest {m.state_contest} is "
+                             f"{kinds[m.state_contest]}")
+        codes_to_votes = [t.votes[c.id] for c in contest.candidates]
+        votes = tuple(codes_to_votes[k] if k >= 0 else 0 for k in m.codes)
+        mapped = {k for k in m.codes if k >= 0}
+        unmapped = sum(v for k, v in enumerate(codes_to_votes) if k not in mapped)
+        out.append(CountyContestTally(m.state_contest, m.county_contest, t.cards, votes,
+                                      t.overvotes, t.undervotes, unmapped))
+    return CountyTally(store.cvr_count(), tuple(out))

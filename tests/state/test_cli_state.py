@@ -1,0 +1,37 @@
+"""``tallyproof state``: the commands a state office runs, end to end on two counties."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from tallyproof.cli import main
+from tallyproof.ledger import new_keypair
+from tallyproof.ledger.keys import load_verifier
+from tallyproof.state.statelog import verify_ballot_proof
+
+
+def test_state_commands(state: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    key, pub = new_keypair(tmp_path / "state-key")
+    assert main(["state", "commit", str(state), "--key", str(key), "--in-process"]) == 0
+    assert "published now: north, south" in capsys.readouterr().out
+    assert main(["state", "tabulate", str(state), "--in-process", "--json"]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    assert [c["contest"] for c in doc["contests"]] == ["mayor", "council"]
+    assert main(["state", "prove", str(state), "south", "south-00003"]) == 0
+    proof = orjson.loads(capsys.readouterr().out)
+    assert verify_ballot_proof(proof, load_verifier(pub)) == []
+    assert main(["state", "verify", str(state), "--key", str(pub)]) == 0
+    _, other = new_keypair(tmp_path / "impostor")
+    capsys.readouterr()
+    assert main(["state", "verify", str(state), "--key", str(other)]) == 1
+
+
+def test_bad_export_fails_only_its_county(state: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    before = sorted(p.name for p in (state / "counties").rglob("*"))
+    assert main(["state", "ingest", str(state), "north", str(bad), "--format", "nist_cdf"]) == 2
+    assert "county north" in capsys.readouterr().err
+    assert sorted(p.name for p in (state / "counties").rglob("*")) == before

@@ -1,0 +1,115 @@
+"""The state layer: name mapping, exact statewide merges, failures confined to their county,
+the state log of county checkpoints and its proofs (checked by a verifier written from the
+documentation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tallyproof.errors import InputError
+from tallyproof.ledger import new_keypair
+from tallyproof.ledger.keys import load_verifier
+from tallyproof.state.executor import InProcess
+from tallyproof.state.spec import load_spec, map_county
+from tallyproof.state.statelog import (
+    prove_ballot,
+    publish,
+    verify_ballot_proof,
+    verify_state_log,
+)
+from tallyproof.state.tasks import county_store_dir, ingest_task
+from tallyproof.state.workflow import commit_all, tabulate_state
+from tallyproof.store import Store
+from tallyproof.tabulate.plurality import tally_store
+
+from .conftest import SOUTH
+
+
+def test_two_spellings_of_one_contest_merge_exactly(state: Path) -> None:
+    results = {r.contest: r for r in tabulate_state(state, InProcess())}
+    mayor = results["mayor"]
+    want: dict[str, int] = {}
+    cards = 0
+    for county in ("north", "south"):
+        t = tally_store(Store.open(county_store_dir(state, county)))["mayor"]
+        assert mayor.by_county[county] == t.votes
+        cards += t.cards
+        for k, v in t.votes.items():
+            want[k] = want.get(k, 0) + v
+    assert mayor.votes == want
+    assert mayor.cards == cards > 0
+    assert len(mayor.winners) == 1 and mayor.winners[0] == max(want, key=lambda k: (want[k], -int(k[1:])))
+    assert set(results["council"].by_county) == {"north", "south"}
+    doc = orjson.loads((state / "results" / "statewide.json").read_bytes())
+    assert doc["contests"][0]["votes"] == want
+
+
+def test_unmatched_names_are_errors_naming_the_county(state: Path) -> None:
+    spec = load_spec(state)
+    bad = spec.contests[0]
+    from dataclasses import replace
+
+    no_alias = replace(spec, contests=(replace(bad, aliases={}),))
+    # without its alias, South's "MAYOR OF THE CITY" matches no statewide contest: it is then
+    # a county contest; but with a wrong alias, the error names the county
+    assert map_county(no_alias, "south", SOUTH.contests) == []
+    wrong = replace(spec, contests=(replace(bad, aliases={"south": replace(
+        bad.aliases["south"], contest="Mayor Of Nowhere")}),))
+    with pytest.raises(InputError, match="county south"):
+        map_county(wrong, "south", SOUTH.contests)
+
+
+def test_a_bad_export_fails_its_county_only(state: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("not,a,cvr\n1,2\n")
+    before = {c: Store.open(county_store_dir(state, c)).cvr_count() for c in ("north", "south")}
+    outs = InProcess().map(ingest_task, ["north"], str(state), [str(bad)])
+    (o,) = outs
+    assert not o.ok and o.exit_code == 2 and "bad.csv" in (o.error or "")
+    after = {c: Store.open(county_store_dir(state, c)).cvr_count() for c in ("north", "south")}
+    assert before == after
+
+
+def test_state_log_proofs_and_tampering(state: Path, tmp_path: Path) -> None:
+    key, pub = new_keypair(tmp_path / "state-key")
+    commits = {o.county: o.value for o in commit_all(state, InProcess())}
+    first = publish(state, key, commits)
+    assert first.published and first.counties_added == ("north", "south")
+    assert verify_state_log(state) == []
+    assert publish(state, key, commits).published is False  # nothing new
+
+    proof = prove_ballot(state, "south", "south-00007")
+    assert verify_ballot_proof(proof, load_verifier(pub)) == []
+    # a proof for another ballot's leaf, or through another state key, fails
+    forged = dict(proof, county_proof=dict(proof["county_proof"], leaf_hash="00" * 32))
+    assert verify_ballot_proof(forged, load_verifier(pub))
+    _, other_pub = new_keypair(tmp_path / "other")
+    assert verify_ballot_proof(proof, load_verifier(other_pub))
+
+    # the county commits more cards and republishes: the state log grows consistently
+    from tallyproof.model import SourceFile
+
+    from ..ledger.conftest import ELECTION, card_batches
+
+    store = Store.open(county_store_dir(state, "north"))
+    store.append(ELECTION, card_batches(5, 9, prefix="north-late-"),
+                 [SourceFile(path="late.csv", name="late.csv", sha256="9" * 64, format="test",
+                             cards=5)])
+    commits = {o.county: o.value for o in commit_all(state, InProcess())}
+    second = publish(state, key, commits)
+    assert second.counties_added == ("north",) and second.tree_size == 3
+    assert verify_state_log(state) == []
+    assert verify_ballot_proof(prove_ballot(state, "north", "north-late-00002"),
+                               load_verifier(pub)) == []
+
+    # a published county checkpoint altered in the state log is caught
+    seg = state / "log" / "segments" / "000001.json"
+    leaves = orjson.loads(seg.read_bytes())
+    leaves[0]["checkpoint"] = leaves[1]["checkpoint"]  # north's leaf now holds south's note
+    seg.write_bytes(orjson.dumps(leaves))
+    failures = verify_state_log(state)
+    assert any("does not match the leaves" in f for f in failures)
+    assert any("not signed by its key" in f for f in failures)
