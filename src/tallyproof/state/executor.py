@@ -47,12 +47,20 @@ def run_task(fn: Callable[..., R], county: str, *args: Any) -> Outcome[R]:
         return Outcome(county, None, f"{type(exc).__name__}: {exc}", exc.exit_code)
 
 
+Call = tuple[str, tuple[Any, ...]]  # (county, its own arguments after the county)
+
+
 class Executor(Protocol):
     dashboard: str | None
 
     def map(self, fn: Callable[..., R], counties: Sequence[str], *args: Any,
             progress: Callable[[Outcome[R]], None] | None = None) -> list[Outcome[R]]:
         """``fn(county, *args)`` for every county; outcomes in the order of ``counties``."""
+        ...
+
+    def map_each(self, fn: Callable[..., R], calls: Sequence[Call],
+                 progress: Callable[[Outcome[R]], None] | None = None) -> list[Outcome[R]]:
+        """``fn(county, *its_args)`` per call (each county with its own arguments)."""
         ...
 
 
@@ -63,8 +71,12 @@ class InProcess:
 
     def map(self, fn: Callable[..., R], counties: Sequence[str], *args: Any,
             progress: Callable[[Outcome[R]], None] | None = None) -> list[Outcome[R]]:
+        return self.map_each(fn, [(c, args) for c in counties], progress)
+
+    def map_each(self, fn: Callable[..., R], calls: Sequence[Call],
+                 progress: Callable[[Outcome[R]], None] | None = None) -> list[Outcome[R]]:
         out = []
-        for c in counties:
+        for c, args in calls:
             o = run_task(fn, c, *args)
             if progress:
                 progress(o)
@@ -91,18 +103,25 @@ class DaskExecutor:
 
     def map(self, fn: Callable[..., R], counties: Sequence[str], *args: Any,
             progress: Callable[[Outcome[R]], None] | None = None) -> list[Outcome[R]]:
+        return self.map_each(fn, [(c, args) for c in counties], progress)
+
+    def map_each(self, fn: Callable[..., R], calls: Sequence[Call],
+                 progress: Callable[[Outcome[R]], None] | None = None) -> list[Outcome[R]]:
+        from uuid import uuid4
+
         from distributed import as_completed
 
-        futures = {self._client.submit(run_task, fn, c, *args, key=f"{fn.__name__}-{c}-{i}",
-                                       pure=False, retries=RETRIES): c
-                   for i, c in enumerate(counties)}
-        done: dict[str, Outcome[R]] = {}
+        run = uuid4().hex[:8]  # task keys unique per call: a rerun is never served a cached one
+        futures = {self._client.submit(run_task, fn, c, *args, key=f"{fn.__name__}-{c}-{run}",
+                                       pure=False, retries=RETRIES): i
+                   for i, (c, args) in enumerate(calls)}
+        done: dict[int, Outcome[R]] = {}
         for fut in as_completed(futures):
             o = fut.result()  # a non-tallyproof exception (a bug) is raised here
             done[futures[fut]] = o
             if progress:
                 progress(o)
-        return [done[c] for c in counties]
+        return [done[i] for i in range(len(calls))]
 
     def close(self) -> None:
         self._client.close()

@@ -92,11 +92,8 @@ def commit_all(root: Path, ex: Executor, keys: dict[str, str] | None = None,
     spec = load_spec(root)
     counties = [c.id for c in spec.counties]
     keys = keys or {}
-    outs = []
-    # the key may differ per county: submit one task per county with its key
-    for c in counties:
-        outs.extend(ex.map(commit_task, [c], str(root), keys.get(c), progress=progress))
-    return outs
+    return ex.map_each(commit_task, [(c, (str(root), keys.get(c))) for c in counties],
+                       progress=progress)
 
 
 @dataclass(frozen=True)

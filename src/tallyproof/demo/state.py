@@ -1,0 +1,334 @@
+"""A synthetic state: many counties of different sizes, each with its own export, run through
+the statewide stages on the executor seam (Dask by default).
+
+Counties are drawn with the county generator (:func:`~tallyproof.demo.county.build_county`),
+each from its own seed; they export Dominion JSON, except every fourth county, which exports
+Dominion's CSV (``CvrExport.csv``), as Arlo and ColoradoRLA read it. Counties spell the
+statewide contests their own way: every third county writes "GOVERNOR" (matched by name), and
+county 2 calls it "Governor and Lieutenant Governor" with candidates as "LAST, First" (matched
+through ``state.json`` aliases, as Arlo's standardized contests do).
+
+The statewide contests are the county ballot's contests that every county carries: President,
+U.S. Senator, Governor and the two propositions; the rest stay county contests.
+
+Faults are named per county (``delete-batch@county-03``): the county's export is built with
+that fault and the per-county checks must catch it in that county (the check's name carries
+the county id). ``switch-votes`` can only be caught by the statewide audit of the paper, which
+this release does not run (docs/state.md): a demo given it says so, and does not call it
+caught.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from ..fsutil import atomic_write_json
+from ..model import ContestKind
+from .county import ContestDef, build_county
+from .faults import FAULTS, apply_faults, check_fault_names
+
+STATEWIDE = ("President / Vice President", "U.S. Senator", "Governor",
+             "Proposition A - Transit Levy", "Proposition B - Charter Amendment")
+GOVERNOR_ALIAS = "Governor and Lieutenant Governor"
+DEFAULT_COUNTIES, DEFAULT_STATE_CARDS, MIN_COUNTY_CARDS = 20, 200_000, 300
+MARKER = ".tallyproof-state-demo.json"
+CSV_EVERY = 4
+COUNTY_FAULTS = ("delete-batch", "add-ballots", "alter-after-commit", "results-mismatch",
+                 "switch-votes")
+
+
+def county_ids(n: int) -> list[str]:
+    return [f"county-{i:02d}" for i in range(1, n + 1)]
+
+
+def county_sizes(total: int, n: int) -> list[int]:
+    """A skewed split of ``total`` cards (a few large counties, many small: Zipf-like weights
+    1/k), at least :data:`MIN_COUNTY_CARDS` each, summing exactly to ``total``."""
+    if total < n * MIN_COUNTY_CARDS:
+        raise UsageError(f"--cards must be at least {n * MIN_COUNTY_CARDS:,} for {n} counties")
+    w = 1.0 / np.arange(1, n + 1)
+    rest = total - n * MIN_COUNTY_CARDS
+    sizes = np.floor(w / w.sum() * rest).astype(np.int64) + MIN_COUNTY_CARDS
+    sizes[0] += total - int(sizes.sum())
+    return [int(s) for s in sizes]
+
+
+def parse_faults(faults: Sequence[str], counties: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """``NAME@COUNTY`` → {county: faults}; a fault without ``@`` is refused (say which county)."""
+    out: dict[str, list[str]] = {}
+    for f in faults:
+        name, sep, county = f.partition("@")
+        if not sep:
+            raise UsageError(f"--fault {f!r}: a state demo's fault names its county, e.g. "
+                             f"{f}@{counties[min(6, len(counties) - 1)]}")
+        if county not in counties:
+            raise UsageError(f"--fault {f!r}: no county {county!r} (counties are "
+                             f"{counties[0]} … {counties[-1]})")
+        if name not in COUNTY_FAULTS:
+            raise UsageError(f"--fault {f!r}: a state demo injects {', '.join(COUNTY_FAULTS)}")
+        out.setdefault(county, []).append(name)
+    return {c: check_fault_names(v) for c, v in out.items()}
+
+
+def _spelling(index: int) -> str:
+    return "alias" if index == 2 else "upper" if index % 3 == 0 else "plain"
+
+
+def _respell(contests: tuple[ContestDef, ...], spelling: str) -> tuple[ContestDef, ...]:
+    out = []
+    for c in contests:
+        if c.name == "Governor" and spelling == "upper":
+            c = replace(c, name="GOVERNOR")
+        elif c.name == "Governor" and spelling == "alias":
+            c = replace(c, name=GOVERNOR_ALIAS, candidates=tuple(
+                replace(x, name=_last_first(x.name)) for x in c.candidates))
+        out.append(c)
+    return tuple(out)
+
+
+def _last_first(name: str) -> str:
+    parts = name.split()
+    return f"{parts[-1].upper()}, {' '.join(parts[:-1])}" if len(parts) > 1 else name.upper()
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class CountyDemo:
+    cards: int
+    format: str
+    faults: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
+                     faults: Sequence[str]) -> CountyDemo:
+    """Draw one county, write its export and side files, ingest it and commit its log."""
+    from ..ingest import ingest
+    from ..ledger.log import commit_store
+    from ..store import Store
+    from ..state.tasks import county_key_path, county_store_dir
+    from .dominion_csv_writer import dominion_csv_from_json
+    from .dominion_writer import write_dominion
+    from .faults import alter_committed_cvr, shift_results
+    from .pipeline import declare_approval, write_demo_key
+    from .side_files import (
+        results_counts,
+        write_ballot_manifest,
+        write_official_results,
+        write_pollbooks,
+    )
+
+    drawn = build_county(cards, seed)
+    drawn = replace(drawn, contests=_respell(drawn.contests, _spelling(index)))
+    sc = apply_faults(drawn, faults)
+    exports = Path(root) / "exports" / county
+    export = write_dominion(drawn, sc.reported, exports / "dominion")
+    fmt = "dominion"
+    source = export.folder
+    if index % CSV_EVERY == 0:
+        csv_dir = exports / "dominion-csv"
+        csv_dir.mkdir(parents=True, exist_ok=True)
+        for m in export.folder.glob("*Manifest.json"):
+            (csv_dir / m.name).write_bytes(m.read_bytes())
+        dominion_csv_from_json(export.folder, csv_dir / "CvrExport.csv")
+        fmt, source = "dominion_csv", csv_dir / "CvrExport.csv"
+    manifest = write_ballot_manifest(drawn.batches, exports / "ballot_manifest.csv")
+    write_pollbooks(drawn, exports / "pollbooks.csv")
+    write_official_results(drawn, shift_results(sc, results_counts(drawn, sc.reported)),
+                           exports / "official_results.csv")
+    res = ingest([source], county_store_dir(root, county), fmt=fmt, manifest=manifest)
+    store = Store.open(res.store)
+    store.set_election_info(jurisdiction=county.replace("-", " ").title())
+    declare_approval(store, drawn)
+    commit_store(store, write_demo_key(county_key_path(root, county), seed))
+    notes = list(sc.notes)
+    if "alter-after-commit" in sc.faults:
+        column = store.election.contest(str(drawn.contests[0].id)).column
+        notes.append(f"alter-after-commit: ballot {alter_committed_cvr(store.cvrs_path, column)} "
+                     "changed after the commitment")
+    return CountyDemo(res.cards_total, fmt, sc.faults, tuple(notes))
+
+
+@dataclass(frozen=True)
+class CountyChecks:
+    checks: tuple[tuple[str, str, str], ...]  # (name, status, summary)
+
+
+def county_checks_task(county: str, root: str) -> CountyChecks:
+    """The county's own checks: its log, its ballot accounting, its certified results."""
+    from ..ledger.verify_store import verify_store
+    from ..reconcile import reconcile_store
+    from ..store import Store
+    from ..state.tasks import county_store_dir
+
+    store = Store.open(county_store_dir(root, county))
+    exports = Path(root) / "exports" / county
+    rep = verify_store(store)
+    checks = [("ledger", "pass" if rep.ok else "fail",
+               "every committed CVR and signed checkpoint verifies" if rep.ok
+               else "; ".join(f.message for f in rep.failures[:3]))]
+    recon = reconcile_store(store, pollbooks=exports / "pollbooks.csv",
+                            results=exports / "official_results.csv")
+    checks += [(c.name, c.status, c.summary) for c in recon.checks]
+    return CountyChecks(tuple(checks))
+
+
+@dataclass
+class StateDemoResult:
+    out: Path
+    counties: dict[str, CountyDemo] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    faults: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    dashboard: str | None = None
+
+    def fault_outcomes(self) -> dict[str, dict[str, Any]]:
+        """Per ``fault@county``: the check that should catch it and the checks that failed in
+        that county (a fault is caught only when its check failed in its own county)."""
+        out: dict[str, dict[str, Any]] = {}
+        for county, names in sorted(self.faults.items()):
+            for f in names:
+                want = FAULTS[f].caught_by
+                caught = [c["name"] for c in self.checks if c["status"] == "fail"
+                          and c["name"].startswith(f"{county}:")
+                          and c["name"].split(":", 1)[1].split(".")[0] == want.split(".")[0]]
+                out[f"{f}@{county}"] = {"expected_check": f"{county}:{want}",
+                                        "caught_by": caught}
+        return out
+
+    @property
+    def ok(self) -> bool:
+        if self.faults:
+            return all(o["caught_by"] for o in self.fault_outcomes().values())
+        return all(c["status"] == "pass" for c in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "out": str(self.out),
+                "counties": {c: {"cards": d.cards, "format": d.format, "faults": list(d.faults)}
+                             for c, d in sorted(self.counties.items())},
+                "cards": sum(d.cards for d in self.counties.values()),
+                "faults": self.fault_outcomes(), "checks": self.checks, "notes": self.notes,
+                "state": str(self.out / "state"), "dashboard": self.dashboard}
+
+
+def _statewide_contests(index_county: Any) -> list[Any]:
+    """Statewide contests from a drawn county's definitions (candidate ids from names)."""
+    from ..state.spec import Alias
+    from ..state.workflow import contest_from_options
+
+    out = []
+    for c in index_county.contests:
+        if c.name not in STATEWIDE:
+            continue
+        cands = [f"{_slug(x.name)}={x.name}" for x in c.candidates if not x.write_in]
+        kind = "approval" if c.kind == ContestKind.APPROVAL else "plurality"
+        m = c.to_model()
+        sc = contest_from_options(_slug(c.name), c.name, cands, kind, m.seats, m.vote_for)
+        if c.name == "Governor":
+            sc = replace(sc, aliases={"county-02": Alias(GOVERNOR_ALIAS, {
+                _slug(x.name): _last_first(x.name) for x in c.candidates if not x.write_in})})
+        out.append(sc)
+    return out
+
+
+def run_state_demo(out: Path, counties: int = DEFAULT_COUNTIES,
+                   cards: int = DEFAULT_STATE_CARDS, seed: int = 2026,
+                   faults: Sequence[str] = (), scheduler: str | None = None,
+                   in_process: bool = False,
+                   progress: Callable[[str, Any], None] | None = None) -> StateDemoResult:
+    """Build the state, run every county through ingest and commit on the executor, publish
+    the state log, tabulate statewide and run every county's checks."""
+    import shutil
+
+    from ..ledger.keys import load_verifier
+    from ..state.executor import executor
+    from ..state.spec import load_spec
+    from ..state.statelog import prove_ballot, publish, verify_ballot_proof, verify_state_log
+    from ..state.workflow import add_contest, add_county, init_state, tabulate_state
+    from .county import ELECTION_DATE
+    from .pipeline import write_demo_key
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).exists():
+            raise UsageError(f"{out} is not empty and was not made by `tallyproof demo --state`")
+        shutil.rmtree(out)
+    ids = county_ids(counties)
+    by_county = parse_faults(faults, ids)
+    sizes = county_sizes(cards, counties)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / MARKER, {"counties": counties, "cards": cards, "seed": seed,
+                                     "faults": list(faults)})
+    root = out / "state"
+    init_state(root, "Synthetic State General Election", ELECTION_DATE, "SY")
+    for c in ids:
+        add_county(root, c, c.replace("-", " ").title())
+    for sc in _statewide_contests(build_county(MIN_COUNTY_CARDS, seed)):
+        add_contest(root, sc)
+    result = StateDemoResult(out=out, faults=by_county)
+    kind = "inprocess" if in_process else "dask" if scheduler else "local"
+    with executor(kind, scheduler) as ex:
+        result.dashboard = ex.dashboard
+        built = ex.map_each(county_demo_task, [
+            (c, (str(root), size, seed * 1000 + i, i, by_county.get(c, ())))
+            for i, (c, size) in enumerate(zip(ids, sizes, strict=True), start=1)],
+            progress=(lambda o: progress("county", o.county)) if progress else None)
+        for o in built:
+            if not o.ok or o.value is None:
+                raise UsageError(f"county {o.county} could not be built: {o.error}")
+            result.counties[o.county] = o.value
+            result.notes += [f"{o.county}: {n}" for n in o.value.notes]
+        from ..state.tasks import CountyCommit, commit_task
+
+        commits: list[Any] = ex.map(commit_task, ids, str(root))
+        tabulated = tabulate_state(root, ex)
+        county_checks = ex.map(county_checks_task, ids, str(root))
+    state_key = write_demo_key(out / "keys" / "state", seed)
+    pub = publish(root, state_key, {o.county: o.value for o in commits
+                                    if isinstance(o.value, CountyCommit)})
+    for o in county_checks:
+        if o.value is None:
+            result.checks.append({"name": f"{o.county}:checks", "status": "fail",
+                                  "summary": o.error or ""})
+            continue
+        for name, status, summary in o.value.checks:
+            result.checks.append({"name": f"{o.county}:{name}", "status": status,
+                                  "summary": summary})
+    failures = verify_state_log(root, load_verifier(state_key.with_name("state.pub")))
+    result.checks.append({"name": "state_log", "status": "fail" if failures else "pass",
+                          "summary": "; ".join(failures) or
+                          f"{pub.tree_size} county checkpoints signed by the state; every "
+                          "county checkpoint signed by its county"})
+    probe = ids[-1]
+    proof = prove_ballot(root, probe, _first_ballot(root, probe))
+    bad = verify_ballot_proof(proof, load_verifier(state_key.with_name("state.pub")))
+    result.checks.append({"name": "state_proof", "status": "fail" if bad else "pass",
+                          "summary": "; ".join(bad) or f"a ballot of {probe} proves into the "
+                          "state checkpoint"})
+    names = {sc.id: {c.id: c.name for c in sc.candidates} for sc in load_spec(root).contests}
+    result.checks.append({"name": "statewide_tabulation", "status": "pass", "summary": "; ".join(
+        f"{r.name}: {', '.join(names[r.contest][w] for w in r.winners)} won "
+        f"({r.cards:,} cards, {len(r.by_county)} counties)" for r in tabulated)})
+    if any("switch-votes" in f for f in by_county.values()):
+        result.notes.append("switch-votes changes what the machines recorded, not the paper; "
+                            "only an audit of the paper catches it, and the statewide audit is "
+                            "not part of this release, so it is reported as not caught")
+    return result
+
+
+def _first_ballot(root: Path, county: str) -> str:
+    from ..store import Store
+    from ..state.tasks import county_store_dir
+
+    ids = Store.open(county_store_dir(root, county)).cvrs(columns=["ballot_id"])
+    return str(ids.column("ballot_id")[0].as_py())
