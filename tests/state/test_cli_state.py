@@ -35,3 +35,15 @@ def test_bad_export_fails_only_its_county(state: Path, tmp_path: Path, capsys) -
     assert main(["state", "ingest", str(state), "north", str(bad), "--format", "nist_cdf"]) == 2
     assert "county north" in capsys.readouterr().err
     assert sorted(p.name for p in (state / "counties").rglob("*")) == before
+
+
+def test_state_reconcile_and_certified_results(state: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main(["state", "tabulate", str(state), "--in-process", "--json"]) == 0
+    votes = orjson.loads(capsys.readouterr().out)["contests"][0]["votes"]
+    cert = tmp_path / "cert.csv"
+    cert.write_text("contest,candidate,votes\n" + "".join(
+        f"mayor,{k},{v + (1 if k == 'c1' else 0)}\n" for k, v in votes.items()))
+    assert main(["state", "tabulate", str(state), "--in-process", "--results", str(cert)]) == 1
+    assert "mayor/c1: certified" in capsys.readouterr().out
+    assert main(["state", "reconcile", str(state), "--in-process"]) == 0
+    assert "no county gave a ballot manifest" in capsys.readouterr().out

@@ -113,3 +113,26 @@ def test_state_log_proofs_and_tampering(state: Path, tmp_path: Path) -> None:
     failures = verify_state_log(state)
     assert any("does not match the leaves" in f for f in failures)
     assert any("not signed by its key" in f for f in failures)
+
+
+def test_statewide_accounting_and_certified_results(state: Path, tmp_path: Path) -> None:
+    from tallyproof.state.accounting import check_statewide_results, reconcile_state
+
+    tabulate_state(state, InProcess())
+    account = reconcile_state(state, InProcess())
+    assert account.check.status == "not_run"  # no county gave a manifest or pollbooks
+    assert account.cvrs == 65
+    merged = orjson.loads((state / "results" / "statewide.json").read_bytes())
+    votes = merged["contests"][0]["votes"]
+    good = tmp_path / "certified.csv"
+    good.write_text("contest,candidate,votes\n" + "".join(
+        f"Mayor,Candidate {k[1:]},{v}\n" for k, v in votes.items()))
+    assert check_statewide_results(state, good).status == "pass"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(good.read_text().replace(f"Candidate 0,{votes['c0']}", f"Candidate 0,{votes['c0'] + 3}"))
+    check = check_statewide_results(state, bad)
+    assert check.status == "fail" and check.details["differences"][0]["candidate"] == "c0"
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("contest,candidate,votes\nSheriff,Someone,3\n")
+    with pytest.raises(InputError, match="no statewide contest 'Sheriff'"):
+        check_statewide_results(state, unknown)

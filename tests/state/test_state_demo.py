@@ -22,8 +22,11 @@ def test_state_demo_catches_each_fault_in_its_county(tmp_path: Path) -> None:
     assert doc["faults"]["results-mismatch@county-03"]["caught_by"] == [
         "county-03:official_results"]
     failed = {c["name"].split(":")[0] for c in doc["checks"] if c["status"] == "fail"}
-    assert failed == {"county-02", "county-03"}  # no other county is blamed
+    # no other county is blamed; the statewide checks fail and name the counties
+    assert failed == {"county-02", "county-03", "state.reconciliation", "state.official_results"}
     by_name = {c["name"]: c for c in doc["checks"]}
+    assert by_name["state.reconciliation"]["details"]["failing_counties"] == [
+        "county-02", "county-03"]
     assert by_name["state_log"]["status"] == by_name["state_proof"]["status"] == "pass"
 
 

@@ -160,31 +160,65 @@ def register(app: typer.Typer) -> None:
     @state.command("tabulate")
     def tabulate_cmd(
         folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        results_file: Annotated[Path | None, typer.Option(
+            "--results", metavar="FILE",
+            help="certified statewide totals (CSV contest,candidate,votes) to compare with; "
+                 "exit 1 on any difference")] = None,
         scheduler: SchedulerOpt = None,
         in_process: InProcessOpt = False,
         json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Tabulate every county and merge the statewide contests exactly."""
-        from rich.table import Table
 
-        from ..state.spec import load_spec
+        from ..errors import Failure, VerificationError
+        from ..state.accounting import check_statewide_results
         from ..state.workflow import tabulate_state
 
         with _executor(scheduler, in_process) as ex:
             results = tabulate_state(folder, ex, progress=_progress("tabulate"))
+        check = check_statewide_results(folder, results_file) if results_file else None
         if json:
-            emit_json({"contests": [r.to_json() for r in results]})
-            return
-        spec = load_spec(folder)
-        names = {sc.id: {c.id: c.name for c in sc.candidates} for sc in spec.contests}
-        for r in results:
-            t = Table(title=f"{r.name}: {len(r.by_county)} county(ies), {r.cards:,} cards")
-            t.add_column("candidate")
-            t.add_column("votes", justify="right")
-            for cid, v in r.votes.items():
-                t.add_row(names[r.contest][cid] + (" (winner)" if cid in r.winners else ""),
-                          f"{v:,}")
+            emit_json({"contests": [r.to_json() for r in results],
+                       "official_results": check.to_json() if check else None})
+        else:
+            _print_state_results(folder, results)
+            if check:
+                out.print(check.summary, highlight=False)
+        if check and check.status == "fail":
+            raise VerificationError([Failure(check.name, check.summary)])
+
+    @state.command("reconcile")
+    def reconcile_cmd(
+        folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        scheduler: SchedulerOpt = None,
+        in_process: InProcessOpt = False,
+        json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Reconcile every county (pollbooks and certified results from
+        DIR/counties/ID/inputs/) and sum the accounts; exit 1 naming each county that differs."""
+        from rich.table import Table
+
+        from ..errors import Failure, VerificationError
+        from ..state.accounting import reconcile_state
+
+        with _executor(scheduler, in_process) as ex:
+            acc = reconcile_state(folder, ex, progress=_progress("reconcile"))
+        if json:
+            emit_json(acc.to_json())
+        else:
+            t = Table(title="ballot accounting by county")
+            for col in ("county", "CVRs", "manifest", "check-ins", "differences"):
+                t.add_column(col, justify="left" if col in ("county", "differences") else "right")
+            for c, a in sorted(acc.counties.items()):
+                t.add_row(c, f"{a.cvrs:,}", "-" if a.manifest_ballots is None
+                          else f"{a.manifest_ballots:,}", "-" if a.checkins is None
+                          else f"{a.checkins:,}",
+                          ", ".join(n for n, st, _ in a.checks if st == "fail") or "none")
             out.print(t)
+            out.print(acc.check.summary, highlight=False)
+        if acc.check.status == "fail":
+            raise VerificationError([Failure(acc.check.name, acc.check.summary)])
+
 
     @state.command("prove")
     def prove_cmd(
@@ -213,3 +247,20 @@ def register(app: typer.Typer) -> None:
             raise VerificationError([Failure("state-log", f) for f in failures])
         out.print("the state log verifies: every state checkpoint is signed and consistent "
                   "with the next, and every county checkpoint in it is signed by its county")
+
+
+def _print_state_results(folder: Path, results: list[Any]) -> None:
+    from rich.table import Table
+
+    from ..state.spec import load_spec
+
+    spec = load_spec(folder)
+    names = {sc.id: {c.id: c.name for c in sc.candidates} for sc in spec.contests}
+    for r in results:
+        t = Table(title=f"{r.name}: {len(r.by_county)} county(ies), {r.cards:,} cards")
+        t.add_column("candidate")
+        t.add_column("votes", justify="right")
+        for cid, v in r.votes.items():
+            t.add_row(names[r.contest][cid] + (" (winner)" if cid in r.winners else ""),
+                      f"{v:,}")
+        out.print(t)

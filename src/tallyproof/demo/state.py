@@ -115,8 +115,9 @@ def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
     """Draw one county, write its export and side files, ingest it and commit its log."""
     from ..ingest import ingest
     from ..ledger.log import commit_store
-    from ..store import Store
+    from ..state.accounting import POLLBOOKS, RESULTS, county_inputs
     from ..state.tasks import county_key_path, county_store_dir
+    from ..store import Store
     from .dominion_csv_writer import dominion_csv_from_json
     from .dominion_writer import write_dominion
     from .faults import alter_committed_cvr, shift_results
@@ -143,9 +144,11 @@ def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
         dominion_csv_from_json(export.folder, csv_dir / "CvrExport.csv")
         fmt, source = "dominion_csv", csv_dir / "CvrExport.csv"
     manifest = write_ballot_manifest(drawn.batches, exports / "ballot_manifest.csv")
-    write_pollbooks(drawn, exports / "pollbooks.csv")
+    inputs = county_inputs(root, county)
+    inputs.mkdir(parents=True, exist_ok=True)
+    write_pollbooks(drawn, inputs / POLLBOOKS)
     write_official_results(drawn, shift_results(sc, results_counts(drawn, sc.reported)),
-                           exports / "official_results.csv")
+                           inputs / RESULTS)
     res = ingest([source], county_store_dir(root, county), fmt=fmt, manifest=manifest)
     store = Store.open(res.store)
     store.set_election_info(jurisdiction=county.replace("-", " ").title())
@@ -160,27 +163,50 @@ def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
 
 
 @dataclass(frozen=True)
-class CountyChecks:
-    checks: tuple[tuple[str, str, str], ...]  # (name, status, summary)
+class CountyLedger:
+    ok: bool
+    summary: str
 
 
-def county_checks_task(county: str, root: str) -> CountyChecks:
-    """The county's own checks: its log, its ballot accounting, its certified results."""
+def county_ledger_task(county: str, root: str) -> CountyLedger:
+    """The county's own log, verified against its CVR table."""
     from ..ledger.verify_store import verify_store
-    from ..reconcile import reconcile_store
-    from ..store import Store
     from ..state.tasks import county_store_dir
+    from ..store import Store
 
-    store = Store.open(county_store_dir(root, county))
-    exports = Path(root) / "exports" / county
-    rep = verify_store(store)
-    checks = [("ledger", "pass" if rep.ok else "fail",
-               "every committed CVR and signed checkpoint verifies" if rep.ok
-               else "; ".join(f.message for f in rep.failures[:3]))]
-    recon = reconcile_store(store, pollbooks=exports / "pollbooks.csv",
-                            results=exports / "official_results.csv")
-    checks += [(c.name, c.status, c.summary) for c in recon.checks]
-    return CountyChecks(tuple(checks))
+    rep = verify_store(Store.open(county_store_dir(root, county)))
+    return CountyLedger(rep.ok, "every committed CVR and signed checkpoint verifies" if rep.ok
+                        else "; ".join(f.message for f in rep.failures[:3]))
+
+
+def certified_statewide(root: Path, out: Path) -> Path:
+    """The statewide certified totals a state would publish: the sum, over counties, of each
+    county's certified results for the statewide contests (mapped as the tabulation maps)."""
+    from ..formats.results import ALL, read_official_results
+    from ..state.accounting import RESULTS, county_inputs
+    from ..state.spec import load_spec, map_county
+    from ..state.tasks import county_store_dir
+    from ..store import Store
+
+    spec = load_spec(root)
+    totals: dict[tuple[str, str], int] = {}
+    for county in spec.counties:
+        election = Store.open(county_store_dir(root, county.id)).election
+        res = read_official_results(county_inputs(root, county.id) / RESULTS, election)
+        by_id = {c.id: c for c in election.contests}
+        for m in map_county(spec, county.id, election.contests):
+            sc = next(c for c in spec.contests if c.id == m.state_contest)
+            counts = res.counts.get(m.county_contest, {}).get(ALL, {})
+            cands = by_id[m.county_contest].candidates
+            for cand, code in zip(sc.candidates, m.codes, strict=True):
+                if code >= 0:
+                    key = (sc.id, cand.id)
+                    totals[key] = totals.get(key, 0) + counts.get(cands[code].id, 0)
+    rows = "".join(f"{c},{k},{v}\n" for (c, k), v in sorted(totals.items()))
+    from ..fsutil import atomic_write_bytes
+
+    atomic_write_bytes(out, ("contest,candidate,votes\n" + rows).encode())
+    return out
 
 
 @dataclass
@@ -251,6 +277,7 @@ def run_state_demo(out: Path, counties: int = DEFAULT_COUNTIES,
     import shutil
 
     from ..ledger.keys import load_verifier
+    from ..state.accounting import check_statewide_results, reconcile_state
     from ..state.executor import executor
     from ..state.spec import load_spec
     from ..state.statelog import prove_ballot, publish, verify_ballot_proof, verify_state_log
@@ -292,18 +319,22 @@ def run_state_demo(out: Path, counties: int = DEFAULT_COUNTIES,
 
         commits: list[Any] = ex.map(commit_task, ids, str(root))
         tabulated = tabulate_state(root, ex)
-        county_checks = ex.map(county_checks_task, ids, str(root))
+        ledgers = ex.map(county_ledger_task, ids, str(root))
+        account = reconcile_state(root, ex)
     state_key = write_demo_key(out / "keys" / "state", seed)
     pub = publish(root, state_key, {o.county: o.value for o in commits
                                     if isinstance(o.value, CountyCommit)})
-    for o in county_checks:
-        if o.value is None:
-            result.checks.append({"name": f"{o.county}:checks", "status": "fail",
-                                  "summary": o.error or ""})
-            continue
-        for name, status, summary in o.value.checks:
-            result.checks.append({"name": f"{o.county}:{name}", "status": status,
+    for o in ledgers:
+        ok = o.value is not None and o.value.ok
+        result.checks.append({"name": f"{o.county}:ledger", "status": "pass" if ok else "fail",
+                              "summary": o.value.summary if o.value else o.error or ""})
+    for county, acc in sorted(account.counties.items()):
+        for name, status, summary in acc.checks:
+            result.checks.append({"name": f"{county}:{name}", "status": status,
                                   "summary": summary})
+    result.checks.append(account.check.to_json())
+    certified = certified_statewide(root, out / "certified_statewide.csv")
+    result.checks.append(check_statewide_results(root, certified).to_json())
     failures = verify_state_log(root, load_verifier(state_key.with_name("state.pub")))
     result.checks.append({"name": "state_log", "status": "fail" if failures else "pass",
                           "summary": "; ".join(failures) or
