@@ -136,3 +136,27 @@ def test_statewide_accounting_and_certified_results(state: Path, tmp_path: Path)
     unknown.write_text("contest,candidate,votes\nSheriff,Someone,3\n")
     with pytest.raises(InputError, match="no statewide contest 'Sheriff'"):
         check_statewide_results(state, unknown)
+
+
+def test_statewide_irv_counts_every_countys_ballots_together(state: Path) -> None:
+    """The ranked contest counted from all counties' ballots at once equals one IRV over the
+    union of the counties' CVRs (here: one store holding both counties' cards)."""
+    import pyarrow as pa
+
+    from tallyproof.state.workflow import add_contest, contest_from_options
+    from tallyproof.tabulate.ballots import from_table
+    from tallyproof.tabulate.rcv import irv
+
+    add_contest(state, contest_from_options("rcv", "Ranked", [f"c{i}=Candidate {i}"
+                                                            for i in range(4)], kind="irv"))
+    results = {r.contest: r for r in tabulate_state(state, InProcess())}
+    rcv = results["rcv"]
+    stores = [Store.open(county_store_dir(state, c)) for c in ("north", "south")]
+    contest = stores[0].election.contest("rcv")
+    both = pa.concat_tables([s.cvrs(columns=[contest.column]) for s in stores])
+    direct = irv(from_table(both, contest.column, contest.max_rankings), contest)
+    assert rcv.winners == direct.winners
+    assert rcv.rcv is not None
+    assert len(rcv.rcv["rounds"]) == len(direct.rounds)
+    assert rcv.votes == {k: int(v) for k, v in direct.rounds[0].tally.items()}
+    assert rcv.cards == sum(rcv.by_county[c]["ballots"] for c in ("north", "south")) > 0

@@ -99,14 +99,7 @@ def tabulate_task(county: str, root: str, spec_json: dict[str, Any]) -> CountyTa
     maps = map_county(spec, county, election.contests)
     by_id = {c.id: c for c in election.contests}
     kinds = {c.id: c.kind for c in spec.contests}
-    plain = [m for m in maps if not by_id[m.county_contest].ranked]
-    ranked = [m for m in maps if by_id[m.county_contest].ranked]
-    if ranked:
-        from ..errors import UsageError
-
-        raise UsageError(f"county {county}: statewide ranked-choice contests "
-                         f"({', '.join(m.state_contest for m in ranked)}) are not tabulated "
-                         "statewide yet")
+    plain = [m for m in maps if not by_id[m.county_contest].ranked]  # ranked: state/ranked.py
     tallies = tally_store(store, [by_id[m.county_contest] for m in plain])
     out = []
     for m in plain:
