@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from ..ingest import ingest
 from .common import emit_json, out
 
 
@@ -37,6 +36,8 @@ def register(app: typer.Typer) -> None:
         json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:
         """Read voting-system exports into an election store (appends; refuses duplicate ids)."""
+        from ..ingest import ingest
+
         res = ingest(sources, store, fmt=fmt, options=parse_options(option or []), manifest=manifest)
         if json:
             emit_json(
