@@ -4,13 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-$(STAMP): pyproject.toml
+# The exact versions (and their hashes) come from requirements.lock; tallyproof itself is then
+# installed without resolving anything again.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --only-binary :all: -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: demo test bench
+.PHONY: demo test bench lock
 demo: $(STAMP)
 	$(BIN)/tallyproof demo --out demo-out
 
@@ -26,3 +29,13 @@ bench: $(STAMP)
 	test -x $(VOTEKIT)/bin/python || $(PY) -m venv $(VOTEKIT)
 	$(VOTEKIT)/bin/python -m pip install --quiet votekit==3.5.0
 	VOTEKIT_PYTHON=$(VOTEKIT)/bin/python $(BIN)/python benchmarks/run.py
+
+# Re-pin requirements.lock after a change to the dependencies in pyproject.toml. Pins that
+# still fit are kept; `make lock UPGRADE=1` moves every pin to the newest version allowed.
+LOCKER := .venv-lock
+lock:
+	test -x $(LOCKER)/bin/python || $(PY) -m venv $(LOCKER)
+	$(LOCKER)/bin/python -m pip install --quiet pip-tools==7.6.2
+	$(LOCKER)/bin/pip-compile --quiet --extra test --strip-extras --generate-hashes \
+		--allow-unsafe --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
+		--output-file requirements.lock pyproject.toml

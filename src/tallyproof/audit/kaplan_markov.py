@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from ..errors import UsageError
+from .choices import DEFAULT_GAMMA
 
 __all__ = [
     "DEFAULT_GAMMA",
@@ -31,8 +32,6 @@ __all__ = [
     "stark_sample_size",
     "kaplan_markov_log_factors",
 ]
-
-DEFAULT_GAMMA = 1.03905
 
 
 def _check(margin: float, gamma: float) -> None:

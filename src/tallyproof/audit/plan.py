@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import UsageError
 from .bravo import bravo_asn, bravo_log_factors
+from .choices import PLAN_METHODS
 from .kaplan_markov import DEFAULT_GAMMA, kaplan_markov_log_factors, kaplan_markov_sample_size
 from .risk import expected_log_factors
 from .simulate import MethodSpec, Population, comparison_population, polling_population, simulate
@@ -47,7 +48,6 @@ __all__ = [
 
 #: tallyproof's default risk-measuring method per audit kind (see docs/audit-math.md).
 DEFAULT_METHODS = {"polling": "alpha", "comparison": "kelly"}
-PLAN_METHODS = ("bravo", "kaplan-markov", "alpha", "betting", "agrapa", "kelly", "cobra")
 _POLLING_ONLY = {"bravo"}
 _COMPARISON_ONLY = {"kaplan-markov", "kelly", "cobra"}
 _WITH_REPLACEMENT_CAP = 10_000_000

@@ -52,6 +52,7 @@ from .assorters import (
     votes_from_marks,
 )
 from .batch import BatchFrame, batch_comparison_risk
+from .choices import KINDS
 from .comparison import AssertionRisk, comparison_risk
 from .frames import (
     Cards,
@@ -77,7 +78,6 @@ from .sampler import Draw, sample
 from .stratified import StratumSample, stratified_risk
 
 AUDIT_SCHEMA_VERSION = 1
-KINDS = ("polling", "comparison", "batch", "stratified")
 DEFAULT_METHOD = {"polling": "alpha", "comparison": "kelly", "batch": "alpha",
                   "stratified": "alpha"}
 RETRIEVAL_COLUMNS = ("container", "tabulator", "batch", "position", "imprinted_id", "ticket")

@@ -1,17 +1,30 @@
 """The ``tallyproof`` command: a thin shell over the library (every command lives in a
-``cli/*.py`` module that only parses arguments, calls library functions and prints)."""
+``cli/*.py`` module that only parses arguments, calls library functions and prints).
+
+Commands import the library inside their bodies, so ``tallyproof --help`` and ``--version``
+load neither pyarrow, duckdb, numpy, scipy nor matplotlib and answer at once; a test keeps it so.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 from typer._click.exceptions import ClickException  # typer vendors click
+from typer.main import get_command
 
+from .. import __version__
 from ..errors import TallyproofError
 from . import audit, compare, demo, evidence, ingest, ledger, results, state, tabulate
 from .common import err
+from .help import conventional_metavars
+
+#: Exit status when the reader of the output went away (``tallyproof tabulate ... | head``):
+#: 128 + SIGPIPE (13), what a shell reports for a program that signal ended, as ``cat`` or
+#: ``grep`` would be. It is neither 1 (the evidence contradicts the claim) nor 2 (bad input).
+EXIT_CLOSED_PIPE = 141
 
 app = typer.Typer(
     name="tallyproof",
@@ -22,9 +35,18 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"tallyproof {__version__}\n")
+        raise typer.Exit(0)
+
 
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", is_eager=True,
+        callback=_print_version)] = False,
+) -> None:
     """Public, checkable evidence that an election's reported outcome is right."""
 
 
@@ -35,14 +57,16 @@ for _mod in (ingest, tabulate, ledger, audit, evidence, results, compare, state,
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning tallyproof errors into messages and exit codes
-    (0 ok, 1 evidence contradicts the claim, 2 bad input/usage); tracebacks only with
-    ``--debug`` or ``TALLYPROOF_DEBUG=1``."""
+    (0 ok, 1 evidence contradicts the claim, 2 bad input/usage, 141 the output's reader
+    went away); tracebacks only with ``--debug`` or ``TALLYPROOF_DEBUG=1``."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("TALLYPROOF_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
     try:
+        command = get_command(app)
+        conventional_metavars(command)
         # In non-standalone mode click returns a command's typer.Exit code instead of raising.
-        code = app(args=args, standalone_mode=False)
+        code = command.main(args=args, prog_name="tallyproof", standalone_mode=False)
     except TallyproofError as exc:
         if debug:
             raise
@@ -56,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     except ClickException as exc:  # usage errors found while parsing arguments
         exc.show()
         return 2
+    except BrokenPipeError:
+        return EXIT_CLOSED_PIPE
+    except SystemExit as exc:
+        # rich's consoles (ours and Typer's help) exit 1 when their reader has gone away.
+        if isinstance(exc.__context__, BrokenPipeError):
+            return EXIT_CLOSED_PIPE
+        raise
     except Exception as exc:  # anything unexpected: a bug, reported without a traceback
         if debug:
             raise
@@ -65,4 +96,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    if code == EXIT_CLOSED_PIPE:
+        # Nobody reads any more: send what is still buffered to /dev/null, so that Python's
+        # final flush does not print "Exception ignored ... BrokenPipeError" and exit 120.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+    sys.exit(code)

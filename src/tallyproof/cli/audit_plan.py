@@ -4,19 +4,17 @@ sampler and the planning/risk calculators (thin shells over ``tallyproof.audit``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
-from ..audit.bravo import bravo_pvalue
-from ..audit.kaplan_markov import DEFAULT_GAMMA, kaplan_markov_pvalue
-from ..audit.plan import PLAN_METHODS, estimate_sample_size
-from ..audit.risk import comparison_support, measure_risk
-from ..audit.sampler import sample
+from ..audit.choices import DEFAULT_GAMMA, PLAN_METHODS
 from ..errors import InputError, UsageError
 from .common import emit_json, out
+
+if TYPE_CHECKING:
+    import numpy as np
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 RISK_METHODS = ("kaplan-markov", "bravo", "kelly", "cobra", "alpha", "betting", "agrapa")
@@ -53,6 +51,8 @@ def parse_votes(spec: str) -> dict[str, int]:
 def _even_positions(n: int, counts: dict[int, int]) -> np.ndarray:
     """Category per position for n ballots with the given counts spread evenly (category 2
     = no discrepancy fills the rest)."""
+    import numpy as np
+
     cats = np.full(n, 2, dtype=np.int64)
     taken = np.zeros(n, dtype=bool)
     for k, c in counts.items():
@@ -80,6 +80,8 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         json: JsonOpt = False,
     ) -> None:
         """Draw a consistent sample (Rivest's SHA-256 sampler) in draw order."""
+        from ..audit.sampler import sample
+
         draws = sample(read_ids(ids), seed, size, with_replacement=with_replacement, start=start)
         if json:
             emit_json([{"id": d.id, "ticket": d.ticket, "generation": d.generation} for d in draws])
@@ -114,6 +116,8 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         json: JsonOpt = False,
     ) -> None:
         """Plan how many ballots an audit will need."""
+        from ..audit.plan import estimate_sample_size
+
         est = estimate_sample_size(
             method, risk_limit=risk_limit, margin=margin,
             votes=parse_votes(votes) if votes is not None else None, ballots=ballots,
@@ -154,6 +158,8 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         if n < 0 or min(o1, o2, u1, u2) < 0:
             raise UsageError("counts must be non-negative")
         if method == "kaplan-markov":
+            from ..audit.kaplan_markov import kaplan_markov_pvalue
+
             p = kaplan_markov_pvalue(n, o1, o2, u1, u2, margin=margin, gamma=gamma)
             info.update(gamma=gamma, o1=o1, o2=o2, u1=u1, u2=u2)
         elif method == "bravo":
@@ -161,6 +167,8 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
                 raise UsageError("bravo needs --winner and --loser (their ballots in the sample)")
             if winner + loser > n:
                 raise UsageError("--winner + --loser cannot exceed --n")
+            from ..audit.bravo import bravo_pvalue
+
             p = bravo_pvalue(winner, loser, (1 + margin) / 2)
             info.update(winner=winner, loser=loser, winner_share=(1 + margin) / 2)
         else:
@@ -168,6 +176,8 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
                 raise UsageError("more discrepancies than ballots")
             if not 0 < margin < 1:
                 raise UsageError(f"margin must be in (0, 1), got {margin}")
+            from ..audit.risk import comparison_support, measure_risk
+
             upper = 2 / (2 - margin)
             cats = _even_positions(n, {0: o2, 1: o1, 3: u1, 4: u2})
             x = comparison_support(upper)[cats]

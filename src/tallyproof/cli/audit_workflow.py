@@ -7,17 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ..audit.workflow import (
-    FULL_HAND_COUNT,
-    KINDS,
-    audit_status,
-    next_round,
-    record_interpretations,
-    start_audit,
-)
+from ..audit.choices import KINDS
 from ..errors import Failure, UsageError, VerificationError
-from ..store import Store
-from .common import emit_json, out
+from .common import contest_names, emit_json, open_store, out
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="election store folder")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -41,7 +33,10 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         json: JsonOpt = False,
     ) -> None:
         """Fix the audit's risk limit, seed, contests and assertions (before any draw)."""
-        params = start_audit(Store.open(store), risk_limit=risk_limit, seed=seed, kind=kind,
+        from ..audit.workflow import start_audit
+
+        st = open_store(store)
+        params = start_audit(st, risk_limit=risk_limit, seed=seed, kind=kind,
                              contests=contest, method=method, winners=_winners(winner or []))
         if json:
             emit_json({"audit": params.to_json()})
@@ -49,21 +44,27 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         out.print(f"{params.kind} audit started at risk limit {params.risk_limit:g}, seed "
                   f"{params.seed}; {len(params.contests)} contest(s), "
                   f"{len(params.assertions)} assertion(s)")
+        names = contest_names(st.election)
         for a in params.assertions:
-            out.print(f"  {a.contest_id}: margin {params.margins[a.id]:.4%}  {a.id}")
+            out.print(f"  {names[a.contest_id]}: margin {params.margins[a.id]:.4%}  "
+                      f"{a.describe(st.election.contest(a.contest_id))}", highlight=False)
 
     @audit_app.command("round")
     def round_cmd(store: StoreOpt, json: JsonOpt = False) -> None:
         """Size and draw the next round; write its retrieval list."""
-        info = next_round(Store.open(store))
+        from ..audit.workflow import next_round
+
+        st = open_store(store)
+        info = next_round(st)
         if json:
             emit_json({**info.to_json(), "retrieval_list": str(info.retrieval_path),
                        "round_file": str(info.json_path)})
             return
         out.print(f"round {info.number}: {len(info.new_ballots):,} new card(s) to retrieve; "
                   f"list in {info.retrieval_path}")
+        names = contest_names(st.election)
         for cid, n in info.targets.items():
-            out.print(f"  {cid}: {n:,} card(s) in the sample so far")
+            out.print(f"  {names[cid]}: {n:,} card(s) in the sample so far", highlight=False)
 
     @audit_app.command("record")
     def record_cmd(
@@ -74,7 +75,9 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         json: JsonOpt = False,
     ) -> None:
         """Append audit-board interpretations (a repeat entry must be a correction)."""
-        stored = record_interpretations(Store.open(store), file)
+        from ..audit.workflow import record_interpretations
+
+        stored = record_interpretations(open_store(store), file)
         if json:
             emit_json({"recorded": len(stored), "records": [r.to_json() for r in stored]})
             return
@@ -83,22 +86,27 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
     @audit_app.command("status")
     def status_cmd(store: StoreOpt, json: JsonOpt = False) -> None:
         """Measured risk per contest and assertion; exit 1 if a full hand count is needed."""
-        status = audit_status(Store.open(store))
+        from ..audit.workflow import FULL_HAND_COUNT, audit_status
+
+        st = open_store(store)
+        status = audit_status(st)
+        names = contest_names(st.election)
         if json:
             emit_json(status.to_json())
         else:
             out.print(f"audit: {status.status} after {status.rounds} round(s) "
                       f"(risk limit {status.risk_limit:g})")
             for c in status.contests:
-                out.print(f"  {c.contest_id}: {c.status}, {c.examined:,} of {c.frame_size:,} "
-                          f"card(s) examined, measured risk {c.measured_risk:.4g}")
+                out.print(f"  {names[c.contest_id]}: {c.status}, {c.examined:,} of "
+                          f"{c.frame_size:,} card(s) examined, measured risk "
+                          f"{c.measured_risk:.4g}", highlight=False)
                 for a in c.assertions:
                     d = a.risk.discrepancies
                     out.print(f"    {a.description}: risk {a.risk.p_value:.4g}, "
                               f"o1={d.o1} o2={d.o2} u1={d.u1} u2={d.u2}, {a.status}")
         if status.status == FULL_HAND_COUNT:  # exit 1: the paper contradicts the reported outcome
             raise VerificationError([
-                Failure("audit", f"contest {c.contest_id}: risk {c.measured_risk:.4g} above the "
+                Failure("audit", f"{names[c.contest_id]}: risk {c.measured_risk:.4g} above the "
                                  f"limit and a full hand count is needed")
                 for c in status.contests if c.status == FULL_HAND_COUNT
             ])

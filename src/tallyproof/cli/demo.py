@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..demo.county import DEFAULT_CARDS
-from ..demo.faults import FAULTS, check_fault_names
-from ..demo.pipeline import DemoResult, run_demo
+from ..demo.choices import DEFAULT_CARDS, FAULTS, check_fault_names
 from ..errors import Failure, VerificationError
 from .common import emit_json, err, out
+
+if TYPE_CHECKING:
+    from ..demo.pipeline import DemoResult
 
 _FAULT_HELP = "; ".join(
     f"{f.name}: {f.description} (caught by {f.caught_by})" for f in FAULTS.values()
@@ -67,6 +67,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(out_dir: Path, cards: int, seed: int, faults: tuple[str, ...]) -> DemoResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..demo.pipeline import run_demo
+
     if not err.is_terminal or os.environ.get("TALLYPROOF_NO_PROGRESS") == "1":
 
         def note(stage: str, _frac: float) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from ..errors import Failure, InputError, UsageError, VerificationError
-from ..evidence.checks import Check
-from ..store import Store
-from .common import emit_json, err, out
+from .common import emit_json, err, out, open_store
+
+if TYPE_CHECKING:
+    from ..evidence.checks import Check
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "not_run": "not run"}
 
@@ -48,7 +49,7 @@ def register(app: typer.Typer) -> None:
         """
         from ..reconcile import reconcile_store
 
-        rep = reconcile_store(Store.open(store), pollbooks=pollbooks, results=results)
+        rep = reconcile_store(open_store(store), pollbooks=pollbooks, results=results)
         if json:
             emit_json(rep.to_json())
         else:
@@ -65,7 +66,7 @@ def register(app: typer.Typer) -> None:
         from ..evidence.claims import build_claims
         from ..evidence.report import build_report
 
-        st = Store.open(store)
+        st = open_store(store)
         paths = build_report(st, out_dir)
         if json:
             emit_json({"html": str(paths.html), "pdf": str(paths.pdf),
@@ -82,7 +83,7 @@ def register(app: typer.Typer) -> None:
         """Build the verification bundle: a folder and a .zip with a SHA-256 manifest."""
         from ..evidence.bundle import build_bundle
 
-        paths = build_bundle(Store.open(store), out_dir)
+        paths = build_bundle(open_store(store), out_dir)
         if json:
             emit_json({"folder": str(paths.folder), "zip": str(paths.zip)})
         else:

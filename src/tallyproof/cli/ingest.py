@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from ..contest_rules import declare_rule, rule_text
 from ..errors import TallyproofError, UsageError
-from ..ingest import ingest
-from ..model import Contest, ContestKind
-from ..store import Store
-from .common import emit_json, err, out
+from ..model import ContestKind
+from .common import emit_json, err, open_store, out
+
+if TYPE_CHECKING:
+    from ..model import Contest
 
 
 CONTEST_SET_EXAMPLE = "Example: tallyproof contest set --store county 13 --rule approval --seats 1"
@@ -37,6 +37,8 @@ def parse_options(pairs: list[str]) -> dict[str, object]:
 
 
 def _contest_json(c: Contest) -> dict[str, object]:
+    from ..contest_rules import rule_text
+
     return {"id": c.id, "name": c.name, "rule": c.kind.value, "seats": c.seats,
             "vote_for": c.vote_for, "ranks": c.max_rankings, "rule_declared": c.rule_declared,
             "rcv_options": dict(c.rcv_options), "description": rule_text(c)}
@@ -59,6 +61,8 @@ def register(app: typer.Typer) -> None:
         source and the manifest land, or nothing does. Appends to an existing store (a second
         part of an export is added; its definition files must be identical to the first's);
         refuses duplicate ballot ids, naming their sources."""
+        from ..ingest import ingest
+
         try:
             res = ingest(sources, store, fmt=fmt, options=parse_options(option or []),
                          manifest=manifest)
@@ -97,7 +101,9 @@ def register(app: typer.Typer) -> None:
         json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:
         """Every contest with its id, name and rule (kind, seats, RCV options)."""
-        contests = Store.open(store).election.contests
+        from ..contest_rules import rule_text
+
+        contests = open_store(store).election.contests
         if json:
             emit_json({"contests": [_contest_json(c) for c in contests]})
             return
@@ -127,7 +133,9 @@ def register(app: typer.Typer) -> None:
         has only "vote for N"). Recorded in the store (election.json), committed with the
         election definition, used by tabulate and shown in the report. Each declaration
         replaces the contest's whole rule; refused once an audit has started."""
-        change = declare_rule(Store.open(store), contest, kind=rule, seats=seats,
+        from ..contest_rules import declare_rule, rule_text
+
+        change = declare_rule(open_store(store), contest, kind=rule, seats=seats,
                               rcv_options=parse_pairs(rcv_option or [], "--rcv-option"))
         if json:
             emit_json({"contest": _contest_json(change.contest), "changed": change.changed,

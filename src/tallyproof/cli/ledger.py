@@ -9,9 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from ..ledger import commit_store, consistency, cosign_latest, new_keypair, prove
-from ..store import Store
-from .common import emit_json, err, out
+from .common import emit_json, err, out, open_store
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="election store folder")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -28,6 +26,8 @@ def register(app: typer.Typer) -> None:
         json: JsonOpt = False,
     ) -> None:
         """Create an Ed25519 key pair: KEY (private, mode 0600) and KEY.pub."""
+        from ..ledger.keys import new_keypair
+
         private, public = new_keypair(out_path, name)
         vkey = public.read_text().strip()
         if json:
@@ -46,10 +46,12 @@ def register(app: typer.Typer) -> None:
         json: JsonOpt = False,
     ) -> None:
         """Commit every CVR not yet in the log and sign a new checkpoint (idempotent)."""
+        from ..ledger import commit_store
+
         if supersede and not reason:
             raise UsageError("--supersede needs --reason")
         corrections = {b: reason or "" for b in supersede or []}
-        res = commit_store(Store.open(store), key, corrections)
+        res = commit_store(open_store(store), key, corrections)
         if json:
             emit_json({
                 "committed": res.committed,
@@ -85,7 +87,9 @@ def register(app: typer.Typer) -> None:
         json: JsonOpt = False,
     ) -> None:
         """Inclusion proof of a ballot's leaf in the latest signed checkpoint."""
-        res = prove(Store.open(store), ballot_id, with_data=with_data)
+        from ..ledger import prove
+
+        res = prove(open_store(store), ballot_id, with_data=with_data)
         if json:
             emit_json(res)
             return
@@ -102,7 +106,9 @@ def register(app: typer.Typer) -> None:
         json: JsonOpt = False,
     ) -> None:
         """Consistency proof from an earlier tree size to the latest checkpoint."""
-        res = consistency(Store.open(store), old_size)
+        from ..ledger import consistency
+
+        res = consistency(open_store(store), old_size)
         if json:
             emit_json(res)
             return
@@ -118,7 +124,9 @@ def register(app: typer.Typer) -> None:
         json: JsonOpt = False,
     ) -> None:
         """Add a co-signature (e.g. a state office, an observer) to the latest checkpoint."""
-        text = cosign_latest(Store.open(store), key)
+        from ..ledger import cosign_latest
+
+        text = cosign_latest(open_store(store), key)
         if json:
             emit_json({"checkpoint": text})
         else:

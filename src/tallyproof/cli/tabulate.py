@@ -4,31 +4,35 @@ tabulated into RCTab's detailed report."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from ..errors import UsageError
-from ..tabulate.rctab import run_config
-from ..tabulate.store_results import StoreResults, tabulate_store
-from .common import emit_json, out
+from .common import candidate_names, emit_json, open_store, out
+
+if TYPE_CHECKING:
+    from ..model import Election
+    from ..tabulate.store_results import StoreResults
 
 
-def _show(results: StoreResults, written: Path) -> None:
+def _show(results: StoreResults, election: Election, written: Path) -> None:
+    """The outcome for people: candidates and choices by name (``--json`` keeps the ids)."""
     table = Table(title=f"{results.election} — {results.cvr_count:,} cards")
     for col in ("contest", "kind", "winner(s)", "detail"):
         table.add_column(col)
     for c in results.contests:
+        names = candidate_names(election.contest(c.contest_id))
         if c.tally is not None:
             top = sorted(c.tally.votes.items(), key=lambda kv: -kv[1])[: max(c.vote_for, 1) + 1]
-            detail = ", ".join(f"{k} {v:,}" for k, v in top)
+            detail = ", ".join(f"{names[k]} {v:,}" for k, v in top)
             detail += f"; {c.tally.overvotes:,} overvoted, {c.tally.undervotes:,} undervotes"
         elif c.rcv is not None:
             detail = f"{len(c.rcv.rounds)} rounds, threshold {c.rcv.threshold}"
         else:
             detail = ""
-        winners = ", ".join(c.winners) + (" (tie)" if c.tied else "")
+        winners = ", ".join(names[w] for w in c.winners) + (" (tie)" if c.tied else "")
         table.add_row(c.name, c.kind, winners, detail)
     out.print(table)
     out.print(f"CVR table SHA-256 {results.cvr_table_sha256}; results written to {written}")
@@ -51,6 +55,8 @@ def register(app: typer.Typer) -> None:
         if rctab_config is not None:
             if out_dir is None:
                 raise UsageError("--rctab-config needs --out DIR")
+            from ..tabulate.rctab import run_config
+
             run = run_config(rctab_config, out_dir)
             if json:
                 emit_json({"winners": list(run.result.winners), "rounds": len(run.result.rounds),
@@ -64,8 +70,11 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--out goes with --rctab-config; a store's results go to its results/")
         if store is None:  # unreachable after the check above; narrows the type
             raise UsageError("give --store")
-        results = tabulate_store(store, write=True)
+        from ..tabulate.store_results import tabulate_store
+
+        st = open_store(store)
+        results = tabulate_store(st, write=True)
         if json:
             emit_json(results.to_json())
         else:
-            _show(results, Path(store) / "results" / "tabulation.json")
+            _show(results, st.election, Path(store) / "results" / "tabulation.json")

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..model import Candidate, Contest, ContestKind, Election
+from .choices import DEFAULT_CARDS
 
 ELECTION_NAME = "Riverton County General Election"
 JURISDICTION = "Riverton County"
 ELECTION_DATE = "2026-11-03"
-DEFAULT_CARDS = 100_000
 
 #: Counting groups (Dominion ``CountingGroupId`` → description, tallyproof vote type).
 COUNTING_GROUPS: dict[int, tuple[str, str]] = {

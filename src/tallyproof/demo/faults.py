@@ -39,47 +39,9 @@ import pyarrow.parquet as pq
 from ..errors import UsageError
 from ..fsutil import fsync_dir, temp_path_for
 from ..model import ContestKind
+from .choices import FAULTS, check_fault_names
 from .county import CardTable, ContestDef, County, valid_votes
 
-
-@dataclass(frozen=True)
-class FaultSpec:
-    name: str
-    caught_by: str  # check name (or prefix before ".") that must fail
-    description: str
-
-
-FAULTS: dict[str, FaultSpec] = {
-    f.name: f
-    for f in (
-        FaultSpec(
-            "delete-batch",
-            "reconciliation",
-            "one batch's CVRs dropped from the export; manifest and pollbooks still count it",
-        ),
-        FaultSpec(
-            "add-ballots",
-            "reconciliation",
-            "extra CVRs injected that no manifest or pollbook accounts for",
-        ),
-        FaultSpec(
-            "switch-votes",
-            "audit",
-            "a central-count scanner switches the winner's votes to the runner-up, "
-            "reversing an outcome",
-        ),
-        FaultSpec(
-            "alter-after-commit",
-            "ledger",
-            "one committed CVR changed in cvrs.parquet after the commitment",
-        ),
-        FaultSpec(
-            "results-mismatch",
-            "official_results",
-            "the official results file differs from the count",
-        ),
-    )
-}
 
 #: Cards injected by ``add-ballots``.
 ADDED_CARDS = 40
@@ -96,15 +58,6 @@ class Scenario:
     notes: list[str] = field(default_factory=list)
     switched_tabulator: int | None = None  # switch-votes: paper differs from CVRs here
     results_shift: tuple[int, int, int, int] | None = None  # contest, precinct, from, to
-
-
-def check_fault_names(names: Sequence[str]) -> tuple[str, ...]:
-    unknown = [n for n in names if n not in FAULTS]
-    if unknown:
-        raise UsageError(
-            f"unknown fault {', '.join(map(repr, unknown))}; known: {', '.join(FAULTS)}"
-        )
-    return tuple(dict.fromkeys(names))  # de-duplicated, in the order given
 
 
 def caught(fault: str, checks: Sequence[dict[str, str]]) -> list[str]:
