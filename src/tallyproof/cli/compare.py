@@ -16,23 +16,23 @@ def register(app: typer.Typer) -> None:
 
     @compare.command("hand-count")
     def hand_count_cmd(
-        machine: Annotated[Path, typer.Option("--machine", metavar="FILE",
+        machine: Annotated[Path, typer.Option("--machine",
                            help="the machine count: Clarity results XML (per county)")],
-        hand: Annotated[Path, typer.Option("--hand", metavar="FILE",
+        hand: Annotated[Path, typer.Option("--hand",
                         help="the hand count: Arlo audit report CSV with BATCH RESULTS")],
-        contest: Annotated[str | None, typer.Option("--contest", metavar="NAME",
+        contest: Annotated[str | None, typer.Option("--contest",
                            help="the contest, when the files hold several")] = None,
-        top: Annotated[int, typer.Option("--top", metavar="N",
+        top: Annotated[int, typer.Option("--top",
                        help="counties to list, largest change to the margin first")] = 15,
-        out_dir: Annotated[Path | None, typer.Option("--out", metavar="DIR",
+        out_dir: Annotated[Path | None, typer.Option("--out",
                            help="also write comparison.json and the county and vote-type "
                                 "tables as CSV")] = None,
         bundle: Annotated[Path | None, typer.Option(
-            "--bundle", metavar="DIR",
+            "--bundle",
             help="also write the evidence report (HTML, PDF) and a verification bundle "
                  "(DIR and DIR.zip) that `tallyproof verify DIR` re-checks")] = None,
         history: Annotated[list[Path] | None, typer.Option(
-            "--history", metavar="FILE",
+            "--history",
             help="a published results snapshot (repeat, any order) for the report's "
                  "'results changed after election night' claim")] = None,
         json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,

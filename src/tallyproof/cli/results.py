@@ -17,13 +17,12 @@ def register(app: typer.Typer) -> None:
 
     @results.command("add")
     def add_cmd(
-        files: Annotated[list[Path], typer.Argument(metavar="FILE...",
-                         help="results files in the order published: Clarity XML, "
+        files: Annotated[list[Path], typer.Argument(help="results files in the order published: Clarity XML, "
                               "NIST SP 1500-100 JSON or results CSV")],
-        store: Annotated[Path, typer.Option("--store", metavar="DIR",
+        store: Annotated[Path, typer.Option("--store",
                          help="election store folder")],
         timestamp: Annotated[str | None, typer.Option(
-            "--timestamp", metavar="ISO8601",
+            "--timestamp",
             help="when the file was published (CSV and SP 1500-100 files without "
                  "GeneratedDate); with a zone, e.g. 2020-11-04T02:15:00-05:00")] = None,
     ) -> None:
@@ -45,7 +44,7 @@ def register(app: typer.Typer) -> None:
 
     @results.command("history")
     def history_cmd(
-        store: Annotated[Path, typer.Option("--store", metavar="DIR",
+        store: Annotated[Path, typer.Option("--store",
                          help="election store folder")],
         json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:

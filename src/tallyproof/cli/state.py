@@ -10,7 +10,7 @@ import typer
 from .common import emit_json, err, out
 
 SchedulerOpt = Annotated[str | None, typer.Option(
-    "--scheduler", metavar="ADDRESS",
+    "--scheduler",
     help="a dask.distributed scheduler (tcp://host:8786); default: a local cluster sized to "
          "this machine")]
 InProcessOpt = Annotated[bool, typer.Option(
@@ -40,10 +40,10 @@ def register(app: typer.Typer) -> None:
 
     @state.command("init")
     def init_cmd(
-        folder: Annotated[Path, typer.Argument(metavar="DIR", help="the new state folder")],
+        folder: Annotated[Path, typer.Argument(help="the new state folder")],
         name: Annotated[str, typer.Option("--name", help="the election's name")],
-        date: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD")] = "",
-        state_code: Annotated[str, typer.Option("--state", metavar="CODE",
+        date: Annotated[str, typer.Option("--date")] = "",
+        state_code: Annotated[str, typer.Option("--state",
                               help="the state's postal code")] = "",
     ) -> None:
         """Create a state election folder (state.json)."""
@@ -54,8 +54,8 @@ def register(app: typer.Typer) -> None:
 
     @state.command("add-county")
     def add_county_cmd(
-        folder: Annotated[Path, typer.Argument(metavar="DIR")],
-        county: Annotated[str, typer.Argument(metavar="ID", help="lower-case id, e.g. fulton")],
+        folder: Annotated[Path, typer.Argument()],
+        county: Annotated[str, typer.Argument(help="lower-case id, e.g. fulton")],
         name: Annotated[str, typer.Option("--name", help="the county's name")],
     ) -> None:
         """Add a county (its store will be DIR/counties/ID/store)."""
@@ -65,21 +65,21 @@ def register(app: typer.Typer) -> None:
 
     @state.command("add-contest")
     def add_contest_cmd(
-        folder: Annotated[Path, typer.Argument(metavar="DIR")],
-        contest: Annotated[str, typer.Argument(metavar="ID")],
+        folder: Annotated[Path, typer.Argument()],
+        contest: Annotated[str, typer.Argument()],
         name: Annotated[str, typer.Option("--name")],
         candidate: Annotated[list[str], typer.Option(
-            "--candidate", metavar="ID=NAME", help="a statewide candidate (repeat)")],
-        kind: Annotated[str, typer.Option("--kind", metavar="KIND",
+            "--candidate", help="a statewide candidate (repeat)")],
+        kind: Annotated[str, typer.Option("--kind",
                         help="plurality or approval")] = "plurality",
-        seats: Annotated[int, typer.Option("--seats", metavar="N")] = 1,
-        vote_for: Annotated[int, typer.Option("--vote-for", metavar="N")] = 1,
+        seats: Annotated[int, typer.Option("--seats")] = 1,
+        vote_for: Annotated[int, typer.Option("--vote-for")] = 1,
         alias: Annotated[list[str] | None, typer.Option(
-            "--alias", metavar="COUNTY=CONTEST NAME",
+            "--alias",
             help="a county's own name for this contest (repeat); candidates are matched by "
                  "name, ignoring case and spacing, or by --candidate-alias")] = None,
         candidate_alias: Annotated[list[str] | None, typer.Option(
-            "--candidate-alias", metavar="COUNTY:ID=NAME",
+            "--candidate-alias",
             help="a county's own name for a statewide candidate (repeat)")] = None,
     ) -> None:
         """Declare a statewide contest and how counties name it."""
@@ -104,11 +104,11 @@ def register(app: typer.Typer) -> None:
 
     @state.command("ingest")
     def ingest_cmd(
-        folder: Annotated[Path, typer.Argument(metavar="DIR")],
-        county: Annotated[str, typer.Argument(metavar="COUNTY")],
-        sources: Annotated[list[Path], typer.Argument(metavar="SOURCE...")],
-        fmt: Annotated[str, typer.Option("--format", metavar="NAME")] = "auto",
-        manifest: Annotated[Path | None, typer.Option("--manifest", metavar="FILE")] = None,
+        folder: Annotated[Path, typer.Argument()],
+        county: Annotated[str, typer.Argument()],
+        sources: Annotated[list[Path], typer.Argument()],
+        fmt: Annotated[str, typer.Option("--format")] = "auto",
+        manifest: Annotated[Path | None, typer.Option("--manifest")] = None,
     ) -> None:
         """Ingest one county's exports into its store (one transaction, as `ingest`)."""
         from ..errors import TallyproofError
@@ -128,8 +128,8 @@ def register(app: typer.Typer) -> None:
 
     @state.command("commit")
     def commit_cmd(
-        folder: Annotated[Path, typer.Argument(metavar="DIR")],
-        key: Annotated[Path, typer.Option("--key", metavar="FILE",
+        folder: Annotated[Path, typer.Argument()],
+        key: Annotated[Path, typer.Option("--key",
                        help="the state's private key: signs the state checkpoint")],
         scheduler: SchedulerOpt = None,
         in_process: InProcessOpt = False,
@@ -159,9 +159,9 @@ def register(app: typer.Typer) -> None:
 
     @state.command("tabulate")
     def tabulate_cmd(
-        folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        folder: Annotated[Path, typer.Argument()],
         results_file: Annotated[Path | None, typer.Option(
-            "--results", metavar="FILE",
+            "--results",
             help="certified statewide totals (CSV contest,candidate,votes) to compare with; "
                  "exit 1 on any difference")] = None,
         scheduler: SchedulerOpt = None,
@@ -189,7 +189,7 @@ def register(app: typer.Typer) -> None:
 
     @state.command("reconcile")
     def reconcile_cmd(
-        folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        folder: Annotated[Path, typer.Argument()],
         scheduler: SchedulerOpt = None,
         in_process: InProcessOpt = False,
         json: Annotated[bool, typer.Option("--json")] = False,
@@ -222,9 +222,9 @@ def register(app: typer.Typer) -> None:
 
     @state.command("prove")
     def prove_cmd(
-        folder: Annotated[Path, typer.Argument(metavar="DIR")],
-        county: Annotated[str, typer.Argument(metavar="COUNTY")],
-        ballot: Annotated[str, typer.Argument(metavar="BALLOT_ID")],
+        folder: Annotated[Path, typer.Argument()],
+        county: Annotated[str, typer.Argument()],
+        ballot: Annotated[str, typer.Argument()],
     ) -> None:
         """A ballot's proof through its county checkpoint to the state checkpoint (JSON)."""
         from ..state.statelog import prove_ballot
@@ -233,9 +233,9 @@ def register(app: typer.Typer) -> None:
 
     @state.command("verify")
     def verify_cmd(
-        folder: Annotated[Path, typer.Argument(metavar="DIR")],
+        folder: Annotated[Path, typer.Argument()],
         key: Annotated[Path | None, typer.Option(
-            "--key", metavar="FILE.pub", help="the state's published public key")] = None,
+            "--key", help="the state's published public key")] = None,
     ) -> None:
         """Check the state log: signatures, consistency, every county checkpoint's signature."""
         from ..errors import Failure, VerificationError
