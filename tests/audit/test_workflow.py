@@ -14,7 +14,6 @@ from tallyproof.audit.workflow import (
     ANOTHER_ROUND,
     CONFIRMED,
     FULL_HAND_COUNT,
-    RETRIEVAL_COLUMNS,
     audit_report_data,
     audit_status,
     load_audit,
@@ -23,6 +22,7 @@ from tallyproof.audit.workflow import (
     simulate_audit_boards,
     start_audit,
 )
+from tallyproof.audit.worksheets import RETRIEVAL_COLUMNS
 from tallyproof.errors import AuditError, InputError, UsageError
 from tallyproof.store import Store
 
@@ -190,8 +190,9 @@ def test_record_rejects_bad_rows(store: Store, tmp_path: Path) -> None:
     b = r.draws["mayor"][0]["id"]
     bad = {
         "was not drawn": "NOT-DRAWN,mayor,ALICE",
-        "unknown candidate": f"{b},mayor,ZED",
-        "not under audit": f"{b},council,DAN",
+        "'ZED' is not a choice in contest 'Mayor'; valid choices: Alice \\(id ALICE\\)":
+            f"{b},mayor,ZED",
+        "not a contest under audit; contests under audit: Mayor": f"{b},council,DAN",
         "not ranked": f"{b},mayor,ALICE>BOB",
     }
     for message, line in bad.items():
