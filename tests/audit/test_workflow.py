@@ -31,19 +31,6 @@ from .workflow_helpers import build_store, run_rounds
 SEED = "31415926535897932384"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_store(tmp_path_factory.mktemp("src") / "store").root
-
-
-@pytest.fixture
-def store(built: Path, tmp_path: Path) -> Store:
-    import shutil
-
-    shutil.copytree(built, tmp_path / "store")
-    return Store.open(tmp_path / "store")
-
-
 def _switch_mayor(store: Store, tabulator: str):
     """Paper of one tabulator shows Alice where its CVRs say Bob and vice versa."""
     t = store.cvrs(columns=["ballot_id", "tabulator", "contest:mayor"]).to_pylist()

@@ -10,9 +10,11 @@ import typer
 from ..audit.workflow import (
     FULL_HAND_COUNT,
     KINDS,
+    WAITING,
+    AuditStatus,
     audit_status,
     next_round,
-    record_interpretations,
+    record_file,
     start_audit,
 )
 from ..errors import Failure, UsageError, VerificationError
@@ -53,55 +55,93 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
             out.print(f"  {a.contest_id}: margin {params.margins[a.id]:.4%}  {a.id}")
 
     @audit_app.command("round")
-    def round_cmd(store: StoreOpt, json: JsonOpt = False) -> None:
-        """Size and draw the next round; write its retrieval list."""
-        info = next_round(Store.open(store))
+    def round_cmd(
+        store: StoreOpt,
+        boards: Annotated[int, typer.Option(
+            "--boards", min=1, help="number of audit boards to split the cards among (each "
+                                    "gets a worksheet CSV and PDF)")] = 1,
+        json: JsonOpt = False,
+    ) -> None:
+        """Size and draw the next round; write its retrieval list and the boards' worksheets."""
+        info = next_round(Store.open(store), boards=boards)
         if json:
             emit_json({**info.to_json(), "retrieval_list": str(info.retrieval_path),
-                       "round_file": str(info.json_path)})
+                       "round_file": str(info.json_path),
+                       "worksheets": [str(p) for p in info.worksheets]})
             return
         out.print(f"round {info.number}: {len(info.new_ballots):,} new card(s) to retrieve; "
                   f"list in {info.retrieval_path}")
         for cid, n in info.targets.items():
             out.print(f"  {cid}: {n:,} card(s) in the sample so far")
+        if info.worksheets:
+            out.print(f"worksheets for {info.boards} audit board(s) (fill in the CSV, then "
+                      "`tallyproof audit record --store DIR FILE.csv`):")
+            for p in info.worksheets:
+                out.print(f"  {p}")
 
     @audit_app.command("record")
     def record_cmd(
         store: StoreOpt,
-        file: Annotated[Path, typer.Argument(help="audit-board CSV: ballot_id,contest_id,"
-                                                  "marks,not_found,correction,reason (batch "
-                                                  "audits: batch_id,contest_id,tallies,...)")],
+        file: Annotated[Path, typer.Argument(help="a filled-in board worksheet "
+                                                  "(audit/worksheets/round-N-board-B.csv), or "
+                                                  "a CSV ballot_id,contest_id,marks,not_found,"
+                                                  "correction,reason (batch audits: batch_id,"
+                                                  "contest_id,tallies,...)")],
         json: JsonOpt = False,
     ) -> None:
-        """Append audit-board interpretations (a repeat entry must be a correction)."""
-        stored = record_interpretations(Store.open(store), file)
+        """Append audit-board readings (choices by name or id; a changed reading must be a
+        correction with a reason). The whole file is checked before anything is stored."""
+        got = record_file(Store.open(store), file)
+        stored = got.stored
         if json:
-            emit_json({"recorded": len(stored), "records": [r.to_json() for r in stored]})
+            emit_json({"recorded": len(stored), "unchanged": got.unchanged,
+                       "not_filled": list(got.not_filled),
+                       "records": [r.to_json() for r in stored]})
             return
-        out.print(f"recorded {len(stored):,} reading(s) from {file}")
+        cards = len({r.ballot_id for r in stored})
+        out.print(f"recorded {len(stored):,} reading(s) of {cards:,} card(s) from {file}")
+        if got.unchanged:
+            out.print(f"  {got.unchanged:,} reading(s) were already recorded as they are")
+        if got.not_filled:
+            out.print(f"  {len(got.not_filled):,} card(s) on the worksheet are not filled in "
+                      f"yet (e.g. {got.not_filled[0]})")
 
     @audit_app.command("status")
     def status_cmd(store: StoreOpt, json: JsonOpt = False) -> None:
         """Measured risk per contest and assertion; exit 1 if a full hand count is needed."""
-        status = audit_status(Store.open(store))
+        opened = Store.open(store)
+        status = audit_status(opened)
         if json:
             emit_json(status.to_json())
         else:
-            out.print(f"audit: {status.status} after {status.rounds} round(s) "
-                      f"(risk limit {status.risk_limit:g})")
-            for c in status.contests:
-                out.print(f"  {c.contest_id}: {c.status}, {c.examined:,} of {c.frame_size:,} "
-                          f"card(s) examined, measured risk {c.measured_risk:.4g}")
-                for a in c.assertions:
-                    d = a.risk.discrepancies
-                    out.print(f"    {a.description}: risk {a.risk.p_value:.4g}, "
-                              f"o1={d.o1} o2={d.o2} u1={d.u1} u2={d.u2}, {a.status}")
+            _print_status(status, {c.id: c.name for c in opened.election.contests})
         if status.status == FULL_HAND_COUNT:  # exit 1: the paper contradicts the reported outcome
             raise VerificationError([
                 Failure("audit", f"contest {c.contest_id}: risk {c.measured_risk:.4g} above the "
                                  f"limit and a full hand count is needed")
                 for c in status.contests if c.status == FULL_HAND_COUNT
             ])
+
+
+def _print_status(status: AuditStatus, names: dict[str, str]) -> None:
+    """``audit status`` for people: while a round's cards are not all in, what it waits for."""
+    if status.status == WAITING:
+        out.print(f"audit: round {status.rounds} is waiting for {len(status.unrecorded):,} "
+                  f"card(s) to be recorded (risk limit {status.risk_limit:g})")
+    else:
+        out.print(f"audit: {status.status} after {status.rounds} round(s) "
+                  f"(risk limit {status.risk_limit:g})")
+    for c in status.contests:
+        so_far = " so far" if c.status == WAITING else ""
+        head = f"waiting for {c.waiting_for:,} card(s)" if c.status == WAITING else c.status
+        out.print(f"  {c.contest_id} {names.get(c.contest_id, '')}: {head}; {c.examined:,} "
+                  f"of {c.frame_size:,} card(s) examined{so_far}, measured risk{so_far} "
+                  f"{c.measured_risk:.4g}", markup=False)
+        for a in c.assertions:
+            d = a.risk.discrepancies
+            out.print(f"    {a.description}: risk {a.risk.p_value:.4g}, "
+                      f"o1={d.o1} o2={d.o2} u1={d.u1} u2={d.u2}"
+                      + ("" if a.status == WAITING else f", {a.status}"), markup=False)
 
 
 def _winners(specs: list[str]) -> dict[str, list[str]]:
