@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from tallyproof.audit.boards import fill_worksheet
-from tallyproof.audit.choices import OVERVOTE_MARK, ChoiceError, candidate_id, parse_cell
+from tallyproof.audit.choices import (
+    OVERVOTE_MARK,
+    ChoiceError,
+    candidate_id,
+    contest_for,
+    parse_cell,
+)
 from tallyproof.audit.frames import load_cards
 from tallyproof.audit.records import load_records
 from tallyproof.audit.worksheet_pdf import SheetHeader, render_worksheet
@@ -18,6 +24,7 @@ from tallyproof.audit.worksheets import (
     NOT_TO_READ,
     RETRIEVAL_COLUMNS,
     carried,
+    contest_headers,
     sheet_cards,
     worksheet_csv,
 )
@@ -257,3 +264,18 @@ def test_polling_worksheet_cards_have_no_imprinted_id(store: Store) -> None:
     record_file(store, fill_worksheet(store, r.worksheets[0]))
     assert audit_status(store, write=False).status != WAITING
     assert len(load_rounds(store)) == 1
+
+
+def test_contest_headers_round_trip_when_names_clash() -> None:
+    a = Contest("p-a-north", "Proposition A", candidates=(Candidate("Y1", "Yes"),))
+    b = Contest("p-a-south", "Proposition A", candidates=(Candidate("Y2", "Yes"),))
+    c = Contest("mayor", "Mayor", candidates=(Candidate("M", "Ann"),))
+    heads = contest_headers([a, b, c])
+    assert heads == {"p-a-north": "Proposition A [p-a-north]",
+                     "p-a-south": "Proposition A [p-a-south]", "mayor": "Mayor"}
+    audited = {x.id: x for x in (a, b, c)}
+    assert {contest_for(audited, h).id for h in heads.values()} == set(audited)
+    assert contest_for(audited, " MAYOR ").id == "mayor"
+    with pytest.raises(ChoiceError, match=r"ambiguous: it names contests Proposition A \(id "
+                                          r"p-a-north\), Proposition A \(id p-a-south\)"):
+        contest_for(audited, "proposition a")
