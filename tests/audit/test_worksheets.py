@@ -279,3 +279,39 @@ def test_contest_headers_round_trip_when_names_clash() -> None:
     with pytest.raises(ChoiceError, match=r"ambiguous: it names contests Proposition A \(id "
                                           r"p-a-north\), Proposition A \(id p-a-south\)"):
         contest_for(audited, "proposition a")
+
+
+def test_batch_audit_tally_sheets(store: Store, tmp_path: Path) -> None:
+    start_audit(store, risk_limit=0.1, seed=SEED, kind="batch", contests=["mayor"])
+    r = next_round(store, boards=2)
+    sheets = [p for p in r.worksheets if p.suffix == ".csv"]
+    assert len(sheets) == 2 and all(p.with_suffix(".pdf").exists() for p in r.worksheets)
+    rows = [x for p in sheets for x in _rows(p)]
+    assert {x["batch_id"] for x in rows} == set(r.new_ballots)
+    assert {x["choice"] for x in rows} == {"Alice", "Bob", "Carol"}
+    assert {x["votes"] for x in rows} == {""}  # blind: the reported tallies are not shown
+    assert audit_status(store, write=False).status == WAITING
+    # the hand counts equal the CVR tallies (what simulated boards would count)
+    from tallyproof.audit.workflow import simulate_audit_boards
+
+    with simulate_audit_boards(store, r).open(newline="") as f:
+        counts = {x["batch_id"]: dict(p.split("=") for p in x["tallies"].split(";"))
+                  for x in csv.DictReader(f)}
+    names = {"Alice": "ALICE", "Bob": "BOB", "Carol": "CAROL"}
+    first = _rows(sheets[0])
+    for x in first:
+        x["votes"] = counts[x["batch_id"]][names[x["choice"]]]
+    bad = [dict(x) for x in first]
+    bad[0]["votes"] = ""
+    with pytest.raises(InputError, match=r"line 2, batch .*field votes: no count for 'Alice'"):
+        record_file(store, _write(tmp_path / "bad.csv", bad))
+    bad[0]["votes"] = "many"
+    with pytest.raises(InputError, match="whole number or 'not found'"):
+        record_file(store, _write(tmp_path / "bad.csv", bad))
+    got = record_file(store, _write(tmp_path / "b1.csv", first))
+    assert got.stored and all(x.tallies for x in got.stored)
+    second = _rows(sheets[1])
+    for x in second:
+        x["votes"] = counts[x["batch_id"]][names[x["choice"]]]
+    record_file(store, _write(tmp_path / "b2.csv", second))
+    assert audit_status(store, write=False).status != WAITING

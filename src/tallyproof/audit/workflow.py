@@ -52,6 +52,7 @@ from .assorters import (
     votes_from_marks,
 )
 from .batch import BatchFrame, batch_comparison_risk
+from .batch_sheets import batch_sheet_csv, carried_batches, is_batch_sheet, read_batch_sheet
 from .choices import mark_codes
 from .commitment import check_commitment, held_commitment
 from .comparison import AssertionRisk, comparison_risk
@@ -419,8 +420,10 @@ def next_round(store: Store, *, boards: int = 1) -> RoundInfo:
         for d in draws.get(cid, []):
             if (cid, d["id"]) not in before and reading_for(readings, d["id"], cid) is None:
                 tickets[d["id"]] = d["ticket"]
+    carries = (carried_batches if params.kind == "batch" else carried)(cards, contests,
+                                                                        list(tickets))
     to_read = {b: [k for k in ks if reading_for(readings, b, k) is None]
-               for b, ks in carried(cards, contests, list(tickets)).items()}
+               for b, ks in carries.items()}
     new = sorted(tickets)
     rdir = rounds_dir(store)
     json_path = rdir / f"round-{number}.json"
@@ -436,10 +439,8 @@ def next_round(store: Store, *, boards: int = 1) -> RoundInfo:
 
 def _write_worksheets(store: Store, params: AuditParams, number: int, boards: int,
                       sheet: list[SheetCard], contests: list[Contest]) -> tuple[Path, ...]:
-    """Each board's worksheet CSV and PDF (card-level audits; a batch audit's boards count
-    whole batches and hand in tallies, see docs/audit.md)."""
-    if params.kind == "batch":
-        return ()
+    """Each board's worksheet CSV and PDF (a batch audit's: tally sheets, one row per batch,
+    contest and choice, :mod:`.batch_sheets`)."""
     from datetime import datetime
 
     from .worksheet_pdf import SheetHeader, render_worksheet
@@ -449,7 +450,8 @@ def _write_worksheets(store: Store, params: AuditParams, number: int, boards: in
     for board in range(1, boards + 1):
         mine = [c for c in sheet if c.board == board]
         csv_path, pdf_path = worksheet_paths(store, number, board)
-        atomic_write_bytes(csv_path, worksheet_csv(number, mine, contests))
+        make_csv = batch_sheet_csv if params.kind == "batch" else worksheet_csv
+        atomic_write_bytes(csv_path, make_csv(number, mine, contests))
         head = SheetHeader(store.election, number, board, boards, params.kind, created)
         atomic_write_bytes(pdf_path, render_worksheet(head, mine, contests))
         out += [csv_path, pdf_path]
@@ -507,14 +509,18 @@ def record_file(store: Store, path: Path) -> Recorded:
     election = store.election
     contests = {c: election.contest(c) for c in params.contests}
     path = Path(path)
-    if params.kind != "batch" and is_worksheet(csv_header(path)):
+    header = csv_header(path)
+    batch = params.kind == "batch"
+    if is_batch_sheet(header) if batch else is_worksheet(header):
         drawn = list(dict.fromkeys(d["id"] for ds in rounds[-1].draws.values() for d in ds))
-        carries = carried(load_cards(store, list(contests.values())), list(contests.values()),
-                          drawn)
+        audited = list(contests.values())
+        carries = (carried_batches if batch else carried)(load_cards(store, audited), audited,
+                                                          drawn)
         everything = current_readings(load_records(records_path(store)))
         readings = {(b, k): r for b, ks in carries.items() for k in ks
                     if (r := reading_for(everything, b, k)) is not None}
-        got = read_worksheet(path, contests=contests, carries=carries, readings=readings)
+        read = read_batch_sheet if batch else read_worksheet
+        got = read(path, contests=contests, carries=carries, readings=readings)
         return Recorded(append_records(records_path(store), got.records), True,
                         got.unchanged, got.not_filled)
     sampled = {d["id"] for r in rounds for ds in r.draws.values() for d in ds}

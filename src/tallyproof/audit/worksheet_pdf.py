@@ -45,7 +45,7 @@ class SheetHeader:
 
 
 class _Pdf(FPDF):
-    head: SheetHeader
+    head: SheetHeader  # set before the first page
 
     def footer(self) -> None:
         self.set_y(-13)
@@ -72,32 +72,42 @@ def render_worksheet(head: SheetHeader, cards: Sequence[SheetCard],
     pdf.set_auto_page_break(auto=True, margin=18)  # the tables; card blocks break by hand
     pdf.alias_nb_pages()
     pdf.add_page()
+    batch = head.kind == "batch"
     _title(pdf, head, len(cards))
     by_id = {c.id: c for c in contests}
     if not cards:
-        _para(pdf, "No cards for this board in this round.", bold=True)
+        _para(pdf, f"No {'batches' if batch else 'cards'} for this board in this round.",
+              bold=True)
     else:
-        _pull_list(pdf, cards)
+        _pull_list(pdf, cards, batch=batch)
         pdf.add_page()
     for card in cards:
-        _card(pdf, card, [by_id[k] for k in card.contests])
-    _signatures(pdf, len(cards))
+        _card(pdf, card, [by_id[k] for k in card.contests], batch=batch)
+    _signatures(pdf, len(cards), batch=batch)
     _choices_table(pdf, [c for c in contests if any(c.id in k.contests for k in cards)])
     return bytes(pdf.output())
 
 
-def _pull_list(pdf: FPDF, cards: Sequence[SheetCard]) -> None:
+def _pull_list(pdf: FPDF, cards: Sequence[SheetCard], *, batch: bool) -> None:
     """The board's pull list: where every card is, with boxes for pulled and put back."""
     _para(pdf, "Pull list", size=11, bold=True)
     pdf.ln(1)
     pdf.set_font(FONT, "", 8.5)
-    with pdf.table(col_widths=(12, 48, 20, 16, 16, 34, 20, 20), text_align="LEFT",
-                   line_height=4.6, first_row_as_headings=True, repeat_headings=1) as table:
-        for row in [("Card", "Container", "Tabulator", "Batch", "Position", "Imprinted id",
-                     "Pulled", "Put back"),
-                    *((str(c.number), c.container, c.tabulator, c.batch,
-                       str(c.position) if c.position else "", c.imprinted_id, "\u2610",
-                       "\u2610") for c in cards)]:
+    if batch:
+        widths: tuple[int, ...] = (14, 72, 30, 30, 20, 20)
+        rows = [("Batch", "Container", "Tabulator", "Batch", "Pulled", "Put back"),
+                *((str(c.number), c.container, c.tabulator, c.batch, "\u2610", "\u2610")
+                  for c in cards)]
+    else:
+        widths = (12, 48, 20, 16, 16, 34, 20, 20)
+        rows = [("Card", "Container", "Tabulator", "Batch", "Position", "Imprinted id",
+                 "Pulled", "Put back"),
+                *((str(c.number), c.container, c.tabulator, c.batch,
+                   str(c.position) if c.position else "", c.imprinted_id, "\u2610", "\u2610")
+                  for c in cards)]
+    with pdf.table(col_widths=widths, text_align="LEFT", line_height=4.6,
+                   first_row_as_headings=True, repeat_headings=1) as table:
+        for row in rows:
             r = table.row()
             for cell in row:
                 r.cell(cell)
@@ -112,11 +122,22 @@ def _title(pdf: FPDF, head: SheetHeader, n: int) -> None:
     e = head.election
     _para(pdf, "Risk-limiting audit: audit board worksheet", size=16, bold=True)
     pdf.ln(1)
+    unit = "batch" if head.kind == "batch" else "card"
     _para(pdf, f"Round {head.round_number} · audit board {head.board} of {head.boards} · "
-               f"{n} card{'s' if n != 1 else ''} to read", size=11, bold=True)
+               f"{n} {unit}{'es' if unit == 'batch' and n != 1 else 's' if n != 1 else ''} "
+               f"to {'count' if unit == 'batch' else 'read'}", size=11, bold=True)
     _para(pdf, ", ".join(x for x in (e.name, e.jurisdiction, e.date or "") if x))
     pdf.ln(2)
     steps = [
+        "Pull each batch below from its container and count every card of it by hand.",
+        "For each contest listed under the batch, write the number of votes each choice "
+        "received (0 when none).",
+        "A batch you cannot find: tick \"batch not found\" and go on; it counts against the "
+        "reported outcome.",
+        "Both members agree on every count, initial each page and sign the last one. "
+        "Type the counts into the tally sheet CSV of the same name (the votes column; "
+        "\"not found\" for a missing batch).",
+    ] if unit == "batch" else [
         "Pull each card below from its container, tabulator and batch: count to its "
         "position (1 = the first card of the batch) and check the imprinted id when there "
         "is one.",
@@ -201,9 +222,11 @@ def _contest(pdf: FPDF, contest: Contest, x0: float, width: float, *, dry: bool)
     return bottom - y0
 
 
-def _card_head(pdf: FPDF, card: SheetCard, *, dry: bool, continued: bool = False) -> float:
+def _card_head(pdf: _Pdf, card: SheetCard, *, dry: bool, continued: bool = False) -> float:
     x0, width, y0 = pdf.l_margin, pdf.epw, pdf.get_y()
-    where = [f"Card {card.number}" + (" (continued)" if continued else "")]
+    batch = pdf.head.kind == "batch"
+    where = [f"{'Batch' if batch else 'Card'} {card.number}"
+             + (" (continued)" if continued else "")]
     if card.container:
         where.append(f"container {card.container}")
     where += [f"tabulator {card.tabulator}", f"batch {card.batch}"]
@@ -217,24 +240,43 @@ def _card_head(pdf: FPDF, card: SheetCard, *, dry: bool, continued: bool = False
         pdf.set_font(FONT, "", 9.5)
         pdf.set_xy(x0 + 2, y0 + 7)
         ident = card.imprinted_id or "none (find the card by its position in the batch)"
-        pdf.cell(width / 2, LINE, f"Imprinted id: {ident}")
+        pdf.cell(width / 2, LINE, f"Batch id: {card.ballot_id}   cards counted: ________"
+                 if batch else f"Imprinted id: {ident}")
         if not continued:
             _box(pdf, x0 + width - 42, y0 + 7)
             pdf.set_xy(x0 + width - 42 + BOX + 1.5, y0 + 7)
             pdf.set_font(FONT, "B", 9.5)
-            pdf.cell(38, LINE, "card not found")
+            pdf.cell(38, LINE, "batch not found" if batch else "card not found")
     pdf.set_y(y0 + 7 + LINE + 1)
     return 7 + LINE + 1
 
 
-def _card(pdf: FPDF, card: SheetCard, contests: Sequence[Contest]) -> None:
-    """One card's framed block: on one page when it fits on one, else continued on the next
-    page between two contests (the card's heading repeated)."""
+def _tally(pdf: FPDF, contest: Contest, x0: float, width: float, *, dry: bool) -> float:
+    """A batch's count lines for one contest (a line per choice); its height."""
+    y0 = pdf.get_y()
+    if not dry:
+        pdf.set_font(FONT, "B", 9.5)
+        pdf.set_xy(x0, y0)
+        pdf.cell(width, LINE, contest.name)
+        pdf.set_font(FONT, "", 9.5)
+        for i, cand in enumerate(contest.candidates, start=1):
+            pdf.set_xy(x0 + 4, y0 + i * LINE)
+            pdf.cell(80, LINE, cand.name)
+            pdf.cell(0, LINE, "votes: ____________")
+    bottom = y0 + (len(contest.candidates) + 1) * LINE + 1.5
+    pdf.set_y(bottom)
+    return bottom - y0
+
+
+def _card(pdf: _Pdf, card: SheetCard, contests: Sequence[Contest], *, batch: bool) -> None:
+    """One card's (or batch's) framed block: on one page when it fits on one, else continued
+    on the next page between two contests (the heading repeated)."""
     x0, width = pdf.l_margin, pdf.epw
     bottom = pdf.h - 20
     y = pdf.get_y()
+    draw = _tally if batch else _contest
     need = _card_head(pdf, card, dry=True) + sum(
-        _contest(pdf, c, x0 + 3, width - 3, dry=True) for c in contests) + 1
+        draw(pdf, c, x0 + 3, width - 3, dry=True) for c in contests) + 1
     pdf.set_y(y)
     if y + need > bottom and need <= bottom - pdf.t_margin:
         pdf.add_page()
@@ -242,26 +284,27 @@ def _card(pdf: FPDF, card: SheetCard, contests: Sequence[Contest]) -> None:
     _card_head(pdf, card, dry=False)
     for contest in contests:
         y = pdf.get_y()
-        h = _contest(pdf, contest, x0 + 3, width - 3, dry=True)
+        h = draw(pdf, contest, x0 + 3, width - 3, dry=True)
         pdf.set_y(y)
         if y + h > bottom:
             pdf.rect(x0, top, width, y - top)
             pdf.add_page()
             top = pdf.get_y()
             _card_head(pdf, card, dry=False, continued=True)
-        _contest(pdf, contest, x0 + 3, width - 3, dry=False)
+        draw(pdf, contest, x0 + 3, width - 3, dry=False)
     pdf.rect(x0, top, width, pdf.get_y() - top + 1)
     pdf.set_y(pdf.get_y() + 4)
 
 
-def _signatures(pdf: FPDF, n: int) -> None:
+def _signatures(pdf: FPDF, n: int, *, batch: bool) -> None:
     if pdf.get_y() + 20 + MEMBERS * 14 > pdf.h - 20:
         pdf.add_page()
     pdf.ln(4)
-    _para(pdf, f"Cards read: ______ of {n}      cards not found: ______", size=10, bold=True)
+    unit = "Batches counted" if batch else "Cards read"
+    _para(pdf, f"{unit}: ______ of {n}      not found: ______", size=10, bold=True)
     pdf.ln(3)
-    _para(pdf, "We read the cards above from the paper and recorded what each showed.",
-          size=9.5)
+    _para(pdf, "We counted the batches above by hand and recorded the counts." if batch else
+          "We read the cards above from the paper and recorded what each showed.", size=9.5)
     pdf.ln(2)
     pdf.set_font(FONT, "", 9.5)
     for i in range(1, MEMBERS + 1):
