@@ -315,3 +315,17 @@ def test_batch_audit_tally_sheets(store: Store, tmp_path: Path) -> None:
         x["votes"] = counts[x["batch_id"]][names[x["choice"]]]
     record_file(store, _write(tmp_path / "b2.csv", second))
     assert audit_status(store, write=False).status != WAITING
+
+
+def test_not_found_in_one_cell_marks_the_whole_card(store: Store, tmp_path: Path) -> None:
+    r = _round(store)
+    rows = _rows(r.worksheets[0])
+    odd = next(x for x in rows if x["Ranked seat"] != NOT_TO_READ)
+    odd["Mayor"] = "not found"  # Council and Ranked seat left empty
+    record_file(store, _write(tmp_path / "s.csv", [odd]))
+    recs = load_records(store.audit_dir / "records.jsonl")
+    assert {(x.contest_id, x.not_found, x.marks) for x in recs} == {
+        ("mayor", True, None), ("council", True, None), ("rcv", True, None)}
+    odd["Council"] = "Dan"
+    with pytest.raises(InputError, match="'not found' in one contest but read in another"):
+        record_file(store, _write(tmp_path / "s.csv", [odd]))

@@ -27,6 +27,7 @@ is skipped; a different one must be a correction with a reason.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -220,11 +221,11 @@ def read_worksheet(path: Path, *, contests: dict[str, Contest],
     """Parse and check a filled-in worksheet; nothing is stored.
 
     ``carries``: drawn sample id → the audited contests it carries (:func:`carried`);
-    ``readings``: the reading that counts for each of those (card, contest) so far. Every error names the line, the
-    card and the column; a bad value's error lists the contest's valid choices.
+    ``readings``: the reading that counts for each of those (card, contest) so far. Every
+    error names the line, the card and the column; a bad value's error lists the contest's
+    valid choices. ``not found`` in one contest cell (or ``not_found`` = yes) marks the whole
+    card not found.
     """
-    import hashlib
-
     raw, text = read_text(Path(path))
     digest = hashlib.sha256(raw).hexdigest()
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -281,7 +282,7 @@ def read_worksheet(path: Path, *, contests: dict[str, Contest],
                                  "reading", file=path, record=where, field=col)
             entries[contest.id] = (cell.marks, cell.not_found, col)
         pending = [k for k in carries[ballot] if (ballot, k) not in readings]
-        if card_missing:
+        if card_missing or any(e[1] for e in entries.values()):  # the card is not there
             for k in pending:
                 entries.setdefault(k, (None, True, "not_found"))
         found = [k for k, e in entries.items() if not e[1]]
