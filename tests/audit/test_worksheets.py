@@ -329,3 +329,15 @@ def test_not_found_in_one_cell_marks_the_whole_card(store: Store, tmp_path: Path
     odd["Council"] = "Dan"
     with pytest.raises(InputError, match="'not found' in one contest but read in another"):
         record_file(store, _write(tmp_path / "s.csv", [odd]))
+
+
+def test_more_boards_than_batches_leaves_some_boards_empty(store: Store) -> None:
+    start_audit(store, risk_limit=0.05, seed=SEED, contests=["mayor"])
+    r = next_round(store, boards=12)  # the store has 8 batches
+    sheets = r.worksheets[::2]
+    sizes = [len(_rows(p)) for p in sheets]
+    assert sum(sizes) == len(r.new_ballots) and 0 in sizes
+    empty = sheets[sizes.index(0)]
+    assert empty.read_text().startswith("round,board,card,")
+    got = record_file(store, fill_worksheet(store, empty))
+    assert got.stored == [] and got.not_filled == ()

@@ -138,8 +138,9 @@ def fill_worksheet(store: Store, worksheet: Path, paper: PaperFn | None = None,
     contests = {c: store.election.contest(c) for c in params.contests}
     read = _PaperReader(load_cards(store, list(contests.values())), paper)
     with Path(worksheet).open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-        header = list(rows[0]) if rows else []
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        header = list(reader.fieldnames or [])
     columns = {h: contest_for(contests, h) for h in header
                if h not in SHEET_ID_COLUMNS and h not in SHEET_TAIL_COLUMNS}
 
