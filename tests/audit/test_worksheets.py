@@ -81,7 +81,8 @@ def test_unknown_and_ambiguous_names_list_the_valid_choices() -> None:
         Candidate("S2", "A; B")))
     with pytest.raises(ChoiceError, match=r"'Anne Lee' is not a choice.*Ann Lee \(id S1\)"):
         candidate_id(c, "Anne Lee")
-    with pytest.raises(ChoiceError, match=r"ambiguous.*Write-in \(id W1\), Write-in \(id W2\)"):
+    with pytest.raises(ChoiceError, match=r"ambiguous.*Write-in \(id W1\), Write-in \(id W2\); "
+                                          r"write the id instead; valid choices: Ann Lee"):
         candidate_id(c, "write-in")
     assert candidate_id(c, "W2") == "W2"
     assert parse_cell(c, "a; b").marks == (("S2",),)  # a whole-cell name wins over splitting

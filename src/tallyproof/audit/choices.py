@@ -73,7 +73,7 @@ def candidate_id(contest: Contest, value: str) -> str:
                           f"valid choices: {choices_text(contest)}")
     raise ChoiceError(f"{value.strip()!r} is ambiguous in contest {contest.name!r}: it names "
                       + ", ".join(f"{c.name} (id {c.id})" for c in hits)
-                      + "; write the id instead")
+                      + f"; write the id instead; valid choices: {choices_text(contest)}")
 
 
 def contest_for(contests: dict[str, Contest], value: str) -> Contest:
@@ -92,7 +92,8 @@ def contest_for(contests: dict[str, Contest], value: str) -> Contest:
     if not hits:
         raise ChoiceError(f"{text!r} is not a contest under audit; contests under audit: {valid}")
     raise ChoiceError(f"{text!r} is ambiguous: it names contests "
-                      + ", ".join(f"{c.name} (id {c.id})" for c in hits) + "; write the id")
+                      + ", ".join(f"{c.name} (id {c.id})" for c in hits)
+                      + f"; write the id; contests under audit: {valid}")
 
 
 def _rank(contest: Contest, text: str) -> tuple[str, ...]:
