@@ -342,3 +342,26 @@ def test_more_boards_than_batches_leaves_some_boards_empty(store: Store) -> None
     assert empty.read_text().startswith("round,board,card,")
     got = record_file(store, fill_worksheet(store, empty))
     assert got.stored == [] and got.not_filled == ()
+
+
+def test_a_card_read_before_is_not_pulled_again(store: Store) -> None:
+    """Round 1 reads every contest a card carries; a round-2 draw of such a card for another
+    contest finds the reading there, so the card is not on round 2's list."""
+    start_audit(store, risk_limit=0.05, seed=SEED)
+    t = store.cvrs(columns=["ballot_id", "tabulator", "contest:mayor"]).to_pylist()
+    swapped = {r["ballot_id"]: [[{0: 1, 1: 0}.get(c, c) for c in rank]
+                                for rank in r["contest:mayor"]]
+               for r in t if r["tabulator"] == "T2"}
+    r1 = next_round(store)
+    record_file(store, fill_worksheet(store, r1.worksheets[0],
+                                      lambda b: {"mayor": swapped[b]} if b in swapped else {}))
+    assert audit_status(store, write=False).status == "another_round"
+    read = {(x.ballot_id, x.contest_id) for x in load_records(store.audit_dir / "records.jsonl")}
+    drawn1 = {(d["id"], c) for c, ds in r1.draws.items() for d in ds}
+    assert read > drawn1  # contests the cards carry, beyond those they were drawn for
+    r2 = next_round(store)
+    new_pairs = {(d["id"], c) for c, ds in r2.draws.items() for d in ds} - drawn1
+    already = {b for b, c in new_pairs if (b, c) in read}
+    pulled = set(r2.new_ballots)
+    assert already - pulled  # some round-2 draws were read in round 1: not pulled again
+    assert {b for b, c in new_pairs if (b, c) not in read} == pulled
