@@ -30,6 +30,7 @@ BOX = 3.6  # side of a check box, mm
 LINE = 6.0  # height of a line of check boxes, mm
 GAP = 5.0  # space after a choice's label, mm
 MEMBERS = 2  # signature lines
+PAGES = "{pages}"  # the page-count placeholder: room for 7 digits
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class _Pdf(FPDF):
         self.set_font(FONT, size=8)
         h = self.head
         self.cell(0, 5, f"Round {h.round_number} · audit board {h.board} of {h.boards} · "
-                        f"page {self.page_no()} of {{nb}}", align="L")
+                        f"page {self.page_no()} of {PAGES}", align="L")
         self.set_x(self.l_margin)
         self.cell(0, 5, "initials:  ________   ________", align="R")
 
@@ -70,7 +71,7 @@ def render_worksheet(head: SheetHeader, cards: Sequence[SheetCard],
     pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
     pdf.set_margins(15, 14, 15)
     pdf.set_auto_page_break(auto=True, margin=18)  # the tables; card blocks break by hand
-    pdf.alias_nb_pages()
+    pdf.alias_nb_pages(PAGES)
     pdf.add_page()
     batch = head.kind == "batch"
     _title(pdf, head, len(cards))
