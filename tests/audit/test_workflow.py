@@ -14,7 +14,6 @@ from tallyproof.audit.workflow import (
     ANOTHER_ROUND,
     CONFIRMED,
     FULL_HAND_COUNT,
-    RETRIEVAL_COLUMNS,
     audit_report_data,
     audit_status,
     load_audit,
@@ -23,25 +22,13 @@ from tallyproof.audit.workflow import (
     simulate_audit_boards,
     start_audit,
 )
+from tallyproof.audit.worksheets import RETRIEVAL_COLUMNS
 from tallyproof.errors import AuditError, InputError, UsageError
 from tallyproof.store import Store
 
 from .workflow_helpers import build_store, run_rounds
 
 SEED = "31415926535897932384"
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_store(tmp_path_factory.mktemp("src") / "store").root
-
-
-@pytest.fixture
-def store(built: Path, tmp_path: Path) -> Store:
-    import shutil
-
-    shutil.copytree(built, tmp_path / "store")
-    return Store.open(tmp_path / "store")
 
 
 def _switch_mayor(store: Store, tabulator: str):
@@ -190,8 +177,9 @@ def test_record_rejects_bad_rows(store: Store, tmp_path: Path) -> None:
     b = r.draws["mayor"][0]["id"]
     bad = {
         "was not drawn": "NOT-DRAWN,mayor,ALICE",
-        "unknown candidate": f"{b},mayor,ZED",
-        "not under audit": f"{b},council,DAN",
+        "'ZED' is not a choice in contest 'Mayor'; valid choices: Alice \\(id ALICE\\)":
+            f"{b},mayor,ZED",
+        "not a contest under audit; contests under audit: Mayor": f"{b},council,DAN",
         "not ranked": f"{b},mayor,ALICE>BOB",
     }
     for message, line in bad.items():

@@ -83,6 +83,9 @@ def test_audit_in_progress_answers_nothing_yet():
     claim = by_id([audit])["votes_switched"]
     assert claim.verdict == "not_answered"
     assert claim.finding.startswith("Not answered yet")
+    waiting = Check("audit", "fail", "waiting after 1 round(s)",
+                    {"status": "waiting", "discrepancies": {}})
+    assert by_id([waiting])["votes_switched"].verdict == "not_answered"
     escalated = Check("audit", "fail", "full hand count", {
         "status": "full_hand_count", "discrepancies": {"two-vote overstatement": 6}})
     assert by_id([escalated])["votes_switched"].verdict == "problem_found"

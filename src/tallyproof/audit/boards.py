@@ -69,47 +69,103 @@ def simulate_audit_boards(
     # again: every drawn, unrecorded (card, contest) pair is handed to the boards.
     ballots = list(dict.fromkeys([*ballots, *sorted(drawn_for)]))
     cards = load_cards(store, contests)
-    by_slot: dict[tuple[str, str, int], int] = {}
-    if params.kind in ("polling", "stratified"):
-        t = cards.table
-        for i, (tb, bt, rc) in enumerate(zip(t.column("tabulator").to_pylist(),
-                                             t.column("batch").to_pylist(),
-                                             t.column("record").to_pylist(), strict=True)):
-            by_slot[(tb or "", bt or "", int(rc or 0))] = i
     if params.kind == "batch":
         return _simulate_batches(store, params, cards, contests, ballots, drawn_for, number,
                                  paper)
     rows: list[tuple[str, str, str, bool]] = []
+    read = _PaperReader(cards, paper)
     for bid in ballots:
         if not drawn_for.get(bid):
             continue
-        override = paper(bid) if paper is not None else {}
-        if override is None:
-            rows.extend((bid, cid, "", True) for cid in sorted(drawn_for[bid]))
-            continue
-        if bid in cards.index:
-            row: int | None = cards.index[bid]
-        else:
-            tb, bt, pos = bid.rsplit("/", 2)
-            row = by_slot.get((tb, bt, int(pos)))
         for c in contests:
-            if c.id not in drawn_for.get(bid, set()):
+            if c.id not in drawn_for[bid]:
                 continue
-            if c.id in override:
-                codes = override[c.id]
-            elif row is None:
-                raise AuditError(f"no CVR for sampled card {bid!r}; the simulation needs "
-                                 "`paper` to say what it shows")
-            else:
-                codes = cards.table.column(c.column)[row].as_py()
-                if codes is None:
-                    codes = [[]]
-                # an overvote the export did not itemise: the paper shows two marks there
-                codes = [[0, 1] if OVERVOTE_UNKNOWN in rank else rank for rank in codes]
-            rows.append((bid, c.id, format_marks(codes_to_marks(c, codes)), False))
+            codes = read(bid, c)
+            rows.append((bid, c.id, "" if codes is None else
+                         format_marks(codes_to_marks(c, codes)), codes is None))
     path = store.audit_dir / "boards" / f"round-{number}-simulated.csv"
     write_records_csv(path, rows)
     return path
+
+
+class _PaperReader:
+    """What simulated boards see on a card: the CVR, unless ``paper`` says otherwise (``None``
+    = the card is not found). A polling audit's manifest slot is the CVR with the same
+    tabulator, batch and record number."""
+
+    def __init__(self, cards: Cards, paper: PaperFn | None) -> None:
+        self.cards, self.paper = cards, paper
+        t = cards.table
+        self.by_slot = {(tb or "", bt or "", int(rc or 0)): i for i, (tb, bt, rc) in enumerate(
+            zip(t.column("tabulator").to_pylist(), t.column("batch").to_pylist(),
+                t.column("record").to_pylist(), strict=True))}
+
+    def __call__(self, bid: str, contest: Contest) -> Marks | None:
+        override = self.paper(bid) if self.paper is not None else {}
+        if override is None:
+            return None
+        if contest.id in override:
+            return override[contest.id]
+        if bid in self.cards.index:
+            row: int | None = self.cards.index[bid]
+        else:
+            tb, bt, pos = bid.rsplit("/", 2)
+            row = self.by_slot.get((tb, bt, int(pos)))
+        if row is None:
+            raise AuditError(f"no CVR for sampled card {bid!r}; the simulation needs "
+                             "`paper` to say what it shows")
+        codes = self.cards.table.column(contest.column)[row].as_py()
+        if codes is None:
+            return [[]]
+        # an overvote the export did not itemise: the paper shows two marks there
+        return [[0, 1] if OVERVOTE_UNKNOWN in rank else rank for rank in codes]
+
+
+def fill_worksheet(store: Store, worksheet: Path, paper: PaperFn | None = None,
+                   out: Path | None = None) -> Path:
+    """A board worksheet filled in as simulated boards would: every empty contest cell gets
+    the paper's choices by candidate name (``blank`` for no mark, ranks joined by ``>``), a
+    card ``paper`` says is missing gets ``not_found = yes``. Written to ``out`` (default: the
+    worksheet's name with ``-filled``, beside it); for demos and tests."""
+    import csv
+    import io
+
+    from ..fsutil import atomic_write_bytes
+    from .choices import BLANK, OVERVOTE, contest_for
+    from .worksheets import SHEET_ID_COLUMNS, SHEET_TAIL_COLUMNS
+
+    params = load_audit(store)
+    contests = {c: store.election.contest(c) for c in params.contests}
+    read = _PaperReader(load_cards(store, list(contests.values())), paper)
+    with Path(worksheet).open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        header = list(reader.fieldnames or [])
+    columns = {h: contest_for(contests, h) for h in header
+               if h not in SHEET_ID_COLUMNS and h not in SHEET_TAIL_COLUMNS}
+
+    def name(c: Contest, code: int) -> str:
+        return OVERVOTE if code == OVERVOTE_UNKNOWN else c.candidates[code].name
+
+    for row in rows:
+        for col, c in columns.items():
+            if row[col].strip():  # already filled in, or NOT_TO_READ
+                continue
+            codes = read(row["ballot_id"], c)
+            if codes is None:
+                row["not_found"] = "yes"
+                continue
+            while len(codes) > 1 and not codes[-1]:  # trailing unused ranks
+                codes = codes[:-1]
+            row[col] = (" > ".join("; ".join(name(c, k) for k in r) or BLANK for r in codes)
+                        if any(codes) else BLANK)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    target = out or Path(worksheet).with_name(Path(worksheet).stem + "-filled.csv")
+    atomic_write_bytes(target, buf.getvalue().encode())
+    return target
 
 
 def _simulate_batches(store: Store, params: AuditParams, cards: Cards, contests: list[Contest],

@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from ..errors import UsageError
-from .choices import DEFAULT_GAMMA
+from .options import DEFAULT_GAMMA
 
 __all__ = [
     "DEFAULT_GAMMA",

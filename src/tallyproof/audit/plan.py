@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import UsageError
 from .bravo import bravo_asn, bravo_log_factors
-from .choices import PLAN_METHODS
+from .options import PLAN_METHODS
 from .kaplan_markov import DEFAULT_GAMMA, kaplan_markov_log_factors, kaplan_markov_sample_size
 from .risk import expected_log_factors
 from .simulate import MethodSpec, Population, comparison_population, polling_population, simulate

@@ -9,9 +9,12 @@ The audit boards hand in a CSV (one row per sampled card and contest)::
     T2-B1-4,*,,yes,,
     T1-B3-17,mayor,,,yes,board 2 re-read: no mark for mayor
 
-``marks`` holds candidate ids as on the ballot definition: ``;`` separates the candidates
-marked at one rank (two or more = an overvote), ``>`` separates ranks (an empty rank = a
-skipped rank), an empty field = no mark in the contest. ``not_found`` (yes/true/1) says the
+``marks`` holds candidate ids or names as on the ballot definition (matched without regard
+to case or spacing, :mod:`.choices`): ``;`` separates the candidates marked at one rank (two
+or more = an overvote), ``>`` separates ranks (an empty rank = a skipped rank), an empty
+field (or ``blank``) = no mark in the contest, ``overvote`` = an overvote whose candidates are
+not listed. ``contest_id`` may be the contest's id or its name. The filled-in board
+worksheets (:mod:`.worksheets`) are read by :func:`tallyproof.audit.worksheets.read_worksheet`. ``not_found`` (yes/true/1) says the
 card could not be found; ``contest_id`` may then be ``*`` (every audited contest on the card).
 Batch comparison audits hand in hand counts instead
 (``batch_id,contest_id,tallies,not_found,correction,reason`` with tallies such as
@@ -42,6 +45,7 @@ from ..errors import AuditError, InputError
 from ..formats.detect import read_text
 from ..fsutil import exclusive_lock, fsync_dir
 from ..model import Contest
+from .choices import Cell, ChoiceError, contest_for, parse_cell
 
 RECORD_COLUMNS = ("ballot_id", "contest_id", "marks", "not_found", "correction", "reason")
 ALL_CONTESTS = "*"
@@ -99,29 +103,17 @@ class Record:
         )
 
 
-def parse_marks(text: str) -> tuple[tuple[str, ...], ...]:
-    """``"A;B>C>>D"`` → ``(("A", "B"), ("C",), (), ("D",))``; ``""`` → ``((),)`` (no mark)."""
-    text = text.strip()
-    if not text:
-        return ((),)
-    return tuple(tuple(c.strip() for c in rank.split(";") if c.strip()) for rank in text.split(">"))
-
-
 def format_marks(marks: tuple[tuple[str, ...], ...] | list[list[str]]) -> str:
-    """Inverse of :func:`parse_marks`."""
+    """``(("A", "B"), ("C",), (), ("D",))`` → ``"A;B>C>>D"`` (ids, as a board CSV takes them)."""
     return ">".join(";".join(rank) for rank in marks)
-
-
-def marks_to_codes(contest: Contest, marks: tuple[tuple[str, ...], ...]) -> list[list[int]]:
-    """Candidate ids → the contest's candidate codes (raises :class:`KeyError` if unknown)."""
-    return [[contest.candidate_index(c) for c in rank] for rank in marks]
 
 
 def codes_to_marks(contest: Contest, codes: list[list[int]]) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(contest.candidates[c].id for c in rank) for rank in codes)
 
 
-def _flag(value: str | None, *, path: Path, row: int, field: str) -> bool:
+def flag(value: str | None, *, path: Path, row: int | str, field: str) -> bool:
+    """A yes/no cell (``yes``, ``x``, ``1``... or ``no``, empty...); else InputError."""
     v = (value or "").strip().lower()
     if v in _TRUE:
         return True
@@ -143,21 +135,18 @@ def read_records_csv(
     for e in rows:
         row_no, row, contest_id = e.number, e.row, e.contest_id
         marks: tuple[tuple[str, ...], ...] | None = None
-        if not e.not_found:
-            marks = parse_marks(row.get("marks") or "")
-            contest = contests[contest_id]
+        not_found = e.not_found
+        text = (row.get("marks") or "").strip()
+        if not not_found:
             try:
-                marks_to_codes(contest, marks)
-            except KeyError as exc:
-                raise InputError(f"unknown candidate {exc.args[0]!r} in contest {contest_id!r}",
-                                 file=path, record=row_no, field="marks") from exc
-            if not contest.ranked and len(marks) > 1:
-                raise InputError(f"contest {contest_id!r} is not ranked; '>' is not allowed",
-                                 file=path, record=row_no, field="marks")
-        elif (row.get("marks") or "").strip():
+                cell = parse_cell(contests[contest_id], text) if text else Cell(((),))
+            except ChoiceError as exc:
+                raise InputError(str(exc), file=path, record=row_no, field="marks") from exc
+            marks, not_found = cell.marks, cell.not_found
+        elif text:
             raise InputError("a card that was not found has no marks", file=path,
                              record=row_no, field="marks")
-        out.append(Record(e.unit_id, contest_id, marks, e.not_found, e.correction, e.reason,
+        out.append(Record(e.unit_id, contest_id, marks, not_found, e.correction, e.reason,
                           source_file=Path(path).name, source_sha256=digest))
     return out
 
@@ -198,8 +187,8 @@ def _entries(path: Path, columns: tuple[str, ...], *, unit: str, sampled: set[st
         if unit_id not in sampled:
             raise InputError(f"{unit} {unit_id!r} was not drawn in any round of this audit",
                              file=path, record=row_no, field=id_col)
-        not_found = _flag(row.get("not_found"), path=path, row=row_no, field="not_found")
-        correction = _flag(row.get("correction"), path=path, row=row_no, field="correction")
+        not_found = flag(row.get("not_found"), path=path, row=row_no, field="not_found")
+        correction = flag(row.get("correction"), path=path, row=row_no, field="correction")
         reason = (row.get("reason") or "").strip() or None
         if correction and not reason:
             raise InputError("a correction needs a reason", file=path, record=row_no,
@@ -208,9 +197,12 @@ def _entries(path: Path, columns: tuple[str, ...], *, unit: str, sampled: set[st
             noun = "cards" if unit == "ballot" else f"{unit}es"
             raise InputError(f"contest '*' is only for {noun} that were not found", file=path,
                              record=row_no, field="contest_id")
-        if contest_id != ALL_CONTESTS and contest_id not in contests:
-            raise InputError(f"contest {contest_id!r} is not under audit", file=path,
-                             record=row_no, field="contest_id")
+        if contest_id != ALL_CONTESTS:
+            try:
+                contest_id = contest_for(contests, contest_id).id
+            except ChoiceError as exc:
+                raise InputError(str(exc), file=path, record=row_no,
+                                 field="contest_id") from exc
         key = (unit_id, contest_id)
         if key in seen and not correction:
             raise InputError(f"{unit} {unit_id!r} contest {contest_id!r} appears twice in the "

@@ -6,7 +6,9 @@ Files (all under ``DIR/audit/``, a person can read every one)::
                                 seed, method, contests, their assertions and reported margins,
                                 the sample frame sizes, and the commitment the CVRs are held to
     rounds/round-N.json         the draws of round N, per contest, cumulative, in draw order
-    rounds/round-N-retrieval.csv  the cards to pull in round N, sorted for retrieval
+    rounds/round-N-retrieval.csv  the cards to pull in round N, sorted for retrieval, with the
+                                board that reads each and the contests to read on it
+    worksheets/round-N-board-B.csv|.pdf  board B's worksheet for round N (:mod:`.worksheets`)
     records.jsonl               audit-board readings, append-only (tallyproof.audit.records)
     status.json                 the last computed status
 
@@ -21,8 +23,6 @@ whose plan reaches its whole frame goes to a full hand count.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -40,7 +40,7 @@ from ..cvr_table import Marks
 from ..errors import AuditError, UsageError
 from ..fsutil import atomic_write_bytes, atomic_write_json
 from ..model import Contest
-from ..store import Store, sha256_file
+from ..store import Store
 from .assorters import (
     Assertion,
     ContestVotes,
@@ -52,8 +52,11 @@ from .assorters import (
     votes_from_marks,
 )
 from .batch import BatchFrame, batch_comparison_risk
-from .choices import KINDS
+from .batch_sheets import batch_sheet_csv, carried_batches, is_batch_sheet, read_batch_sheet
+from .choices import mark_codes
+from .commitment import check_commitment, held_commitment
 from .comparison import AssertionRisk, comparison_risk
+from .options import KINDS
 from .frames import (
     Cards,
     contest_batch_frame,
@@ -70,23 +73,34 @@ from .records import (
     append_records,
     current_readings,
     load_records,
-    marks_to_codes,
     read_batch_records_csv,
     read_records_csv,
 )
 from .sampler import Draw, sample
 from .stratified import StratumSample, stratified_risk
+from .worksheets import (
+    SheetCard,
+    carried,
+    csv_header,
+    is_worksheet,
+    read_worksheet,
+    retrieval_csv,
+    sheet_cards,
+    worksheet_csv,
+    worksheet_paths,
+    worksheets_dir,
+)
 
 AUDIT_SCHEMA_VERSION = 1
 DEFAULT_METHOD = {"polling": "alpha", "comparison": "kelly", "batch": "alpha",
                   "stratified": "alpha"}
-RETRIEVAL_COLUMNS = ("container", "tabulator", "batch", "position", "imprinted_id", "ticket")
 ROUND_GROWTH = 1.5  # a later round at least multiplies the previous sample by this
 
 CONFIRMED = "confirmed"
 ANOTHER_ROUND = "another_round"
+WAITING = "waiting"  # the round's cards are not all recorded yet: no decision
 FULL_HAND_COUNT = "full_hand_count"
-_SEVERITY = {CONFIRMED: 0, ANOTHER_ROUND: 1, FULL_HAND_COUNT: 2}
+_SEVERITY = {CONFIRMED: 0, ANOTHER_ROUND: 1, WAITING: 2, FULL_HAND_COUNT: 3}
 
 
 # ------------------------------------------------------------------ parameters
@@ -166,60 +180,6 @@ def load_audit(store: Store) -> AuditParams:
     return AuditParams.from_json(orjson.loads(p.read_bytes()))
 
 
-# ------------------------------------------------------------------ commitment
-def ledger_checkpoints(store: Store) -> list[Path]:
-    """The commitment log's checkpoint files, oldest first (:mod:`tallyproof.ledger.log`)."""
-    from ..ledger.log import checkpoint_paths
-
-    return [Path(p) for p in checkpoint_paths(store)]
-
-
-def _commitment(store: Store, *, uses_cvrs: bool) -> dict[str, Any]:
-    """What the audit holds the CVRs to: the CVR table's hash and the latest checkpoint.
-
-    An audit that relies on CVRs must start after they are committed, and the log must verify
-    against them (every CVR committed, none changed): otherwise the sample could be drawn
-    before the CVRs were fixed, and the audit would prove nothing about the published ones.
-    """
-    if not store.has_cvrs():
-        if uses_cvrs:
-            raise AuditError("a comparison audit needs CVRs; the store has none")
-        return {"cvrs_sha256": None, "cvr_count": 0, "checkpoint": None}
-    checkpoints = ledger_checkpoints(store)
-    if uses_cvrs and not checkpoints:
-        raise AuditError(
-            "the CVRs are not committed: run `tallyproof commit --store DIR --key KEY` before "
-            "starting an audit that relies on them (the sample must be drawn after the "
-            "commitment)"
-        )
-    tree: dict[str, Any] = {}
-    if checkpoints:
-        from ..ledger.verify_store import verify_store
-
-        report = verify_store(store)
-        if not report.ok:
-            raise AuditError("the commitment log does not match the CVRs: " + "; ".join(
-                f"{f.check}: {f.message}" for f in report.failures))
-        tree = {"tree_size": report.tree_size, "root": report.root}
-    latest = checkpoints[-1] if checkpoints else None
-    return {
-        "cvrs_sha256": sha256_file(store.cvrs_path),
-        "cvr_count": store.cvr_count(),
-        "checkpoint": None if latest is None else {
-            "path": str(latest.relative_to(store.root)),
-            "sha256": sha256_file(latest),
-            **tree,
-        },
-    }
-
-
-def _check_commitment(store: Store, params: AuditParams) -> None:
-    want = params.commitment.get("cvrs_sha256")
-    if want is not None and sha256_file(store.cvrs_path) != want:
-        raise AuditError("the CVR table changed after the audit started; the audit's sample "
-                         "and assertions no longer describe it")
-
-
 # ------------------------------------------------------------------ start
 _SEED = re.compile(r"^[0-9]+$")
 
@@ -273,7 +233,7 @@ def start_audit(
             raise UsageError(f"no contest {cid!r} in the store") from exc
     if not chosen:
         raise UsageError("no contests to audit")
-    commitment = _commitment(store, uses_cvrs=True)
+    commitment = held_commitment(store, uses_cvrs=True)
     cards = load_cards(store, chosen)
     man_total = None
     if (m := store.manifest()) is not None:
@@ -384,6 +344,8 @@ class RoundInfo:
     new_ballots: list[str]
     json_path: Path
     retrieval_path: Path
+    boards: int = 1
+    worksheets: tuple[Path, ...] = ()  # per board: its CSV, then its PDF
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -392,6 +354,8 @@ class RoundInfo:
             "draws": self.draws,
             "new_ballots": self.new_ballots,
             "retrieval_list": self.retrieval_path.name,
+            "boards": self.boards,
+            "worksheets": [p.name for p in self.worksheets],
         }
 
 
@@ -402,15 +366,19 @@ def load_rounds(store: Store) -> list[RoundInfo]:
         d = orjson.loads(p.read_bytes())
         out.append(RoundInfo(int(d["round"]), {c: int(n) for c, n in d["targets"].items()},
                              d["draws"], list(d["new_ballots"]), p,
-                             p.with_name(d["retrieval_list"])))
+                             p.with_name(d["retrieval_list"]), int(d.get("boards", 1)),
+                             tuple(worksheets_dir(store) / n for n in d.get("worksheets", []))))
         k += 1
     return out
 
 
-def next_round(store: Store) -> RoundInfo:
-    """Size, draw and write the next round (see module docstring for the sizing rule)."""
+def next_round(store: Store, *, boards: int = 1) -> RoundInfo:
+    """Size, draw and write the next round (see module docstring for the sizing rule), with
+    its retrieval list and a worksheet (CSV and PDF) for each of ``boards`` audit boards."""
+    if boards < 1:
+        raise UsageError(f"the number of audit boards must be at least 1, not {boards}")
     params = load_audit(store)
-    _check_commitment(store, params)
+    check_commitment(store, params.commitment)
     rounds = load_rounds(store)
     election = store.election
     contests = [election.contest(c) for c in params.contests]
@@ -441,23 +409,53 @@ def next_round(store: Store) -> RoundInfo:
                              "hand count")
     number = len(rounds) + 1
     draws = _draw_all(store, params, cards, contests, targets)
-    # a card is (re)pulled when it is newly drawn for some contest, even if an earlier round
-    # pulled it for another contest: the board must read it for the new contest too
+    # a card is (re)pulled when it is newly drawn for a contest it has no reading of, even if
+    # an earlier round pulled it for another contest; it is then read for every audited
+    # contest it carries that has no reading yet (:mod:`.worksheets`)
     before = {(cid, d["id"]) for cid, ds in (rounds[-1].draws.items() if rounds else ())
               for d in ds}
+    readings = current_readings(load_records(records_path(store)))
     tickets: dict[str, str] = {}
-    for cid, ds in draws.items():
-        for d in ds:
-            if (cid, d["id"]) not in before:
+    for cid in params.contests:
+        for d in draws.get(cid, []):
+            if (cid, d["id"]) not in before and reading_for(readings, d["id"], cid) is None:
                 tickets[d["id"]] = d["ticket"]
+    carries = (carried_batches if params.kind == "batch" else carried)(cards, contests,
+                                                                        list(tickets))
+    to_read = {b: [k for k in ks if reading_for(readings, b, k) is None]
+               for b, ks in carries.items()}
     new = sorted(tickets)
     rdir = rounds_dir(store)
     json_path = rdir / f"round-{number}.json"
     csv_path = rdir / f"round-{number}-retrieval.csv"
-    atomic_write_bytes(csv_path, _retrieval_csv(store, params.kind, cards, tickets))
-    info = RoundInfo(number, targets, draws, new, json_path, csv_path)
+    sheet = sheet_cards(store, params.kind, cards, tickets, to_read, boards)
+    by_id = {c.id: c for c in contests}
+    atomic_write_bytes(csv_path, retrieval_csv(sheet, by_id, params.kind))
+    paths = _write_worksheets(store, params, number, boards, sheet, contests)
+    info = RoundInfo(number, targets, draws, new, json_path, csv_path, boards, paths)
     atomic_write_json(json_path, info.to_json())
     return info
+
+
+def _write_worksheets(store: Store, params: AuditParams, number: int, boards: int,
+                      sheet: list[SheetCard], contests: list[Contest]) -> tuple[Path, ...]:
+    """Each board's worksheet CSV and PDF (a batch audit's: tally sheets, one row per batch,
+    contest and choice, :mod:`.batch_sheets`)."""
+    from datetime import datetime
+
+    from .worksheet_pdf import SheetHeader, render_worksheet
+
+    created = datetime.fromisoformat(params.created.replace("Z", "+00:00"))
+    out: list[Path] = []
+    for board in range(1, boards + 1):
+        mine = [c for c in sheet if c.board == board]
+        csv_path, pdf_path = worksheet_paths(store, number, board)
+        make_csv = batch_sheet_csv if params.kind == "batch" else worksheet_csv
+        atomic_write_bytes(csv_path, make_csv(number, mine, contests))
+        head = SheetHeader(store.election, number, board, boards, params.kind, created)
+        atomic_write_bytes(pdf_path, render_worksheet(head, mine, contests))
+        out += [csv_path, pdf_path]
+    return tuple(out)
 
 
 def _draw_all(store: Store, params: AuditParams, cards: Cards, contests: list[Contest],
@@ -488,52 +486,52 @@ def _cap(planned: float, n_frame: int) -> int:
     return int(min(n_frame, math.ceil(planned))) if math.isfinite(planned) else n_frame
 
 
-def _containers(store: Store) -> dict[tuple[str, str], str]:
-    m = store.manifest()
-    if m is None:
-        return {}
-    return {(r["tabulator"] or "", r["batch"] or ""): r["container"] or "" for r in m.to_pylist()}
-
-
-def _retrieval_csv(store: Store, kind: str, cards: Cards, tickets: dict[str, str]) -> bytes:
-    containers = _containers(store)
-    rows: list[tuple[str, str, str, int, str, str]] = []
-    tab = cards.table.column("tabulator").to_pylist()
-    bat = cards.table.column("batch").to_pylist()
-    rec = cards.table.column("record").to_pylist()
-    for bid, ticket in tickets.items():
-        if kind == "batch":  # a whole batch: no position, no imprinted id
-            t, b = bid.split("/", 1)
-            rows.append((containers.get((t, b), ""), t, b, 0, "", ticket))
-        elif bid in cards.index:
-            i = cards.index[bid]
-            t, b = tab[i] or "", bat[i] or ""
-            rows.append((containers.get((t, b), ""), t, b, int(rec[i] or 0), bid, ticket))
-        else:  # a manifest slot of a polling audit: tabulator/batch/position
-            t, b, p = bid.rsplit("/", 2)
-            rows.append((containers.get((t, b), ""), t, b, int(p), "", ticket))
-    rows.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[4]))
-    buf = io.StringIO(newline="")
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(RETRIEVAL_COLUMNS)
-    for r in rows:
-        w.writerow(r if kind != "batch" else (*r[:3], "", *r[4:]))
-    return buf.getvalue().encode()
-
-
 # ------------------------------------------------------------------ records
-def record_interpretations(store: Store, path: Path) -> list[Record]:
-    """Validate an audit-board CSV against the audit and append it to ``records.jsonl``."""
+@dataclass(frozen=True)
+class Recorded:
+    """What ``audit record`` stored from a file, and (worksheets) what the file left out."""
+
+    stored: list[Record]
+    worksheet: bool = False
+    unchanged: int = 0  # worksheet readings equal to ones already recorded
+    not_filled: tuple[str, ...] = ()  # worksheet cards whose row is still empty
+
+
+def record_file(store: Store, path: Path) -> Recorded:
+    """Validate an audit-board file against the audit and append it to ``records.jsonl``:
+    a filled-in board worksheet (:func:`.worksheets.read_worksheet`) or a CSV with one row
+    per card and contest (:mod:`.records`). The whole file is checked before anything is
+    stored."""
     params = load_audit(store)
     rounds = load_rounds(store)
     if not rounds:
         raise AuditError("no round has been drawn yet (run `tallyproof audit round`)")
     election = store.election
     contests = {c: election.contest(c) for c in params.contests}
+    path = Path(path)
+    header = csv_header(path)
+    batch = params.kind == "batch"
+    if is_batch_sheet(header) if batch else is_worksheet(header):
+        drawn = list(dict.fromkeys(d["id"] for ds in rounds[-1].draws.values() for d in ds))
+        audited = list(contests.values())
+        carries = (carried_batches if batch else carried)(load_cards(store, audited), audited,
+                                                          drawn)
+        everything = current_readings(load_records(records_path(store)))
+        readings = {(b, k): r for b, ks in carries.items() for k in ks
+                    if (r := reading_for(everything, b, k)) is not None}
+        read = read_batch_sheet if batch else read_worksheet
+        got = read(path, contests=contests, carries=carries, readings=readings)
+        return Recorded(append_records(records_path(store), got.records), True,
+                        got.unchanged, got.not_filled)
     sampled = {d["id"] for r in rounds for ds in r.draws.values() for d in ds}
     reader = read_batch_records_csv if params.kind == "batch" else read_records_csv
-    new = reader(Path(path), contests=contests, sampled=sampled)
-    return append_records(records_path(store), new)
+    new = reader(path, contests=contests, sampled=sampled)
+    return Recorded(append_records(records_path(store), new))
+
+
+def record_interpretations(store: Store, path: Path) -> list[Record]:
+    """:func:`record_file`, returning the entries stored."""
+    return record_file(store, path).stored
 
 
 # ------------------------------------------------------------------ status
@@ -570,6 +568,7 @@ class ContestStatus:
     measured_risk: float
     next_target: int
     assertions: tuple[AssertionStatus, ...]
+    waiting_for: int = 0  # cards drawn for it with no reading yet
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -577,6 +576,7 @@ class ContestStatus:
             "frame_size": self.frame_size,
             "ballots_examined": self.examined,
             "status": self.status,
+            "waiting_for": self.waiting_for,
             "measured_risk": self.measured_risk,
             "next_target": self.next_target,
             "assertions": [a.to_json() for a in self.assertions],
@@ -588,7 +588,7 @@ class AuditStatus:
     kind: str
     risk_limit: float
     rounds: int
-    status: str  # confirmed | another_round | full_hand_count
+    status: str  # confirmed | another_round | waiting | full_hand_count
     contests: tuple[ContestStatus, ...]
     unrecorded: tuple[str, ...] = field(default=())
 
@@ -624,13 +624,15 @@ def audit_status(store: Store, *, write: bool = True) -> AuditStatus:
     """Measured risk of every assertion from the records so far, and what to do next.
 
     Each contest's sample is used in draw order up to its first card without a record (so
-    the sequential test sees exactly a prefix of the random sequence). An assertion is
+    the sequential test sees exactly a prefix of the random sequence). While some card drawn
+    for a contest has no reading, the contest is *waiting* (for that many cards) and no
+    decision is taken; once all are in, an assertion is
     *confirmed* when its measured risk is at most the risk limit; otherwise the next round's
     size is planned from the discrepancy rates observed so far, and when that plan (or the
     sample already) covers the contest's whole frame the contest goes to a *full hand count*.
     """
     params = load_audit(store)
-    _check_commitment(store, params)
+    check_commitment(store, params.commitment)
     rounds = load_rounds(store)
     election = store.election
     contests = [election.contest(c) for c in params.contests]
@@ -646,11 +648,12 @@ def audit_status(store: Store, *, write: bool = True) -> AuditStatus:
             if r is None:
                 break
             got.append(r)
-        unrecorded.extend(b for b in seq[len(got):] if reading_for(readings, b, contest.id) is None)
+        missing = [b for b in seq[len(got):] if reading_for(readings, b, contest.id) is None]
+        unrecorded.extend(missing)
         examined_ids = seq[: len(got)]
         not_found = np.array([r.not_found for r in got], dtype=bool)
         mvr_cards: list[Marks | None] = [
-            None if r.marks is None else marks_to_codes(contest, r.marks) for r in got
+            None if r.marks is None else mark_codes(contest, r.marks) for r in got
         ]
         mvr = votes_from_marks(contest, mvr_cards)
         cvr: ContestVotes | None = None
@@ -710,13 +713,15 @@ def audit_status(store: Store, *, write: bool = True) -> AuditStatus:
                           min(n_frame, math.ceil(ROUND_GROWTH * max(len(seq), 1))))
                 st = FULL_HAND_COUNT if not math.isfinite(planned) or planned >= n_frame \
                     else ANOTHER_ROUND
+            if missing:  # the round's cards are not all in: no decision yet
+                st = WAITING
             statuses.append(AssertionStatus(a.id, a.describe(contest), margin, risk, st, nxt))
         worst = max((s.status for s in statuses), key=_SEVERITY.__getitem__, default=CONFIRMED)
         out.append(ContestStatus(
             contest.id, n_frame, len(got), worst,
             max((s.risk.p_value for s in statuses), default=0.0),
             max((s.next_target for s in statuses if s.status != CONFIRMED), default=len(got)),
-            tuple(statuses),
+            tuple(statuses), len(missing),
         ))
     overall = max((c.status for c in out), key=_SEVERITY.__getitem__, default=CONFIRMED)
     if not rounds:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from ..audit.choices import DEFAULT_GAMMA, PLAN_METHODS
+from ..audit.options import DEFAULT_GAMMA, PLAN_METHODS
 from ..errors import InputError, UsageError
 from .common import emit_json, out
 

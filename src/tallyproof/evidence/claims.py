@@ -117,10 +117,11 @@ def _signed(check: Check) -> tuple[int, int]:
 
 
 def _in_progress(check: Check) -> bool:
-    """An audit that needs another round has found nothing against the outcome yet, and has
-    not confirmed it either: it answers no claim until it finishes."""
+    """An audit that needs another round, or waits for a round's cards to be recorded, has
+    found nothing against the outcome yet, and has not confirmed it either: it answers no
+    claim until it finishes."""
     return (check.name == "audit" and check.status == "fail"
-            and check.details.get("status") == "another_round"
+            and check.details.get("status") in ("another_round", "waiting")
             and not any(v for k, v in (check.details.get("discrepancies") or {}).items()
                         if "overstatement" in k))
 
