@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from ..demo.choices import DEFAULT_CARDS, FAULTS, check_fault_names
+from ..demo.choices import (
+    DEFAULT_CARDS,
+    DEFAULT_STATE_CARDS,
+    DEFAULT_STATE_COUNTIES,
+    FAULTS,
+    check_fault_names,
+)
 from ..errors import Failure, VerificationError
 from .common import emit_json, err, out
 
@@ -41,8 +47,10 @@ def register(app: typer.Typer) -> None:
             ),
         ] = Path("demo-out"),
         cards: Annotated[
-            int, typer.Option("--cards", min=100, help="ballot cards to draw")
-        ] = DEFAULT_CARDS,
+            int | None, typer.Option("--cards", min=100, help=f"ballot cards to draw "
+                                     f"(default {DEFAULT_CARDS:,}; with --state "
+                                     f"{DEFAULT_STATE_CARDS:,} across the counties)")
+        ] = None,
         seed: Annotated[
             int, typer.Option("--seed", help="random seed (same seed, same county and export)")
         ] = 2026,
@@ -53,17 +61,74 @@ def register(app: typer.Typer) -> None:
         json: Annotated[
             bool, typer.Option("--json", help="machine-readable summary on stdout")
         ] = False,
+        state: Annotated[bool, typer.Option(
+            "--state", help="a synthetic state of many counties instead of one county; faults "
+                            "name their county: --fault delete-batch@county-07")] = False,
+        counties: Annotated[int, typer.Option(
+            "--counties", min=1, help="counties in the --state demo")] = DEFAULT_STATE_COUNTIES,
+        scheduler: Annotated[str | None, typer.Option(
+            "--scheduler", help="--state: a dask.distributed scheduler address (default: a "
+                                "local cluster sized to this machine)")] = None,
+        in_process: Annotated[bool, typer.Option(
+            "--in-process", help="--state: run the county tasks in this process (no Dask)")
+        ] = False,
     ) -> None:
         """Build a synthetic county election, write it as a Dominion export and run every
-        stage: ingest, commit, tabulate, reconcile, audit, report, bundle, verify."""
+        stage: ingest, commit, tabulate, reconcile, audit, report, bundle, verify. With
+        --state: a synthetic state of counties (Dominion JSON and CSV exports, county
+        spellings) through ingest, commit, the state log, statewide tabulation and accounting,
+        per-county work on Dask."""
+        if state:
+            _state_demo(out_dir, cards or DEFAULT_STATE_CARDS, counties, seed, fault or [],
+                        scheduler, in_process, json)
+            return
         faults = check_fault_names(fault or [])
-        result = _run(out_dir, cards, seed, faults)
+        result = _run(out_dir, cards or DEFAULT_CARDS, seed, faults)
         if json:
             emit_json(result.to_json())
         else:
             _print_summary(result)
         if not result.ok:
             raise VerificationError(_failures(result))
+
+
+def _state_demo(out_dir: Path, cards: int, counties: int, seed: int, faults: list[str],
+                scheduler: str | None, in_process: bool, json: bool) -> None:
+    from ..demo.state import run_state_demo
+
+    def note(stage: str, what: object) -> None:
+        err.print(f"state demo: {stage} {what} done", highlight=False)
+
+    result = run_state_demo(out_dir, counties=counties, cards=cards, seed=seed, faults=faults,
+                            scheduler=scheduler, in_process=in_process, progress=note)
+    if json:
+        emit_json(result.to_json())
+    else:
+        table = Table(title=f"tallyproof state demo — {len(result.counties)} counties, "
+                            f"{sum(c.cards for c in result.counties.values()):,} cards")
+        table.add_column("check")
+        table.add_column("status")
+        table.add_column("summary", overflow="fold")
+        colour = {"pass": "green", "fail": "red", "not_run": "yellow"}
+        for c in result.checks:
+            if c["status"] != "pass" or ":" not in c["name"]:
+                table.add_row(c["name"], f"[{colour.get(c['status'], 'white')}]{c['status']}[/]",
+                              c["summary"])
+        out.print(table)
+        passed = sum(c["status"] == "pass" for c in result.checks if ":" in c["name"])
+        out.print(f"{passed} per-county checks passed (failures, if any, are listed above)")
+        for note_text in result.notes:
+            out.print(f"• {note_text}", highlight=False)
+        for f, o in result.fault_outcomes().items():
+            out.print(f"fault {f}: " + (f"[green]caught[/] by {', '.join(o['caught_by'])}"
+                                        if o["caught_by"] else "[red]NOT caught[/]"))
+        out.print(f"state folder: {result.out / 'state'}", highlight=False)
+    if not result.ok:
+        raise VerificationError(
+            [Failure("demo", f"fault {f} was not caught by {o['expected_check']}")
+             for f, o in result.fault_outcomes().items() if not o["caught_by"]]
+            or [Failure(c["name"], c["summary"]) for c in result.checks
+                if c["status"] != "pass"])
 
 
 def _run(out_dir: Path, cards: int, seed: int, faults: tuple[str, ...]) -> DemoResult:

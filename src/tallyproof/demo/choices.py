@@ -13,6 +13,8 @@ from ..errors import UsageError
 
 #: Ballot cards the demo county has unless told otherwise.
 DEFAULT_CARDS = 100_000
+#: The synthetic state (``tallyproof demo --state``): counties, and cards across all of them.
+DEFAULT_STATE_COUNTIES, DEFAULT_STATE_CARDS = 20, 200_000
 
 
 @dataclass(frozen=True)

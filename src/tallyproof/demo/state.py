@@ -31,13 +31,14 @@ import numpy as np
 from ..errors import UsageError
 from ..fsutil import atomic_write_json
 from ..model import ContestKind
+from .choices import DEFAULT_STATE_CARDS, DEFAULT_STATE_COUNTIES
 from .county import ContestDef, build_county
 from .faults import FAULTS, apply_faults, check_fault_names
 
 STATEWIDE = ("President / Vice President", "U.S. Senator", "Governor",
              "Proposition A - Transit Levy", "Proposition B - Charter Amendment")
 GOVERNOR_ALIAS = "Governor and Lieutenant Governor"
-DEFAULT_COUNTIES, DEFAULT_STATE_CARDS, MIN_COUNTY_CARDS = 20, 200_000, 300
+MIN_COUNTY_CARDS = 300
 MARKER = ".tallyproof-state-demo.json"
 CSV_EVERY = 4
 COUNTY_FAULTS = ("delete-batch", "add-ballots", "alter-after-commit", "results-mismatch",
@@ -267,7 +268,7 @@ def _statewide_contests(index_county: Any) -> list[Any]:
     return out
 
 
-def run_state_demo(out: Path, counties: int = DEFAULT_COUNTIES,
+def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
                    cards: int = DEFAULT_STATE_CARDS, seed: int = 2026,
                    faults: Sequence[str] = (), scheduler: str | None = None,
                    in_process: bool = False,
