@@ -338,3 +338,18 @@ def test_dominion_reader_reads_back_the_paper(tmp_path: Path) -> None:
                 continue
             want = [sorted(np.flatnonzero(r).tolist()) for r in county.paper.marks[c][i]]
             assert [sorted(r) for r in marks] == want, (cd.name, ids[i])
+
+
+def test_a_fault_is_caught_only_by_a_check_that_ran(tmp_path: Path) -> None:
+    """The README's old example: delete-batch stops the comparison audit from starting (the
+    manifest no longer matches), so switch-votes was never looked for: not caught, exit 1."""
+    from tallyproof.demo.pipeline import run_demo
+
+    r = run_demo(tmp_path / "d", cards=1_500, seed=5, faults=["switch-votes", "delete-batch"],
+                 evidence=False)
+    audit = next(c for c in r.checks if c["name"] == "audit")
+    assert audit["status"] == "not_run" and "could not start" in audit["summary"]
+    outcomes = r.fault_outcomes()
+    assert outcomes["switch-votes"]["caught_by"] == []
+    assert outcomes["delete-batch"]["caught_by"]
+    assert not r.ok

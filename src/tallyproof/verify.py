@@ -24,13 +24,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import hashlib
-import re
-import shutil
-import stat
 import tempfile
-import zipfile
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -38,13 +34,12 @@ import orjson
 import pyarrow as pa
 
 from .errors import Failure, InputError, TallyproofError
+from .bundle_zip import open_zip, parse_sums, safe_extract  # noqa: F401 - safe_extract re-exported
 from .evidence.bundle import BUNDLE_JSON, STORE_DIR, SUMS_FILE, iter_files
 from .evidence.checks import Check
 from .store import STORE_SCHEMA_VERSION, Store
+from .verdict import Verdict, judge
 
-SUMS_LINE = re.compile(r"^([0-9a-f]{64})  (.+)$")
-#: Refuse zips that would expand past this many bytes (a zip bomb is a denial of service).
-MAX_UNZIPPED = 64 << 30
 
 
 @dataclass(frozen=True)
@@ -52,76 +47,35 @@ class VerifyReport:
     ok: bool
     checks: list[Check]
     failures: list[Failure] = field(default_factory=list)
+    verdict: Verdict | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            **(self.verdict.to_json() if self.verdict else {}),
             "checks": [c.to_json() for c in self.checks],
             "failures": [{"check": f.check, "message": f.message} for f in self.failures],
         }
 
 
-# ---------------------------------------------------------------------------- zip safety
-def safe_extract(zpath: Path, target: Path) -> None:
-    """Extract ``zpath`` into ``target`` refusing anything that could escape or mislead."""
-    try:
-        zf = zipfile.ZipFile(zpath)
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"not a zip file: {exc}", file=zpath) from exc
-    with zf:
-        seen: set[str] = set()
-        total = 0
-        root = target.resolve()
-        for info in zf.infolist():
-            name = info.filename
-            mode = info.external_attr >> 16
-            pp = PurePosixPath(name)
-            if "\\" in name or name.startswith("/") or pp.is_absolute() or re.match(r"^[A-Za-z]:", name):
-                raise InputError("absolute path in the zip", file=zpath, record=name)
-            if any(part in ("..", "") for part in pp.parts) or ".." in name.split("/"):
-                raise InputError("path with '..' in the zip", file=zpath, record=name)
-            ftype = stat.S_IFMT(mode)  # 0 when the tool that made the zip recorded no type
-            if ftype and ftype not in (stat.S_IFREG, stat.S_IFDIR):
-                raise InputError("symbolic link or special file in the zip", file=zpath,
-                                 record=name)
-            if name in seen:
-                raise InputError("the same name appears twice in the zip", file=zpath,
-                                 record=name)
-            seen.add(name)
-            total += info.file_size
-            if total > MAX_UNZIPPED:
-                raise InputError("the zip expands to more than 64 GiB", file=zpath)
-            dest = (target / pp).resolve()
-            if root not in dest.parents:
-                raise InputError("path escapes the target folder", file=zpath, record=name)
-            if info.is_dir():
-                dest.mkdir(parents=True, exist_ok=True)
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(dest, "xb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-
-
 # ---------------------------------------------------------------------------- checks
-def manifest_check(folder: Path) -> Check:
-    """Compare the files present with SHA256SUMS: name every missing, extra and altered file."""
+def manifest_check(folder: Path, digests: dict[str, str] | None = None) -> Check:
+    """Compare the files present with SHA256SUMS: name every missing, extra and altered file.
+    ``digests``: the files' SHA-256 when already computed (a zip is hashed as it is extracted),
+    so nothing is hashed twice."""
     sums = folder / SUMS_FILE
     if not sums.is_file():
         return Check("bundle.manifest", "fail", f"{SUMS_FILE} is missing", {"missing": [SUMS_FILE]})
-    listed: dict[str, str] = {}
-    bad_lines: list[str] = []
-    for n, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), start=1):
-        m = SUMS_LINE.match(line)
-        if not m or ".." in PurePosixPath(m.group(2)).parts or m.group(2).startswith("/"):
-            bad_lines.append(f"line {n}")
-            continue
-        listed[m.group(2)] = m.group(1)
+    listed, bad_lines = parse_sums(sums.read_text(encoding="utf-8", errors="replace"))
     links = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_symlink())
     present = set(iter_files(folder)) - {SUMS_FILE}
     missing = sorted(set(listed) - present)
     extra = sorted(present - set(listed))
-    altered = sorted(rel for rel in sorted(set(listed) & present)
-                     if _sha256(folder / rel) != listed[rel])
+
+    def digest(rel: str) -> str:
+        return digests[rel] if digests is not None and rel in digests else _sha256(folder / rel)
+
+    altered = sorted(rel for rel in sorted(set(listed) & present) if digest(rel) != listed[rel])
     failed = bool(missing or extra or altered or bad_lines or links)
     parts = [f"{len(v)} {k}: {', '.join(v[:20])}" for k, v in
              (("missing", missing), ("extra", extra), ("altered", altered),
@@ -165,37 +119,48 @@ DAMAGE = (TallyproofError, pa.ArrowException, duckdb.Error, OSError, orjson.JSON
           KeyError, ValueError, TypeError)
 
 
-def verify_folder(folder: Path, public_keys: Sequence[str] | None = None) -> VerifyReport:
-    """Run every check on an extracted bundle folder (``public_keys``: trusted log keys)."""
+def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
+                  require: Sequence[str] = (), digests: dict[str, str] | None = None
+                  ) -> VerifyReport:
+    """Run every check on an extracted bundle folder (``public_keys``: trusted log keys;
+    ``require``: checks that must have run, see :mod:`tallyproof.verdict`; ``digests``: the
+    files' SHA-256 when the zip extraction already computed them)."""
     from .evidence.audit_view import audit_check, audit_data
     from .evidence.collect import (
         TABULATION_FILE,
         compute_tabulation,
         ledger_check,
+        not_reconciled,
         published_tabulations,
         tabulation_check,
     )
     from .reconcile import RECONCILIATION_FILE, bundled_inputs, compute_reconciliation
 
-    manifest = manifest_check(folder)
-    meta = _load_json(folder / BUNDLE_JSON)
-    if not isinstance(meta, dict) or meta.get("schema_version") != 1:
-        version = meta.get("schema_version") if isinstance(meta, dict) else None
-        raise InputError(f"bundle schema version {version} is not supported", file=BUNDLE_JSON)
-    if not isinstance(meta.get("source_date_epoch"), int):
-        raise InputError("source_date_epoch must be a whole number", file=BUNDLE_JSON)
+    manifest = manifest_check(folder, digests)
     checks: list[Check] = [manifest]
+    try:
+        meta = _load_json(folder / BUNDLE_JSON)
+        if not isinstance(meta, dict) or not isinstance(meta.get("source_date_epoch"), int):
+            raise InputError("not a bundle description (no whole-number source_date_epoch)",
+                             file=BUNDLE_JSON)
+    except InputError as exc:  # a bundle's own description, damaged: alteration, not bad input
+        checks.append(Check("bundle.json", "fail", f"bundle.json is not a valid bundle "
+                                                   f"description: {exc}"))
+        return _report(checks, require)
+    if meta.get("schema_version") != 1:
+        raise InputError(f"bundle schema version {meta.get('schema_version')} is not "
+                         "supported by this verifier (upgrade tallyproof)", file=BUNDLE_JSON)
     if manifest.details.get("missing"):
         checks.append(Check("evidence", "not_run",
                             "not re-checked: files listed in SHA256SUMS are missing"))
-        return _report(checks)
+        return _report(checks, require)
     store = _open_store(folder)
 
     def run(name: str, fn: Any) -> Any:
         try:
             return fn()
         except DAMAGE as exc:
-            checks.append(Check(name, "fail", f"could not be re-checked: {exc}"))
+            checks.append(Check(name, "fail", f"could not be re-checked: {_damage(exc, folder)}"))
             return None
 
     got = run("ledger", lambda: ledger_check(store, public_keys))
@@ -227,6 +192,7 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None) -> Ver
         reconciliation = run("reconciliation", recon)
     else:
         checks.append(Check("reconciliation", "not_run", "the bundle holds no reconciliation"))
+        checks.extend(not_reconciled())
     audit = run("audit", lambda: audit_data(store))
     if audit is not None or not any(c.name == "audit" for c in checks):
         got_audit = run("audit", lambda: _audit_checks(folder, store, audit, audit_check(audit)))
@@ -236,12 +202,13 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None) -> Ver
                                                  reconciliation, audit))
         if rc is not None:
             checks.append(rc)
-    return _report(checks)
+    return _report(checks, require)
 
 
-def _report(checks: list[Check]) -> VerifyReport:
-    failures = [Failure(check=c.name, message=c.summary) for c in checks if c.status == "fail"]
-    return VerifyReport(ok=not failures, checks=checks, failures=failures)
+def _report(checks: list[Check], require: Sequence[str] = ()) -> VerifyReport:
+    """The verdict on the checks (:mod:`tallyproof.verdict`: what makes verify fail)."""
+    v = judge(checks, require)
+    return VerifyReport(ok=v.ok, checks=checks, failures=v.failures, verdict=v)
 
 
 def _audit_checks(folder: Path, store: Store, audit: dict[str, Any] | None,
@@ -283,6 +250,14 @@ def _report_check(folder: Path, store: Store, checks: list[Check], tabulation: d
                  else "report.html differs from the report rebuilt from the bundled data")
 
 
+def _damage(exc: BaseException, folder: Path) -> str:
+    """A damaged file's error for people: no database engine's internals, no temp paths."""
+    if isinstance(exc, (duckdb.Error, pa.ArrowException)):
+        return ("the bundled data cannot be read as the bundle says it is (a file is damaged "
+                "or not what its name says)")
+    return str(exc).replace(str(folder), "BUNDLE")
+
+
 def _canon(obj: Any) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
 
@@ -297,22 +272,47 @@ def _differing_checks(a: dict[str, Any], b: dict[str, Any]) -> set[str]:
     return {str(n) for n in names}
 
 
-def verify_bundle(path: Path, public_keys: Sequence[str] | None = None) -> VerifyReport:
+def verify_bundle(path: Path, public_keys: Sequence[str] | None = None,
+                  require: Sequence[str] = ()) -> VerifyReport:
     """Verify a bundle folder or .zip. A zip is extracted (safely) into a temporary folder.
 
     ``public_keys`` are the log keys the verifier trusts (the election office's published
     key): the bundle's own ``log.vkey`` is trusted only when none are given."""
     path = Path(path)
     if path.is_dir():
-        return verify_folder(path, public_keys)
+        return verify_folder(path, public_keys, require)
     if not path.is_file():
         raise InputError("no such bundle (folder or .zip)", file=path)
     with tempfile.TemporaryDirectory(prefix="tallyproof-verify-") as tmp:
-        safe_extract(path, Path(tmp))
-        return verify_folder(Path(tmp), public_keys)
+        opened = open_zip(path, Path(tmp))
+        if opened.digests is None:  # members and SHA256SUMS disagree: nothing was extracted
+            parts = [f"{len(v)} {k}: {', '.join(v[:20])}" for k, v in
+                     (("missing", opened.missing), ("extra", opened.extra)) if v]
+            summary = ("; ".join(parts) + " (nothing was extracted)") if parts else \
+                f"{SUMS_FILE} is missing from the zip"
+            return _report([Check("bundle.manifest", "fail", summary,
+                                  {"missing": list(opened.missing) or
+                                   ([] if opened.listed else [SUMS_FILE]),
+                                   "extra": list(opened.extra)})], require)
+        rep = verify_folder(Path(tmp), public_keys, require, opened.digests)
+        return _without_path(rep, tmp, path.name)
 
 
-def verify_store_dir(root: Path, public_keys: Sequence[str] | None = None) -> VerifyReport:
+def _without_path(rep: VerifyReport, tmp: str, name: str) -> VerifyReport:
+    """Messages name the zip's files as ``NAME.zip/…``, never the temporary folder."""
+    def clean(text: str) -> str:
+        return text.replace(tmp, name)
+
+    checks = [Check(c.name, c.status, clean(c.summary), c.details) for c in rep.checks]
+    verdict = None if rep.verdict is None else replace(
+        rep.verdict, text=clean(rep.verdict.text),
+        not_checked=tuple((n, clean(r)) for n, r in rep.verdict.not_checked))
+    return VerifyReport(ok=rep.ok, checks=checks, verdict=verdict, failures=[
+        Failure(f.check, clean(f.message), f.ballot_ids) for f in rep.failures])
+
+
+def verify_store_dir(root: Path, public_keys: Sequence[str] | None = None,
+                     require: Sequence[str] = ()) -> VerifyReport:
     """``tallyproof verify --store DIR``: the same checks a bundle gets, minus the manifest and
     the report (a store has neither), run on a store in place."""
     from .evidence.collect import collect, ledger_check
@@ -322,5 +322,4 @@ def verify_store_dir(root: Path, public_keys: Sequence[str] | None = None) -> Ve
     if public_keys is not None:  # the ledger again, against the keys the verifier trusts
         trusted = ledger_check(store, public_keys)[0]
         checks = [trusted if c.name == "ledger" else c for c in checks]
-    failures = [Failure(check=c.name, message=c.summary) for c in checks if c.status == "fail"]
-    return VerifyReport(ok=not failures, checks=checks, failures=failures)
+    return _report(checks, require)

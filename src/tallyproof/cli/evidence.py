@@ -98,22 +98,32 @@ def register(app: typer.Typer) -> None:
             "--key", help="public key file (KEY.pub) of the log key you trust, e.g. the one the "
             "election office published; repeatable. Without it the key inside the bundle is "
             "trusted, which shows integrity only relative to that key")] = None,
+        require: Annotated[list[str] | None, typer.Option(
+            "--require", help="a check that must have run and finished, else exit 1 "
+            "(repeatable): audit, reconciliation, official_results, or any check name")] = None,
         json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:
-        """Re-check everything from a bundle alone (or a store); exit 1 naming each failure."""
+        """Re-check everything from a bundle alone (or a store).
+
+        Exit 0 when every check that ran holds and the essentials (the commitment log and the
+        recount of the CVRs) were verified; the verdict names what was not checked (no
+        reconciliation, no audit, an audit still in progress). Exit 1 naming each failure,
+        when nothing was verified, or when a --require'd check did not run or finish.
+        """
         from ..verify import verify_bundle, verify_store_dir
 
         if (bundle is None) == (store is None):
             raise UsageError("give a BUNDLE or --store DIR (exactly one)")
         keys = [_read_vkey(k) for k in key] if key else None
-        rep = (verify_bundle(bundle, keys) if bundle is not None
-               else verify_store_dir(store, keys))  # type: ignore[arg-type]
+        rep = (verify_bundle(bundle, keys, require or []) if bundle is not None
+               else verify_store_dir(store, keys, require or []))  # type: ignore[arg-type]
         if json:
             emit_json(rep.to_json())
         else:
             _print_checks("verification", rep.checks)
-            if rep.ok:
-                err.print("[green]every check holds[/]")
+            if rep.verdict is not None:
+                colour = "green" if rep.ok else "bold red"
+                err.print(f"[{colour}]{rep.verdict.text}[/]", highlight=False)
         if rep.failures:
             raise VerificationError(rep.failures)
 

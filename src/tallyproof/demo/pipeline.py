@@ -399,7 +399,9 @@ def _audit(
                 now=AUDIT_TIME,
             )
         except TallyproofError as exc:
-            result.checks.append(_check("audit", "fail", f"the audit could not start: {exc}"))
+            # an audit that never started examined no paper: it caught nothing ("not run"),
+            # whatever else went wrong; a fault is caught only by a check that ran and failed
+            result.checks.append(_check("audit", "not_run", f"the audit could not start: {exc}"))
             return
         status = None
         for n in range(1, MAX_AUDIT_ROUNDS + 1):
@@ -411,7 +413,7 @@ def _audit(
             except TallyproofError as exc:
                 if status is None:
                     result.checks.append(
-                        _check("audit", "fail", f"the audit could not proceed: {exc}")
+                        _check("audit", "not_run", f"the audit could not proceed: {exc}")
                     )
                     return
                 result.notes.append(f"audit round {n} could not be completed: {exc}")
@@ -435,7 +437,7 @@ def _audit_check(status: AuditStatus | None) -> dict[str, Any]:
     """Pass when every audited outcome is confirmed; otherwise the audit escalated (another
     round or a full hand count), which is how a comparison audit reports disagreeing paper."""
     if status is None:
-        return _check("audit", "fail", "no audit round could be completed")
+        return _check("audit", "not_run", "no audit round could be completed")
     state = status.status
     details = status.to_json()
     found = {"o1": 0, "o2": 0, "u1": 0, "u2": 0}

@@ -34,6 +34,7 @@ from .. import __version__
 from ..errors import UsageError
 from ..fsutil import JOURNAL, fsync_dir, fsync_file, temp_path_for
 from ..store import Store, sha256_file
+from ..reconcile import RECONCILIATION_FILE
 from .collect import TABULATION_FILE
 
 BUNDLE_SCHEMA_VERSION = 1
@@ -71,6 +72,11 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         _copy_store(store.root, stage / STORE_DIR)
         bstore = Store(stage / STORE_DIR)
         evidence = collect(bstore)
+        _require_committed(evidence)
+        if evidence.reconciliation is not None:
+            # as the report shows it: recomputed now, so a reconciliation made before the
+            # last commit (or another stage) is never bundled stale beside a fresh report
+            (bstore.results_dir / RECONCILIATION_FILE).write_bytes(_json(evidence.reconciliation))
         epoch = source_date_epoch(bstore.election)
         (stage / "evidence").mkdir()
         (stage / "evidence" / TABULATION_FILE).write_bytes(_json(evidence.tabulation))
@@ -97,6 +103,19 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
     zpath = out.with_name(out.name + ".zip")
     write_zip(out, zpath, epoch)
     return BundlePaths(folder=out, zip=zpath)
+
+
+def _require_committed(evidence: Any) -> None:
+    """A bundle publishes committed evidence: refuse one whose log is missing, does not cover
+    the CVR table, or does not verify (it could only fail ``verify``)."""
+    ledger = next(c for c in evidence.checks if c.name == "ledger")
+    if ledger.status == "not_run":
+        raise UsageError("nothing to bundle yet: the CVRs have not been committed; run "
+                         "tallyproof commit first")
+    if ledger.status == "fail":
+        raise UsageError(f"the store's log does not cover or match its CVRs ({ledger.summary}); "
+                         "run tallyproof commit (new CVRs) or tallyproof verify --store to see "
+                         "what changed")
 
 
 def _copy_store(src: Path, dst: Path) -> None:

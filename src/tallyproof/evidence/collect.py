@@ -126,6 +126,18 @@ def published_tabulations(store: Store) -> list[tuple[str, dict[str, Any]]]:
     return [(f"results/{TABULATION_FILE}", orjson.loads(path.read_bytes()))]
 
 
+RECONCILIATION_CHECKS = ("reconciliation.duplicates", "reconciliation.manifest",
+                         "reconciliation.pollbooks", "reconciliation.mail", "reconciliation.log",
+                         "official_results")
+
+
+def not_reconciled() -> list[Check]:
+    """The reconciliation checks of a store where ``tallyproof reconcile`` was never run: each
+    "not run", so the report and the verifier's rebuild of it list the same rows."""
+    return [Check(name, "not_run", "tallyproof reconcile was not run")
+            for name in RECONCILIATION_CHECKS]
+
+
 def collect(store: Store) -> Evidence:
     """Run the ledger, tabulation, reconciliation, results and audit checks on a store."""
     from ..reconcile import bundled_inputs, compute_reconciliation
@@ -142,10 +154,7 @@ def collect(store: Store) -> Evidence:
         reconciliation = rep.to_json()
         checks += rep.checks
     else:
-        for name in ("reconciliation.duplicates", "reconciliation.manifest",
-                     "reconciliation.pollbooks", "reconciliation.mail", "reconciliation.log",
-                     "official_results"):
-            checks.append(Check(name, "not_run", "tallyproof reconcile was not run"))
+        checks += not_reconciled()
     audit = audit_data(store)
     checks.append(audit_check(audit))
     return Evidence(checks=checks, reconciliation=reconciliation, tabulation=tabulation,

@@ -176,6 +176,14 @@ def audit_risk(series: Sequence[tuple[str, Sequence[int], Sequence[float]]],
                                                    -i), default=-1)
     with plt.rc_context(RC):
         fig, ax = _figure(7.0, 3.8)
+        # limits fixed before anything is drawn: an audit that has examined nothing yet has
+        # every risk at 1 and every x at 0, which would collapse autoscaled axes
+        lowest = min([risk_limit, *(max(p, 1e-12) for _, _, ps in series for p in ps)])
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=lowest / 3, top=1.5)
+        most = max((x for _, xs, _ in series for x in xs), default=0)
+        ax.set_xlim(left=0, right=max(most, 1) * 1.05)
+        ax.set_autoscale_on(False)
         for i, (label, xs, ps) in enumerate(series):
             ys = [max(p, 1e-12) for p in ps]
             if not many:
@@ -193,8 +201,7 @@ def audit_risk(series: Sequence[tuple[str, Sequence[int], Sequence[float]]],
         ax.axhline(risk_limit, color="black", linestyle=(0, (6, 3)), linewidth=1.4)
         ax.annotate(f"risk limit {risk_limit:g}", (1.0, risk_limit),
                     xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
-        ax.set_yscale("log")
-        ax.set_ylim(top=1.5)
+
         ax.set_xlabel("ballots examined")
         ax.set_ylabel("measured risk (log scale)")
         ax.set_title("Audit: measured risk by ballots examined")
