@@ -303,7 +303,11 @@ def _without_path(rep: VerifyReport, tmp: str, name: str) -> VerifyReport:
     def clean(text: str) -> str:
         return text.replace(tmp, name)
 
-    checks = [Check(c.name, c.status, clean(c.summary), c.details) for c in rep.checks]
+    def clean_details(d: dict[str, Any]) -> dict[str, Any]:
+        return orjson.loads(clean(orjson.dumps(d).decode("utf-8")))
+
+    checks = [Check(c.name, c.status, clean(c.summary), clean_details(c.details))
+              for c in rep.checks]
     verdict = None if rep.verdict is None else replace(
         rep.verdict, text=clean(rep.verdict.text),
         not_checked=tuple((n, clean(r)) for n, r in rep.verdict.not_checked))
