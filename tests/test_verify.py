@@ -301,3 +301,21 @@ def test_messages_carry_no_temp_path_and_no_engine_text(built, tmp_path, capsys)
     text = capsys.readouterr().out
     assert "tallyproof-verify-" not in text and "/tmp" not in text
     assert "Parquet magic" not in text and "duckdb" not in text.lower()
+
+
+def test_a_member_whose_header_understates_its_size_is_refused(built, tmp_path):
+    """Headers are the zip's own claims: the bytes actually decompressed are counted."""
+    z = _zip_of(built.folder, tmp_path / "liar.zip")
+    data = bytearray(z.read_bytes())
+    with zipfile.ZipFile(z) as zf:
+        info = zf.getinfo("evidence/claims.json")
+    real = info.file_size.to_bytes(4, "little")
+    small = (info.file_size // 2).to_bytes(4, "little")
+    # uncompressed-size fields: local header (offset 22) and central directory (offset 24)
+    data[info.header_offset + 22: info.header_offset + 26] = small
+    cd = data.rfind(b"evidence/claims.json") - 46
+    assert data[cd + 24: cd + 28] == real
+    data[cd + 24: cd + 28] = small
+    z.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="claims.json"):
+        verify_bundle(z)

@@ -22,6 +22,7 @@ import hashlib
 import re
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -133,14 +134,17 @@ def _stream(zpath: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path)
     (a header that understates the size is caught as soon as the count passes it)."""
     h = hashlib.sha256()
     written = 0
-    with zf.open(info) as src, open(dest, "xb") as dst:
-        while block := src.read(CHUNK):
-            written += len(block)
-            if written > info.file_size:
-                raise InputError("a member expands past the size its header gives",
-                                 file=zpath, record=info.filename)
-            h.update(block)
-            dst.write(block)
+    try:
+        with zf.open(info) as src, open(dest, "xb") as dst:
+            while block := src.read(CHUNK):
+                written += len(block)
+                if written > info.file_size:
+                    raise InputError("a member expands past the size its header gives",
+                                     file=zpath, record=info.filename)
+                h.update(block)
+                dst.write(block)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise InputError(f"a damaged member ({exc})", file=zpath, record=info.filename) from exc
     return h.hexdigest()
 
 
