@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tallyproof.audit.kaplan_markov import kaplan_markov_sample_size
 from tallyproof.audit.plan import estimate_sample_size, margin_from_votes, plan_for_assertion
@@ -115,3 +117,27 @@ def test_bad_requests() -> None:
         estimate_sample_size("kelly", risk_limit=0.1, margin=0.1, quantile=1.5)
     with pytest.raises(UsageError):
         estimate_sample_size("kelly", risk_limit=0.1, margin=0.1, o1=2, error_counts=True)
+
+
+@pytest.mark.parametrize("method", ["alpha", "betting", "agrapa"])
+def test_two_candidate_votes_that_round_above_one(method: str) -> None:
+    # the winner's and loser's fractions, computed as share * fraction, summed to 1 + 1 ulp
+    # and the totals were rejected as bad input
+    est = estimate_sample_size(method, audit="polling", risk_limit=0.1,
+                               votes={"A": 502_500, "B": 497_500})
+    assert est.sample_size is not None and 0 < est.sample_size <= 1_000_000
+
+
+@settings(max_examples=60, deadline=None)
+@given(loser=st.integers(1, 20_000), lead=st.integers(1, 20_000), other=st.integers(0, 2_000),
+       method=st.sampled_from(["alpha", "betting", "agrapa", "bravo"]))
+def test_polling_calculators_accept_any_vote_totals(loser: int, lead: int, other: int,
+                                                    method: str) -> None:
+    votes = {"w": loser + lead, "l": loser} | ({"x": min(other, loser - 1)} if other else {})
+    quantile = 0.5 if method == "bravo" else None
+    est = estimate_sample_size(method, audit="polling", risk_limit=0.1, votes=votes,
+                               quantile=quantile, reps=20)
+    total = sum(votes.values())
+    assert est.ballots == total
+    if est.sample_size is not None:
+        assert 1 <= est.sample_size <= total

@@ -214,9 +214,13 @@ def estimate_sample_size(
         raise UsageError("give exactly one of margin or votes")
     if votes is not None:
         margin, share, ballots = margin_from_votes(votes, ballots)
-        fraction = (margin / (2 * share - 1)) if share > 0.5 else 1.0
+        top = sorted(votes.values(), reverse=True)
+        # the fractions straight from the counts: share * fraction would round differently
+        win_frac, lose_frac = top[0] / ballots, top[1] / ballots
+        fraction = (top[0] + top[1]) / ballots
     elif margin is not None:
         share, fraction = (1 + margin) / 2, 1.0
+        win_frac, lose_frac = share, 1.0 - share
     if not 0 < margin < 1:
         raise UsageError(f"margin must be in (0, 1), got {margin}")
     if ballots is not None and ballots < 1:
@@ -253,7 +257,7 @@ def estimate_sample_size(
                                   quantile=None, basis="closed form", details=details, **common)
 
     if audit == "polling":
-        pop = polling_population(share * fraction, (1 - share) * fraction, N=ballots)
+        pop = polling_population(win_frac, lose_frac, N=ballots)
     else:
         pop = comparison_population(margin, o1=o1, o2=o2, u1=u1, u2=u2, N=ballots)
     spec = _method_params(method, audit, pop, margin, share, gamma)
