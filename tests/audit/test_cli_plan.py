@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tallyproof.audit.kaplan_markov import kaplan_markov_pvalue
+from tallyproof.audit.sampler import sample
 from tallyproof.cli import main
 
 
@@ -93,3 +94,16 @@ def test_risk_betting_and_bravo(capsys: pytest.CaptureFixture[str]) -> None:
     assert isinstance(bravo, dict)
     assert bravo["p_value"] == pytest.approx(1 / (1.2**62 * 0.8**38))
     assert main(["audit", "risk", "--method", "bravo", "--n", "10", "--margin", "0.2"]) == 2
+
+
+def test_sample_keeps_ids_exactly_as_written(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    written = [" A-1", "A-1", "A-1 ", "B\t2", "B 3  "]
+    ids = tmp_path / "ids.txt"
+    ids.write_bytes(("\r\n".join(written) + "\r\n\r\n").encode("utf-8"))
+    out = run_json(capsys, ["sample", "--seed", "314159", "--ids", str(ids), "--size",
+                            str(len(written)), "--json"])
+    assert isinstance(out, list)
+    expected = sample(written, "314159", len(written))
+    assert [(d["id"], d["ticket"]) for d in out] == [(d.id, d.ticket) for d in expected]
+    assert sorted(d["id"] for d in out) == sorted(written)  # nothing merged or trimmed

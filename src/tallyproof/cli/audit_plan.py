@@ -23,14 +23,19 @@ RISK_METHODS = ("kaplan-markov", "bravo", "kelly", "cobra", "alpha", "betting", 
 
 
 def read_ids(path: Path) -> list[str]:
-    """One ballot id a line; surrounding blanks are trimmed and blank lines skipped."""
+    """One ballot id a line, kept exactly as written: only the line ending (LF or CRLF) is
+    removed, so an id with blanks at its ends hashes as the reference sampler hashes it (and
+    "a" and "a " stay two ids). Empty lines are skipped; a UTF-8 byte-order mark at the start
+    of the file is not part of the first id."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError as exc:
         raise InputError("file not found", file=path) from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text: {exc}", file=path) from exc
-    ids = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = text.split("\n")
+    ids = [line.removesuffix("\r") for line in lines]
+    ids = [i for i in ids if i]
     if not ids:
         raise InputError("no ids in the file", file=path)
     return ids
@@ -72,7 +77,9 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
     @app.command("sample")
     def sample_cmd(
         seed: Annotated[str, typer.Option("--seed", help="public random seed, e.g. 20 dice rolls")],
-        ids: Annotated[Path, typer.Option("--ids", help="file with one ballot id a line")],
+        ids: Annotated[Path, typer.Option(
+            "--ids", help="file with one ballot id a line, kept exactly as written (only the "
+                          "line ending is removed; empty lines are skipped)")],
         size: Annotated[int, typer.Option("--size", help="number of draws")],
         with_replacement: Annotated[bool, typer.Option("--with-replacement")] = False,
         start: Annotated[int, typer.Option("--start", help="draws already made (a later "
