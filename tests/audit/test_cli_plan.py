@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tallyproof.audit.kaplan_markov import kaplan_markov_pvalue
+from tallyproof.audit.risk import comparison_support, measure_risk
 from tallyproof.audit.sampler import sample
 from tallyproof.cli import main
 
@@ -107,3 +109,38 @@ def test_sample_keeps_ids_exactly_as_written(tmp_path: Path,
     expected = sample(written, "314159", len(written))
     assert [(d["id"], d["ticket"]) for d in out] == [(d.id, d.ticket) for d in expected]
     assert sorted(d["id"] for d in out) == sorted(written)  # nothing merged or trimmed
+
+
+@pytest.mark.parametrize("method", ["kelly", "alpha", "agrapa", "betting"])
+def test_risk_from_counts_holds_whatever_the_order(method: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_json(capsys, ["audit", "risk", "--method", method, "--n", "150", "--margin",
+                            "0.05", "--o1", "2", "--json"])
+    assert isinstance(out, dict)
+    upper = 2 / (2 - 0.05)
+    support = comparison_support(upper)
+    rng = np.random.default_rng(5)
+    orders = [np.array([1, 1] + [2] * 148)] + [rng.permutation([1, 1] + [2] * 148)
+                                               for _ in range(30)]
+    ps = [measure_risk(support[o], upper=upper, N=None, method=method).p_value for o in orders]
+    assert out["p_value"] >= max(ps) * (1 - 1e-9)
+    assert out["order"] in ("largest over every order (exact)",
+                            "upper bound on the largest over every order")
+
+
+def test_risk_bravo_margin_is_diluted_and_votes_give_the_pair_share(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    by_votes = run_json(capsys, ["audit", "risk", "--method", "bravo", "--n", "100", "--votes",
+                                 "A=600,B=400,C=100", "--winner", "55", "--loser", "35",
+                                 "--json"])
+    assert isinstance(by_votes, dict)
+    assert by_votes["margin"] == pytest.approx(200 / 1100)  # diluted over all 1,100 ballots
+    assert by_votes["p_value"] == pytest.approx(1 / (1.2**55 * 0.8**35))  # pair share 0.6
+    m = 200 / 1100
+    by_margin = run_json(capsys, ["audit", "risk", "--method", "bravo", "--n", "100",
+                                  "--margin", repr(m), "--winner", "55", "--loser", "35",
+                                  "--json"])
+    assert isinstance(by_margin, dict)
+    assert by_margin["p_value"] == pytest.approx(1 / ((1 + m) ** 55 * (1 - m) ** 35))
+    assert main(["audit", "risk", "--method", "bravo", "--n", "100", "--winner", "5",
+                 "--loser", "3"]) == 2  # neither --margin nor --votes

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from ..audit.bravo import bravo_pvalue
 from ..audit.kaplan_markov import DEFAULT_GAMMA, kaplan_markov_pvalue
-from ..audit.plan import PLAN_METHODS, estimate_sample_size
-from ..audit.risk import comparison_support, measure_risk
+from ..audit.plan import PLAN_METHODS, estimate_sample_size, margin_from_votes
+from ..audit.risk import comparison_support, worst_order_risk
 from ..audit.sampler import sample
 from ..errors import InputError, UsageError
 from .common import emit_json, out
@@ -53,24 +53,6 @@ def parse_votes(spec: str) -> dict[str, int]:
         except ValueError as exc:
             raise UsageError(f"--votes: {count!r} is not a whole number") from exc
     return votes
-
-
-def _even_positions(n: int, counts: dict[int, int]) -> np.ndarray:
-    """Category per position for n ballots with the given counts spread evenly (category 2
-    = no discrepancy fills the rest)."""
-    cats = np.full(n, 2, dtype=np.int64)
-    taken = np.zeros(n, dtype=bool)
-    for k, c in counts.items():
-        if c <= 0:
-            continue
-        ideal = np.floor((np.arange(c) + 0.5) * n / c).astype(np.int64)
-        for pos in ideal:
-            p = int(pos)
-            while taken[p]:  # next free slot (wraps), so every count is placed exactly once
-                p = (p + 1) % n
-            taken[p] = True
-            cats[p] = k
-    return cats
 
 
 def register(app: typer.Typer, audit_app: typer.Typer) -> None:
@@ -139,7 +121,11 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
     def risk_cmd(
         method: Annotated[str, typer.Option("--method", help=" | ".join(RISK_METHODS))],
         n: Annotated[int, typer.Option("--n", help="ballots examined")],
-        margin: Annotated[float, typer.Option("--margin", help="diluted margin")],
+        margin: Annotated[float | None, typer.Option(
+            "--margin", help="diluted margin: (winner - runner-up) / ballots")] = None,
+        votes: Annotated[str | None, typer.Option(
+            "--votes", help="reported NAME=COUNT,... instead of --margin (with --ballots: "
+                            "the ballots they are diluted over)")] = None,
         gamma: Annotated[float, typer.Option("--gamma")] = DEFAULT_GAMMA,
         o1: Annotated[int, typer.Option("--o1", help="one-vote overstatements found")] = 0,
         o2: Annotated[int, typer.Option("--o2", help="two-vote overstatements found")] = 0,
@@ -153,13 +139,34 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
                                                     "(sampling without replacement)")] = None,
         json: JsonOpt = False,
     ) -> None:
-        """Measured risk (p-value) of a sample of n ballots with the given discrepancies."""
+        """Measured risk (p-value) of a sample of n ballots with the given counts.
+
+        Kaplan-Markov and BRAVO depend on the counts only. The adaptive methods (kelly,
+        cobra, alpha, betting, agrapa) bet from the history, so the same counts in another
+        order give another p-value: the one reported is the largest over every order in
+        which the counts could have been drawn, computed exactly when an order attains it
+        and otherwise an upper bound on it ("order" in the output says which). To measure
+        one sample in its own draw order, use the audit workflow (audit round / record).
+
+        BRAVO: with --votes, the winner's share of the two candidates' votes (as Arlo);
+        with --margin (the diluted margin m), the SHANGRLA polling assorter with its
+        reported mean (1 + m) / 2 as the alternative (ALPHA with a fixed eta, Stark 2023
+        Section 2.4): each ballot for the winner multiplies T by 1 + m, for the loser by
+        1 - m.
+        """
         method = method.lower()
-        info: dict[str, Any] = {"method": method, "n": n, "margin": margin}
         if method not in RISK_METHODS:
             raise UsageError(f"unknown method {method!r}; choose from {', '.join(RISK_METHODS)}")
+        if (margin is None) == (votes is None):
+            raise UsageError("give exactly one of --margin or --votes")
+        share: float | None = None
+        if votes is not None:
+            margin, share, ballots = margin_from_votes(parse_votes(votes), ballots)
+        if margin is None or not 0 < margin < 1:
+            raise UsageError(f"margin must be in (0, 1), got {margin}")
         if n < 0 or min(o1, o2, u1, u2) < 0:
             raise UsageError("counts must be non-negative")
+        info: dict[str, Any] = {"method": method, "n": n, "margin": margin}
         if method == "kaplan-markov":
             p = kaplan_markov_pvalue(n, o1, o2, u1, u2, margin=margin, gamma=gamma)
             info.update(gamma=gamma, o1=o1, o2=o2, u1=u1, u2=u2)
@@ -168,23 +175,32 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
                 raise UsageError("bravo needs --winner and --loser (their ballots in the sample)")
             if winner + loser > n:
                 raise UsageError("--winner + --loser cannot exceed --n")
-            p = bravo_pvalue(winner, loser, (1 + margin) / 2)
-            info.update(winner=winner, loser=loser, winner_share=(1 + margin) / 2)
+            if share is not None:
+                p = bravo_pvalue(winner, loser, share)
+                basis = "winner's share of the two candidates' reported votes"
+            else:
+                p = bravo_pvalue(winner, loser, (1 + margin) / 2)
+                basis = "polling assorter with reported mean (1 + margin) / 2"
+            info.update(winner=winner, loser=loser, winner_share=share, alternative=basis)
         else:
             if o1 + o2 + u1 + u2 > n:
                 raise UsageError("more discrepancies than ballots")
-            if not 0 < margin < 1:
-                raise UsageError(f"margin must be in (0, 1), got {margin}")
+            if ballots is not None and n > ballots:
+                raise UsageError(f"{n} ballots examined out of a population of {ballots}")
             upper = 2 / (2 - margin)
-            cats = _even_positions(n, {0: o2, 1: o1, 3: u1, 4: u2})
-            x = comparison_support(upper)[cats]
-            p = measure_risk(x, upper=upper, N=ballots, method=method).p_value
+            counts = np.array([o2, o1, n - o1 - o2 - u1 - u2, u1, u2])
+            worst = worst_order_risk(comparison_support(upper), counts, upper=upper, N=ballots,
+                                     method=method)
+            p = worst.p_value
             info.update(o1=o1, o2=o2, u1=u1, u2=u2, ballots=ballots,
-                        order="discrepancies spread evenly through the sample")
+                        order=("largest over every order (exact)" if worst.exact
+                               else "upper bound on the largest over every order"),
+                        worst_order_attained=worst.attained)
         info["p_value"] = p
         if json:
             emit_json(info)
             return
         shown = "< 1e-12" if p < 1e-12 else f"{p:.6g}"
         out.print(f"{method}: measured risk {shown} after {n:,} ballots "
-                  "(the outcome is confirmed at any risk limit at least this large)")
+                  + (f"({info['order']}) " if "order" in info else "")
+                  + "(the outcome is confirmed at any risk limit at least this large)")
