@@ -144,3 +144,16 @@ def test_risk_bravo_margin_is_diluted_and_votes_give_the_pair_share(
     assert by_margin["p_value"] == pytest.approx(1 / ((1 + m) ** 55 * (1 - m) ** 35))
     assert main(["audit", "risk", "--method", "bravo", "--n", "100", "--winner", "5",
                  "--loser", "3"]) == 2  # neither --margin nor --votes
+
+
+def test_estimate_kaplan_markov_says_which_formula(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["audit", "estimate", "--method", "kaplan-markov", "--risk-limit", "0.1",
+            "--margin", "0.01"]
+    stark = run_json(capsys, [*base, "--formula", "stark", "--json"])
+    exact = run_json(capsys, [*base, "--json"])
+    assert isinstance(stark, dict) and isinstance(exact, dict)
+    assert stark["sample_size"] == 479 and "Stark 2010" in stark["formula"]
+    assert exact["sample_size"] < stark["sample_size"] and exact["formula"] == "exact smallest n"
+    assert main([*base, "--formula", "stark"]) == 0
+    assert "Stark 2010" in capsys.readouterr().out
+    assert main([*base, "--formula", "nope"]) == 2

@@ -32,7 +32,13 @@ import numpy as np
 
 from ..errors import UsageError
 from .bravo import bravo_asn, bravo_log_factors
-from .kaplan_markov import DEFAULT_GAMMA, kaplan_markov_log_factors, kaplan_markov_sample_size
+from .kaplan_markov import (
+    DEFAULT_GAMMA,
+    kaplan_markov_log_factors,
+    kaplan_markov_sample_size,
+    stark_sample_size,
+    stark_sample_size_from_rates,
+)
 from .risk import expected_log_factors
 from .simulate import MethodSpec, Population, comparison_population, polling_population, simulate
 
@@ -43,6 +49,7 @@ __all__ = [
     "margin_from_votes",
     "DEFAULT_METHODS",
     "PLAN_METHODS",
+    "KM_FORMULAS",
 ]
 
 #: tallyproof's default risk-measuring method per audit kind (see docs/audit-math.md).
@@ -51,6 +58,9 @@ PLAN_METHODS = ("bravo", "kaplan-markov", "alpha", "betting", "agrapa", "kelly",
 _POLLING_ONLY = {"bravo"}
 _COMPARISON_ONLY = {"kaplan-markov", "kelly", "cobra"}
 _WITH_REPLACEMENT_CAP = 10_000_000
+#: Kaplan-Markov closed forms: "exact" = the smallest n with P(n) <= alpha; "stark" = the
+#: published first-order formula of Stark's super-simple calculator and Arlo (Stark 2010).
+KM_FORMULAS = ("exact", "stark")
 
 
 @dataclass(frozen=True)
@@ -187,6 +197,7 @@ def estimate_sample_size(
     audit: str | None = None,
     reps: int = 400,
     seed: int | None = None,
+    km_formula: str = "exact",
 ) -> SampleSizeEstimate:
     """Plan the sample size of a two-candidate (or winner vs runner-up) contest.
 
@@ -195,6 +206,11 @@ def estimate_sample_size(
     the population size sample without replacement (BRAVO and Kaplan-Markov never do).
     ``quantile`` None uses the closed form (BRAVO, Kaplan-Markov) or the expected-rate path;
     a number in (0, 1) simulates ``reps`` audits and reports that quantile.
+    ``km_formula`` picks the Kaplan-Markov closed form (``KM_FORMULAS``): "exact" (the
+    smallest n with P <= alpha, e.g. 478 at alpha 10%, margin 1%) or "stark" (Stark 2010's
+    published formula n = max(o1+o2+u1+u2, ceil(-2 gamma (ln alpha + o1 ln(1 - 1/(2 gamma))
+    + o2 ln(1 - 1/gamma) + u1 ln(1 + 1/(2 gamma)) + u2 ln(1 + 1/gamma)) / v)), which uses
+    ln(1 - v/(2 gamma)) ~ -v/(2 gamma) and so prints 479 there, as his calculator and Arlo do).
     """
     method = method.lower()
     if method not in PLAN_METHODS:
@@ -227,6 +243,11 @@ def estimate_sample_size(
         raise UsageError("ballots must be positive")
     if min(o1, o2, u1, u2) < 0:
         raise UsageError("discrepancy rates must be non-negative")
+    if km_formula not in KM_FORMULAS:
+        raise UsageError(f"Kaplan-Markov formula must be one of {', '.join(KM_FORMULAS)}, "
+                         f"not {km_formula!r}")
+    if km_formula != "exact" and (method != "kaplan-markov" or quantile is not None):
+        raise UsageError("the Kaplan-Markov formula applies to the kaplan-markov closed form only")
     if error_counts and method != "kaplan-markov":
         raise UsageError("error counts are only meaningful for the Kaplan-Markov closed form; "
                          "give rates per ballot")
@@ -240,6 +261,9 @@ def estimate_sample_size(
         else {"winner_share": share, "ballot_fraction": fraction})
     if method == "kaplan-markov":
         details["gamma"] = gamma
+        if quantile is None:
+            details["formula"] = ("Stark 2010 super-simple (first-order, as Arlo)"
+                                  if km_formula == "stark" else "exact smallest n")
     cap = ballots if ballots is not None else _WITH_REPLACEMENT_CAP
 
     if quantile is None and method == "bravo":
@@ -248,9 +272,14 @@ def estimate_sample_size(
         return SampleSizeEstimate(sample_size=n if n < cap else None, quantile=None,
                                   basis="closed form", expected=asn, details=details, **common)
     if quantile is None and method == "kaplan-markov":
+        errs = dict(gamma=gamma, o1=o1, o2=o2, u1=u1, u2=u2)
         try:
-            n = kaplan_markov_sample_size(margin, risk_limit, gamma=gamma, o1=o1, o2=o2, u1=u1,
-                                          u2=u2, rates=not error_counts)
+            if km_formula == "exact":
+                n = kaplan_markov_sample_size(margin, risk_limit, rates=not error_counts, **errs)
+            elif error_counts:
+                n = stark_sample_size(margin, risk_limit, **errs)
+            else:
+                n = stark_sample_size_from_rates(margin, risk_limit, **errs)
         except UsageError:
             n = None
         return SampleSizeEstimate(sample_size=n if n is not None and n < cap else None,

@@ -100,6 +100,10 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         audit: Annotated[str | None, typer.Option("--audit", help="polling | comparison")] = None,
         reps: Annotated[int, typer.Option("--reps",
                                           help="simulated audits (with --quantile)")] = 400,
+        formula: Annotated[str, typer.Option(
+            "--formula", help="Kaplan-Markov closed form: exact (smallest n with P <= alpha) "
+                              "| stark (Stark 2010's published formula, as his super-simple "
+                              "calculator and Arlo)")] = "exact",
         json: JsonOpt = False,
     ) -> None:
         """Plan how many ballots an audit will need."""
@@ -107,13 +111,14 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
             method, risk_limit=risk_limit, margin=margin,
             votes=parse_votes(votes) if votes is not None else None, ballots=ballots,
             gamma=gamma, o1=o1, o2=o2, u1=u1, u2=u2, error_counts=error_counts,
-            quantile=quantile, audit=audit, reps=reps)
+            quantile=quantile, audit=audit, reps=reps, km_formula=formula)
         if json:
             emit_json(est.to_json())
             return
         size = "a full hand count" if est.sample_size is None else f"{est.sample_size:,} ballots"
         out.print(f"{est.method} ({est.audit}) at risk limit {est.risk_limit:g}, diluted margin "
                   f"{est.margin:.4%}: {size} ({est.basis}"
+                  + (f", {est.details['formula']}" if "formula" in est.details else "")
                   + (f", quantile {est.quantile:g}" if est.quantile is not None else "")
                   + (f"; expected {est.expected:,.1f}" if est.expected is not None else "") + ")")
 
