@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tallyproof.audit.kaplan_markov import kaplan_markov_sample_size
-from tallyproof.audit.plan import estimate_sample_size, margin_from_votes, plan_for_assertion
+from tallyproof.audit.plan import (
+    estimate_sample_size,
+    margin_from_votes,
+    no_error_floor,
+    plan_for_assertion,
+)
+from tallyproof.audit.risk import measure_risk
 from tallyproof.errors import UsageError
 
 
@@ -141,3 +147,18 @@ def test_polling_calculators_accept_any_vote_totals(loser: int, lead: int, other
     assert est.ballots == total
     if est.sample_size is not None:
         assert 1 <= est.sample_size <= total
+
+
+@pytest.mark.parametrize(("v", "N"), [(0.1, 1000), (0.1, 200), (0.02, 20_000), (0.3, 50)])
+def test_no_error_floor_without_replacement(v: float, N: int) -> None:
+    # betting everything on every clean card (lambda = 1/mu_i) reaches the risk limit at the
+    # floor and not one card earlier; without replacement that is below the bound with
+    # replacement, which is therefore not a floor there
+    floor = no_error_floor(v, 0.05, N=N)
+    with_replacement = no_error_floor(v, 0.05)
+    assert floor is not None and with_replacement is not None and floor < with_replacement
+    upper = 2 / (2 - v)
+    clean = np.full(floor, 1 / (2 - v))
+    at = measure_risk(clean, upper=upper, N=N, method="betting", lam=1e12).p_value
+    before = measure_risk(clean[:-1], upper=upper, N=N, method="betting", lam=1e12).p_value
+    assert at <= 0.05 < before

@@ -47,6 +47,7 @@ __all__ = [
     "estimate_sample_size",
     "plan_for_assertion",
     "margin_from_votes",
+    "no_error_floor",
     "DEFAULT_METHODS",
     "PLAN_METHODS",
     "KM_FORMULAS",
@@ -118,6 +119,33 @@ def margin_from_votes(votes: Mapping[str, int], ballots: int | None = None
     if top[0] == top[1]:
         raise UsageError("the top two candidates are tied: no outcome to audit")
     return (top[0] - top[1]) / n_ballots, top[0] / (top[0] + top[1]), n_ballots
+
+
+def no_error_floor(margin: float, risk_limit: float, *, N: int | None = None) -> int | None:
+    """Fewest cards that can confirm a comparison assertion with diluted margin v when no
+    card shows an error, or None if even a full count of N cards cannot.
+
+    A clean card has comparison-assorter value x = 1/(2 - v) (SHANGRLA §3.2) and no betting
+    factor exceeds x/mu_i (everything bet, lambda = 1/mu_i). With replacement mu_i = 1/2, so
+    the floor is ceil(ln(1/alpha) / ln(2/(2 - v))). Without replacement from N cards,
+    mu_i = (N/2 - (i - 1) x)/(N - i + 1) (Stark 2023, ALPHA §2.2.1) falls as clean cards are
+    drawn, so the first n with sum ln(x/mu_i) >= ln(1/alpha) can be smaller: the
+    with-replacement figure is then not a floor.
+    """
+    if not 0 < margin < 2 or not 0 < risk_limit < 1:
+        raise UsageError("need 0 < margin < 2 and 0 < risk limit < 1")
+    x = 1.0 / (2.0 - margin)
+    threshold = math.log(1.0 / risk_limit)
+    with_replacement = math.ceil(threshold / math.log(2.0 * x) - 1e-12)
+    if N is None:
+        return with_replacement
+    m = min(N, with_replacement)
+    i = np.arange(1, m + 1, dtype=float)
+    mu_i = (N / 2.0 - (i - 1) * x) / (N - i + 1)
+    with np.errstate(divide="ignore"):
+        log_t = np.cumsum(np.where(mu_i > 0, np.log(x / np.maximum(mu_i, 1e-300)), np.inf))
+    hit = np.flatnonzero(log_t >= threshold - 1e-12)
+    return int(hit[0]) + 1 if hit.size else None
 
 
 def _path_sample_size(pop: Population, spec: MethodSpec, risk_limit: float, cap: int,
