@@ -62,10 +62,15 @@ def test_estimate_votes_and_rates(capsys: pytest.CaptureFixture[str]) -> None:
                             "0.05", "--votes", "A=5200,B=4800", "--o1", "0.001", "--json"])
     assert isinstance(out, dict)
     assert out["margin"] == pytest.approx(0.04) and out["ballots"] == 10_000
+    # with errors, both as the 0.9-quantile of the stopping time
     kelly = run_json(capsys, ["audit", "estimate", "--method", "kelly", "--risk-limit", "0.05",
                               "--votes", "A=5200,B=4800", "--o1", "0.001", "--json"])
-    assert isinstance(kelly, dict)
-    assert kelly["sample_size"] < out["sample_size"]
+    km = run_json(capsys, ["audit", "estimate", "--method", "kaplan-markov", "--risk-limit",
+                           "0.05", "--votes", "A=5200,B=4800", "--o1", "0.001", "--quantile",
+                           "0.9", "--json"])
+    assert isinstance(kelly, dict) and isinstance(km, dict)
+    assert kelly["basis"] == "stopping-time distribution" and kelly["quantile"] == 0.9
+    assert kelly["sample_size"] <= km["sample_size"]
     assert main(["audit", "estimate", "--method", "kelly", "--risk-limit", "0.05",
                  "--margin", "0.05"]) == 0
     assert "ballots" in capsys.readouterr().out

@@ -17,7 +17,10 @@ from tallyproof.audit.plan import (
     no_error_floor,
     plan_for_assertion,
 )
+from tallyproof.audit.plan import DEFAULT_PLAN_QUANTILE, _path_sample_size
 from tallyproof.audit.risk import measure_risk
+from tallyproof.audit.simulate import MethodSpec, comparison_population, simulate
+from tallyproof.audit.stopping import comparison_stopping_times
 from tallyproof.errors import UsageError
 
 
@@ -66,7 +69,8 @@ def test_simulated_quantile_is_reproducible_and_ordered() -> None:
     b = estimate_sample_size("kelly", quantile=0.5, **kw)
     c = estimate_sample_size("kelly", quantile=0.9, **kw)
     assert a.sample_size == b.sample_size
-    assert a.basis == "simulation" and a.sample_size is not None and c.sample_size is not None
+    assert a.basis == "stopping-time distribution"
+    assert a.sample_size is not None and c.sample_size is not None
     assert c.sample_size >= a.sample_size
 
 
@@ -162,3 +166,44 @@ def test_no_error_floor_without_replacement(v: float, N: int) -> None:
     at = measure_risk(clean, upper=upper, N=N, method="betting", lam=1e12).p_value
     before = measure_risk(clean[:-1], upper=upper, N=N, method="betting", lam=1e12).p_value
     assert at <= 0.05 < before
+
+
+@pytest.mark.parametrize(("v", "o1", "o2", "N"), [(0.01, 0.001, 0.0, 200_000),
+                                                  (0.02, 0.004, 0.0002, None),
+                                                  (0.03, 0.005, 0.0, 3_000)])
+def test_stopping_times_match_the_simulation_engine(v: float, o1: float, o2: float,
+                                                    N: int | None) -> None:
+    # the fast lattice simulation against simulate.py (draw-by-draw), same settings
+    cap = N if N is not None else 1_000_000
+    st = comparison_stopping_times(v, risk_limit=0.05, method="kelly",
+                                   rates={"o1": o1, "o2": o2}, N=N, cap=cap, reps=800)
+    sim = simulate(comparison_population(v, o1=o1, o2=o2, N=N),
+                   [MethodSpec("kelly", "kelly", {})], risk_limit=0.05, reps=800,
+                   max_n=None if N is not None else cap)
+    # same distribution: the largest gap between the two empirical CDFs (Kolmogorov-Smirnov)
+    # is within what 800 + 800 replicates allow (critical value 0.068 at 5%; 0.085 at 0.5%)
+    grid = np.union1d(st.sizes, sim.sample_sizes["kelly"])
+    cdf_ours = np.searchsorted(np.sort(st.sizes), grid, side="right") / st.sizes.size
+    theirs = np.sort(sim.sample_sizes["kelly"])
+    cdf_theirs = np.searchsorted(theirs, grid, side="right") / theirs.size
+    assert float(np.abs(cdf_ours - cdf_theirs).max()) <= 0.085
+    assert st.confirmed.mean() == pytest.approx(sim.rejection_rate("kelly"), abs=0.02)
+
+
+def test_plans_with_errors_are_a_quantile_of_the_stopping_time() -> None:
+    # spreading the errors fractionally (the expected-rate path) planned below the chance
+    # of finishing; the plan is now the quantile asked for (0.9 unless told)
+    kw = dict(risk_limit=0.05, margin=0.01, o1=0.001, ballots=500_000)
+    est = estimate_sample_size("kelly", **kw)
+    assert est.basis == "stopping-time distribution" and est.quantile == DEFAULT_PLAN_QUANTILE
+    st = comparison_stopping_times(0.01, risk_limit=0.05, method="kelly", rates={"o1": 0.001},
+                                   N=500_000, cap=500_000, reps=400)
+    assert est.sample_size == st.quantile(DEFAULT_PLAN_QUANTILE)
+    assert float((st.sizes <= est.sample_size).mean()) >= DEFAULT_PLAN_QUANTILE
+    pop = comparison_population(0.01, o1=0.001, N=500_000)
+    path = _path_sample_size(pop, MethodSpec("kelly", "kelly", {}), 0.05, 500_000)
+    assert path is not None and est.sample_size > path
+    median = estimate_sample_size("kelly", quantile=0.5, **kw)
+    assert median.quantile == 0.5 and median.sample_size == st.quantile(0.5)
+    clean = estimate_sample_size("kelly", risk_limit=0.05, margin=0.01, ballots=500_000)
+    assert clean.basis == "expected-rate path"  # no errors: the stopping time is not random

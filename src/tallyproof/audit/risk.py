@@ -65,6 +65,7 @@ __all__ = [
     "WorstOrderRisk",
     "measure_risk",
     "worst_order_risk",
+    "lattice_log_factors",
     "log_factors",
     "expected_log_factors",
     "METHODS",
@@ -325,6 +326,36 @@ def measure_risk(
     return RiskResult(p_value=p, p_history=p_hist, method=method.lower())
 
 
+def lattice_log_factors(values: np.ndarray, fixed: Mapping[int, int], chain: int, M: int,
+                        k: int, *, upper: float, N: int | None, method: str, mu: float = 0.5,
+                        **params: Any) -> np.ndarray:
+    """log factor of drawing ``values[k]`` from each lattice state (``fixed[kk]`` draws of
+    every value kk != chain, m draws of ``values[chain]``) for m = 0..M.
+
+    Every method bets from the counts drawn so far, so this is the same factor
+    :func:`log_factors` applies along any path through that state. A null made impossible
+    gives +BIG, one made certainly true -BIG (so sums stay finite; |log T| >= BIG/2 means
+    p = 0 or T = 0)."""
+    c = np.zeros((values.size, M + 1))
+    for kk, cnt in fixed.items():
+        c[kk] = cnt
+    c[chain] = np.arange(M + 1, dtype=float)
+    j = c.sum(axis=0) + 1
+    s_prev, sq_prev = values @ c, (values * values) @ c
+    counts_prev = None
+    if method in ("kelly", "cobra"):
+        counts_prev = np.zeros((5, M + 1))
+        np.add.at(counts_prev, support_bucket(values, upper), c)
+    mu_i = _mu_from(s_prev, j, mu, N)
+    lam = _bets(method, mu_i=mu_i, upper=upper, mu=mu, j=j, s_prev=s_prev, sq_prev=sq_prev,
+                counts_prev=counts_prev, params=params)
+    x = np.full(M + 1, values[k])
+    logf = _log_step(lam, x, mu_i)
+    logf = np.where((mu_i < 0) | ((mu_i <= 0) & (x > 0)), np.inf, logf)
+    logf = np.where(mu_i > upper, -np.inf, logf)  # the null is certainly true from here
+    return np.clip(np.nan_to_num(logf, nan=0.0, posinf=_BIG, neginf=-_BIG), -_BIG, _BIG)
+
+
 @dataclass(frozen=True)
 class WorstOrderRisk:
     """The measured risk of a sample known only by its counts of each kind of value.
@@ -385,30 +416,9 @@ def worst_order_risk(
     if math.prod(dims) * (M + 1) > WORST_ORDER_MAX_STATES:
         raise UsageError("too many discrepancies to bound the risk over every order; "
                          "measure it from the sequence of values in draw order")
-    kelly = method in ("kelly", "cobra")
-    bucket = support_bucket(values, upper) if kelly else None
-    m_axis = np.arange(M + 1, dtype=float)
-
     def step(d: tuple[int, ...], k: int) -> np.ndarray:
-        """log factor of drawing value k from the states (d, m), m = 0..M."""
-        c = np.zeros((values.size, M + 1))
-        for i, kk in enumerate(others):
-            c[kk] = d[i]
-        c[chain] = m_axis
-        j = c.sum(axis=0) + 1
-        s_prev, sq_prev = values @ c, (values * values) @ c
-        counts_prev = None
-        if bucket is not None:
-            counts_prev = np.zeros((5, M + 1))
-            np.add.at(counts_prev, bucket, c)
-        mu_i = _mu_from(s_prev, j, mu, N)
-        lam = _bets(method, mu_i=mu_i, upper=upper, mu=mu, j=j, s_prev=s_prev,
-                    sq_prev=sq_prev, counts_prev=counts_prev, params=params)
-        x = np.full(M + 1, values[k])
-        logf = _log_step(lam, x, mu_i)
-        logf = np.where((mu_i < 0) | ((mu_i <= 0) & (x > 0)), np.inf, logf)
-        logf = np.where(mu_i > upper, -np.inf, logf)  # the null is certainly true from here
-        return np.clip(np.nan_to_num(logf, nan=0.0, posinf=_BIG, neginf=-_BIG), -_BIG, _BIG)
+        return lattice_log_factors(values, dict(zip(others, d, strict=True)), chain, M, k,
+                                   upper=upper, N=N, method=method, mu=mu, **params)
 
     def entries(d: tuple[int, ...]) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
         """b_m, the smallest log T entering (d, m) from another combination, and the

@@ -95,11 +95,12 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         error_counts: Annotated[bool, typer.Option(
             "--error-counts", help="--o1..--u2 are counts in the sample (Kaplan-Markov)")] = False,
         quantile: Annotated[float | None, typer.Option(
-            "--quantile", help="simulate and report this quantile (default: closed form or "
-                               "expected-rate path)")] = None,
+            "--quantile", help="plan this quantile of the simulated stopping time; "
+                               "comparison audits with assumed discrepancy rates default to "
+                               "0.9, others to the closed form or expected-rate path")] = None,
         audit: Annotated[str | None, typer.Option("--audit", help="polling | comparison")] = None,
         reps: Annotated[int, typer.Option("--reps",
-                                          help="simulated audits (with --quantile)")] = 400,
+                                          help="simulated audits (for quantiles)")] = 400,
         formula: Annotated[str, typer.Option(
             "--formula", help="Kaplan-Markov closed form: exact (smallest n with P <= alpha) "
                               "| stark (Stark 2010's published formula, as his super-simple "
