@@ -124,18 +124,19 @@ def _ids_strategy(rng: random.Random, count: int) -> list[str]:
     return sorted(ids, key=lambda _: rng.random())
 
 
+@pytest.mark.parametrize("digits", [9, 78])
 @pytest.mark.parametrize("trial", range(12))
-def test_identical_to_a_straightforward_reference(trial: int) -> None:
+def test_identical_to_a_straightforward_reference(trial: int, digits: int) -> None:
     rng = random.Random(trial)
     ids = _ids_strategy(rng, rng.randint(1, 400))
     seed = "".join(rng.choice("0123456789") for _ in range(20))
     with_replacement = trial % 3 == 0
     n = rng.randint(0, len(ids))
     start = rng.randint(0, len(ids) - n)
-    got = sample(ids, seed, n, start=start, with_replacement=with_replacement, digits=78)
+    got = sample(ids, seed, n, start=start, with_replacement=with_replacement, digits=digits)
     want = _reference_sample(ids, seed, n, start, with_replacement)
     assert [(d.ticket, d.id, d.generation) for d in got] == [
-        (sampler._trim(t, 78), i, g) for t, i, g in want]
+        (sampler._trim(t, digits), i, g) for t, i, g in want]
 
 
 def test_ties_in_the_ticket_prefix_are_broken_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,3 +150,6 @@ def test_ties_in_the_ticket_prefix_are_broken_exactly(monkeypatch: pytest.Monkey
         got = sample(ids, "8675309", n, start=start, with_replacement=wr)
         want = _reference_sample(ids, "8675309", n, start, wr)
         assert [(d.id, d.generation) for d in got] == [(i, g) for _, i, g in want]
+    whole = sample(ids, "8675309", len(ids))  # the whole frame's order, every tie resolved
+    assert [d.id for d in whole] == [i for _, i, _ in _reference_sample(ids, "8675309",
+                                                                        len(ids), 0, False)]

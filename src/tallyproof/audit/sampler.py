@@ -170,22 +170,54 @@ def _ticket_prefixes(ids: Sequence[str], seed: str) -> np.ndarray:
     return out
 
 
-def _smallest_first_tickets(ids: Sequence[str], seed: str, k: int
-                            ) -> list[tuple[str, str, int]]:
-    """The k smallest ``(ticket, id, 1)`` in the reference's order (full-precision tickets)."""
+def _smallest(ids: Sequence[str], seed: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, prefixes) of the ids with the k smallest first tickets, in draw order
+    (exactly: ids whose prefixes tie are ordered by their full tickets, then ids)."""
     prefix = _ticket_prefixes(ids, seed)
     _check_unique(ids, prefix)
     if k <= 0:
-        return []
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
     if k < prefix.size:
         cut = prefix[np.argpartition(prefix, k - 1)[k - 1]]
         chosen = np.flatnonzero(prefix <= cut)  # k ids, plus any tied with the k-th at 18 digits
     else:
         chosen = np.arange(prefix.size)
+    chosen = chosen[np.argsort(prefix[chosen], kind="stable")]
+    p = prefix[chosen]
+    tied = np.flatnonzero(np.diff(p) == 0)
+    if tied.size:  # rare: order each run of equal prefixes by the reference's full tuple
+        seed_hex = _sha256_hex(str(seed))
+        starts = np.flatnonzero(np.concatenate(([True], p[1:] != p[:-1])))
+        ends = np.append(starts[1:], p.size)
+        order = chosen.tolist()
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            if b - a > 1:
+                order[a:b] = sorted(order[a:b],
+                                    key=lambda i: (_uniform(seed_hex + ids[i]), ids[i]))
+        chosen = np.array(order, dtype=np.int64)
+    return chosen[:k], prefix[chosen[:k]]
+
+
+def _trimmed(ids: Sequence[str], seed: str, index: np.ndarray, prefix: np.ndarray,
+             digits: int) -> list[str]:
+    """The tickets of the chosen ids trimmed to ``digits`` after the leading 9s, from the
+    18-digit prefix where it holds them, else from the full ticket."""
     seed_hex = _sha256_hex(str(seed))
-    cands = [(_uniform(seed_hex + str(ids[i])), str(ids[i]), 1) for i in chosen.tolist()]
-    cands.sort()
-    return cands[:k]
+    out = []
+    for i, p in zip(index.tolist(), prefix.tolist(), strict=True):
+        head = f"{p:018d}"
+        keep = len(head) - len(head.lstrip("9")) + digits
+        out.append("0." + head[:keep] if keep <= _PREFIX_DIGITS
+                   else _trim(_uniform(seed_hex + ids[i]), digits))
+    return out
+
+
+def _smallest_first_tickets(ids: Sequence[str], seed: str, k: int
+                            ) -> list[tuple[str, str, int]]:
+    """The k smallest ``(ticket, id, 1)`` in the reference's order (full-precision tickets)."""
+    index, _ = _smallest(ids, seed, k)
+    seed_hex = _sha256_hex(str(seed))
+    return [(_uniform(seed_hex + ids[i]), ids[i], 1) for i in index.tolist()]
 
 
 def _check_unique(ids: Sequence[str], prefix: np.ndarray) -> None:
@@ -252,9 +284,12 @@ def sample(
         return []
     # Only the ids with the smallest start+n first tickets can be among the first start+n
     # draws (with replacement too: an id's later tickets are above its first).
-    heap = _smallest_first_tickets(ids, seed, start + n)
     if not with_replacement:
-        return [Draw(id=i, ticket=_trim(t, digits), generation=g) for t, i, g in heap[start:]]
+        index, prefix = _smallest(ids, seed, start + n)
+        index, prefix = index[start:], prefix[start:]
+        return [Draw(id=ids[i], ticket=t, generation=1) for i, t in
+                zip(index.tolist(), _trimmed(ids, seed, index, prefix, digits), strict=True)]
+    heap = _smallest_first_tickets(ids, seed, start + n)
     out: list[Draw] = []
     k = 0
     while heap and len(out) < n:  # heap is sorted, hence already a heap
