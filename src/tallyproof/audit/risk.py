@@ -326,6 +326,12 @@ def measure_risk(
     return RiskResult(p_value=p, p_history=p_hist, method=method.lower())
 
 
+#: Beyond this many lattice states (orders of discrepancy counts × sample size) the exact
+#: search is refused: give the sequence instead.
+WORST_ORDER_MAX_STATES = 4_000_000
+_BIG = 1e4  # |log T| beyond this is p = 0 or T = 0 for every purpose; keeps sums exact
+
+
 def lattice_log_factors(values: np.ndarray, fixed: Mapping[int, int], chain: int, M: int,
                         k: int, *, upper: float, N: int | None, method: str, mu: float = 0.5,
                         **params: Any) -> np.ndarray:
@@ -369,12 +375,6 @@ class WorstOrderRisk:
     p_value: float
     exact: bool
     attained: float
-
-
-#: Beyond this many lattice states (orders of discrepancy counts × sample size) the exact
-#: search is refused: give the sequence instead.
-WORST_ORDER_MAX_STATES = 4_000_000
-_BIG = 1e4  # |log T| beyond this is p = 0 or T = 0 for every purpose; keeps sums exact
 
 
 def worst_order_risk(
