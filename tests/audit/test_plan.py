@@ -17,6 +17,7 @@ from tallyproof.audit.plan import (
     no_error_floor,
     plan_for_assertion,
 )
+from tallyproof.audit import plan
 from tallyproof.audit.plan import DEFAULT_PLAN_QUANTILE, _path_sample_size
 from tallyproof.audit.risk import measure_risk
 from tallyproof.audit.simulate import MethodSpec, comparison_population, simulate
@@ -177,6 +178,7 @@ def test_stopping_times_match_the_simulation_engine(v: float, o1: float, o2: flo
     cap = N if N is not None else 1_000_000
     st = comparison_stopping_times(v, risk_limit=0.05, method="kelly",
                                    rates={"o1": o1, "o2": o2}, N=N, cap=cap, reps=800)
+    assert st is not None
     sim = simulate(comparison_population(v, o1=o1, o2=o2, N=N),
                    [MethodSpec("kelly", "kelly", {})], risk_limit=0.05, reps=800,
                    max_n=None if N is not None else cap)
@@ -198,6 +200,7 @@ def test_plans_with_errors_are_a_quantile_of_the_stopping_time() -> None:
     assert est.basis == "stopping-time distribution" and est.quantile == DEFAULT_PLAN_QUANTILE
     st = comparison_stopping_times(0.01, risk_limit=0.05, method="kelly", rates={"o1": 0.001},
                                    N=500_000, cap=500_000, reps=400)
+    assert st is not None
     assert est.sample_size == st.quantile(DEFAULT_PLAN_QUANTILE)
     assert float((st.sizes <= est.sample_size).mean()) >= DEFAULT_PLAN_QUANTILE
     pop = comparison_population(0.01, o1=0.001, N=500_000)
@@ -207,3 +210,20 @@ def test_plans_with_errors_are_a_quantile_of_the_stopping_time() -> None:
     assert median.quantile == 0.5 and median.sample_size == st.quantile(0.5)
     clean = estimate_sample_size("kelly", risk_limit=0.05, margin=0.01, ballots=500_000)
     assert clean.basis == "expected-rate path"  # no errors: the stopping time is not random
+
+
+def test_plans_with_many_errors_simulate_draw_by_draw(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the lattice grows with the discrepancies met: past max_errors it hands over
+    assert comparison_stopping_times(0.02, risk_limit=0.05, method="kelly", rates={"o1": 0.009},
+                                     N=None, cap=1_000_000, reps=50, max_errors=2) is None
+    kw = dict(risk_limit=0.05, margin=0.02, o1=0.009, ballots=20_000, reps=800)
+    lattice = estimate_sample_size("kelly", **kw)
+    monkeypatch.setattr(plan, "_LATTICE_MAX_ERRORS", 2)
+    drawn = estimate_sample_size("kelly", **kw)
+    assert drawn.basis == lattice.basis == "stopping-time distribution"
+    assert drawn.sample_size is not None and lattice.sample_size is not None
+    # the same distribution, different random draws: close, not equal
+    assert abs(drawn.sample_size - lattice.sample_size) <= 0.1 * lattice.sample_size
+    assert drawn.expected == pytest.approx(lattice.expected, rel=0.05)
+    path = estimate_sample_size("kelly", risk_limit=0.05, margin=0.02).sample_size
+    assert path is not None and drawn.sample_size > path

@@ -353,10 +353,11 @@ def estimate_sample_size(
         path = _path_sample_size(pop, spec, risk_limit, cap)
         horizon = min(cap, 4 * path if path is not None else 1024)
         seeded = {} if seed is None else {"seed": seed}
-        if sum(rates.values()) * horizon <= _LATTICE_MAX_ERRORS:  # rare: the fast lattice
-            st = comparison_stopping_times(
-                margin, risk_limit=risk_limit, method=spec.kind, rates=rates, N=ballots,
-                cap=cap, reps=reps, horizon=horizon, params=spec.params, **seeded)
+        st = comparison_stopping_times(  # rare discrepancies: the fast lattice
+            margin, risk_limit=risk_limit, method=spec.kind, rates=rates, N=ballots, cap=cap,
+            reps=reps, horizon=horizon, params=spec.params, max_errors=_LATTICE_MAX_ERRORS,
+            **seeded)
+        if st is not None:
             n_q, confirmed, sizes = st.quantile(q), st.confirmed, st.sizes
         else:  # many discrepancies: draw by draw (simulate.py), the same distribution
             sim = simulate(pop, [spec], risk_limit=risk_limit, reps=reps,

@@ -119,11 +119,16 @@ def comparison_stopping_times(
     horizon: int = 256,
     seed: int = SEED,
     params: Mapping[str, Any] | None = None,
-) -> StoppingTimes:
+    max_errors: float = 40.0,
+) -> StoppingTimes | None:
     """Stopping times of ``reps`` simulated comparison audits of a plurality assertion with
     diluted margin ``margin`` and discrepancy ``rates`` ("o1", "o2", "u1", "u2", per ballot),
     measured with ``method`` (a :func:`tallyproof.audit.risk.measure_risk` method) sampling
-    without replacement from ``N`` cards (None: with replacement), up to ``cap`` draws."""
+    without replacement from ``N`` cards (None: with replacement), up to ``cap`` draws.
+
+    None when the audits run so long that more than ``max_errors`` discrepancies are expected
+    within the horizon: the lattice grows with their number, so simulate those draw by draw
+    (:func:`tallyproof.audit.simulate.simulate`)."""
     r = np.array([rates.get("o2", 0.0), rates.get("o1", 0.0), 0.0, rates.get("u1", 0.0),
                   rates.get("u2", 0.0)], dtype=float)
     if np.any(r < 0) or r.sum() >= 1:
@@ -141,6 +146,8 @@ def comparison_stopping_times(
     H = min(cap, max(horizon, 16))
     kinds_p = r[list(_KINDS)] / r.sum() if r.sum() > 0 else None
     while True:
+        if r.sum() * H > max_errors:
+            return None
         rng = np.random.default_rng(seed)
         lat = _Lattice(values, H, risk)
         # discrepancies among the first H draws of every replicate: how many of each kind
