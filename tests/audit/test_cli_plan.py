@@ -162,3 +162,10 @@ def test_estimate_kaplan_markov_says_which_formula(capsys: pytest.CaptureFixture
     assert main([*base, "--formula", "stark"]) == 0
     assert "Stark 2010" in capsys.readouterr().out
     assert main([*base, "--formula", "nope"]) == 2
+
+
+def test_risk_help_says_what_the_counts_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "risk", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "largest over every order" in text and "upper bound" in text
+    assert "diluted margin" in text and "--votes" in text

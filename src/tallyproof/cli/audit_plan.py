@@ -147,18 +147,19 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
     ) -> None:
         """Measured risk (p-value) of a sample of n ballots with the given counts.
 
-        Kaplan-Markov and BRAVO depend on the counts only. The adaptive methods (kelly,
-        cobra, alpha, betting, agrapa) bet from the history, so the same counts in another
-        order give another p-value: the one reported is the largest over every order in
-        which the counts could have been drawn, computed exactly when an order attains it
-        and otherwise an upper bound on it ("order" in the output says which). To measure
-        one sample in its own draw order, use the audit workflow (audit round / record).
+        Kaplan-Markov and BRAVO depend on the counts only. The adaptive methods
+        (kelly, cobra, alpha, betting, agrapa) bet from the history, so the same
+        counts in another order give another p-value: the one reported is the
+        largest over every order the counts could have been drawn in, exact when
+        an order attains it, otherwise an upper bound on it ("order" in the
+        output says which). To measure one sample in its own draw order, use the
+        audit workflow (audit round / record).
 
-        BRAVO: with --votes, the winner's share of the two candidates' votes (as Arlo);
-        with --margin (the diluted margin m), the SHANGRLA polling assorter with its
-        reported mean (1 + m) / 2 as the alternative (ALPHA with a fixed eta, Stark 2023
-        Section 2.4): each ballot for the winner multiplies T by 1 + m, for the loser by
-        1 - m.
+        BRAVO: with --votes, the winner's share of the two candidates' votes (as
+        Arlo); with --margin (the diluted margin m), the SHANGRLA polling
+        assorter with reported mean (1 + m) / 2 (ALPHA with a fixed eta, Stark
+        2023 Section 2.4): a ballot for the winner multiplies T by 1 + m, one for
+        the loser by 1 - m.
         """
         method = method.lower()
         if method not in RISK_METHODS:
