@@ -7,7 +7,8 @@ Two-candidate contests, population N = 1,000,000 ballot cards, diluted margins 0
 * Comparison audits: no errors, and one-vote overstatement rates 0.1% and 1%. tallyproof's
   default (Kelly/COBRA bets, sampling without replacement) against Kaplan-Markov
   (gamma = 1.03905, with replacement). Target: no errors within 5% of the floor
-  ceil(ln(1/alpha) / ln(2/(2 - v))); with errors fewer ballots than Kaplan-Markov.
+  (``plan.no_error_floor`` without replacement from N cards); with errors fewer ballots
+  than Kaplan-Markov.
   A setting where the errors overturn the outcome (true margin <= 0) has no "expected
   sample": every valid method must go to a full hand count; it is listed, not compared.
 * Polling audits (no CVRs, so no discrepancy rates): tallyproof's default (ALPHA, eta fixed at
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from tallyproof.audit.plan import ALPHA_POLLING_D, estimate_sample_size
+from tallyproof.audit.plan import ALPHA_POLLING_D, estimate_sample_size, no_error_floor
 from tallyproof.audit.simulate import (
     MethodSpec,
     SimulationResult,
@@ -48,9 +49,13 @@ O1_RATES = (0.0, 0.001, 0.01)
 
 
 def floor_size(v: float, alpha: float) -> int:
-    """Fewest ballots any comparison audit needs with no errors (each ballot can at most
-    multiply T by 2/(2 - v))."""
-    return math.ceil(math.log(1 / alpha) / math.log(2 / (2 - v)))
+    """Fewest ballots any comparison audit of the N cards, sampled without replacement as
+    tallyproof's default samples, needs with no errors (``plan.no_error_floor``; with
+    replacement it would be ceil(ln(1/alpha) / ln(2/(2 - v))), which is not a floor here)."""
+    floor = no_error_floor(v, alpha, N=N)
+    if floor is None:
+        raise RuntimeError(f"margin {v} cannot be confirmed from {N} clean cards")
+    return floor
 
 
 def _se(sim: SimulationResult, name: str) -> float:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("tabulate", "irv", "ingest", "ledger", "audit", "evidence")
+BENCHMARKS = ("tabulate", "irv", "ingest", "ledger", "audit", "sampler", "evidence")
 
 #: Smoke-sized arguments per benchmark for ``--quick``.
 QUICK_ARGS: dict[str, list[str]] = {
@@ -35,6 +35,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "ingest": ["--cards", "1000", "--repeat", "1"],
     "ledger": ["--cards", "5000"],
     "audit": ["--quick"],
+    "sampler": ["--ids", "20000", "--size", "100", "--repeat", "1"],
     "evidence": ["--cards", "2000", "--contests", "3"],
 }
 

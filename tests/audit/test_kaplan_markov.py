@@ -12,7 +12,9 @@ from tallyproof.audit.kaplan_markov import (
     kaplan_markov_pvalue,
     kaplan_markov_sample_size,
     stark_sample_size,
+    stark_sample_size_from_rates,
 )
+from tallyproof.audit.plan import estimate_sample_size
 from tallyproof.errors import UsageError
 
 G = 1.03905
@@ -67,3 +69,31 @@ def test_bad_input() -> None:
         kaplan_markov_pvalue(10, margin=0.1, gamma=1.0)
     with pytest.raises(UsageError):
         kaplan_markov_sample_size(0.0, 0.1)
+
+
+@pytest.mark.parametrize(("margin", "o1", "published"), [(0.01, 0, 479), (0.002, 0, 2393),
+                                                         (0.05, 1, 123)])
+def test_stark_formula_reproduces_the_super_simple_calculator(margin: float, o1: int,
+                                                              published: int) -> None:
+    # Stark's super-simple calculator and Arlo, alpha 10%, gamma 1.03905, counts in the sample
+    est = estimate_sample_size("kaplan-markov", risk_limit=0.1, margin=margin, o1=o1,
+                               error_counts=True, km_formula="stark")
+    assert est.sample_size == published
+    assert "Stark 2010" in est.details["formula"]
+    exact = estimate_sample_size("kaplan-markov", risk_limit=0.1, margin=margin, o1=o1,
+                                 error_counts=True)
+    assert exact.details["formula"] == "exact smallest n"
+    assert exact.sample_size is not None and exact.sample_size < published
+    assert kaplan_markov_pvalue(exact.sample_size, o1=o1, margin=margin) <= 0.1
+
+
+def test_stark_formula_from_rates_rounds_one_vote_errors_up() -> None:
+    # 478 ballots at a one-vote rate of 1/1000 expect 0.48 of one: planned as one whole error
+    n = stark_sample_size_from_rates(0.01, 0.1, o1=0.001)
+    n0 = kaplan_markov_sample_size(0.01, 0.1, o1=0.001, rates=True)
+    assert n == stark_sample_size(0.01, 0.1, o1=math.ceil(0.001 * n0))
+    est = estimate_sample_size("kaplan-markov", risk_limit=0.1, margin=0.01, o1=0.001,
+                               km_formula="stark")
+    assert est.sample_size == n
+    with pytest.raises(UsageError):
+        estimate_sample_size("kelly", risk_limit=0.1, margin=0.01, km_formula="stark")

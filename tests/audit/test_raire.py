@@ -37,6 +37,26 @@ def _implies_winner(assertions, winner: int, n: int) -> bool:
     )
 
 
+def _random_contests(rng: np.random.Generator, per_size: int, *, skewed: bool):
+    """(candidates, votes, elimination order) of random 3-, 4- and 5-candidate contests of
+    300 ballots (rankings drawn with Dirichlet-weighted preferences if ``skewed``); contests
+    whose count needs a tie-break are skipped."""
+    for n in (3, 4, 5):
+        c = _irv(n)
+        for _ in range(per_size):
+            pref = rng.dirichlet(np.ones(n) * 2) if skewed else None
+            cards = []
+            for _ in range(300):
+                k = int(rng.integers(1, n + 1))
+                cards.append([[int(x)] for x in rng.choice(n, size=k, replace=False, p=pref)])
+            v = votes_from_marks(c, cards)
+            try:
+                order = irv_elimination_order(v)
+            except AuditError:
+                continue
+            yield n, v, order
+
+
 def test_four_candidate_contest_hand_checked() -> None:
     # D (2500) out first; then A 5000, B 4500, C 5500 → B out; then A 9000 vs C 5500.
     spec = {(0, 1, 2): 5000, (1, 0): 4000, (2, 1): 3000, (3, 2, 0): 2500, (1,): 500}
@@ -52,7 +72,10 @@ def test_four_candidate_contest_hand_checked() -> None:
         assert margins[a.id] > 0
     # the hardest assertion here is A vs B with {A, B, C} left: (5000 − 4500)/15000
     assert min(margins.values()) == pytest.approx(500 / 15000)
-    assert res.difficulty == estimated_sample_size(500 / 15000, 0.05)
+    assert res.difficulty == estimated_sample_size(500 / 15000, 0.05, N=15000)
+    # sampling without replacement from the 15,000 cards: the with-replacement bound is not
+    # the floor there
+    assert res.difficulty <= estimated_sample_size(500 / 15000, 0.05)
 
 
 def test_two_candidates_single_nen_or_neb() -> None:
@@ -89,23 +112,11 @@ def test_tie_refused() -> None:
 
 def test_random_contests_assertions_always_imply_winner() -> None:
     rng = np.random.default_rng(7)
-    for n in (3, 4, 5):
-        c = _irv(n)
-        for _ in range(6):
-            cards = []
-            for _ in range(300):
-                k = int(rng.integers(1, n + 1))
-                perm = rng.permutation(n)[:k]
-                cards.append([[int(x)] for x in perm])
-            v = votes_from_marks(c, cards)
-            try:
-                order = irv_elimination_order(v)
-            except AuditError:
-                continue
-            res = raire_assertions(v)
-            if res.auditable:
-                assert _implies_winner(res.assertions, order[-1], n)
-                assert all(a.notes["margin"] > 0 for a in res.assertions)
+    for n, v, order in _random_contests(rng, 6, skewed=False):
+        res = raire_assertions(v)
+        if res.auditable:
+            assert _implies_winner(res.assertions, order[-1], n)
+            assert all(a.notes["margin"] > 0 for a in res.assertions)
 
 
 def _full_order_difficulty(v, order, risk_limit: float) -> float:
@@ -191,3 +202,18 @@ def test_tied_last_places_that_cannot_matter_are_eliminated_together() -> None:
     # a tie that decides who goes next cannot be resolved: B 30 = C 30
     with pytest.raises(AuditError, match="tie"):
         irv_elimination_order(votes_from_marks(_irv(3), _cards({(0,): 50, (1,): 30, (2,): 30})))
+
+
+def test_no_chosen_assertion_is_implied_by_the_others() -> None:
+    # as SHANGRLA does: an assertion the others imply only costs audit work
+    checked = 0
+    for n, v, order in _random_contests(np.random.default_rng(7), 12, skewed=True):
+        res = raire_assertions(v)
+        if not res.auditable:
+            continue
+        checked += 1
+        chosen = list(res.assertions)
+        assert _implies_winner(chosen, order[-1], n)
+        for a in chosen:
+            assert not _implies_winner([b for b in chosen if b is not a], order[-1], n), a.id
+    assert checked >= 10

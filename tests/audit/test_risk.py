@@ -10,7 +10,12 @@ import pytest
 
 from tallyproof.audit.bravo import bravo_pvalue
 from tallyproof.audit.kaplan_markov import kaplan_markov_pvalue
-from tallyproof.audit.risk import comparison_support, log_factors, measure_risk
+from tallyproof.audit.risk import (
+    comparison_support,
+    log_factors,
+    measure_risk,
+    worst_order_risk,
+)
 from tallyproof.errors import UsageError
 
 
@@ -132,3 +137,36 @@ def test_bad_input() -> None:
 
 def test_empty_sample_has_no_evidence() -> None:
     assert measure_risk(np.array([]), upper=1.0, N=100).p_value == 1.0
+
+
+def _all_orders(counts: list[int]) -> list[list[int]]:
+    seqs: list[list[int]] = [[]]
+    for _ in range(sum(counts)):
+        seqs = [s + [k] for s in seqs for k in range(len(counts))
+                if s.count(k) < counts[k]]
+    return seqs
+
+
+@pytest.mark.parametrize("method", ["kelly", "alpha", "agrapa", "betting"])
+@pytest.mark.parametrize(("counts", "N"), [([0, 2, 6, 1, 0], None), ([1, 1, 7, 0, 0], 30),
+                                           ([0, 3, 5, 0, 1], 12)])
+def test_worst_order_risk_bounds_every_order(method: str, counts: list[int],
+                                             N: int | None) -> None:
+    v = 0.3
+    upper = 2 / (2 - v)
+    values = comparison_support(upper)
+    worst = worst_order_risk(values, np.array(counts), upper=upper, N=N, method=method)
+    ps = [measure_risk(values[np.array(s)], upper=upper, N=N, method=method).p_value
+          for s in _all_orders(counts)]
+    assert max(ps) <= worst.p_value * (1 + 1e-9)  # holds whatever the order
+    assert worst.attained == pytest.approx(max(ps), rel=1e-9) or not worst.exact
+    if worst.exact:
+        assert worst.p_value == pytest.approx(max(ps), rel=1e-9)
+    assert min(ps) < max(ps)  # the order matters for these methods
+
+
+def test_worst_order_risk_refuses_huge_lattices() -> None:
+    upper = 2 / (2 - 0.01)
+    with pytest.raises(UsageError, match="sequence"):
+        worst_order_risk(comparison_support(upper), np.array([300, 300, 100_000, 300, 300]),
+                         upper=upper, N=None, method="kelly")

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+import random
+
+import numpy as np
 import pytest
 
+from tallyproof.audit import sampler
 from tallyproof.audit.sampler import (
     Draw,
     extend_sample,
@@ -89,3 +95,61 @@ def test_bad_input() -> None:
         sample(["a", "b"], "1", 3)
     with pytest.raises(UsageError):
         sample(["a", "b"], "1", 1, output="bogus")
+
+
+def _reference_sample(ids: list[str], seed: str, n: int, start: int,
+                      with_replacement: bool) -> list[tuple[str, str, int]]:
+    """A straightforward reading of Rivest's algorithm (module docstring): every id's full
+    ticket as a decimal string, ordered as (ticket, id, generation) tuples, with a heap of
+    next tickets when sampling with replacement."""
+    def uniform(text: str) -> str:
+        h = int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16)
+        return "0." + f"{h:064d}"[::-1]
+
+    seed_hex = hashlib.sha256(seed.encode("utf-8")).hexdigest()
+    heap = sorted((uniform(seed_hex + i), i, 1) for i in ids)
+    out = []
+    while heap and len(out) < start + n:
+        t, i, g = heapq.heappop(heap)
+        out.append((t, i, g))
+        if with_replacement:
+            heapq.heappush(heap, (next_ticket(t), i, g + 1))
+    return out[start:]
+
+
+def _ids_strategy(rng: random.Random, count: int) -> list[str]:
+    alphabet = "AB-_ #é0123456789xyzΩ\t"
+    ids = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+           for _ in range(count)}
+    return sorted(ids, key=lambda _: rng.random())
+
+
+@pytest.mark.parametrize("digits", [9, 78])
+@pytest.mark.parametrize("trial", range(12))
+def test_identical_to_a_straightforward_reference(trial: int, digits: int) -> None:
+    rng = random.Random(trial)
+    ids = _ids_strategy(rng, rng.randint(1, 400))
+    seed = "".join(rng.choice("0123456789") for _ in range(20))
+    with_replacement = trial % 3 == 0
+    n = rng.randint(0, len(ids))
+    start = rng.randint(0, len(ids) - n)
+    got = sample(ids, seed, n, start=start, with_replacement=with_replacement, digits=digits)
+    want = _reference_sample(ids, seed, n, start, with_replacement)
+    assert [(d.ticket, d.id, d.generation) for d in got] == [
+        (sampler._trim(t, digits), i, g) for t, i, g in want]
+
+
+def test_ties_in_the_ticket_prefix_are_broken_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # keep only each prefix's first two digits: most ids tie at the cut, and the full tickets
+    # must still decide the order exactly as the reference does
+    coarse = sampler._ticket_prefixes
+    monkeypatch.setattr(sampler, "_ticket_prefixes",
+                        lambda ids, seed: coarse(ids, seed) // np.uint64(10**16))
+    ids = [f"b-{k}" for k in range(2000)]
+    for n, start, wr in [(50, 0, False), (30, 25, False), (40, 10, True)]:
+        got = sample(ids, "8675309", n, start=start, with_replacement=wr)
+        want = _reference_sample(ids, "8675309", n, start, wr)
+        assert [(d.id, d.generation) for d in got] == [(i, g) for _, i, g in want]
+    whole = sample(ids, "8675309", len(ids))  # the whole frame's order, every tie resolved
+    assert [d.id for d in whole] == [i for _, i, _ in _reference_sample(ids, "8675309",
+                                                                        len(ids), 0, False)]

@@ -30,6 +30,7 @@ __all__ = [
     "kaplan_markov_pvalue",
     "kaplan_markov_sample_size",
     "stark_sample_size",
+    "stark_sample_size_from_rates",
     "kaplan_markov_log_factors",
 ]
 
@@ -110,3 +111,17 @@ def stark_sample_size(margin: float, risk_limit: float, *, gamma: float = DEFAUL
     e = _log_error_terms(o1, o2, u1, u2, gamma)
     return max(math.ceil(o1 + o2 + u1 + u2),
                math.ceil(-2 * gamma * (math.log(risk_limit) - e) / margin - 1e-9))
+
+
+def stark_sample_size_from_rates(margin: float, risk_limit: float, *,
+                                 gamma: float = DEFAULT_GAMMA, o1: float = 0, o2: float = 0,
+                                 u1: float = 0, u2: float = 0) -> int:
+    """Stark's super-simple calculator with discrepancy *rates* per ballot (as Arlo plans):
+    n0 solves the rates' fixed point (:func:`kaplan_markov_sample_size` with ``rates=True``),
+    the one-vote discrepancies expected in n0 ballots are rounded up to whole ones (the
+    calculator's default "round up 1-vote differences"; two-vote ones stay fractional), and
+    :func:`stark_sample_size` is applied to those counts."""
+    n0 = kaplan_markov_sample_size(margin, risk_limit, gamma=gamma, o1=o1, o2=o2, u1=u1, u2=u2,
+                                   rates=True)
+    return stark_sample_size(margin, risk_limit, gamma=gamma, o1=math.ceil(o1 * n0 - 1e-9),
+                             o2=o2 * n0, u1=math.ceil(u1 * n0 - 1e-9), u2=u2 * n0)

@@ -20,6 +20,7 @@ same optimal difficulty as the paper's branch-and-bound with its lower bound. If
 complete elimination order with another winner cannot be ruled out by any assertion with a
 positive margin, the contest cannot be audited by RAIRE (the CVRs do not support the reported
 winner, or the count is a tie): :class:`RaireResult` says so with ``auditable=False``.
+Assertions implied by the others are then dropped (as SHANGRLA does), hardest first.
 
 Ballots are compressed to distinct rankings (with counts) so that every margin is computed in
 numpy over a few thousand rows, not per ballot.
@@ -28,29 +29,36 @@ numpy over a few thousand rows, not per ballot.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import AuditError
 from .assorters import NOT_RANKED, Assertion, AssertionKind, ContestVotes
+from .plan import no_error_floor
 
 INF = math.inf
 
 
-def estimated_sample_size(margin: float, risk_limit: float, *, polling: bool = False) -> float:
+def estimated_sample_size(margin: float, risk_limit: float, *, polling: bool = False,
+                          N: int | None = None) -> float:
     """Cost of auditing one assertion with diluted assorter margin ``margin``.
 
-    Comparison: the no-error floor ⌈ln(1/α) / ln(2/(2 − v))⌉ (each card multiplies the
-    Kaplan-Markov / ALPHA supermartingale by at most 2/(2 − v); SHANGRLA §3.2). Polling: the
-    Wald approximation 2·ln(1/α)/v² (Lindeman, Stark, Yates 2012, BRAVO §5). Both decrease in
-    v, so they choose the same assertions; they only differ in the reported cost.
+    Comparison: the fewest cards that can confirm it when none shows an error
+    (:func:`tallyproof.audit.plan.no_error_floor`): ⌈ln(1/α) / ln(2/(2 − v))⌉ sampling with
+    replacement (``N`` None; each card multiplies a betting supermartingale by at most
+    2/(2 − v), SHANGRLA §3.2), and a few cards fewer without replacement from ``N`` cards,
+    where the null mean of what is left falls as clean cards are drawn. Polling: the Wald
+    approximation 2·ln(1/α)/v² (Lindeman, Stark, Yates 2012, BRAVO §5). All decrease in v,
+    so they choose the same assertions; they only differ in the reported cost.
     """
     if margin <= 0:
         return INF
     if polling:
         return math.ceil(2.0 * math.log(1.0 / risk_limit) / margin**2)
-    return math.ceil(math.log(1.0 / risk_limit) / math.log(2.0 / (2.0 - margin)))
+    floor = no_error_floor(margin, risk_limit, N=N)
+    return INF if floor is None else floor
 
 
 @dataclass(frozen=True)
@@ -194,24 +202,17 @@ def raire_assertions(
         """Assertions with margin ≥ ``threshold`` cards ruling out every other winner, or
         None if some elimination order escapes them."""
         chosen: dict[Assertion, int] = {}
-        nodes = 0
 
-        def visit(pi: tuple[int, ...]) -> bool:
-            nonlocal nodes
-            nodes += 1
-            if nodes > node_budget:
-                raise AuditError(f"contest {contest.id!r}: RAIRE search exceeded "
-                                 f"{node_budget:,} nodes; too many candidates to generate "
-                                 "assertions here")
+        def closes(pi: tuple[int, ...]) -> bool:
             m, a = best(pi)
             if m >= threshold:
                 chosen[a] = m
                 return True
-            if len(pi) == n:
-                return False
-            return all(visit((x, *pi)) for x in range(n) if x not in pi)
+            return False
 
-        ok = all(visit((c,)) for c in range(n) if c != w)
+        ok = _all_closed(n, w, closes, node_budget,
+                         f"contest {contest.id!r}: RAIRE search exceeded {node_budget:,} "
+                         "nodes; too many candidates to generate assertions here")
         return chosen if ok else None
 
     found = cover(1)
@@ -228,14 +229,64 @@ def raire_assertions(
             hi = mid
         else:
             lo, found = min(got.values()), got
+    found = _drop_implied(found, w, n, node_budget, contest.id)
     margins = {a.id: m / b.n_cards for a, m in found.items()}
     chosen = tuple(
         Assertion(a.contest_id, a.kind, a.winner, a.loser, a.continuing,
                   notes={"margin": margins[a.id]})
         for a in sorted(found, key=lambda a: a.id)
     )
-    difficulty = estimated_sample_size(min(margins.values()), risk_limit, polling=polling)
+    difficulty = estimated_sample_size(min(margins.values()), risk_limit, polling=polling,
+                                       N=None if polling else b.n_cards)
     return RaireResult(contest.id, w, order, chosen, difficulty, True, margins=margins)
+
+
+def _rules_out_suffix(a: Assertion, pi: tuple[int, ...]) -> bool:
+    """Whether ``a`` rules out every elimination order ending in the suffix ``pi``."""
+    if a.kind is AssertionKind.NEB:
+        if a._loser not in pi:
+            return False
+        return a.winner not in pi or pi.index(a.winner) < pi.index(a._loser)
+    k = len(pi) - len(a.continuing)  # NEN: decided once |S| candidates are in the suffix
+    return k >= 0 and set(pi[k:]) == set(a.continuing) and pi[k] == a.winner
+
+
+def _all_closed(n: int, w: int, closes: Callable[[tuple[int, ...]], bool], node_budget: int,
+                too_big: str) -> bool:
+    """Whether every elimination suffix ending in a candidate other than ``w`` is closed:
+    depth first over the suffix tree (RAIRE §4; children prepend one more candidate),
+    stopping each branch at the first node ``closes`` accepts. More than ``node_budget``
+    nodes raises :class:`AuditError` with ``too_big``."""
+    nodes = 0
+
+    def visit(pi: tuple[int, ...]) -> bool:
+        nonlocal nodes
+        nodes += 1
+        if nodes > node_budget:
+            raise AuditError(too_big)
+        if closes(pi):
+            return True
+        if len(pi) == n:
+            return False
+        return all(visit((x, *pi)) for x in range(n) if x not in pi)
+
+    return all(visit((c,)) for c in range(n) if c != w)
+
+
+def _drop_implied(found: dict[Assertion, int], w: int, n: int, node_budget: int,
+                  contest_id: str) -> dict[Assertion, int]:
+    """Drop assertions the others already imply (SHANGRLA removes such assertions too; each
+    one costs audit work and adds nothing): hardest first, an assertion goes when the rest
+    still rule out every elimination order with another winner."""
+    kept = dict(found)
+    for a in sorted(found, key=lambda a: (found[a], a.id)):
+        rest = [b for b in kept if b != a]
+        if rest and _all_closed(
+                n, w, lambda pi, rest=rest: any(_rules_out_suffix(b, pi) for b in rest),
+                node_budget, f"contest {contest_id!r}: RAIRE redundancy check exceeded "
+                             f"{node_budget:,} nodes"):
+            del kept[a]
+    return kept
 
 
 def rules_out(assertion: Assertion, order: tuple[int, ...]) -> bool:

@@ -51,6 +51,7 @@ and measuring one audit share the same code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +62,10 @@ from ..errors import UsageError
 
 __all__ = [
     "RiskResult",
+    "WorstOrderRisk",
     "measure_risk",
+    "worst_order_risk",
+    "lattice_log_factors",
     "log_factors",
     "expected_log_factors",
     "METHODS",
@@ -231,10 +235,14 @@ def log_factors(
     mu_i = _mu_from(s_prev, j, mu, N)
     lam = _bets(method, mu_i=mu_i, upper=upper, mu=mu, j=j, s_prev=s_prev, sq_prev=sq_prev,
                 counts_prev=counts_prev, params=params)
+    return _finish(_log_step(lam, x, mu_i), x, mu_i, upper)
+
+
+def _log_step(lam: np.ndarray, x: np.ndarray, mu_i: np.ndarray) -> np.ndarray:
+    """log(1 + lambda (x - mu_i)) with a non-finite or negative bet taken as no bet."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         lam = np.where(np.isfinite(lam), np.maximum(lam, 0.0), 0.0)
-        logf = np.log(np.maximum(1.0 + lam * (x - mu_i), 0.0))
-    return _finish(logf, x, mu_i, upper)
+        return np.log(np.maximum(1.0 + lam * (x - mu_i), 0.0))
 
 
 def expected_log_factors(
@@ -316,3 +324,149 @@ def measure_risk(
     p_hist = np.minimum(1.0, np.exp(-running))
     p = float(p_hist[-1]) if arr.size else 1.0
     return RiskResult(p_value=p, p_history=p_hist, method=method.lower())
+
+
+#: Beyond this many lattice states (orders of discrepancy counts × sample size) the exact
+#: search is refused: give the sequence instead.
+WORST_ORDER_MAX_STATES = 4_000_000
+_BIG = 1e4  # |log T| beyond this is p = 0 or T = 0 for every purpose; keeps sums exact
+
+
+def lattice_log_factors(values: np.ndarray, fixed: Mapping[int, int], chain: int, M: int,
+                        k: int, *, upper: float, N: int | None, method: str, mu: float = 0.5,
+                        **params: Any) -> np.ndarray:
+    """log factor of drawing ``values[k]`` from each lattice state (``fixed[kk]`` draws of
+    every value kk != chain, m draws of ``values[chain]``) for m = 0..M.
+
+    Every method bets from the counts drawn so far, so this is the same factor
+    :func:`log_factors` applies along any path through that state. A null made impossible
+    gives +BIG, one made certainly true -BIG (so sums stay finite; |log T| >= BIG/2 means
+    p = 0 or T = 0)."""
+    c = np.zeros((values.size, M + 1))
+    for kk, cnt in fixed.items():
+        c[kk] = cnt
+    c[chain] = np.arange(M + 1, dtype=float)
+    j = c.sum(axis=0) + 1
+    s_prev, sq_prev = values @ c, (values * values) @ c
+    counts_prev = None
+    if method in ("kelly", "cobra"):
+        counts_prev = np.zeros((5, M + 1))
+        np.add.at(counts_prev, support_bucket(values, upper), c)
+    mu_i = _mu_from(s_prev, j, mu, N)
+    lam = _bets(method, mu_i=mu_i, upper=upper, mu=mu, j=j, s_prev=s_prev, sq_prev=sq_prev,
+                counts_prev=counts_prev, params=params)
+    x = np.full(M + 1, values[k])
+    logf = _log_step(lam, x, mu_i)
+    logf = np.where((mu_i < 0) | ((mu_i <= 0) & (x > 0)), np.inf, logf)
+    logf = np.where(mu_i > upper, -np.inf, logf)  # the null is certainly true from here
+    return np.clip(np.nan_to_num(logf, nan=0.0, posinf=_BIG, neginf=-_BIG), -_BIG, _BIG)
+
+
+@dataclass(frozen=True)
+class WorstOrderRisk:
+    """The measured risk of a sample known only by its counts of each kind of value.
+
+    ``p_value`` holds whatever order the values were drawn in: it is at least the p-value
+    of every order (an upper bound on the largest), ``exact`` says whether some order
+    attains it (then it *is* the largest), ``attained`` is the p-value of the worst order
+    tried (the most damaging values first).
+    """
+
+    p_value: float
+    exact: bool
+    attained: float
+
+
+def worst_order_risk(
+    values: np.ndarray,
+    counts: np.ndarray,
+    *,
+    upper: float,
+    N: int | None,
+    method: str,
+    mu: float = 0.5,
+    **params: Any,
+) -> WorstOrderRisk:
+    """Largest measured risk over every order of a sample with ``counts[k]`` draws of
+    assorter value ``values[k]``.
+
+    Adaptive bets (ALPHA, AGRAPA, Kelly/COBRA) depend on the order, so counts alone do not
+    determine ``measure_risk``'s p-value. Every method here bets from the history's counts,
+    so each draw's log factor is a function of the counts drawn before it (a lattice state)
+    and of the value drawn; ``log T_n`` of an order is a sum along a monotone lattice path.
+    The smallest ``log T_n`` over all paths is a shortest path (dynamic programming over
+    the lattice, vectorised along the most frequent value's axis with a min-plus scan), and
+    since ``max_j T_j >= T_n`` for every order, ``min(1, 1 / min T_n)`` is at least every
+    order's p-value. The most damaging order (lowest values first) is measured too; when it
+    attains the bound (the usual case: discrepancies first, then the clean ballots), the
+    bound is exact.
+    """
+    values = np.asarray(values, dtype=float)
+    counts = np.asarray(counts, dtype=np.int64)
+    if values.shape != counts.shape or values.ndim != 1 or np.any(counts < 0):
+        raise UsageError("values and counts must be two equal-length lists, counts >= 0")
+    n = int(counts.sum())
+    if n == 0:
+        return WorstOrderRisk(1.0, True, 1.0)
+    method = method.lower()
+    chain = int(np.argmax(counts))
+    others = [k for k in range(values.size) if k != chain and counts[k] > 0]
+    M = int(counts[chain])
+    dims = tuple(int(counts[k]) + 1 for k in others)
+    if math.prod(dims) * (M + 1) > WORST_ORDER_MAX_STATES:
+        raise UsageError("too many discrepancies to bound the risk over every order; "
+                         "measure it from the sequence of values in draw order")
+    def step(d: tuple[int, ...], k: int) -> np.ndarray:
+        return lattice_log_factors(values, dict(zip(others, d, strict=True)), chain, M, k,
+                                   upper=upper, N=N, method=method, mu=mu, **params)
+
+    def entries(d: tuple[int, ...]) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+        """b_m, the smallest log T entering (d, m) from another combination, and the
+        candidates it is the minimum of (value drawn, log T through it)."""
+        b = np.full(M + 1, np.inf)
+        if not any(d):
+            b[0] = 0.0
+        cands = []
+        for i, k in enumerate(others):
+            if d[i]:
+                pred = d[:i] + (d[i] - 1,) + d[i + 1:]
+                cands.append((i, best[pred] + step(pred, k)))
+                b = np.minimum(b, cands[-1][1])
+        return b, cands
+
+    best = np.empty(dims + (M + 1,))
+    for d in np.ndindex(*dims):
+        b, _ = entries(d)
+        # along the chain: a_m = min(a_{m-1} + g_m, b_m) = G_m + min_{i<=m} (b_i - G_i)
+        g = np.concatenate(([0.0], np.cumsum(step(d, chain)[:-1])))
+        best[d] = g + np.minimum.accumulate(b - g)
+    end = tuple(x - 1 for x in dims)
+    low = float(best[end + (M,)])
+    if low <= -_BIG / 2:
+        bound = 1.0
+    elif low >= _BIG / 2:
+        bound = 0.0
+    else:
+        bound = min(1.0, math.exp(-low))
+
+    # the order the shortest path takes (walked back from the end), and lowest values first
+    path: list[int] = []
+    d, m = end, M
+    while any(d) or m:
+        b, cands = entries(d)
+        g = np.concatenate(([0.0], np.cumsum(step(d, chain)[:-1])))
+        i0 = int(np.argmin((b - g)[: m + 1]))  # where the chain segment ending at m starts
+        path.extend([chain] * (m - i0))
+        m = i0
+        if not any(d) and m == 0:
+            break
+        i, _ = min(cands, key=lambda c: float(c[1][m]))
+        path.append(others[i])
+        d = d[:i] + (d[i] - 1,) + d[i + 1:]
+    shortest = values[np.array(path[::-1], dtype=np.int64)]
+    order = np.argsort(values, kind="stable")
+    lowest_first = np.repeat(values[order], counts[order])
+    attained = max(measure_risk(seq, upper=upper, N=N, method=method, mu=mu, **params).p_value
+                   for seq in (shortest, lowest_first))
+    return WorstOrderRisk(p_value=bound, exact=attained >= bound * (1 - 1e-9),
+                          attained=attained)

@@ -18,6 +18,17 @@ The algorithm (Rivest, ``consistent_sampler``; tickets are decimal strings ``"0.
   the result (as a string) is greater than ``x + "0"``.
 * draw order: ascending ``(ticket, id, generation)`` compared as Python tuples of strings.
 * tickets are shown trimmed to ``digits`` (default 9) significant digits after the leading 9s.
+
+Speed (``benchmarks/bench_sampler.py``): the floor is one SHA-256 per id. The only per-id
+Python work is that hash and ``int(digest) mod 10^18`` in one list comprehension; the rest is
+numpy. A ticket's first 18 digits are the 18 low-order decimal digits of the hash reversed,
+so ``R`` = that reversed 18-digit number (a uint64, reversed by table lookups on 6-digit
+blocks) orders tickets exactly up to ties in those digits. ``np.argpartition`` finds the
+k-th smallest ``R``; every id with ``R`` at most that value (k of them, plus any tied at the
+cut) gets its full decimal ticket and is sorted exactly as the reference sorts, as
+``(ticket, id, generation)`` strings. Sampling with replacement draws only from those k ids
+(each later ticket of an id is above its first, so no other id can be among the first k
+draws), through the reference's heap.
 """
 
 from __future__ import annotations
@@ -27,6 +38,9 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
 
 from ..errors import UsageError
 
@@ -93,6 +107,129 @@ def _trim(x: str, digits: int) -> str:
     return x[: _first_non_nine(x) + digits]
 
 
+_PREFIX_DIGITS = 18  # 10^18 < 2^64: the reversed prefix fits a uint64
+_BLOCK = 10**6
+
+
+@cache
+def _reverse6() -> np.ndarray:
+    """rev[b] = the 6 digits of b (zero-padded) reversed, as a number."""
+    b = np.arange(_BLOCK, dtype=np.uint64)
+    out = np.zeros(_BLOCK, dtype=np.uint64)
+    for _ in range(6):
+        out = out * np.uint64(10) + b % np.uint64(10)
+        b //= np.uint64(10)
+    return out
+
+
+_FIVE18 = 5**18
+_LOW_MASK = (1 << 18) - 1
+_INV_FIVE18 = pow(_FIVE18, -1, 1 << 18)  # 5^18 is odd, so invertible mod 2^18
+_CHUNK = 1 << 17  # ids per numpy chunk: bounded memory for any frame size
+
+
+def _digest_prefixes(digests: list[bytes]) -> np.ndarray:
+    """``int(digest) mod 10^18`` reversed to 18 digits, for 32-byte big-endian digests.
+
+    ``h mod 10^18`` by the Chinese remainder theorem: ``h mod 2^18`` is its low bits, ``h mod
+    5^18`` a Horner reduction over sixteen 16-bit limbs (every product stays below 2^58),
+    then ``x = b + 5^18 ((a - b) 5^-18 mod 2^18)`` < 10^18."""
+    limbs = np.frombuffer(b"".join(digests), dtype=">u2").reshape(-1, 16).astype(np.uint64)
+    m5 = np.uint64(_FIVE18)
+    r = limbs[:, 0].copy()
+    for k in range(1, 16):
+        r = (r * np.uint64(1 << 16) + limbs[:, k]) % m5
+    low2 = ((limbs[:, 14] & np.uint64(3)) << np.uint64(16)) | limbs[:, 15]
+    mask = np.uint64(_LOW_MASK)
+    t = (((low2 - r) & mask) * np.uint64(_INV_FIVE18)) & mask
+    x = r + m5 * t
+    rev, block = _reverse6(), np.uint64(_BLOCK)
+    b0 = x % block
+    x //= block
+    b1 = x % block
+    b2 = x // block
+    return (rev[b0] * block + rev[b1]) * block + rev[b2]
+
+
+def _ticket_prefixes(ids: Sequence[str], seed: str) -> np.ndarray:
+    """For every id, its generation-1 ticket's first 18 digits as a uint64 (exactly ordered
+    as the tickets are, up to ties in those digits). One SHA-256 per id in Python, the rest
+    in numpy, chunk by chunk."""
+    # SHA-256(utf8(seed_hex + id)) continued from the hashed seed_hex: same bytes, same digest
+    start = hashlib.sha256(_sha256_hex(str(seed)).encode("utf-8"))
+    fork = start.copy
+    out = np.empty(len(ids), dtype=np.uint64)
+    for lo in range(0, len(ids), _CHUNK):
+        digests: list[bytes] = []
+        keep = digests.append
+        for i in ids[lo:lo + _CHUNK]:
+            h = fork()
+            h.update(i.encode("utf-8"))
+            keep(h.digest())
+        out[lo:lo + len(digests)] = _digest_prefixes(digests)
+    return out
+
+
+def _smallest(ids: Sequence[str], seed: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, prefixes) of the ids with the k smallest first tickets, in draw order
+    (exactly: ids whose prefixes tie are ordered by their full tickets, then ids)."""
+    prefix = _ticket_prefixes(ids, seed)
+    _check_unique(ids, prefix)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    if k < prefix.size:
+        cut = prefix[np.argpartition(prefix, k - 1)[k - 1]]
+        chosen = np.flatnonzero(prefix <= cut)  # k ids, plus any tied with the k-th at 18 digits
+    else:
+        chosen = np.arange(prefix.size)
+    chosen = chosen[np.argsort(prefix[chosen], kind="stable")]
+    p = prefix[chosen]
+    tied = np.flatnonzero(np.diff(p) == 0)
+    if tied.size:  # rare: order each run of equal prefixes by the reference's full tuple
+        seed_hex = _sha256_hex(str(seed))
+        starts = np.flatnonzero(np.concatenate(([True], p[1:] != p[:-1])))
+        ends = np.append(starts[1:], p.size)
+        order = chosen.tolist()
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            if b - a > 1:
+                order[a:b] = sorted(order[a:b],
+                                    key=lambda i: (_uniform(seed_hex + ids[i]), ids[i]))
+        chosen = np.array(order, dtype=np.int64)
+    return chosen[:k], prefix[chosen[:k]]
+
+
+def _trimmed(ids: Sequence[str], seed: str, index: np.ndarray, prefix: np.ndarray,
+             digits: int) -> list[str]:
+    """The tickets of the chosen ids trimmed to ``digits`` after the leading 9s, from the
+    18-digit prefix where it holds them, else from the full ticket."""
+    seed_hex = _sha256_hex(str(seed))
+    out = []
+    for i, p in zip(index.tolist(), prefix.tolist(), strict=True):
+        head = f"{p:018d}"
+        keep = len(head) - len(head.lstrip("9")) + digits
+        out.append("0." + head[:keep] if keep <= _PREFIX_DIGITS
+                   else _trim(_uniform(seed_hex + ids[i]), digits))
+    return out
+
+
+def _smallest_first_tickets(ids: Sequence[str], seed: str, k: int
+                            ) -> list[tuple[str, str, int]]:
+    """The k smallest ``(ticket, id, 1)`` in the reference's order (full-precision tickets)."""
+    index, _ = _smallest(ids, seed, k)
+    seed_hex = _sha256_hex(str(seed))
+    return [(_uniform(seed_hex + ids[i]), ids[i], 1) for i in index.tolist()]
+
+
+def _check_unique(ids: Sequence[str], prefix: np.ndarray) -> None:
+    """Duplicate ids have equal ticket prefixes: sort the prefixes (numpy) and compare the
+    ids only where two prefixes are equal, instead of hashing every id into a set."""
+    ordered = np.sort(prefix)
+    same = ordered[1:] == ordered[:-1]
+    if same.any():
+        suspects = np.flatnonzero(np.isin(prefix, ordered[1:][same]))
+        _check_ids([ids[i] for i in suspects.tolist()])
+
+
 def _check_ids(ids: Sequence[str]) -> None:
     if len(set(ids)) != len(ids):
         counts = Counter(ids)
@@ -145,17 +282,22 @@ def sample(
     if n == 0:
         _check_ids(ids)
         return []
+    # Only the ids with the smallest start+n first tickets can be among the first start+n
+    # draws (with replacement too: an id's later tickets are above its first).
     if not with_replacement:
-        # Only the smallest start+n tickets matter: avoid heapifying the whole frame's order.
-        _check_ids(ids)
-        chosen = heapq.nsmallest(start + n, _first_tickets(ids, seed))[start:]
-        return [Draw(id=i, ticket=_trim(t, digits), generation=g) for t, i, g in chosen]
+        index, prefix = _smallest(ids, seed, start + n)
+        index, prefix = index[start:], prefix[start:]
+        return [Draw(id=ids[i], ticket=t, generation=1) for i, t in
+                zip(index.tolist(), _trimmed(ids, seed, index, prefix, digits), strict=True)]
+    heap = _smallest_first_tickets(ids, seed, start + n)
     out: list[Draw] = []
-    for k, draw in enumerate(iter_sample(ids, seed, with_replacement=True, digits=digits)):
+    k = 0
+    while heap and len(out) < n:  # heap is sorted, hence already a heap
+        ticket, id_, gen = heapq.heappop(heap)
+        heapq.heappush(heap, (next_ticket(ticket), id_, gen + 1))
         if k >= start:
-            out.append(draw)
-            if len(out) == n:
-                break
+            out.append(Draw(id=id_, ticket=_trim(ticket, digits), generation=gen))
+        k += 1
     return out
 
 

@@ -70,14 +70,18 @@ class Population:
 def polling_population(winner: float, loser: float, *, N: int | None = None) -> Population:
     """Two-candidate polling population: fractions of ballots for the winner and the loser
     (the rest show neither, assorter value 1/2). With ``N`` the counts are rounded."""
-    if winner < 0 or loser < 0 or winner + loser > 1:
+    # fractions computed from vote totals may sum to 1 + a rounding error (e.g. 502500/10^6 +
+    # 497500/10^6); that is not an input error, so allow a few ulps and clip "neither" at 0
+    if winner < 0 or loser < 0 or winner + loser > 1 + 4 * np.finfo(float).eps:
         raise UsageError("winner and loser fractions must be >= 0 and sum to at most 1")
-    probs = np.array([winner, loser, 1 - winner - loser])
+    probs = np.array([winner, loser, max(0.0, 1 - winner - loser)])
+    probs = probs / probs.sum()
     values = np.array([1.0, 0.0, 0.5])
     labels = ("winner", "loser", "neither")
     if N is None:
         return Population(values, 1.0, labels, probs=probs)
     counts = np.round(probs * N).astype(np.int64)
+    counts[1] = min(counts[1], N - counts[0])
     counts[2] = N - counts[0] - counts[1]
     return Population(values, 1.0, labels, counts=counts)
 

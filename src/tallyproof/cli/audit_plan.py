@@ -4,7 +4,7 @@ sampler and the planning/risk calculators (thin shells over ``tallyproof.audit``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,22 +13,24 @@ from ..audit.options import DEFAULT_GAMMA, PLAN_METHODS
 from ..errors import InputError, UsageError
 from .common import emit_json, out
 
-if TYPE_CHECKING:
-    import numpy as np
-
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 RISK_METHODS = ("kaplan-markov", "bravo", "kelly", "cobra", "alpha", "betting", "agrapa")
 
 
 def read_ids(path: Path) -> list[str]:
-    """One ballot id a line; surrounding blanks are trimmed and blank lines skipped."""
+    """One ballot id a line, kept exactly as written: only the line ending (LF or CRLF) is
+    removed, so an id with blanks at its ends hashes as the reference sampler hashes it (and
+    "a" and "a " stay two ids). Empty lines are skipped; a UTF-8 byte-order mark at the start
+    of the file is not part of the first id."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError as exc:
         raise InputError("file not found", file=path) from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text: {exc}", file=path) from exc
-    ids = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = text.split("\n")
+    ids = [line.removesuffix("\r") for line in lines]
+    ids = [i for i in ids if i]
     if not ids:
         raise InputError("no ids in the file", file=path)
     return ids
@@ -48,31 +50,13 @@ def parse_votes(spec: str) -> dict[str, int]:
     return votes
 
 
-def _even_positions(n: int, counts: dict[int, int]) -> np.ndarray:
-    """Category per position for n ballots with the given counts spread evenly (category 2
-    = no discrepancy fills the rest)."""
-    import numpy as np
-
-    cats = np.full(n, 2, dtype=np.int64)
-    taken = np.zeros(n, dtype=bool)
-    for k, c in counts.items():
-        if c <= 0:
-            continue
-        ideal = np.floor((np.arange(c) + 0.5) * n / c).astype(np.int64)
-        for pos in ideal:
-            p = int(pos)
-            while taken[p]:  # next free slot (wraps), so every count is placed exactly once
-                p = (p + 1) % n
-            taken[p] = True
-            cats[p] = k
-    return cats
-
-
 def register(app: typer.Typer, audit_app: typer.Typer) -> None:
     @app.command("sample")
     def sample_cmd(
         seed: Annotated[str, typer.Option("--seed", help="public random seed, e.g. 20 dice rolls")],
-        ids: Annotated[Path, typer.Option("--ids", help="file with one ballot id a line")],
+        ids: Annotated[Path, typer.Option(
+            "--ids", help="file with one ballot id a line, kept exactly as written (only the "
+                          "line ending is removed; empty lines are skipped)")],
         size: Annotated[int, typer.Option("--size", help="number of draws")],
         with_replacement: Annotated[bool, typer.Option("--with-replacement")] = False,
         start: Annotated[int, typer.Option("--start", help="draws already made (a later "
@@ -108,11 +92,16 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         error_counts: Annotated[bool, typer.Option(
             "--error-counts", help="--o1..--u2 are counts in the sample (Kaplan-Markov)")] = False,
         quantile: Annotated[float | None, typer.Option(
-            "--quantile", help="simulate and report this quantile (default: closed form or "
-                               "expected-rate path)")] = None,
+            "--quantile", help="plan this quantile of the simulated stopping time; "
+                               "comparison audits with assumed discrepancy rates default to "
+                               "0.9, others to the closed form or expected-rate path")] = None,
         audit: Annotated[str | None, typer.Option("--audit", help="polling | comparison")] = None,
         reps: Annotated[int, typer.Option("--reps",
-                                          help="simulated audits (with --quantile)")] = 400,
+                                          help="simulated audits (for quantiles)")] = 400,
+        formula: Annotated[str, typer.Option(
+            "--formula", help="Kaplan-Markov closed form: exact (smallest n with P <= alpha) "
+                              "| stark (Stark 2010's published formula, as his super-simple "
+                              "calculator and Arlo)")] = "exact",
         json: JsonOpt = False,
     ) -> None:
         """Plan how many ballots an audit will need."""
@@ -122,13 +111,14 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
             method, risk_limit=risk_limit, margin=margin,
             votes=parse_votes(votes) if votes is not None else None, ballots=ballots,
             gamma=gamma, o1=o1, o2=o2, u1=u1, u2=u2, error_counts=error_counts,
-            quantile=quantile, audit=audit, reps=reps)
+            quantile=quantile, audit=audit, reps=reps, km_formula=formula)
         if json:
             emit_json(est.to_json())
             return
         size = "a full hand count" if est.sample_size is None else f"{est.sample_size:,} ballots"
         out.print(f"{est.method} ({est.audit}) at risk limit {est.risk_limit:g}, diluted margin "
                   f"{est.margin:.4%}: {size} ({est.basis}"
+                  + (f", {est.details['formula']}" if "formula" in est.details else "")
                   + (f", quantile {est.quantile:g}" if est.quantile is not None else "")
                   + (f"; expected {est.expected:,.1f}" if est.expected is not None else "") + ")")
 
@@ -136,7 +126,11 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
     def risk_cmd(
         method: Annotated[str, typer.Option("--method", help=" | ".join(RISK_METHODS))],
         n: Annotated[int, typer.Option("--n", help="ballots examined")],
-        margin: Annotated[float, typer.Option("--margin", help="diluted margin")],
+        margin: Annotated[float | None, typer.Option(
+            "--margin", help="diluted margin: (winner - runner-up) / ballots")] = None,
+        votes: Annotated[str | None, typer.Option(
+            "--votes", help="reported NAME=COUNT,... instead of --margin (with --ballots: "
+                            "the ballots they are diluted over)")] = None,
         gamma: Annotated[float, typer.Option("--gamma")] = DEFAULT_GAMMA,
         o1: Annotated[int, typer.Option("--o1", help="one-vote overstatements found")] = 0,
         o2: Annotated[int, typer.Option("--o2", help="two-vote overstatements found")] = 0,
@@ -150,13 +144,37 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
                                                     "(sampling without replacement)")] = None,
         json: JsonOpt = False,
     ) -> None:
-        """Measured risk (p-value) of a sample of n ballots with the given discrepancies."""
+        """Measured risk (p-value) of a sample of n ballots with the given counts.
+
+        Kaplan-Markov and BRAVO depend on the counts only. The adaptive methods
+        (kelly, cobra, alpha, betting, agrapa) bet from the history, so the same
+        counts in another order give another p-value: the one reported is the
+        largest over every order the counts could have been drawn in, exact when
+        an order attains it, otherwise an upper bound on it ("order" in the
+        output says which). To measure one sample in its own draw order, use the
+        audit workflow (audit round / record).
+
+        BRAVO: with --votes, the winner's share of the two candidates' votes (as
+        Arlo); with --margin (the diluted margin m), the SHANGRLA polling
+        assorter with reported mean (1 + m) / 2 (ALPHA with a fixed eta, Stark
+        2023 Section 2.4): a ballot for the winner multiplies T by 1 + m, one for
+        the loser by 1 - m.
+        """
         method = method.lower()
-        info: dict[str, Any] = {"method": method, "n": n, "margin": margin}
         if method not in RISK_METHODS:
             raise UsageError(f"unknown method {method!r}; choose from {', '.join(RISK_METHODS)}")
+        if (margin is None) == (votes is None):
+            raise UsageError("give exactly one of --margin or --votes")
+        share: float | None = None
+        if votes is not None:
+            from ..audit.plan import margin_from_votes
+
+            margin, share, ballots = margin_from_votes(parse_votes(votes), ballots)
+        if margin is None or not 0 < margin < 1:
+            raise UsageError(f"margin must be in (0, 1), got {margin}")
         if n < 0 or min(o1, o2, u1, u2) < 0:
             raise UsageError("counts must be non-negative")
+        info: dict[str, Any] = {"method": method, "n": n, "margin": margin}
         if method == "kaplan-markov":
             from ..audit.kaplan_markov import kaplan_markov_pvalue
 
@@ -169,25 +187,36 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
                 raise UsageError("--winner + --loser cannot exceed --n")
             from ..audit.bravo import bravo_pvalue
 
-            p = bravo_pvalue(winner, loser, (1 + margin) / 2)
-            info.update(winner=winner, loser=loser, winner_share=(1 + margin) / 2)
+            if share is not None:
+                p = bravo_pvalue(winner, loser, share)
+                basis = "winner's share of the two candidates' reported votes"
+            else:
+                p = bravo_pvalue(winner, loser, (1 + margin) / 2)
+                basis = "polling assorter with reported mean (1 + margin) / 2"
+            info.update(winner=winner, loser=loser, winner_share=share, alternative=basis)
         else:
             if o1 + o2 + u1 + u2 > n:
                 raise UsageError("more discrepancies than ballots")
-            if not 0 < margin < 1:
-                raise UsageError(f"margin must be in (0, 1), got {margin}")
-            from ..audit.risk import comparison_support, measure_risk
+            if ballots is not None and n > ballots:
+                raise UsageError(f"{n} ballots examined out of a population of {ballots}")
+            import numpy as np
+
+            from ..audit.risk import comparison_support, worst_order_risk
 
             upper = 2 / (2 - margin)
-            cats = _even_positions(n, {0: o2, 1: o1, 3: u1, 4: u2})
-            x = comparison_support(upper)[cats]
-            p = measure_risk(x, upper=upper, N=ballots, method=method).p_value
+            counts = np.array([o2, o1, n - o1 - o2 - u1 - u2, u1, u2])
+            worst = worst_order_risk(comparison_support(upper), counts, upper=upper, N=ballots,
+                                     method=method)
+            p = worst.p_value
             info.update(o1=o1, o2=o2, u1=u1, u2=u2, ballots=ballots,
-                        order="discrepancies spread evenly through the sample")
+                        order=("largest over every order (exact)" if worst.exact
+                               else "upper bound on the largest over every order"),
+                        worst_order_attained=worst.attained)
         info["p_value"] = p
         if json:
             emit_json(info)
             return
         shown = "< 1e-12" if p < 1e-12 else f"{p:.6g}"
         out.print(f"{method}: measured risk {shown} after {n:,} ballots "
-                  "(the outcome is confirmed at any risk limit at least this large)")
+                  + (f"({info['order']}) " if "order" in info else "")
+                  + "(the outcome is confirmed at any risk limit at least this large)")
