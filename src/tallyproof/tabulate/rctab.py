@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from .. import __version__
 from ..cvr_table import cvr_schema
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..fsutil import atomic_write_bytes
 from ..ingest import read_export
 from ..model import OVERVOTE_UNKNOWN, Contest
@@ -47,7 +47,7 @@ from .rcv import (
     RoundResult,
     tabulate_ranked,
 )
-from .rules import UNLIMITED, RcvRules, rules_from_rctab
+from .rules import UNLIMITED, RcvRules, WinnerElectionMode, rules_from_rctab
 
 #: RCTab ``provider`` → tallyproof reader name
 PROVIDERS = {
@@ -209,7 +209,8 @@ def read_config_ballots(cfg: RctabConfig) -> RankedBallots:
         file = (cfg.path.parent / rel).resolve()
         options = dict(source)
         options.setdefault("maxRankingsAllowed", "max" if max_rank is None else str(max_rank))
-        options.setdefault("numberOfWinners", str(cfg.rules.number_of_winners))
+        if cfg.rules.number_of_winners > 0:  # 0: bottoms-up with a percentage threshold
+            options.setdefault("numberOfWinners", str(cfg.rules.number_of_winners))
         parsed = read_export(file, PROVIDERS[provider], options)
         batches = list(parsed.batches)
         contest = _pick_contest(parsed.election.contests, source, file)
@@ -232,6 +233,9 @@ def read_config_ballots(cfg: RctabConfig) -> RankedBallots:
 
 def tabulate_config(cfg: RctabConfig, ballots: RankedBallots | None = None) -> RcvResult:
     """Tabulate an RCTab configuration (reading its CVRs unless ``ballots`` are given)."""
+    if cfg.rules.winner_election_mode == WinnerElectionMode.MULTI_PASS_IRV:
+        raise UsageError("winnerElectionMode multiPassIrv is not implemented yet",
+                         field="rules.winnerElectionMode")
     ballots = ballots if ballots is not None else read_config_ballots(cfg)
     names = cfg.names
     uwi = len(cfg.candidates) if cfg.has_uwi else None
@@ -375,7 +379,7 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
     rounds = _rounds_for(result, slice_kind, slice_id)
     is_slice = slice_kind is not None
     n = len(rounds)
-    multi = cfg.rules.number_of_winners > 1
+    multi = cfg.rules.number_of_winners > 1 or cfg.rules.bottoms_up_percentage
     tied_names = {t.selected for t in result.tiebreaks}
     rows: list[list[str]] = [
         ["Contest Information"],
@@ -391,7 +395,7 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
         else ["Final Threshold", str(result.rounds[-1].threshold)],
         [],
         ["Contest Summary"],
-        ["Number to be Elected", str(cfg.rules.number_of_winners)],
+        ["Number to be Elected", _number_to_elect(cfg.rules)],
         ["Number of Candidates", str(len(result.candidates))],
         ["Total Number of Ballots", str(_active_sum(rounds[0]) + _inactive_sum(rounds[0]))],
         ["Number of Undervotes (No Rankings)",
@@ -410,12 +414,17 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
             row += ["; ".join(nm + ("*" if nm in tied_names and _tie_in(result, nm, rr.round)
                                     else "") for nm in names), "", ""]
         rows.append(row)
-    single = not multi or cfg.rules.first_round_determines_threshold
+    # % of vote: of the round's active ballots, except where the threshold is fixed by the first
+    # round (multi-seat STV; bottoms-up percentage with doesFirstRoundDetermineThreshold)
+    if cfg.rules.bottoms_up_percentage:
+        per_round = not cfg.rules.first_round_determines_threshold
+    else:
+        per_round = not multi or cfg.rules.first_round_determines_threshold
     for cand in candidate_order(result):
         row = [cand]
         for i, rr in enumerate(rounds):
             v = rr.tally.get(cand, _zero())
-            divisor = rr.active if single else rounds[0].active
+            divisor = rr.active if per_round else rounds[0].active
             row += [str(v), _pct(v, divisor)]
             if i + 1 < n:
                 row.append(str(rounds[i + 1].tally.get(cand, _zero()) - v))
@@ -459,6 +468,13 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
     return text
 
 
+def _number_to_elect(rules: RcvRules) -> str:
+    if rules.bottoms_up_percentage:
+        return f"All candidates over the {rules.multi_seat_bottoms_up_percentage_threshold}% " \
+               "threshold"
+    return str(rules.number_of_winners)
+
+
 def _tie_in(result: RcvResult, name: str, round_no: int) -> bool:
     return any(t.selected == name and t.round == round_no for t in result.tiebreaks)
 
@@ -471,9 +487,13 @@ def sanitize(s: str) -> str:
 
 @dataclass(frozen=True)
 class RctabRun:
+    """A tabulated config: ``result`` is the outcome (for ``multiPassIrv``, the last pass, whose
+    ``winners`` are every seat's winner in order), ``passes`` every pass's own result."""
+
     config: RctabConfig
     result: RcvResult
     files: tuple[Path, ...]
+    passes: tuple[RcvResult, ...] = ()
 
 
 def run_config(config_path: Path, out_dir: Path) -> RctabRun:
@@ -502,4 +522,4 @@ def run_config(config_path: Path, out_dir: Path) -> RctabRun:
                 k += 1
             seen.add(name)
             write(out_dir / kind / f"{name}_summary", kind, sid)
-    return RctabRun(config=cfg, result=result, files=tuple(files))
+    return RctabRun(config=cfg, result=result, files=tuple(files), passes=(result,))

@@ -292,9 +292,13 @@ class _Engine:
                   or (self.rules.continue_until_two_candidates_remain
                       and len(self.elim_round) < self.k - 2)
                   or self.rules.winner_election_mode == WinnerElectionMode.BOTTOMS_UP_PERCENTAGE):
-                eliminated = self.eliminate(tally, by_tally)
+                eliminated = self.eliminate(tally, by_tally, threshold)
                 for c in eliminated:
                     self.elim_round[c] = r
+            if not winners and not eliminated and self.should_continue():
+                # nothing changed, so the next round would be this one again
+                raise UsageError(f"round {r}: no candidate can be elected or eliminated under "
+                                 f"winnerElectionMode {self.rules.winner_election_mode.value}")
             if self.n_seats > 1:
                 residual = self.update_winner_tallies(tally, prev_tally, threshold, residual,
                                                       transfers, s_state, prev_slice)
@@ -553,11 +557,20 @@ class _Engine:
                 d[RESIDUAL] = d.get(RESIDUAL, Decimal(0)) + res
         return residual
 
-    def eliminate(self, tally: dict[int, Decimal],
-                  by_tally: list[tuple[Decimal, list[int]]]) -> list[int]:
+    def eliminate(self, tally: dict[int, Decimal], by_tally: list[tuple[Decimal, list[int]]],
+                  threshold: Decimal) -> list[int]:
         rules = self.rules
         if self.uwi is not None and tally.get(self.uwi, Decimal(0)) > 0:
             return [self.uwi]
+        if rules.cutoff_elimination and all(c == self.uwi for c in self.elim_round):
+            # the first elimination of a bottoms-up percentage count: everyone below the
+            # threshold at once (RCTab's cutoffElimination)
+            out = [c for v, cs in by_tally if v < threshold for c in cs]
+            if len(out) == len(tally):
+                raise UsageError(f"round {self.round}: every candidate is below the threshold "
+                                 f"{threshold}; cutoff elimination would leave nobody")
+            if out:
+                return out
         mvt = rules.minimum_vote_threshold
         if mvt > 0 and by_tally[0][0] < mvt:
             out = [c for v, cs in by_tally if v < mvt for c in cs]
