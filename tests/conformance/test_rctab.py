@@ -47,20 +47,12 @@ NOT_YET: set[str] = {
     "max_ranking_enforcement",
     "missing_precinct_example",
     "more_winners_than_candidates",
-    "nist_xml_cdf_2",
     "sequential_with_batch",
     "sequential_with_continue_until_two",
     "stop_tabulation_early_test",
     "tabulate_by_precinct_without_precincts",
     "tiebreak_previous_round_counts_then_random_test",
     "tiebreak_seed_test",
-    "unisyn_xml_cdf_city_chief_of_police",
-    "unisyn_xml_cdf_city_coroner",
-    "unisyn_xml_cdf_city_council_member",
-    "unisyn_xml_cdf_city_mayor",
-    "unisyn_xml_cdf_city_tax_collector",
-    "unisyn_xml_cdf_county_coroner",
-    "unisyn_xml_cdf_county_sheriff",
 }
 
 

@@ -157,8 +157,9 @@ def _pick_contest(contests: Sequence[Contest], source: Mapping[str, Any], file: 
 
 
 def _candidate_map(contest: Contest, cfg: RctabConfig, source: Mapping[str, Any],
-                   file: Path) -> dict[int, int]:
-    """Reader candidate code → index into ``cfg.names``."""
+                   file: Path) -> tuple[dict[int, int], dict[int, str]]:
+    """Reader candidate code → index into ``cfg.names``, and the codes the config does not
+    know (an error only if a ballot marks one: RCTab checks the candidates voters chose)."""
     index: dict[str, int] = {}
     for i, c in enumerate(cfg.candidates):
         index.setdefault(c.name, i)
@@ -167,21 +168,30 @@ def _candidate_map(contest: Contest, cfg: RctabConfig, source: Mapping[str, Any]
     uwi_label = str(source.get("undeclaredWriteInLabel") or "").strip()
     uwi = len(cfg.candidates) if cfg.has_uwi else None
     mapping: dict[int, int] = {}
-    unknown = []
+    unknown: dict[int, str] = {}
     for code, cand in enumerate(contest.candidates):
         if cand.name in index:
             mapping[code] = index[cand.name]
         elif cand.id in index:
             mapping[code] = index[cand.id]
-        elif uwi is not None and (cand.name == UWI_NAME or (uwi_label and uwi_label in
-                                                            (cand.id, cand.name))):
+        elif uwi is not None and (cand.name == UWI_NAME or cand.write_in or (
+                uwi_label and uwi_label in (cand.id, cand.name))):
+            # a write-in the config does not name is an undeclared write-in (RCTab's rule)
             mapping[code] = uwi
         else:
-            unknown.append(cand.name)
-    if unknown:
-        raise InputError(f"candidate(s) not in the RCTab config: {', '.join(sorted(unknown))}",
-                         file=file, field="candidates")
-    return mapping
+            unknown[code] = cand.name
+    return mapping, unknown
+
+
+def _check_marked(ballots: RankedBallots, unknown: Mapping[int, str], file: Path) -> None:
+    """Refuse the source if any ballot marks a candidate the config does not name."""
+    if not unknown:
+        return
+    used = {c for r in ballots.rankings for _rank, cands in r for c in cands if c in unknown}
+    if used:
+        raise InputError("candidate(s) not in the RCTab config: "
+                         f"{', '.join(sorted(unknown[c] for c in used))}", file=file,
+                         field="candidates")
 
 
 def _remap(r: Ranking, mapping: Mapping[int, int], max_rank: int | None) -> Ranking:
@@ -216,10 +226,11 @@ def read_config_ballots(cfg: RctabConfig) -> RankedBallots:
         contest = _pick_contest(parsed.election.contests, source, file)
         table = pa.Table.from_batches(batches, schema=cvr_schema(parsed.election.contests)) \
             if batches else cvr_schema(parsed.election.contests).empty_table()
-        mapping = _candidate_map(contest, cfg, source, file)
+        mapping, unknown = _candidate_map(contest, cfg, source, file)
         ballots = from_table(table, contest.column, None,
                              slice_columns={k: k for k in kinds},
                              missing_slice={k: f"no {k} id" for k in kinds})
+        _check_marked(ballots, unknown, file)
         for r, w, i in zip(ballots.rankings, ballots.weights, range(len(ballots)), strict=True):
             key = (_remap(r, mapping, max_rank), tuple(ballots.slices[k][i] for k in kinds))
             merged[key] = merged.get(key, 0) + int(w)
