@@ -39,11 +39,6 @@ WITHHELD = {"clear_ballot_with_inline_comma", "continue_until_two_threshold_free
 NOT_YET: set[str] = {
     "2013_minneapolis_park_sequential",
     "clear_ballot_with_inline_comma",
-    "continue_tabulation_test",
-    "continue_until_two_with_batch_elimination_test",
-    "excluded_test",
-    "first_round_determines_threshold_test",
-    "first_round_determines_threshold_tiebreaker_test",
     "max_ranking_enforcement",
     "missing_precinct_example",
     "more_winners_than_candidates",

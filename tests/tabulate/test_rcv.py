@@ -236,3 +236,19 @@ def test_columnwise_path_agrees_with_per_group_path(ballots, max_skip, dup, batc
     fast = tabulate_ranked(dense, ABCD, rules).to_json()
     slow = run(ballots, rules)
     assert fast == slow.to_json()
+
+
+def test_continue_until_two_ignores_excluded_candidates_and_holds_the_threshold() -> None:
+    """RCTab: excluded candidates do not count towards "two remain", and once the winner is
+    known the threshold stays what it was (it is not recomputed from fewer active ballots)."""
+    ballots = [[[A]]] * 10 + [[[B]]] * 5 + [[[C], [A]]] * 3
+    rules = RcvRules(continue_until_two_candidates_remain=True)
+    r = run(ballots, rules, excluded=frozenset({D}))
+    assert r.winners == ("A",) and r.rounds[0].elected == ("A",)
+    assert [rr.eliminated for rr in r.rounds] == [(), ("C",), ()]
+    assert len(r.rounds) == 3  # A and B remain: stop (D, excluded, is not a third)
+    assert [rr.threshold for rr in r.rounds] == [10, 10, 10]
+    # ballots that exhaust after the winner is known lower the active count, not the threshold
+    exhausting = [[[A]]] * 10 + [[[B]]] * 5 + [[[C]]] * 3
+    r2 = run(exhausting, rules, excluded=frozenset({D}))
+    assert r2.rounds[-1].tally == {"A": 10, "B": 5} and r2.rounds[-1].threshold == 10

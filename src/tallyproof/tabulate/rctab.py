@@ -245,8 +245,7 @@ def read_config_ballots(cfg: RctabConfig) -> RankedBallots:
 def tabulate_config(cfg: RctabConfig, ballots: RankedBallots | None = None) -> RcvResult:
     """Tabulate an RCTab configuration (reading its CVRs unless ``ballots`` are given)."""
     if cfg.rules.winner_election_mode == WinnerElectionMode.MULTI_PASS_IRV:
-        raise UsageError("winnerElectionMode multiPassIrv is not implemented yet",
-                         field="rules.winnerElectionMode")
+        raise UsageError("winnerElectionMode multiPassIrv is not implemented yet")
     ballots = ballots if ballots is not None else read_config_ballots(cfg)
     names = cfg.names
     uwi = len(cfg.candidates) if cfg.has_uwi else None
@@ -315,7 +314,7 @@ def detailed_report_json(result: RcvResult, cfg: RctabConfig, slice_kind: str | 
         "results": results,
         "summary": {
             "finalThreshold": str(last.threshold),
-            "numCandidates": len(result.candidates),
+            "numCandidates": len(result.candidates),  # RCTab's JSON counts excluded ones
             "numWinners": cfg.rules.number_of_winners,
             "totalNumBallots": str(_active_sum(first) + _inactive_sum(first)),
             "undervotes": int(first.inactive.get(NO_RANKINGS, _zero())),
@@ -352,15 +351,17 @@ def java_hashmap_order(keys: Sequence[str]) -> list[str]:
     return [k for _, _, k in sorted((bucket(k), i, k) for i, k in enumerate(keys))]
 
 
-def candidate_order(result: RcvResult) -> list[str]:
-    """Candidates by first-round votes, highest first, undeclared write-ins last."""
+def candidate_order(result: RcvResult, cfg: RctabConfig | None = None) -> list[str]:
+    """Candidates by first-round votes, highest first, undeclared write-ins last; candidates the
+    config excludes are left out (RCTab neither counts nor lists them)."""
     first = result.rounds[0].tally
     keys = java_hashmap_order(list(first))
     uwi = [k for k in keys if k == UWI_NAME]
     rest = [k for k in keys if k != UWI_NAME]
     rest.sort(key=lambda k: -first[k])
+    excluded = {c.name for c in cfg.candidates if c.excluded} if cfg is not None else set()
     missing = [c for c in result.candidates if c not in first and c != UWI_NAME]
-    return rest + missing + uwi
+    return [c for c in rest + missing + uwi if c not in excluded]
 
 
 def _pct(v: Decimal, divisor: Decimal) -> str:
@@ -407,7 +408,7 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
         [],
         ["Contest Summary"],
         ["Number to be Elected", _number_to_elect(cfg.rules)],
-        ["Number of Candidates", str(len(result.candidates))],
+        ["Number of Candidates", str(len(candidate_order(result, cfg)))],
         ["Total Number of Ballots", str(_active_sum(rounds[0]) + _inactive_sum(rounds[0]))],
         ["Number of Undervotes (No Rankings)",
          str(int(rounds[0].inactive.get(NO_RANKINGS, _zero())))],
@@ -427,11 +428,9 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
         rows.append(row)
     # % of vote: of the round's active ballots, except where the threshold is fixed by the first
     # round (multi-seat STV; bottoms-up percentage with doesFirstRoundDetermineThreshold)
-    if cfg.rules.bottoms_up_percentage:
-        per_round = not cfg.rules.first_round_determines_threshold
-    else:
-        per_round = not multi or cfg.rules.first_round_determines_threshold
-    for cand in candidate_order(result):
+    per_round = not cfg.rules.first_round_determines_threshold and (
+        not multi or cfg.rules.bottoms_up_percentage)
+    for cand in candidate_order(result, cfg):
         row = [cand]
         for i, rr in enumerate(rounds):
             v = rr.tally.get(cand, _zero())

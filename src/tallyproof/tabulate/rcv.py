@@ -193,7 +193,9 @@ class _Engine:
                 perm = sorted(perm, key=lambda i: self.names[i])
                 self.random.shuffle(perm)
         self.permutation = perm
-        self.num_declared = sum(1 for i in range(self.k) if i != uwi)
+        self.num_declared = sum(1 for i in range(self.k) if i != uwi and i not in excluded)
+        #: candidates in the count (excluded ones never are): RCTab's getNumCandidates
+        self.n_candidates = self.k - sum(1 for i in excluded if 0 <= i < self.k)
         self.validate()
         u = len(ballots)
         self.rec: list[int] = [-1] * u
@@ -277,7 +279,10 @@ class _Engine:
                 for i in to_process:
                     self.process(i, tally, inactive, transfers, s_state)
             # threshold
-            if r == 1 or (self.n_seats <= 1 and not self.rules.first_round_determines_threshold):
+            # recomputed each round in a single-seat count until a winner is known (then held,
+            # as RCTab holds it while continuing until two remain); multi-seat: round 1 only
+            if r == 1 or (self.n_seats <= 1 and not self.rules.first_round_determines_threshold
+                          and not self.winner_round):
                 threshold = self.compute_threshold(tally)
             by_tally = _invert(tally)
             winners = self.identify_winners(tally, by_tally, threshold)
@@ -290,7 +295,7 @@ class _Engine:
                         self.elect_with_surplus(wnr, tally[wnr], threshold)
             elif (len(self.winner_round) < self.n_seats
                   or (self.rules.continue_until_two_candidates_remain
-                      and len(self.elim_round) < self.k - 2)
+                      and len(self.elim_round) < self.n_candidates - 2)
                   or self.rules.winner_election_mode == WinnerElectionMode.BOTTOMS_UP_PERCENTAGE):
                 eliminated = self.eliminate(tally, by_tally, threshold)
                 for c in eliminated:
@@ -604,7 +609,7 @@ class _Engine:
             if len(new) > len(elim):
                 prev, elim = elim, new
         if (self.rules.continue_until_two_candidates_remain
-                and len(elim) + len(self.elim_round) == self.k - 1):
+                and len(elim) + len(self.elim_round) == self.n_candidates - 1):
             elim = prev
         return elim
 
@@ -664,10 +669,10 @@ class _Engine:
         if rules.stop_tabulation_early_after_round is not None and \
                 r >= rules.stop_tabulation_early_after_round:
             return False
-        if n_win == self.num_declared and self.n_seats > self.k:
+        if n_win == self.num_declared and self.n_seats > self.n_candidates:
             return False
         if rules.continue_until_two_candidates_remain:
-            return n_elim + n_win + 1 < self.k or r in self.elim_round.values()
+            return n_elim + n_win + 1 < self.n_candidates or r in self.elim_round.values()
         if rules.winner_election_mode == WinnerElectionMode.BOTTOMS_UP_PERCENTAGE:
             return n_win == 0
         return n_win < self.n_seats or (rules.uses_surpluses and r in self.winner_round.values())
