@@ -102,7 +102,7 @@ def test_bad_options(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="beyond"):
         ess.read(sample.path, {"firstVoteColumnIndex": "40"})
     with pytest.raises(InputError, match="maxRankingsAllowed"):
-        ess.read(sample.path, {**OPTS, "maxRankingsAllowed": "9"})
+        ess.read(sample.path, {**OPTS, "maxRankingsAllowed": "none"})
     rows, election = read_rows(sample.path, {**OPTS, "maxRankingsAllowed": "2"})
     assert election.contests[0].max_rankings == 2 and rows[0]["contest:cvr"] == [[0], [1]]
 
@@ -196,3 +196,12 @@ def test_trailing_row_elements_without_cells_are_undervote_ballots(tmp_path: Pat
     assert rows[:-2] == before
     assert [r["ballot_id"] for r in rows[-2:]] == ["cvr-8", "cvr-1048576"]
     assert [r["contest:cvr"] for r in rows[-2:]] == [[[], [], []], [[], [], []]]
+
+
+def test_fewer_rank_columns_than_max_rankings_are_read(tmp_path: Path) -> None:
+    """RCTab tabulates a sheet with fewer rank columns than maxRankingsAllowed; so does this."""
+    sample = vf.write_ess_xlsx(tmp_path / "cvr.xlsx")
+    rows, election = read_rows(sample.path, {**OPTS, "maxRankingsAllowed": "8"})
+    plain, _ = read_rows(sample.path, OPTS)
+    assert election.contests[0].max_rankings == 3
+    assert [r["contest:cvr"] for r in rows] == [r["contest:cvr"] for r in plain]

@@ -10,8 +10,9 @@ and what the labels are, so an RCTab configuration reads the same file the same 
 Decisions (also in docs/formats-vendor.md):
 
 * rank columns run from ``firstVoteColumnIndex`` for ``maxRankingsAllowed`` columns when that
-  option is a number, else to the last column, leaving out a trailing ``Count`` column (whose
-  every value must then be 1: a row that stands for several ballots cannot get unique ids);
+  option is a number (or to the last column when the sheet has fewer, as RCTab reads it), else
+  to the last column, leaving out a trailing ``Count`` column (whose every value must then be
+  1: a row that stands for several ballots cannot get unique ids);
 * an overvote label → :data:`~tallyproof.model.OVERVOTE_UNKNOWN` at that rank; the skipped-rank
   label (``skippedRankLabel``, or ``undervoteLabel``) and blank cells → an empty rank (a blank is
   an undeclared write-in when ``treatBlankAsUndeclaredWriteIn`` is true); with an
@@ -216,13 +217,9 @@ def _layout(path: Path, header: list[Any], options: Mapping[str, Any]) -> _Layou
         last = width - 1
     n_ranks = option_count(options, "maxRankingsAllowed")
     if n_ranks is not None:
-        if first_vote + n_ranks > width:
-            raise InputError(
-                f"maxRankingsAllowed {n_ranks} runs past the last column",
-                file=path,
-                field="maxRankingsAllowed",
-            )
-        last = first_vote + n_ranks
+        # a sheet with fewer rank columns than maxRankingsAllowed is read as it is (RCTab
+        # tabulates it: the missing ranks are simply never marked)
+        last = min(last, first_vote + n_ranks)
     cols: dict[str, int | None] = {}
     for key in ("idColumnIndex", "precinctColumnIndex", "batchColumnIndex"):
         idx = option_index(options, key)

@@ -47,7 +47,7 @@ from .rcv import (
     RoundResult,
     tabulate_ranked,
 )
-from .rules import UNLIMITED, RcvRules, WinnerElectionMode, rules_from_rctab
+from .rules import UNLIMITED, RcvRules, WinnerElectionMode, java_bucket_order, rules_from_rctab
 
 #: RCTab ``provider`` → tallyproof reader name
 PROVIDERS = {
@@ -327,28 +327,14 @@ def dumps_json(doc: Mapping[str, Any]) -> bytes:
 
 
 # ---------------------------------------------------------------------------- CSV report
-def _java_hash(s: str) -> int:
-    """``String.hashCode``: s[0]·31^(n-1) + … over UTF-16 code units, as a 32-bit int."""
-    units = s.encode("utf-16-be")
-    h = 0
-    for i in range(0, len(units), 2):
-        h = (31 * h + int.from_bytes(units[i:i + 2], "big")) & 0xFFFFFFFF
-    return h
-
-
 def java_hashmap_order(keys: Sequence[str]) -> list[str]:
-    """Iteration order of a ``java.util.HashMap`` holding ``keys`` (inserted in this order):
-    by bucket ``(h ^ h>>>16) & (capacity-1)`` with the default capacity growth, then insertion.
-    RCTab's CSV lists candidates with equal first-round votes in this order."""
+    """Iteration order of a ``java.util.HashMap`` holding ``keys`` (inserted one by one, in this
+    order, from the default capacity). RCTab's CSV lists candidates with equal first-round votes
+    in this order."""
     cap = 16
     while len(keys) > cap * 3 // 4:
         cap *= 2
-
-    def bucket(s: str) -> int:
-        h = _java_hash(s)
-        return (h ^ (h >> 16)) & (cap - 1)
-
-    return [k for _, _, k in sorted((bucket(k), i, k) for i, k in enumerate(keys))]
+    return java_bucket_order(keys, cap)
 
 
 def candidate_order(result: RcvResult, cfg: RctabConfig | None = None) -> list[str]:

@@ -30,7 +30,15 @@ import numpy as np
 from ..errors import InputError, TallyproofError, UsageError
 from ..model import OVERVOTE_UNKNOWN
 from .ballots import RankedBallots
-from .rules import UNLIMITED, JavaRandom, OvervoteRule, RcvRules, TiebreakMode, WinnerElectionMode
+from .rules import (
+    UNLIMITED,
+    JavaRandom,
+    OvervoteRule,
+    RcvRules,
+    TiebreakMode,
+    WinnerElectionMode,
+    java_hashset_order,
+)
 
 _CTX = decimal.Context(prec=80, rounding=decimal.ROUND_DOWN, traps=[decimal.InvalidOperation])
 _ONE = Decimal(1)  # a ballot's full value (compared by identity on the hot path)
@@ -646,12 +654,16 @@ class _Engine:
 
     def previous_rounds(self, ordered: list[int], selecting_winner: bool) -> tuple[int, str]:
         hist = self._history
-        contention = list(ordered)
+        contention = list(ordered)  # sorted by name, as RCTab sorts the tied candidates
+        by_name = {self.names[c]: c for c in contention}
         for rr in range(self.round - 1, 0, -1):
             vals = hist[rr - 1]
             key = max if selecting_winner else min
             best = key(vals.get(c, Decimal(0)) for c in contention)
-            contention = [c for c in contention if vals.get(c, Decimal(0)) == best]
+            # RCTab regroups the candidates through a java.util.HashSet each round, so those
+            # still tied come out in that set's order: the random draw below depends on it
+            order = java_hashset_order([self.names[c] for c in contention])
+            contention = [by_name[n] for n in order if vals.get(by_name[n], Decimal(0)) == best]
             if len(contention) == 1:
                 return contention[0], f"{'most' if selecting_winner else 'fewest'} votes in " \
                                       f"round {rr}"
@@ -659,7 +671,7 @@ class _Engine:
             raise TiebreakNeedsOperator(
                 f"round {self.round}: tie between {', '.join(self.names[c] for c in contention)} "
                 "not broken by previous rounds; previousRoundCountsThenAsk needs an operator")
-        return self.random_pick(sorted(contention, key=lambda c: self.names[c])), \
+        return self.random_pick(contention), \
             "still tied in every previous round; random draw from the recorded seed"
 
     def should_continue(self) -> bool:

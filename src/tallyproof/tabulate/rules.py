@@ -9,7 +9,7 @@ defaults (``docs/tabulation.md``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -320,3 +320,36 @@ class JavaRandom:
         for i in range(len(items) - 1, 0, -1):
             j = self.next_int(i + 1)
             items[i], items[j] = items[j], items[i]
+
+
+def java_string_hash(s: str) -> int:
+    """``String.hashCode``: s[0]·31^(n-1) + … over UTF-16 code units, as a 32-bit int."""
+    units = s.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(units), 2):
+        h = (31 * h + int.from_bytes(units[i:i + 2], "big")) & 0xFFFFFFFF
+    return h
+
+
+def java_bucket_order(keys: Sequence[str], capacity: int) -> list[str]:
+    """Iteration order of a ``java.util.HashMap``/``HashSet`` with ``capacity`` buckets holding
+    ``keys`` inserted in this order: by bucket ``(h ^ h>>>16) & (capacity-1)``, then insertion
+    (chains this short are never turned into trees)."""
+
+    def bucket(s: str) -> int:
+        h = java_string_hash(s)
+        return (h ^ (h >> 16)) & (capacity - 1)
+
+    return [k for _, _, k in sorted((bucket(k), i, k) for i, k in enumerate(keys))]
+
+
+def java_hashset_order(keys: Sequence[str]) -> list[str]:
+    """Iteration order of ``new HashSet<>(keys)``: its capacity is the power of two at least
+    ``max(n / 0.75 + 1, 16)``, then :func:`java_bucket_order`. RCTab's previous-round-counts
+    tie-break rebuilds its still-tied candidates through such a set every round, so its random
+    draw picks from this order, not a sorted one."""
+    wanted = max(int(len(keys) / 0.75) + 1, 16)
+    cap = 1
+    while cap < wanted:
+        cap *= 2
+    return java_bucket_order(keys, cap)
