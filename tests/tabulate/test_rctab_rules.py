@@ -157,3 +157,44 @@ def _write_config(tmp: Path, rules: dict[str, Any]) -> Path:
 def test_load_config_refuses_an_unknown_rule(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown rule rules.newRule"):
         load_config(_write_config(tmp_path, {"newRule": True}))
+
+
+def _generic_csv_config(tmp: Path, csv_text: str, *, max_rankings: str,
+                        by_precinct: bool = False) -> Path:
+    (tmp / "cvr.csv").write_text(csv_text)
+    p = tmp / "config.json"
+    p.write_text(json.dumps({
+        "outputSettings": {"contestName": "T", "tabulateByPrecinct": by_precinct},
+        "cvrFileSources": [{"filePath": "cvr.csv", "provider": "genericCsv",
+                            "firstVoteColumnIndex": "2", "firstVoteRowIndex": "2",
+                            "idColumnIndex": "", "precinctColumnIndex": ""}],
+        "candidates": [{"name": n} for n in ("Candidate A", "Candidate B", "Candidate C",
+                                             "Candidate D")],
+        "rules": {"numberOfWinners": "1", "maxRankingsAllowed": max_rankings},
+    }))
+    return p
+
+
+FOUR_RANKS = "id,Candidate A,Candidate B,Candidate C,Candidate D\n1,1,2,3,4\n2,1,2,3,\n3,2,1,,\n"
+
+
+def test_a_ballot_ranking_past_max_rankings_is_refused(tmp_path: Path) -> None:
+    """RCTab refuses such a ballot; dropping its later ranks silently could change a count."""
+    from tallyproof.tabulate.rctab import read_config_ballots
+
+    with pytest.raises(InputError, match="rank 4, above maxRankingsAllowed 3") as info:
+        read_config_ballots(load_config(_generic_csv_config(tmp_path, FOUR_RANKS,
+                                                            max_rankings="3")))
+    assert "cvr.csv" in str(info.value)
+    ok = read_config_ballots(load_config(_generic_csv_config(tmp_path, FOUR_RANKS,
+                                                             max_rankings="4")))
+    assert ok.total == 3
+
+
+def test_tabulate_by_precinct_without_precincts_is_refused(tmp_path: Path) -> None:
+    from tallyproof.tabulate.rctab import read_config_ballots
+
+    cfg = load_config(_generic_csv_config(tmp_path, FOUR_RANKS, max_rankings="4",
+                                          by_precinct=True))
+    with pytest.raises(InputError, match="no CVR carries a precinct"):
+        read_config_ballots(cfg)

@@ -194,11 +194,14 @@ def _check_marked(ballots: RankedBallots, unknown: Mapping[int, str], file: Path
                          field="candidates")
 
 
-def _remap(r: Ranking, mapping: Mapping[int, int], max_rank: int | None) -> Ranking:
+def _remap(r: Ranking, mapping: Mapping[int, int], max_rank: int | None, file: Path,
+           count: int) -> Ranking:
     out = []
     for rank, cands in r:
         if max_rank is not None and rank > max_rank:
-            break
+            # RCTab refuses such a ballot rather than drop its later rankings
+            raise InputError(f"{count} ballot(s) mark rank {rank}, above maxRankingsAllowed "
+                             f"{max_rank}", file=file, field="maxRankingsAllowed")
         codes = tuple(dict.fromkeys(c if c == OVERVOTE_UNKNOWN else mapping[c] for c in cands))
         out.append((rank, codes))
     return tuple(out)
@@ -208,6 +211,7 @@ def read_config_ballots(cfg: RctabConfig) -> RankedBallots:
     """Read every CVR source of the config into one set of distinct rankings (config codes)."""
     merged: dict[tuple[Ranking, tuple[str, ...]], int] = {}
     kinds = sorted(cfg.tabulate_by)
+    missing_ids: set[str] = set()  # slice ids standing for "no precinct/batch"
     max_rank = None if cfg.rules.max_rankings_allowed == UNLIMITED else \
         cfg.rules.max_rankings_allowed
     for source in cfg.sources:
@@ -221,19 +225,35 @@ def read_config_ballots(cfg: RctabConfig) -> RankedBallots:
         options.setdefault("maxRankingsAllowed", "max" if max_rank is None else str(max_rank))
         if cfg.rules.number_of_winners > 0:  # 0: bottoms-up with a percentage threshold
             options.setdefault("numberOfWinners", str(cfg.rules.number_of_winners))
+        if provider == "dominion" and "precinct" in kinds and not (
+                (file if file.is_dir() else file.parent) / "PrecinctManifest.json").exists():
+            # RCTab names a Dominion CVR's precinct from PrecinctManifest.json: without it the
+            # CVRs carry no precinct, and RCTab refuses to tabulate by precinct
+            raise InputError("tabulateByPrecinct is set, but this Dominion export has no "
+                             "PrecinctManifest.json, so its CVRs carry no precinct", file=file,
+                             field="tabulateByPrecinct")
         parsed = read_export(file, PROVIDERS[provider], options)
         batches = list(parsed.batches)
         contest = _pick_contest(parsed.election.contests, source, file)
         table = pa.Table.from_batches(batches, schema=cvr_schema(parsed.election.contests)) \
             if batches else cvr_schema(parsed.election.contests).empty_table()
         mapping, unknown = _candidate_map(contest, cfg, source, file)
+        # the slice a ballot without a precinct/batch falls in is named as RCTab's reader for
+        # that provider names it
+        missing = "missing_{}_id" if provider == "ess" else "no {} id"
+        missing_ids.update(missing.format(k) for k in kinds)
         ballots = from_table(table, contest.column, None,
                              slice_columns={k: k for k in kinds},
-                             missing_slice={k: f"no {k} id" for k in kinds})
+                             missing_slice={k: missing.format(k) for k in kinds})
         _check_marked(ballots, unknown, file)
         for r, w, i in zip(ballots.rankings, ballots.weights, range(len(ballots)), strict=True):
-            key = (_remap(r, mapping, max_rank), tuple(ballots.slices[k][i] for k in kinds))
+            key = (_remap(r, mapping, max_rank, file, int(w)),
+                   tuple(ballots.slices[k][i] for k in kinds))
             merged[key] = merged.get(key, 0) + int(w)
+    if "precinct" in kinds and all(k[1][kinds.index("precinct")] in missing_ids
+                                   for k in merged):
+        raise InputError("tabulateByPrecinct is set, but no CVR carries a precinct (RCTab "
+                         "refuses this too)", file=cfg.path, field="tabulateByPrecinct")
     keys = sorted(merged)
     return RankedBallots(
         entries=tuple(k[0] for k in keys),
@@ -459,7 +479,7 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
     if is_slice:
         text += "\n†Elect/Eliminate decisions are from the full contest. All other results on " \
                 f"this report are at the {slice_kind} level.\n"
-    elif result.tiebreaks:
+    if result.tiebreaks:
         text += "\n*Tie resolved in accordance with election law\n"
     return text
 
