@@ -35,12 +35,6 @@ WITHHELD = {"clear_ballot_with_inline_comma", "continue_until_two_threshold_free
             "multi_seat_bottoms_up_with_cutoff_eliminate",
             "tiebreak_previous_round_counts_then_random_test", "unisyn_xml_cdf_city_mayor",
             "unisyn_xml_cdf_county_coroner"}
-#: cases not matched yet (strict xfail: a case that starts matching must leave this set)
-NOT_YET: set[str] = {
-    "2013_minneapolis_park_sequential",
-    "sequential_with_batch",
-    "sequential_with_continue_until_two",
-}
 
 
 def _cases() -> list[dict[str, Any]]:
@@ -55,8 +49,6 @@ ALL = _cases()
 
 def _param(c: dict[str, Any]) -> Any:
     marks: list[Any] = []
-    if c["case"] in NOT_YET:
-        marks.append(pytest.mark.xfail(strict=True, reason="not matched yet"))
     if c["case"] in MISSING_INPUTS:
         marks.append(pytest.mark.skip(reason="input too large to be copied into shared data"))
     return pytest.param(c["case"], id=c["case"], marks=marks)
@@ -129,7 +121,7 @@ def test_suite_covers_every_case() -> None:
         pytest.skip("RCTab data not present")
     assert {c["expect"] for c in ALL} <= {"success", "error", "none"}
     assert len(SUCCESS) + len(REFUSED) + sum(c["expect"] == "none" for c in ALL) == len(ALL)
-    assert WITHHELD | MISSING_INPUTS | NOT_YET <= {c["case"] for c in ALL}
+    assert WITHHELD | MISSING_INPUTS <= {c["case"] for c in ALL}
 
 
 @pytest.mark.parametrize("case", SUCCESS)

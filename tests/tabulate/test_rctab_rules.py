@@ -198,3 +198,41 @@ def test_tabulate_by_precinct_without_precincts_is_refused(tmp_path: Path) -> No
                                           by_precinct=True))
     with pytest.raises(InputError, match="no CVR carries a precinct"):
         read_config_ballots(cfg)
+
+
+def _config(rules: dict[str, Any], names: list[str], by: tuple[str, ...] = ()) -> Any:
+    from tallyproof.tabulate.rctab import RctabCandidate, RctabConfig
+
+    return RctabConfig(path=Path("c.json"), contest_name="T", jurisdiction="", office="",
+                       date="", tabulate_by=by,
+                       candidates=tuple(RctabCandidate(n) for n in names),
+                       sources=({"provider": "ess"},), rules=rules_from_rctab(rules))
+
+
+def test_multi_pass_irv_reruns_irv_without_earlier_winners() -> None:
+    """Sequential multi-seat IRV: pass 1 is IRV (C, last with 2, goes to A: A wins 6 to 3);
+    pass 2 is IRV again over the same ballots with A excluded, so A's voters count for their
+    next choice C (6 to B's 3) — not the first pass's runner-up B, and no surplus transfer."""
+    from tallyproof.tabulate.rctab import tabulate_config, tabulate_passes
+
+    ballots = from_lists([[[0], [2]]] * 4 + [[[1]]] * 3 + [[[2], [0]]] * 2)  # A, B, C
+    cfg = _config({"winnerElectionMode": "multiPassIrv", "numberOfWinners": "2"},
+                  ["A", "B", "C"])
+    passes = tabulate_passes(cfg, ballots)
+    assert [r.winners for _, r in passes] == [("A",), ("C",)]
+    second_cfg, second = passes[1]
+    assert [c.excluded for c in second_cfg.candidates] == [True, False, False]
+    assert second.rounds[0].tally == {"B": 3, "C": 6}  # A's 4 ballots moved to C at once
+    assert tabulate_config(cfg, ballots).winners == ("A", "C")
+
+
+def test_multi_pass_irv_refuses_slices_and_too_many_seats() -> None:
+    from tallyproof.tabulate.rctab import tabulate_passes
+
+    ballots = from_lists([[[0]], [[1]]])
+    with pytest.raises(UsageError, match="only 2 candidates"):
+        tabulate_passes(_config({"winnerElectionMode": "multiPassIrv", "numberOfWinners": "3"},
+                                ["A", "B"]), ballots)
+    with pytest.raises(UsageError, match="multiPassIrv"):
+        tabulate_passes(_config({"winnerElectionMode": "multiPassIrv", "numberOfWinners": "2"},
+                                ["A", "B"], by=("precinct",)), ballots)

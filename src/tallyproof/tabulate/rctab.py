@@ -19,7 +19,7 @@ from __future__ import annotations
 import decimal
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,8 @@ class RctabConfig:
     candidates: tuple[RctabCandidate, ...]
     sources: tuple[dict[str, Any], ...]
     rules: RcvRules
+    #: one pass of a multiPassIrv count (reported as a multi-winner election)
+    multi_pass: bool = False
 
     @property
     def has_uwi(self) -> bool:
@@ -263,10 +265,44 @@ def read_config_ballots(cfg: RctabConfig) -> RankedBallots:
 
 
 def tabulate_config(cfg: RctabConfig, ballots: RankedBallots | None = None) -> RcvResult:
-    """Tabulate an RCTab configuration (reading its CVRs unless ``ballots`` are given)."""
-    if cfg.rules.winner_election_mode == WinnerElectionMode.MULTI_PASS_IRV:
-        raise UsageError("winnerElectionMode multiPassIrv is not implemented yet")
+    """Tabulate an RCTab configuration (reading its CVRs unless ``ballots`` are given); for
+    ``multiPassIrv`` the result of :func:`tabulate_passes` with every seat's winner."""
+    passes = tabulate_passes(cfg, ballots)
+    if len(passes) == 1:
+        return passes[0][1]
+    return replace(passes[-1][1], seats=cfg.rules.number_of_winners,
+                   winners=tuple(w for _, r in passes for w in r.winners))
+
+
+def tabulate_passes(cfg: RctabConfig, ballots: RankedBallots | None = None
+                    ) -> tuple[tuple[RctabConfig, RcvResult], ...]:
+    """The count's passes with the config each is reported under: one, except for
+    ``multiPassIrv`` (sequential multi-seat IRV), where pass *n* is a single-winner IRV over
+    the same ballots with the winners of passes 1..n-1 excluded, as RCTab counts it."""
     ballots = ballots if ballots is not None else read_config_ballots(cfg)
+    if cfg.rules.winner_election_mode != WinnerElectionMode.MULTI_PASS_IRV:
+        return ((cfg, _tabulate_once(cfg, ballots)),)
+    if cfg.tabulate_by:
+        raise UsageError("tabulate by precinct/batch with winnerElectionMode multiPassIrv is "
+                         "not supported: no per-pass slice reports")
+    seats = cfg.rules.number_of_winners
+    pass_rules = replace(cfg.rules, number_of_winners=1,
+                         winner_election_mode=WinnerElectionMode.SINGLE_WINNER_MAJORITY)
+    out: list[tuple[RctabConfig, RcvResult]] = []
+    won: set[str] = set()
+    for _ in range(seats):
+        cands = tuple(replace(c, excluded=c.excluded or c.name in won) for c in cfg.candidates)
+        if all(c.excluded for c in cands):
+            raise UsageError(f"multiPassIrv: {seats} seats but only {len(won)} candidates "
+                             "could be elected")
+        pass_cfg = replace(cfg, candidates=cands, rules=pass_rules, multi_pass=True)
+        result = _tabulate_once(pass_cfg, ballots)
+        out.append((pass_cfg, result))
+        won.update(result.winners)
+    return tuple(out)
+
+
+def _tabulate_once(cfg: RctabConfig, ballots: RankedBallots) -> RcvResult:
     names = cfg.names
     uwi = len(cfg.candidates) if cfg.has_uwi else None
     excluded = frozenset(i for i, c in enumerate(cfg.candidates) if c.excluded)
@@ -397,7 +433,7 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
     rounds = _rounds_for(result, slice_kind, slice_id)
     is_slice = slice_kind is not None
     n = len(rounds)
-    multi = cfg.rules.number_of_winners > 1 or cfg.rules.bottoms_up_percentage
+    multi = cfg.rules.number_of_winners > 1 or cfg.rules.bottoms_up_percentage or cfg.multi_pass
     tied_names = {t.selected for t in result.tiebreaks}
     rows: list[list[str]] = [
         ["Contest Information"],
@@ -514,20 +550,30 @@ class RctabRun:
 
 def run_config(config_path: Path, out_dir: Path) -> RctabRun:
     """Tabulate an RCTab config and write ``summary.json``/``summary.csv`` (and, with
-    tabulate-by options, ``<precinct|batch>/<id>_summary.{json,csv}``) atomically."""
+    tabulate-by options, ``<precinct|batch>/<id>_summary.{json,csv}``) atomically; a
+    ``multiPassIrv`` count writes one report per seat, ``summary_<seat>.{json,csv}``."""
     cfg = load_config(Path(config_path))
-    result = tabulate_config(cfg)
+    passes = tabulate_passes(cfg)
     out_dir = Path(out_dir)
     files: list[Path] = []
 
-    def write(base: Path, kind: str | None, sid: str | None) -> None:
+    def write(base: Path, result: RcvResult, pcfg: RctabConfig, kind: str | None,
+              sid: str | None) -> None:
         atomic_write_bytes(base.with_suffix(".json"),
-                           dumps_json(detailed_report_json(result, cfg, kind, sid)))
+                           dumps_json(detailed_report_json(result, pcfg, kind, sid)))
         atomic_write_bytes(base.with_suffix(".csv"),
-                           detailed_report_csv(result, cfg, kind, sid).encode())
+                           detailed_report_csv(result, pcfg, kind, sid).encode())
         files.extend([base.with_suffix(".json"), base.with_suffix(".csv")])
 
-    write(out_dir / "summary", None, None)
+    if cfg.rules.winner_election_mode == WinnerElectionMode.MULTI_PASS_IRV:
+        for n, (pcfg, result) in enumerate(passes, start=1):
+            write(out_dir / f"summary_{n}", result, pcfg, None, None)
+        combined = replace(passes[-1][1], seats=cfg.rules.number_of_winners,
+                           winners=tuple(w for _, r in passes for w in r.winners))
+        return RctabRun(config=cfg, result=combined, files=tuple(files),
+                        passes=tuple(r for _, r in passes))
+    (_, result), = passes
+    write(out_dir / "summary", result, cfg, None, None)
     for kind in cfg.tabulate_by:
         seen: set[str] = set()
         for sid in sorted(result.slices.get(kind, {})):
@@ -537,5 +583,5 @@ def run_config(config_path: Path, out_dir: Path) -> RctabRun:
                 name = f"{sanitize(sid)}_{k}"
                 k += 1
             seen.add(name)
-            write(out_dir / kind / f"{name}_summary", kind, sid)
+            write(out_dir / kind / f"{name}_summary", result, cfg, kind, sid)
     return RctabRun(config=cfg, result=result, files=tuple(files), passes=(result,))
