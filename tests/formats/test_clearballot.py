@@ -87,3 +87,21 @@ def test_kansas_primary_first_round(rctab_data: Path) -> None:
     assert sum(tally.values()) == int(expected["summary"]["totalNumBallots"])
     assert tally == {k: int(v) for k, v in expected["results"][0]["tally"].items() if int(v)}
     assert t.column("ballot_id").to_pylist()[0] == "ED-004+10003"
+
+
+def test_number_of_winners_header_variant(tmp_path: Path) -> None:
+    """Some exports write "Number of Winners <k>" where others write "Vote For <k>"."""
+    path = vf.write_clearballot_csv(tmp_path / "k.cvr.csv", BALLOTS)
+    text = path.read_text()
+    assert ":Vote For 1:" in text
+    variant = tmp_path / "v.cvr.csv"
+    variant.write_text(text.replace(":Vote For 1:", ":Number of Winners 1:"))
+    got = clearballot.read(variant, {})
+    want = clearballot.read(path, {})
+    assert got.election.contests == want.election.contests
+    assert pa.Table.from_batches(list(got.batches)).drop(["source_file"]) == \
+        pa.Table.from_batches(list(want.batches)).drop(["source_file"])
+    bad = tmp_path / "b.cvr.csv"
+    bad.write_text(text.replace(":Vote For 1:", ":Winners 1:"))
+    with pytest.raises(InputError, match="Vote For"):
+        clearballot.read(bad, {})

@@ -102,7 +102,7 @@ def test_bad_options(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="beyond"):
         ess.read(sample.path, {"firstVoteColumnIndex": "40"})
     with pytest.raises(InputError, match="maxRankingsAllowed"):
-        ess.read(sample.path, {**OPTS, "maxRankingsAllowed": "9"})
+        ess.read(sample.path, {**OPTS, "maxRankingsAllowed": "none"})
     rows, election = read_rows(sample.path, {**OPTS, "maxRankingsAllowed": "2"})
     assert election.contests[0].max_rankings == 2 and rows[0]["contest:cvr"] == [[0], [1]]
 
@@ -170,3 +170,38 @@ def test_duplicate_skip_xlsx(rctab_data: Path) -> None:
     assert sorted(c.name for c in contest.candidates) == ["A", "B", "C", "D"]
     d = [c.name for c in contest.candidates].index("D")
     assert t.column(contest.column).to_pylist()[0][:2] == [[d], [d]]  # duplicate ranking kept
+
+
+def _with_empty_rows(path: Path, extra: str) -> None:
+    """Rewrite the sample's sheet with ``extra`` row elements appended (no cells)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = parts[sheet].replace(b"</sheetData>", extra.encode() + b"</sheetData>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+
+
+def test_trailing_row_elements_without_cells_are_undervote_ballots(tmp_path: Path) -> None:
+    """RCTab's behaviour: rows a spreadsheet lists after the data with no cell (formatted empty
+    rows) are ballots ranking nobody; calamine alone would drop them."""
+    sample = vf.write_ess_xlsx(tmp_path / "cvr.xlsx")
+    before, _ = read_rows(sample.path, OPTS)
+    _with_empty_rows(sample.path, '<row r="8"></row><row r="1048576"/>')
+    rows, _ = read_rows(sample.path, OPTS)
+    assert len(rows) == len(before) + 2
+    assert rows[:-2] == before
+    assert [r["ballot_id"] for r in rows[-2:]] == ["cvr-8", "cvr-1048576"]
+    assert [r["contest:cvr"] for r in rows[-2:]] == [[[], [], []], [[], [], []]]
+
+
+def test_fewer_rank_columns_than_max_rankings_are_read(tmp_path: Path) -> None:
+    """RCTab tabulates a sheet with fewer rank columns than maxRankingsAllowed; so does this."""
+    sample = vf.write_ess_xlsx(tmp_path / "cvr.xlsx")
+    rows, election = read_rows(sample.path, {**OPTS, "maxRankingsAllowed": "8"})
+    plain, _ = read_rows(sample.path, OPTS)
+    assert election.contests[0].max_rankings == 3
+    assert [r["contest:cvr"] for r in rows] == [r["contest:cvr"] for r in plain]

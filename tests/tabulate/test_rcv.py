@@ -18,6 +18,7 @@ from tallyproof.tabulate.rules import (
     OvervoteRule,
     RcvRules,
     TiebreakMode,
+    java_hashset_order,
 )
 
 ABCD = ["A", "B", "C", "D"]
@@ -236,3 +237,45 @@ def test_columnwise_path_agrees_with_per_group_path(ballots, max_skip, dup, batc
     fast = tabulate_ranked(dense, ABCD, rules).to_json()
     slow = run(ballots, rules)
     assert fast == slow.to_json()
+
+
+def test_continue_until_two_ignores_excluded_candidates_and_holds_the_threshold() -> None:
+    """RCTab: excluded candidates do not count towards "two remain", and once the winner is
+    known the threshold stays what it was (it is not recomputed from fewer active ballots)."""
+    ballots = [[[A]]] * 10 + [[[B]]] * 5 + [[[C], [A]]] * 3
+    rules = RcvRules(continue_until_two_candidates_remain=True)
+    r = run(ballots, rules, excluded=frozenset({D}))
+    assert r.winners == ("A",) and r.rounds[0].elected == ("A",)
+    assert [rr.eliminated for rr in r.rounds] == [(), ("C",), ()]
+    assert len(r.rounds) == 3  # A and B remain: stop (D, excluded, is not a third)
+    assert [rr.threshold for rr in r.rounds] == [10, 10, 10]
+    # ballots that exhaust after the winner is known lower the active count, not the threshold
+    exhausting = [[[A]]] * 10 + [[[B]]] * 5 + [[[C]]] * 3
+    r2 = run(exhausting, rules, excluded=frozenset({D}))
+    assert r2.rounds[-1].tally == {"A": 10, "B": 5} and r2.rounds[-1].threshold == 10
+
+
+def test_java_hashset_order() -> None:
+    # one-letter names hash to their code point: bucket = code & (capacity - 1)
+    assert java_hashset_order(["A", "B", "P"]) == ["P", "A", "B"]  # 80&15=0, 65&15=1, 66&15=2
+    # 13 keys need 32 buckets (13 / 0.75 + 1 = 18 → 32): "A" (65&31=1) before "P" (80&31=16)
+    keys = ["P", "A"] + [f"k{i}" for i in range(11)]
+    order = java_hashset_order(keys)
+    assert order.index("A") < order.index("P") and sorted(order) == sorted(keys)
+
+
+def test_previous_round_counts_then_random_draws_in_rctab_order() -> None:
+    """Still tied after every previous round: RCTab draws among the tied candidates in the order
+    its HashSet gives them (P, A, B here), not sorted (A, B, P); the same random number then
+    picks a different candidate."""
+    names = ["A", "B", "P", "D"]
+    ballots = [[[0]]] * 2 + [[[1]]] * 2 + [[[2]]] * 2 + [[[3]]]
+    seed = 7  # any seed: the two orders differ at every position
+    rules = RcvRules(tiebreak_mode=TiebreakMode.PREVIOUS_ROUND_COUNTS_THEN_RANDOM,
+                     random_seed=seed)
+    r = run(ballots, rules, names=names)
+    assert r.rounds[0].eliminated == ("D",)
+    expected = ["P", "A", "B"][int(JavaRandom(seed).next_double() * 3)]
+    assert r.rounds[1].eliminated == (expected,)
+    assert r.tiebreaks[0].selected == expected
+    assert expected != ["A", "B", "P"][int(JavaRandom(seed).next_double() * 3)]

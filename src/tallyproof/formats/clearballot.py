@@ -1,7 +1,8 @@
 """Clear Ballot ClearVote CVR CSV: one row per card, ten metadata columns, then one 0/1 column
 per (contest, rank, candidate) whose header names all three.
 
-Header of a choice column: ``Choice_<n>_<m>:<contest>:<rank>:Vote For <k>:<candidate>:<party>``.
+Header of a choice column: ``Choice_<n>_<m>:<contest>:<rank>:Vote For <k>:<candidate>:<party>``
+(some exports write ``Number of Winners <k>`` in place of ``Vote For <k>``; it is read the same).
 Why the whole file is scanned first: the contest list, the candidates and the number of ranks
 come from the header alone, so the election is known before any row is read and rows stream.
 
@@ -38,7 +39,9 @@ FORMAT = "clearballot"
 FIXED = ("RowNumber", "BoxID", "BoxPosition", "BallotID", "PrecinctID", "BallotStyleID",
          "PrecinctStyleName", "ScanComputerName", "Status", "Remade")  # fmt: skip
 _CHOICE = re.compile(r"^Choice_\d+_\d+$")
-_VOTE_FOR = re.compile(r"^Vote For (\d+)$")
+#: "Vote For <k>", or in some exports (RCTab's clear_ballot_with_inline_comma) "Number of Winners
+#: <k>": the same number, read the same way
+_VOTE_FOR = re.compile(r"^(?:Vote For|Number of Winners) (\d+)$")
 _WRITE_IN = re.compile(r"write[- ]?in", re.IGNORECASE)
 
 

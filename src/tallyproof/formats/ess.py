@@ -10,8 +10,9 @@ and what the labels are, so an RCTab configuration reads the same file the same 
 Decisions (also in docs/formats-vendor.md):
 
 * rank columns run from ``firstVoteColumnIndex`` for ``maxRankingsAllowed`` columns when that
-  option is a number, else to the last column, leaving out a trailing ``Count`` column (whose
-  every value must then be 1: a row that stands for several ballots cannot get unique ids);
+  option is a number (or to the last column when the sheet has fewer, as RCTab reads it), else
+  to the last column, leaving out a trailing ``Count`` column (whose every value must then be
+  1: a row that stands for several ballots cannot get unique ids);
 * an overvote label → :data:`~tallyproof.model.OVERVOTE_UNKNOWN` at that rank; the skipped-rank
   label (``skippedRankLabel``, or ``undervoteLabel``) and blank cells → an empty rank (a blank is
   an undeclared write-in when ``treatBlankAsUndeclaredWriteIn`` is true); with an
@@ -19,11 +20,16 @@ Decisions (also in docs/formats-vendor.md):
 * candidates: the ``candidates`` option (RCTab candidate objects, in their order; a cell may hold
   the name, the ``code`` or one of the ``aliases``) followed by names first seen in the cells;
   when that option is given, a name it does not list is an error, as in RCTab;
-* ``ballot_id`` = the id column's value, else ``"<file stem>-<spreadsheet row number>"``.
+* ``ballot_id`` = the id column's value, else ``"<file stem>-<spreadsheet row number>"``;
+* RCTab's behaviour, reproduced: a row the sheet lists after its last row with values but with
+  no cell at all (spreadsheet programs write such rows, e.g. formatted empty rows) is a ballot
+  that ranks nobody — an undervote — with id ``"<file stem>-<row number>"``.
 """
 
 from __future__ import annotations
 
+import re
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +108,58 @@ def _cell_text(value: Any) -> str | None:
     return None
 
 
+_SHEET_REL = re.compile(rb'<sheet\b[^>]*?\br:id="([^"]+)"')
+_ROW_NUMBER = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
+_CHUNK = 1 << 20
+
+
+def _first_sheet_part(zf: zipfile.ZipFile) -> str | None:
+    """Zip member name of the workbook's first sheet (the one calamine reads as index 0)."""
+    try:
+        book = zf.read("xl/workbook.xml")
+        rels = zf.read("xl/_rels/workbook.xml.rels")
+    except KeyError:
+        return None
+    first = _SHEET_REL.search(book)
+    if first is None:
+        return None
+    rid = re.escape(first.group(1))
+    target = re.search(rb'<Relationship\b[^>]*?\bId="' + rid + rb'"[^>]*?\bTarget="([^"]+)"', rels) \
+        or re.search(rb'<Relationship\b[^>]*?\bTarget="([^"]+)"[^>]*?\bId="' + rid + rb'"', rels)
+    if target is None:
+        return None
+    name = target.group(1).decode("utf-8", "replace").lstrip("/")
+    return name if name.startswith("xl/") else f"xl/{name}"
+
+
+def _row_elements_after(path: Path, last: int) -> list[int]:
+    """Row numbers above ``last`` that the first sheet still lists as ``<row>`` elements (rows a
+    spreadsheet program wrote with no cell values). RCTab counts each such row as a ballot
+    with no rankings; calamine drops them, so they are found by scanning the sheet's XML (a
+    regular expression over the decompressed stream: no XML parser is involved)."""
+    if path.suffix.lower() != ".xlsx":
+        return []
+    try:
+        with zipfile.ZipFile(path) as zf:
+            part = _first_sheet_part(zf)
+            if part is None:
+                return []
+            found: list[int] = []
+            tail = b""
+            with zf.open(part) as fh:
+                while chunk := fh.read(_CHUNK):
+                    data = tail + chunk
+                    cut = data.rfind(b"<")  # keep a possibly cut tag for the next chunk
+                    cut = len(data) if cut < 0 else cut
+                    found += [n for m in _ROW_NUMBER.finditer(data, 0, cut)
+                              if (n := int(m.group(1))) > last]
+                    tail = data[cut:]
+                found += [n for m in _ROW_NUMBER.finditer(tail) if (n := int(m.group(1))) > last]
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise InputError(f"not a readable spreadsheet ({exc})", file=path) from None
+    return sorted(set(found))
+
+
 def _load_rows(path: Path) -> list[list[Any]]:
     try:
         wb = CalamineWorkbook.from_path(str(path))
@@ -159,13 +217,9 @@ def _layout(path: Path, header: list[Any], options: Mapping[str, Any]) -> _Layou
         last = width - 1
     n_ranks = option_count(options, "maxRankingsAllowed")
     if n_ranks is not None:
-        if first_vote + n_ranks > width:
-            raise InputError(
-                f"maxRankingsAllowed {n_ranks} runs past the last column",
-                file=path,
-                field="maxRankingsAllowed",
-            )
-        last = first_vote + n_ranks
+        # a sheet with fewer rank columns than maxRankingsAllowed is read as it is (RCTab
+        # tabulates it: the missing ranks are simply never marked)
+        last = min(last, first_vote + n_ranks)
     cols: dict[str, int | None] = {}
     for key in ("idColumnIndex", "precinctColumnIndex", "batchColumnIndex"):
         idx = option_index(options, key)
@@ -253,6 +307,12 @@ def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
                 field=str(rows[0][lay.count_col]),
             )
         parsed.append((n, marks))
+    # rows written with no cell at all after the last row with values: RCTab reads each as a
+    # ballot ranking nobody (an undervote), so they are ballots here too
+    if len(lay.ranks):
+        for n in _row_elements_after(path, len(rows)):
+            if n > lay.first_row:
+                parsed.append((n, [[] for _ in lay.ranks]))
 
     seats = option_count(options, "numberOfWinners") or option_count(options, "seats") or 1
     cid = option_text(options, "contestId") or stem
@@ -307,6 +367,11 @@ def _cards(
     name = path.name
     stem = path.stem
     for n, marks in parsed:
+        if n > len(rows):  # a row element without cells (see _row_elements_after)
+            yield dict(ballot_id=f"{stem}-{n}", batch=None, record=n,
+                       vote_type=VoteType.UNKNOWN.value, precinct=None, source_file=name,
+                       source_record=f"row {n} (no cells)", votes={contest.id: marks})
+            continue
         row = rows[n - 1]
         if lay.id_col is not None:
             bid = _cell_text(row[lay.id_col]) or ""

@@ -1,4 +1,7 @@
-"""Reader for NIST SP 1500-103 Cast Vote Record CDF JSON (v1.0.0), strict and RCTab-style.
+"""Reader for NIST SP 1500-103 Cast Vote Record CDF (v1.0.0), JSON or XML, strict and RCTab-style.
+
+XML files are decoded by :mod:`.nist_cdf_xml` into the JSON form's objects (the two schemas
+describe one model), so every rule below applies to both.
 
 One ``CVR.CastVoteRecordReport`` file becomes one :class:`~tallyproof.formats.base.ParsedExport`.
 The rules below are the documented contract (docs/formats.md, "NIST CVR CDF JSON"):
@@ -25,7 +28,10 @@ The rules below are the documented contract (docs/formats.md, "NIST CVR CDF JSON
   ``borda``…) or any of its positions carries ``Rank``. Ranked contests are ``irv`` unless
   ``NumberElected`` or option ``numberOfWinners``/``seats`` is above 1 (``stv``).
 * Ballot id = ``UniqueId``, else ``BallotPrePrintedId``, else ``@id`` (the NIST test files have
-  only ``BallotPrePrintedId``); a CVR with none of them is refused.
+  only ``BallotPrePrintedId``); a JSON CVR with none of them is refused, an XML one (the NIST XML
+  examples have none) gets RCTab's id ``<file name>(<position from 1>)``.
+* A ``CVRContestSelection`` whose ``Status`` includes ``needs-adjudication`` is skipped (as
+  RCTab does): its mark is not yet decided.
 * precinct = ``BallotStyleUnitId``, ballot_style = ``BallotStyleId``, tabulator =
   ``CreatingDeviceId``, batch = ``BatchId``, record = ``BatchSequenceId``; ``vote_type`` is
   ``unknown`` (the CDF has no vote-type field) unless option ``voteType`` says otherwise.
@@ -47,12 +53,14 @@ from ..errors import InputError
 from ..model import OVERVOTE_UNKNOWN, Candidate, Contest, ContestKind, Election, VoteType
 from .base import FormatSpec, ParsedExport, register
 from .detect import BOM, read_head, utf8_error
+from .nist_cdf_xml import is_xml_report, load_xml, looks_like_xml, sniff_head
 
 FORMAT = "nist_cdf"
 RANKED_VARIATIONS = frozenset({"rcv", "irv", "stv", "borda", "bucklin", "ranked", "instant-runoff"})
 MAX_RANK = 1000  # far above any real ballot; bounds memory on hostile input
 SNIFF_BYTES = 16_384
 INT64_MAX = 2**63 - 1
+NEEDS_ADJUDICATION = "needs-adjudication"  # a CVRContestSelection status: skipped
 _YES_NO_UNKNOWN = ("yes", "no", "unknown", None)  # None: field absent (defaults to "yes")
 # a report's own "@type", or a CVR's snapshot array (the JSON schema merely mentions both words)
 _SNIFF = re.compile(rb'"@type"\s*:\s*"CVR\.CastVoteRecordReport"|"CVRSnapshot"\s*:\s*\[')
@@ -138,6 +146,15 @@ def _kind(value: Any) -> str:
         int: "a number",
         float: "a number",
     }.get(type(value), type(value).__name__)
+
+
+def load_report(path: Path) -> Any:
+    """A CDF report file, JSON or XML (told apart by the first character), decoded into the JSON
+    form's objects (:mod:`.nist_cdf_xml` maps XML onto them)."""
+    head = read_head(path, 64)
+    if head is not None and looks_like_xml(head):
+        return load_xml(path)
+    return load_json(path)
 
 
 def load_json(path: Path) -> Any:
@@ -386,11 +403,13 @@ class _CardParser:
         contests: dict[str, _ContestInfo],
         all_ids: set[str],
         count_unknown: bool,
+        positional_ids: bool = False,
     ) -> None:
         self.f = fields
         self.contests = contests
         self.all_ids = all_ids
         self.count_unknown = count_unknown
+        self.positional_ids = positional_ids
 
     def card(self, raw: Any, i: int) -> _Card:
         f = self.f
@@ -401,6 +420,8 @@ class _CardParser:
             or f.text(cvr, "BallotPrePrintedId", rec)
             or f.text(cvr, "@id", rec)
         )
+        if not ballot_id and self.positional_ids:
+            ballot_id = f"{f.file.name}({i + 1})"  # RCTab's own id for such a CVR
         if not ballot_id:
             raise f.error(
                 "CVR has no UniqueId, BallotPrePrintedId or @id to use as ballot id",
@@ -453,6 +474,9 @@ class _CardParser:
         by_rank: dict[int, set[int]] = {}
         withheld: dict[int, set[int]] = {}  # indicated but not allocable, by rank
         for m, sel in enumerate(f.array(cc, "CVRContestSelection", crec)):
+            if type(sel) is dict and "Status" in sel and NEEDS_ADJUDICATION in _statuses(
+                    f, sel, f"{crec}.CVRContestSelection[{m}]"):
+                continue  # not yet decided: RCTab skips such a selection, and so does this
             sid = sel.get("ContestSelectionId") if type(sel) is dict else None
             code = info.selection_code.get(sid) if type(sid) is str else None
             positions = sel.get("SelectionPosition") if type(sel) is dict else None
@@ -537,7 +561,8 @@ def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
     """Read one CDF CVR report; the whole file is decoded at once (see module docstring)."""
     path = Path(path)
     fields = JsonFields(path)
-    report = fields.obj(load_json(path), "CastVoteRecordReport")
+    decoded = load_report(path)
+    report = fields.obj(decoded, "CastVoteRecordReport")
     if "Sessions" in report and "CVR" not in report:
         raise InputError("this is a Dominion CvrExport, not a NIST CDF report", file=path)
     cvrs = fields.array(report, "CVR", "CastVoteRecordReport", required=True)
@@ -559,7 +584,8 @@ def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
             file=path,
             field="voteType",
         )
-    parser = _CardParser(fields, chosen, set(all_contests), unknown_rule == "count")
+    parser = _CardParser(fields, chosen, set(all_contests), unknown_rule == "count",
+                         positional_ids=is_xml_report(decoded))
     # Parse every card first: whether a contest is ranked (and its depth) is only known once
     # all positions have been seen, and the election must be final before batches are built.
     cards = [parser.card(raw, i) for i, raw in enumerate(cvrs)]
@@ -623,10 +649,13 @@ def _cards(
 
 
 def sniff(path: Path) -> bool:
-    """A JSON object whose first 16 KB are a CDF CVR report's (and not Dominion's Sessions)."""
+    """A JSON object whose first 16 KB are a CDF CVR report's (and not Dominion's Sessions), or
+    an XML document whose root is a CastVoteRecordReport."""
     head = read_head(path, SNIFF_BYTES)
     if head is None:
         return False
+    if looks_like_xml(head):
+        return sniff_head(head)
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped.startswith(b"{") or b'"Sessions"' in head:
         return False
@@ -638,6 +667,7 @@ register(
         name=FORMAT,
         read=read,
         sniff=sniff,
-        description="NIST SP 1500-103 Cast Vote Record CDF JSON (also RCTab's CDF exports)",
+        description="NIST SP 1500-103 Cast Vote Record CDF, JSON or XML (also RCTab's CDF "
+        "exports and Unisyn's XML CDF)",
     )
 )

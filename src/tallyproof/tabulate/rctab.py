@@ -19,7 +19,7 @@ from __future__ import annotations
 import decimal
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from .. import __version__
 from ..cvr_table import cvr_schema
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..fsutil import atomic_write_bytes
 from ..ingest import read_export
 from ..model import OVERVOTE_UNKNOWN, Contest
@@ -47,7 +47,7 @@ from .rcv import (
     RoundResult,
     tabulate_ranked,
 )
-from .rules import UNLIMITED, RcvRules, rules_from_rctab
+from .rules import UNLIMITED, RcvRules, WinnerElectionMode, java_bucket_order, rules_from_rctab
 
 #: RCTab ``provider`` → tallyproof reader name
 PROVIDERS = {
@@ -86,6 +86,8 @@ class RctabConfig:
     candidates: tuple[RctabCandidate, ...]
     sources: tuple[dict[str, Any], ...]
     rules: RcvRules
+    #: one pass of a multiPassIrv count (reported as a multi-winner election)
+    multi_pass: bool = False
 
     @property
     def has_uwi(self) -> bool:
@@ -157,8 +159,9 @@ def _pick_contest(contests: Sequence[Contest], source: Mapping[str, Any], file: 
 
 
 def _candidate_map(contest: Contest, cfg: RctabConfig, source: Mapping[str, Any],
-                   file: Path) -> dict[int, int]:
-    """Reader candidate code → index into ``cfg.names``."""
+                   file: Path) -> tuple[dict[int, int], dict[int, str]]:
+    """Reader candidate code → index into ``cfg.names``, and the codes the config does not
+    know (an error only if a ballot marks one: RCTab checks the candidates voters chose)."""
     index: dict[str, int] = {}
     for i, c in enumerate(cfg.candidates):
         index.setdefault(c.name, i)
@@ -167,28 +170,40 @@ def _candidate_map(contest: Contest, cfg: RctabConfig, source: Mapping[str, Any]
     uwi_label = str(source.get("undeclaredWriteInLabel") or "").strip()
     uwi = len(cfg.candidates) if cfg.has_uwi else None
     mapping: dict[int, int] = {}
-    unknown = []
+    unknown: dict[int, str] = {}
     for code, cand in enumerate(contest.candidates):
         if cand.name in index:
             mapping[code] = index[cand.name]
         elif cand.id in index:
             mapping[code] = index[cand.id]
-        elif uwi is not None and (cand.name == UWI_NAME or (uwi_label and uwi_label in
-                                                            (cand.id, cand.name))):
+        elif uwi is not None and (cand.name == UWI_NAME or cand.write_in or (
+                uwi_label and uwi_label in (cand.id, cand.name))):
+            # a write-in the config does not name is an undeclared write-in (RCTab's rule)
             mapping[code] = uwi
         else:
-            unknown.append(cand.name)
-    if unknown:
-        raise InputError(f"candidate(s) not in the RCTab config: {', '.join(sorted(unknown))}",
-                         file=file, field="candidates")
-    return mapping
+            unknown[code] = cand.name
+    return mapping, unknown
 
 
-def _remap(r: Ranking, mapping: Mapping[int, int], max_rank: int | None) -> Ranking:
+def _check_marked(ballots: RankedBallots, unknown: Mapping[int, str], file: Path) -> None:
+    """Refuse the source if any ballot marks a candidate the config does not name."""
+    if not unknown:
+        return
+    used = {c for r in ballots.rankings for _rank, cands in r for c in cands if c in unknown}
+    if used:
+        raise InputError("candidate(s) not in the RCTab config: "
+                         f"{', '.join(sorted(unknown[c] for c in used))}", file=file,
+                         field="candidates")
+
+
+def _remap(r: Ranking, mapping: Mapping[int, int], max_rank: int | None, file: Path,
+           count: int) -> Ranking:
     out = []
     for rank, cands in r:
         if max_rank is not None and rank > max_rank:
-            break
+            # RCTab refuses such a ballot rather than drop its later rankings
+            raise InputError(f"{count} ballot(s) mark rank {rank}, above maxRankingsAllowed "
+                             f"{max_rank}", file=file, field="maxRankingsAllowed")
         codes = tuple(dict.fromkeys(c if c == OVERVOTE_UNKNOWN else mapping[c] for c in cands))
         out.append((rank, codes))
     return tuple(out)
@@ -198,6 +213,7 @@ def read_config_ballots(cfg: RctabConfig) -> RankedBallots:
     """Read every CVR source of the config into one set of distinct rankings (config codes)."""
     merged: dict[tuple[Ranking, tuple[str, ...]], int] = {}
     kinds = sorted(cfg.tabulate_by)
+    missing_ids: set[str] = set()  # slice ids standing for "no precinct/batch"
     max_rank = None if cfg.rules.max_rankings_allowed == UNLIMITED else \
         cfg.rules.max_rankings_allowed
     for source in cfg.sources:
@@ -209,19 +225,37 @@ def read_config_ballots(cfg: RctabConfig) -> RankedBallots:
         file = (cfg.path.parent / rel).resolve()
         options = dict(source)
         options.setdefault("maxRankingsAllowed", "max" if max_rank is None else str(max_rank))
-        options.setdefault("numberOfWinners", str(cfg.rules.number_of_winners))
+        if cfg.rules.number_of_winners > 0:  # 0: bottoms-up with a percentage threshold
+            options.setdefault("numberOfWinners", str(cfg.rules.number_of_winners))
+        if provider == "dominion" and "precinct" in kinds and not (
+                (file if file.is_dir() else file.parent) / "PrecinctManifest.json").exists():
+            # RCTab names a Dominion CVR's precinct from PrecinctManifest.json: without it the
+            # CVRs carry no precinct, and RCTab refuses to tabulate by precinct
+            raise InputError("tabulateByPrecinct is set, but this Dominion export has no "
+                             "PrecinctManifest.json, so its CVRs carry no precinct", file=file,
+                             field="tabulateByPrecinct")
         parsed = read_export(file, PROVIDERS[provider], options)
         batches = list(parsed.batches)
         contest = _pick_contest(parsed.election.contests, source, file)
         table = pa.Table.from_batches(batches, schema=cvr_schema(parsed.election.contests)) \
             if batches else cvr_schema(parsed.election.contests).empty_table()
-        mapping = _candidate_map(contest, cfg, source, file)
+        mapping, unknown = _candidate_map(contest, cfg, source, file)
+        # the slice a ballot without a precinct/batch falls in is named as RCTab's reader for
+        # that provider names it
+        missing = "missing_{}_id" if provider == "ess" else "no {} id"
+        missing_ids.update(missing.format(k) for k in kinds)
         ballots = from_table(table, contest.column, None,
                              slice_columns={k: k for k in kinds},
-                             missing_slice={k: f"no {k} id" for k in kinds})
+                             missing_slice={k: missing.format(k) for k in kinds})
+        _check_marked(ballots, unknown, file)
         for r, w, i in zip(ballots.rankings, ballots.weights, range(len(ballots)), strict=True):
-            key = (_remap(r, mapping, max_rank), tuple(ballots.slices[k][i] for k in kinds))
+            key = (_remap(r, mapping, max_rank, file, int(w)),
+                   tuple(ballots.slices[k][i] for k in kinds))
             merged[key] = merged.get(key, 0) + int(w)
+    if "precinct" in kinds and all(k[1][kinds.index("precinct")] in missing_ids
+                                   for k in merged):
+        raise InputError("tabulateByPrecinct is set, but no CVR carries a precinct (RCTab "
+                         "refuses this too)", file=cfg.path, field="tabulateByPrecinct")
     keys = sorted(merged)
     return RankedBallots(
         entries=tuple(k[0] for k in keys),
@@ -231,8 +265,44 @@ def read_config_ballots(cfg: RctabConfig) -> RankedBallots:
 
 
 def tabulate_config(cfg: RctabConfig, ballots: RankedBallots | None = None) -> RcvResult:
-    """Tabulate an RCTab configuration (reading its CVRs unless ``ballots`` are given)."""
+    """Tabulate an RCTab configuration (reading its CVRs unless ``ballots`` are given); for
+    ``multiPassIrv`` the result of :func:`tabulate_passes` with every seat's winner."""
+    passes = tabulate_passes(cfg, ballots)
+    if len(passes) == 1:
+        return passes[0][1]
+    return replace(passes[-1][1], seats=cfg.rules.number_of_winners,
+                   winners=tuple(w for _, r in passes for w in r.winners))
+
+
+def tabulate_passes(cfg: RctabConfig, ballots: RankedBallots | None = None
+                    ) -> tuple[tuple[RctabConfig, RcvResult], ...]:
+    """The count's passes with the config each is reported under: one, except for
+    ``multiPassIrv`` (sequential multi-seat IRV), where pass *n* is a single-winner IRV over
+    the same ballots with the winners of passes 1..n-1 excluded, as RCTab counts it."""
     ballots = ballots if ballots is not None else read_config_ballots(cfg)
+    if cfg.rules.winner_election_mode != WinnerElectionMode.MULTI_PASS_IRV:
+        return ((cfg, _tabulate_once(cfg, ballots)),)
+    if cfg.tabulate_by:
+        raise UsageError("tabulate by precinct/batch with winnerElectionMode multiPassIrv is "
+                         "not supported: no per-pass slice reports")
+    seats = cfg.rules.number_of_winners
+    pass_rules = replace(cfg.rules, number_of_winners=1,
+                         winner_election_mode=WinnerElectionMode.SINGLE_WINNER_MAJORITY)
+    out: list[tuple[RctabConfig, RcvResult]] = []
+    won: set[str] = set()
+    for _ in range(seats):
+        cands = tuple(replace(c, excluded=c.excluded or c.name in won) for c in cfg.candidates)
+        if all(c.excluded for c in cands):
+            raise UsageError(f"multiPassIrv: {seats} seats but only {len(won)} candidates "
+                             "could be elected")
+        pass_cfg = replace(cfg, candidates=cands, rules=pass_rules, multi_pass=True)
+        result = _tabulate_once(pass_cfg, ballots)
+        out.append((pass_cfg, result))
+        won.update(result.winners)
+    return tuple(out)
+
+
+def _tabulate_once(cfg: RctabConfig, ballots: RankedBallots) -> RcvResult:
     names = cfg.names
     uwi = len(cfg.candidates) if cfg.has_uwi else None
     excluded = frozenset(i for i, c in enumerate(cfg.candidates) if c.excluded)
@@ -300,7 +370,7 @@ def detailed_report_json(result: RcvResult, cfg: RctabConfig, slice_kind: str | 
         "results": results,
         "summary": {
             "finalThreshold": str(last.threshold),
-            "numCandidates": len(result.candidates),
+            "numCandidates": len(result.candidates),  # RCTab's JSON counts excluded ones
             "numWinners": cfg.rules.number_of_winners,
             "totalNumBallots": str(_active_sum(first) + _inactive_sum(first)),
             "undervotes": int(first.inactive.get(NO_RANKINGS, _zero())),
@@ -313,39 +383,27 @@ def dumps_json(doc: Mapping[str, Any]) -> bytes:
 
 
 # ---------------------------------------------------------------------------- CSV report
-def _java_hash(s: str) -> int:
-    """``String.hashCode``: s[0]·31^(n-1) + … over UTF-16 code units, as a 32-bit int."""
-    units = s.encode("utf-16-be")
-    h = 0
-    for i in range(0, len(units), 2):
-        h = (31 * h + int.from_bytes(units[i:i + 2], "big")) & 0xFFFFFFFF
-    return h
-
-
 def java_hashmap_order(keys: Sequence[str]) -> list[str]:
-    """Iteration order of a ``java.util.HashMap`` holding ``keys`` (inserted in this order):
-    by bucket ``(h ^ h>>>16) & (capacity-1)`` with the default capacity growth, then insertion.
-    RCTab's CSV lists candidates with equal first-round votes in this order."""
+    """Iteration order of a ``java.util.HashMap`` holding ``keys`` (inserted one by one, in this
+    order, from the default capacity). RCTab's CSV lists candidates with equal first-round votes
+    in this order."""
     cap = 16
     while len(keys) > cap * 3 // 4:
         cap *= 2
-
-    def bucket(s: str) -> int:
-        h = _java_hash(s)
-        return (h ^ (h >> 16)) & (cap - 1)
-
-    return [k for _, _, k in sorted((bucket(k), i, k) for i, k in enumerate(keys))]
+    return java_bucket_order(keys, cap)
 
 
-def candidate_order(result: RcvResult) -> list[str]:
-    """Candidates by first-round votes, highest first, undeclared write-ins last."""
+def candidate_order(result: RcvResult, cfg: RctabConfig | None = None) -> list[str]:
+    """Candidates by first-round votes, highest first, undeclared write-ins last; candidates the
+    config excludes are left out (RCTab neither counts nor lists them)."""
     first = result.rounds[0].tally
     keys = java_hashmap_order(list(first))
     uwi = [k for k in keys if k == UWI_NAME]
     rest = [k for k in keys if k != UWI_NAME]
     rest.sort(key=lambda k: -first[k])
+    excluded = {c.name for c in cfg.candidates if c.excluded} if cfg is not None else set()
     missing = [c for c in result.candidates if c not in first and c != UWI_NAME]
-    return rest + missing + uwi
+    return [c for c in rest + missing + uwi if c not in excluded]
 
 
 def _pct(v: Decimal, divisor: Decimal) -> str:
@@ -375,7 +433,7 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
     rounds = _rounds_for(result, slice_kind, slice_id)
     is_slice = slice_kind is not None
     n = len(rounds)
-    multi = cfg.rules.number_of_winners > 1
+    multi = cfg.rules.number_of_winners > 1 or cfg.rules.bottoms_up_percentage or cfg.multi_pass
     tied_names = {t.selected for t in result.tiebreaks}
     rows: list[list[str]] = [
         ["Contest Information"],
@@ -391,8 +449,8 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
         else ["Final Threshold", str(result.rounds[-1].threshold)],
         [],
         ["Contest Summary"],
-        ["Number to be Elected", str(cfg.rules.number_of_winners)],
-        ["Number of Candidates", str(len(result.candidates))],
+        ["Number to be Elected", _number_to_elect(cfg.rules)],
+        ["Number of Candidates", str(len(candidate_order(result, cfg)))],
         ["Total Number of Ballots", str(_active_sum(rounds[0]) + _inactive_sum(rounds[0]))],
         ["Number of Undervotes (No Rankings)",
          str(int(rounds[0].inactive.get(NO_RANKINGS, _zero())))],
@@ -410,12 +468,15 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
             row += ["; ".join(nm + ("*" if nm in tied_names and _tie_in(result, nm, rr.round)
                                     else "") for nm in names), "", ""]
         rows.append(row)
-    single = not multi or cfg.rules.first_round_determines_threshold
-    for cand in candidate_order(result):
+    # % of vote: of the round's active ballots, except where the threshold is fixed by the first
+    # round (multi-seat STV; bottoms-up percentage with doesFirstRoundDetermineThreshold)
+    per_round = not cfg.rules.first_round_determines_threshold and (
+        not multi or cfg.rules.bottoms_up_percentage)
+    for cand in candidate_order(result, cfg):
         row = [cand]
         for i, rr in enumerate(rounds):
             v = rr.tally.get(cand, _zero())
-            divisor = rr.active if single else rounds[0].active
+            divisor = rr.active if per_round else rounds[0].active
             row += [str(v), _pct(v, divisor)]
             if i + 1 < n:
                 row.append(str(rounds[i + 1].tally.get(cand, _zero()) - v))
@@ -454,9 +515,16 @@ def detailed_report_csv(result: RcvResult, cfg: RctabConfig, slice_kind: str | N
     if is_slice:
         text += "\n†Elect/Eliminate decisions are from the full contest. All other results on " \
                 f"this report are at the {slice_kind} level.\n"
-    elif result.tiebreaks:
+    if result.tiebreaks:
         text += "\n*Tie resolved in accordance with election law\n"
     return text
+
+
+def _number_to_elect(rules: RcvRules) -> str:
+    if rules.bottoms_up_percentage:
+        return f"All candidates over the {rules.multi_seat_bottoms_up_percentage_threshold}% " \
+               "threshold"
+    return str(rules.number_of_winners)
 
 
 def _tie_in(result: RcvResult, name: str, round_no: int) -> bool:
@@ -471,27 +539,41 @@ def sanitize(s: str) -> str:
 
 @dataclass(frozen=True)
 class RctabRun:
+    """A tabulated config: ``result`` is the outcome (for ``multiPassIrv``, the last pass, whose
+    ``winners`` are every seat's winner in order), ``passes`` every pass's own result."""
+
     config: RctabConfig
     result: RcvResult
     files: tuple[Path, ...]
+    passes: tuple[RcvResult, ...] = ()
 
 
 def run_config(config_path: Path, out_dir: Path) -> RctabRun:
     """Tabulate an RCTab config and write ``summary.json``/``summary.csv`` (and, with
-    tabulate-by options, ``<precinct|batch>/<id>_summary.{json,csv}``) atomically."""
+    tabulate-by options, ``<precinct|batch>/<id>_summary.{json,csv}``) atomically; a
+    ``multiPassIrv`` count writes one report per seat, ``summary_<seat>.{json,csv}``."""
     cfg = load_config(Path(config_path))
-    result = tabulate_config(cfg)
+    passes = tabulate_passes(cfg)
     out_dir = Path(out_dir)
     files: list[Path] = []
 
-    def write(base: Path, kind: str | None, sid: str | None) -> None:
+    def write(base: Path, result: RcvResult, pcfg: RctabConfig, kind: str | None,
+              sid: str | None) -> None:
         atomic_write_bytes(base.with_suffix(".json"),
-                           dumps_json(detailed_report_json(result, cfg, kind, sid)))
+                           dumps_json(detailed_report_json(result, pcfg, kind, sid)))
         atomic_write_bytes(base.with_suffix(".csv"),
-                           detailed_report_csv(result, cfg, kind, sid).encode())
+                           detailed_report_csv(result, pcfg, kind, sid).encode())
         files.extend([base.with_suffix(".json"), base.with_suffix(".csv")])
 
-    write(out_dir / "summary", None, None)
+    if cfg.rules.winner_election_mode == WinnerElectionMode.MULTI_PASS_IRV:
+        for n, (pcfg, result) in enumerate(passes, start=1):
+            write(out_dir / f"summary_{n}", result, pcfg, None, None)
+        combined = replace(passes[-1][1], seats=cfg.rules.number_of_winners,
+                           winners=tuple(w for _, r in passes for w in r.winners))
+        return RctabRun(config=cfg, result=combined, files=tuple(files),
+                        passes=tuple(r for _, r in passes))
+    (_, result), = passes
+    write(out_dir / "summary", result, cfg, None, None)
     for kind in cfg.tabulate_by:
         seen: set[str] = set()
         for sid in sorted(result.slices.get(kind, {})):
@@ -501,5 +583,5 @@ def run_config(config_path: Path, out_dir: Path) -> RctabRun:
                 name = f"{sanitize(sid)}_{k}"
                 k += 1
             seen.add(name)
-            write(out_dir / kind / f"{name}_summary", kind, sid)
-    return RctabRun(config=cfg, result=result, files=tuple(files))
+            write(out_dir / kind / f"{name}_summary", result, cfg, kind, sid)
+    return RctabRun(config=cfg, result=result, files=tuple(files), passes=(result,))

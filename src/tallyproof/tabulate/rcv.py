@@ -30,7 +30,15 @@ import numpy as np
 from ..errors import InputError, TallyproofError, UsageError
 from ..model import OVERVOTE_UNKNOWN
 from .ballots import RankedBallots
-from .rules import UNLIMITED, JavaRandom, OvervoteRule, RcvRules, TiebreakMode, WinnerElectionMode
+from .rules import (
+    UNLIMITED,
+    JavaRandom,
+    OvervoteRule,
+    RcvRules,
+    TiebreakMode,
+    WinnerElectionMode,
+    java_hashset_order,
+)
 
 _CTX = decimal.Context(prec=80, rounding=decimal.ROUND_DOWN, traps=[decimal.InvalidOperation])
 _ONE = Decimal(1)  # a ballot's full value (compared by identity on the hot path)
@@ -193,7 +201,9 @@ class _Engine:
                 perm = sorted(perm, key=lambda i: self.names[i])
                 self.random.shuffle(perm)
         self.permutation = perm
-        self.num_declared = sum(1 for i in range(self.k) if i != uwi)
+        self.num_declared = sum(1 for i in range(self.k) if i != uwi and i not in excluded)
+        #: candidates in the count (excluded ones never are): RCTab's getNumCandidates
+        self.n_candidates = self.k - sum(1 for i in excluded if 0 <= i < self.k)
         self.validate()
         u = len(ballots)
         self.rec: list[int] = [-1] * u
@@ -277,7 +287,10 @@ class _Engine:
                 for i in to_process:
                     self.process(i, tally, inactive, transfers, s_state)
             # threshold
-            if r == 1 or (self.n_seats <= 1 and not self.rules.first_round_determines_threshold):
+            # recomputed each round in a single-seat count until a winner is known (then held,
+            # as RCTab holds it while continuing until two remain); multi-seat: round 1 only
+            if r == 1 or (self.n_seats <= 1 and not self.rules.first_round_determines_threshold
+                          and not self.winner_round):
                 threshold = self.compute_threshold(tally)
             by_tally = _invert(tally)
             winners = self.identify_winners(tally, by_tally, threshold)
@@ -290,11 +303,15 @@ class _Engine:
                         self.elect_with_surplus(wnr, tally[wnr], threshold)
             elif (len(self.winner_round) < self.n_seats
                   or (self.rules.continue_until_two_candidates_remain
-                      and len(self.elim_round) < self.k - 2)
+                      and len(self.elim_round) < self.n_candidates - 2)
                   or self.rules.winner_election_mode == WinnerElectionMode.BOTTOMS_UP_PERCENTAGE):
-                eliminated = self.eliminate(tally, by_tally)
+                eliminated = self.eliminate(tally, by_tally, threshold)
                 for c in eliminated:
                     self.elim_round[c] = r
+            if not winners and not eliminated and self.should_continue():
+                # nothing changed, so the next round would be this one again
+                raise UsageError(f"round {r}: no candidate can be elected or eliminated under "
+                                 f"winnerElectionMode {self.rules.winner_election_mode.value}")
             if self.n_seats > 1:
                 residual = self.update_winner_tallies(tally, prev_tally, threshold, residual,
                                                       transfers, s_state, prev_slice)
@@ -553,11 +570,20 @@ class _Engine:
                 d[RESIDUAL] = d.get(RESIDUAL, Decimal(0)) + res
         return residual
 
-    def eliminate(self, tally: dict[int, Decimal],
-                  by_tally: list[tuple[Decimal, list[int]]]) -> list[int]:
+    def eliminate(self, tally: dict[int, Decimal], by_tally: list[tuple[Decimal, list[int]]],
+                  threshold: Decimal) -> list[int]:
         rules = self.rules
         if self.uwi is not None and tally.get(self.uwi, Decimal(0)) > 0:
             return [self.uwi]
+        if rules.cutoff_elimination and all(c == self.uwi for c in self.elim_round):
+            # the first elimination of a bottoms-up percentage count: everyone below the
+            # threshold at once (RCTab's cutoffElimination)
+            out = [c for v, cs in by_tally if v < threshold for c in cs]
+            if len(out) == len(tally):
+                raise UsageError(f"round {self.round}: every candidate is below the threshold "
+                                 f"{threshold}; cutoff elimination would leave nobody")
+            if out:
+                return out
         mvt = rules.minimum_vote_threshold
         if mvt > 0 and by_tally[0][0] < mvt:
             out = [c for v, cs in by_tally if v < mvt for c in cs]
@@ -591,7 +617,7 @@ class _Engine:
             if len(new) > len(elim):
                 prev, elim = elim, new
         if (self.rules.continue_until_two_candidates_remain
-                and len(elim) + len(self.elim_round) == self.k - 1):
+                and len(elim) + len(self.elim_round) == self.n_candidates - 1):
             elim = prev
         return elim
 
@@ -628,12 +654,16 @@ class _Engine:
 
     def previous_rounds(self, ordered: list[int], selecting_winner: bool) -> tuple[int, str]:
         hist = self._history
-        contention = list(ordered)
+        contention = list(ordered)  # sorted by name, as RCTab sorts the tied candidates
+        by_name = {self.names[c]: c for c in contention}
         for rr in range(self.round - 1, 0, -1):
             vals = hist[rr - 1]
             key = max if selecting_winner else min
             best = key(vals.get(c, Decimal(0)) for c in contention)
-            contention = [c for c in contention if vals.get(c, Decimal(0)) == best]
+            # RCTab regroups the candidates through a java.util.HashSet each round, so those
+            # still tied come out in that set's order: the random draw below depends on it
+            order = java_hashset_order([self.names[c] for c in contention])
+            contention = [by_name[n] for n in order if vals.get(by_name[n], Decimal(0)) == best]
             if len(contention) == 1:
                 return contention[0], f"{'most' if selecting_winner else 'fewest'} votes in " \
                                       f"round {rr}"
@@ -641,7 +671,7 @@ class _Engine:
             raise TiebreakNeedsOperator(
                 f"round {self.round}: tie between {', '.join(self.names[c] for c in contention)} "
                 "not broken by previous rounds; previousRoundCountsThenAsk needs an operator")
-        return self.random_pick(sorted(contention, key=lambda c: self.names[c])), \
+        return self.random_pick(contention), \
             "still tied in every previous round; random draw from the recorded seed"
 
     def should_continue(self) -> bool:
@@ -651,10 +681,10 @@ class _Engine:
         if rules.stop_tabulation_early_after_round is not None and \
                 r >= rules.stop_tabulation_early_after_round:
             return False
-        if n_win == self.num_declared and self.n_seats > self.k:
+        if n_win == self.num_declared and self.n_seats > self.n_candidates:
             return False
         if rules.continue_until_two_candidates_remain:
-            return n_elim + n_win + 1 < self.k or r in self.elim_round.values()
+            return n_elim + n_win + 1 < self.n_candidates or r in self.elim_round.values()
         if rules.winner_election_mode == WinnerElectionMode.BOTTOMS_UP_PERCENTAGE:
             return n_win == 0
         return n_win < self.n_seats or (rules.uses_surpluses and r in self.winner_round.values())

@@ -9,7 +9,7 @@ defaults (``docs/tabulation.md``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -47,6 +47,8 @@ class WinnerElectionMode(StrEnum):
     MULTI_WINNER_MULTIPLE_PER_ROUND = "multiWinnerAllowMultipleWinnersPerRound"
     BOTTOMS_UP = "bottomsUp"
     BOTTOMS_UP_PERCENTAGE = "bottomsUpUsingPercentageThreshold"
+    #: sequential multi-seat IRV: one single-winner IRV per seat, earlier winners excluded
+    MULTI_PASS_IRV = "multiPassIrv"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class RcvRules:
     hare_quota: bool = False
     first_round_determines_threshold: bool = False
     multi_seat_bottoms_up_percentage_threshold: Decimal | None = None
+    #: bottoms-up with a percentage threshold: in the first elimination, every candidate below
+    #: the threshold goes at once (RCTab 2.0.1 ``cutoffElimination``)
+    cutoff_elimination: bool = False
     stop_tabulation_early_after_round: int | None = None
 
     @property
@@ -77,7 +82,13 @@ class RcvRules:
         return self.number_of_winners > 1 and self.winner_election_mode not in (
             WinnerElectionMode.BOTTOMS_UP,
             WinnerElectionMode.BOTTOMS_UP_PERCENTAGE,
+            WinnerElectionMode.MULTI_PASS_IRV,
         )
+
+    @property
+    def bottoms_up_percentage(self) -> bool:
+        """Elect every candidate over a percentage of the vote (``numberOfWinners`` is 0)."""
+        return self.winner_election_mode == WinnerElectionMode.BOTTOMS_UP_PERCENTAGE
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -136,13 +147,96 @@ def _enum(rules: Mapping[str, Any], key: str, cls: type[StrEnum], default: StrEn
                          field=f"rules.{key}") from exc
 
 
+#: Every key RCTab writes under ``rules``, and what tallyproof does with it. A key not listed is
+#: refused (:func:`rules_from_rctab`): a rule tallyproof does not know must never be ignored,
+#: since ignoring it could change who wins.
+RULE_KEYS: dict[str, str] = {
+    "tiebreakMode": "tiebreak_mode",
+    "overvoteRule": "overvote_rule",
+    "winnerElectionMode": "winner_election_mode",
+    "randomSeed": "random_seed",
+    "numberOfWinners": "number_of_winners",
+    "multiSeatBottomsUpPercentageThreshold": "multi_seat_bottoms_up_percentage_threshold",
+    "decimalPlacesForVoteArithmetic": "decimal_places_for_vote_arithmetic",
+    "minimumVoteThreshold": "minimum_vote_threshold",
+    "maxSkippedRanksAllowed": "max_skipped_ranks_allowed",
+    "maxRankingsAllowed": "max_rankings_allowed",
+    "nonIntegerWinningThreshold": "non_integer_winning_threshold",
+    "doesFirstRoundDetermineThreshold": "first_round_determines_threshold",
+    "hareQuota": "hare_quota",
+    "batchElimination": "batch_elimination",
+    "cutoffElimination": "cutoff_elimination",
+    "continueUntilTwoCandidatesRemain": "continue_until_two_candidates_remain",
+    "stopTabulationEarlyAfterRound": "stop_tabulation_early_after_round",
+    "exhaustOnDuplicateCandidate": "exhaust_on_duplicate_candidate",
+    "rulesDescription": "(a free-text label; no effect on the count)",
+}
+#: Keys older RCTab versions kept under ``rules`` and later moved to each ``cvrFileSources``
+#: entry: accepted only at their no-effect value (blank / false), refused otherwise.
+LEGACY_SOURCE_KEYS = ("overvoteLabel", "skippedRankLabel", "undeclaredWriteInLabel",
+                      "treatBlankAsUndeclaredWriteIn")
+
+
+def _bool(rules: Mapping[str, Any], key: str, *, file: str | None) -> bool:
+    """A boolean rule; RCTab (Jackson) also accepts the strings ``"true"``/``"false"``."""
+    v = rules.get(key, False)
+    if v is None:
+        return False
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().lower() in ("true", "false", ""):
+        return v.strip().lower() == "true"
+    raise InputError(f"{v!r} is not true or false", file=file, field=f"rules.{key}")
+
+
+def check_rule_keys(rules: Mapping[str, Any], file: str | None = None) -> None:
+    """Refuse any ``rules`` key that :data:`RULE_KEYS` does not handle, and legacy per-source
+    keys set to a value that would change the count — naming every such key at once."""
+    problems: list[tuple[str, str]] = []
+    for key, value in rules.items():
+        if key in RULE_KEYS:
+            continue
+        if key in LEGACY_SOURCE_KEYS:
+            if value in (None, False, "") or (isinstance(value, str) and not value.strip()):
+                continue
+            problems.append((key, f"rules.{key} is set ({value!r}) but RCTab reads it per CVR "
+                                  "source: move it into each cvrFileSources entry"))
+        else:
+            problems.append((key, f"unknown rule rules.{key}"))
+    if problems:
+        raise InputError("; ".join(msg for _, msg in problems) + ". tallyproof refuses rules it "
+                         "does not implement rather than ignore them (known: "
+                         f"{', '.join(sorted(RULE_KEYS))})", file=file,
+                         field=f"rules.{problems[0][0]}")
+
+
 def rules_from_rctab(rules: Mapping[str, Any], file: str | None = None) -> RcvRules:
-    """Parse an RCTab config's ``rules`` object (string-valued, as RCTab writes it)."""
+    """Parse an RCTab config's ``rules`` object (string-valued, as RCTab writes it); every key
+    must be one :data:`RULE_KEYS` lists (see :func:`check_rule_keys`)."""
+    check_rule_keys(rules, file)
     seed_raw = rules.get("randomSeed")
     seed = None if _blank(seed_raw) else _int(rules, "randomSeed", 0, file=file)
-    n = _int(rules, "numberOfWinners", 1, file=file)
     mode = _enum(rules, "winnerElectionMode", WinnerElectionMode,
                  WinnerElectionMode.SINGLE_WINNER_MAJORITY, file=file)
+    n = _int(rules, "numberOfWinners", 1, file=file)
+    if mode == WinnerElectionMode.BOTTOMS_UP_PERCENTAGE:
+        if n != 0:  # RCTab writes 0: the number of winners is whoever clears the threshold
+            raise InputError(f"winnerElectionMode {mode.value} elects everyone over the "
+                             f"threshold; numberOfWinners must be 0, got {n}", file=file,
+                             field="rules.numberOfWinners")
+        pct = _dec(rules, "multiSeatBottomsUpPercentageThreshold", None, file=file)
+        if pct is None or not 0 < pct <= 100:
+            raise InputError(f"winnerElectionMode {mode.value} needs "
+                             "multiSeatBottomsUpPercentageThreshold in (0, 100]", file=file,
+                             field="rules.multiSeatBottomsUpPercentageThreshold")
+    elif n < 1:
+        raise InputError(f"numberOfWinners must be at least 1, got {n}", file=file,
+                         field="rules.numberOfWinners")
+    cutoff = _bool(rules, "cutoffElimination", file=file)
+    if cutoff and mode != WinnerElectionMode.BOTTOMS_UP_PERCENTAGE:
+        raise InputError("cutoffElimination applies only to winnerElectionMode "
+                         f"bottomsUpUsingPercentageThreshold, not {mode.value}", file=file,
+                         field="rules.cutoffElimination")
     tiebreak = _enum(rules, "tiebreakMode", TiebreakMode, TiebreakMode.USE_CANDIDATE_ORDER,
                      file=file)
     if tiebreak in (TiebreakMode.RANDOM, TiebreakMode.PREVIOUS_ROUND_COUNTS_THEN_RANDOM,
@@ -150,6 +244,19 @@ def rules_from_rctab(rules: Mapping[str, Any], file: str | None = None) -> RcvRu
         raise InputError(f"tiebreakMode {tiebreak.value} needs a randomSeed", file=file,
                          field="rules.randomSeed")
     stop = _int(rules, "stopTabulationEarlyAfterRound", 0, file=file)
+    max_skip = _int(rules, "maxSkippedRanksAllowed", 1, file=file,
+                    specials={"unlimited": UNLIMITED})
+    if max_skip < 0 and max_skip != UNLIMITED:
+        raise InputError(f"maxSkippedRanksAllowed must be 0 or more, got {max_skip}", file=file,
+                         field="rules.maxSkippedRanksAllowed")
+    max_rank = _int(rules, "maxRankingsAllowed", UNLIMITED, file=file, specials={"max": UNLIMITED})
+    if max_rank < 1 and max_rank != UNLIMITED:
+        raise InputError(f"maxRankingsAllowed must be 1 or more, got {max_rank}", file=file,
+                         field="rules.maxRankingsAllowed")
+    places = _int(rules, "decimalPlacesForVoteArithmetic", 4, file=file)
+    if not 1 <= places <= 20:
+        raise InputError(f"decimalPlacesForVoteArithmetic must be 1 to 20, got {places}",
+                         file=file, field="rules.decimalPlacesForVoteArithmetic")
     return RcvRules(
         number_of_winners=n,
         winner_election_mode=mode,
@@ -157,24 +264,22 @@ def rules_from_rctab(rules: Mapping[str, Any], file: str | None = None) -> RcvRu
                             file=file),
         tiebreak_mode=tiebreak,
         random_seed=seed,
-        max_skipped_ranks_allowed=_int(rules, "maxSkippedRanksAllowed", 1, file=file,
-                                       specials={"unlimited": UNLIMITED}),
-        max_rankings_allowed=_int(rules, "maxRankingsAllowed", UNLIMITED, file=file,
-                                  specials={"max": UNLIMITED}),
-        exhaust_on_duplicate_candidate=bool(rules.get("exhaustOnDuplicateCandidate", False)),
-        batch_elimination=bool(rules.get("batchElimination", False)),
-        continue_until_two_candidates_remain=bool(
-            rules.get("continueUntilTwoCandidatesRemain", False)),
+        max_skipped_ranks_allowed=max_skip,
+        max_rankings_allowed=max_rank,
+        exhaust_on_duplicate_candidate=_bool(rules, "exhaustOnDuplicateCandidate", file=file),
+        batch_elimination=_bool(rules, "batchElimination", file=file),
+        continue_until_two_candidates_remain=_bool(rules, "continueUntilTwoCandidatesRemain",
+                                                   file=file),
         minimum_vote_threshold=_dec(rules, "minimumVoteThreshold", Decimal(0), file=file)
         or Decimal(0),
-        decimal_places_for_vote_arithmetic=_int(rules, "decimalPlacesForVoteArithmetic", 4,
-                                                file=file),
-        non_integer_winning_threshold=bool(rules.get("nonIntegerWinningThreshold", False)),
-        hare_quota=bool(rules.get("hareQuota", False)),
-        first_round_determines_threshold=bool(rules.get("doesFirstRoundDetermineThreshold",
-                                                        False)),
+        decimal_places_for_vote_arithmetic=places,
+        non_integer_winning_threshold=_bool(rules, "nonIntegerWinningThreshold", file=file),
+        hare_quota=_bool(rules, "hareQuota", file=file),
+        first_round_determines_threshold=_bool(rules, "doesFirstRoundDetermineThreshold",
+                                               file=file),
         multi_seat_bottoms_up_percentage_threshold=_dec(
             rules, "multiSeatBottomsUpPercentageThreshold", None, file=file),
+        cutoff_elimination=cutoff,
         stop_tabulation_early_after_round=stop if stop > 0 else None,
     )
 
@@ -215,3 +320,36 @@ class JavaRandom:
         for i in range(len(items) - 1, 0, -1):
             j = self.next_int(i + 1)
             items[i], items[j] = items[j], items[i]
+
+
+def java_string_hash(s: str) -> int:
+    """``String.hashCode``: s[0]·31^(n-1) + … over UTF-16 code units, as a 32-bit int."""
+    units = s.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(units), 2):
+        h = (31 * h + int.from_bytes(units[i:i + 2], "big")) & 0xFFFFFFFF
+    return h
+
+
+def java_bucket_order(keys: Sequence[str], capacity: int) -> list[str]:
+    """Iteration order of a ``java.util.HashMap``/``HashSet`` with ``capacity`` buckets holding
+    ``keys`` inserted in this order: by bucket ``(h ^ h>>>16) & (capacity-1)``, then insertion
+    (chains this short are never turned into trees)."""
+
+    def bucket(s: str) -> int:
+        h = java_string_hash(s)
+        return (h ^ (h >> 16)) & (capacity - 1)
+
+    return [k for _, _, k in sorted((bucket(k), i, k) for i, k in enumerate(keys))]
+
+
+def java_hashset_order(keys: Sequence[str]) -> list[str]:
+    """Iteration order of ``new HashSet<>(keys)``: its capacity is the power of two at least
+    ``max(n / 0.75 + 1, 16)``, then :func:`java_bucket_order`. RCTab's previous-round-counts
+    tie-break rebuilds its still-tied candidates through such a set every round, so its random
+    draw picks from this order, not a sorted one."""
+    wanted = max(int(len(keys) / 0.75) + 1, 16)
+    cap = 1
+    while cap < wanted:
+        cap *= 2
+    return java_bucket_order(keys, cap)
