@@ -227,7 +227,7 @@ def _report_check(folder: Path, store: Store, checks: list[Check], tabulation: d
                   reconciliation: dict[str, Any] | None, audit: dict[str, Any] | None) -> Check:
     """Rebuild report.html from the recomputed evidence and compare bytes with the bundled one."""
     from .evidence.collect import Evidence
-    from .evidence.report import render_html, report_context
+    from .evidence.report import SOURCES_FILE, render_html, report_context, sources_csv
 
     path = folder / "report" / "report.html"
     if not path.is_file():
@@ -244,10 +244,13 @@ def _report_check(folder: Path, store: Store, checks: list[Check], tabulation: d
     ev = Evidence(checks=evidence_checks, reconciliation=reconciliation,
                   tabulation=tabulation, audit=audit)
     html = render_html(report_context(store, ev, int(meta["source_date_epoch"]))).encode("utf-8")
-    same = html == path.read_bytes()
-    return Check("report", "pass" if same else "fail",
-                 "report.html is exactly what the bundled data gives" if same
-                 else "report.html differs from the report rebuilt from the bundled data")
+    differ = [] if html == path.read_bytes() else ["report.html"]
+    appendix = folder / "report" / SOURCES_FILE
+    if appendix.is_file() and appendix.read_bytes() != sources_csv(store.election):
+        differ.append(SOURCES_FILE)
+    return Check("report", "fail" if differ else "pass",
+                 f"{' and '.join(differ)} differ(s) from the report rebuilt from the bundled data"
+                 if differ else "report.html is exactly what the bundled data gives")
 
 
 def _damage(exc: BaseException, folder: Path) -> str:

@@ -97,6 +97,77 @@ def test_ranked_contest_shows_its_winner_and_is_not_compared(tmp_path, write):
     assert "Winner(s): Ben" in html  # Cat out, her 2 votes go to Ben: 5 to 4
     res = check_official_results(store, write("r.csv", "contest,candidate,reporting_unit,votes\n"
                                                        "council,ann,ALL,4\n"))
-    assert res.ok and res.not_compared == [{"contest": "council", "reason": "irv contest"}]
+    assert res.ok and [(n["contest"], n["reason"].split(":")[0]) for n in res.not_compared] == [
+        ("council", "ranked-choice (irv) contest")]
+    assert "not compared: City Council (ranked-choice (irv) contest" in res.to_check().summary
     check = res.to_check()
-    assert check.status == "not_run" and "1 ranked contest(s) are not compared" in check.summary
+    assert check.status == "not_run" and "not compared: City Council (ranked-choice" in \
+        check.summary
+
+
+# ------------------------------------------------------------- pages a person reads (#10.9)
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    """A demo county (ranked-choice mayor, approval question, 16 contests), reconciled and
+    audited as the demo does it."""
+    from tallyproof.demo.pipeline import run_demo
+    from tallyproof.store import Store
+
+    out = tmp_path_factory.mktemp("rep") / "d"
+    run_demo(out, cards=2_000, seed=9, evidence=False)
+    return Store.open(out / "store")
+
+
+def test_pdf_says_what_the_page_says_and_lists_no_file_hashes(demo_store, monkeypatch):
+    """Everything written into the PDF is recorded: the legend, the verify line and the plain
+    words on the risk limit are there; no input file's SHA-256 is (they are in sources.csv)."""
+    from tallyproof.evidence import pdf as pdfmod
+
+    written: list[str] = []
+    for name in ("_p", "_h"):
+        real = getattr(pdfmod, name)
+        monkeypatch.setattr(pdfmod, name, lambda pdf, text, *a, _r=real: (written.append(text),
+                                                                         _r(pdf, text, *a))[1])
+    real_table = pdfmod._table
+    monkeypatch.setattr(pdfmod, "_table", lambda pdf, cap, head, rows, w: (
+        written.extend([cap, *head, *(str(c) for r in rows for c in r)]),
+        real_table(pdf, cap, head, rows, w))[1])
+    ctx = report_context(demo_store, collect(demo_store))
+    pdfmod.render_pdf(ctx)
+    text = "\n".join(written)
+    from tallyproof.evidence.report import LEGEND, RISK_LIMIT_TEXT, VERIFY_LINE
+
+    for must in (LEGEND, VERIFY_LINE, RISK_LIMIT_TEXT, "sources.csv", ctx["sources"]["sha256"]):
+        assert must in text
+    for s in demo_store.election.sources:
+        assert s.sha256 not in text
+    # the ranked-choice contest has its round-by-round table
+    assert "votes in each round" in text and "elected: " in text
+
+
+def test_ranked_contest_is_in_both_charts_and_has_rounds(demo_store):
+    ctx = report_context(demo_store, collect(demo_store))
+    mayor = next(c for c in ctx["contests"] if c["kind"] == "irv")
+    assert len(mayor["rounds"]) >= 2 and mayor["margin_pct"] is not None
+    assert mayor["name"] in ctx["shares_plot"].alt and mayor["name"] in ctx["margins_plot"].alt
+    html = render_html(ctx)
+    assert "votes in each round" in html and "No longer counting" in html
+
+
+def test_sources_appendix_replaces_the_hash_table(demo_store, tmp_path):
+    from tallyproof.evidence.report import SOURCES_FILE, sources_csv
+
+    paths = build_report(demo_store, tmp_path / "r")
+    appendix = (tmp_path / "r" / SOURCES_FILE).read_bytes()
+    assert appendix == sources_csv(demo_store.election)
+    assert appendix.count(b"\n") == len(demo_store.election.sources) + 1
+    html = paths.html.read_text()
+    import hashlib
+
+    assert hashlib.sha256(appendix).hexdigest() in html
+    assert not any(s.sha256 in html for s in demo_store.election.sources)
+
+
+def test_contests_not_compared_with_certified_results_are_named(demo_store):
+    check = next(c for c in collect(demo_store).checks if c.name == "official_results")
+    assert "not compared: Mayor of Riverton (Ranked Choice)" in check.summary

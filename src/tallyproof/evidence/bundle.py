@@ -60,7 +60,7 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
     existing non-empty folder is refused."""
     from .claims import claims_from_checks
     from .collect import collect
-    from .report import render_html, report_context, source_date_epoch
+    from .report import SOURCES_FILE, render_html, report_context, source_date_epoch, sources_csv
 
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / BUNDLE_JSON).exists():
@@ -91,6 +91,7 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         from .pdf import render_pdf
 
         (stage / "report" / "report.pdf").write_bytes(render_pdf(ctx))
+        (stage / "report" / SOURCES_FILE).write_bytes(sources_csv(bstore.election))
         (stage / BUNDLE_JSON).write_bytes(_json(_bundle_meta(bstore, evidence, epoch)))
         write_sums(stage)
         if out.exists():

@@ -31,28 +31,22 @@ class _Pdf(FPDF):
 
 
 def render_pdf(ctx: dict[str, Any]) -> bytes:
-    pdf = _Pdf(format="A4")
-    pdf.set_creation_date(datetime.fromtimestamp(ctx["meta"]["epoch"], UTC))
-    pdf.set_title(f"Election evidence report: {ctx['meta']['election']}")
-    pdf.set_author("tallyproof")
-    pdf.set_creator(f"tallyproof {ctx['meta']['tool_version']}")
-    pdf.set_lang("en")
-    pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
-    pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
     meta = ctx["meta"]
+    pdf = new_pdf(f"Election evidence report: {meta['election']}", meta["epoch"],
+                  meta["tool_version"])
     _h(pdf, "Election evidence report", 1)
     _p(pdf, f"{meta['election']}, {meta['jurisdiction']}"
        + (f", {meta['date']}" if meta["date"] else "")
        + f". {meta['cards']:,} ballot cards (CVRs). Evidence as of {meta['as_of']}; made by "
        f"tallyproof {meta['tool_version']}.")
+    _p(pdf, ctx["verify_line"])
 
     s = ctx["summary"]
     _h(pdf, "Summary of checks", 2)
+    _p(pdf, ctx["legend"])
     _table(pdf, f"Checks: {s['passed']} passed, {s['failed']} failed, {s['not_run']} not run",
            ["Check", "Status", "What it found"],
-           [[f"{c['label']} ({c['name']})", STATUS_TEXT[c["status"]], c["summary"]]
+           [[c["label"], STATUS_TEXT[c["status"]], c["summary"]]
             for c in ctx["checks"]], (50, 20, 120))
 
     _h(pdf, "Claims and what the evidence says", 2)
@@ -61,6 +55,7 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
         _p(pdf, f"Question: {cl['question']}")
         _p(pdf, f"Answer: {cl['finding']}")
 
+    pdf.add_page()
     _h(pdf, "Contest results", 2)
     if ctx["shares_plot"]:
         _img(pdf, ctx["shares_plot"])
@@ -74,8 +69,20 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
                    ["Candidate", "Votes", "Share", "Outcome"],
                    [[r["name"], f"{r['votes']:,}", r["share"], "winner" if r["winner"] else ""]
                     for r in ct["rows"]], (90, 35, 30, 35))
+        elif ct["rounds"]:
+            _p(pdf, "Winner(s): " + (", ".join(ct["winners"]) or "not determined") + ".")
+            n = len(ct["round_candidates"])
+            width = max(12, (190 - 12 - 22 - 48) // max(n, 1))
+            _table(pdf, f"{ct['name']}: votes in each round (a ballot counts for its highest-"
+                        "ranked candidate still in the count)",
+                   ["Round", *ct["round_candidates"], "No longer counting", "Eliminated /"
+                    " elected"],
+                   [[str(r["round"]), *r["votes"], r["inactive"],
+                     "; ".join(x for x in (r["eliminated"] and f"out: {r['eliminated']}",
+                                           r["elected"] and f"elected: {r['elected']}") if x)]
+                    for r in ct["rounds"]], (12, *([width] * n), 22, 48))
         else:
-            _p(pdf, "Winner(s): " + (", ".join(ct["winners"]) or "not determined"))
+            _p(pdf, "Winner(s): " + (", ".join(ct["winners"]) or "not determined") + ".")
 
     _h(pdf, "Ballot accounting", 2)
     if ctx["precinct_plot"]:
@@ -89,6 +96,7 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
                     for d in c["differences"][:200]], (45, 70, 25, 25, 25))
 
     _h(pdf, "Risk-limiting audit", 2)
+    _p(pdf, ctx["risk_limit_text"])
     audit = ctx["audit"]
     if audit:
         _p(pdf, audit["summary"])
@@ -101,14 +109,14 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
                 "paper ballots agree with the CVRs.")
 
     _h(pdf, "Inputs", 2)
-    _table(pdf, "Files the CVRs were read from, with their SHA-256",
-           ["File", "Format", "Cards", "SHA-256"],
-           [[x["name"], x["format"], f"{x['cards']:,}", x["sha256"]] for x in ctx["sources"]],
-           (45, 25, 20, 100))
+    src = ctx["sources"]
+    _p(pdf, f"The CVRs were read from {src['files']:,} file(s) holding {src['cards']:,} cards. "
+            f"Every file's name, format, card count and SHA-256 are listed in the appendix "
+            f"{src['appendix']} beside this report (in the bundle: report/{src['appendix']}), "
+            f"whose SHA-256 is {src['sha256']}.")
     if ctx["ledger_root"]:
         _p(pdf, f"Commitment log root {ctx['ledger_root']} over {ctx['ledger_size']:,} leaves.")
-    raw = bytes(pdf.output())
-    return raw
+    return bytes(pdf.output())
 
 
 def _h(pdf: FPDF, text: str, level: int) -> None:

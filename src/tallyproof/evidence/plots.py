@@ -84,8 +84,8 @@ def contest_shares(names: Sequence[str], rows: Sequence[Sequence[tuple[str, int,
                 ax.barh(y, share, left=left, color="#4c72b0" if win else
                         ("#c7c7c7" if k % 2 else "#e8e8e8"), edgecolor="black",
                         hatch="//" if win else "", linewidth=0.5)
-                if share >= 12:
-                    ax.text(left + share / 2, y, f"{cand[:14]}\n{share:.1f}%", ha="center",
+                if share >= 18:  # narrower segments stay unlabelled: labels would overlap
+                    ax.text(left + share / 2, y, f"{cand[:12]}\n{share:.1f}%", ha="center",
                             va="center", fontsize=6.5,
                             bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.6})
                 left += share

@@ -8,6 +8,7 @@ are fixed (:mod:`.pdf`). The template ships inside the package and is the only o
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,10 +26,28 @@ from ..model import Contest, Election
 from ..store import Store
 from . import plots
 from .checks import Check
-from .claims import CHECK_LABELS, Claim, claims_from_checks
+from .claims import CHECK_DATA, CHECK_LABELS, Claim, claims_from_checks
 from .collect import Evidence, collect
 
 DEFAULT_EPOCH = 315_532_800  # 1980-01-01T00:00:00Z, the earliest time a zip file can hold
+#: The appendix of input files beside the report (and in the bundle's ``report/``).
+SOURCES_FILE = "sources.csv"
+#: The checks a county's evidence can run (every one but the full hand count's).
+COUNTY_CHECKS = frozenset(CHECK_DATA) - {"hand_count"}
+#: Plain words shared by the HTML page and the PDF.
+LEGEND = ("Each check compares two independent records of the same ballots. PASS means they "
+          "agree; FAIL means at least one difference was found (listed in the report); NOT RUN "
+          "means the input the check needs was not given, so the report says nothing either "
+          "way.")
+VERIFY_LINE = ("Anyone can re-check this report: `tallyproof verify BUNDLE` recomputes every "
+               "number in it from the published bundle alone.")
+RISK_LIMIT_TEXT = (
+    "A risk-limiting audit checks a random sample of the paper ballots by hand, and keeps going "
+    "until the paper confirms the reported outcome or every ballot has been counted by hand. Its "
+    "risk limit is the largest chance it accepts of confirming an outcome that is wrong: with a "
+    "risk limit of 5%, if the reported winner had in fact lost, an audit like this one would go "
+    "on to a full hand count (and find the real winner) at least 95 times in 100. The smaller the "
+    "margin, the more ballots it must examine.")
 
 
 @dataclass(frozen=True)
@@ -54,7 +73,8 @@ def source_date_epoch(election: Election) -> int:
 
 
 def build_report(store: Store, out_dir: Path) -> ReportPaths:
-    """Write ``report.html`` and ``report.pdf`` into ``out_dir`` (atomically, each)."""
+    """Write ``report.html``, ``report.pdf`` and the input-file appendix ``sources.csv`` into
+    ``out_dir`` (atomically, each)."""
     out_dir = Path(out_dir)
     evidence = collect(store)
     ctx = report_context(store, evidence)
@@ -66,6 +86,7 @@ def build_report(store: Store, out_dir: Path) -> ReportPaths:
     paths = ReportPaths(html=out_dir / "report.html", pdf=out_dir / "report.pdf")
     atomic_write_bytes(paths.html, html.encode("utf-8"))
     atomic_write_bytes(paths.pdf, pdf)
+    atomic_write_bytes(out_dir / SOURCES_FILE, sources_csv(store.election))
     return paths
 
 
@@ -85,9 +106,11 @@ def report_context(store: Store, ev: Evidence, epoch: int | None = None) -> dict
     ``epoch`` overrides :func:`source_date_epoch` (the verifier passes the bundle's)."""
     election = store.election
     epoch = source_date_epoch(election) if epoch is None else epoch
-    claims: list[Claim] = claims_from_checks(ev.checks)
+    # a county report has CVRs, not a full hand count: that claim's check never applies here
+    claims: list[Claim] = claims_from_checks(ev.checks, COUNTY_CHECKS)
     contests = [_contest_view(store, c, ev.tabulation) for c in election.contests]
     margin_rows = [(c["name"], c["margin_pct"]) for c in contests if c["margin_pct"] is not None]
+    sources_bytes = sources_csv(election)
     ledger = next((c for c in ev.checks if c.name == "ledger"), None)
     precincts = _precinct_rows(ev.reconciliation)
     audit = ev.audit
@@ -107,12 +130,14 @@ def report_context(store: Store, ev: Evidence, epoch: int | None = None) -> dict
             "not_run": sum(c.status == "not_run" for c in ev.checks),
         },
         "checks": [_check_view(c) for c in ev.checks],
+        "legend": LEGEND, "verify_line": VERIFY_LINE, "risk_limit_text": RISK_LIMIT_TEXT,
         "claims": [cl.to_json() for cl in claims],
         "contests": contests,
         "shares_plot": plots.contest_shares(
-            [c["name"] for c in contests if c["rows"]],
-            [[(r["name"], r["votes"], r["winner"]) for r in c["rows"]] for c in contests
-             if c["rows"]]) if any(c["rows"] for c in contests) else None,
+            [c["name"] + (" (final round)" if c["rounds"] else "") for c in contests
+             if c["chart_rows"]],
+            [[(r["name"], r["votes"], r["winner"]) for r in c["chart_rows"]] for c in contests
+             if c["chart_rows"]]) if any(c["chart_rows"] for c in contests) else None,
         "margins_plot": plots.margins([m[0] for m in margin_rows], [m[1] for m in margin_rows])
         if margin_rows else None,
         "recon_checks": [_recon_view(c) for c in ev.checks
@@ -128,7 +153,10 @@ def report_context(store: Store, ev: Evidence, epoch: int | None = None) -> dict
             float(audit["risk_limit"])) if audit and audit["assertions"] else None,
         "discrepancy_plot": plots.discrepancies(sorted(audit["discrepancies"].items()))
         if audit and any(audit["discrepancies"].values()) else None,
-        "sources": [s.to_json() for s in sorted(election.sources, key=lambda s: s.name)],
+        "sources": {"files": len(election.sources),
+                    "cards": sum(s.cards for s in election.sources),
+                    "sha256": hashlib.sha256(sources_bytes).hexdigest(),
+                    "appendix": SOURCES_FILE},
         "ledger_root": ledger.details.get("root") if ledger and ledger.status != "not_run" else None,
         "ledger_size": ledger.details.get("tree_size") if ledger else None,
     }
@@ -188,10 +216,13 @@ def _contest_view(store: Store, contest: Contest, tabulation: dict[str, Any]) ->
         "seats": contest.seats, "rule": rule_text(contest), "rows": [], "margin_pct": None,
         "overvotes": None, "undervotes": None, "tied": bool(outcome.get("tied")),
         "winners": [names.get(w, w) for w in outcome.get("winners", [])], "cards": 0,
+        "rounds": [], "round_candidates": [], "chart_rows": [],
     }
     tally = outcome.get("tally")
     if not tally:
         view["cards"] = _cards_with(store, contest)
+        if outcome.get("rcv"):
+            _rcv_view(view, outcome["rcv"], names, set(outcome.get("winners", [])))
         return view
     votes = {str(k): int(v) for k, v in tally["votes"].items()}
     winners = set(tally["winners"])
@@ -205,13 +236,58 @@ def _contest_view(store: Store, contest: Contest, tabulation: dict[str, Any]) ->
         for c in order
     ]
     cards = int(tally["cards"])
-    view.update(rows=rows, overvotes=int(tally["overvotes"]), undervotes=int(tally["undervotes"]),
-                cards=cards)
+    view.update(rows=rows, chart_rows=rows, overvotes=int(tally["overvotes"]),
+                undervotes=int(tally["undervotes"]), cards=cards)
     seats = contest.seats
     if len(rows) > seats and cards:
         gap = rows[seats - 1]["votes"] - rows[seats]["votes"]
         view["margin_pct"] = float(Fraction(100 * gap, cards))
     return view
+
+
+def _rcv_view(view: dict[str, Any], rcv: dict[str, Any], names: dict[str, str],
+              winners: set[str]) -> None:
+    """Round-by-round table of a ranked contest (votes per continuing candidate, who was
+    eliminated or elected, ballots no longer counting), its final round for the charts, and
+    the final round's margin (winner over runner-up) as a share of the cards with the contest."""
+    rounds = rcv.get("rounds") or []
+    order = [c for c in rcv.get("candidates", []) if c in (rounds[0]["tally"] if rounds else {})]
+    view["round_candidates"] = [names.get(c, c) for c in order]
+    for r in rounds:
+        tally = {k: Fraction(v) for k, v in r["tally"].items()}
+        inactive = sum((Fraction(v) for v in r.get("inactive", {}).values()), Fraction(0))
+        view["rounds"].append({
+            "round": r["round"],
+            "votes": [_num(tally[c]) if c in tally else "" for c in order],
+            "eliminated": ", ".join(names.get(c, c) for c in r.get("eliminated", [])),
+            "elected": ", ".join(names.get(c, c) for c in r.get("elected", [])),
+            "inactive": _num(inactive),
+        })
+    if rounds:
+        final = {k: Fraction(v) for k, v in rounds[-1]["tally"].items()}
+        ranked = sorted(final, key=lambda c: (-final[c], c))
+        view["chart_rows"] = [{"name": names.get(c, c), "votes": int(final[c]),
+                               "winner": c in winners} for c in ranked]
+        if len(ranked) > 1 and view["cards"]:
+            gap = final[ranked[0]] - final[ranked[1]]
+            view["margin_pct"] = float(100 * gap / view["cards"])
+
+
+def _num(v: Fraction) -> str:
+    return f"{int(v):,}" if v.denominator == 1 else f"{float(v):,.4f}"
+
+
+def sources_csv(election: Any) -> bytes:
+    """The appendix of input files (name, format, cards, SHA-256), one per line, sorted by
+    name: written beside the report and into the bundle; the report quotes its SHA-256."""
+    lines = ["file,format,cards,sha256"] + [
+        f"{_csv_field(s.name)},{_csv_field(s.format)},{s.cards},{s.sha256 or ''}"
+        for s in sorted(election.sources, key=lambda s: s.name)]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _csv_field(v: str) -> str:
+    return '"' + v.replace('"', '""') + '"' if any(ch in v for ch in ',"\n') else v
 
 
 def _outcome(tabulation: dict[str, Any], contest_id: str) -> dict[str, Any]:

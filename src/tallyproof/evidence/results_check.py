@@ -70,12 +70,14 @@ class ResultsCheck:
                 + (f"; {len(self.problems)} item(s) could not be matched" if self.problems else "")
             )
         if self.not_compared:
-            summary += f"; {len(self.not_compared)} ranked contest(s) not compared"
+            summary += "; not compared: " + "; ".join(
+                f"{n.get('name', n['contest'])} ({n['reason']})" for n in self.not_compared)
         status = status_of(not self.ok)
         if self.ok and not self.compared:  # nothing was compared: say so, claim no match
             status = "not_run"
             summary = "no contest of the certified results could be compared" + (
-                f" ({len(self.not_compared)} ranked contest(s) are not compared)"
+                "; not compared: " + "; ".join(f"{n.get('name', n['contest'])} ({n['reason']})"
+                                               for n in self.not_compared)
                 if self.not_compared else "")
         return Check(
             "official_results",
@@ -112,7 +114,10 @@ def check_official_results(store: Store, results_path: Path) -> ResultsCheck:
             problems.append(f"contest {key!r} is in the certified results but not in the CVRs")
             continue
         if contest.ranked:
-            not_compared.append({"contest": contest.id, "reason": f"{contest.kind.value} contest"})
+            not_compared.append({"contest": contest.id, "name": contest.name,
+                                 "reason": f"ranked-choice ({contest.kind.value}) contest: "
+                                           "certified round-by-round results are not compared "
+                                           "here; the recount checks its rounds"})
             continue
         units = official.counts[key]
         by = "precinct" if any(u != ALL_UNITS for u in units) else None
@@ -136,6 +141,11 @@ def check_official_results(store: Store, results_path: Path) -> ResultsCheck:
                 if a != b:
                     mismatches.append(Mismatch(contest.id, unit, cand, a, b))
             compared.append({"contest": contest.id, "reporting_unit": unit})
+    seen = {c["contest"] for c in compared} | {n["contest"] for n in not_compared}
+    for contest in election.contests:
+        if contest.id not in seen:
+            not_compared.append({"contest": contest.id, "name": contest.name,
+                                 "reason": "not in the certified results file"})
     return ResultsCheck(
         results_file=results_path.name,
         results_sha256=sha256_file(results_path),
