@@ -38,6 +38,8 @@ LABELS = {
     "audit.sample": "the audit sample, re-drawn from the seed",
     "audit.risk": "the audit's risk, recomputed from the audit-board records",
     "report": "the report, rebuilt from the data",
+    "results_history": "the published results over time",
+    "hand_count": "the full hand count of the paper ballots",
 }
 #: Names ``--require`` takes beyond check names: a group stands for its checks.
 GROUPS = {"reconciliation": ("reconciliation",), "audit": ("audit",)}

@@ -132,6 +132,7 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
         ledger_check,
         not_reconciled,
         published_tabulations,
+        results_history_of,
         tabulation_check,
     )
     from .reconcile import RECONCILIATION_FILE, bundled_inputs, compute_reconciliation
@@ -197,6 +198,9 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
     if audit is not None or not any(c.name == "audit" for c in checks):
         got_audit = run("audit", lambda: _audit_checks(folder, store, audit, audit_check(audit)))
         checks.extend(got_audit or [])
+    history = run("results_history", lambda: results_history_of(store))
+    if history is not None:
+        checks.append(history)
     if tabulation is not None:
         rc = run("report", lambda: _report_check(folder, store, checks, tabulation,
                                                  reconciliation, audit))

@@ -138,6 +138,15 @@ def not_reconciled() -> list[Check]:
             for name in RECONCILIATION_CHECKS]
 
 
+def results_history_of(store: Store) -> Check:
+    """The ``results_history`` check over the store's published results snapshots (not run
+    with fewer than two: nothing to compare)."""
+    from ..results_history import load_snapshots
+    from .results_changes import results_history_check
+
+    return results_history_check([(e.seq, snap) for e, snap in load_snapshots(store)])
+
+
 def collect(store: Store) -> Evidence:
     """Run the ledger, tabulation, reconciliation, results and audit checks on a store."""
     from ..reconcile import bundled_inputs, compute_reconciliation
@@ -157,6 +166,7 @@ def collect(store: Store) -> Evidence:
         checks += not_reconciled()
     audit = audit_data(store)
     checks.append(audit_check(audit))
+    checks.append(results_history_of(store))
     return Evidence(checks=checks, reconciliation=reconciliation, tabulation=tabulation,
                     audit=audit)
 
