@@ -240,6 +240,7 @@ def fault_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, 
         ("alter-after-commit", "ledger"),
         ("results-mismatch", "official_results"),
         ("switch-votes", "audit"),
+        ("results-shift", "results_history"),
     ],
 )
 def test_each_fault_is_caught_by_its_check(
@@ -353,3 +354,16 @@ def test_a_fault_is_caught_only_by_a_check_that_ran(tmp_path: Path) -> None:
     assert outcomes["switch-votes"]["caught_by"] == []
     assert outcomes["delete-batch"]["caught_by"]
     assert not r.ok
+
+
+def test_election_night_changes_are_ballots_added_and_a_shift_is_a_correction(
+        fault_runs: dict[str, dict[str, Any]]) -> None:
+    clean = next(c for c in fault_runs["delete-batch"]["checks"] if c["name"] == "results_history")
+    assert clean["status"] == "pass"
+    assert clean["details"]["kinds"]["ballots_added"] == clean["details"]["snapshots"] - 1
+    shifted = next(c for c in fault_runs["results-shift"]["checks"]
+                   if c["name"] == "results_history")
+    assert shifted["status"] == "fail"
+    fixes = [ch for ch in shifted["details"]["changes"] if "correction" in ch["kinds"]]
+    assert len(fixes) == 1 and fixes[0]["shifts"] >= 1 and fixes[0]["votes_added"] == \
+        fixes[0]["votes_removed"] > 0

@@ -53,6 +53,11 @@ FAULTS: dict[str, FaultSpec] = {
             "official_results",
             "the official results file differs from the count",
         ),
+        FaultSpec(
+            "results-shift",
+            "results_history",
+            "an election-night publication moves votes between candidates with no new ballots",
+        ),
     )
 }
 

@@ -38,7 +38,12 @@ from ..audit.workflow import (
 from ..errors import TallyproofError, UsageError
 from ..evidence.bundle import build_bundle
 from ..evidence.checks import Check
-from ..evidence.collect import compute_tabulation, published_tabulations, tabulation_check
+from ..evidence.collect import (
+    compute_tabulation,
+    published_tabulations,
+    results_history_of,
+    tabulation_check,
+)
 from ..evidence.report import build_report
 from ..evidence.results_check import check_official_results
 from ..ledger import commit_store, verify_store
@@ -72,6 +77,7 @@ _STAGES = (
     "county",
     "export",
     "ingest",
+    "results_history",
     "commit",
     "ledger",
     "tabulation",
@@ -302,6 +308,21 @@ def run_demo(
         changed = declare_approval(store, county)
         if changed:
             result.notes.append(f"contest(s) {', '.join(changed)} declared approval (seats 1)")
+
+    with _timed(result, "results_history", progress):
+        # election night: the unofficial results as published, into the store's history
+        # (committed with the CVRs), and how they changed
+        from ..results_history import add_snapshot
+        from .election_night import write_election_night
+
+        night = write_election_night(county, scenario.reported, out / "election-night",
+                                     shift="results-shift" in scenario.faults)
+        for snap in night:
+            add_snapshot(store, snap.path, snap.timestamp)
+        if "results-shift" in scenario.faults:
+            result.notes.append("results-shift: the publication at 09:00 on 4 November moves "
+                                "votes between two candidates with no new ballots")
+        result.checks.append(_as_check(results_history_of(store)))
 
     _commit_and_verify(result, store, county, scenario, progress)
     _tabulate(result, store, progress)
