@@ -38,7 +38,7 @@ from .bundle_zip import open_zip, parse_sums, safe_extract  # noqa: F401 - safe_
 from .evidence.bundle import BUNDLE_JSON, STORE_DIR, SUMS_FILE, iter_files
 from .evidence.checks import Check
 from .store import STORE_SCHEMA_VERSION, Store
-from .verdict import Verdict, judge
+from .verdict import ESSENTIAL, Verdict, judge
 
 
 
@@ -148,6 +148,15 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
         checks.append(Check("bundle.json", "fail", f"bundle.json is not a valid bundle "
                                                    f"description: {exc}"))
         return _report(checks, require)
+    if meta.get("kind") == "hand_count" and not manifest.details.get("missing"):
+        from .evidence.handcount_report import verify_handcount_bundle
+
+        try:
+            checks += verify_handcount_bundle(folder)
+        except DAMAGE as exc:
+            checks.append(Check("hand_count.rebuild", "fail",
+                                f"could not be re-checked: {_damage(exc, folder)}"))
+        return _report(checks, require, essential=("hand_count.rebuild",))
     if meta.get("schema_version") != 1:
         raise InputError(f"bundle schema version {meta.get('schema_version')} is not "
                          "supported by this verifier (upgrade tallyproof)", file=BUNDLE_JSON)
@@ -209,9 +218,10 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
     return _report(checks, require)
 
 
-def _report(checks: list[Check], require: Sequence[str] = ()) -> VerifyReport:
+def _report(checks: list[Check], require: Sequence[str] = (),
+            essential: Sequence[str] = ESSENTIAL) -> VerifyReport:
     """The verdict on the checks (:mod:`tallyproof.verdict`: what makes verify fail)."""
-    v = judge(checks, require)
+    v = judge(checks, require, essential)
     return VerifyReport(ok=v.ok, checks=checks, failures=v.failures, verdict=v)
 
 

@@ -39,3 +39,16 @@ def test_altered_derived_files_are_named(tmp_path: Path) -> None:
     rebuild = verify_handcount_bundle(b)[0]
     assert rebuild.status == "fail"
     assert rebuild.details["differ"] == ["evidence/comparison.json", "report/report.html"]
+
+
+def test_tallyproof_verify_rechecks_a_hand_count_bundle(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from tallyproof.cli import main
+
+    b = _bundle(tmp_path)
+    assert main(["verify", str(b)]) == 0
+    assert main(["verify", str(b.with_name("b.zip"))]) == 0
+    capsys.readouterr()
+    h = b / "report/report.html"
+    h.write_text(h.read_text().replace("Ann Smith", "Anne Smith"))
+    assert main(["verify", str(b), "--json"]) == 1
+    assert "report/report.html" in capsys.readouterr().out

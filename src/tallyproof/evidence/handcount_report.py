@@ -231,7 +231,8 @@ def build_handcount_bundle(machine: Path, hand: Path, out: Path,
         for rel, data in evidence_files(ev, epoch).items():
             (stage / rel).parent.mkdir(parents=True, exist_ok=True)
             (stage / rel).write_bytes(data)
-        meta = {"schema_version": 1, "kind": KIND, "tool_version": __version__, "epoch": epoch,
+        meta = {"schema_version": 1, "kind": KIND, "tool_version": __version__,
+                "source_date_epoch": epoch,
                 "contest": ev.comparison.contest,
                 "inputs": {rel: {"name": src.name} for rel, src in inputs.items()},
                 "names": list(names)}
@@ -258,7 +259,7 @@ def verify_handcount_bundle(folder: Path) -> list[Check]:
     names = meta.get("names") or [machine.name, "hand.csv"]
     ev = gather(machine, folder / "inputs/hand.csv", history, meta.get("contest"),
                 (str(names[0]), str(names[1])))
-    rebuilt = evidence_files(ev, int(meta["epoch"]))
+    rebuilt = evidence_files(ev, int(meta["source_date_epoch"]))
     differ = sorted(rel for rel, data in rebuilt.items()
                     if not (folder / rel).is_file() or (folder / rel).read_bytes() != data)
     check = Check("hand_count.rebuild", "fail" if differ else "pass",
