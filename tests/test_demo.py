@@ -300,13 +300,14 @@ def test_same_seed_same_files(tmp_path: Path) -> None:
     def hashes() -> dict[str, str]:
         paths = [
             *sorted((out / "export").iterdir()),
+            *sorted((out / "export-mail").iterdir()),
             out / "ballot_manifest.csv",
             out / "pollbooks.csv",
             out / "official_results.csv",
             out / "store" / "cvrs.parquet",
             out / "store" / "results" / "tabulation.json",
         ]
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+        return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
     run_demo(out, cards=400, seed=11, evidence=False)
     first = hashes()

@@ -93,8 +93,8 @@ def test_cli_boards_run_an_audit_on_a_demo_store(tmp_path: Path,
     demo, store = tmp_path / "demo", tmp_path / "county"
     for cmd in (["demo", "--out", str(demo), "--cards", "400", "--seed", "3"],
                 ["keys", "new", "--out", str(tmp_path / "keys" / "county")],
-                ["ingest", str(demo / "export"), "--store", str(store), "--manifest",
-                 str(demo / "ballot_manifest.csv")],
+                ["ingest", str(demo / "export"), str(demo / "export-mail"), "--store",
+                 str(store), "--manifest", str(demo / "ballot_manifest.csv")],
                 ["commit", "--store", str(store), "--key", str(tmp_path / "keys" / "county")],
                 ["audit", "start", "--store", str(store), "--risk-limit", "0.1", "--seed", SEED]):
         assert main(cmd) == 0, capsys.readouterr().err

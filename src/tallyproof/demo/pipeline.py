@@ -64,6 +64,8 @@ from .side_files import (
 )
 
 MARKER = "tallyproof-demo.json"
+#: The second part of the demo's export: the mail ballots (Dominion counting group 2).
+EXPORT_MAIL, MAIL_GROUP = "export-mail", 2
 DEFAULT_RISK_LIMIT = 0.05
 MAX_AUDIT_ROUNDS = 2
 KEY_NAME = "riverton-county-demo"
@@ -292,7 +294,12 @@ def run_demo(
         result.notes += scenario.notes
 
     with _timed(result, "export", progress):
-        export = write_dominion(county, scenario.reported, out / "export")
+        # two parts, as counties export them: everything counted by election night, then the
+        # mail ballots counted later (a second export with the same manifests)
+        reported = scenario.reported
+        mail = reported.counting_group == MAIL_GROUP
+        export = write_dominion(county, reported.select(~mail), out / "export")
+        late = write_dominion(county, reported.select(mail), out / EXPORT_MAIL)
         manifest = write_ballot_manifest(county.batches, out / "ballot_manifest.csv")
         pollbooks = write_pollbooks(county, out / "pollbooks.csv")
         counts = shift_results(scenario, results_counts(county, scenario.reported))
@@ -302,7 +309,8 @@ def run_demo(
     with _timed(result, "ingest", progress):
         from ..ingest import ingest
 
-        res = ingest([export.folder], out / "store", fmt="dominion", manifest=manifest)
+        res = ingest([export.folder, late.folder], out / "store", fmt="dominion",
+                     manifest=manifest)
         store = Store.open(res.store)
         result.store = store.root
         changed = declare_approval(store, county)
