@@ -41,6 +41,9 @@ LABELS = {
     "results_history": "the published results over time",
     "hand_count": "the full hand count of the paper ballots",
     "hand_count.rebuild": "the hand-count comparison, rebuilt from the published files",
+    "state.counties": "every county's bundle",
+    "state.log": "the state log of county checkpoints",
+    "state.results": "the statewide results, recounted from every county's CVRs",
 }
 #: Names ``--require`` takes beyond check names: a group stands for its checks.
 GROUPS = {"reconciliation": ("reconciliation",), "audit": ("audit",)}

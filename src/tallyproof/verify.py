@@ -148,6 +148,15 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
         checks.append(Check("bundle.json", "fail", f"bundle.json is not a valid bundle "
                                                    f"description: {exc}"))
         return _report(checks, require)
+    if meta.get("kind") == "state" and not manifest.details.get("missing"):
+        from .state.evidence import verify_state_folder
+
+        try:
+            checks += verify_state_folder(folder, public_keys=public_keys)
+        except DAMAGE as exc:
+            checks.append(Check("state.counties", "fail",
+                                f"could not be re-checked: {_damage(exc, folder)}"))
+        return _report(checks, require, essential=("state.counties", "state.log"))
     if meta.get("kind") == "hand_count" and not manifest.details.get("missing"):
         from .evidence.handcount_report import verify_handcount_bundle
 

@@ -23,7 +23,8 @@ def test_state_demo_catches_each_fault_in_its_county(tmp_path: Path) -> None:
         "county-03:official_results"]
     failed = {c["name"].split(":")[0] for c in doc["checks"] if c["status"] == "fail"}
     # no other county is blamed; the statewide checks fail and name the counties
-    assert failed == {"county-02", "county-03", "state.reconciliation", "state.official_results"}
+    assert failed == {"county-02", "county-03", "state.reconciliation", "state.official_results",
+                      "verify"}
     by_name = {c["name"]: c for c in doc["checks"]}
     assert by_name["state.reconciliation"]["details"]["failing_counties"] == [
         "county-02", "county-03"]
@@ -44,3 +45,43 @@ def test_sizes_and_fault_names() -> None:
         parse_faults(["delete-batch"], ["county-01"])
     with pytest.raises(UsageError, match="no county"):
         parse_faults(["delete-batch@county-09"], ["county-01"])
+
+
+def test_state_bundle_verifies_and_names_what_was_altered(tmp_path: Path) -> None:
+    import shutil
+
+    import orjson
+
+    from tallyproof.evidence.bundle import write_sums
+    from tallyproof.verify import verify_bundle
+
+    r = run_state_demo(tmp_path / "s", counties=3, cards=3_000, in_process=True)
+    assert r.bundle is not None
+    by_name = {c["name"]: c for c in r.checks}
+    assert by_name["verify"]["status"] == "pass", by_name["verify"]["summary"]
+    assert (r.bundle / "report" / "report.pdf").read_bytes().startswith(b"%PDF")
+    # statewide results altered (and SHA256SUMS re-made to match): the recount says where
+    b = tmp_path / "b1"
+    shutil.copytree(r.bundle, b)
+    p = b / "state" / "results" / "statewide.json"
+    doc = orjson.loads(p.read_bytes())
+    first = doc["contests"][0]
+    cand = next(iter(first["votes"]))
+    first["votes"][cand] += 7
+    p.write_bytes(orjson.dumps(doc))
+    write_sums(b)
+    rep = verify_bundle(b)
+    assert not rep.ok and {f.check for f in rep.failures} >= {"state.results"}
+    # one county's CVRs altered inside its bundle (SHA256SUMS re-made): that county is named
+    b2 = tmp_path / "b2"
+    shutil.copytree(r.bundle, b2)
+    from tallyproof.demo.faults import alter_committed_cvr
+    from tallyproof.store import Store
+
+    store = Store(b2 / "counties" / "county-02" / "store")
+    alter_committed_cvr(store.cvrs_path, store.election.contests[0].column)
+    write_sums(b2 / "counties" / "county-02")
+    write_sums(b2)
+    rep2 = verify_bundle(b2)
+    counties = next(c for c in rep2.checks if c.name == "state.counties")
+    assert counties.status == "fail" and counties.details["failing"] == ["county-02"]

@@ -220,6 +220,24 @@ def register(app: typer.Typer) -> None:
             raise VerificationError([Failure(acc.check.name, acc.check.summary)])
 
 
+    @state.command("bundle")
+    def bundle_cmd(
+        folder: Annotated[Path, typer.Argument()],
+        out_dir: Annotated[Path, typer.Option("--out", help="the state bundle folder (and "
+                                                            "FOLDER.zip)")],
+        scheduler: SchedulerOpt = None,
+        in_process: InProcessOpt = False,
+    ) -> None:
+        """The statewide report and verification bundle: every county's own bundle (built on
+        the executor), the state log, statewide results and accounting, the statewide report.
+        `tallyproof verify BUNDLE` re-checks it county by county."""
+        from ..state.evidence import build_state_bundle
+
+        with _executor(scheduler, in_process) as ex:
+            out_path = build_state_bundle(folder, out_dir, ex)
+        err.print(f"state bundle: {out_path} (and {out_path}.zip); report: "
+                  f"{out_path / 'report' / 'report.html'}", highlight=False)
+
     @state.command("prove")
     def prove_cmd(
         folder: Annotated[Path, typer.Argument()],

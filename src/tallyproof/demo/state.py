@@ -218,6 +218,7 @@ class StateDemoResult:
     faults: dict[str, tuple[str, ...]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     dashboard: str | None = None
+    bundle: Path | None = None
 
     def fault_outcomes(self) -> dict[str, dict[str, Any]]:
         """Per ``fault@county``: the check that should catch it and the checks that failed in
@@ -245,7 +246,9 @@ class StateDemoResult:
                              for c, d in sorted(self.counties.items())},
                 "cards": sum(d.cards for d in self.counties.values()),
                 "faults": self.fault_outcomes(), "checks": self.checks, "notes": self.notes,
-                "state": str(self.out / "state"), "dashboard": self.dashboard}
+                "state": str(self.out / "state"), "dashboard": self.dashboard,
+                "report": str(self.bundle / "report" / "report.html") if self.bundle else None,
+                "bundle": str(self.bundle) if self.bundle else None}
 
 
 def _statewide_contests(index_county: Any) -> list[Any]:
@@ -351,11 +354,32 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
     result.checks.append({"name": "statewide_tabulation", "status": "pass", "summary": "; ".join(
         f"{r.name}: {', '.join(names[r.contest][w] for w in r.winners)} won "
         f"({r.cards:,} cards, {len(r.by_county)} counties)" for r in tabulated)})
+    _state_bundle(result, root, out, kind, scheduler)
     if any("switch-votes" in f for f in by_county.values()):
         result.notes.append("switch-votes changes what the machines recorded, not the paper; "
                             "only an audit of the paper catches it, and the statewide audit is "
                             "not part of this release, so it is reported as not caught")
     return result
+
+
+def _state_bundle(result: StateDemoResult, root: Path, out: Path, kind: str,
+                  scheduler: str | None) -> None:
+    """The statewide report and bundle, then ``verify`` of the bundle from scratch."""
+    from ..errors import TallyproofError
+    from ..state.evidence import build_state_bundle
+    from ..state.executor import executor
+    from ..verify import verify_bundle
+
+    try:
+        with executor(kind, scheduler) as ex:
+            bundle = build_state_bundle(root, out / "bundle", ex)
+    except TallyproofError as exc:
+        result.checks.append({"name": "state_bundle", "status": "fail", "summary": str(exc)})
+        return
+    result.bundle = bundle
+    rep = verify_bundle(bundle)
+    result.checks.append({"name": "verify", "status": "pass" if rep.ok else "fail",
+                          "summary": rep.verdict.text if rep.verdict else ""})
 
 
 def _first_ballot(root: Path, county: str) -> str:

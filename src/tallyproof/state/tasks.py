@@ -91,10 +91,15 @@ class CountyTally:
 def tabulate_task(county: str, root: str, spec_json: dict[str, Any]) -> CountyTally:
     """Count the county's vote-for-N and approval contests that map onto statewide ones."""
     from ..store import Store
+
+    return county_tally(Store.open(county_store_dir(root, county)), county,
+                        StateSpec.from_json(spec_json))
+
+
+def county_tally(store: Any, county: str, spec: StateSpec) -> CountyTally:
+    """:func:`tabulate_task` on an open store (the verifier passes a bundle's, read-only)."""
     from ..tabulate.plurality import tally_store
 
-    spec = StateSpec.from_json(spec_json)
-    store = Store.open(county_store_dir(root, county))
     election = store.election
     maps = map_county(spec, county, election.contests)
     by_id = {c.id: c for c in election.contests}
