@@ -120,8 +120,8 @@ DAMAGE = (TallyproofError, pa.ArrowException, duckdb.Error, OSError, orjson.JSON
 
 
 def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
-                  require: Sequence[str] = (), digests: dict[str, str] | None = None
-                  ) -> VerifyReport:
+                  require: Sequence[str] = (), digests: dict[str, str] | None = None,
+                  executor: Any = None) -> VerifyReport:
     """Run every check on an extracted bundle folder (``public_keys``: trusted log keys;
     ``require``: checks that must have run, see :mod:`tallyproof.verdict`; ``digests``: the
     files' SHA-256 when the zip extraction already computed them)."""
@@ -152,7 +152,7 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
         from .state.evidence import verify_state_folder
 
         try:
-            checks += verify_state_folder(folder, public_keys=public_keys)
+            checks += verify_state_folder(folder, executor, public_keys)
         except DAMAGE as exc:
             checks.append(Check("state.counties", "fail",
                                 f"could not be re-checked: {_damage(exc, folder)}"))
@@ -299,14 +299,14 @@ def _differing_checks(a: dict[str, Any], b: dict[str, Any]) -> set[str]:
 
 
 def verify_bundle(path: Path, public_keys: Sequence[str] | None = None,
-                  require: Sequence[str] = ()) -> VerifyReport:
+                  require: Sequence[str] = (), executor: Any = None) -> VerifyReport:
     """Verify a bundle folder or .zip. A zip is extracted (safely) into a temporary folder.
 
     ``public_keys`` are the log keys the verifier trusts (the election office's published
     key): the bundle's own ``log.vkey`` is trusted only when none are given."""
     path = Path(path)
     if path.is_dir():
-        return verify_folder(path, public_keys, require)
+        return verify_folder(path, public_keys, require, executor=executor)
     if not path.is_file():
         raise InputError("no such bundle (folder or .zip)", file=path)
     with tempfile.TemporaryDirectory(prefix="tallyproof-verify-") as tmp:
@@ -320,7 +320,7 @@ def verify_bundle(path: Path, public_keys: Sequence[str] | None = None,
                                   {"missing": list(opened.missing) or
                                    ([] if opened.listed else [SUMS_FILE]),
                                    "extra": list(opened.extra)})], require)
-        rep = verify_folder(Path(tmp), public_keys, require, opened.digests)
+        rep = verify_folder(Path(tmp), public_keys, require, opened.digests, executor)
         return _without_path(rep, tmp, path.name)
 
 

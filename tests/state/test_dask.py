@@ -48,3 +48,16 @@ def test_a_killed_worker_is_retried(tmp_path: Path, cluster: DaskExecutor) -> No
     outs = cluster.map(die_once, ["a", "b"], str(tmp_path))
     assert [o.value for o in outs] == ["a done", "b done"]
     assert all((tmp_path / c).read_text() == "died" for c in ("a", "b"))
+
+
+def test_a_state_bundle_verifies_on_the_cluster(tmp_path: Path, cluster: DaskExecutor) -> None:
+    from tallyproof.demo.state import run_state_demo
+    from tallyproof.verify import verify_bundle
+
+    r = run_state_demo(tmp_path / "s", counties=3, cards=3_000, in_process=True)
+    assert r.bundle is not None
+    on_dask = verify_bundle(r.bundle, executor=cluster)
+    in_process = verify_bundle(r.bundle)
+    assert on_dask.ok and in_process.ok
+    assert [(c.name, c.status, c.summary) for c in on_dask.checks] == [
+        (c.name, c.status, c.summary) for c in in_process.checks]

@@ -101,6 +101,9 @@ def register(app: typer.Typer) -> None:
         require: Annotated[list[str] | None, typer.Option(
             "--require", help="a check that must have run and finished, else exit 1 "
             "(repeatable): audit, reconciliation, official_results, or any check name")] = None,
+        scheduler: Annotated[str | None, typer.Option(
+            "--scheduler", help="a state bundle: re-check the counties on this "
+                                "dask.distributed scheduler (tcp://HOST:8786)")] = None,
         json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:
         """Re-check everything from a bundle alone (or a store).
@@ -115,8 +118,17 @@ def register(app: typer.Typer) -> None:
         if (bundle is None) == (store is None):
             raise UsageError("give a BUNDLE or --store DIR (exactly one)")
         keys = [_read_vkey(k) for k in key] if key else None
-        rep = (verify_bundle(bundle, keys, require or []) if bundle is not None
-               else verify_store_dir(store, keys, require or []))  # type: ignore[arg-type]
+        if scheduler is not None and bundle is None:
+            raise UsageError("--scheduler goes with a state BUNDLE")
+        if bundle is not None and scheduler is not None:
+            from ..state.executor import executor
+
+            with executor("dask", scheduler) as ex:
+                rep = verify_bundle(bundle, keys, require or [], ex)
+        elif bundle is not None:
+            rep = verify_bundle(bundle, keys, require or [])
+        else:
+            rep = verify_store_dir(store, keys, require or [])  # type: ignore[arg-type]
         if json:
             emit_json(rep.to_json())
         else:
