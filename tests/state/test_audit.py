@@ -322,3 +322,25 @@ def test_risk_limit_holds_when_the_reported_winner_lost(tmp_path: Path) -> None:
             st = state_audit_status(root, EX, write=False)
         wrong += st.status == CONFIRMED
     assert wrong <= alpha * trials + 3 * (alpha * (1 - alpha) * trials) ** 0.5
+
+
+def test_state_audit_commands(astate: Path, capsys) -> None:  # noqa: ANN001
+    from tallyproof.cli import main
+
+    d = str(astate)
+    assert main(["state", "audit", "start", d, "--risk-limit", "0.05", "--seed", SEED,
+                 "--kind", "comparison", "--in-process", "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["audit"]["winners"] == {"mayor": ["c0"]}
+    assert main(["state", "audit", "round", d, "--in-process", "--json"]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    assert set(doc["retrieval_lists"]) == {"north", "south"}
+    assert main(["state", "audit", "status", d, "--in-process"]) == 0
+    assert "waiting for" in capsys.readouterr().out
+    for county in ("north", "south"):
+        path = boards(astate, county, switch_south)
+        assert main(["state", "audit", "record", d, county, str(path)]) == 0
+    capsys.readouterr()
+    # South's switched ballots overturn the outcome: exit 1, naming the county
+    assert main(["state", "audit", "status", d, "--in-process"]) == 1
+    captured = capsys.readouterr()
+    assert "south" in captured.out and "full_hand_count" in captured.out
