@@ -25,13 +25,12 @@ from tallyproof.cvr_table import CvrBuilder
 from tallyproof.errors import AuditError
 from tallyproof.model import Election, SourceFile
 from tallyproof.state.audit import (
-    hand_count_status,
     load_state_rounds,
     next_state_round,
     record_county,
     start_state_audit,
-    state_audit_status,
 )
+from tallyproof.state.audit_status import hand_count_status, state_audit_status
 from tallyproof.state.audit_tasks import split_ballot_id, state_ballot_id
 from tallyproof.state.executor import InProcess
 from tallyproof.state.tasks import county_store_dir
@@ -231,7 +230,7 @@ def test_changed_cvrs_after_start_are_refused(astate: Path) -> None:
 
 
 def hand_rows(root: Path, county: str, alter: Callable[[str, dict[str, int]], dict[str, int]]
-              | None = None) -> Path:
+              | None = None, only: set[str] | None = None) -> Path:
     store = Store.open(county_store_dir(root, county))
     contest = store.election.contest("mayor")
     cards = load_cards(store, [contest])
@@ -241,8 +240,9 @@ def hand_rows(root: Path, county: str, alter: Callable[[str, dict[str, int]], di
     for k, marks in zip(keys, col, strict=True):
         t = tallies.setdefault(k, {c.id: 0 for c in contest.candidates})
         t[contest.candidates[marks[0][0]].id] += 1
-    rows = [(k, "mayor", alter(k, t) if alter else t, False) for k, t in sorted(tallies.items())]
-    path = root / f"{county}-hand.csv"
+    rows = [(k, "mayor", alter(k, t) if alter else t, False) for k, t in sorted(tallies.items())
+            if only is None or k in only]
+    path = root / f"{county}-hand-{len(load_state_rounds(root))}.csv"
     write_batch_records_csv(path, rows)
     return path
 
@@ -289,10 +289,10 @@ def test_risk_limit_holds_when_the_reported_winner_lost(tmp_path: Path) -> None:
     are c1's that c1 truly won by one vote, the hardest wrong outcome to catch. Over many
     public seeds, a comparison audit run to its end (escalating statewide) may confirm the
     wrong outcome at most about alpha of the time (alpha = 0.2 so that a violation would show
-    in 100 trials; the binomial bound allows 3 standard deviations)."""
+    in 60 trials; the binomial bound allows 3 standard deviations)."""
     import shutil
 
-    alpha, trials = 0.2, 100
+    alpha, trials = 0.2, 60
     root = make_state(tmp_path / "s", 80, 80)
     votes = {}
     for county in ("north", "south"):
@@ -322,6 +322,49 @@ def test_risk_limit_holds_when_the_reported_winner_lost(tmp_path: Path) -> None:
             st = state_audit_status(root, EX, write=False)
         wrong += st.status == CONFIRMED
     assert wrong <= alpha * trials + 3 * (alpha * (1 - alpha) * trials) ** 0.5
+
+
+def count_drawn_batches(root: Path, alter: Callable[[str, dict[str, int]], dict[str, int]]
+                        | None = None, south_only: bool = True) -> None:
+    """Hand count the batches drawn and not yet counted (``alter`` changes South's counts)."""
+    for county in ("north", "south"):
+        rec = root / "audit" / "counties" / county / "records.jsonl"
+        done = ({orjson.loads(x)["ballot_id"] for x in rec.read_bytes().splitlines()}
+                if rec.exists() else set())
+        drawn = {split_ballot_id(d["id"])[1] for r in load_state_rounds(root)
+                 for d in r.draws["mayor"] if d["id"].startswith(county + "/")} - done
+        if drawn:
+            record_county(root, county, hand_rows(
+                root, county, alter if county == "south" or not south_only else None, drawn))
+
+
+def test_batch_comparison_confirms_or_names_the_county(astate: Path, tmp_path: Path) -> None:
+    params = start_state_audit(astate, EX, risk_limit=0.1, seed=SEED, kind="batch")
+    b_north = params.county_frames["mayor"]["north"]
+    assert params.frame_sizes["mayor"] == b_north + params.county_frames["mayor"]["south"]
+    r1 = next_state_round(astate, EX)
+    assert all(d["id"].count("/") == 2 for d in r1.draws["mayor"])  # county/tabulator/batch
+    with open(next(iter(r1.retrieval.values())), newline="") as f:
+        assert all(r["position"] == "" for r in csv.DictReader(f))  # whole batches
+    count_drawn_batches(astate)
+    st = state_audit_status(astate, EX)
+    while st.status == ANOTHER_ROUND:
+        next_state_round(astate, EX)
+        count_drawn_batches(astate)
+        st = state_audit_status(astate, EX)
+    assert st.status == CONFIRMED and st.contests[0].overstating_counties == ()
+
+    other = make_state(tmp_path / "other")
+    start_state_audit(other, EX, risk_limit=0.1, seed=SEED, kind="batch")
+    next_state_round(other, EX)
+
+    def switched(key: str, t: dict[str, int]) -> dict[str, int]:
+        return dict(t, c0=0, c1=t["c1"] + t["c0"])  # South's c0 ballots were c1's
+
+    count_drawn_batches(other, switched)
+    st = state_audit_status(other, EX)
+    assert st.status != CONFIRMED
+    assert st.contests[0].overstating_counties == ("south",)
 
 
 def test_state_audit_commands(astate: Path, capsys) -> None:  # noqa: ANN001

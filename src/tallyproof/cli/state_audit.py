@@ -27,7 +27,7 @@ def register(state: typer.Typer) -> None:
         seed: Annotated[str, typer.Option("--seed", help="the state's public random seed: "
                                                         "digits, e.g. 20 dice rolls")],
         kind: Annotated[str, typer.Option(
-            "--kind", help="polling | comparison | handcount")] = "comparison",
+            "--kind", help="polling | comparison | batch | handcount")] = "comparison",
         contest: Annotated[list[str] | None, typer.Option(
             "--contest", help="statewide contest id (repeatable; default: all)")] = None,
         method: Annotated[str | None, typer.Option(
@@ -97,7 +97,8 @@ def register(state: typer.Typer) -> None:
         """Statewide measured risk per contest (or the hand count against the CVRs); exit 1
         when a full hand count is needed or the hand count gives other winners."""
         from ..errors import Failure, VerificationError
-        from ..state.audit import hand_count_status, load_state_audit, state_audit_status
+        from ..state.audit import load_state_audit
+        from ..state.audit_status import hand_count_status, state_audit_status
         from ..audit.workflow import FULL_HAND_COUNT
 
         params = load_state_audit(folder)

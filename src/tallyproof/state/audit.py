@@ -7,6 +7,9 @@ Kinds (``kind``):
   the reported assorter mean, :data:`tallyproof.audit.plan.ALPHA_POLLING_D`), the paper alone;
 * ``comparison``: card-level comparison against the counties' CVRs (SHANGRLA §3.2, the
   comparison assorter; Kelly/COBRA bets), discrepancies named by county;
+* ``batch``: batch comparison (SHANGRLA §3.3, :mod:`tallyproof.audit.batch`): whole batches
+  (``county/tabulator/batch``) drawn from the statewide list of batches and hand counted,
+  against the counties' reported batch tallies;
 * ``handcount``: a full hand count by batch (what Georgia did in 2020): every batch's hand
   tally against its CVR tally, differences per county and batch, and whether the hand count
   gives the reported winners.
@@ -36,16 +39,12 @@ from typing import Any
 import numpy as np
 import orjson
 
+from ..audit.batch import assorter_sums
 from ..audit.assorters import (
-    NOT_RANKED,
     Assertion,
-    ContestVotes,
-    Discrepancies,
     pairwise_assertions,
 )
-from ..audit.comparison import AssertionRisk, comparison_risk, mvr_assort
-from ..audit.plan import ALPHA_POLLING_D, plan_for_assertion
-from ..audit.polling import polling_risk
+from ..audit.plan import plan_for_assertion
 from ..audit.records import Record, append_records, read_batch_records_csv, read_records_csv
 from ..audit.risk import METHODS
 from ..audit.sampler import first_ticket
@@ -53,33 +52,31 @@ from ..audit.workflow import (
     ANOTHER_ROUND,
     CONFIRMED,
     FULL_HAND_COUNT,
-    ROUND_GROWTH,
 )
 from ..clock import utc_timestamp
 from ..errors import AuditError, UsageError
 from ..fsutil import atomic_write_json
-from ..model import Contest, ContestKind
+from ..model import ContestKind
 from ..tabulate.plurality import decide
 from .executor import Executor, Outcome
 from .spec import StateSpec, load_spec, map_county
 from .audit_tasks import (
     CountyFrame,
-    CountyHandCounts,
-    CountyReadings,
     audit_dir,
+    batch_task,
     county_batches,
     county_records_path,
     draw_task,
     frame_task,
-    handcount_task,
-    readings_task,
     retrieval_task,
     split_ballot_id,
+    state_batch_frame,
 )
 from .tasks import county_store_dir
 
-KINDS = ("polling", "comparison", "handcount")
-DEFAULT_METHOD = {"polling": "alpha", "comparison": "kelly", "handcount": "none"}
+KINDS = ("polling", "comparison", "batch", "handcount")
+DEFAULT_METHOD = {"polling": "alpha", "comparison": "kelly", "batch": "alpha",
+                  "handcount": "none"}
 SCHEMA_VERSION = 1
 _SEVERITY = {CONFIRMED: 0, ANOTHER_ROUND: 1, FULL_HAND_COUNT: 2}
 
@@ -109,6 +106,7 @@ class StateAuditParams:
     winners: dict[str, list[str]]  # contest -> reported winners (statewide candidate ids)
     county_cvrs: dict[str, int]  # county -> CVRs when the audit started
     created: str
+    plan_uppers: dict[str, float] = field(default_factory=dict)  # batch: τ per assertion
 
     def assertions_of(self, contest_id: str) -> list[Assertion]:
         return [a for a in self.assertions if a.contest_id == contest_id]
@@ -120,7 +118,8 @@ class StateAuditParams:
                 "assertions": [a.to_json() for a in self.assertions],
                 "margins": self.margins, "frame_sizes": self.frame_sizes,
                 "county_frames": self.county_frames, "winners": self.winners,
-                "county_cvrs": self.county_cvrs, "created": self.created}
+                "county_cvrs": self.county_cvrs, "created": self.created,
+                "plan_uppers": self.plan_uppers}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> StateAuditParams:
@@ -134,7 +133,8 @@ class StateAuditParams:
                    {k: int(v) for k, v in d["frame_sizes"].items()},
                    {k: {c: int(n) for c, n in v.items()} for k, v in d["county_frames"].items()},
                    {k: list(v) for k, v in d["winners"].items()},
-                   {k: int(v) for k, v in d["county_cvrs"].items()}, str(d["created"]))
+                   {k: int(v) for k, v in d["county_cvrs"].items()}, str(d["created"]),
+                   {k: float(v) for k, v in d.get("plan_uppers", {}).items()})
 
 
 def load_state_audit(root: Path) -> StateAuditParams:
@@ -215,12 +215,42 @@ def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
             assert a.loser is not None  # pairwise assertions always have one
             margins[a.id] = float(votes[a.winner] - votes[a.loser]) / n
             assertions.append(a)
+    uppers: dict[str, float] = {}
+    if kind == "batch":
+        _batch_margins(root, ex, spec, assertions, margins, sizes, county_frames, uppers)
     params = StateAuditParams(kind, risk_limit, seed, method, tuple(wanted), tuple(assertions),
                               margins, sizes, county_frames, winners,
                               {c: frames[c].cvrs for c in sorted(frames)},
-                              now or utc_timestamp())
+                              now or utc_timestamp(), uppers)
     atomic_write_json(path, params.to_json())
     return params
+
+
+def _batch_margins(root: Path, ex: Executor, spec: StateSpec, assertions: list[Assertion],
+                   margins: dict[str, float], sizes: dict[str, int],
+                   county_frames: dict[str, dict[str, int]], uppers: dict[str, float]) -> None:
+    """A batch comparison's frame is the statewide list of batches: its size B, each
+    assertion's card-level margin over the batches' cards, and τ = u B max_b n_b / N, the
+    bound of the batch overstatement (SHANGRLA §3.3; :mod:`tallyproof.audit.batch`)."""
+    contests = list(county_frames)
+    batches = _ok("audit batches", ex.map(batch_task, _counties(spec), str(root),
+                                          spec.to_json(), contests))
+    vote_for = {sc.id: sc.vote_for for sc in spec.contests}
+    for cid in contests:
+        sb = state_batch_frame(batches, cid)
+        sizes[cid] = len(sb.frame.keys)
+        county_frames[cid] = {c: sb.counties.count(c) for c in sorted(set(sb.counties))}
+        for a in assertions:
+            if a.contest_id != cid:
+                continue
+            sums = assorter_sums(a, sb.frame.tallies, sb.frame.cards, vote_for[cid])
+            m = 2.0 * float(sums.sum()) / sb.frame.n_cards - 1.0
+            if m <= 0:
+                raise AuditError(f"{cid}: assertion {a.id} has no positive margin in the "
+                                 "reported batch tallies")
+            margins[a.id] = m
+            uppers[a.id] = a.upper * len(sb.frame.keys) * float(sb.frame.cards.max()) \
+                / sb.frame.n_cards
 
 
 # ------------------------------------------------------------------ rounds
@@ -263,6 +293,13 @@ def merge_draws(seed: str, per_county: Sequence[Sequence[tuple[str, str]]],
 
 
 def _plan(params: StateAuditParams, a: Assertion, rates: dict[str, float] | None) -> float:
+    """Planned total sample size (the county workflow's planner), ∞ when it cannot finish;
+    batches are planned as a comparison audit whose assorter bound is τ."""
+    if params.kind == "batch":
+        n = plan_for_assertion(params.margins[a.id], params.plan_uppers[a.id],
+                               params.frame_sizes[a.contest_id], params.risk_limit,
+                               params.method, None, audit="comparison")
+        return math.inf if n is None else float(n)
     n = plan_for_assertion(params.margins[a.id], a.upper, params.frame_sizes[a.contest_id],
                            params.risk_limit, params.method,
                            rates if params.kind == "comparison" else None, audit=params.kind)
@@ -287,6 +324,8 @@ def next_state_round(root: Path, ex: Executor) -> StateRound:
             plans = [_plan(params, a, None) for a in params.assertions_of(cid)]
             targets[cid] = _cap(max(plans, default=0.0), params.frame_sizes[cid])
     else:
+        from .audit_status import state_audit_status
+
         status = state_audit_status(root, ex, write=False)
         if status.waiting:
             raise AuditError("cards drawn so far have no audit-board record yet: " + "; ".join(
@@ -302,8 +341,9 @@ def next_state_round(root: Path, ex: Executor) -> StateRound:
             raise AuditError("no contest needs more ballots: those not confirmed go to a full "
                              "hand count")
     counties = _counties(spec)
+    unit = "batch" if params.kind == "batch" else "card"
     per_county = _ok("audit draw", ex.map(draw_task, counties, str(root), spec.to_json(),
-                                          params.seed, targets))
+                                          params.seed, targets, unit))
     draws = {cid: merge_draws(params.seed, [per_county[c].draws.get(cid, ())
                                             for c in sorted(per_county)], n)
              for cid, n in targets.items()}
@@ -318,7 +358,7 @@ def next_state_round(root: Path, ex: Executor) -> StateRound:
     number = len(rounds) + 1
     with_new = sorted(tickets)
     retrieval = {c: r.path for c, r in _ok("audit retrieval", ex.map(
-        retrieval_task, with_new, str(root), number, tickets)).items()}
+        retrieval_task, with_new, str(root), number, tickets, unit)).items()}
     info = StateRound(number, targets, draws, retrieval,
                       {c: len(t) for c, t in sorted(tickets.items())})
     atomic_write_json(audit_dir(root) / "rounds" / f"round-{number}.json", info.to_json())
@@ -340,265 +380,15 @@ def record_county(root: Path, county: str, path: Path) -> list[Record]:
                 if m.state_contest in params.contests}
     if params.kind == "handcount":
         sampled = set(county_batches(county, str(root)))
-        new = read_batch_records_csv(Path(path), contests=contests, sampled=sampled)
     else:
         rounds = load_state_rounds(root)
         if not rounds:
             raise AuditError("no round has been drawn yet (run `tallyproof state audit round`)")
         sampled = {split_ballot_id(d["id"])[1] for r in rounds for ds in r.draws.values()
                    for d in ds if d["id"].startswith(county + "/")}
-        new = read_records_csv(Path(path), contests=contests, sampled=sampled)
+    reader = read_batch_records_csv if params.kind in ("batch", "handcount") \
+        else read_records_csv
+    new = reader(Path(path), contests=contests, sampled=sampled)
     target = county_records_path(root, county)
     target.parent.mkdir(parents=True, exist_ok=True)
     return append_records(target, new)
-
-
-# ------------------------------------------------------------------ status
-@dataclass(frozen=True)
-class StateAssertionStatus:
-    assertion_id: str
-    description: str
-    margin: float
-    risk: AssertionRisk
-    status: str
-    next_target: int
-    by_county: dict[str, Discrepancies]  # comparison: discrepancies found in each county
-
-    def to_json(self) -> dict[str, Any]:
-        return {"assertion_id": self.assertion_id, "description": self.description,
-                "margin": self.margin, "ballots_examined": self.risk.examined,
-                "measured_risk": self.risk.p_value, "method": self.risk.method,
-                "discrepancies": self.risk.discrepancies.to_json(),
-                "discrepancies_by_county": {c: d.to_json() for c, d in self.by_county.items()},
-                "status": self.status, "next_target": self.next_target}
-
-
-@dataclass(frozen=True)
-class StateContestStatus:
-    contest_id: str
-    frame_size: int
-    examined: int
-    status: str
-    measured_risk: float
-    next_target: int
-    waiting: dict[str, int]  # county -> drawn cards of this contest not yet recorded
-    overstating_counties: tuple[str, ...]  # counties whose sample shows overstatements
-    assertions: tuple[StateAssertionStatus, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"contest_id": self.contest_id, "frame_size": self.frame_size,
-                "ballots_examined": self.examined, "status": self.status,
-                "measured_risk": self.measured_risk, "next_target": self.next_target,
-                "waiting": self.waiting, "overstating_counties": list(self.overstating_counties),
-                "assertions": [a.to_json() for a in self.assertions]}
-
-
-@dataclass(frozen=True)
-class StateAuditStatus:
-    kind: str
-    risk_limit: float
-    rounds: int
-    status: str
-    contests: tuple[StateContestStatus, ...]
-    waiting: dict[str, int] = field(default_factory=dict)  # county -> unrecorded cards
-
-    def to_json(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "kind": self.kind,
-                "risk_limit": self.risk_limit, "rounds": self.rounds, "status": self.status,
-                "waiting": self.waiting, "contests": [c.to_json() for c in self.contests]}
-
-
-def _check_unchanged(params: StateAuditParams, cvrs: dict[str, int]) -> None:
-    changed = sorted(c for c, n in cvrs.items() if params.county_cvrs.get(c) != n)
-    if changed:
-        raise AuditError("the CVRs changed since the audit started in county(ies) "
-                         f"{', '.join(changed)}; the audit's frame no longer holds")
-
-
-def _votes(contest: Contest, present: list[bool], marks: list[tuple[bool, ...]]) -> ContestVotes:
-    m = np.asarray(marks, dtype=bool).reshape(len(marks), len(contest.candidates))
-    return ContestVotes(contest, np.asarray(present, dtype=bool), m,
-                        np.where(m, 0, NOT_RANKED).astype(np.int32))
-
-
-def state_audit_status(root: Path, ex: Executor, *, write: bool = True) -> StateAuditStatus:
-    """Measured statewide risk of every assertion from all counties' records so far.
-
-    Each contest's statewide sample is used in draw order up to its first card without a
-    record (the sequential test sees a prefix of the random sequence, as in the county
-    workflow); the cards still waiting are counted per county. Decisions as in the county
-    workflow: confirmed at risk <= limit; else another round sized by the planner (from the
-    discrepancy rates observed so far, for comparison), at least ``ROUND_GROWTH`` times the
-    sample; a full hand count when the plan reaches the whole statewide frame.
-    """
-    params = load_state_audit(root)
-    if params.kind == "handcount":
-        raise AuditError("a full hand count has no risk to measure; use hand_count_status")
-    spec = load_spec(root)
-    rounds = load_state_rounds(root)
-    contests = {sc.id: sc.as_contest() for sc in spec.contests}
-    seqs = {cid: [d["id"] for d in rounds[-1].draws.get(cid, [])] if rounds else []
-            for cid in params.contests}
-    drawn: dict[str, dict[str, list[str]]] = {c: {cid: [] for cid in params.contests}
-                                              for c in _counties(spec)}
-    for cid, seq in seqs.items():
-        for sid in seq:
-            county, ballot = split_ballot_id(sid)
-            drawn[county][cid].append(ballot)
-    readings: dict[str, CountyReadings] = _ok("audit readings", ex.map(
-        readings_task, sorted(drawn), str(root), spec.to_json(), drawn))
-    _check_unchanged(params, {c: r.cvrs for c, r in readings.items()})
-    index = {(c, r.contest): r for c, rs in readings.items() for r in rs.contests}
-    out: list[StateContestStatus] = []
-    waiting_all: dict[str, int] = {}
-    for cid in params.contests:
-        contest = contests[cid]
-        rows: list[tuple[str, int]] = []  # (county, position in its readings) in draw order
-        pos: dict[str, int] = {}
-        for sid in seqs[cid]:
-            county, _ = split_ballot_id(sid)
-            rows.append((county, pos.get(county, 0)))
-            pos[county] = pos.get(county, 0) + 1
-        got = 0
-        for county, i in rows:
-            if not index[(county, cid)].recorded[i]:
-                break
-            got += 1
-        waiting: dict[str, int] = {}
-        for county, i in rows:
-            if not index[(county, cid)].recorded[i]:
-                waiting[county] = waiting.get(county, 0) + 1
-        for c, n in waiting.items():
-            waiting_all[c] = max(waiting_all.get(c, 0), n)
-        ex_rows = rows[:got]
-        pick = [index[(c, cid)] for c, _ in ex_rows]
-        not_found = np.array([r.not_found[i] for r, (_, i) in zip(pick, ex_rows, strict=True)],
-                             dtype=bool)
-        mvr = _votes(contest, [r.paper_present[i] for r, (_, i) in zip(pick, ex_rows, strict=True)],
-                     [r.paper_marks[i] for r, (_, i) in zip(pick, ex_rows, strict=True)])
-        cvr = _votes(contest, [r.cvr_present[i] for r, (_, i) in zip(pick, ex_rows, strict=True)],
-                     [r.cvr_marks[i] for r, (_, i) in zip(pick, ex_rows, strict=True)])
-        county_of = np.array([c for c, _ in ex_rows], dtype=object)
-        n_frame = params.frame_sizes[cid]
-        statuses = []
-        for a in params.assertions_of(cid):
-            margin = params.margins[a.id]
-            by_county: dict[str, Discrepancies] = {}
-            if params.kind == "comparison":
-                risk = comparison_risk(a, cvr, mvr, margin=margin, N=n_frame,
-                                       method=params.method, not_found=not_found)
-                omega = a.assort(cvr) - mvr_assort(a, mvr, not_found)
-                for c in sorted(set(county_of.tolist())):
-                    by_county[c] = Discrepancies.from_omega(omega[county_of == c], a.upper)
-            else:
-                tuning = ({"eta0": (1.0 + margin) / 2.0, "d": ALPHA_POLLING_D}
-                          if params.method == "alpha" else {})
-                risk = polling_risk(a, mvr, N=n_frame, method=params.method,
-                                    not_found=not_found, margin=margin, **tuning)
-            if risk.p_value <= params.risk_limit:
-                st, nxt = CONFIRMED, risk.examined
-            elif risk.examined >= n_frame:
-                st, nxt = FULL_HAND_COUNT, n_frame
-            else:
-                d = risk.discrepancies
-                k = max(risk.examined, 1)
-                rates = ({"o1": d.o1 / k, "o2": d.o2 / k, "u1": d.u1 / k, "u2": d.u2 / k}
-                         if risk.examined and params.kind == "comparison" else None)
-                planned = _plan(params, a, rates)
-                nxt = max(_cap(planned, n_frame),
-                          min(n_frame, math.ceil(ROUND_GROWTH * max(len(seqs[cid]), 1))))
-                st = (FULL_HAND_COUNT if not math.isfinite(planned) or planned >= n_frame
-                      else ANOTHER_ROUND)
-            statuses.append(StateAssertionStatus(a.id, a.describe(contest), margin, risk, st,
-                                                 nxt, by_county))
-        worst = max((s.status for s in statuses), key=_SEVERITY.__getitem__, default=CONFIRMED)
-        over = sorted({c for s in statuses for c, d in s.by_county.items() if d.o1 or d.o2})
-        out.append(StateContestStatus(
-            cid, n_frame, got, worst, max((s.risk.p_value for s in statuses), default=0.0),
-            max((s.next_target for s in statuses if s.status != CONFIRMED), default=got),
-            dict(sorted(waiting.items())), tuple(over), tuple(statuses)))
-    overall = max((c.status for c in out), key=_SEVERITY.__getitem__, default=CONFIRMED)
-    if not rounds:
-        overall = ANOTHER_ROUND
-    status = StateAuditStatus(params.kind, params.risk_limit, len(rounds), overall, tuple(out),
-                              dict(sorted(waiting_all.items())))
-    if write:
-        atomic_write_json(audit_dir(root) / "status.json", status.to_json())
-    return status
-
-
-# ------------------------------------------------------------------ full hand count
-@dataclass(frozen=True)
-class HandCountContest:
-    contest_id: str
-    reported_winners: tuple[str, ...]
-    hand_winners: tuple[str, ...]
-    cvr_votes: dict[str, int]
-    hand_votes: dict[str, int]
-    batches: int
-    counted: int
-    by_county: dict[str, dict[str, Any]]  # county -> vote differences, differing batches
-    status: str  # confirmed | waiting | outcome_differs
-
-    def to_json(self) -> dict[str, Any]:
-        return {"contest_id": self.contest_id, "reported_winners": list(self.reported_winners),
-                "hand_winners": list(self.hand_winners), "cvr_votes": self.cvr_votes,
-                "hand_votes": self.hand_votes, "batches": self.batches,
-                "counted": self.counted, "by_county": self.by_county, "status": self.status}
-
-
-def hand_count_status(root: Path, ex: Executor, *, write: bool = True
-                      ) -> tuple[HandCountContest, ...]:
-    """Every county's batch hand counts against its CVR batch tallies, summed statewide.
-
-    A contest is ``confirmed`` when every batch is counted and the hand count's winners are
-    the reported ones (whatever the per-batch differences, which are listed by county and
-    batch); ``waiting`` while batches remain uncounted; ``outcome_differs`` otherwise.
-    """
-    params = load_state_audit(root)
-    if params.kind != "handcount":
-        raise AuditError(f"this audit is a {params.kind} audit, not a full hand count")
-    spec = load_spec(root)
-    res: dict[str, CountyHandCounts] = _ok("hand count", ex.map(
-        handcount_task, _counties(spec), str(root), spec.to_json(), list(params.contests)))
-    _check_unchanged(params, {c: r.cvrs for c, r in res.items()})
-    out = []
-    for sc in spec.contests:
-        if sc.id not in params.contests:
-            continue
-        ids = [c.id for c in sc.candidates]
-        cvr = np.zeros(len(ids), dtype=np.int64)
-        hand = np.zeros(len(ids), dtype=np.int64)
-        batches = counted = 0
-        by_county: dict[str, dict[str, Any]] = {}
-        for county in sorted(res):
-            for h in res[county].contests:
-                if h.contest != sc.id:
-                    continue
-                cvr += np.asarray(h.cvr_votes, dtype=np.int64)
-                hand += np.asarray(h.hand_votes, dtype=np.int64)
-                batches += h.batches
-                counted += h.counted
-                by_county[county] = {
-                    "batches": h.batches, "counted": h.counted,
-                    "difference": {i: hv - cv for i, hv, cv in
-                                   zip(ids, h.hand_votes, h.cvr_votes, strict=True)},
-                    "differing_batches": [
-                        {"batch": d.batch, "cvr": dict(zip(ids, d.cvr, strict=True)),
-                         "hand": None if d.hand is None else dict(zip(ids, d.hand, strict=True))}
-                        for d in h.differences]}
-        seats = sc.seats if sc.kind is ContestKind.APPROVAL else sc.vote_for
-        win, tied = decide(hand, seats)
-        hand_winners = tuple(sorted(ids[w] for w in win)) if not tied else ()
-        reported = tuple(sorted(params.winners[sc.id]))
-        st = ("waiting" if counted < batches else
-              CONFIRMED if hand_winners == reported else "outcome_differs")
-        out.append(HandCountContest(sc.id, reported, hand_winners,
-                                    dict(zip(ids, (int(x) for x in cvr), strict=True)),
-                                    dict(zip(ids, (int(x) for x in hand), strict=True)),
-                                    batches, counted, by_county, st))
-    if write:
-        atomic_write_json(audit_dir(root) / "status.json", {
-            "schema_version": SCHEMA_VERSION, "kind": "handcount",
-            "contests": [c.to_json() for c in out]})
-    return tuple(out)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..audit.assorters import NOT_RANKED, ContestVotes, contest_votes, tally, votes_from_marks
+from ..audit.batch import BatchFrame
 from ..audit.frames import Cards, contest_batch_frame, contest_rows, load_cards
 from ..audit.records import current_readings, load_records, marks_to_codes
 from ..audit.sampler import sample
@@ -141,9 +142,10 @@ class CountyDraws:
 
 
 def draw_task(county: str, root: str, spec_json: dict[str, Any], seed: str,
-              targets: dict[str, int]) -> CountyDraws:
+              targets: dict[str, int], unit: str = "card") -> CountyDraws:
     """The first ``targets[c]`` draws of the county's part of each contest's frame, with the
-    state's seed (Rivest's consistent sampler over statewide ids).
+    state's seed (Rivest's consistent sampler over statewide ids). ``unit`` ``card``: the
+    cards whose CVR holds the contest; ``batch``: the batches (``tabulator/batch``) holding it.
 
     The statewide sample's first n draws are the n smallest tickets of the statewide frame, so
     each county's share of them is among the county's own n smallest: the merge of these
@@ -156,8 +158,12 @@ def draw_task(county: str, root: str, spec_json: dict[str, Any], seed: str,
     for cid, n in targets.items():
         if cid not in c.maps or n <= 0:
             continue
-        rows = contest_rows(cards, c.contests[cid])
-        frame = [state_ballot_id(county, str(cards.ids[i])) for i in rows]
+        if unit == "batch":
+            keys = contest_batch_frame(cards, c.contests[cid]).keys
+            frame = [state_ballot_id(county, k) for k in keys]
+        else:
+            rows = contest_rows(cards, c.contests[cid])
+            frame = [state_ballot_id(county, str(cards.ids[i])) for i in rows]
         out[cid] = tuple((d.id, d.ticket) for d in sample(frame, seed, min(n, len(frame))))
     return CountyDraws(out)
 
@@ -170,7 +176,7 @@ class CountyRetrieval:
 
 
 def retrieval_task(county: str, root: str, round_no: int,
-                   by_county: dict[str, dict[str, str]]) -> CountyRetrieval:
+                   by_county: dict[str, dict[str, str]], unit: str = "card") -> CountyRetrieval:
     """Write the county's retrieval list for a round (``by_county[county]``: its ballot id ->
     ticket; one argument for every county, so the executor submits one map), in the
     county audit's retrieval-CSV form, sorted for pulling (container, tabulator, batch,
@@ -180,12 +186,13 @@ def retrieval_task(county: str, root: str, round_no: int,
     tickets = by_county[county]
     store = Store.open(county_store_dir(root, county))
     cards = load_cards(store, [])
-    missing = sorted(set(tickets) - set(cards.index))
+    missing = sorted(set(tickets) - set(cards.index)) if unit == "card" else []
     if missing:
         raise AuditError(f"county {county}: drawn ballot(s) not in its CVRs: "
                          f"{', '.join(missing[:5])}")
     path = audit_dir(root) / "rounds" / f"round-{round_no}" / f"{county}-retrieval.csv"
-    atomic_write_bytes(path, _retrieval_csv(store, "comparison", cards, tickets))
+    kind = "batch" if unit == "batch" else "comparison"
+    atomic_write_bytes(path, _retrieval_csv(store, kind, cards, tickets))
     return CountyRetrieval(str(path), len(tickets))
 
 
@@ -245,29 +252,26 @@ def readings_task(county: str, root: str, spec_json: dict[str, Any],
     return CountyReadings(len(cards.ids), tuple(out))
 
 
-# ------------------------------------------------------------------ full hand count
+# ------------------------------------------------------------------ batches
 @dataclass(frozen=True)
-class BatchDifference:
-    batch: str  # tabulator/batch
-    cvr: tuple[int, ...]  # per statewide candidate
-    hand: tuple[int, ...] | None  # None: not counted yet, or not found
+class CountyContestBatches:
+    """One contest's batches in a county (``tabulator/batch``, sorted): every card of a batch
+    holding the contest, the CVR tallies and the boards' hand tallies in statewide candidate
+    order (``hand[b]`` None: not counted yet; ``not_found[b]``: the batch was not found)."""
 
-
-@dataclass(frozen=True)
-class CountyHandCount:
     contest: str
     county_contest: str
-    batches: int
-    counted: int
-    cvr_votes: tuple[int, ...]
-    hand_votes: tuple[int, ...]  # over the batches counted
-    differences: tuple[BatchDifference, ...]  # batches whose hand count differs, or uncounted
+    keys: tuple[str, ...]
+    cards: tuple[int, ...]
+    cvr: tuple[tuple[int, ...], ...]
+    hand: tuple[tuple[int, ...] | None, ...]
+    not_found: tuple[bool, ...]
 
 
 @dataclass(frozen=True)
-class CountyHandCounts:
+class CountyBatches:
     cvrs: int
-    contests: tuple[CountyHandCount, ...]
+    contests: tuple[CountyContestBatches, ...]
 
 
 def county_batches(county: str, root: str) -> list[str]:
@@ -278,9 +282,12 @@ def county_batches(county: str, root: str) -> list[str]:
     return sorted(set(batch_keys(load_cards(store, [])).tolist()))
 
 
-def handcount_task(county: str, root: str, spec_json: dict[str, Any],
-                   contests: Sequence[str]) -> CountyHandCounts:
-    """Every batch's hand count (from the county's records) against its CVR tallies."""
+def batch_task(county: str, root: str, spec_json: dict[str, Any],
+               contests: Sequence[str]) -> CountyBatches:
+    """Every batch's CVR tallies (the county audit's batch frame,
+    :func:`tallyproof.audit.frames.contest_batch_frame`) and the boards' hand counts."""
+    from ..audit.workflow import reading_for
+
     c = _open(county, root, spec_json, contests)
     cards = load_cards(c.store, list(c.contests.values()))
     readings = current_readings(load_records(county_records_path(root, county)))
@@ -294,22 +301,58 @@ def handcount_task(county: str, root: str, spec_json: dict[str, Any],
         frame = contest_batch_frame(cards, contest)
         reported = np.zeros((len(frame.keys), len(codes)), dtype=np.int64)
         reported[:, ok] = frame.tallies[:, codes[ok]]
-        hand_total = np.zeros(len(codes), dtype=np.int64)
-        diffs = []
-        counted = 0
-        for b, key in enumerate(frame.keys):
-            r = readings.get((key, contest.id)) or readings.get((key, "*"))
-            hand: tuple[int, ...] | None = None
-            if r is not None and not r.not_found:
-                got = dict(r.tallies or ())
-                hand = tuple(int(got.get(contest.candidates[k].id, 0)) if k >= 0 else 0
-                             for k in codes)
-                hand_total += np.asarray(hand, dtype=np.int64)
-                counted += 1
-            cvr = tuple(int(x) for x in reported[b])
-            if hand != cvr:
-                diffs.append(BatchDifference(key, cvr, hand))
-        out.append(CountyHandCount(cid, contest.id, len(frame.keys), counted,
-                                   tuple(int(x) for x in reported.sum(axis=0)),
-                                   tuple(int(x) for x in hand_total), tuple(diffs)))
-    return CountyHandCounts(len(cards.ids), tuple(out))
+        hand: list[tuple[int, ...] | None] = []
+        missing: list[bool] = []
+        for key in frame.keys:
+            r = reading_for(readings, key, contest.id)
+            missing.append(bool(r is not None and r.not_found))
+            if r is None or r.not_found:
+                hand.append(None)
+                continue
+            got = dict(r.tallies or ())
+            hand.append(tuple(int(got.get(contest.candidates[k].id, 0)) if k >= 0 else 0
+                              for k in codes))
+        out.append(CountyContestBatches(
+            cid, contest.id, frame.keys, tuple(int(x) for x in frame.cards),
+            tuple(tuple(int(x) for x in row) for row in reported), tuple(hand),
+            tuple(missing)))
+    return CountyBatches(len(cards.ids), tuple(out))
+
+
+@dataclass(frozen=True)
+class StateBatchFrame:
+    """One contest's statewide list of batches (``county/tabulator/batch``, county-id order):
+    the county audit's :class:`~tallyproof.audit.batch.BatchFrame`, with each row's county and
+    the boards' hand counts."""
+
+    frame: BatchFrame
+    counties: list[str]
+    hand: list[tuple[int, ...] | None]
+    not_found: list[bool]
+
+    def recorded(self, row: int) -> bool:
+        return self.hand[row] is not None or self.not_found[row]
+
+
+def state_batch_frame(batches: dict[str, CountyBatches], contest: str) -> StateBatchFrame:
+    keys: list[str] = []
+    cards: list[int] = []
+    tallies: list[tuple[int, ...]] = []
+    counties: list[str] = []
+    hand: list[tuple[int, ...] | None] = []
+    missing: list[bool] = []
+    for county in sorted(batches):
+        for b in batches[county].contests:
+            if b.contest != contest:
+                continue
+            keys.extend(state_ballot_id(county, k) for k in b.keys)
+            cards.extend(b.cards)
+            tallies.extend(b.cvr)
+            counties.extend([county] * len(b.keys))
+            hand.extend(b.hand)
+            missing.extend(b.not_found)
+    if not keys:
+        raise AuditError(f"contest {contest}: no county has batches holding it")
+    frame = BatchFrame(tuple(keys), np.asarray(cards, dtype=np.int64),
+                       np.asarray(tallies, dtype=np.int64))
+    return StateBatchFrame(frame, counties, hand, missing)
