@@ -22,7 +22,7 @@ from tallyproof.audit.sampler import sample
 from tallyproof.audit.frames import batch_keys, load_cards
 from tallyproof.audit.workflow import ANOTHER_ROUND, CONFIRMED, FULL_HAND_COUNT, RETRIEVAL_COLUMNS
 from tallyproof.cvr_table import CvrBuilder
-from tallyproof.errors import AuditError
+from tallyproof.errors import AuditError, UsageError
 from tallyproof.model import Election, SourceFile
 from tallyproof.state.audit import (
     load_state_rounds,
@@ -365,6 +365,38 @@ def test_batch_comparison_confirms_or_names_the_county(astate: Path, tmp_path: P
     st = state_audit_status(other, EX)
     assert st.status != CONFIRMED
     assert st.contests[0].overstating_counties == ("south",)
+
+
+def test_stratified_mixed_state(astate: Path, tmp_path: Path) -> None:
+    """South audited by polling, North by comparison: one sample, two strata."""
+    with pytest.raises(UsageError):
+        start_state_audit(astate, EX, risk_limit=0.05, seed=SEED, kind="stratified")
+    params = start_state_audit(astate, EX, risk_limit=0.05, seed=SEED, kind="stratified",
+                               polling_counties=["south"])
+    assert params.polling_counties == ("south",)
+    next_state_round(astate, EX)
+    record_all(astate)
+    st = state_audit_status(astate, EX)
+    rounds = 1
+    while st.status == ANOTHER_ROUND and rounds < 6:
+        next_state_round(astate, EX)
+        record_all(astate)
+        st = state_audit_status(astate, EX)
+        rounds += 1
+    assert st.status == CONFIRMED and st.contests[0].measured_risk <= 0.05
+
+    other = make_state(tmp_path / "other")
+    start_state_audit(other, EX, risk_limit=0.05, seed=SEED, kind="stratified",
+                      polling_counties=["south"])
+    next_state_round(other, EX)
+
+    def switch_north(county: str, ballot: str, marks: list[list[int]] | None
+                     ) -> list[list[int]] | None:
+        return [[1]] if county == "north" and marks == [[0]] else marks
+
+    record_all(other, switch_north)
+    (mayor,) = state_audit_status(other, EX).contests
+    assert mayor.status != CONFIRMED and mayor.overstating_counties == ("north",)
 
 
 def test_state_audit_commands(astate: Path, capsys) -> None:  # noqa: ANN001

@@ -27,11 +27,14 @@ def register(state: typer.Typer) -> None:
         seed: Annotated[str, typer.Option("--seed", help="the state's public random seed: "
                                                         "digits, e.g. 20 dice rolls")],
         kind: Annotated[str, typer.Option(
-            "--kind", help="polling | comparison | batch | handcount")] = "comparison",
+            "--kind", help="polling | comparison | batch | stratified | handcount")] = "comparison",
         contest: Annotated[list[str] | None, typer.Option(
             "--contest", help="statewide contest id (repeatable; default: all)")] = None,
         method: Annotated[str | None, typer.Option(
             "--method", help="risk-measuring function (alpha, kelly, betting, agrapa)")] = None,
+        polling_county: Annotated[list[str] | None, typer.Option(
+            "--polling-county", metavar="COUNTY",
+            help="stratified: a county audited by ballot polling (repeat)")] = None,
         scheduler: SchedulerOpt = None,
         in_process: InProcessOpt = False,
         json: JsonOpt = False,
@@ -41,7 +44,8 @@ def register(state: typer.Typer) -> None:
 
         with executor(scheduler, in_process) as ex:
             params = start_state_audit(folder, ex, risk_limit=risk_limit, seed=seed, kind=kind,
-                                       contests=contest, method=method)
+                                       contests=contest, method=method,
+                                       polling_counties=polling_county or ())
         if json:
             emit_json({"audit": params.to_json()})
             return

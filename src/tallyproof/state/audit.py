@@ -10,6 +10,13 @@ Kinds (``kind``):
 * ``batch``: batch comparison (SHANGRLA §3.3, :mod:`tallyproof.audit.batch`): whole batches
   (``county/tabulator/batch``) drawn from the statewide list of batches and hand counted,
   against the counties' reported batch tallies;
+* ``stratified``: a mixed state, the counties named in ``polling_counties`` audited by ballot
+  polling (their CVR votes are not used; their ballot list still makes the frame) and the
+  others by card-level comparison: two strata combined by the union-intersection test of
+  Spertus & Stark 2022 (SUITE; :mod:`tallyproof.audit.stratified`), as the county workflow's
+  stratified audit does. One consistent sample is drawn over the whole statewide frame; its
+  cards in each stratum are that stratum's consistent sample (the sampler's filtering
+  property, :mod:`tallyproof.audit.sampler`);
 * ``handcount``: a full hand count by batch (what Georgia did in 2020): every batch's hand
   tally against its CVR tally, differences per county and batch, and whether the hand count
   gives the reported winners.
@@ -74,8 +81,9 @@ from .audit_tasks import (
 )
 from .tasks import county_store_dir
 
-KINDS = ("polling", "comparison", "batch", "handcount")
+KINDS = ("polling", "comparison", "batch", "stratified", "handcount")
 DEFAULT_METHOD = {"polling": "alpha", "comparison": "kelly", "batch": "alpha",
+                  "stratified": "alpha",
                   "handcount": "none"}
 SCHEMA_VERSION = 1
 _SEVERITY = {CONFIRMED: 0, ANOTHER_ROUND: 1, FULL_HAND_COUNT: 2}
@@ -107,6 +115,8 @@ class StateAuditParams:
     county_cvrs: dict[str, int]  # county -> CVRs when the audit started
     created: str
     plan_uppers: dict[str, float] = field(default_factory=dict)  # batch: τ per assertion
+    polling_counties: tuple[str, ...] = ()  # stratified: the ballot-polling stratum
+    cvr_means: dict[str, float] = field(default_factory=dict)  # stratified: Ā^c, CVR stratum
 
     def assertions_of(self, contest_id: str) -> list[Assertion]:
         return [a for a in self.assertions if a.contest_id == contest_id]
@@ -119,7 +129,8 @@ class StateAuditParams:
                 "margins": self.margins, "frame_sizes": self.frame_sizes,
                 "county_frames": self.county_frames, "winners": self.winners,
                 "county_cvrs": self.county_cvrs, "created": self.created,
-                "plan_uppers": self.plan_uppers}
+                "plan_uppers": self.plan_uppers,
+                "polling_counties": list(self.polling_counties), "cvr_means": self.cvr_means}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> StateAuditParams:
@@ -134,7 +145,9 @@ class StateAuditParams:
                    {k: {c: int(n) for c, n in v.items()} for k, v in d["county_frames"].items()},
                    {k: list(v) for k, v in d["winners"].items()},
                    {k: int(v) for k, v in d["county_cvrs"].items()}, str(d["created"]),
-                   {k: float(v) for k, v in d.get("plan_uppers", {}).items()})
+                   {k: float(v) for k, v in d.get("plan_uppers", {}).items()},
+                   tuple(d.get("polling_counties", ())),
+                   {k: float(v) for k, v in d.get("cvr_means", {}).items()})
 
 
 def load_state_audit(root: Path) -> StateAuditParams:
@@ -153,8 +166,11 @@ def _counties(spec: StateSpec) -> list[str]:
 
 def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
                       kind: str = "comparison", contests: Sequence[str] | None = None,
-                      method: str | None = None, now: str | None = None) -> StateAuditParams:
+                      method: str | None = None, polling_counties: Sequence[str] = (),
+                      now: str | None = None) -> StateAuditParams:
     """Fix the statewide audit's parameters in ``audit/audit.json`` (refuses to overwrite).
+
+    ``polling_counties`` (``stratified`` only) are the counties audited by ballot polling.
 
     Reported winners are those of the counties' CVRs summed statewide; a tie for the last
     seat is refused (the audit cannot confirm an outcome left to a tie-break).
@@ -175,6 +191,12 @@ def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
         raise AuditError(f"a statewide audit is already started in {audit_dir(root)}")
     spec = load_spec(root)
     counties = _counties(spec)
+    polling = tuple(sorted(set(polling_counties)))
+    for c in polling:
+        spec.county(c)
+    if (kind == "stratified") != bool(polling) or set(polling) == set(counties):
+        raise UsageError("a stratified audit names some, not all, counties as polling "
+                         "counties, and only a stratified audit names them")
     by_id = {sc.id: sc for sc in spec.contests}
     wanted = list(dict.fromkeys(contests)) if contests else [sc.id for sc in spec.contests]
     for cid in wanted:
@@ -185,6 +207,7 @@ def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
     frames: dict[str, CountyFrame] = _ok("audit frame", ex.map(
         frame_task, counties, str(root), spec.to_json(), wanted))
     assertions: list[Assertion] = []
+    cvr_means: dict[str, float] = {}
     margins: dict[str, float] = {}
     sizes: dict[str, int] = {}
     county_frames: dict[str, dict[str, int]] = {}
@@ -215,13 +238,21 @@ def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
             assert a.loser is not None  # pairwise assertions always have one
             margins[a.id] = float(votes[a.winner] - votes[a.loser]) / n
             assertions.append(a)
+            if kind == "stratified":  # mean of A over the CVR stratum: 1/2 + (V_w − V_l)/(2 N₁)
+                n1 = sum(f.cards for c in sorted(frames) if c not in polling
+                         for f in frames[c].contests if f.contest == cid)
+                d = sum(f.votes[a.winner] - f.votes[a.loser] for c in sorted(frames)
+                        if c not in polling for f in frames[c].contests if f.contest == cid)
+                if n1 == 0 or n1 == n:
+                    raise AuditError(f"contest {cid}: both strata must hold the contest")
+                cvr_means[a.id] = 0.5 + d / (2.0 * n1)
     uppers: dict[str, float] = {}
     if kind == "batch":
         _batch_margins(root, ex, spec, assertions, margins, sizes, county_frames, uppers)
     params = StateAuditParams(kind, risk_limit, seed, method, tuple(wanted), tuple(assertions),
                               margins, sizes, county_frames, winners,
                               {c: frames[c].cvrs for c in sorted(frames)},
-                              now or utc_timestamp(), uppers)
+                              now or utc_timestamp(), uppers, polling, cvr_means)
     atomic_write_json(path, params.to_json())
     return params
 
@@ -300,9 +331,12 @@ def _plan(params: StateAuditParams, a: Assertion, rates: dict[str, float] | None
                                params.frame_sizes[a.contest_id], params.risk_limit,
                                params.method, None, audit="comparison")
         return math.inf if n is None else float(n)
+    # a stratified audit is planned as a comparison over both strata (the county workflow's
+    # heuristic)
+    audit = "comparison" if params.kind == "stratified" else params.kind
     n = plan_for_assertion(params.margins[a.id], a.upper, params.frame_sizes[a.contest_id],
                            params.risk_limit, params.method,
-                           rates if params.kind == "comparison" else None, audit=params.kind)
+                           rates if params.kind == "comparison" else None, audit=audit)
     return math.inf if n is None else float(n)
 
 

@@ -16,6 +16,7 @@ from ..audit.batch import assorter_sums, batch_comparison_risk
 from ..audit.comparison import AssertionRisk, comparison_risk, mvr_assort
 from ..audit.plan import ALPHA_POLLING_D
 from ..audit.polling import polling_risk
+from ..audit.stratified import StratumSample, stratified_risk
 from ..audit.workflow import (
     ANOTHER_ROUND,
     AssertionStatus,
@@ -212,7 +213,9 @@ class _CardMeasure:
         for a in params.assertions_of(cid):
             margin = params.margins[a.id]
             by_county: dict[str, Discrepancies] = {}
-            if params.kind == "comparison":
+            if params.kind == "stratified":
+                risk, by_county = _stratified(params, a, cvr, mvr, not_found, county_of)
+            elif params.kind == "comparison":
                 risk = comparison_risk(a, cvr, mvr, margin=margin, N=n_frame,
                                        method=params.method, not_found=not_found)
                 omega = a.assort(cvr) - mvr_assort(a, mvr, not_found)
@@ -245,6 +248,30 @@ def _card_measure(root: Path, ex: Executor, params: StateAuditParams,
     _check_unchanged(params, {c: r.cvrs for c, r in readings.items()})
     index = {(c, r.contest): r for c, rs in readings.items() for r in rs.contests}
     return _CardMeasure(params, index, position)
+
+
+def _stratified(params: StateAuditParams, a: Assertion, cvr: ContestVotes, mvr: ContestVotes,
+                not_found: np.ndarray, county_of: np.ndarray
+                ) -> tuple[AssertionRisk, dict[str, Discrepancies]]:
+    """Union-intersection risk over the comparison and polling strata (Spertus & Stark 2022,
+    :func:`tallyproof.audit.stratified.stratified_risk`), as the county workflow's
+    stratified audit measures it."""
+    cid = a.contest_id
+    polling = np.array([c in params.polling_counties for c in county_of], dtype=bool)
+    n2 = sum(n for c, n in params.county_frames[cid].items() if c in params.polling_counties)
+    n1 = params.frame_sizes[cid] - n2
+    paper = mvr_assort(a, mvr, not_found)
+    omega = a.assort(cvr)[~polling] - paper[~polling]
+    res = stratified_risk(
+        StratumSample("comparison", n1, omega, reported_mean=params.cvr_means[a.id]),
+        StratumSample("polling", n2, paper[polling]), upper=a.upper, method=params.method)
+    cvr_counties = county_of[~polling]
+    by_county = {c: Discrepancies.from_omega(omega[cvr_counties == c], a.upper)
+                 for c in sorted(set(cvr_counties.tolist()))}
+    risk = AssertionRisk(a.id, len(county_of), Discrepancies.from_omega(omega, a.upper),
+                         res.p_value, (res.p_value,), params.margins[a.id],
+                         f"{params.method} (stratified)")
+    return risk, by_county
 
 
 @dataclass(frozen=True)
