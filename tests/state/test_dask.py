@@ -43,3 +43,21 @@ def test_a_killed_worker_is_retried(tmp_path: Path, cluster: DaskExecutor) -> No
     outs = cluster.map(die_once, ["a", "b"], str(tmp_path))
     assert [o.value for o in outs] == ["a done", "b done"]
     assert all((tmp_path / c).read_text() == "died" for c in ("a", "b"))
+
+
+def test_statewide_audit_draws_are_the_same_on_dask(tmp_path: Path,
+                                                    cluster: DaskExecutor) -> None:
+    from tallyproof.state.audit import next_state_round, start_state_audit
+
+    from .test_audit import SEED, make_state
+
+    files = []
+    for name, ex in (("inproc", InProcess()), ("dask", cluster)):
+        root = make_state(tmp_path / name)
+        start_state_audit(root, ex, risk_limit=0.05, seed=SEED, kind="comparison",
+                          now="2026-11-10T00:00:00Z")
+        next_state_round(root, ex)
+        audit = root / "audit"
+        files.append({p.relative_to(audit): p.read_bytes() for p in sorted(audit.rglob("*"))
+                      if p.is_file()})
+    assert files[0] == files[1] and len(files[0]) == 4  # audit.json, round, 2 retrieval lists
