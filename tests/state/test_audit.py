@@ -249,7 +249,14 @@ def hand_rows(root: Path, county: str, alter: Callable[[str, dict[str, int]], di
 
 def test_full_hand_count_by_batch(astate: Path) -> None:
     start_state_audit(astate, EX, risk_limit=0.05, seed=SEED, kind="handcount")
-    with pytest.raises(AuditError, match="no rounds"):
+    lists = next_state_round(astate, EX)  # every batch, one list per county
+    for county in ("north", "south"):
+        with open(lists.retrieval[county], newline="") as f:
+            listed = {f"{r['tabulator']}/{r['batch']}" for r in csv.DictReader(f)}
+        cards = load_cards(Store.open(county_store_dir(astate, county)), [])
+        assert listed == set(batch_keys(cards).tolist())
+        assert lists.new_cards[county] == len(listed) > 0
+    with pytest.raises(AuditError, match="already"):
         next_state_round(astate, EX)
     record_county(astate, "north", hand_rows(astate, "north"))
     (mayor,) = hand_count_status(astate, EX)

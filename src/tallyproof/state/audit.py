@@ -347,11 +347,13 @@ def _cap(planned: float, n_frame: int) -> int:
 def next_state_round(root: Path, ex: Executor) -> StateRound:
     """Size the next round statewide, draw it, and write each county's retrieval list."""
     params = load_state_audit(root)
-    if params.kind == "handcount":
-        raise AuditError("a full hand count has no rounds: every batch is counted "
-                         "(`tallyproof state audit record`, then `status`)")
     spec = load_spec(root)
     rounds = load_state_rounds(root)
+    if params.kind == "handcount":
+        if rounds:
+            raise AuditError("a full hand count has one list of batches per county, already "
+                             "written; record the counts, then run `status`")
+        return _hand_count_lists(root, ex, spec)
     targets: dict[str, int] = {}
     if not rounds:
         for cid in params.contests:
@@ -396,6 +398,19 @@ def next_state_round(root: Path, ex: Executor) -> StateRound:
     info = StateRound(number, targets, draws, retrieval,
                       {c: len(t) for c, t in sorted(tickets.items())})
     atomic_write_json(audit_dir(root) / "rounds" / f"round-{number}.json", info.to_json())
+    return info
+
+
+def _hand_count_lists(root: Path, ex: Executor, spec: StateSpec) -> StateRound:
+    """A full hand count's only "round": every batch of every county, one list per county
+    (the retrieval-list form, whole batches, no tickets)."""
+    counties = _counties(spec)
+    batches = _ok("hand count batches", ex.map(county_batches, counties, str(root)))
+    tickets = {c: dict.fromkeys(batches[c], "") for c in counties}
+    retrieval = {c: r.path for c, r in _ok("hand count lists", ex.map(
+        retrieval_task, counties, str(root), 1, tickets, "batch")).items()}
+    info = StateRound(1, {}, {}, retrieval, {c: len(tickets[c]) for c in counties})
+    atomic_write_json(audit_dir(root) / "rounds" / "round-1.json", info.to_json())
     return info
 
 
