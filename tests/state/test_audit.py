@@ -33,8 +33,16 @@ from tallyproof.state.audit import (
 from tallyproof.state.audit_status import hand_count_status, state_audit_status
 from tallyproof.state.audit_tasks import split_ballot_id, state_ballot_id
 from tallyproof.state.executor import InProcess
-from tallyproof.state.tasks import county_store_dir
-from tallyproof.state.workflow import add_contest, add_county, contest_from_options, init_state
+from tallyproof.ledger import new_keypair
+from tallyproof.state.tasks import county_key_path, county_store_dir
+from tallyproof.state.workflow import (
+    add_contest,
+    add_county,
+    CountyFailures,
+    commit_all,
+    contest_from_options,
+    init_state,
+)
 from tallyproof.store import Store
 
 from ..ledger.conftest import CONTESTS, ELECTION
@@ -71,6 +79,9 @@ def make_state(root: Path, north: int = 400, south: int = 300) -> Path:
                            "candidates": {f"c{i}": f"CAND. {i}" for i in range(4)}}}))
     cast(root, "north", north, 1, ELECTION)
     cast(root, "south", south, 2, SOUTH)
+    for cid in ("north", "south"):  # the audit starts after every county committed its CVRs
+        new_keypair(county_key_path(root, cid))
+    assert all(o.ok for o in commit_all(root, EX))
     return root
 
 
@@ -214,6 +225,17 @@ def test_comparison_confirms_when_paper_matches(astate: Path) -> None:
     st = state_audit_status(astate, EX)
     assert st.status == CONFIRMED
     assert st.contests[0].overstating_counties == ()
+
+
+def test_uncommitted_county_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    init_state(root, "Audit General", "2026-11-03", "TS")
+    add_county(root, "north", "North")
+    add_contest(root, contest_from_options("mayor", "Mayor",
+                                           [f"c{i}=Candidate {i}" for i in range(4)]))
+    cast(root, "north", 50, 1, ELECTION)
+    with pytest.raises(CountyFailures, match="north.*not committed"):
+        start_state_audit(root, EX, risk_limit=0.05, seed=SEED)
 
 
 def test_changed_cvrs_after_start_are_refused(astate: Path) -> None:

@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tallyproof.state.executor import DaskExecutor, InProcess
@@ -58,6 +59,10 @@ def test_statewide_audit_draws_are_the_same_on_dask(tmp_path: Path,
                           now="2026-11-10T00:00:00Z")
         next_state_round(root, ex)
         audit = root / "audit"
-        files.append({p.relative_to(audit): p.read_bytes() for p in sorted(audit.rglob("*"))
-                      if p.is_file()})
+        got = {p.relative_to(audit): p.read_bytes() for p in sorted(audit.rglob("*"))
+               if p.is_file()}
+        # each copy's counties signed with their own fresh keys: the commitments differ
+        params = orjson.loads(got.pop(Path("audit.json")))
+        assert set(params.pop("commitments")) == {"north", "south"}
+        files.append({**got, Path("audit.json"): params})
     assert files[0] == files[1] and len(files[0]) == 4  # audit.json, round, 2 retrieval lists

@@ -112,7 +112,7 @@ class StateAuditParams:
     frame_sizes: dict[str, int]  # contest -> N statewide
     county_frames: dict[str, dict[str, int]]  # contest -> county -> cards in its frame
     winners: dict[str, list[str]]  # contest -> reported winners (statewide candidate ids)
-    county_cvrs: dict[str, int]  # county -> CVRs when the audit started
+    commitments: dict[str, dict[str, Any]]  # county -> CVR table hash, latest checkpoint
     created: str
     plan_uppers: dict[str, float] = field(default_factory=dict)  # batch: τ per assertion
     polling_counties: tuple[str, ...] = ()  # stratified: the ballot-polling stratum
@@ -128,7 +128,7 @@ class StateAuditParams:
                 "assertions": [a.to_json() for a in self.assertions],
                 "margins": self.margins, "frame_sizes": self.frame_sizes,
                 "county_frames": self.county_frames, "winners": self.winners,
-                "county_cvrs": self.county_cvrs, "created": self.created,
+                "commitments": self.commitments, "created": self.created,
                 "plan_uppers": self.plan_uppers,
                 "polling_counties": list(self.polling_counties), "cvr_means": self.cvr_means}
 
@@ -144,7 +144,7 @@ class StateAuditParams:
                    {k: int(v) for k, v in d["frame_sizes"].items()},
                    {k: {c: int(n) for c, n in v.items()} for k, v in d["county_frames"].items()},
                    {k: list(v) for k, v in d["winners"].items()},
-                   {k: int(v) for k, v in d["county_cvrs"].items()}, str(d["created"]),
+                   {k: dict(v) for k, v in d["commitments"].items()}, str(d["created"]),
                    {k: float(v) for k, v in d.get("plan_uppers", {}).items()},
                    tuple(d.get("polling_counties", ())),
                    {k: float(v) for k, v in d.get("cvr_means", {}).items()})
@@ -251,7 +251,7 @@ def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
         _batch_margins(root, ex, spec, assertions, margins, sizes, county_frames, uppers)
     params = StateAuditParams(kind, risk_limit, seed, method, tuple(wanted), tuple(assertions),
                               margins, sizes, county_frames, winners,
-                              {c: frames[c].cvrs for c in sorted(frames)},
+                              {c: frames[c].commitment for c in sorted(frames)},
                               now or utc_timestamp(), uppers, polling, cvr_means)
     atomic_write_json(path, params.to_json())
     return params

@@ -92,8 +92,9 @@ class StateAuditStatus:
                 "waiting": self.waiting, "contests": [c.to_json() for c in self.contests]}
 
 
-def _check_unchanged(params: StateAuditParams, cvrs: dict[str, int]) -> None:
-    changed = sorted(c for c, n in cvrs.items() if params.county_cvrs.get(c) != n)
+def _check_unchanged(params: StateAuditParams, cvrs: dict[str, str]) -> None:
+    changed = sorted(c for c, h in cvrs.items()
+                     if params.commitments.get(c, {}).get("cvrs_sha256") != h)
     if changed:
         raise AuditError("the CVRs changed since the audit started in county(ies) "
                          f"{', '.join(changed)}; the audit's frame no longer holds")
@@ -245,7 +246,7 @@ def _card_measure(root: Path, ex: Executor, params: StateAuditParams,
             drawn[county][cid].append(ballot)
     readings: dict[str, CountyReadings] = _ok("audit readings", ex.map(
         readings_task, counties, str(root), spec_json, drawn))
-    _check_unchanged(params, {c: r.cvrs for c, r in readings.items()})
+    _check_unchanged(params, {c: r.cvrs_sha256 for c, r in readings.items()})
     index = {(c, r.contest): r for c, rs in readings.items() for r in rs.contests}
     return _CardMeasure(params, index, position)
 
@@ -320,7 +321,7 @@ def _batch_measure(root: Path, ex: Executor, params: StateAuditParams,
     spec = load_spec(root)
     batches: dict[str, CountyBatches] = _ok("audit batches", ex.map(
         batch_task, _counties(spec), str(root), spec_json, list(params.contests)))
-    _check_unchanged(params, {c: b.cvrs for c, b in batches.items()})
+    _check_unchanged(params, {c: b.cvrs_sha256 for c, b in batches.items()})
     return _BatchMeasure(params, {cid: state_batch_frame(batches, cid)
                                   for cid in params.contests},
                          {sc.id: sc.vote_for for sc in spec.contests})
@@ -361,7 +362,7 @@ def hand_count_status(root: Path, ex: Executor, *, write: bool = True
     spec = load_spec(root)
     res: dict[str, CountyBatches] = _ok("hand count", ex.map(
         batch_task, _counties(spec), str(root), spec.to_json(), list(params.contests)))
-    _check_unchanged(params, {c: r.cvrs for c, r in res.items()})
+    _check_unchanged(params, {c: r.cvrs_sha256 for c, r in res.items()})
     out = []
     for sc in spec.contests:
         if sc.id not in params.contests:

@@ -31,7 +31,7 @@ from ..audit.sampler import sample
 from ..errors import AuditError
 from ..fsutil import atomic_write_bytes
 from ..model import Contest
-from ..store import Store
+from ..store import Store, sha256_file
 from .spec import ContestMap, StateSpec, map_county
 from .tasks import county_store_dir
 
@@ -113,14 +113,23 @@ class CountyContestFrame:
 
 @dataclass(frozen=True)
 class CountyFrame:
-    cvrs: int  # every CVR of the county (checked unchanged at every later step)
+    cvrs_sha256: str  # the county's CVR table (checked unchanged at every later step)
+    commitment: dict[str, Any]  # what the county audit would hold its CVRs to
     contests: tuple[CountyContestFrame, ...]
 
 
 def frame_task(county: str, root: str, spec_json: dict[str, Any],
                contests: Sequence[str]) -> CountyFrame:
-    """The county's part of each contest's sample frame and its reported valid votes."""
+    """The county's part of each contest's sample frame, its reported valid votes, and its
+    commitment: the audit starts only after the county's CVRs are committed and its log
+    verifies against them (the county workflow's rule, :mod:`tallyproof.audit.workflow`)."""
+    from ..audit.workflow import _commitment  # thin adapter: the county audit's own check
+
     c = _open(county, root, spec_json, contests)
+    try:
+        commitment = _commitment(c.store, uses_cvrs=True)
+    except AuditError as exc:
+        raise AuditError(f"county {county}: {exc}") from exc
     cards = load_cards(c.store, list(c.contests.values()))
     out = []
     for cid in contests:
@@ -130,7 +139,7 @@ def frame_task(county: str, root: str, spec_json: dict[str, Any],
         v = _cvr_votes(c, cards, cid, rows)
         out.append(CountyContestFrame(cid, c.maps[cid].county_contest, len(rows),
                                       tuple(int(x) for x in tally(v))))
-    return CountyFrame(len(cards.ids), tuple(out))
+    return CountyFrame(str(commitment["cvrs_sha256"]), commitment, tuple(out))
 
 
 # ------------------------------------------------------------------ draws
@@ -214,7 +223,7 @@ class CountyContestReadings:
 
 @dataclass(frozen=True)
 class CountyReadings:
-    cvrs: int
+    cvrs_sha256: str
     contests: tuple[CountyContestReadings, ...]
 
 
@@ -249,7 +258,7 @@ def readings_task(county: str, root: str, spec_json: dict[str, Any],
                                                        for row in cvr.marks),
             tuple(bool(x) for x in paper.present), tuple(tuple(bool(y) for y in row)
                                                          for row in paper.marks)))
-    return CountyReadings(len(cards.ids), tuple(out))
+    return CountyReadings(sha256_file(c.store.cvrs_path), tuple(out))
 
 
 # ------------------------------------------------------------------ batches
@@ -270,7 +279,7 @@ class CountyContestBatches:
 
 @dataclass(frozen=True)
 class CountyBatches:
-    cvrs: int
+    cvrs_sha256: str
     contests: tuple[CountyContestBatches, ...]
 
 
@@ -316,7 +325,7 @@ def batch_task(county: str, root: str, spec_json: dict[str, Any],
             cid, contest.id, frame.keys, tuple(int(x) for x in frame.cards),
             tuple(tuple(int(x) for x in row) for row in reported), tuple(hand),
             tuple(missing)))
-    return CountyBatches(len(cards.ids), tuple(out))
+    return CountyBatches(sha256_file(c.store.cvrs_path), tuple(out))
 
 
 @dataclass(frozen=True)
