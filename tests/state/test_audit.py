@@ -22,7 +22,7 @@ from tallyproof.audit.sampler import sample
 from tallyproof.audit.frames import batch_keys, load_cards
 from tallyproof.audit.workflow import ANOTHER_ROUND, CONFIRMED, FULL_HAND_COUNT, RETRIEVAL_COLUMNS
 from tallyproof.cvr_table import CvrBuilder
-from tallyproof.errors import AuditError, UsageError
+from tallyproof.errors import AuditError, InputError, UsageError
 from tallyproof.model import Election, SourceFile
 from tallyproof.state.audit import (
     load_state_rounds,
@@ -448,3 +448,34 @@ def test_state_audit_commands(astate: Path, capsys) -> None:  # noqa: ANN001
     assert main(["state", "audit", "status", d, "--in-process"]) == 1
     captured = capsys.readouterr()
     assert "south" in captured.out and "full_hand_count" in captured.out
+
+
+def test_a_county_records_only_its_own_draws(astate: Path) -> None:
+    start_state_audit(astate, EX, risk_limit=0.05, seed=SEED, kind="comparison")
+    next_state_round(astate, EX)
+    north_csv = boards(astate, "north")
+    with pytest.raises(InputError, match="not drawn") as info:
+        record_county(astate, "south", north_csv)  # type: ignore[arg-type]
+    assert info.value.record == 2
+    assert not (astate / "audit" / "counties" / "south" / "records.jsonl").exists()
+
+
+def test_hand_count_command_exits_1_when_the_outcome_differs(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from tallyproof.cli import main
+
+    root = make_state(tmp_path / "s", 40, 120)
+    d = str(root)
+    assert main(["state", "audit", "start", d, "--risk-limit", "0.05", "--seed", SEED,
+                 "--kind", "handcount", "--in-process"]) == 0
+    assert main(["state", "audit", "round", d, "--in-process"]) == 0
+    record_county(root, "north", hand_rows(root, "north"))
+
+    def swap(key: str, t: dict[str, int]) -> dict[str, int]:
+        return dict(t, c0=t["c1"], c1=t["c0"])
+
+    record_county(root, "south", hand_rows(root, "south", swap))
+    capsys.readouterr()
+    (mayor,) = hand_count_status(root, EX, write=False)
+    assert mayor.status == "outcome_differs"  # South holds 3/4 of the cards: c1 wins
+    assert main(["state", "audit", "status", d, "--in-process"]) == 1
+    assert "not the reported" in capsys.readouterr().err
