@@ -141,8 +141,15 @@ def register(state: typer.Typer) -> None:
             for c in status.contests:
                 out.print(f"  {c.contest_id}: {c.status}, {c.examined:,} of {c.frame_size:,} "
                           f"card(s) examined, measured risk {c.measured_risk:.4g}"
-                          + (f", next round {c.next_target:,}" if c.status == "another_round"
-                             else ""), highlight=False)
+                          + (f", next round {c.next_target:,}"
+                             if c.status == "another_round" and not c.waiting else ""),
+                          highlight=False)
+                for a in c.assertions:
+                    found = ", ".join(f"{county} o1={d.o1} o2={d.o2} u1={d.u1} u2={d.u2}"
+                                      for county, d in a.by_county.items()
+                                      if d.o1 or d.o2 or d.u1 or d.u2)
+                    out.print(f"    {a.description}: risk {a.risk.p_value:.4g}, {a.status}"
+                              + (f"; discrepancies: {found}" if found else ""), highlight=False)
                 if c.overstating_counties:
                     out.print(f"    overstatements found in: {', '.join(c.overstating_counties)}",
                               highlight=False)
