@@ -319,8 +319,8 @@ def test_risk_limit_holds_when_the_reported_winner_lost(tmp_path: Path, kind: st
     are c1's that c1 truly won by one vote, the hardest wrong outcome to catch. Over many
     public seeds, a comparison or polling audit (escalating statewide for up to three rounds;
     stopping earlier can only lower the chance of confirming) may confirm the wrong outcome
-    at most about alpha of the time (alpha = 0.2 so that a violation would show in 60 trials, 40 for the slower polling;
-    the binomial bound allows 3 standard deviations)."""
+    at most about alpha of the time (alpha = 0.2 so that a violation would show in 60 trials,
+    40 for the slower polling; the binomial bound allows 3 standard deviations)."""
     import shutil
 
     alpha, trials = 0.2, 60 if kind == "comparison" else 40
