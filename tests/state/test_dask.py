@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tallyproof.state.executor import DaskExecutor, InProcess
@@ -61,3 +62,25 @@ def test_a_state_bundle_verifies_on_the_cluster(tmp_path: Path, cluster: DaskExe
     assert on_dask.ok and in_process.ok
     assert [(c.name, c.status, c.summary) for c in on_dask.checks] == [
         (c.name, c.status, c.summary) for c in in_process.checks]
+
+
+def test_statewide_audit_draws_are_the_same_on_dask(tmp_path: Path,
+                                                    cluster: DaskExecutor) -> None:
+    from tallyproof.state.audit import next_state_round, start_state_audit
+
+    from .test_audit import SEED, make_state
+
+    files = []
+    for name, ex in (("inproc", InProcess()), ("dask", cluster)):
+        root = make_state(tmp_path / name)
+        start_state_audit(root, ex, risk_limit=0.05, seed=SEED, kind="comparison",
+                          now="2026-11-10T00:00:00Z")
+        next_state_round(root, ex)
+        audit = root / "audit"
+        got = {p.relative_to(audit): p.read_bytes() for p in sorted(audit.rglob("*"))
+               if p.is_file()}
+        # each copy's counties signed with their own fresh keys: the commitments differ
+        params = orjson.loads(got.pop(Path("audit.json")))
+        assert set(params.pop("commitments")) == {"north", "south"}
+        files.append({**got, Path("audit.json"): params})
+    assert files[0] == files[1] and len(files[0]) == 4  # audit.json, round, 2 retrieval lists

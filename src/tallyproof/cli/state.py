@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
     state = typer.Typer(help="A statewide election: many counties, one body of evidence.",
                         no_args_is_help=True)
     app.add_typer(state, name="state")
+    from .state_audit import register as register_audit
+
+    register_audit(state)
 
     @state.command("init")
     def init_cmd(
