@@ -20,7 +20,8 @@ from tallyproof.audit.records import (
 )
 from tallyproof.audit.sampler import sample
 from tallyproof.audit.frames import batch_keys, load_cards
-from tallyproof.audit.workflow import ANOTHER_ROUND, CONFIRMED, FULL_HAND_COUNT, RETRIEVAL_COLUMNS
+from tallyproof.audit.workflow import ANOTHER_ROUND, CONFIRMED, FULL_HAND_COUNT
+from tallyproof.audit.worksheets import RETRIEVAL_COLUMNS
 from tallyproof.cvr_table import CvrBuilder
 from tallyproof.errors import AuditError, InputError, UsageError
 from tallyproof.model import Election, SourceFile

@@ -151,7 +151,8 @@ def state_audit_status(root: Path, ex: Executor, *, write: bool = True) -> State
         out.append(StateContestStatus(
             cid, n_frame, got, worst, max((s.risk.p_value for s in statuses), default=0.0),
             max((s.next_target for s in statuses if s.status != CONFIRMED), default=got),
-            tuple(statuses), dict(sorted(waiting.items())), tuple(over)))
+            tuple(statuses), waiting_for=sum(waiting.values()),
+            waiting=dict(sorted(waiting.items())), overstating_counties=tuple(over)))
     overall = max((c.status for c in out), key=_SEVERITY.__getitem__, default=CONFIRMED)
     if not rounds:
         overall = ANOTHER_ROUND

@@ -26,7 +26,8 @@ import numpy as np
 from ..audit.assorters import NOT_RANKED, ContestVotes, contest_votes, tally, votes_from_marks
 from ..audit.batch import BatchFrame
 from ..audit.frames import Cards, contest_batch_frame, contest_rows, load_cards
-from ..audit.records import current_readings, load_records, marks_to_codes
+from ..audit.choices import mark_codes
+from ..audit.records import current_readings, load_records
 from ..audit.sampler import sample
 from ..errors import AuditError
 from ..fsutil import atomic_write_bytes
@@ -123,11 +124,11 @@ def frame_task(county: str, root: str, spec_json: dict[str, Any],
     """The county's part of each contest's sample frame, its reported valid votes, and its
     commitment: the audit starts only after the county's CVRs are committed and its log
     verifies against them (the county workflow's rule, :mod:`tallyproof.audit.workflow`)."""
-    from ..audit.workflow import _commitment  # thin adapter: the county audit's own check
+    from ..audit.commitment import held_commitment  # the county audit's own check
 
     c = _open(county, root, spec_json, contests)
     try:
-        commitment = _commitment(c.store, uses_cvrs=True)
+        commitment = held_commitment(c.store, uses_cvrs=True)
     except AuditError as exc:
         raise AuditError(f"county {county}: {exc}") from exc
     cards = load_cards(c.store, list(c.contests.values()))
@@ -190,7 +191,7 @@ def retrieval_task(county: str, root: str, round_no: int,
     ticket; one argument for every county, so the executor submits one map), in the
     county audit's retrieval-CSV form, sorted for pulling (container, tabulator, batch,
     position)."""
-    from ..audit.workflow import _retrieval_csv  # thin adapter: the county audit's writer
+    from ..audit.worksheets import retrieval_csv, sheet_cards  # the county audit's writer
 
     tickets = by_county[county]
     store = Store.open(county_store_dir(root, county))
@@ -201,7 +202,11 @@ def retrieval_task(county: str, root: str, round_no: int,
                          f"{', '.join(missing[:5])}")
     path = audit_dir(root) / "rounds" / f"round-{round_no}" / f"{county}-retrieval.csv"
     kind = "batch" if unit == "batch" else "comparison"
-    atomic_write_bytes(path, _retrieval_csv(store, kind, cards, tickets))
+    # one board per county list (the county splits it among its boards); the contests to read
+    # are the statewide audit's, named on the statewide worksheet, so none are listed here
+    sheet = sheet_cards(store, kind, cards, tickets, {}, 1)
+    atomic_write_bytes(path, retrieval_csv(sheet, {c.id: c for c in store.election.contests},
+                                           kind))
     return CountyRetrieval(str(path), len(tickets))
 
 
@@ -247,7 +252,7 @@ def readings_task(county: str, root: str, spec_json: dict[str, Any],
         contest = c.contests[cid]
         cvr = _cvr_votes(c, cards, cid, cards.rows(ballots))
         recs = [reading_for(readings, b, contest.id) for b in ballots]
-        paper_cards = [None if r is None or r.marks is None else marks_to_codes(contest, r.marks)
+        paper_cards = [None if r is None or r.marks is None else mark_codes(contest, r.marks)
                        for r in recs]
         paper = state_votes(votes_from_marks(contest, paper_cards), c.state[cid],
                             c.maps[cid].codes)
