@@ -11,7 +11,7 @@ from .common import emit_json, out
 from .state import InProcessOpt, SchedulerOpt
 from .state import _executor as executor
 
-DirArg = Annotated[Path, typer.Argument(metavar="DIR", help="the state folder")]
+DirArg = Annotated[Path, typer.Argument(help="the state folder")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
@@ -33,7 +33,7 @@ def register(state: typer.Typer) -> None:
         method: Annotated[str | None, typer.Option(
             "--method", help="risk-measuring function (alpha, kelly, betting, agrapa)")] = None,
         polling_county: Annotated[list[str] | None, typer.Option(
-            "--polling-county", metavar="COUNTY",
+            "--polling-county",
             help="stratified: a county audited by ballot polling (repeat)")] = None,
         scheduler: SchedulerOpt = None,
         in_process: InProcessOpt = False,
@@ -78,7 +78,7 @@ def register(state: typer.Typer) -> None:
     @audit.command("record")
     def record_cmd(
         folder: DirArg,
-        county: Annotated[str, typer.Argument(metavar="COUNTY")],
+        county: Annotated[str, typer.Argument()],
         file: Annotated[Path, typer.Argument(
             help="the county's audit-board CSV, in the county audit's form with the county's "
                  "own ids: ballot_id,contest_id,marks,not_found,correction,reason (a hand "
