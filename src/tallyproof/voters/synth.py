@@ -152,7 +152,8 @@ def generate(out: str | Path, *, voters: int = 20000, deaths: int = 4000, counti
     death_day = np.concatenate([
         e - rng.integers(30, 3000, deaths),
         voted_date[dead] - rng.integers(5, 400, n_dead),
-        voted_date[after] + rng.integers(1, np.maximum(2, e - voted_date[after] + 1)),
+        # died on or after the day the ballot was returned, before election day
+        voted_date[after] + (rng.random(n_after) * (e - voted_date[after])).astype(np.int64),
     ])
     deaths_t = pa.table({
         "first": np.concatenate([others.first, ppl.first[dead], ppl.first[after]]),
