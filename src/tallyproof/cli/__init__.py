@@ -31,6 +31,7 @@ def _root() -> None:
 # Each module defines ``register(app)``.
 for _mod in (ingest, tabulate, ledger, audit, evidence, results, compare, demo):
     _mod.register(app)
+from . import voters as _voters; _voters.register(app)  # noqa: E402,E702 (voter files)
 
 
 def main(argv: list[str] | None = None) -> int:
