@@ -21,6 +21,7 @@ reported with file, line and field (:class:`~tallyproof.errors.InputError`).
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,12 +187,19 @@ def read_voter_file(path: str | Path, kind: Kind, layout: str = "tallyproof",
     lay = layout_for(layout, kind)
     schema = SCHEMAS[kind]
     try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            first = next(csv.reader(f, delimiter=lay.delimiter), [])
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read the header: {exc}", file=path, record="line 1") from None
+    try:
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=block_size),
             parse_options=pacsv.ParseOptions(delimiter=lay.delimiter),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in lay.columns.values()},
+                column_types={c: pa.string() for c in first},  # every column as text
                 strings_can_be_null=False, include_columns=None),
         )
     except FileNotFoundError:
@@ -199,7 +207,10 @@ def read_voter_file(path: str | Path, kind: Kind, layout: str = "tallyproof",
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read as {layout} {kind} file: {exc}", file=path) from None
     header = reader.schema.names
-    missing = [f for f in lay.columns.values() if f not in header]
+    # optional canonical columns may be absent from the file (read as empty)
+    needed = {c: f for c, f in lay.columns.items()
+              if c.startswith("_") or c not in schema or schema[c][1]}
+    missing = [f for f in needed.values() if f not in header]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)} (header has "
                          f"{', '.join(header)})", file=path, record="line 1")
@@ -212,7 +223,8 @@ def read_voter_file(path: str | Path, kind: Kind, layout: str = "tallyproof",
             break
         except pa.ArrowInvalid as exc:
             raise InputError(f"malformed CSV after line {line0}: {exc}", file=path) from None
-        cols: dict[str, pa.Array] = {c: batch.column(f) for c, f in lay.columns.items()}
+        cols: dict[str, pa.Array] = {c: batch.column(f) for c, f in lay.columns.items()
+                                     if f in header}
         if lay.derive is not None:
             lay.derive(cols)
         if lay.methods is not None:
