@@ -160,3 +160,17 @@ def test_no_data_means_not_answered_never_no_problem() -> None:
                                       "more_votes_than_voters"}
     assert {c.verdict for c in claims} == {"not_answered"}
     assert all("It needs" in c.finding for c in claims)
+
+
+def test_mail_return_date_is_when_a_mail_ballot_was_cast(deceased_data) -> None:
+    # Mary Jones voted by mail; without voted_date her ballot dates from election day, after
+    # her death (left to explain); the mail file's return date shows she voted, then died
+    history = deceased_data.history.set_column(
+        5, "voted_date", pa.nulls(deceased_data.history.num_rows, pa.date32()))
+    data = VoterData(roll=deceased_data.roll, history=history, deaths=deceased_data.deaths)
+    without = by_name(run_all(data, Rules(E)))[DECEASED].details
+    assert (without["explained_by_timing"], without["left_to_explain"]) == (0, 2)
+    data.mail = table("mail", [{"county": "C1", "voter_id": "4", "returned": D(2020, 10, 10),
+                                "accepted": D(2020, 10, 11), "status": "ACCEPTED"}])
+    with_mail = by_name(run_all(data, Rules(E)))[DECEASED].details
+    assert (with_mail["explained_by_timing"], with_mail["left_to_explain"]) == (1, 1)

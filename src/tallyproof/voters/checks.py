@@ -72,7 +72,8 @@ def run_all(data: VoterData, rules: Rules, match_list: Path | None = None,
     out: list[Check] = []
     have_voted = data.roll is not None and data.history is not None
     if have_voted:
-        matching.prepare_voters(con, data.roll, data.history, rules.election.isoformat())
+        matching.prepare_voters(con, data.roll, data.history, rules.election.isoformat(),
+                                data.mail)
     if have_voted and data.deaths is not None:
         out.append(deceased(con, data.deaths, rules))
     else:

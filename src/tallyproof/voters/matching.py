@@ -69,17 +69,30 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 
 def prepare_voters(con: duckdb.DuckDBPyConnection, roll: pa.Table, history: pa.Table,
-                   election: str) -> None:
-    """Create view ``voted``: the voters credited in ``election`` with their roll identity."""
+                   election: str, mail: pa.Table | None = None) -> None:
+    """Create table ``voted``: the voters credited in ``election`` with their roll identity.
+
+    The day a ballot was cast: the history's ``voted_date``; for mail voters without it, the
+    mail-ballot file's return date (when given); otherwise election day.
+    """
     con.register("roll_t", roll)
     con.register("hist_t", history)
+    if mail is not None:
+        con.register("mail_v", mail)
+        mail_join = """LEFT JOIN (SELECT county, voter_id, max(returned) AS returned
+                       FROM mail_v GROUP BY ALL) m USING (county, voter_id)"""
+        returned = "m.returned"
+    else:
+        mail_join, returned = "", "NULL::DATE"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE voted AS
         SELECT h.county, h.voter_id, h.method, h.precinct AS h_precinct,
-               coalesce(h.voted_date, h.election_date) AS cast_date,
+               coalesce(h.voted_date,
+                        CASE WHEN h.method = 'mail' THEN {returned} END,
+                        h.election_date) AS cast_date,
                {_norm('r.first')} AS f, {_norm('r.last')} AS l,
                r.birth_year AS y, r.birth_date AS dob
-        FROM hist_t h JOIN roll_t r USING (county, voter_id)
+        FROM hist_t h JOIN roll_t r USING (county, voter_id) {mail_join}
         WHERE h.election_date = DATE '{election}'
     """)
 
