@@ -120,3 +120,32 @@ def test_fuzz_any_text_is_read_or_refused_with_input_error(tmp_path: Path, body:
     except InputError:
         return
     assert set(t.column("method").to_pylist()) <= {"in_person", "early", "mail", "provisional"}
+
+
+HEADERS = {
+    ("roll", "tallyproof"): "county,voter_id,first,last,birth_year,birth_date\n",
+    ("mail", "tallyproof"): "county,voter_id,returned,accepted,status,uocava\n",
+    ("deaths", "tallyproof"): "first,last,birth_date,death_date\n",
+    ("history", "nc"): "county_desc\tvoter_reg_num\telection_lbl\tvoting_method\tpct_label\n",
+    ("history", "ga"): "County Name,Voter Registration #,Election Date,Absentee,Provisional\n",
+}
+
+
+@pytest.mark.parametrize(("kind", "layout"), list(HEADERS))
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.lists(st.lists(st.sampled_from(
+    ["", "x", "1950", "2020-11-03", "13/45/2020", "Y", "N", "ACCEPTED", "ABSENTEE BY MAIL",
+     "mail", '"', "é", " "]), min_size=0, max_size=7), max_size=5))
+def test_fuzz_every_reader(tmp_path: Path, kind: str, layout: str,
+                           body: list[list[str]]) -> None:
+    header = HEADERS[(kind, layout)]
+    sep = "\t" if layout == "nc" else ","
+    p = tmp_path / "fuzz.txt"
+    p.write_text(header + "".join(sep.join(r) + "\n" for r in body), encoding="utf-8")
+    try:
+        t = read_voter_file(p, kind, layout)
+    except InputError as exc:
+        assert exc.file is not None
+        return
+    assert t.num_rows <= len(body)
