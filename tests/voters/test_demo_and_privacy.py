@@ -108,3 +108,18 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     bad.write_text("county,voter_id,election_date,method\nC,1,someday,mail\n")
     assert main(["voters", "check", "--history", str(bad), *ARGS]) == 2
     assert main(["voters", "check", "--history", str(bad), "--election", "nope"]) == 2
+
+
+@pytest.mark.parametrize(("fault", "check"), [
+    (None, None), ("dead-voter", "voters.deceased"), ("double-vote", "voters.double_voting"),
+    ("late-ballot", "voters.late_ballots")])
+def test_clean_demo_passes_and_each_fault_fails_its_own_check(
+        tmp_path: Path, capsys, fault: str | None, check: str | None) -> None:
+    args = ["voters", "demo", "--out", str(tmp_path), "--voters", "3000", "--deaths", "1000",
+            "--clean"] + (["--fault", fault] if fault else [])
+    assert main(args) == 0
+    code = main(_check_args(tmp_path) + ["--json"])
+    doc = json.loads(capsys.readouterr().out)
+    failed = {c["name"] for c in doc["checks"] if c["status"] == "fail"}
+    assert failed == ({check} if check else set())
+    assert code == (1 if check else 0)

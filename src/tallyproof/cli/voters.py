@@ -121,13 +121,16 @@ def register(app: typer.Typer) -> None:
                             "late-ballot")] = None,
         birth_year_only: Annotated[bool, typer.Option(
             "--birth-year-only", help="leave the roll's full date of birth empty")] = False,
+        clean: Annotated[bool, typer.Option(
+            "--clean", help="plant no case of a kind unless its --fault is given")] = False,
     ) -> None:
         """Write synthetic voter files with planted truth (roll, history, mail, deaths,
         ballots per precinct, truth.json) in the documented CSV layout."""
         from ..voters.synth import generate
 
         t = generate(out_dir, voters=voters_n, deaths=deaths_n, seed=seed,
-                     faults=tuple(fault or ()), full_birth_date=not birth_year_only)
+                     faults=tuple(fault or ()), full_birth_date=not birth_year_only,
+                     baseline_cases=not clean)
         err.print(f"wrote {out_dir}: planted {len(t['dead_voter'])} dead voters, "
                   f"{len(t['died_after'])} who died after voting, {len(t['double_vote'])} "
                   f"double votes, {len(t['late_ballot'])} late ballots", highlight=False)

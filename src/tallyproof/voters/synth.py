@@ -78,12 +78,14 @@ def _days(d: dt.date) -> int:
 
 def generate(out: str | Path, *, voters: int = 20000, deaths: int = 4000, counties: int = 4,
              seed: int = 2020, faults: tuple[str, ...] = (),
-             full_birth_date: bool = True) -> dict[str, Any]:
+             full_birth_date: bool = True, baseline_cases: bool = True) -> dict[str, Any]:
     """Write roll.csv, history.csv, mail.csv, deaths.csv, ballots.csv and truth.json to
     ``out`` (documented ``tallyproof`` CSV layout) and return the truth.
 
     ``full_birth_date=False`` leaves the roll's birth_date empty (birth year only, as public
-    files do). Deterministic for a seed.
+    files do). ``baseline_cases=False`` plants no case of a kind unless its fault is asked
+    for (a clean run whose checks pass; a fault then fails only its own check).
+    Deterministic for a seed.
     """
     for f in faults:
         if f not in FAULTS:
@@ -93,10 +95,11 @@ def generate(out: str | Path, *, voters: int = 20000, deaths: int = 4000, counti
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    n_dead = max(3, voters // 4000) * (1 + 4 * ("dead-voter" in faults))
-    n_after = max(3, voters // 4000)
-    n_double = max(2, voters // 5000) * (1 + 4 * ("double-vote" in faults))
-    n_late = max(2, voters // 5000) * (1 + 4 * ("late-ballot" in faults))
+    base = 1 if baseline_cases else 0
+    n_dead = max(3, voters // 4000) * (base + 4 * ("dead-voter" in faults))
+    n_after = max(3, voters // 4000) * base  # lawful in the default rule: no fault
+    n_double = max(2, voters // 5000) * (base + 4 * ("double-vote" in faults))
+    n_late = max(2, voters // 5000) * (base + 4 * ("late-ballot" in faults))
 
     ppl = draw_people(rng, voters)
     county = np.asarray([f"C{i + 1:02d}" for i in rng.integers(0, counties, voters)])
@@ -111,8 +114,9 @@ def generate(out: str | Path, *, voters: int = 20000, deaths: int = 4000, counti
 
     # double voters: a second registration in another county, credited in both
     dbl = rng.choice(np.flatnonzero(turnout & (method != "mail")), n_double, replace=False)
-    d_county = np.asarray([f"C{(int(c[1:]) % counties) + 1:02d}" for c in county[dbl]])
-    d_ids = np.asarray([f"9{i:08d}" for i in range(n_double)])
+    d_county = np.asarray([f"C{(int(c[1:]) % counties) + 1:02d}" for c in county[dbl]],
+                          dtype=county.dtype)
+    d_ids = np.asarray([f"9{i:08d}" for i in range(n_double)], dtype=voter_id.dtype)
 
     roll_first = np.concatenate([ppl.first, ppl.first[dbl]])
     roll = pa.table({
