@@ -149,3 +149,27 @@ def test_fuzz_every_reader(tmp_path: Path, kind: str, layout: str,
         assert exc.file is not None
         return
     assert t.num_rows <= len(body)
+
+
+def test_north_carolina_roll_and_history_together(tmp_path: Path) -> None:
+    from tallyproof.voters.checks import DECEASED, Rules
+    from tallyproof.voters.report import VoterFiles, voter_evidence
+
+    roll = _write(tmp_path, "ncvoter.txt",
+                  "county_id\tcounty_desc\tvoter_reg_num\tlast_name\tfirst_name\t"
+                  "voter_status_desc\tregistr_dt\tbirth_year\tprecinct_abbrv\n"
+                  "1\tALAMANCE\t000001\tSMITH\tJOHN\tACTIVE\t01/02/2004\t1950\t03C\n"
+                  "1\tALAMANCE\t000002\tLEE\tANN\tACTIVE\t01/02/2004\t1970\t03C\n")
+    hist = _write(tmp_path, "ncvhis.txt",
+                  "county_desc\tvoter_reg_num\telection_lbl\tvoting_method\tpct_label\n"
+                  "ALAMANCE\t000001\t11/03/2020\tIN-PERSON\t03C\n")
+    deaths = _write(tmp_path, "d.csv", "first,last,birth_date,death_date\n"
+                    "John,Smith,1950-07-01,2019-01-01\n")
+    t = read_voter_file(roll, "roll", "nc")
+    assert t.column("registration_date").to_pylist()[0] == dt.date(2004, 1, 2)
+    doc = voter_evidence(VoterFiles(roll=roll, history=hist, deaths=deaths, layout="nc",
+                                    roll_layout="nc"), Rules(dt.date(2020, 11, 3)))
+    dec = {c["name"]: c for c in doc["checks"]}[DECEASED]
+    # the NC public roll has the birth year only: a match cannot show a dead person voted
+    assert dec["status"] == "not_run" and dec["details"]["matched"] == 1
+    assert {c["id"]: c["verdict"] for c in doc["claims"]}["dead_voters"] == "not_answered"

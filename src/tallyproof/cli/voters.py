@@ -47,6 +47,8 @@ def register(app: typer.Typer) -> None:
                            ] = None,
         layout: Annotated[str, typer.Option("--history-layout",
                           help="history file layout: tallyproof, nc or ga")] = "tallyproof",
+        roll_layout: Annotated[str, typer.Option("--roll-layout",
+                               help="roll file layout: tallyproof or nc")] = "tallyproof",
         mail: Annotated[Path | None, typer.Option("--mail", help="mail-ballot file")] = None,
         deaths: Annotated[Path | None, typer.Option("--deaths", help="death records")] = None,
         ballots: Annotated[Path | None, typer.Option(
@@ -87,8 +89,8 @@ def register(app: typer.Typer) -> None:
                       postmark_days=postmark_days,
                       died_after_voting_counts=died_after_voting == "counts",
                       snapshot=_date(snapshot, "--snapshot"))
-        doc = voter_evidence(VoterFiles(roll, history, mail, deaths, ballots, layout, truth),
-                             rules, match_list)
+        doc = voter_evidence(VoterFiles(roll, history, mail, deaths, ballots, layout,
+                                        roll_layout, truth), rules, match_list)
         if report is not None:
             atomic_write_json(report, doc)
         if match_list is not None:

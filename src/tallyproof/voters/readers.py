@@ -104,6 +104,14 @@ LAYOUTS[("nc", "history")] = Layout(
              "CURBSIDE": "in_person", "TRANSFER": "in_person", "ELIGIBLE DID NOT VOTE": "",
              "NO VOTE": ""},
 )
+# North Carolina voter registration (ncvoter, layout_ncvoter.txt): tab-separated; public
+# file carries the birth year only.
+LAYOUTS[("nc", "roll")] = Layout(
+    "nc", "roll", "\t",
+    {"county": "county_desc", "voter_id": "voter_reg_num", "first": "first_name",
+     "last": "last_name", "birth_year": "birth_year", "precinct": "precinct_abbrv",
+     "status": "voter_status_desc", "registration_date": "registr_dt"},
+)
 # Georgia voter history (statewide file, one row per voter per election).
 LAYOUTS[("ga", "history")] = Layout(
     "ga", "history", ",",

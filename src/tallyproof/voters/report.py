@@ -44,6 +44,7 @@ class VoterFiles:
     deaths: Path | None = None
     ballots: Path | None = None
     layout: str = "tallyproof"  # layout of the history file
+    roll_layout: str = "tallyproof"
     truth: Path | None = None  # planted truth (synthetic data): adds precision and recall
 
 
@@ -75,7 +76,7 @@ def voter_evidence(files: VoterFiles, rules: Rules,
                    match_list: Path | None = None) -> dict[str, Any]:
     """Run the checks on the files given and return the evidence document (counts only)."""
     data = VoterData(
-        roll=read_voter_file(files.roll, "roll") if files.roll else None,
+        roll=read_voter_file(files.roll, "roll", files.roll_layout) if files.roll else None,
         history=read_voter_file(files.history, "history", files.layout)
         if files.history else None,
         mail=read_voter_file(files.mail, "mail") if files.mail else None,
@@ -90,7 +91,7 @@ def voter_evidence(files: VoterFiles, rules: Rules,
                    for k, p in (("roll", files.roll), ("history", files.history),
                                 ("mail", files.mail), ("deaths", files.deaths),
                                 ("ballots", files.ballots)) if p is not None},
-        "history_layout": files.layout,
+        "history_layout": files.layout, "roll_layout": files.roll_layout,
         "checks": [c.to_json() for c in checks],
         "claims": [c.to_json() for c in claims_from_checks(checks, applicable=CHECKS)],
         "method_notes": METHOD_NOTES,
