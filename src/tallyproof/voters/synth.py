@@ -102,10 +102,12 @@ def generate(out: str | Path, *, voters: int = 20000, deaths: int = 4000, counti
     n_late = max(2, voters // 5000) * (base + 4 * ("late-ballot" in faults))
 
     ppl = draw_people(rng, voters)
-    county = np.asarray([f"C{i + 1:02d}" for i in rng.integers(0, counties, voters)])
+    names = np.asarray([f"C{i + 1:02d}" for i in range(counties)])
+    county_no = rng.integers(0, counties, voters)
+    county = names[county_no]
     precinct = np.char.add(np.char.add(county, "-P"),
                            rng.integers(1, 6, voters).astype(str))
-    voter_id = np.asarray([f"{i:09d}" for i in rng.permutation(voters) + 100000000])
+    voter_id = (rng.permutation(voters) + 100000000).astype(str)
     e = _days(ELECTION)
     reg = e - rng.integers(40, 9000, voters)
     turnout = rng.random(voters) < 0.7
@@ -114,8 +116,7 @@ def generate(out: str | Path, *, voters: int = 20000, deaths: int = 4000, counti
 
     # double voters: a second registration in another county, credited in both
     dbl = rng.choice(np.flatnonzero(turnout & (method != "mail")), n_double, replace=False)
-    d_county = np.asarray([f"C{(int(c[1:]) % counties) + 1:02d}" for c in county[dbl]],
-                          dtype=county.dtype)
+    d_county = names[(county_no[dbl] + 1) % counties]
     d_ids = np.asarray([f"9{i:08d}" for i in range(n_double)], dtype=voter_id.dtype)
 
     roll_first = np.concatenate([ppl.first, ppl.first[dbl]])
@@ -124,8 +125,8 @@ def generate(out: str | Path, *, voters: int = 20000, deaths: int = 4000, counti
         "voter_id": np.concatenate([voter_id, d_ids]),
         "first": roll_first,
         "last": np.concatenate([ppl.last, ppl.last[dbl]]),
-        "birth_year": [d.year for d in pa.array(np.concatenate([ppl.birth, ppl.birth[dbl]])
-                                                .astype("datetime64[D]")).to_pylist()],
+        "birth_year": (np.concatenate([ppl.birth, ppl.birth[dbl]]).astype("datetime64[D]")
+                       .astype("datetime64[Y]").astype(np.int64) + 1970),
         "birth_date": pa.array(np.concatenate([ppl.birth, ppl.birth[dbl]]).astype(np.int32),
                                pa.date32()) if full_birth_date
         else pa.nulls(len(roll_first), pa.date32()),
