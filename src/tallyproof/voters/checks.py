@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from ..errors import UsageError
 from ..evidence.checks import Check
 from ..fsutil import atomic_write_bytes
 from . import matching
@@ -166,7 +167,8 @@ def double_voting(con: Any, history: pa.Table, rules: Rules, have_roll: bool) ->
 
 
 def late_ballots(mail: pa.Table, rules: Rules) -> Check:
-    assert rules.deadline is not None  # run_all only calls this with a deadline
+    if rules.deadline is None:
+        raise UsageError("the late-ballot check needs the receipt deadline")
     con = matching.connect()
     con.register("mail_t", mail)
     e, d = rules.election.isoformat(), rules.deadline.isoformat()
