@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("tabulate", "irv", "ingest", "ledger", "audit", "sampler", "evidence")
+BENCHMARKS = ("tabulate", "irv", "ingest", "ledger", "audit", "sampler", "evidence", "voters")
 
 #: Smoke-sized arguments per benchmark for ``--quick``.
 QUICK_ARGS: dict[str, list[str]] = {
@@ -37,6 +37,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "audit": ["--quick"],
     "sampler": ["--ids", "20000", "--size", "100", "--repeat", "1"],
     "evidence": ["--cards", "2000", "--contests", "3"],
+    "voters": ["--scale", "0.0005"],
 }
 
 

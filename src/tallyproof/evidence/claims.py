@@ -39,6 +39,11 @@ CHECK_LABELS = {
     "audit": "the risk-limiting audit of the paper ballots",
     "hand_count": "the full hand count of the paper ballots",
     "results_history": "the published results over time",
+    "voters.deceased": "the match of voters credited against death records",
+    "voters.double_voting": "the double-voting check of the voter history",
+    "voters.late_ballots": "the check of mail-ballot receipt dates",
+    "voters.more_votes_than_voters": "the per-precinct check of voters registered and "
+                                     "credited",
 }
 
 #: What each check needs, so that an unanswered claim says which data would answer it.
@@ -55,6 +60,14 @@ CHECK_DATA = {
     "hand_count": "a full hand count by batch and the machine count (tallyproof compare "
                   "hand-count)",
     "results_history": "two or more published results snapshots (tallyproof results add)",
+    "voters.deceased": "the voter roll with full dates of birth, the voter history and death "
+                       "records (tallyproof voters check --roll --history --deaths)",
+    "voters.double_voting": "the voter history, and the voter roll to match across counties "
+                            "(tallyproof voters check --history --roll)",
+    "voters.late_ballots": "the mail-ballot file and the receipt deadline (tallyproof voters "
+                           "check --mail --deadline)",
+    "voters.more_votes_than_voters": "the voter roll and the voter history or ballots counted "
+                                     "per precinct (tallyproof voters check --roll --history)",
 }
 
 
@@ -200,6 +213,39 @@ SPECS: tuple[_ClaimSpec, ...] = (
         "Does counting the ballot records give the certified numbers?",
         (("official_results", _always),),
         "Counting the ballot records gives exactly the certified numbers.",
+    ),
+    _ClaimSpec(
+        "dead_voters",
+        "Votes are being cast on behalf of dead people.",
+        "Were ballots accepted from voters with a death record dated before the ballot was "
+        "cast, more than coincidences of name and birthday explain?",
+        (("voters.deceased", _always),),
+        "No more voters credited match a death record than coincidences between different "
+        "people sharing a name and birthday explain.",
+    ),
+    _ClaimSpec(
+        "double_voting",
+        "People voted twice.",
+        "Is any voter credited twice in this election, within the file or across counties?",
+        (("voters.double_voting", _always),),
+        "No registration is credited twice, and no more voters match across counties than "
+        "chance explains.",
+    ),
+    _ClaimSpec(
+        "late_ballots",
+        "Ballots that arrived after the deadline were counted.",
+        "Were mail ballots accepted with a return date after the deadline, beyond the lawful "
+        "exceptions given?",
+        (("voters.late_ballots", _always),),
+        "No accepted mail ballot was received after the deadline outside the exceptions given.",
+    ),
+    _ClaimSpec(
+        "more_votes_than_voters",
+        "There were more votes than voters.",
+        "Does any precinct have more voters credited or ballots counted than voters "
+        "registered?",
+        (("voters.more_votes_than_voters", _always),),
+        "No precinct has more voters credited or ballots counted than registered voters.",
     ),
 )
 
