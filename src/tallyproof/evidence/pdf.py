@@ -10,6 +10,7 @@ heading and alt text on every image keep it navigable and usable with a screen r
 from __future__ import annotations
 
 import io
+import struct
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,11 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
        + (f", {meta['date']}" if meta["date"] else "")
        + f". {meta['cards']:,} ballot cards (CVRs). Evidence as of {meta['as_of']}; made by "
        f"tallyproof {meta['tool_version']}.")
+    _p(pdf, ctx["verify_line"].replace("`", "\u201c", 1).replace("`", "\u201d", 1))
 
     s = ctx["summary"]
     _h(pdf, "Summary of checks", 2)
+    _p(pdf, ctx["legend"])
     _table(pdf, f"Checks: {s['passed']} passed, {s['failed']} failed, {s['not_run']} not run",
            ["Check", "Status", "What it found"],
            [[f"{c['label']} ({c['name']})", STATUS_TEXT[c["status"]], c["summary"]]
@@ -61,13 +64,17 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
         _p(pdf, f"Question: {cl['question']}")
         _p(pdf, f"Answer: {cl['finding']}")
 
+    if ctx["shares_plot"]:
+        _keep_room(pdf, 20 + _img_height(ctx["shares_plot"]))
     _h(pdf, "Contest results", 2)
     if ctx["shares_plot"]:
         _img(pdf, ctx["shares_plot"])
     if ctx["margins_plot"]:
         _img(pdf, ctx["margins_plot"])
     for ct in ctx["contests"]:
+        _keep_room(pdf, 50 / MIN_SCALE)  # heading, rule, caption and the first rows together
         _h(pdf, ct["name"], 3)
+        _p(pdf, f"Rule: {ct['rule']}")
         if ct["rows"]:
             _table(pdf, f"{ct['name']}: votes by candidate",
                    ["Candidate", "Votes", "Share", "Outcome"],
@@ -75,14 +82,29 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
                     for r in ct["rows"]], (90, 35, 30, 35))
         else:
             _p(pdf, "Winner(s): " + (", ".join(ct["winners"]) or "not determined"))
+        rd = ct["rounds"]
+        if rd:
+            n = len(rd["headers"])
+            cw = max(min(18, 100 // max(n, 1)), 12)
+            _table(pdf, f"{ct['name']}: votes in each round", ["Candidate", *rd["headers"],
+                                                                "Outcome"],
+                   [[r["name"], *r["cells"], r["note"]] for r in rd["rows"] + rd["inactive"]]
+                   + [["Votes needed to win (threshold)", *rd["threshold"], ""]],
+                   (190 - cw * n - 35, *([cw] * n), 35))
 
     _h(pdf, "Ballot accounting", 2)
+    if ctx["precincts_all_match"]:
+        _p(pdf, f"In all {len(ctx['precincts'])} precincts the number of CVRs equals the number "
+                "of pollbook check-ins.")
     if ctx["precinct_plot"]:
         _img(pdf, ctx["precinct_plot"])
     for c in ctx["recon_checks"]:
-        _p(pdf, f"{c['label'].capitalize()} ({STATUS_TEXT[c['status']]}): {c['summary']}")
+        _p(pdf, f"{c['title']} ({STATUS_TEXT[c['status']]}): {c['summary']}")
+        cov = ctx["results_coverage"]
+        if c["name"] == "official_results" and cov and cov["note"]:
+            _p(pdf, cov["note"])
         if c["differences"]:
-            _table(pdf, f"{c['label'].capitalize()}: differences",
+            _table(pdf, f"{c['title']}: differences",
                    ["Kind", "Place", "Expected", "Found", "Difference"],
                    [[d["kind"], d["place"], d["expected"], d["found"], d["difference"]]
                     for d in c["differences"][:200]], (45, 70, 25, 25, 25))
@@ -90,6 +112,8 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
     _h(pdf, "Risk-limiting audit", 2)
     audit = ctx["audit"]
     if audit:
+        if ctx["risk_limit_text"]:
+            _p(pdf, ctx["risk_limit_text"])
         _p(pdf, audit["summary"])
         if ctx["audit_plot"]:
             _img(pdf, ctx["audit_plot"])
@@ -100,12 +124,18 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
                 "paper ballots agree with the CVRs.")
 
     _h(pdf, "Inputs", 2)
-    _table(pdf, "Files the CVRs were read from, with their SHA-256",
-           ["File", "Format", "Cards", "SHA-256"],
-           [[x["name"], x["format"], f"{x['cards']:,}", x["sha256"]] for x in ctx["sources"]],
-           (45, 25, 20, 100))
+    ha = ctx["hash_appendix"]
+    _table(pdf, f"Files the CVRs were read from ({ha['files']} files)",
+           ["Format", "Files", "Cards"],
+           [[g["format"], f"{g['files']:,}", f"{g['cards']:,}"] for g in ctx["source_groups"]],
+           (90, 50, 50))
+    _p(pdf, f"Every input file's SHA-256 (its digital fingerprint) is listed in "
+            f"{ha['name']}, published next to this report and in the bundle; check the files "
+            f"with \u201csha256sum -c {ha['name']}\u201d. That list's own SHA-256 is "
+            f"{ha['sha256']}.")
     if ctx["ledger_root"]:
         _p(pdf, f"Commitment log root {ctx['ledger_root']} over {ctx['ledger_size']:,} leaves.")
+    _p(pdf, ctx["verify_line"].replace("`", "\u201c", 1).replace("`", "\u201d", 1))
     raw = bytes(pdf.output())
     return raw
 
@@ -129,6 +159,7 @@ def _p(pdf: FPDF, text: str) -> None:
 
 def _table(pdf: FPDF, caption: str, header: list[str], rows: list[list[str]],
            widths: tuple[int, ...]) -> None:
+    _keep_room(pdf, 25 / MIN_SCALE)  # the caption, the header row and a few rows together
     pdf.set_font(FONT, "B", 9)
     pdf.multi_cell(0, 5, caption, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, "", 8)
@@ -141,8 +172,38 @@ def _table(pdf: FPDF, caption: str, header: list[str], rows: list[list[str]],
     pdf.ln(2)
 
 
+#: Width of a chart on the page (mm); a chart that does not fit the rest of a page is shrunk
+#: to fit when that keeps at least MIN_SCALE of its size, else it starts the next page.
+IMG_WIDTH = 170
+MIN_SCALE = 0.7
+
+
+def _img_height(plot: Any, width: float = IMG_WIDTH) -> float:
+    w, h = struct.unpack(">II", plot.png[16:24])  # the PNG's IHDR chunk: width, height
+    return float(width * h / w)
+
+
+def _keep_room(pdf: FPDF, height: float) -> None:
+    """Start a new page unless ``height`` mm (shrunk as :func:`_img` may) fit on this one, so
+    a heading is never left alone above a blank space."""
+    room = pdf.page_break_trigger - pdf.get_y()
+    if room < height * MIN_SCALE:
+        pdf.add_page()
+
+
 def _img(pdf: FPDF, plot: Any) -> None:
-    pdf.image(io.BytesIO(plot.png), w=170, alt_text=plot.alt, title=plot.title)
+    full = _img_height(plot)
+    room = pdf.page_break_trigger - pdf.get_y() - 8  # the caption below
+    width = float(IMG_WIDTH)
+    if full > room:
+        if full * MIN_SCALE <= room:
+            width = IMG_WIDTH * room / full
+        else:
+            pdf.add_page()
+            room = pdf.page_break_trigger - pdf.get_y() - 8
+            width = IMG_WIDTH * min(1.0, room / full)
+    pdf.image(io.BytesIO(plot.png), w=width, x=pdf.l_margin + (IMG_WIDTH - width) / 2,
+              alt_text=plot.alt, title=plot.title)
     pdf.set_font(FONT, "", 8)
     pdf.multi_cell(0, 4, plot.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)

@@ -8,17 +8,17 @@ are fixed (:mod:`.pdf`). The template ships inside the package and is the only o
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from .. import __version__
-from ..errors import StoreError, UsageError
+from ..errors import UsageError
 from ..fsutil import atomic_write_bytes
 from ..model import Contest, Election
 from ..store import Store
@@ -26,14 +26,37 @@ from . import plots
 from .checks import Check
 from .claims import CHECK_LABELS, Claim, claims_from_checks
 from .collect import Evidence, collect
+from .contest_view import contest_view, outcome
 
 DEFAULT_EPOCH = 315_532_800  # 1980-01-01T00:00:00Z, the earliest time a zip file can hold
+
+
+#: The appendix listing every input file's SHA-256 (``sha256sum -c`` format), written next to
+#: the report and into the bundle; the report itself shows only this file's own SHA-256.
+HASH_APPENDIX = "input-files.sha256"
+#: How to read a check's status; the same words in the HTML and the PDF.
+LEGEND = ("Each check compares two independent records of the same ballots. PASS means they "
+          "agree; FAIL means at least one difference was found (listed in this report); "
+          "NOT RUN means the input the check needs was not given, so the check says nothing "
+          "either way.")
+VERIFY_LINE = ("Anyone can re-check this report: download the published bundle and run "
+               "`tallyproof verify BUNDLE`; it recounts the ballots, re-checks every hash and "
+               "rebuilds this report from the bundled data.")
+RISK_LIMIT_TEXT = (
+    "What the risk limit means: a risk-limiting audit checks a random sample of paper ballots "
+    "by hand. The risk limit is the largest chance the audit accepts of confirming a wrong "
+    "outcome. A risk limit of {pct} means: if the reported winner of a contest were actually "
+    "wrong, the audit would have at least a {conf} chance of catching it and going on to a full "
+    "hand count. Each line below is one fact that makes the reported winner right (for example "
+    "\u201cA has more votes than B\u201d); its measured risk shrinks as sampled paper ballots "
+    "agree with it, and the audit may stop once every measured risk is at or below the limit.")
 
 
 @dataclass(frozen=True)
 class ReportPaths:
     html: Path
     pdf: Path
+    hashes: Path
 
 
 def source_date_epoch(election: Election) -> int:
@@ -62,10 +85,17 @@ def build_report(store: Store, out_dir: Path) -> ReportPaths:
 
     pdf = render_pdf(ctx)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = ReportPaths(html=out_dir / "report.html", pdf=out_dir / "report.pdf")
+    paths = ReportPaths(html=out_dir / "report.html", pdf=out_dir / "report.pdf",
+                        hashes=out_dir / HASH_APPENDIX)
+    atomic_write_bytes(paths.hashes, render_hash_appendix(ctx))
     atomic_write_bytes(paths.html, html.encode("utf-8"))
     atomic_write_bytes(paths.pdf, pdf)
     return paths
+
+
+def render_hash_appendix(ctx: dict[str, Any]) -> bytes:
+    """``<sha256>  <file name>`` per input file, sorted by name (what ``sha256sum -c`` reads)."""
+    return "".join(f"{s['sha256']}  {s['name']}\n" for s in ctx["sources"]).encode("utf-8")
 
 
 def render_html(ctx: dict[str, Any]) -> str:
@@ -85,11 +115,22 @@ def report_context(store: Store, ev: Evidence, epoch: int | None = None) -> dict
     election = store.election
     epoch = source_date_epoch(election) if epoch is None else epoch
     claims: list[Claim] = claims_from_checks(ev.checks)
-    contests = [_contest_view(store, c, ev.tabulation) for c in election.contests]
-    margin_rows = [(c["name"], c["margin_pct"]) for c in contests if c["margin_pct"] is not None]
+    contests = [contest_view(c, ev.tabulation, None if _has_tally(ev.tabulation, c)
+                             else _cards_with(store, c)) for c in election.contests]
+    names = {c.id: c.name for c in election.contests}
+    charted = [c for c in contests if c["chart_rows"]]
+    margin_rows = [(_chart_name(c), c["margin_pct"]) for c in contests
+                   if c["margin_pct"] is not None]
     ledger = next((c for c in ev.checks if c.name == "ledger"), None)
     precincts = _precinct_rows(ev.reconciliation)
-    audit = ev.audit
+    audit = _audit_view(ev.audit, names)
+    sources = [s.to_json() for s in sorted(election.sources, key=lambda s: s.name)]
+    coverage = _results_coverage(ev.checks, election)
+    claim_views = [cl.to_json() for cl in claims]
+    if coverage and coverage["note"]:
+        for cv in claim_views:
+            if cv["id"] == "count_not_certified":
+                cv["finding"] = f"{cv['finding']} {coverage['note']}"
     return {
         "meta": {
             "election": election.name,
@@ -105,48 +146,68 @@ def report_context(store: Store, ev: Evidence, epoch: int | None = None) -> dict
             "failed": sum(c.status == "fail" for c in ev.checks),
             "not_run": sum(c.status == "not_run" for c in ev.checks),
         },
+        "legend": LEGEND,
+        "verify_line": VERIFY_LINE,
         "checks": [_check_view(c) for c in ev.checks],
-        "claims": [cl.to_json() for cl in claims],
+        "claims": claim_views,
         "contests": contests,
+        "results_coverage": coverage,
         "shares_plot": plots.contest_shares(
-            [c["name"] for c in contests if c["rows"]],
-            [[(r["name"], r["votes"], r["winner"]) for r in c["rows"]] for c in contests
-             if c["rows"]]) if any(c["rows"] for c in contests) else None,
+            [_chart_name(c) for c in charted], [c["chart_rows"] for c in charted])
+        if charted else None,
         "margins_plot": plots.margins([m[0] for m in margin_rows], [m[1] for m in margin_rows])
         if margin_rows else None,
-        "recon_checks": [_recon_view(c) for c in ev.checks
+        "recon_checks": [_recon_view(c, election) for c in ev.checks
                          if c.name.startswith("reconciliation.") or c.name == "official_results"],
         "precincts": precincts,
+        "precincts_all_match": bool(precincts) and all(
+            p["checkins"] is not None and p["cvrs"] == p["checkins"] for p in precincts),
+        # a chart of nothing but zeros tells a reader nothing: drawn only when a count differs
         "precinct_plot": plots.precinct_reconciliation(
             [p["precinct"] for p in precincts], [p["cvrs"] for p in precincts],
-            [p["checkins"] for p in precincts]) if precincts else None,
+            [p["checkins"] for p in precincts]) if precincts and not all(
+                p["checkins"] is not None and p["cvrs"] == p["checkins"] for p in precincts)
+        else None,
         "audit": audit,
         "audit_plot": plots.audit_risk(
-            [(f"{a['contest']}: {a['label']}", a["ballots"], a["risks"])
+            [(f"{a['contest_name']}: {a['label']}", a["ballots"], a["risks"])
              for a in audit["assertions"]],
             float(audit["risk_limit"])) if audit and audit["assertions"] else None,
         "discrepancy_plot": plots.discrepancies(sorted(audit["discrepancies"].items()))
         if audit and any(audit["discrepancies"].values()) else None,
-        "sources": [s.to_json() for s in sorted(election.sources, key=lambda s: s.name)],
+        "sources": sources,
+        "source_groups": _source_groups(sources),
+        "hash_appendix": {"name": HASH_APPENDIX,
+                          "sha256": hashlib.sha256(render_hash_appendix({"sources": sources}))
+                          .hexdigest(), "files": len(sources)},
+        "risk_limit_text": RISK_LIMIT_TEXT.format(
+            pct=_pct_text(audit["risk_limit"]), conf=_pct_text(1 - audit["risk_limit"]))
+        if audit and audit.get("risk_limit") is not None else "",
         "ledger_root": ledger.details.get("root") if ledger and ledger.status != "not_run" else None,
         "ledger_size": ledger.details.get("tree_size") if ledger else None,
     }
 
 
 def _check_view(c: Check) -> dict[str, Any]:
-    return {"name": c.name, "status": c.status, "summary": c.summary,
-            "label": CHECK_LABELS.get(c.name, c.name)}
+    label = CHECK_LABELS.get(c.name, c.name)
+    return {"name": c.name, "status": c.status, "summary": c.summary, "label": label,
+            "title": label[:1].upper() + label[1:]}
 
 
-def _recon_view(c: Check) -> dict[str, Any]:
+def _recon_view(c: Check, election: Election) -> dict[str, Any]:
     raw = list(c.details.get("differences") or c.details.get("mismatches") or [])
+    contests = {x.id: x for x in election.contests}
     diffs = []
     for d in raw:
         if "place" in d:
             place = ", ".join(f"{k} {v}" for k, v in sorted(d["place"].items()) if v is not None)
         else:
-            place = f"contest {d.get('contest')}, unit {d.get('reporting_unit')}, " \
-                    f"candidate {d.get('candidate')}"
+            ct = contests.get(str(d.get("contest")))
+            cand = {x.id: x.name for x in ct.candidates}.get(str(d.get("candidate"))) if ct \
+                else None
+            place = f"{ct.name if ct else d.get('contest')}, " \
+                    f"{'whole county' if d.get('reporting_unit') == 'ALL' else d.get('reporting_unit')}, " \
+                    f"{cand or d.get('candidate')}"
         nums = [v for k, v in d.items() if k not in ("kind", "place", "difference", "contest",
                                                         "reporting_unit", "candidate")]
         diffs.append({
@@ -176,52 +237,63 @@ def _precinct_rows(recon: dict[str, Any] | None) -> list[dict[str, Any]]:
     return rows
 
 
-def _contest_view(store: Store, contest: Contest, tabulation: dict[str, Any]) -> dict[str, Any]:
-    """Votes, shares, winners and margin of one contest, from the tabulation just computed
-    (:func:`tallyproof.tabulate.store_results.tabulate_store`: plurality/approval tallies are
-    exact integers; ranked contests show their winners, rounds are in the tabulation file)."""
-    names = {c.id: c.name for c in contest.candidates}
-    outcome = _outcome(tabulation, contest.id)
-    view: dict[str, Any] = {
-        "id": contest.id, "name": contest.name, "kind": contest.kind.value,
-        "seats": contest.seats, "rows": [], "margin_pct": None,
-        "overvotes": None, "undervotes": None, "tied": bool(outcome.get("tied")),
-        "winners": [names.get(w, w) for w in outcome.get("winners", [])], "cards": 0,
-    }
-    tally = outcome.get("tally")
-    if not tally:
-        view["cards"] = _cards_with(store, contest)
-        return view
-    votes = {str(k): int(v) for k, v in tally["votes"].items()}
-    winners = set(tally["winners"])
-    order = sorted(contest.candidates, key=lambda c: (-votes.get(c.id, 0), c.id))
-    total = sum(votes.values())
-    rows = [
-        {"name": c.name, "votes": votes.get(c.id, 0),
-         "share": _pct(Fraction(votes.get(c.id, 0), total)) if total else "",
-         "bar": f"{float(Fraction(votes.get(c.id, 0) * 100, total)):.1f}" if total else "0",
-         "winner": c.id in winners}
-        for c in order
-    ]
-    cards = int(tally["cards"])
-    view.update(rows=rows, overvotes=int(tally["overvotes"]), undervotes=int(tally["undervotes"]),
-                cards=cards)
-    seats = contest.seats
-    if len(rows) > seats and cards:
-        gap = rows[seats - 1]["votes"] - rows[seats]["votes"]
-        view["margin_pct"] = float(Fraction(100 * gap, cards))
-    return view
+def _has_tally(tabulation: dict[str, Any], contest: Contest) -> bool:
+    out = outcome(tabulation, contest.id)
+    return bool(out.get("tally")) or bool((out.get("rcv") or {}).get("total_ballots"))
 
 
-def _outcome(tabulation: dict[str, Any], contest_id: str) -> dict[str, Any]:
-    for c in tabulation.get("contests", []):
-        if isinstance(c, dict) and c.get("contest_id") == contest_id:
-            return c
-    raise StoreError(f"the tabulation has no outcome for contest {contest_id!r}")
+def _chart_name(c: dict[str, Any]) -> str:
+    return f"{c['name']} ({c['chart_note']})" if c["chart_note"] else c["name"]
 
 
-def _pct(f: Fraction) -> str:
-    return f"{float(f * 100):.2f}%"
+def _audit_view(audit: dict[str, Any] | None, names: dict[str, str]) -> dict[str, Any] | None:
+    """The audit data with each assertion's contest named (a copy; the evidence is untouched)."""
+    if not audit or "assertions" not in audit:
+        return audit
+    return {**audit, "assertions": [{**a, "contest_name": names.get(a["contest"], a["contest"])}
+                                    for a in audit["assertions"]]}
+
+
+def _results_coverage(checks: list[Check], election: Election) -> dict[str, Any] | None:
+    """Which contests the comparison with the certified results covered, and for each one it
+    did not, why (ranked contests are not compared; others were absent from the file)."""
+    c = next((x for x in checks if x.name == "official_results"), None)
+    if c is None or "contests_compared" not in c.details:
+        return None
+    compared = set(c.details["contests_compared"])
+    ranked = {str(x["contest"]) for x in c.details.get("not_compared") or []}
+    file = c.details.get("results_file") or "the certified results file"
+    missing = []
+    for ct in election.contests:
+        if ct.id in compared:
+            continue
+        if ct.id in ranked:
+            why = ("it is a ranked-choice contest; certified ranked-choice results list "
+                   "round-by-round transfers in a layout that varies by jurisdiction, so they "
+                   "are not compared automatically (its rounds are recounted above)")
+        else:
+            why = f"it is not in the certified results file ({file})"
+        missing.append({"contest": ct.name, "reason": why})
+    total = len(election.contests)
+    note = (f"The certified results were compared for {len(compared)} of the {total} contests. "
+            + " ".join(f"Not compared: {m['contest']} \u2014 {m['reason']}." for m in missing)
+            ) if missing else ""
+    return {"compared": len(compared), "total": total, "not_compared": missing, "note": note}
+
+
+def _source_groups(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Input files summed up by format: how many files and cards (the hashes are in the
+    appendix file)."""
+    groups: dict[str, list[int]] = {}
+    for s in sources:
+        g = groups.setdefault(str(s["format"]), [0, 0])
+        g[0] += 1
+        g[1] += int(s["cards"])
+    return [{"format": k, "files": v[0], "cards": v[1]} for k, v in sorted(groups.items())]
+
+
+def _pct_text(x: float) -> str:
+    return f"{x * 100:g}%"
 
 
 def _cards_with(store: Store, contest: Contest) -> int:
