@@ -98,7 +98,8 @@ def contest_view(contest: Contest, tabulation: dict[str, Any], cards_with: int |
         # round of an STV count holds transferred fractions and elected candidates' quotas).
         pick = rounds[-1] if contest.kind is ContestKind.IRV else rounds[0]
         won = set(out.get("winners", []))
-        final = sorted(((names.get(c, c), _num(v), c in won) for c, v in pick["tally"].items()),
+        final = sorted(((names.get(c, c), _count(v), c in won)
+                        for c, v in pick["tally"].items()),
                        key=lambda r: (-r[1], r[0]))
         view["chart_rows"] = [(n, v, w) for n, v, w in final]
         view["chart_note"] = ("final round" if contest.kind is ContestKind.IRV
@@ -149,6 +150,12 @@ def rounds_table(rcv: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
 
 def _num(v: Any) -> float:
     return float(Decimal(str(v)))
+
+
+def _count(v: Any) -> int | float:
+    """A round's count as an int when whole (IRV always), else a float (STV fractions)."""
+    d = Decimal(str(v))
+    return int(d) if d == d.to_integral_value() else float(d)
 
 
 def _fmt(v: Any) -> str:

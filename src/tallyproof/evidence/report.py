@@ -250,8 +250,17 @@ def _audit_view(audit: dict[str, Any] | None, names: dict[str, str]) -> dict[str
     """The audit data with each assertion's contest named (a copy; the evidence is untouched)."""
     if not audit or "assertions" not in audit:
         return audit
-    return {**audit, "assertions": [{**a, "contest_name": names.get(a["contest"], a["contest"])}
-                                    for a in audit["assertions"]]}
+    order = {cid: i for i, cid in enumerate(names)}  # the ballot's order, not "1", "10", "2"
+    rows = sorted(audit["assertions"], key=lambda a: (order.get(a["contest"], len(order)),
+                                                       a["contest"], a["id"]))
+    return {**audit, "assertions": [
+        {**a, "contest_name": names.get(a["contest"], a["contest"]),
+         "risk_text": _risk_text(float(a["risk"]))} for a in rows]}
+
+
+def _risk_text(risk: float) -> str:
+    """A measured risk as a plain decimal (no "8.8e-05" for a lay reader)."""
+    return "less than 0.0001" if risk < 0.0001 else f"{risk:.4f}"
 
 
 def _results_coverage(checks: list[Check], election: Election) -> dict[str, Any] | None:
