@@ -33,6 +33,7 @@ def test_two_builds_are_byte_identical(reconciled, tmp_path, monkeypatch):
     b = build_report(reconciled, tmp_path / "b")
     assert a.html.read_bytes() == b.html.read_bytes()
     assert a.pdf.read_bytes() == b.pdf.read_bytes()
+    assert a.hashes.read_bytes() == b.hashes.read_bytes()
     assert a.pdf.read_bytes().startswith(b"%PDF")
     assert b"2024-11-05 00:00 UTC" in a.html.read_bytes()  # the election date, never "now"
 

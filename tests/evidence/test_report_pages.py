@@ -190,3 +190,11 @@ def test_audit_rows_follow_the_ballot_and_risks_are_plain_decimals():
     view = _audit_view(audit, {"2": "Senator", "10": "Sheriff"})
     assert [a["contest_name"] for a in view["assertions"]] == ["Senator", "Sheriff"]
     assert [a["risk_text"] for a in view["assertions"]] == ["less than 0.0001", "0.0400"]
+
+
+def test_pages_with_a_ranked_contest_build_byte_identical(rstore, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1762214400")
+    a = build_report(rstore, tmp_path / "a")
+    b = build_report(rstore, tmp_path / "b")
+    for x, y in ((a.html, b.html), (a.pdf, b.pdf), (a.hashes, b.hashes)):
+        assert x.read_bytes() == y.read_bytes()
