@@ -198,3 +198,14 @@ def test_pages_with_a_ranked_contest_build_byte_identical(rstore, tmp_path, monk
     b = build_report(rstore, tmp_path / "b")
     for x, y in ((a.html, b.html), (a.pdf, b.pdf), (a.hashes, b.hashes)):
         assert x.read_bytes() == y.read_bytes()
+
+
+def test_every_inactive_ballot_kind_of_the_tabulator_has_words():
+    """Each inactive-ballot category a round can carry is shown in words, not RCTab's key."""
+    import tallyproof.tabulate as tab
+    from tallyproof.evidence.contest_view import INACTIVE_TEXT
+
+    src = "".join(p.read_text(encoding="utf-8") for p in Path(tab.__file__).parent.glob("*.py"))
+    for key in ("exhaustedChoices", "overvotes", "skippedRankings", "repeatedRankings",
+                "undervotes", "finalRoundSurplus"):
+        assert f'"{key}"' in src and key in INACTIVE_TEXT

@@ -23,6 +23,7 @@ INACTIVE_TEXT = {
     "skippedRankings": "too many skipped rankings",
     "repeatedRankings": "same candidate ranked again",
     "undervotes": "no candidate ranked (blank)",
+    "finalRoundSurplus": "surplus votes left when the last seat was filled",
 }
 
 

@@ -253,7 +253,8 @@ def _audit_view(audit: dict[str, Any] | None, names: dict[str, str]) -> dict[str
     order = {cid: i for i, cid in enumerate(names)}  # the ballot's order, not "1", "10", "2"
     rows = sorted(audit["assertions"], key=lambda a: (order.get(a["contest"], len(order)),
                                                        a["contest"], a["id"]))
-    return {**audit, "assertions": [
+    summary = str(audit.get("summary", ""))
+    return {**audit, "summary": summary[:1].upper() + summary[1:], "assertions": [
         {**a, "contest_name": names.get(a["contest"], a["contest"]),
          "risk_text": _risk_text(float(a["risk"]))} for a in rows]}
 
