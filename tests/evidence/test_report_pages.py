@@ -209,3 +209,15 @@ def test_every_inactive_ballot_kind_of_the_tabulator_has_words():
     for key in ("exhaustedChoices", "overvotes", "skippedRankings", "repeatedRankings",
                 "undervotes", "finalRoundSurplus"):
         assert f'"{key}"' in src and key in INACTIVE_TEXT
+
+
+def test_a_certified_results_difference_names_contest_and_candidate(store, write):
+    from tallyproof.reconcile import reconcile_store
+
+    from .conftest import TRUE_COUNTS, results_csv
+
+    counts = {"mayor": {**TRUE_COUNTS["mayor"], "bob": 5}, "measure": TRUE_COUNTS["measure"]}
+    reconcile_store(store, results=write("r.csv", results_csv(counts)))
+    ctx = report_context(store, collect(store))
+    (off,) = [c for c in ctx["recon_checks"] if c["name"] == "official_results"]
+    assert [d["place"] for d in off["differences"]] == ["Mayor, whole county, Bob Burns"]
