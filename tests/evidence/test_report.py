@@ -62,7 +62,7 @@ def test_report_shows_every_difference(store, write, tmp_path):
 
     reconcile_store(store, pollbooks=write("pb.csv", "precinct,checkins\nP1,4\nP2,6\nP3,4\n"))
     html = html_of(store)
-    assert "cvrs differ from checkins" in html and "precinct P2" in html and "-2" in html
+    assert "CVRs differ from check-ins" in html and "precinct P2" in html and "-2" in html
 
 
 def test_claims_in_json(reconciled, tmp_path, capsys):

@@ -221,3 +221,10 @@ def test_a_certified_results_difference_names_contest_and_candidate(store, write
     ctx = report_context(store, collect(store))
     (off,) = [c for c in ctx["recon_checks"] if c["name"] == "official_results"]
     assert [d["place"] for d in off["differences"]] == ["Mayor, whole county, Bob Burns"]
+
+
+def test_difference_kinds_read_as_words():
+    from tallyproof.evidence.report import _words
+
+    assert _words("cvrs_differ_from_checkins") == "CVRs differ from check-ins"
+    assert _words("manifest_batch_without_cvrs") == "manifest batch without CVRs"

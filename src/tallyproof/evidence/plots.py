@@ -163,7 +163,8 @@ def precinct_reconciliation(precincts: Sequence[str], cvrs: Sequence[int],
                 ax.text(v, y, f" {v:+,}" if v else " 0 (match)", va="center", fontsize=8,
                         ha="left" if v >= 0 else "right")
             ax.axvline(0, color="black", linewidth=0.8)
-            ax.set_xlabel("CVRs minus pollbook check-ins")
+            ax.set_xlabel("CVRs minus pollbook check-ins (below 0: fewer ballot records than "
+                          "voters checked in)")
             title = "Ballot accounting by precinct"
             lim = max((abs(v) for v in vals), default=0) or 1
             ax.set_xlim(-lim * 1.6, lim * 1.6)

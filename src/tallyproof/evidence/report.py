@@ -200,7 +200,8 @@ def _recon_view(c: Check, election: Election) -> dict[str, Any]:
     diffs = []
     for d in raw:
         if "place" in d:
-            place = ", ".join(f"{k} {v}" for k, v in sorted(d["place"].items()) if v is not None)
+            place = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(d["place"].items())
+                              if v is not None)
         else:
             ct = contests.get(str(d.get("contest")))
             cand = {x.id: x.name for x in ct.candidates}.get(str(d.get("candidate"))) if ct \
@@ -211,7 +212,7 @@ def _recon_view(c: Check, election: Election) -> dict[str, Any]:
         nums = [v for k, v in d.items() if k not in ("kind", "place", "difference", "contest",
                                                         "reporting_unit", "candidate")]
         diffs.append({
-            "kind": str(d.get("kind", "vote_count_differs")).replace("_", " "),
+            "kind": _words(str(d.get("kind", "vote_count_differs"))),
             "place": place,
             "expected": f"{nums[0]:,}" if len(nums) > 0 else "",
             "found": f"{nums[1]:,}" if len(nums) > 1 else "",
@@ -219,6 +220,13 @@ def _recon_view(c: Check, election: Election) -> dict[str, Any]:
         })
     total = int(c.details.get("differences_total", len(raw)))
     return {**_check_view(c), "differences": diffs, "total": total, "more": total > len(raw)}
+
+
+def _words(kind: str) -> str:
+    """A difference's kind as words: "cvrs_differ_from_checkins" -> "CVRs differ from
+    check-ins"."""
+    words = {"cvrs": "CVRs", "cvr": "CVR", "checkins": "check-ins", "id": "ID"}
+    return " ".join(words.get(w, w) for w in kind.split("_"))
 
 
 def _precinct_rows(recon: dict[str, Any] | None) -> list[dict[str, Any]]:
