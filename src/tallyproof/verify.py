@@ -250,7 +250,7 @@ def _report_check(folder: Path, store: Store, checks: list[Check], tabulation: d
                   reconciliation: dict[str, Any] | None, audit: dict[str, Any] | None) -> Check:
     """Rebuild report.html from the recomputed evidence and compare bytes with the bundled one."""
     from .evidence.collect import Evidence
-    from .evidence.report import SOURCES_FILE, render_html, report_context, sources_csv
+    from .evidence.report import HASH_APPENDIX, render_hash_appendix, render_html, report_context
 
     path = folder / "report" / "report.html"
     if not path.is_file():
@@ -266,11 +266,11 @@ def _report_check(folder: Path, store: Store, checks: list[Check], tabulation: d
                        and not c.name.startswith("audit.")]
     ev = Evidence(checks=evidence_checks, reconciliation=reconciliation,
                   tabulation=tabulation, audit=audit)
-    html = render_html(report_context(store, ev, int(meta["source_date_epoch"]))).encode("utf-8")
-    differ = [] if html == path.read_bytes() else ["report.html"]
-    appendix = folder / "report" / SOURCES_FILE
-    if appendix.is_file() and appendix.read_bytes() != sources_csv(store.election):
-        differ.append(SOURCES_FILE)
+    ctx = report_context(store, ev, int(meta["source_date_epoch"]))
+    differ = [] if render_html(ctx).encode("utf-8") == path.read_bytes() else ["report.html"]
+    appendix = folder / "report" / HASH_APPENDIX
+    if appendix.is_file() and appendix.read_bytes() != render_hash_appendix(ctx):
+        differ.append(HASH_APPENDIX)
     return Check("report", "fail" if differ else "pass",
                  f"{' and '.join(differ)} differ(s) from the report rebuilt from the bundled data"
                  if differ else "report.html is exactly what the bundled data gives")

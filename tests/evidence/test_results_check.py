@@ -17,6 +17,9 @@ def test_matching_results_pass(store, write):
     check = res.to_check()
     assert check.status == "pass"
     assert check.details["contests_compared"] == ["mayor", "measure"]
+    # plain words: "all 2 totals compared", not the jargon "2 contest/unit pair(s)"
+    assert f"all {check.details['units_compared']} totals compared" in check.summary
+    assert "contest/unit" not in check.summary
 
 
 def test_mismatch_names_contest_unit_candidate_and_numbers(store, write):

@@ -10,7 +10,7 @@ the election, with a SHA-256 manifest of its files. Layout and rules: docs/bundl
     BUNDLE/evidence/tabulation.json   the published outcome of every contest
     BUNDLE/evidence/checks.json       every check's status and numbers when the bundle was made
     BUNDLE/evidence/claims.json       the claims section
-    BUNDLE/report/report.html, report.pdf
+    BUNDLE/report/report.html, report.pdf, input-files.sha256 (every input file's SHA-256)
 
 The zip is reproducible: entries sorted, timestamps = the report's SOURCE_DATE_EPOCH,
 fixed permissions, no directories entries, no extra fields.
@@ -60,7 +60,14 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
     existing non-empty folder is refused."""
     from .claims import claims_from_checks
     from .collect import collect
-    from .report import SOURCES_FILE, render_html, report_context, source_date_epoch, sources_csv
+    from .report import (
+        COUNTY_CHECKS,
+        HASH_APPENDIX,
+        render_hash_appendix,
+        render_html,
+        report_context,
+        source_date_epoch,
+    )
 
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / BUNDLE_JSON).exists():
@@ -82,7 +89,7 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         (stage / "evidence" / TABULATION_FILE).write_bytes(_json(evidence.tabulation))
         (stage / "evidence" / "checks.json").write_bytes(
             _json({"schema_version": 1, "checks": [c.to_json() for c in evidence.checks]}))
-        claims = claims_from_checks(evidence.checks)
+        claims = claims_from_checks(evidence.checks, COUNTY_CHECKS)  # as the report does
         (stage / "evidence" / "claims.json").write_bytes(
             _json({"schema_version": 1, "claims": [c.to_json() for c in claims]}))
         ctx = report_context(bstore, evidence)
@@ -91,7 +98,7 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         from .pdf import render_pdf
 
         (stage / "report" / "report.pdf").write_bytes(render_pdf(ctx))
-        (stage / "report" / SOURCES_FILE).write_bytes(sources_csv(bstore.election))
+        (stage / "report" / HASH_APPENDIX).write_bytes(render_hash_appendix(ctx))
         (stage / BUNDLE_JSON).write_bytes(_json(_bundle_meta(bstore, evidence, epoch)))
         write_sums(stage)
         if out.exists():

@@ -282,17 +282,17 @@ def claims_from_checks(checks: Sequence[Check],
         if problems:
             verdict: Verdict = "problem_found"
             finding = "Problem found. " + " ".join(
-                f"{_label(c.name).capitalize()}: {c.summary.rstrip('.')}." for c in problems
+                f"{_sentence_case(_label(c.name))}: {c.summary.rstrip('.')}." for c in problems
             )
         elif pending and not ran:
             verdict = "not_answered"
             finding = "Not answered yet: " + " ".join(
-                f"{_label(c.name).capitalize()}: {c.summary.rstrip('.')}." for c in pending)
+                f"{_sentence_case(_label(c.name))}: {c.summary.rstrip('.')}." for c in pending)
         elif ran:
             verdict = "no_problem_found"
             finding = "No problem found. " + spec.clean + " " + " ".join(
-                f"{_label(c.name).capitalize()}: {c.summary.rstrip('.')}." if c.status == "pass"
-                else f"{_label(c.name).capitalize()} found differences, but none that bear on "
+                f"{_sentence_case(_label(c.name))}: {c.summary.rstrip('.')}." if c.status == "pass"
+                else f"{_sentence_case(_label(c.name))} found differences, but none that bear on "
                 f"this claim ({c.summary.rstrip('.')})."
                 for c in ran
             )
@@ -338,3 +338,9 @@ def build_claims(store: object) -> list[Claim]:
     from .collect import collect_checks
 
     return claims_from_checks(collect_checks(store))  # type: ignore[arg-type]
+
+
+def _sentence_case(text: str) -> str:
+    """First letter upper-case, the rest untouched (``str.capitalize`` would turn "CVRs" into
+    "cvrs")."""
+    return text[:1].upper() + text[1:]

@@ -10,6 +10,7 @@ heading and alt text on every image keep it navigable and usable with a screen r
 from __future__ import annotations
 
 import io
+import struct
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,22 @@ class _Pdf(FPDF):
         self.cell(0, 8, f"page {self.page_no()}", align="C")
 
 
+def new_pdf(title: str, epoch: int, tool_version: str) -> FPDF:
+    """An empty A4 document set up as the report's (fonts, reproducible date, metadata), for
+    every report (county, hand count, state) so they share one look."""
+    pdf = _Pdf(format="A4")
+    pdf.set_creation_date(datetime.fromtimestamp(epoch, UTC))
+    pdf.set_title(title)
+    pdf.set_author("tallyproof")
+    pdf.set_creator(f"tallyproof {tool_version}")
+    pdf.set_lang("en")
+    pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    return pdf
+
+
 def render_pdf(ctx: dict[str, Any]) -> bytes:
     meta = ctx["meta"]
     pdf = new_pdf(f"Election evidence report: {meta['election']}", meta["epoch"],
@@ -39,14 +56,14 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
        + (f", {meta['date']}" if meta["date"] else "")
        + f". {meta['cards']:,} ballot cards (CVRs). Evidence as of {meta['as_of']}; made by "
        f"tallyproof {meta['tool_version']}.")
-    _p(pdf, ctx["verify_line"])
+    _p(pdf, ctx["verify_line"].replace("`", "\u201c", 1).replace("`", "\u201d", 1))
 
     s = ctx["summary"]
     _h(pdf, "Summary of checks", 2)
     _p(pdf, ctx["legend"])
     _table(pdf, f"Checks: {s['passed']} passed, {s['failed']} failed, {s['not_run']} not run",
            ["Check", "Status", "What it found"],
-           [[c["label"], STATUS_TEXT[c["status"]], c["summary"]]
+           [[f"{c['label']} ({c['name']})", STATUS_TEXT[c["status"]], c["summary"]]
             for c in ctx["checks"]], (50, 20, 120))
 
     _h(pdf, "Claims and what the evidence says", 2)
@@ -55,50 +72,56 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
         _p(pdf, f"Question: {cl['question']}")
         _p(pdf, f"Answer: {cl['finding']}")
 
-    pdf.add_page()
+    if ctx["shares_plot"]:
+        _keep_room(pdf, 20 + _img_height(ctx["shares_plot"]))
     _h(pdf, "Contest results", 2)
     if ctx["shares_plot"]:
         _img(pdf, ctx["shares_plot"])
     if ctx["margins_plot"]:
         _img(pdf, ctx["margins_plot"])
     for ct in ctx["contests"]:
+        _keep_room(pdf, 50 / MIN_SCALE)  # heading, rule, caption and the first rows together
         _h(pdf, ct["name"], 3)
-        _p(pdf, f"Rule: {ct['rule']}.")
+        _p(pdf, f"Rule: {ct['rule']}")
         if ct["rows"]:
             _table(pdf, f"{ct['name']}: votes by candidate",
                    ["Candidate", "Votes", "Share", "Outcome"],
                    [[r["name"], f"{r['votes']:,}", r["share"], "winner" if r["winner"] else ""]
                     for r in ct["rows"]], (90, 35, 30, 35))
-        elif ct["rounds"]:
-            _p(pdf, "Winner(s): " + (", ".join(ct["winners"]) or "not determined") + ".")
-            n = len(ct["round_candidates"])
-            width = max(12, (190 - 12 - 22 - 48) // max(n, 1))
-            _table(pdf, f"{ct['name']}: votes in each round (a ballot counts for its highest-"
-                        "ranked candidate still in the count)",
-                   ["Round", *ct["round_candidates"], "No longer counting", "Eliminated /"
-                    " elected"],
-                   [[str(r["round"]), *r["votes"], r["inactive"],
-                     "; ".join(x for x in (r["eliminated"] and f"out: {r['eliminated']}",
-                                           r["elected"] and f"elected: {r['elected']}") if x)]
-                    for r in ct["rounds"]], (12, *([width] * n), 22, 48))
         else:
-            _p(pdf, "Winner(s): " + (", ".join(ct["winners"]) or "not determined") + ".")
+            _p(pdf, "Winner(s): " + (", ".join(ct["winners"]) or "not determined"))
+        rd = ct["rounds"]
+        if rd:
+            n = len(rd["headers"])
+            cw = max(min(18, 100 // max(n, 1)), 12)
+            _table(pdf, f"{ct['name']}: votes in each round", ["Candidate", *rd["headers"],
+                                                                "Outcome"],
+                   [[r["name"], *r["cells"], r["note"]] for r in rd["rows"] + rd["inactive"]]
+                   + [["Votes needed to win (threshold)", *rd["threshold"], ""]],
+                   (190 - cw * n - 35, *([cw] * n), 35))
 
     _h(pdf, "Ballot accounting", 2)
+    if ctx["precincts_all_match"]:
+        _p(pdf, f"In all {len(ctx['precincts'])} precincts the number of CVRs equals the number "
+                "of pollbook check-ins.")
     if ctx["precinct_plot"]:
         _img(pdf, ctx["precinct_plot"])
     for c in ctx["recon_checks"]:
-        _p(pdf, f"{c['label'].capitalize()} ({STATUS_TEXT[c['status']]}): {c['summary']}")
+        _p(pdf, f"{c['title']} ({STATUS_TEXT[c['status']]}): {c['summary']}")
+        cov = ctx["results_coverage"]
+        if c["name"] == "official_results" and cov and cov["note"]:
+            _p(pdf, cov["note"])
         if c["differences"]:
-            _table(pdf, f"{c['label'].capitalize()}: differences",
+            _table(pdf, f"{c['title']}: differences",
                    ["Kind", "Place", "Expected", "Found", "Difference"],
                    [[d["kind"], d["place"], d["expected"], d["found"], d["difference"]]
                     for d in c["differences"][:200]], (45, 70, 25, 25, 25))
 
     _h(pdf, "Risk-limiting audit", 2)
-    _p(pdf, ctx["risk_limit_text"])
     audit = ctx["audit"]
     if audit:
+        if ctx["risk_limit_text"]:
+            _p(pdf, ctx["risk_limit_text"])
         _p(pdf, audit["summary"])
         if ctx["audit_plot"]:
             _img(pdf, ctx["audit_plot"])
@@ -109,14 +132,20 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
                 "paper ballots agree with the CVRs.")
 
     _h(pdf, "Inputs", 2)
-    src = ctx["sources"]
-    _p(pdf, f"The CVRs were read from {src['files']:,} file(s) holding {src['cards']:,} cards. "
-            f"Every file's name, format, card count and SHA-256 are listed in the appendix "
-            f"{src['appendix']} beside this report (in the bundle: report/{src['appendix']}), "
-            f"whose SHA-256 is {src['sha256']}.")
+    ha = ctx["hash_appendix"]
+    _table(pdf, f"Files the CVRs were read from ({ha['files']} files)",
+           ["Format", "Files", "Cards"],
+           [[g["format"], f"{g['files']:,}", f"{g['cards']:,}"] for g in ctx["source_groups"]],
+           (90, 50, 50))
+    _p(pdf, f"Every input file's SHA-256 (its digital fingerprint) is listed in "
+            f"{ha['name']}, published next to this report and in the bundle; check the files "
+            f"with \u201csha256sum -c {ha['name']}\u201d. That list's own SHA-256 is "
+            f"{ha['sha256']}.")
     if ctx["ledger_root"]:
         _p(pdf, f"Commitment log root {ctx['ledger_root']} over {ctx['ledger_size']:,} leaves.")
-    return bytes(pdf.output())
+    _p(pdf, ctx["verify_line"].replace("`", "\u201c", 1).replace("`", "\u201d", 1))
+    raw = bytes(pdf.output())
+    return raw
 
 
 def _h(pdf: FPDF, text: str, level: int) -> None:
@@ -138,6 +167,7 @@ def _p(pdf: FPDF, text: str) -> None:
 
 def _table(pdf: FPDF, caption: str, header: list[str], rows: list[list[str]],
            widths: tuple[int, ...]) -> None:
+    _keep_room(pdf, 25 / MIN_SCALE)  # the caption, the header row and a few rows together
     pdf.set_font(FONT, "B", 9)
     pdf.multi_cell(0, 5, caption, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, "", 8)
@@ -150,27 +180,41 @@ def _table(pdf: FPDF, caption: str, header: list[str], rows: list[list[str]],
     pdf.ln(2)
 
 
+#: Width of a chart on the page (mm); a chart that does not fit the rest of a page is shrunk
+#: to fit when that keeps at least MIN_SCALE of its size, else it starts the next page.
+IMG_WIDTH = 170
+MIN_SCALE = 0.7
+
+
+def _img_height(plot: Any, width: float = IMG_WIDTH) -> float:
+    w, h = struct.unpack(">II", plot.png[16:24])  # the PNG's IHDR chunk: width, height
+    return float(width * h / w)
+
+
+def _keep_room(pdf: FPDF, height: float) -> None:
+    """Start a new page unless ``height`` mm (shrunk as :func:`_img` may) fit on this one, so
+    a heading is never left alone above a blank space."""
+    room = pdf.page_break_trigger - pdf.get_y()
+    if room < height * MIN_SCALE:
+        pdf.add_page()
+
+
 def _img(pdf: FPDF, plot: Any) -> None:
-    pdf.image(io.BytesIO(plot.png), w=170, alt_text=plot.alt, title=plot.title)
+    full = _img_height(plot)
+    room = pdf.page_break_trigger - pdf.get_y() - 8  # the caption below
+    width = float(IMG_WIDTH)
+    if full > room:
+        if full * MIN_SCALE <= room:
+            width = IMG_WIDTH * room / full
+        else:
+            pdf.add_page()
+            room = pdf.page_break_trigger - pdf.get_y() - 8
+            width = IMG_WIDTH * min(1.0, room / full)
+    pdf.image(io.BytesIO(plot.png), w=width, x=pdf.l_margin + (IMG_WIDTH - width) / 2,
+              alt_text=plot.alt, title=plot.title)
     pdf.set_font(FONT, "", 8)
     pdf.multi_cell(0, 4, plot.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
-
-
-def new_pdf(title: str, epoch: int, tool_version: str) -> FPDF:
-    """An empty A4 document set up as the report's (fonts, reproducible date, metadata), for
-    other reports (the hand-count report) that share its look."""
-    pdf = _Pdf(format="A4")
-    pdf.set_creation_date(datetime.fromtimestamp(epoch, UTC))
-    pdf.set_title(title)
-    pdf.set_author("tallyproof")
-    pdf.set_creator(f"tallyproof {tool_version}")
-    pdf.set_lang("en")
-    pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
-    pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
-    return pdf
 
 
 pdf_heading, pdf_paragraph, pdf_table, pdf_image = _h, _p, _table, _img

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,7 +75,7 @@ def contest_shares(names: Sequence[str], rows: Sequence[Sequence[tuple[str, int,
     """One bar per contest split into its candidates' vote shares, largest first; winners'
     segments hatched and every segment wide enough labelled with name and share."""
     with plt.rc_context(RC):
-        fig, ax = _figure(7.0, 1.0 + 0.38 * max(len(names), 1))
+        fig, ax = _figure(7.0, 1.0 + 0.42 * max(len(names), 1))
         ys = list(range(len(names)))[::-1]
         for y, cands in zip(ys, rows, strict=True):
             total = sum(v for _, v, _ in cands) or 1
@@ -84,12 +85,12 @@ def contest_shares(names: Sequence[str], rows: Sequence[Sequence[tuple[str, int,
                 ax.barh(y, share, left=left, color="#4c72b0" if win else
                         ("#c7c7c7" if k % 2 else "#e8e8e8"), edgecolor="black",
                         hatch="//" if win else "", linewidth=0.5)
-                if share >= 18:  # narrower segments stay unlabelled: labels would overlap
-                    ax.text(left + share / 2, y, f"{cand[:12]}\n{share:.1f}%", ha="center",
-                            va="center", fontsize=6.5,
+                label = segment_label(cand, share)
+                if label:
+                    ax.text(left + share / 2, y, label, ha="center", va="center", fontsize=6.5,
                             bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.6})
                 left += share
-        ax.set_yticks(ys, labels=list(names))
+        ax.set_yticks(ys, labels=[wrap_label(n) for n in names])
         ax.set_xlim(0, 100)
         ax.set_xlabel("share of the votes (%); winners hatched")
         ax.set_title("Contest results")
@@ -99,16 +100,39 @@ def contest_shares(names: Sequence[str], rows: Sequence[Sequence[tuple[str, int,
     return _render(fig, "contest_shares", "Contest results: vote shares", alt)
 
 
+#: Width of one character of the segment labels, in percent of the 0-100 axis (6.5 pt
+#: DejaVu Sans on the ~3.9 in wide axes left of wrapped contest names, with room either side).
+CHAR_PCT = 1.9
+#: Longest line of a contest name beside a bar; longer names wrap onto more lines.
+LABEL_WIDTH = 32
+
+
+def wrap_label(text: str) -> str:
+    return "\n".join(textwrap.wrap(text, LABEL_WIDTH)) or text
+
+
+def segment_label(name: str, share: float) -> str:
+    """The text drawn inside a bar segment of ``share`` percent: name and share when both fit,
+    the share alone when only that fits, nothing otherwise (the tables and the alt text give
+    every number), so neighbouring labels never overlap."""
+    pct = f"{share:.1f}%"
+    if share >= CHAR_PCT * (len(name) + 1):
+        return f"{name}\n{pct}"
+    if share >= CHAR_PCT * (len(pct) + 1):
+        return pct
+    return ""
+
+
 def margins(contest_names: Sequence[str], margin_pct: Sequence[float]) -> Plot:
     """Margin between the last winner and the first loser, as a share of cards, per contest."""
     with plt.rc_context(RC):
-        fig, ax = _figure(7.0, 0.9 + 0.3 * len(contest_names))
+        fig, ax = _figure(7.0, 0.9 + 0.34 * len(contest_names))
         ys = list(range(len(contest_names)))[::-1]
         ax.barh(ys, margin_pct, color="#c7c7c7", edgecolor="black", hatch="..", linewidth=0.6)
         for y, m in zip(ys, margin_pct, strict=True):
             ax.text(m, y, f" {m:.2f}%", va="center", fontsize=8)
-        ax.set_yticks(ys, labels=list(contest_names))
-        ax.set_xlabel("margin (% of cards with the contest)")
+        ax.set_yticks(ys, labels=[wrap_label(n) for n in contest_names])
+        ax.set_xlabel("lead of the last winner over the runner-up (% of cards with the contest)")
         ax.set_xlim(0, max(max(margin_pct, default=0.0), 1.0) * 1.25)
         ax.set_title("Margins of victory")
     alt = "Bar chart of margins: " + "; ".join(
@@ -139,7 +163,8 @@ def precinct_reconciliation(precincts: Sequence[str], cvrs: Sequence[int],
                 ax.text(v, y, f" {v:+,}" if v else " 0 (match)", va="center", fontsize=8,
                         ha="left" if v >= 0 else "right")
             ax.axvline(0, color="black", linewidth=0.8)
-            ax.set_xlabel("CVRs minus pollbook check-ins")
+            ax.set_xlabel("CVRs minus pollbook check-ins (below 0: fewer ballot records than "
+                          "voters checked in)")
             title = "Ballot accounting by precinct"
             lim = max((abs(v) for v in vals), default=0) or 1
             ax.set_xlim(-lim * 1.6, lim * 1.6)
@@ -197,11 +222,11 @@ def audit_risk(series: Sequence[tuple[str, Sequence[int], Sequence[float]]],
         if many and worst >= 0:
             label, xs, ps = series[worst]
             ax.plot(xs, [max(p, 1e-12) for p in ps], color="black", linewidth=1.8,
-                    marker="o", markersize=3, label=f"highest risk: {label[:60]}")
+                    marker="o", markersize=3,
+                    label=textwrap.fill(f"highest risk: {label}", 90))
         ax.axhline(risk_limit, color="black", linestyle=(0, (6, 3)), linewidth=1.4)
         ax.annotate(f"risk limit {risk_limit:g}", (1.0, risk_limit),
                     xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
-
         ax.set_xlabel("ballots examined")
         ax.set_ylabel("measured risk (log scale)")
         ax.set_title("Audit: measured risk by ballots examined")

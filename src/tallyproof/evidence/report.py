@@ -12,15 +12,13 @@ import hashlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from .. import __version__
-from ..contest_rules import rule_text
-from ..errors import StoreError, UsageError
+from ..errors import UsageError
 from ..fsutil import atomic_write_bytes
 from ..model import Contest, Election
 from ..store import Store
@@ -28,32 +26,39 @@ from . import plots
 from .checks import Check
 from .claims import CHECK_DATA, CHECK_LABELS, Claim, claims_from_checks
 from .collect import Evidence, collect
+from .contest_view import contest_view, outcome
 
 DEFAULT_EPOCH = 315_532_800  # 1980-01-01T00:00:00Z, the earliest time a zip file can hold
-#: The appendix of input files beside the report (and in the bundle's ``report/``).
-SOURCES_FILE = "sources.csv"
 #: The checks a county's evidence can run (every one but the full hand count's).
 COUNTY_CHECKS = frozenset(CHECK_DATA) - {"hand_count"}
-#: Plain words shared by the HTML page and the PDF.
+
+
+#: The appendix listing every input file's SHA-256 (``sha256sum -c`` format), written next to
+#: the report and into the bundle; the report itself shows only this file's own SHA-256.
+HASH_APPENDIX = "input-files.sha256"
+#: How to read a check's status; the same words in the HTML and the PDF.
 LEGEND = ("Each check compares two independent records of the same ballots. PASS means they "
-          "agree; FAIL means at least one difference was found (listed in the report); NOT RUN "
-          "means the input the check needs was not given, so the report says nothing either "
-          "way.")
-VERIFY_LINE = ("Anyone can re-check this report: `tallyproof verify BUNDLE` recomputes every "
-               "number in it from the published bundle alone.")
+          "agree; FAIL means at least one difference was found (listed in this report); "
+          "NOT RUN means the input the check needs was not given, so the check says nothing "
+          "either way.")
+VERIFY_LINE = ("Anyone can re-check this report: download the published bundle and run "
+               "`tallyproof verify BUNDLE`; it recounts the ballots, re-checks every hash and "
+               "rebuilds this report from the bundled data.")
 RISK_LIMIT_TEXT = (
-    "A risk-limiting audit checks a random sample of the paper ballots by hand, and keeps going "
-    "until the paper confirms the reported outcome or every ballot has been counted by hand. Its "
-    "risk limit is the largest chance it accepts of confirming an outcome that is wrong: with a "
-    "risk limit of 5%, if the reported winner had in fact lost, an audit like this one would go "
-    "on to a full hand count (and find the real winner) at least 95 times in 100. The smaller the "
-    "margin, the more ballots it must examine.")
+    "What the risk limit means: a risk-limiting audit checks a random sample of paper ballots "
+    "by hand. The risk limit is the largest chance the audit accepts of confirming a wrong "
+    "outcome. A risk limit of {pct} means: if the reported winner of a contest were actually "
+    "wrong, the audit would have at least a {conf} chance of catching it and going on to a full "
+    "hand count. Each line below is one fact that makes the reported winner right (for example "
+    "\u201cA has more votes than B\u201d); its measured risk shrinks as sampled paper ballots "
+    "agree with it, and the audit may stop once every measured risk is at or below the limit.")
 
 
 @dataclass(frozen=True)
 class ReportPaths:
     html: Path
     pdf: Path
+    hashes: Path
 
 
 def source_date_epoch(election: Election) -> int:
@@ -73,8 +78,7 @@ def source_date_epoch(election: Election) -> int:
 
 
 def build_report(store: Store, out_dir: Path) -> ReportPaths:
-    """Write ``report.html``, ``report.pdf`` and the input-file appendix ``sources.csv`` into
-    ``out_dir`` (atomically, each)."""
+    """Write ``report.html`` and ``report.pdf`` into ``out_dir`` (atomically, each)."""
     out_dir = Path(out_dir)
     evidence = collect(store)
     ctx = report_context(store, evidence)
@@ -83,11 +87,17 @@ def build_report(store: Store, out_dir: Path) -> ReportPaths:
 
     pdf = render_pdf(ctx)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = ReportPaths(html=out_dir / "report.html", pdf=out_dir / "report.pdf")
+    paths = ReportPaths(html=out_dir / "report.html", pdf=out_dir / "report.pdf",
+                        hashes=out_dir / HASH_APPENDIX)
+    atomic_write_bytes(paths.hashes, render_hash_appendix(ctx))
     atomic_write_bytes(paths.html, html.encode("utf-8"))
     atomic_write_bytes(paths.pdf, pdf)
-    atomic_write_bytes(out_dir / SOURCES_FILE, sources_csv(store.election))
     return paths
+
+
+def render_hash_appendix(ctx: dict[str, Any]) -> bytes:
+    """``<sha256>  <file name>`` per input file, sorted by name (what ``sha256sum -c`` reads)."""
+    return "".join(f"{s['sha256']}  {s['name']}\n" for s in ctx["sources"]).encode("utf-8")
 
 
 def render_html(ctx: dict[str, Any], template: str = "report.html.j2") -> str:
@@ -108,12 +118,22 @@ def report_context(store: Store, ev: Evidence, epoch: int | None = None) -> dict
     epoch = source_date_epoch(election) if epoch is None else epoch
     # a county report has CVRs, not a full hand count: that claim's check never applies here
     claims: list[Claim] = claims_from_checks(ev.checks, COUNTY_CHECKS)
-    contests = [_contest_view(store, c, ev.tabulation) for c in election.contests]
-    margin_rows = [(c["name"], c["margin_pct"]) for c in contests if c["margin_pct"] is not None]
-    sources_bytes = sources_csv(election)
+    contests = [contest_view(c, ev.tabulation, None if _has_tally(ev.tabulation, c)
+                             else _cards_with(store, c)) for c in election.contests]
+    names = {c.id: c.name for c in election.contests}
+    charted = [c for c in contests if c["chart_rows"]]
+    margin_rows = [(_chart_name(c), c["margin_pct"]) for c in contests
+                   if c["margin_pct"] is not None]
     ledger = next((c for c in ev.checks if c.name == "ledger"), None)
     precincts = _precinct_rows(ev.reconciliation)
-    audit = ev.audit
+    audit = _audit_view(ev.audit, names)
+    sources = [s.to_json() for s in sorted(election.sources, key=lambda s: s.name)]
+    coverage = _results_coverage(ev.checks, election)
+    claim_views = [cl.to_json() for cl in claims]
+    if coverage and coverage["note"]:
+        for cv in claim_views:
+            if cv["id"] == "count_not_certified":
+                cv["finding"] = f"{cv['finding']} {coverage['note']}"
     return {
         "meta": {
             "election": election.name,
@@ -129,57 +149,73 @@ def report_context(store: Store, ev: Evidence, epoch: int | None = None) -> dict
             "failed": sum(c.status == "fail" for c in ev.checks),
             "not_run": sum(c.status == "not_run" for c in ev.checks),
         },
+        "legend": LEGEND,
+        "verify_line": VERIFY_LINE,
         "checks": [_check_view(c) for c in ev.checks],
-        "legend": LEGEND, "verify_line": VERIFY_LINE, "risk_limit_text": RISK_LIMIT_TEXT,
-        "claims": [cl.to_json() for cl in claims],
+        "claims": claim_views,
         "contests": contests,
+        "results_coverage": coverage,
         "shares_plot": plots.contest_shares(
-            [c["name"] + (" (final round)" if c["rounds"] else "") for c in contests
-             if c["chart_rows"]],
-            [[(r["name"], r["votes"], r["winner"]) for r in c["chart_rows"]] for c in contests
-             if c["chart_rows"]]) if any(c["chart_rows"] for c in contests) else None,
+            [_chart_name(c) for c in charted], [c["chart_rows"] for c in charted])
+        if charted else None,
         "margins_plot": plots.margins([m[0] for m in margin_rows], [m[1] for m in margin_rows])
         if margin_rows else None,
-        "recon_checks": [_recon_view(c) for c in ev.checks
+        "recon_checks": [_recon_view(c, election) for c in ev.checks
                          if c.name.startswith("reconciliation.") or c.name == "official_results"],
         "precincts": precincts,
+        "precincts_all_match": bool(precincts) and all(
+            p["checkins"] is not None and p["cvrs"] == p["checkins"] for p in precincts),
+        # a chart of nothing but zeros tells a reader nothing: drawn only when a count differs
         "precinct_plot": plots.precinct_reconciliation(
             [p["precinct"] for p in precincts], [p["cvrs"] for p in precincts],
-            [p["checkins"] for p in precincts]) if precincts else None,
+            [p["checkins"] for p in precincts]) if precincts and not all(
+                p["checkins"] is not None and p["cvrs"] == p["checkins"] for p in precincts)
+        else None,
         "audit": audit,
         "audit_plot": plots.audit_risk(
-            [(f"{a['contest']}: {a['label']}", a["ballots"], a["risks"])
+            [(f"{a['contest_name']}: {a['label']}", a["ballots"], a["risks"])
              for a in audit["assertions"]],
             float(audit["risk_limit"])) if audit and audit["assertions"] else None,
         "discrepancy_plot": plots.discrepancies(sorted(audit["discrepancies"].items()))
         if audit and any(audit["discrepancies"].values()) else None,
-        "sources": {"files": len(election.sources),
-                    "cards": sum(s.cards for s in election.sources),
-                    "sha256": hashlib.sha256(sources_bytes).hexdigest(),
-                    "appendix": SOURCES_FILE},
+        "sources": sources,
+        "source_groups": _source_groups(sources),
+        "hash_appendix": {"name": HASH_APPENDIX,
+                          "sha256": hashlib.sha256(render_hash_appendix({"sources": sources}))
+                          .hexdigest(), "files": len(sources)},
+        "risk_limit_text": RISK_LIMIT_TEXT.format(
+            pct=_pct_text(audit["risk_limit"]), conf=_pct_text(1 - audit["risk_limit"]))
+        if audit and audit.get("risk_limit") is not None else "",
         "ledger_root": ledger.details.get("root") if ledger and ledger.status != "not_run" else None,
         "ledger_size": ledger.details.get("tree_size") if ledger else None,
     }
 
 
 def _check_view(c: Check) -> dict[str, Any]:
-    return {"name": c.name, "status": c.status, "summary": c.summary,
-            "label": CHECK_LABELS.get(c.name, c.name)}
+    label = CHECK_LABELS.get(c.name, c.name)
+    return {"name": c.name, "status": c.status, "summary": c.summary, "label": label,
+            "title": label[:1].upper() + label[1:]}
 
 
-def _recon_view(c: Check) -> dict[str, Any]:
+def _recon_view(c: Check, election: Election) -> dict[str, Any]:
     raw = list(c.details.get("differences") or c.details.get("mismatches") or [])
+    contests = {x.id: x for x in election.contests}
     diffs = []
     for d in raw:
         if "place" in d:
-            place = ", ".join(f"{k} {v}" for k, v in sorted(d["place"].items()) if v is not None)
+            place = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(d["place"].items())
+                              if v is not None)
         else:
-            place = f"contest {d.get('contest')}, unit {d.get('reporting_unit')}, " \
-                    f"candidate {d.get('candidate')}"
+            ct = contests.get(str(d.get("contest")))
+            cand = {x.id: x.name for x in ct.candidates}.get(str(d.get("candidate"))) if ct \
+                else None
+            place = f"{ct.name if ct else d.get('contest')}, " \
+                    f"{'whole county' if d.get('reporting_unit') == 'ALL' else d.get('reporting_unit')}, " \
+                    f"{cand or d.get('candidate')}"
         nums = [v for k, v in d.items() if k not in ("kind", "place", "difference", "contest",
                                                         "reporting_unit", "candidate")]
         diffs.append({
-            "kind": str(d.get("kind", "vote_count_differs")).replace("_", " "),
+            "kind": _words(str(d.get("kind", "vote_count_differs"))),
             "place": place,
             "expected": f"{nums[0]:,}" if len(nums) > 0 else "",
             "found": f"{nums[1]:,}" if len(nums) > 1 else "",
@@ -187,6 +223,13 @@ def _recon_view(c: Check) -> dict[str, Any]:
         })
     total = int(c.details.get("differences_total", len(raw)))
     return {**_check_view(c), "differences": diffs, "total": total, "more": total > len(raw)}
+
+
+def _words(kind: str) -> str:
+    """A difference's kind as words: "cvrs_differ_from_checkins" -> "CVRs differ from
+    check-ins"."""
+    words = {"cvrs": "CVRs", "cvr": "CVR", "checkins": "check-ins", "id": "ID"}
+    return " ".join(words.get(w, w) for w in kind.split("_"))
 
 
 def _precinct_rows(recon: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -205,100 +248,74 @@ def _precinct_rows(recon: dict[str, Any] | None) -> list[dict[str, Any]]:
     return rows
 
 
-def _contest_view(store: Store, contest: Contest, tabulation: dict[str, Any]) -> dict[str, Any]:
-    """Votes, shares, winners and margin of one contest, from the tabulation just computed
-    (:func:`tallyproof.tabulate.store_results.tabulate_store`: plurality/approval tallies are
-    exact integers; ranked contests show their winners, rounds are in the tabulation file)."""
-    names = {c.id: c.name for c in contest.candidates}
-    outcome = _outcome(tabulation, contest.id)
-    view: dict[str, Any] = {
-        "id": contest.id, "name": contest.name, "kind": contest.kind.value,
-        "seats": contest.seats, "rule": rule_text(contest), "rows": [], "margin_pct": None,
-        "overvotes": None, "undervotes": None, "tied": bool(outcome.get("tied")),
-        "winners": [names.get(w, w) for w in outcome.get("winners", [])], "cards": 0,
-        "rounds": [], "round_candidates": [], "chart_rows": [],
-    }
-    tally = outcome.get("tally")
-    if not tally:
-        view["cards"] = _cards_with(store, contest)
-        if outcome.get("rcv"):
-            _rcv_view(view, outcome["rcv"], names, set(outcome.get("winners", [])))
-        return view
-    votes = {str(k): int(v) for k, v in tally["votes"].items()}
-    winners = set(tally["winners"])
-    order = sorted(contest.candidates, key=lambda c: (-votes.get(c.id, 0), c.id))
-    total = sum(votes.values())
-    rows = [
-        {"name": c.name, "votes": votes.get(c.id, 0),
-         "share": _pct(Fraction(votes.get(c.id, 0), total)) if total else "",
-         "bar": f"{float(Fraction(votes.get(c.id, 0) * 100, total)):.1f}" if total else "0",
-         "winner": c.id in winners}
-        for c in order
-    ]
-    cards = int(tally["cards"])
-    view.update(rows=rows, chart_rows=rows, overvotes=int(tally["overvotes"]),
-                undervotes=int(tally["undervotes"]), cards=cards)
-    seats = contest.seats
-    if len(rows) > seats and cards:
-        gap = rows[seats - 1]["votes"] - rows[seats]["votes"]
-        view["margin_pct"] = float(Fraction(100 * gap, cards))
-    return view
+def _has_tally(tabulation: dict[str, Any], contest: Contest) -> bool:
+    out = outcome(tabulation, contest.id)
+    return bool(out.get("tally")) or bool((out.get("rcv") or {}).get("total_ballots"))
 
 
-def _rcv_view(view: dict[str, Any], rcv: dict[str, Any], names: dict[str, str],
-              winners: set[str]) -> None:
-    """Round-by-round table of a ranked contest (votes per continuing candidate, who was
-    eliminated or elected, ballots no longer counting), its final round for the charts, and
-    the final round's margin (winner over runner-up) as a share of the cards with the contest."""
-    rounds = rcv.get("rounds") or []
-    order = [c for c in rcv.get("candidates", []) if c in (rounds[0]["tally"] if rounds else {})]
-    view["round_candidates"] = [names.get(c, c) for c in order]
-    for r in rounds:
-        tally = {k: Fraction(v) for k, v in r["tally"].items()}
-        inactive = sum((Fraction(v) for v in r.get("inactive", {}).values()), Fraction(0))
-        view["rounds"].append({
-            "round": r["round"],
-            "votes": [_num(tally[c]) if c in tally else "" for c in order],
-            "eliminated": ", ".join(names.get(c, c) for c in r.get("eliminated", [])),
-            "elected": ", ".join(names.get(c, c) for c in r.get("elected", [])),
-            "inactive": _num(inactive),
-        })
-    if rounds:
-        final = {k: Fraction(v) for k, v in rounds[-1]["tally"].items()}
-        ranked = sorted(final, key=lambda c: (-final[c], c))
-        view["chart_rows"] = [{"name": names.get(c, c), "votes": int(final[c]),
-                               "winner": c in winners} for c in ranked]
-        if len(ranked) > 1 and view["cards"]:
-            gap = final[ranked[0]] - final[ranked[1]]
-            view["margin_pct"] = float(100 * gap / view["cards"])
+def _chart_name(c: dict[str, Any]) -> str:
+    return f"{c['name']} ({c['chart_note']})" if c["chart_note"] else c["name"]
 
 
-def _num(v: Fraction) -> str:
-    return f"{int(v):,}" if v.denominator == 1 else f"{float(v):,.4f}"
+def _audit_view(audit: dict[str, Any] | None, names: dict[str, str]) -> dict[str, Any] | None:
+    """The audit data with each assertion's contest named (a copy; the evidence is untouched)."""
+    if not audit or "assertions" not in audit:
+        return audit
+    order = {cid: i for i, cid in enumerate(names)}  # the ballot's order, not "1", "10", "2"
+    rows = sorted(audit["assertions"], key=lambda a: (order.get(a["contest"], len(order)),
+                                                       a["contest"], a["id"]))
+    summary = str(audit.get("summary", ""))
+    return {**audit, "summary": summary[:1].upper() + summary[1:], "assertions": [
+        {**a, "contest_name": names.get(a["contest"], a["contest"]),
+         "risk_text": _risk_text(float(a["risk"]))} for a in rows]}
 
 
-def sources_csv(election: Any) -> bytes:
-    """The appendix of input files (name, format, cards, SHA-256), one per line, sorted by
-    name: written beside the report and into the bundle; the report quotes its SHA-256."""
-    lines = ["file,format,cards,sha256"] + [
-        f"{_csv_field(s.name)},{_csv_field(s.format)},{s.cards},{s.sha256 or ''}"
-        for s in sorted(election.sources, key=lambda s: s.name)]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+def _risk_text(risk: float) -> str:
+    """A measured risk as a plain decimal (no "8.8e-05" for a lay reader)."""
+    return "less than 0.0001" if risk < 0.0001 else f"{risk:.4f}"
 
 
-def _csv_field(v: str) -> str:
-    return '"' + v.replace('"', '""') + '"' if any(ch in v for ch in ',"\n') else v
+def _results_coverage(checks: list[Check], election: Election) -> dict[str, Any] | None:
+    """Which contests the comparison with the certified results covered, and for each one it
+    did not, why (ranked contests are not compared; others were absent from the file)."""
+    c = next((x for x in checks if x.name == "official_results"), None)
+    if c is None or "contests_compared" not in c.details:
+        return None
+    compared = set(c.details["contests_compared"])
+    ranked = {str(x["contest"]) for x in c.details.get("not_compared") or []
+              if str(x.get("reason", "")).startswith("ranked")}
+    file = c.details.get("results_file") or "the certified results file"
+    missing = []
+    for ct in election.contests:
+        if ct.id in compared:
+            continue
+        if ct.id in ranked:
+            why = ("it is a ranked-choice contest; certified ranked-choice results list "
+                   "round-by-round transfers in a layout that varies by jurisdiction, so they "
+                   "are not compared automatically (its rounds are recounted above)")
+        else:
+            why = f"it is not in the certified results file ({file})"
+        missing.append({"contest": ct.name, "reason": why})
+    total = len(election.contests)
+    note = (f"The certified results were compared for {len(compared)} of the {total} contests. "
+            + " ".join(f"Not compared: {m['contest']} \u2014 {m['reason']}." for m in missing)
+            ) if missing else ""
+    return {"compared": len(compared), "total": total, "not_compared": missing, "note": note}
 
 
-def _outcome(tabulation: dict[str, Any], contest_id: str) -> dict[str, Any]:
-    for c in tabulation.get("contests", []):
-        if isinstance(c, dict) and c.get("contest_id") == contest_id:
-            return c
-    raise StoreError(f"the tabulation has no outcome for contest {contest_id!r}")
+def _source_groups(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Input files summed up by format: how many files and cards (the hashes are in the
+    appendix file)."""
+    groups: dict[str, list[int]] = {}
+    for s in sources:
+        g = groups.setdefault(str(s["format"]), [0, 0])
+        g[0] += 1
+        g[1] += int(s["cards"])
+    return [{"format": k, "files": v[0], "cards": v[1]} for k, v in sorted(groups.items())]
 
 
-def _pct(f: Fraction) -> str:
-    return f"{float(f * 100):.2f}%"
+def _pct_text(x: float) -> str:
+    return f"{x * 100:g}%"
 
 
 def _cards_with(store: Store, contest: Contest) -> int:

@@ -61,8 +61,9 @@ class ResultsCheck:
         contests = sorted({c["contest"] for c in self.compared})
         if self.ok:
             summary = (
-                f"the count matches the certified results in {len(contests)} contest(s), "
-                f"{len(self.compared)} contest/unit pair(s)"
+                f"the count matches the certified results in {len(contests)} contest(s): "
+                f"all {len(self.compared)} totals compared (one per contest and precinct, or "
+                "per contest county-wide)"
             )
         else:
             summary = (
