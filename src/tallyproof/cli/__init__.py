@@ -17,7 +17,7 @@ from typer.main import get_command
 
 from .. import __version__
 from ..errors import TallyproofError
-from . import audit, compare, demo, evidence, ingest, ledger, results, state, tabulate
+from . import audit, compare, demo, evidence, ingest, ledger, results, serve, state, tabulate
 from .common import err
 from .help import conventional_metavars
 
@@ -51,7 +51,7 @@ def _root(
 
 
 # Each module defines ``register(app)``.
-for _mod in (ingest, tabulate, ledger, audit, evidence, results, compare, state, demo):
+for _mod in (ingest, tabulate, ledger, audit, evidence, results, compare, state, demo, serve):
     _mod.register(app)
 
 
