@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 
 from tallyproof.ledger.log import load_checkpoints
 from tallyproof.server.security import HEADERS
@@ -89,3 +90,21 @@ def test_the_api_proof_is_prove_ballots_and_verifies(server: Server, state_root:
     expect = prove_ballot(state_root, "county-01", a_ballot)
     assert body["proof"]["state_checkpoint"] == expect["state_checkpoint"]
     assert body["proof"]["county_proof"]["leaf_index"] == expect["county_proof"]["leaf_index"]
+
+
+def test_a_proof_checked_against_another_key_is_reported_failing(
+        server: Server, a_ballot: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server really verifies: with a state key other than the log's, the page and the API
+    say the state checkpoint is not signed by it."""
+    from tallyproof.ledger.keys import load_verifier, new_keypair
+    from tallyproof.server import view
+
+    _, pub = new_keypair(tmp_path / "other")
+    monkeypatch.setattr(view, "load_verifier", lambda _path: load_verifier(pub))
+    body = server.client().get(f"/api/proof/county-01/{a_ballot}").json()
+    assert body["verified"] is False
+    assert body["failures"] == ["the state checkpoint is not signed by the state key"]
+    c = server.client()
+    r = c.post("/public/proof", data={"csrf": csrf_of(c), "county": "county-01",
+                                      "ballot": a_ballot})
+    assert "The proof does not verify" in r.text and "not signed by the state key" in r.text

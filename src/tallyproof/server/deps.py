@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from .config import Settings
 from .db import Role
-from .security import anonymous_csrf
+from .security import CSRF_COOKIE, anonymous_csrf
 from .sessions import Current, current
 
 SESSION_COOKIE = "tp_session"
@@ -71,7 +71,7 @@ def csrf_expected(request: Request, who: Current | None) -> str:
 
 
 def check_csrf(request: Request, who: Viewer, csrf: Annotated[str, Form()] = "") -> None:
-    expected = request.cookies.get("tp_csrf") if who is None else who.csrf
+    expected = request.cookies.get(CSRF_COOKIE) if who is None else who.csrf
     if not expected or not secrets.compare_digest(csrf, expected):
         raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
 

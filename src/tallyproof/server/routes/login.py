@@ -16,7 +16,8 @@ from ..pages import render
 router = APIRouter(include_in_schema=False)
 
 
-def landing(role: str, county: str | None) -> str:
+def landing(county: str | None) -> str:
+    """Where a user lands after signing in: the state overview, or their county."""
     return "/state" if county is None else f"/county/{county}"
 
 
@@ -46,7 +47,7 @@ def login(request: Request, s: DB, username: Annotated[str, Form(max_length=64)]
     limiter.succeeded(keys)
     token, _ = sessions.open_session(s, user, now)
     activity.record(s, now, user.username, "login", county=user.county, client=client)
-    resp = RedirectResponse(landing(user.role, user.county), status_code=303)
+    resp = RedirectResponse(landing(user.county), status_code=303)
     resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
                     secure=request.url.scheme == "https",
                     max_age=int(cfg.session_absolute.total_seconds()))
