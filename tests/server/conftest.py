@@ -16,19 +16,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
-pytest.importorskip("fastapi")
-
-from fastapi import FastAPI  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import Engine  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
-
-from tallyproof.server.accounts import create_user  # noqa: E402
-from tallyproof.server.app import create_app  # noqa: E402
-from tallyproof.server.config import PasswordCost, Settings  # noqa: E402
-from tallyproof.server.db import Role, make_engine  # noqa: E402
+from tallyproof.server.accounts import create_user
+from tallyproof.server.app import create_app
+from tallyproof.server.config import PasswordCost, Settings
+from tallyproof.server.db import Role, make_engine
 
 PG_HOST = "127.0.0.1:5432"
 PG_USERS = ("postgres", "root")
