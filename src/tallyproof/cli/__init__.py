@@ -17,7 +17,19 @@ from typer.main import get_command
 
 from .. import __version__
 from ..errors import TallyproofError
-from . import audit, compare, demo, evidence, ingest, ledger, results, state, tabulate, voters
+from . import (
+    audit,
+    compare,
+    demo,
+    evidence,
+    ingest,
+    ledger,
+    results,
+    serve,
+    state,
+    tabulate,
+    voters,
+)
 from .common import err
 from .help import conventional_metavars
 
@@ -51,7 +63,8 @@ def _root(
 
 
 # Each module defines ``register(app)``.
-for _mod in (ingest, tabulate, ledger, audit, evidence, results, compare, state, voters, demo):
+for _mod in (ingest, tabulate, ledger, audit, evidence, results, compare, state, voters, demo,
+             serve):
     _mod.register(app)
 
 

@@ -1,0 +1,57 @@
+"""The app factory: settings in, a FastAPI app out, its database migrated to the newest
+schema before the first request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException
+
+from .. import __version__
+from ..state.spec import load_spec
+from .accounts import hasher
+from .config import Settings
+from .db import make_engine, session_factory
+from .deps import LoginRequired
+from .migrate import upgrade
+from .pages import render
+from .ratelimit import LoginLimiter
+from .routes import api, county, login, public, state
+from .security import headers_middleware
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The control room over ``settings.state_dir``. ``engine`` defaults to one for
+    ``settings.database_url``; the migrations are applied to it here."""
+    load_spec(settings.state_dir)  # fail at start, naming the file, if this is no state folder
+    engine = engine or make_engine(settings.database_url)
+    upgrade(engine)
+    app = FastAPI(title="tallyproof control room", version=__version__,
+                  docs_url=None, redoc_url=None)  # their pages load script from a CDN
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = session_factory(engine)
+    app.state.hasher = hasher(settings.password_cost)
+    app.state.limiter = LoginLimiter(settings.login_attempts, settings.login_window)
+    app.middleware("http")(headers_middleware)
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")),
+              name="static")
+    for r in (public.router, login.router, county.router, state.router, api.router):
+        app.include_router(r)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return render(request, "error.html", None, status=exc.status_code,
+                      message=str(exc.detail))
+
+    return app

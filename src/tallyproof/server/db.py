@@ -1,0 +1,111 @@
+"""The control room's own data, in SQLAlchemy 2 models: users and their roles, sessions, the
+append-only activity log, and jobs (whose open rows are the county locks).
+
+Election facts (ballots, checkpoints, results, accounting) are never stored here: they live in
+the state folder and its county stores, which the pages read through the library. The schema
+is made by the Alembic migrations in ``migrations/`` (:mod:`.migrate`), not by ``create_all``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (DateTime, ForeignKey, Index, Integer, String, Text, create_engine,
+                        event, text)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+class Role(StrEnum):
+    STATE_ADMIN = "state_admin"
+    COUNTY_ADMIN = "county_admin"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+#: A job in one of these states holds its county's lock.
+OPEN_JOBS = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    #: the county a county_admin administers (None for a state_admin)
+    county: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LoginSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+    __tablename__ = "sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Activity(Base):
+    """Who did what, when. Append-only: triggers in the migration refuse UPDATE and DELETE."""
+    __tablename__ = "activity"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    county: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Job(Base):
+    """Work on one county. At most one queued or running job per county (a partial unique
+    index): that open row is the county's lock."""
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    county: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("jobs_one_open_per_county", "county", unique=True,
+              sqlite_where=text("status IN ('queued', 'running')"),
+              postgresql_where=text("status IN ('queued', 'running')")),
+    )
+
+
+def make_engine(url: str, schema: str | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys on. ``schema`` (PostgreSQL only) puts
+    every table in that schema (the tests' throw-away schemas)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _fk(dbapi_conn, _record) -> None:  # noqa: ANN001
+            dbapi_conn.execute("PRAGMA foreign_keys = ON")
+        return engine
+    args = {"options": f"-csearch_path={schema}"} if schema else {}
+    return create_engine(url, connect_args=args, pool_pre_ping=True)
+
+
+def session_factory(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,65 @@
+"""Sign in and out. Failed logins are rate-limited per client address and per user name;
+every sign-in, failure and sign-out goes to the activity log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from .. import activity, sessions
+from ..accounts import authenticate
+from ..deps import CSRF, DB, SESSION_COOKIE, SignedIn, Viewer, settings
+from ..pages import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def landing(county: str | None) -> str:
+    """Where a user lands after signing in: the state overview, or their county."""
+    return "/state" if county is None else f"/county/{county}"
+
+
+@router.get("/login")
+def login_page(request: Request, who: Viewer) -> Response:
+    return render(request, "login.html", who)
+
+
+@router.post("/login", dependencies=[CSRF])
+def login(request: Request, s: DB, username: Annotated[str, Form(max_length=64)],
+          password: Annotated[str, Form(max_length=1024)]) -> Response:
+    cfg = settings(request)
+    now = cfg.now()
+    client = request.client.host if request.client else "unknown"
+    keys = (f"ip:{client}", f"user:{username.casefold()}")
+    limiter = request.app.state.limiter
+    if limiter.blocked(keys, now):
+        activity.record(s, now, username, "login_refused", detail="rate limit", client=client)
+        return render(request, "login.html", None, status=429,
+                      error="Too many failed sign-ins: wait a few minutes and try again.")
+    user = authenticate(s, request.app.state.hasher, username, password)
+    if user is None:
+        limiter.failed(keys, now)
+        activity.record(s, now, username, "login_failed", client=client)
+        return render(request, "login.html", None, status=401,
+                      error="Wrong user name or password.")
+    limiter.succeeded(keys)
+    token, _ = sessions.open_session(s, user, now)
+    activity.record(s, now, user.username, "login", county=user.county, client=client)
+    resp = RedirectResponse(landing(user.county), status_code=303)
+    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
+                    secure=request.url.scheme == "https",
+                    max_age=int(cfg.session_absolute.total_seconds()))
+    return resp
+
+
+@router.post("/logout", dependencies=[CSRF])
+def logout(request: Request, s: DB, who: SignedIn) -> Response:
+    now = settings(request).now()
+    sessions.revoke(s, who.session_id, now)
+    activity.record(s, now, who.username, "logout", county=who.county,
+                    client=request.client.host if request.client else None)
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE)
+    return resp

@@ -1,0 +1,45 @@
+"""State administrators' pages: the overview of every county, the activity log, and the users
+(whose sessions a state admin can revoke)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from .. import activity, sessions, view
+from ..db import User
+from ..deps import CSRF, DB, StateAdmin, settings
+from ..pages import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/state")
+def overview(request: Request, who: StateAdmin) -> Response:
+    return render(request, "state.html", who,
+                  summary=view.state_summary(settings(request).state_dir))
+
+
+@router.get("/activity")
+def activity_page(request: Request, s: DB, who: StateAdmin) -> Response:
+    return render(request, "activity.html", who, entries=activity.recent(s))
+
+
+@router.get("/users")
+def users_page(request: Request, s: DB, who: StateAdmin) -> Response:
+    return render(request, "users.html", who,
+                  users=list(s.scalars(select(User).order_by(User.username))))
+
+
+@router.post("/users/{user_id}/revoke", dependencies=[CSRF])
+def revoke_sessions(request: Request, user_id: int, s: DB, who: StateAdmin) -> Response:
+    user = s.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, "no such user")
+    now = settings(request).now()
+    n = sessions.revoke_user(s, user.id, now)
+    activity.record(s, now, who.username, "revoke_sessions", county=user.county,
+                    detail=f"{user.username}: {n} session(s)",
+                    client=request.client.host if request.client else None)
+    return RedirectResponse("/users", status_code=303)

@@ -1,0 +1,79 @@
+"""Login sessions: 8 hours at most from sign-in, 1 hour at most between requests, revocable
+(one session at logout, every session of a user by a state admin). The browser holds a random
+token; the database holds its SHA-256, so a copy of the database opens no session."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .config import Settings
+from .db import LoginSession, User
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(t: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Current:
+    """The signed-in user of a request and their session's CSRF token."""
+    user_id: int
+    username: str
+    role: str
+    county: str | None
+    session_id: int
+    csrf: str
+
+
+def open_session(db: Session, user: User, now: datetime) -> tuple[str, LoginSession]:
+    """A new session for ``user``: returns the cookie's token and the row."""
+    token = secrets.token_urlsafe(32)
+    row = LoginSession(token_hash=_digest(token), user_id=user.id,
+                       csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now)
+    db.add(row)
+    db.flush()
+    return token, row
+
+
+def current(db: Session, token: str | None, settings: Settings) -> Current | None:
+    """The session this token opens, if it is neither revoked nor past either limit; a live
+    session's idle clock restarts."""
+    if not token:
+        return None
+    now = settings.now()
+    row = db.scalar(select(LoginSession).where(LoginSession.token_hash == _digest(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    if (now - _aware(row.created_at) > settings.session_absolute
+            or now - _aware(row.last_seen_at) > settings.session_idle):
+        return None
+    user = db.get(User, row.user_id)
+    if user is None or user.disabled_at is not None:
+        return None
+    row.last_seen_at = now
+    return Current(user.id, user.username, user.role, user.county, row.id, row.csrf_token)
+
+
+def revoke(db: Session, session_id: int, now: datetime) -> None:
+    db.execute(update(LoginSession).where(LoginSession.id == session_id,
+                                          LoginSession.revoked_at.is_(None))
+               .values(revoked_at=now))
+
+
+def revoke_user(db: Session, user_id: int, now: datetime) -> int:
+    """Revoke every live session of a user; returns how many."""
+    res = db.execute(update(LoginSession).where(LoginSession.user_id == user_id,
+                                                LoginSession.revoked_at.is_(None))
+                     .values(revoked_at=now))
+    return int(res.rowcount or 0)

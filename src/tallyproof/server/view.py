@@ -1,0 +1,113 @@
+"""What the pages and the API show, read from the state folder through the library: the
+state's spec (:mod:`tallyproof.state.spec`), each county store and its log, the state log,
+and the results files the state commands wrote (``results/statewide.json`` by ``state
+tabulate``, ``results/reconciliation.json`` by ``state reconcile``). Nothing here computes an
+election fact; a file not written yet is shown as "not run"."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import StoreError
+from ..ledger.keys import load_verifier
+from ..ledger.log import load_checkpoints
+from ..state.spec import StateSpec, load_spec
+from ..state.statelog import LOG_KEY, load_state_log, log_dir, prove_ballot, verify_ballot_proof
+from ..state.tasks import county_store_dir
+from ..state.workflow import RESULTS_FILE
+from ..store import Store
+
+RECONCILIATION_FILE = "reconciliation.json"
+NOT_RUN = "not_run"
+#: the county check that compares the count with the county's certified results
+RESULTS_CHECK = "official_results"
+
+
+def _results_json(root: Path, name: str) -> dict[str, Any] | None:
+    path = Path(root) / "results" / name
+    if not path.exists():
+        return None
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise StoreError(f"{path}: not JSON ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class CountyRow:
+    id: str
+    name: str
+    cards: int
+    checkpoint_size: int | None
+    checkpoint_root: str | None
+    accounting: str  # pass / fail / not_run (results/reconciliation.json)
+    results_check: str  # the county's official_results check, or not_run
+    checks: tuple[tuple[str, str, str], ...]  # the county's reconciliation checks
+
+
+def _county_row(root: Path, cid: str, name: str, recon: dict[str, Any] | None) -> CountyRow:
+    store = Store.open(county_store_dir(root, cid))
+    cps = load_checkpoints(store.log_dir)
+    last = cps[-1].checkpoint if cps else None
+    acc = (recon or {}).get("counties", {}).get(cid)
+    checks = tuple(tuple(c) for c in acc["checks"]) if acc else ()
+    failing = (recon or {}).get("check", {}).get("details", {}).get("failing_counties", [])
+    accounting = NOT_RUN if acc is None else "fail" if cid in failing else "pass"
+    results = next((s for n, s, _ in checks if n == RESULTS_CHECK), NOT_RUN)
+    return CountyRow(cid, name, store.cvr_count(), last.size if last else None,
+                     last.root.hex() if last else None, accounting, results, checks)
+
+
+def counties(root: Path, spec: StateSpec | None = None) -> list[CountyRow]:
+    spec = spec or load_spec(root)
+    recon = _results_json(root, RECONCILIATION_FILE)
+    return [_county_row(root, c.id, c.name, recon) for c in spec.counties]
+
+
+def county(root: Path, county_id: str) -> CountyRow:
+    """One county's row; :class:`~tallyproof.errors.UsageError` for an unknown county."""
+    c = load_spec(root).county(county_id)
+    return _county_row(root, c.id, c.name, _results_json(root, RECONCILIATION_FILE))
+
+
+def state_checkpoint(root: Path) -> dict[str, Any] | None:
+    """The latest signed state checkpoint (size, root, text), or None before publication."""
+    _, cps = load_state_log(root)
+    if not cps:
+        return None
+    cp = cps[-1]
+    return {"size": cp.checkpoint.size, "root": cp.checkpoint.root.hex(), "text": cp.text}
+
+
+def statewide_results(root: Path, spec: StateSpec | None = None) -> list[dict[str, Any]]:
+    """``results/statewide.json``'s contests, each with candidate names beside the ids."""
+    spec = spec or load_spec(root)
+    data = _results_json(root, RESULTS_FILE)
+    names = {sc.id: {c.id: c.name for c in sc.candidates} for sc in spec.contests}
+    out = []
+    for r in (data or {}).get("contests", []):
+        n = names.get(r["contest"], {})
+        out.append({**r, "candidate_names": {k: n.get(k, k) for k in r["votes"]}})
+    return out
+
+
+def state_summary(root: Path) -> dict[str, Any]:
+    spec = load_spec(root)
+    recon = _results_json(root, RECONCILIATION_FILE)
+    return {"name": spec.name, "date": spec.date, "state": spec.state,
+            "counties": [asdict(r) for r in counties(root, spec)],
+            "checkpoint": state_checkpoint(root),
+            "reconciliation": recon["check"] if recon else None,
+            "results": statewide_results(root, spec)}
+
+
+def ballot_proof(root: Path, county_id: str, ballot_id: str) -> tuple[dict[str, Any], list[str]]:
+    """The ballot's proof into the latest state checkpoint (:func:`prove_ballot`) and the
+    failures :func:`verify_ballot_proof` finds with the state log's published key."""
+    load_spec(root).county(county_id)  # an unknown county is a UsageError naming the counties
+    proof = prove_ballot(root, county_id, ballot_id)
+    return proof, verify_ballot_proof(proof, load_verifier(log_dir(root) / LOG_KEY))

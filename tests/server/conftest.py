@@ -1,0 +1,154 @@
+"""Fixtures of the control-room tests: one small synthetic state for the whole module set, a
+database per test on SQLite and on PostgreSQL (a throw-away schema in database ``test`` at
+127.0.0.1:5432, dropped after the test), and signed-in clients for every role.
+
+PostgreSQL tests skip with a message when no server answers, except under CI (CI=true), where
+an unreachable PostgreSQL is a failure."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from tallyproof.server.accounts import create_user
+from tallyproof.server.app import create_app
+from tallyproof.server.config import PasswordCost, Settings
+from tallyproof.server.db import Role, make_engine
+
+PG_HOST = "127.0.0.1:5432"
+PG_USERS = ("postgres", "root")
+PASSWORD = "a long test password"
+#: argon2's smallest cost: the tests check the flow, not the hash's strength
+CHEAP = PasswordCost(time_cost=1, memory_cost=8, parallelism=1)
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def unavailable(message: str) -> None:
+    """Skip, or under CI (where PostgreSQL is always there) fail."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true: PostgreSQL must be reachable)")
+    pytest.skip(message)
+
+
+def postgres_url() -> str:
+    """The URL of the first PostgreSQL role that connects, or :func:`unavailable`."""
+    errors = []
+    for user in PG_USERS:
+        url = f"postgresql+psycopg://{user}@{PG_HOST}/test"
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        try:
+            with engine.connect():
+                return url
+        except OperationalError as exc:
+            errors.append(f"{user}: {str(exc.orig).strip().splitlines()[0]}")
+        finally:
+            engine.dispose()
+    unavailable(f"PostgreSQL unreachable at {PG_HOST}/test ({'; '.join(errors)})")
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tallyproof.demo.state import run_state_demo
+
+    out = tmp_path_factory.mktemp("serverstate")
+    run_state_demo(out, counties=2, cards=600, in_process=True)
+    return out / "state"
+
+
+@pytest.fixture(scope="session")
+def a_ballot(state_root: Path) -> str:
+    from tallyproof.demo.state import _first_ballot
+
+    return _first_ballot(state_root, "county-01")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        e = make_engine(f"sqlite:///{tmp_path / 'control-room.sqlite'}")
+        yield e
+        e.dispose()
+        return
+    url = postgres_url()
+    schema = f"tp_test_{secrets.token_hex(6)}"
+    admin = create_engine(url)
+    with admin.begin() as c:
+        c.execute(text(f"CREATE SCHEMA {schema}"))
+    e = make_engine(url, schema)
+    try:
+        yield e
+    finally:
+        e.dispose()
+        with admin.begin() as c:
+            c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@dataclass
+class Clock:
+    """The app's clock, moved by the tests."""
+    t: datetime = field(default_factory=lambda: datetime(2026, 11, 3, 20, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def advance(self, **kw: float) -> None:
+        self.t += timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@dataclass
+class Server:
+    app: FastAPI
+    users: dict[str, int]  # username -> id
+
+    def client(self) -> TestClient:
+        return TestClient(self.app)
+
+    def login(self, username: str, password: str = PASSWORD) -> TestClient:
+        c = self.client()
+        r = c.post("/login", data={"csrf": csrf_of(c), "username": username,
+                                   "password": password}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        return c
+
+
+def csrf_of(c: TestClient, page: str = "/public") -> str:
+    """The CSRF token the client's forms carry (its session's, else its visitor cookie's)."""
+    m = CSRF_FIELD.search(c.get(page).text)
+    assert m is not None
+    return m.group(1)
+
+
+#: username -> (role, county)
+ACCOUNTS = {"sa": (Role.STATE_ADMIN, None), "ca": (Role.COUNTY_ADMIN, "county-01"),
+            "cb": (Role.COUNTY_ADMIN, "county-02"), "victim": (Role.COUNTY_ADMIN, "county-01")}
+
+
+@pytest.fixture
+def server(state_root: Path, engine: Engine, clock: Clock) -> Server:
+    settings = Settings(state_root, str(engine.url), password_cost=CHEAP, now=clock)
+    app = create_app(settings, engine)
+    users = {}
+    with app.state.sessionmaker.begin() as db:
+        for name, (role, county) in ACCOUNTS.items():
+            users[name] = create_user(db, app.state.hasher, name, PASSWORD, role, county,
+                                      clock()).id
+    return Server(app, users)

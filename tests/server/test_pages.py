@@ -1,0 +1,110 @@
+"""What the pages and the API show is what the library wrote: county rows from the stores and
+results files, the state checkpoint from the state log, proofs from prove_ballot; and every
+answer carries the security headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tallyproof.ledger.log import load_checkpoints
+from tallyproof.server.security import HEADERS
+from tallyproof.state.statelog import load_state_log
+from tallyproof.state.tasks import county_store_dir
+from tallyproof.store import Store
+
+from .conftest import Server, csrf_of
+
+
+def test_security_headers_on_pages_api_and_errors(server: Server) -> None:
+    c = server.client()
+    for url in ("/public", "/login", "/api/state", "/nowhere", "/static/style.css"):
+        r = c.get(url)
+        for k, v in HEADERS.items():
+            assert r.headers[k] == v, (url, k)
+        assert "'unsafe-inline'" not in r.headers["Content-Security-Policy"]
+    assert c.get("/public").headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in c.get("/public").headers
+    https = server.client()
+    https.base_url = https.base_url.copy_with(scheme="https")
+    assert "max-age=" in https.get("/public").headers["Strict-Transport-Security"]
+
+
+def test_pages_have_no_inline_script(server: Server) -> None:
+    for page in ("/public", "/login"):
+        assert "<script" not in server.client().get(page).text
+    sa = server.login("sa")
+    for page in ("/state", "/county/county-01", "/activity", "/users"):
+        text = sa.get(page).text
+        assert "<script" not in text and " on" + "click=" not in text
+
+
+def test_counties_come_from_the_stores_and_results_files(server: Server,
+                                                         state_root: Path) -> None:
+    rows = {r["id"]: r for r in server.client().get("/api/counties").json()}
+    recon = orjson.loads((state_root / "results" / "reconciliation.json").read_bytes())
+    for cid in ("county-01", "county-02"):
+        store = Store.open(county_store_dir(state_root, cid))
+        cp = load_checkpoints(store.log_dir)[-1].checkpoint
+        assert rows[cid]["cards"] == store.cvr_count()
+        assert (rows[cid]["checkpoint_size"], rows[cid]["checkpoint_root"]) == (
+            cp.size, cp.root.hex())
+        assert rows[cid]["accounting"] == recon["check"]["status"]
+        assert [list(c) for c in rows[cid]["checks"]] == recon["counties"][cid]["checks"]
+    page = server.login("sa").get("/state").text
+    assert all(r["checkpoint_root"] in page for r in rows.values())
+
+
+def test_public_page_shows_the_state_checkpoint_and_statewide_winners(
+        server: Server, state_root: Path) -> None:
+    _, cps = load_state_log(state_root)
+    page = server.client().get("/public").text
+    assert cps[-1].checkpoint.root.hex() in page
+    statewide = orjson.loads((state_root / "results" / "statewide.json").read_bytes())
+    api = server.client().get("/api/state").json()
+    assert [r["winners"] for r in api["results"]] == [
+        r["winners"] for r in statewide["contests"]]
+    assert api["checkpoint"]["root"] == cps[-1].checkpoint.root.hex()
+
+
+def test_the_proof_form_verifies_a_ballot_and_names_a_missing_one(server: Server,
+                                                                 a_ballot: str) -> None:
+    c = server.client()
+    r = c.post("/public/proof", data={"csrf": csrf_of(c), "county": "county-01",
+                                      "ballot": a_ballot})
+    assert r.status_code == 200 and 'class="status pass" id="proof-result"' in r.text
+    r = c.post("/public/proof", data={"csrf": csrf_of(c), "county": "county-01",
+                                      "ballot": "<b>no-such</b>"})
+    assert r.status_code == 404 and "not in the commitment log" in r.text
+    assert "<b>no-such</b>" not in r.text  # autoescaped
+
+
+def test_the_api_proof_is_prove_ballots_and_verifies(server: Server, state_root: Path,
+                                                     a_ballot: str) -> None:
+    from tallyproof.state.statelog import prove_ballot
+
+    body = server.client().get(f"/api/proof/county-01/{a_ballot}").json()
+    assert body["verified"] is True and body["failures"] == []
+    expect = prove_ballot(state_root, "county-01", a_ballot)
+    assert body["proof"]["state_checkpoint"] == expect["state_checkpoint"]
+    assert body["proof"]["county_proof"]["leaf_index"] == expect["county_proof"]["leaf_index"]
+
+
+def test_a_proof_checked_against_another_key_is_reported_failing(
+        server: Server, a_ballot: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server really verifies: with a state key other than the log's, the page and the API
+    say the state checkpoint is not signed by it."""
+    from tallyproof.ledger.keys import load_verifier, new_keypair
+    from tallyproof.server import view
+
+    _, pub = new_keypair(tmp_path / "other")
+    monkeypatch.setattr(view, "load_verifier", lambda _path: load_verifier(pub))
+    body = server.client().get(f"/api/proof/county-01/{a_ballot}").json()
+    assert body["verified"] is False
+    assert body["failures"] == ["the state checkpoint is not signed by the state key"]
+    c = server.client()
+    r = c.post("/public/proof", data={"csrf": csrf_of(c), "county": "county-01",
+                                      "ballot": a_ballot})
+    assert "The proof does not verify" in r.text and "not signed by the state key" in r.text
