@@ -5,11 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # The exact versions (and their hashes) come from requirements.lock; tallyproof itself is then
-# installed without resolving anything again.
+# installed without resolving anything again. Wheels only, except `names` (the 1990 Census
+# name lists for the synthetic voter files), which PyPI has only as a pure-Python source
+# archive: pip builds it, its hash checked like every other pin.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --only-binary :all: -r requirements.lock
+	$(BIN)/python -m pip install --quiet --only-binary :all: --no-binary names -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e '.[test]'
 	touch $(STAMP)
 
