@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("tabulate", "irv", "ingest", "ledger", "audit", "evidence")
+BENCHMARKS = ("tabulate", "irv", "ingest", "ledger", "audit", "evidence", "ladder")
 
 #: Smoke-sized arguments per benchmark for ``--quick``.
 QUICK_ARGS: dict[str, list[str]] = {
@@ -36,6 +36,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "ledger": ["--cards", "5000"],
     "audit": ["--quick"],
     "evidence": ["--cards", "2000", "--contests", "3"],
+    "ladder": ["--sizes", "200,400"],
 }
 
 
