@@ -32,9 +32,9 @@ from .batch import BatchFrame
 class Cards:
     """The CVR table columns the workflow needs (ids, location, the audited contests).
 
-    Row lookups go through Arrow (:meth:`rows`); the Python views ``ids`` and ``index`` are
-    built only when a caller asks for them (per-card worksheets and boards do, for the cards of
-    a round), so building a frame never makes a Python object per ballot.
+    Frames are built from the Arrow columns; the Python views ``ids`` and ``index`` are built
+    only when a caller asks for them (looking up the cards of a round: worksheets, boards,
+    :meth:`rows`), so building a frame never makes a Python object per ballot.
     """
 
     table: pa.Table
@@ -60,16 +60,12 @@ class Cards:
         return {b: i for i, b in enumerate(self.ids.tolist())}
 
     def rows(self, ids: Sequence[str]) -> np.ndarray:
-        """Table rows of ``ids`` (in their order); ``KeyError`` names an id not in the table."""
-        if len(ids) == 0:
-            return np.zeros(0, dtype=np.int64)
-        found = pc.index_in(pa.array(list(ids), type=self.ballot_ids.type),
-                            value_set=self.ballot_ids)
-        if found.null_count:
-            first = int(np.flatnonzero(np.asarray(
-                pc.is_null(found).to_numpy(zero_copy_only=False), dtype=bool))[0])
-            raise KeyError(ids[first])
-        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+        """Table rows of ``ids`` (in their order); ``KeyError`` names an id not in the table.
+
+        Looked up in :attr:`index`, built once per :class:`Cards`: a status asks once per
+        contest, and an Arrow ``index_in`` would hash the whole id column each time."""
+        index = self.index
+        return np.fromiter((index[i] for i in ids), dtype=np.int64, count=len(ids))
 
 
 def load_cards(store: Store, contests: Sequence[Contest]) -> Cards:
