@@ -169,7 +169,8 @@ def print_table(rows: list[dict[str, Any]], grow: dict[str, dict[str, Any]],
                 continue
             s = r["stages"][st]
             ratio = s["ratio_to_floor"]
-            line += f"{s['seconds']:>14.1f}{s['floor_seconds']:>7.2f} {ratio:>5.1f}"
+            shown = f"{ratio:>5.1f}" if ratio is not None else f"{'-':>5}"
+            line += f"{s['seconds']:>14.1f}{s['floor_seconds']:>7.2f} {shown}"
         print(line)
     print("peak RSS (MB)    " + "".join(f"{r['peak_rss_mb']:>14,.0f}{'':>13}" for r in rows))
     for pair, stages in grow.items():
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 raise SystemExit(f"the demo at {n:,} cards did not run {', '.join(missing)}")
             fl = floors(out)
             stages = {st: {"seconds": float(t[st]), "floor": FLOOR_OF[st],
-                           "floor_seconds": round(fl[FLOOR_OF[st]], 3),
+                           "floor_seconds": fl[FLOOR_OF[st]],
                            "ratio_to_floor": round(float(t[st]) / fl[FLOOR_OF[st]], 2)
                            if fl[FLOOR_OF[st]] > 0 else None}
                       for st in STAGES}
