@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("tabulate", "irv", "ingest", "ledger", "audit", "sampler", "evidence", "voters")
+BENCHMARKS = ("tabulate", "irv", "ingest", "ledger", "audit", "sampler", "evidence", "voters",
+              "ladder")
 
 #: Smoke-sized arguments per benchmark for ``--quick``.
 QUICK_ARGS: dict[str, list[str]] = {
@@ -38,6 +39,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "sampler": ["--ids", "20000", "--size", "100", "--repeat", "1"],
     "evidence": ["--cards", "2000", "--contests", "3"],
     "voters": ["--scale", "0.0005"],
+    "ladder": ["--sizes", "200,400"],
 }
 
 

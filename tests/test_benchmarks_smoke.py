@@ -49,6 +49,44 @@ def test_quick_run_of_the_demo_benchmarks(run_module, tmp_path: Path, capsys) ->
     assert "benchmark summary" in printed
 
 
+def test_quick_run_of_the_ladder(run_module, tmp_path: Path, capsys) -> None:
+    code = run_module.main(["--quick", "--only", "ladder", "--results", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    row = json.loads((tmp_path / "summary.json").read_text())["benchmarks"][0]
+    assert row["name"] == "ladder" and row["status"] == "ok", row
+    data = json.loads((tmp_path / "ladder.json").read_text())
+    assert [r["cards"] for r in data["ladder"]] == [200, 400]
+    for r in data["ladder"]:
+        for stage in ("ingest", "commit", "audit", "report", "bundle", "verify"):
+            assert r["stages"][stage]["seconds"] > 0
+            assert r["stages"][stage]["floor_seconds"] > 0
+        assert r["peak_rss_mb"] > 0
+    assert "200->400" in data["growth"]
+    assert "meets_linear_growth" in row["targets"]
+    assert "target: per-card time grows" in printed
+
+
+def test_ladder_growth_target_fails_on_superlinear_stage() -> None:
+    spec = importlib.util.spec_from_file_location("bench_ladder", BENCH / "bench_ladder.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def row(cards: int, audit: float) -> dict:
+        return {"cards": cards, "stages": {s: {"seconds": cards / 1000 if s != "audit" else audit}
+                                           for s in mod.STAGES}}
+
+    linear = mod.growth([row(10_000, 10.0), row(100_000, 100.0)], 1.5, 1.0)
+    assert all(v["meets_linear"] for v in linear["10000->100000"].values())
+    quadratic = mod.growth([row(10_000, 10.0), row(100_000, 1000.0)], 1.5, 1.0)
+    assert not quadratic["10000->100000"]["audit"]["meets_linear"]
+    assert quadratic["10000->100000"]["audit"]["per_card_growth"] == 10.0
+    tiny = mod.growth([row(10_000, 0.01), row(100_000, 0.5)], 1.5, 1.0)
+    assert tiny["10000->100000"]["audit"] == {"per_card_growth": 5.0, "judged": False,
+                                              "meets_linear": True}
+
+
 def test_missing_benchmark_is_reported_not_fatal(run_module, tmp_path: Path) -> None:
     row = run_module.run_one("does_not_exist", True, tmp_path)
     assert row["status"] == "missing"

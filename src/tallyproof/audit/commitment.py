@@ -21,7 +21,8 @@ def held_commitment(store: Store, *, uses_cvrs: bool) -> dict[str, Any]:
     """What the audit holds the CVRs to: the CVR table's hash and the latest checkpoint.
 
     An audit that relies on CVRs must start after they are committed, and the log must verify
-    against them (every CVR committed, none changed): otherwise the sample could be drawn
+    against them (every CVR committed, none changed; a passed verification recorded in
+    ``log/verified.json`` for the same files counts, :mod:`tallyproof.ledger.verified`): otherwise the sample could be drawn
     before the CVRs were fixed, and the audit would prove nothing about the published ones.
     """
     if not store.has_cvrs():
@@ -37,9 +38,12 @@ def held_commitment(store: Store, *, uses_cvrs: bool) -> dict[str, Any]:
         )
     tree: dict[str, Any] = {}
     if checkpoints:
+        from ..ledger.verified import verified_report
         from ..ledger.verify_store import verify_store
 
-        report = verify_store(store)
+        # a full verification recorded for exactly these files (log/verified.json) stands;
+        # anything changed since, or no record, and the log is verified in full here
+        report = verified_report(store) or verify_store(store, record=True)
         if not report.ok:
             raise AuditError("the commitment log does not match the CVRs: " + "; ".join(
                 f"{f.check}: {f.message}" for f in report.failures))

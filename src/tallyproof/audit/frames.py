@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -24,44 +25,87 @@ import pyarrow.compute as pc
 from ..model import Contest
 from ..store import Store
 from .assorters import contest_votes
-from .batch import BatchFrame, batch_frame, batch_key
+from .batch import BatchFrame
 
 
 @dataclass
 class Cards:
-    """The CVR table columns the workflow needs, indexed by ballot id."""
+    """The CVR table columns the workflow needs (ids, location, the audited contests).
 
-    ids: np.ndarray  # object array of ballot ids
-    index: dict[str, int]
+    Frames are built from the Arrow columns; the Python views ``ids`` and ``index`` are built
+    only when a caller asks for them (looking up the cards of a round: worksheets, boards,
+    :meth:`rows`), so building a frame never makes a Python object per ballot.
+    """
+
     table: pa.Table
 
+    @property
+    def n(self) -> int:
+        """Cards in the table."""
+        return int(self.table.num_rows)
+
+    @cached_property
+    def ballot_ids(self) -> pa.Array:
+        """The ``ballot_id`` column as one Arrow array."""
+        return self.table.column("ballot_id").combine_chunks()
+
+    @cached_property
+    def ids(self) -> np.ndarray:
+        """Object array of ballot ids (table order)."""
+        return np.asarray(self.ballot_ids.to_numpy(zero_copy_only=False), dtype=object)
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Ballot id → table row."""
+        return {b: i for i, b in enumerate(self.ids.tolist())}
+
     def rows(self, ids: Sequence[str]) -> np.ndarray:
-        return np.fromiter((self.index[i] for i in ids), dtype=np.int64, count=len(ids))
+        """Table rows of ``ids`` (in their order); ``KeyError`` names an id not in the table.
+
+        Looked up in :attr:`index`, built once per :class:`Cards`: a status asks once per
+        contest, and an Arrow ``index_in`` would hash the whole id column each time."""
+        index = self.index
+        return np.fromiter((index[i] for i in ids), dtype=np.int64, count=len(ids))
 
 
 def load_cards(store: Store, contests: Sequence[Contest]) -> Cards:
     """The CVR columns the workflow reads (ids, tabulator, batch, record, the contests)."""
     cols = ["ballot_id", "tabulator", "batch", "record", *(c.column for c in contests)]
-    t = store.cvrs(columns=cols)
-    ids = np.asarray(t.column("ballot_id").to_pylist(), dtype=object)
-    return Cards(ids, {b: i for i, b in enumerate(ids)}, t)
+    return Cards(store.cvrs(columns=cols))
+
+
+def contest_mask(cards: Cards, contest: Contest) -> np.ndarray:
+    """Per table row: the card's CVR contains the contest."""
+    present = pc.is_valid(cards.table.column(contest.column))
+    return np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def contest_rows(cards: Cards, contest: Contest) -> np.ndarray:
-    present = pc.is_valid(cards.table.column(contest.column))
-    return np.flatnonzero(np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool))
+    return np.flatnonzero(contest_mask(cards, contest))
 
 
-def _manifest_slots(store: Store) -> list[tuple[str, str, str, int]] | None:
-    """(container, tabulator, batch, position) of every card the manifest lists."""
+def _slot_ids(manifest: pa.Table, keep: np.ndarray | None = None) -> pa.Array:
+    """``tabulator/batch/position`` of every card of the manifest's rows (``keep``: only those
+    rows), in manifest order, built column-wise."""
+    counts = np.maximum(np.asarray(manifest.column("ballots").to_numpy(zero_copy_only=False),
+                                   dtype=np.int64), 0)
+    if keep is not None:
+        counts = np.where(keep, counts, 0)
+    total = int(counts.sum())
+    row = np.repeat(np.arange(len(counts)), counts)
+    starts = np.cumsum(counts) - counts
+    position = np.arange(total, dtype=np.int64) - starts[row] + 1
+    take = pa.array(row, type=pa.int64())
+    tab = pc.fill_null(manifest.column("tabulator").combine_chunks().take(take), "")
+    bat = pc.fill_null(manifest.column("batch").combine_chunks().take(take), "")
+    return pc.binary_join_element_wise(pc.cast(tab, pa.string()), pc.cast(bat, pa.string()),
+                                       pc.cast(pa.array(position), pa.string()), "/")
+
+
+def _manifest_slots(store: Store) -> pa.Array | None:
+    """The slot id (:func:`slot_id`) of every card the manifest lists, in manifest order."""
     m = store.manifest()
-    if m is None:
-        return None
-    out = []
-    for row in m.to_pylist():
-        for pos in range(1, int(row["ballots"]) + 1):
-            out.append((row["container"] or "", row["tabulator"] or "", row["batch"] or "", pos))
-    return out
+    return None if m is None else _slot_ids(m)
 
 
 def slot_id(tabulator: str, batch: str, position: int) -> str:
@@ -69,42 +113,110 @@ def slot_id(tabulator: str, batch: str, position: int) -> str:
     return f"{tabulator}/{batch}/{position}"
 
 
+def _batch_key_array(cards: Cards) -> pa.Array:
+    """:func:`.batch.batch_key` of every card, column-wise."""
+    t = cards.table
+    tab = pc.fill_null(t.column("tabulator").combine_chunks(), "")
+    bat = pc.fill_null(t.column("batch").combine_chunks(), "")
+    return pc.binary_join_element_wise(pc.cast(tab, pa.string()), pc.cast(bat, pa.string()), "/")
+
+
 def batch_keys(cards: Cards) -> np.ndarray:
-    return np.array([batch_key(t, b) for t, b in zip(cards.table.column("tabulator").to_pylist(),
-                                                      cards.table.column("batch").to_pylist(),
-                                                      strict=True)], dtype=object)
+    """Object array of every card's batch key (:func:`.batch.batch_key`), table order."""
+    return np.asarray(_batch_key_array(cards).to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _batch_rows(cards: Cards, contest: Contest) -> np.ndarray:
+    """Rows of the cards in batches holding at least one card with the contest."""
+    keys = _batch_key_array(cards)
+    with_contest = pc.unique(keys.filter(pa.array(contest_mask(cards, contest))))
+    inside = pc.is_in(keys, value_set=with_contest)
+    return np.flatnonzero(np.asarray(inside.to_numpy(zero_copy_only=False), dtype=bool))
 
 
 def contest_batch_frame(cards: Cards, contest: Contest) -> BatchFrame:
     """Reported tallies of the batches that contain the contest (all their cards count)."""
-    keys = batch_keys(cards)
-    with_contest = set(keys[contest_rows(cards, contest)].tolist())
-    rows = np.flatnonzero(np.fromiter((k in with_contest for k in keys), dtype=bool,
-                                      count=len(keys)))
-    votes = contest_votes(contest, cards.table.column(contest.column).take(pa.array(rows)))
-    t = cards.table.take(pa.array(rows))
-    return batch_frame(votes, t.column("tabulator").to_pylist(), t.column("batch").to_pylist())
+    rows = pa.array(_batch_rows(cards, contest), type=pa.int64())
+    votes = contest_votes(contest, cards.table.column(contest.column).take(rows))
+    # the group-by of :func:`.batch.batch_frame`, column-wise: batches in sorted key order
+    # (UTF-8 byte order is code-point order, as numpy's), each card's batch number
+    enc = pc.dictionary_encode(_batch_key_array(cards).take(rows))
+    names = enc.dictionary
+    order = np.asarray(pc.sort_indices(names).to_numpy(), dtype=np.int64)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    inv = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
+    n_batches = len(order)
+    marks = votes.marks
+    tallies = np.zeros((n_batches, marks.shape[1]), dtype=np.int64)
+    for c in range(marks.shape[1]):
+        tallies[:, c] = np.bincount(inv, weights=marks[:, c], minlength=n_batches)
+    counts = np.bincount(inv, minlength=n_batches).astype(np.int64)
+    return BatchFrame(tuple(names.take(pa.array(order)).to_pylist()), counts, tallies)
+
+
+def _no_cvr_slot_ids(store: Store, cards: Cards) -> pa.Array:
+    m = store.manifest()
+    if m is None:
+        return pa.array([], type=pa.string())
+    pairs = cards.table.select(["tabulator", "batch"]).group_by(["tabulator", "batch"]) \
+        .aggregate([]).to_pylist()
+    with_cvrs = {(p["tabulator"], p["batch"]) for p in pairs}
+    # one test per manifest row (a batch), as before: its (tabulator, batch), blanks as ""
+    # or as missing
+    keep = np.array([(t, b) not in with_cvrs and (t or None, b or None) not in with_cvrs
+                     for t, b in zip((x or "" for x in m.column("tabulator").to_pylist()),
+                                     (x or "" for x in m.column("batch").to_pylist()),
+                                     strict=True)], dtype=bool)
+    return _slot_ids(m, keep)
 
 
 def no_cvr_slots(store: Store, cards: Cards) -> list[str]:
     """Manifest slots of the batches that have no CVR at all (a stratified audit's no-CVR
     stratum), in manifest order."""
-    slots = _manifest_slots(store) or []
-    with_cvrs = set(zip(cards.table.column("tabulator").to_pylist(),
-                        cards.table.column("batch").to_pylist(), strict=True))
-    return [slot_id(t, b, p) for _, t, b, p in slots
-            if (t, b) not in with_cvrs and (t or None, b or None) not in with_cvrs]
+    return _no_cvr_slot_ids(store, cards).to_pylist()
+
+
+def card_frame_mask(store: Store, params_kind: str, cards: Cards,
+                    contest: Contest) -> np.ndarray | None:
+    """The frame as a mask over the CVR table's rows when it is card-style (comparison, and
+    polling without a manifest), else ``None`` (its ids are not all CVR ballot ids)."""
+    if params_kind == "comparison" or (params_kind == "polling"
+                                       and not store.manifest_path.exists()):
+        return contest_mask(cards, contest)
+    return None
+
+
+def frame_id_array(store: Store, params_kind: str, cards: Cards, contest: Contest) -> pa.Array:
+    """A contest's sample frame for an audit of kind ``params_kind`` (module docstring), as
+    one Arrow string array."""
+    if params_kind == "batch":
+        return pa.array(contest_batch_frame(cards, contest).keys, type=pa.string())
+    if params_kind == "polling":
+        slots = _manifest_slots(store)
+        if slots is not None:
+            return slots
+    card_ids = cards.ballot_ids.filter(pa.array(contest_mask(cards, contest)))
+    if params_kind == "stratified":  # CVR stratum (card style), then the no-CVR stratum
+        return pa.concat_arrays([pc.cast(card_ids, pa.string()),
+                                 pc.cast(_no_cvr_slot_ids(store, cards), pa.string())])
+    return card_ids
 
 
 def frame_ids(store: Store, params_kind: str, cards: Cards, contest: Contest) -> list[str]:
     """A contest's sample frame for an audit of kind ``params_kind`` (module docstring)."""
+    return frame_id_array(store, params_kind, cards, contest).to_pylist()
+
+
+def frame_size(store: Store, params_kind: str, cards: Cards, contest: Contest) -> int:
+    """``len(frame_ids(...))`` without building the ids."""
     if params_kind == "batch":
-        return list(contest_batch_frame(cards, contest).keys)
-    if params_kind == "stratified":  # CVR stratum (card style), then the no-CVR stratum
-        return [str(cards.ids[i]) for i in contest_rows(cards, contest)] + \
-            no_cvr_slots(store, cards)
-    if params_kind == "polling":
-        slots = _manifest_slots(store)
-        if slots is not None:
-            return [slot_id(t, b, p) for _, t, b, p in slots]
-    return [str(cards.ids[i]) for i in contest_rows(cards, contest)]
+        return len(contest_batch_frame(cards, contest).keys)
+    m = store.manifest()
+    if params_kind == "polling" and m is not None:
+        return int(np.maximum(np.asarray(m.column("ballots").to_numpy(zero_copy_only=False),
+                                         dtype=np.int64), 0).sum())
+    n = int(contest_mask(cards, contest).sum())
+    if params_kind == "stratified":
+        n += len(_no_cvr_slot_ids(store, cards))
+    return n

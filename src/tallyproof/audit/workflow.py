@@ -59,12 +59,15 @@ from .comparison import AssertionRisk, comparison_risk
 from .options import KINDS
 from .frames import (
     Cards,
+    card_frame_mask,
     contest_batch_frame,
     contest_rows,
-    frame_ids,
+    frame_id_array,
+    frame_size,
     load_cards,
     no_cvr_slots,
 )
+from .frames import frame_ids as frame_ids  # re-exported: evidence.audit_view re-draws frames
 from .plan import ALPHA_POLLING_D, plan_for_assertion
 from .polling import polling_risk
 from .records import (
@@ -243,13 +246,13 @@ def start_audit(
         if not n_slots:
             raise AuditError("a stratified audit needs a manifest listing batches without CVRs "
                              "(the no-CVR stratum); there are none, so use a comparison audit")
-        if man_total != len(cards.ids) + n_slots:
-            raise AuditError(f"the manifest lists {man_total:,} cards but the CVRs ({len(cards.ids):,}) "
+        if man_total != cards.n + n_slots:
+            raise AuditError(f"the manifest lists {man_total:,} cards but the CVRs ({cards.n:,}) "
                              f"and the batches without CVRs ({n_slots:,}) make "
-                             f"{len(cards.ids) + n_slots:,}; reconcile first")
-    if kind in ("comparison", "batch") and man_total is not None and man_total != len(cards.ids):
+                             f"{cards.n + n_slots:,}; reconcile first")
+    if kind in ("comparison", "batch") and man_total is not None and man_total != cards.n:
         raise AuditError(f"the manifest lists {man_total:,} cards but there are "
-                         f"{len(cards.ids):,} CVRs; reconcile before a comparison audit")
+                         f"{cards.n:,} CVRs; reconcile before a comparison audit")
     assertions: list[Assertion] = []
     margins: dict[str, float] = {}
     frames: dict[str, int] = {}
@@ -265,7 +268,7 @@ def start_audit(
                              "comparison or polling audit")
         rows = contest_rows(cards, contest)
         votes = contest_votes(contest, cards.table.column(contest.column).take(pa.array(rows)))
-        frame_n = len(frame_ids(store, kind, cards, contest))
+        frame_n = frame_size(store, kind, cards, contest)
         given = (winners or {}).get(contest.id)
         win: tuple[int, ...]
         if given is not None:
@@ -466,19 +469,41 @@ def _draw_all(store: Store, params: AuditParams, cards: Cards, contests: list[Co
     draw order filtered to the frame (Rivest's sampler; see :mod:`.sampler`): the union is
     ordered once instead of once per contest.
     """
-    frames = {c.id: frame_ids(store, params.kind, cards, c) for c in contests}
-    union = list(dict.fromkeys(i for f in frames.values() for i in f))
-    needed = {cid: n for cid, n in targets.items() if n > 0}
-    order: list[Draw] = sample(union, params.seed, len(union)) if needed else []
     draws: dict[str, list[dict[str, str]]] = {c.id: [] for c in contests}
+    needed = {cid: n for cid, n in targets.items() if n > 0}
+    if not needed:
+        return draws
+    masks = {c.id: m for c in contests
+             if (m := card_frame_mask(store, params.kind, cards, c)) is not None}
+    if len(masks) == len(contests):
+        return _draw_card_frames(params, cards, masks, needed, draws)
+    # frames of manifest slots or batch keys: the union keeps first occurrences in order
+    frames = {c.id: frame_id_array(store, params.kind, cards, c) for c in contests}
+    union = pc.unique(pa.concat_arrays(list(frames.values())))
+    order: list[Draw] = sample(union.to_pylist(), params.seed, len(union))
+    drawn = pa.array([d.id for d in order], type=union.type)
     for cid, n in needed.items():
-        members = set(frames[cid])
-        out = draws[cid]
-        for d in order:
-            if d.id in members:
-                out.append({"id": d.id, "ticket": d.ticket})
-                if len(out) == n:
-                    break
+        member = pc.is_in(drawn, value_set=frames[cid]).to_numpy(zero_copy_only=False)
+        picked = np.flatnonzero(np.asarray(member, dtype=bool))[:n]
+        draws[cid] = [{"id": order[k].id, "ticket": order[k].ticket} for k in picked.tolist()]
+    return draws
+
+
+def _draw_card_frames(params: AuditParams, cards: Cards, masks: dict[str, np.ndarray],
+                      needed: dict[str, int], draws: dict[str, list[dict[str, str]]]
+                      ) -> dict[str, list[dict[str, str]]]:
+    """:func:`_draw_all` for card-style frames, given as masks over the CVR table's rows: the
+    union and each contest's membership are column operations; the draw order is the same
+    (the sampler orders by ticket, then id, whatever the order of its input)."""
+    union_rows = np.flatnonzero(np.logical_or.reduce(list(masks.values())))
+    union = cards.ballot_ids.take(pa.array(union_rows, type=pa.int64()))
+    order: list[Draw] = sample(union.to_pylist(), params.seed, len(union))
+    drawn = pa.array([d.id for d in order], type=union.type)
+    order_rows = union_rows[np.asarray(pc.index_in(drawn, value_set=union).to_numpy(
+        zero_copy_only=False), dtype=np.int64)]
+    for cid, n in needed.items():
+        picked = np.flatnonzero(masks[cid][order_rows])[:n]
+        draws[cid] = [{"id": order[k].id, "ticket": order[k].ticket} for k in picked.tolist()]
     return draws
 
 

@@ -41,8 +41,9 @@ BUNDLE_SCHEMA_VERSION = 1
 SUMS_FILE = "SHA256SUMS"
 BUNDLE_JSON = "bundle.json"
 STORE_DIR = "store"
-#: Files of a store that are machinery, not evidence, and never go into a bundle.
-SKIP_NAMES = {".lock", JOURNAL}
+#: Files of a store that are machinery, not evidence, and never go into a bundle (the log's
+#: ``verified.json`` records what this machine checked; a verifier checks for itself).
+SKIP_NAMES = {".lock", JOURNAL, "verified.json"}
 
 
 @dataclass(frozen=True)

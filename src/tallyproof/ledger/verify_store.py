@@ -101,8 +101,23 @@ class _TableUnreadable(Exception):
     """Internal: the store's CVR table could not be read (carries the cause)."""
 
 
-def verify_store(store: Store, public_keys: Sequence[str | Verifier] | None = None) -> LedgerReport:
-    """Verify a store's log against its own CVR table, election definition and results history."""
+def verify_store(store: Store, public_keys: Sequence[str | Verifier] | None = None, *,
+                 record: bool = False) -> LedgerReport:
+    """Verify a store's log against its own CVR table, election definition and results history.
+
+    ``record``: when the verification passes with the default trust (``public_keys`` None),
+    write what was verified to ``log/verified.json`` (:mod:`.verified`), so that a later step
+    (starting an audit) can rely on it while none of the files read has changed.
+    """
+    report = _verify_store(store, public_keys)
+    if record and report.ok and public_keys is None:
+        from .verified import record_verification
+
+        record_verification(store, report)
+    return report
+
+
+def _verify_store(store: Store, public_keys: Sequence[str | Verifier] | None) -> LedgerReport:
 
     def read_table() -> pa.Table:
         try:
