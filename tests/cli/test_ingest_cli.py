@@ -248,7 +248,8 @@ def test_contest_set_declares_approval_by_name_and_tabulate_report_use_it(
     assert _winners(store, capsys, "3") == ["7"]
     assert main(["report", "--store", str(store), "--out", str(tmp_path / "report")]) == 0
     html = " ".join((tmp_path / "report" / "report.html").read_text().split())
-    assert "approval (approve up to 2), 1 seat; rule declared by the election office" in html
+    assert "Approval, 1 winner: voters mark every choice they approve of" in html
+    assert "Rule declared by the election office" in html
     capsys.readouterr()
     assert main(["contest", "list", "--store", str(store), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["contests"]

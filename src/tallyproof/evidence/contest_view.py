@@ -28,7 +28,18 @@ INACTIVE_TEXT = {
 
 
 def rule_text(contest: Contest) -> str:
-    """The counting rule and the number of winners, for a person who does not know the jargon."""
+    """The counting rule and the number of winners in plain words, then where the rule comes
+    from (declared by the election office with ``tallyproof contest set``, or as exported) and
+    any RCTab options it was declared with."""
+    options = "".join(f" {k}={str(v).lower() if isinstance(v, bool) else v};"
+                      for k, v in contest.rcv_options)
+    source = (" Rule declared by the election office" if contest.rule_declared
+              else " Rule as the export gives it")
+    return _plain_rule(contest) + source + (f" (RCTab options:{options.rstrip(';')})"
+                                            if options else "") + "."
+
+
+def _plain_rule(contest: Contest) -> str:
     seats = contest.seats
     winners = f"{seats} winner{'s' if seats != 1 else ''}"
     if contest.kind is ContestKind.PLURALITY:
