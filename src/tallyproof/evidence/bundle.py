@@ -18,11 +18,13 @@ fixed permissions, no directories entries, no extra fields.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,12 +73,7 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
     )
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / BUNDLE_JSON).exists():
-        raise UsageError(f"{out} exists, is not empty and is not a bundle; choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    os.chmod(stage, 0o755)  # a bundle is for publishing (mkdtemp makes it private)
-    try:
+    with staged_bundle(out) as stage:
         _copy_store(store.root, stage / STORE_DIR)
         bstore = Store(stage / STORE_DIR)
         evidence = collect(bstore)
@@ -101,6 +98,24 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         (stage / "report" / "report.pdf").write_bytes(render_pdf(ctx))
         (stage / "report" / HASH_APPENDIX).write_bytes(render_hash_appendix(ctx))
         (stage / BUNDLE_JSON).write_bytes(_json(_bundle_meta(bstore, evidence, epoch)))
+    zpath = out.with_name(out.name + ".zip")
+    write_zip(out, zpath, epoch)
+    return BundlePaths(folder=out, zip=zpath)
+
+
+@contextlib.contextmanager
+def staged_bundle(out: Path) -> Iterator[Path]:
+    """Build a bundle in a private staging folder beside ``out``; on success write its
+    SHA256SUMS and rename it into place (replacing an earlier bundle at ``out``), on any
+    error remove it, so ``out`` is the old bundle or the new one, never half of one. Every
+    kind of bundle (county, hand count, state) is published through here."""
+    if out.exists() and any(out.iterdir()) and not (out / BUNDLE_JSON).exists():
+        raise UsageError(f"{out} exists, is not empty and is not a bundle; choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    os.chmod(stage, 0o755)  # a bundle is for publishing (mkdtemp makes it private)
+    try:
+        yield stage
         write_sums(stage)
         if out.exists():
             shutil.rmtree(out)
@@ -109,9 +124,6 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    zpath = out.with_name(out.name + ".zip")
-    write_zip(out, zpath, epoch)
-    return BundlePaths(folder=out, zip=zpath)
 
 
 def _require_committed(evidence: Any) -> None:

@@ -19,9 +19,7 @@ compare them with the copies the state publishes.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +27,10 @@ from typing import Any
 import orjson
 
 from .. import __version__
-from ..errors import UsageError
 from ..formats.arlo_report import ArloReport, read_arlo_report
 from ..formats.clarity import read_clarity
 from ..formats.snapshot import read_snapshot
-from ..fsutil import atomic_write_bytes, fsync_dir
+from ..fsutil import atomic_write_bytes
 from .checks import Check
 from .claims import claims_from_checks
 from .hand_count import HandCountComparison, compare_hand_count, hand_count_check, rows_table
@@ -206,15 +203,10 @@ def build_handcount_bundle(machine: Path, hand: Path, out: Path,
                            history: list[Path] | None = None, contest: str | None = None
                            ) -> Path:
     """Write the bundle folder ``out`` (staged, then renamed into place)."""
-    from .bundle import write_sums, write_zip
+    from .bundle import staged_bundle, write_zip
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / "bundle.json").exists():
-        raise UsageError(f"{out} exists, is not empty and is not a bundle; choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    stage.chmod(0o755)
-    try:
+    with staged_bundle(out) as stage:
         inputs = {"inputs/machine" + Path(machine).suffix.lower(): Path(machine),
                   "inputs/hand.csv": Path(hand)}
         for i, p in enumerate(history or [], start=1):
@@ -237,14 +229,6 @@ def build_handcount_bundle(machine: Path, hand: Path, out: Path,
                 "inputs": {rel: {"name": src.name} for rel, src in inputs.items()},
                 "names": list(names)}
         atomic_write_bytes(stage / "bundle.json", _json(meta))
-        write_sums(stage)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(stage, out)
-        fsync_dir(out.parent)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
     write_zip(out, out.with_name(out.name + ".zip"), epoch)
     return out
 

@@ -19,9 +19,7 @@ recomputes the statewide results from the county bundles' CVRs.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ import orjson
 from .. import __version__
 from ..errors import UsageError
 from ..evidence.checks import Check
-from ..fsutil import atomic_write_bytes, fsync_dir
+from ..fsutil import atomic_write_bytes
 from .executor import Executor, InProcess
 from .spec import STATE_JSON, load_spec
 
@@ -191,7 +189,7 @@ def render_state_pdf(ctx: dict[str, Any]) -> bytes:
 def build_state_bundle(root: Path, out: Path, ex: Executor | None = None) -> Path:
     """Build the state bundle folder ``out`` (and ``out.zip``): each county's bundle on the
     executor, the state files, the statewide report, SHA256SUMS."""
-    from ..evidence.bundle import write_sums, write_zip
+    from ..evidence.bundle import staged_bundle, write_zip
     from ..evidence.report import source_date_epoch
     from ..model import Election
 
@@ -200,12 +198,7 @@ def build_state_bundle(root: Path, out: Path, ex: Executor | None = None) -> Pat
     spec = load_spec(root)
     if not (root / "results" / "statewide.json").exists():
         raise UsageError("tabulate the state first (tallyproof state tabulate)")
-    if out.exists() and any(out.iterdir()) and not (out / "bundle.json").exists():
-        raise UsageError(f"{out} exists, is not empty and is not a bundle")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    os.chmod(stage, 0o755)
-    try:
+    with staged_bundle(out) as stage:
         ids = [c.id for c in spec.counties]
         built = ex.map_each(county_bundle_task, [
             (c, (str(root), str(stage / "counties" / c))) for c in ids])
@@ -230,14 +223,6 @@ def build_state_bundle(root: Path, out: Path, ex: Executor | None = None) -> Pat
             "schema_version": BUNDLE_SCHEMA_VERSION, "kind": KIND, "tool": "tallyproof",
             "tool_version": __version__, "source_date_epoch": epoch, "counties": ids,
             "election": {"name": spec.name, "state": spec.state, "date": spec.date}}))
-        write_sums(stage)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(stage, out)
-        fsync_dir(out.parent)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
     write_zip(out, out.with_name(out.name + ".zip"), epoch)
     return out
 
