@@ -38,6 +38,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from ..errors import InputError
+from .detect import read_bytes
 
 #: US time zone abbreviations Clarity prints after the time.
 ZONES = {"EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8,
@@ -125,10 +126,7 @@ class _Doc:
 def read_clarity(path: Path) -> ClarityResults:
     """Read a Clarity ``ElectionResult`` XML file (state summary or county detail)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=path) from exc
+    raw = read_bytes(path)
     try:
         root = fromstring(raw, forbid_dtd=True)
     except DefusedXmlException as exc:

@@ -40,14 +40,19 @@ def utf8_error(path: Path, data: bytes | None = None) -> InputError:
     return InputError("not UTF-8 text", file=path)
 
 
+def read_bytes(path: Path) -> bytes:
+    """A small input file's bytes; unreadable → InputError naming it."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", file=path) from exc
+
+
 def read_text(path: Path) -> tuple[bytes, str]:
     """A small text input (manifest, results, pollbooks, audit-board CSV) as raw bytes (for
     hashing) and UTF-8 text (a byte-order mark tolerated); unreadable or non-UTF-8 → InputError."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=path) from exc
+    raw = read_bytes(path)
     try:
         return raw, raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
