@@ -84,3 +84,25 @@ def test_statewide_audit_draws_are_the_same_on_dask(tmp_path: Path,
         assert set(params.pop("commitments")) == {"north", "south"}
         files.append({**got, Path("audit.json"): params})
     assert files[0] == files[1] and len(files[0]) == 4  # audit.json, round, 2 retrieval lists
+
+
+def big_export_task(county: str, folder: str) -> int:
+    """Ingest a Dominion export big enough for the reader's own process pool, inside a Dask
+    worker (a daemonic process, which may not start processes)."""
+    from tallyproof.formats.dominion import default_workers, export_files
+    from tallyproof.ingest import ingest
+
+    files = export_files(Path(folder) / "export")
+    assert default_workers(files, 1 << 40) == 1  # in a worker: decode in-process
+    return ingest([Path(folder) / "export"], Path(folder) / county, fmt="dominion").cards_total
+
+
+def test_a_large_dominion_export_ingests_inside_a_dask_worker(tmp_path: Path,
+                                                              cluster: DaskExecutor) -> None:
+    from tallyproof.demo.county import build_county
+    from tallyproof.demo.dominion_writer import write_dominion
+
+    county = build_county(3_000, 5)
+    write_dominion(county, county.paper, tmp_path / "export")
+    (o,) = cluster.map(big_export_task, ["c1"], str(tmp_path))
+    assert o.ok and o.value == 3_000

@@ -95,9 +95,11 @@ def _worker_read(
 
 def default_workers(exports: list[Path], size: int | None = None) -> int:
     """Decoding processes for these files (``size``: their bytes, when already known): 1
-    (in-process) for a small export, a single file or a single core; else up to
-    :data:`MAX_WORKERS`."""
-    if len(exports) < 2:
+    (in-process) for a small export, a single file, a single core or inside a daemonic worker
+    process; else up to :data:`MAX_WORKERS`."""
+    if len(exports) < 2 or mp.current_process().daemon:
+        # a daemonic process (a Dask or multiprocessing worker, already one per core) may not
+        # start processes of its own: it decodes in-process
         return 1
     if size is None:
         size = sum(map(_size, exports))  # an unreadable file is reported by its reader
