@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -321,7 +321,19 @@ def start_audit(
 
 
 # ------------------------------------------------------------------ planning
-def _plan(params: AuditParams, a: Assertion, error_rates: dict[str, float] | None) -> float:
+class PlanParams(Protocol):
+    """What sizing a round needs of an audit's parameters (a county's :class:`AuditParams`, a
+    state's ``StateAuditParams``)."""
+
+    kind: str
+    risk_limit: float
+    method: str
+    margins: dict[str, float]
+    frame_sizes: dict[str, int]
+    plan_uppers: dict[str, float]
+
+
+def plan_size(params: PlanParams, a: Assertion, error_rates: dict[str, float] | None) -> float:
     """Planned total sample size for one assertion (M's planner), ∞ when it cannot finish."""
     n_frame = params.frame_sizes[a.contest_id]
     margin = params.margins[a.id]
@@ -389,8 +401,8 @@ def next_round(store: Store, *, boards: int = 1) -> RoundInfo:
     targets: dict[str, int] = {}
     if not rounds:
         for c in contests:
-            plans = [_plan(params, a, None) for a in params.assertions_of(c.id)]
-            targets[c.id] = _cap(max(plans, default=0.0), params.frame_sizes[c.id])
+            plans = [plan_size(params, a, None) for a in params.assertions_of(c.id)]
+            targets[c.id] = cap_size(max(plans, default=0.0), params.frame_sizes[c.id])
     else:
         status = audit_status(store, write=False)
         last = rounds[-1]
@@ -507,7 +519,7 @@ def _draw_card_frames(params: AuditParams, cards: Cards, masks: dict[str, np.nda
     return draws
 
 
-def _cap(planned: float, n_frame: int) -> int:
+def cap_size(planned: float, n_frame: int) -> int:
     return int(min(n_frame, math.ceil(planned))) if math.isfinite(planned) else n_frame
 
 
@@ -645,6 +657,24 @@ def _observed_rates(risk: AssertionRisk) -> dict[str, float]:
     return {"o1": d.o1 / n, "o2": d.o2 / n, "u1": d.u1 / n, "u2": d.u2 / n}
 
 
+def next_step(params: PlanParams, a: Assertion, risk: AssertionRisk,
+              drawn: int) -> tuple[str, int]:
+    """The decision rule, for a county's audit and a state's alike: confirmed when the risk is
+    at most the limit; a full hand count once every frame unit was examined or the planner
+    cannot finish; else another round, sized by the planner (comparison audits: at the
+    discrepancy rates seen so far) and at least :data:`ROUND_GROWTH` times ``drawn``."""
+    n_frame = params.frame_sizes[a.contest_id]
+    if risk.p_value <= params.risk_limit:
+        return CONFIRMED, risk.examined
+    if risk.examined >= n_frame:
+        return FULL_HAND_COUNT, n_frame
+    rates = _observed_rates(risk) if risk.examined and params.kind == "comparison" else None
+    planned = plan_size(params, a, rates)
+    nxt = max(cap_size(planned, n_frame), min(n_frame, math.ceil(ROUND_GROWTH * max(drawn, 1))))
+    return (FULL_HAND_COUNT if not math.isfinite(planned) or planned >= n_frame
+            else ANOTHER_ROUND), nxt
+
+
 def audit_status(store: Store, *, write: bool = True) -> AuditStatus:
     """Measured risk of every assertion from the records so far, and what to do next.
 
@@ -726,18 +756,7 @@ def audit_status(store: Store, *, write: bool = True) -> AuditStatus:
                           if params.method == "alpha" else {})
                 risk = polling_risk(a, mvr, N=n_frame, method=params.method,
                                     not_found=not_found, margin=margin, **tuning)
-            if risk.p_value <= params.risk_limit:
-                st, nxt = CONFIRMED, risk.examined
-            elif risk.examined >= n_frame:
-                st, nxt = FULL_HAND_COUNT, n_frame
-            else:
-                rates = (_observed_rates(risk) if risk.examined and params.kind == "comparison"
-                         else None)
-                planned = _plan(params, a, rates)
-                nxt = max(_cap(planned, n_frame),
-                          min(n_frame, math.ceil(ROUND_GROWTH * max(len(seq), 1))))
-                st = FULL_HAND_COUNT if not math.isfinite(planned) or planned >= n_frame \
-                    else ANOTHER_ROUND
+            st, nxt = next_step(params, a, risk, len(seq))
             if missing:  # the round's cards are not all in: no decision yet
                 st = WAITING
             statuses.append(AssertionStatus(a.id, a.describe(contest), margin, risk, st, nxt))

@@ -37,7 +37,6 @@ measured on the statewide sample in draw order by the county audit library
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +50,6 @@ from ..audit.assorters import (
     Assertion,
     pairwise_assertions,
 )
-from ..audit.plan import plan_for_assertion
 from ..audit.records import Record, append_records, read_batch_records_csv, read_records_csv
 from ..audit.risk import METHODS
 from ..audit.sampler import first_ticket
@@ -59,6 +57,8 @@ from ..audit.workflow import (
     ANOTHER_ROUND,
     CONFIRMED,
     FULL_HAND_COUNT,
+    cap_size,
+    plan_size,
 )
 from ..clock import utc_timestamp
 from ..errors import AuditError, UsageError
@@ -323,27 +323,6 @@ def merge_draws(seed: str, per_county: Sequence[Sequence[tuple[str, str]]],
     return [{"id": i, "ticket": t} for _, i, t in pool[:n]]
 
 
-def _plan(params: StateAuditParams, a: Assertion, rates: dict[str, float] | None) -> float:
-    """Planned total sample size (the county workflow's planner), ∞ when it cannot finish;
-    batches are planned as a comparison audit whose assorter bound is τ."""
-    if params.kind == "batch":
-        n = plan_for_assertion(params.margins[a.id], params.plan_uppers[a.id],
-                               params.frame_sizes[a.contest_id], params.risk_limit,
-                               params.method, None, audit="comparison")
-        return math.inf if n is None else float(n)
-    # a stratified audit is planned as a comparison over both strata (the county workflow's
-    # heuristic)
-    audit = "comparison" if params.kind == "stratified" else params.kind
-    n = plan_for_assertion(params.margins[a.id], a.upper, params.frame_sizes[a.contest_id],
-                           params.risk_limit, params.method,
-                           rates if params.kind == "comparison" else None, audit=audit)
-    return math.inf if n is None else float(n)
-
-
-def _cap(planned: float, n_frame: int) -> int:
-    return int(min(n_frame, math.ceil(planned))) if math.isfinite(planned) else n_frame
-
-
 def next_state_round(root: Path, ex: Executor) -> StateRound:
     """Size the next round statewide, draw it, and write each county's retrieval list."""
     params = load_state_audit(root)
@@ -357,8 +336,8 @@ def next_state_round(root: Path, ex: Executor) -> StateRound:
     targets: dict[str, int] = {}
     if not rounds:
         for cid in params.contests:
-            plans = [_plan(params, a, None) for a in params.assertions_of(cid)]
-            targets[cid] = _cap(max(plans, default=0.0), params.frame_sizes[cid])
+            plans = [plan_size(params, a, None) for a in params.assertions_of(cid)]
+            targets[cid] = cap_size(max(plans, default=0.0), params.frame_sizes[cid])
     else:
         from .audit_status import state_audit_status
 

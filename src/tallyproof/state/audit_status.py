@@ -4,7 +4,6 @@ whose sample shows overstatements, and the full hand count's comparison by batch
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,11 @@ from ..audit.polling import polling_risk
 from ..audit.stratified import StratumSample, stratified_risk
 from ..audit.workflow import (
     ANOTHER_ROUND,
+    CONFIRMED,
     AssertionStatus,
     ContestStatus,
+    next_step,
 )
-from ..audit.workflow import CONFIRMED, FULL_HAND_COUNT, ROUND_GROWTH
 from ..errors import AuditError
 from ..fsutil import atomic_write_json
 from ..model import Contest, ContestKind
@@ -31,10 +31,8 @@ from .audit import (
     _SEVERITY,
     SCHEMA_VERSION,
     StateAuditParams,
-    _cap,
     _counties,
     _ok,
-    _plan,
     load_state_audit,
     load_state_rounds,
 )
@@ -165,22 +163,9 @@ def state_audit_status(root: Path, ex: Executor, *, write: bool = True) -> State
 
 def _decide(params: StateAuditParams, a: Assertion, contest: Contest, risk: AssertionRisk,
             by_county: dict[str, Discrepancies], drawn: int) -> StateAssertionStatus:
-    """The county workflow's decision rule, applied to the statewide risk (mirrors
-    :func:`tallyproof.audit.workflow.audit_status`, whose rule is not a public function)."""
-    n_frame = params.frame_sizes[a.contest_id]
-    if risk.p_value <= params.risk_limit:
-        st, nxt = CONFIRMED, risk.examined
-    elif risk.examined >= n_frame:
-        st, nxt = FULL_HAND_COUNT, n_frame
-    else:
-        d = risk.discrepancies
-        k = max(risk.examined, 1)
-        rates = ({"o1": d.o1 / k, "o2": d.o2 / k, "u1": d.u1 / k, "u2": d.u2 / k}
-                 if risk.examined and params.kind == "comparison" else None)
-        planned = _plan(params, a, rates)
-        nxt = max(_cap(planned, n_frame), min(n_frame, math.ceil(ROUND_GROWTH * max(drawn, 1))))
-        st = (FULL_HAND_COUNT if not math.isfinite(planned) or planned >= n_frame
-              else ANOTHER_ROUND)
+    """The county workflow's decision rule (:func:`tallyproof.audit.workflow.next_step`),
+    applied to the statewide risk."""
+    st, nxt = next_step(params, a, risk, drawn)
     return StateAssertionStatus(a.id, a.describe(contest), params.margins[a.id], risk, st, nxt,
                                 by_county)
 
