@@ -20,11 +20,14 @@ def readme_commands(tag: str = "") -> list[str]:
     return [line[2:] for block in blocks for line in block.splitlines() if line.startswith("$ ")]
 
 
-def run_commands(cmds: list[str], capsys) -> None:  # noqa: ANN001
+def run_commands(cmds: list[str], capsys):  # noqa: ANN001, ANN201
+    """Run each command; every one must exit 0. Returns the last command's captured output."""
+    captured = None
     for cmd in cmds:
         code = main(shlex.split(cmd)[1:])
         captured = capsys.readouterr()
         assert code == 0, f"{cmd!r} exited {code}:\n{captured.out[-2000:]}\n{captured.err[-2000:]}"
+    return captured
 
 
 def test_readme_has_a_walkthrough() -> None:
@@ -36,10 +39,7 @@ def test_readme_has_a_walkthrough() -> None:
 def test_readme_walkthrough_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ids.txt").write_text("A-1\nA-2\nA-3\nB-1\nB-2\nB-3\n")
-    for cmd in readme_commands():
-        code = main(shlex.split(cmd)[1:])
-        captured = capsys.readouterr()
-        assert code == 0, f"{cmd!r} exited {code}:\n{captured.out[-2000:]}\n{captured.err[-2000:]}"
+    captured = run_commands(readme_commands(), capsys)
     # The last command is the sampler example: the published draw order.
     assert [d["id"] for d in __import__("json").loads(captured.out)] == ["B-2", "B-3", "A-3", "A-2"]
 

@@ -34,13 +34,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
+import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..errors import InputError, UsageError
 from ..formats.arlo_report import ArloReport
 from ..formats.clarity import CONTEST_LEVEL, ClarityResults
-from ..fsutil import atomic_write_bytes, atomic_write_json
+from ..fsutil import atomic_write_bytes
 from .checks import Check
 
 #: vote-type names in either source → one vocabulary (lower-cased, spaces folded)
@@ -317,17 +318,25 @@ def rows_table(rows: Iterable[Row]) -> pa.Table:
     return pa.table(cols)
 
 
-def write_comparison(cmp: HandCountComparison, folder: Path) -> list[Path]:
-    """``comparison.json`` and the county / vote-type tables as CSV, each written atomically
-    (deterministic bytes: same inputs, same files)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / "comparison.json"]
-    atomic_write_json(written[0], cmp.to_json())
+def comparison_files(cmp: HandCountComparison) -> dict[str, bytes]:
+    """``comparison.json`` and the county and vote-type tables as CSV (name -> bytes), the
+    same bytes for the same inputs: what ``--out`` writes and what a bundle carries."""
+    files = {"comparison.json": orjson.dumps(cmp.to_json(), option=orjson.OPT_INDENT_2
+                                              | orjson.OPT_SORT_KEYS) + b"\n"}
     for name, rows in (("counties.csv", (cmp.statewide, *cmp.counties)),
                        ("vote_types.csv", (*cmp.statewide_by_type, *cmp.by_vote_type))):
         buf = io.BytesIO()
         pacsv.write_csv(rows_table(rows), buf)
-        atomic_write_bytes(folder / name, buf.getvalue())
+        files[name] = buf.getvalue()
+    return files
+
+
+def write_comparison(cmp: HandCountComparison, folder: Path) -> list[Path]:
+    """:func:`comparison_files` written into ``folder``, each file atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in comparison_files(cmp).items():
+        atomic_write_bytes(folder / name, data)
         written.append(folder / name)
     return written
 

@@ -33,7 +33,12 @@ from ..formats.snapshot import read_snapshot
 from ..fsutil import atomic_write_bytes
 from .checks import Check
 from .claims import claims_from_checks
-from .hand_count import HandCountComparison, compare_hand_count, hand_count_check, rows_table
+from .hand_count import (
+    HandCountComparison,
+    compare_hand_count,
+    comparison_files,
+    hand_count_check,
+)
 from .results_changes import results_history_check
 
 KIND = "hand_count"
@@ -177,23 +182,13 @@ def _json(obj: object) -> bytes:
 
 def evidence_files(ev: HandCountEvidence, epoch: int, pdf: bool = True) -> dict[str, bytes]:
     """Every derived file of the bundle (path -> bytes), deterministic for the same inputs."""
-    import io
-
-    import pyarrow.csv as pacsv
-
     ctx = report_context(ev, epoch)
-    cmp = ev.comparison
     files = {
-        "evidence/comparison.json": _json(cmp.to_json()),
+        **{f"evidence/{name}": data for name, data in comparison_files(ev.comparison).items()},
         "evidence/checks.json": _json({"schema_version": 1, "checks": ctx["checks"]}),
         "evidence/claims.json": _json({"schema_version": 1, "claims": ctx["claims"]}),
         "report/report.html": render_html(ctx).encode("utf-8"),
     }
-    for name, rows in (("counties.csv", (cmp.statewide, *cmp.counties)),
-                       ("vote_types.csv", (*cmp.statewide_by_type, *cmp.by_vote_type))):
-        buf = io.BytesIO()
-        pacsv.write_csv(rows_table(rows), buf)
-        files[f"evidence/{name}"] = buf.getvalue()
     if pdf:
         files["report/report.pdf"] = render_pdf(ctx)
     return files
