@@ -144,6 +144,11 @@ ACCOUNTS = {"sa": (Role.STATE_ADMIN, None), "ca": (Role.COUNTY_ADMIN, "county-01
 
 @pytest.fixture
 def server(state_root: Path, engine: Engine, clock: Clock) -> Server:
+    return make_server(state_root, engine, clock)
+
+
+def make_server(state_root: Path, engine: Engine, clock: Clock) -> Server:
+    """The app over ``state_root`` with the :data:`ACCOUNTS` made."""
     settings = Settings(state_root, str(engine.url), password_cost=CHEAP, now=clock)
     app = create_app(settings, engine)
     users = {}

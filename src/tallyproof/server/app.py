@@ -20,7 +20,8 @@ from .deps import LoginRequired
 from .migrate import upgrade
 from .pages import render
 from .ratelimit import LoginLimiter
-from .routes import api, county, login, public, state
+from .routes import (accounts, api, board, county, county_audit, login, public, state,
+                     state_audit)
 from .security import headers_middleware
 
 
@@ -40,12 +41,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.middleware("http")(headers_middleware)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")),
               name="static")
-    for r in (public.router, login.router, county.router, state.router, api.router):
+    for r in (public.router, login.router, county.router, state.router, api.router,
+              state_audit.router, county_audit.router, board.router, accounts.router):
         app.include_router(r)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
-        return RedirectResponse("/login", status_code=303)
+        return RedirectResponse(exc.location, status_code=303)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

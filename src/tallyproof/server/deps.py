@@ -19,7 +19,8 @@ SESSION_COOKIE = "tp_session"
 
 
 class LoginRequired(Exception):
-    """No live session: pages answer with a redirect to /login."""
+    """No live session: pages answer with a redirect to ``location``."""
+    location = "/login"
 
 
 def settings(request: Request) -> Settings:

@@ -63,7 +63,7 @@ from ..audit.workflow import (
 from ..clock import utc_timestamp
 from ..errors import AuditError, UsageError
 from ..fsutil import atomic_write_json
-from ..model import ContestKind
+from ..model import Contest, ContestKind
 from ..tabulate.plurality import decide
 from .executor import Executor, Outcome
 from .spec import StateSpec, load_spec, map_county
@@ -82,6 +82,8 @@ from .audit_tasks import (
 from .tasks import county_store_dir
 
 KINDS = ("polling", "comparison", "batch", "stratified", "handcount")
+#: the kinds whose boards read single cards (the others hand count whole batches)
+CARD_KINDS = ("polling", "comparison", "stratified")
 DEFAULT_METHOD = {"polling": "alpha", "comparison": "kelly", "batch": "alpha",
                   "stratified": "alpha",
                   "handcount": "none"}
@@ -394,18 +396,26 @@ def _hand_count_lists(root: Path, ex: Executor, spec: StateSpec) -> StateRound:
 
 
 # ------------------------------------------------------------------ records
-def record_county(root: Path, county: str, path: Path) -> list[Record]:
-    """Validate a county's audit-board CSV (the county audit's form: the county's own ballot,
-    contest and candidate ids) and append it to the county's records."""
+def audited_contests(root: Path, county: str,
+                     params: StateAuditParams | None = None) -> dict[str, Contest]:
+    """The county's own contests under the statewide audit (county contest id -> contest):
+    what its boards read, with the county's candidate ids."""
     from ..store import Store
 
-    params = load_state_audit(root)
+    params = params or load_state_audit(root)
     spec = load_spec(root)
     spec.county(county)
     election = Store.open(county_store_dir(root, county)).election
-    maps = map_county(spec, county, election.contests)
-    contests = {m.county_contest: election.contest(m.county_contest) for m in maps
-                if m.state_contest in params.contests}
+    return {m.county_contest: election.contest(m.county_contest)
+            for m in map_county(spec, county, election.contests)
+            if m.state_contest in params.contests}
+
+
+def record_county(root: Path, county: str, path: Path) -> list[Record]:
+    """Validate a county's audit-board CSV (the county audit's form: the county's own ballot,
+    contest and candidate ids) and append it to the county's records."""
+    params = load_state_audit(root)
+    contests = audited_contests(root, county, params)
     if params.kind == "handcount":
         sampled = set(county_batches(county, str(root)))
     else:

@@ -1,4 +1,4 @@
-"""Sign in and out. Failed logins are rate-limited per client address and per user name;
+"""Sign in and out (with the TOTP code once the user enrolled one). Failed logins are rate-limited per client address and per user name;
 every sign-in, failure and sign-out goes to the activity log."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from .. import activity, sessions
+from .. import activity, sessions, totp
 from ..accounts import authenticate
 from ..deps import CSRF, DB, SESSION_COOKIE, SignedIn, Viewer, settings
 from ..pages import render
@@ -28,7 +28,8 @@ def login_page(request: Request, who: Viewer) -> Response:
 
 @router.post("/login", dependencies=[CSRF])
 def login(request: Request, s: DB, username: Annotated[str, Form(max_length=64)],
-          password: Annotated[str, Form(max_length=1024)]) -> Response:
+          password: Annotated[str, Form(max_length=1024)],
+          code: Annotated[str, Form(max_length=16)] = "") -> Response:
     cfg = settings(request)
     now = cfg.now()
     client = request.client.host if request.client else "unknown"
@@ -39,11 +40,13 @@ def login(request: Request, s: DB, username: Annotated[str, Form(max_length=64)]
         return render(request, "login.html", None, status=429,
                       error="Too many failed sign-ins: wait a few minutes and try again.")
     user = authenticate(s, request.app.state.hasher, username, password)
+    if user is not None and totp.enrolled(s, user.id) and not totp.check(s, user.id, code, now):
+        user = None  # an enrolled second factor is required; refused like a wrong password
     if user is None:
         limiter.failed(keys, now)
         activity.record(s, now, username, "login_failed", client=client)
         return render(request, "login.html", None, status=401,
-                      error="Wrong user name or password.")
+                      error="Wrong user name, password or code.")
     limiter.succeeded(keys)
     token, _ = sessions.open_session(s, user, now)
     activity.record(s, now, user.username, "login", county=user.county, client=client)

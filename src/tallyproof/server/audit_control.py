@@ -1,0 +1,65 @@
+"""The state administrator's control of the statewide audit, through the library: start it
+(risk limit, public seed, kind), launch a round (:func:`~tallyproof.state.audit.next_state_round`)
+and close it (every board signed off; the risk measured by
+:func:`~tallyproof.state.audit_status.state_audit_status`, written to ``audit/status.json``).
+Nothing here computes a risk or a sample."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+
+from ..state.audit import (CARD_KINDS, StateAuditParams, StateRound, load_state_audit,
+                           load_state_rounds, next_state_round, start_state_audit)
+from ..state.audit_status import StateAuditStatus, state_audit_status
+from ..state.audit_tasks import audit_dir
+from ..state.executor import InProcess
+from .board_db import BoardStatus, ClosedRound
+from .boards import BoardError, is_closed, round_boards
+
+
+def params_or_none(root: Path) -> StateAuditParams | None:
+    return load_state_audit(root) if (audit_dir(root) / "audit.json").exists() else None
+
+
+def last_status(root: Path) -> dict[str, Any] | None:
+    """``audit/status.json``, the library's last measurement, or None."""
+    path = audit_dir(root) / "status.json"
+    return orjson.loads(path.read_bytes()) if path.exists() else None
+
+
+def start(root: Path, risk_limit: float, seed: str, kind: str) -> StateAuditParams:
+    if kind not in CARD_KINDS:
+        raise BoardError(f"the control room runs {', '.join(CARD_KINDS)} audits (boards enter "
+                         "single cards); use `tallyproof state audit` for batch audits")
+    return start_state_audit(root, InProcess(), risk_limit=risk_limit, seed=seed, kind=kind)
+
+
+def launch_round(db: Session, root: Path) -> StateRound:
+    """Draw the next round; the previous one must be closed first."""
+    n = len(load_state_rounds(root))
+    if n and not is_closed(db, n):
+        raise BoardError(f"close round {n} before launching the next")
+    return next_state_round(root, InProcess())
+
+
+def close_round(db: Session, root: Path, user_id: int, now: datetime) -> StateAuditStatus:
+    """Close the latest round once all its boards signed off and every drawn card has a
+    record; returns the status the library measured."""
+    n = len(load_state_rounds(root))
+    if n == 0 or is_closed(db, n):
+        raise BoardError("no open round to close")
+    open_boards = [b.label for b in round_boards(db, n) if b.status != BoardStatus.SIGNED_OFF]
+    if open_boards:
+        raise BoardError("boards still working: " + ", ".join(open_boards))
+    status = state_audit_status(root, InProcess(), write=True)
+    if status.waiting:
+        raise BoardError("drawn cards without a record: " + "; ".join(
+            f"{k} in county {c}" for c, k in status.waiting.items()))
+    db.add(ClosedRound(round_number=n, user_id=user_id, closed_at=now))
+    db.flush()
+    return status

@@ -1,0 +1,211 @@
+"""Audit-board pages: a board (two or more people, no account) signs in with the passphrase
+its county printed (from the board's link or typed), sees only its own list of cards (where
+each is, the contests to read: never the CVRs), enters what each paper ballot shows, reviews,
+and signs off with its members' names.
+
+Each card's entry is saved when submitted, under the form's entry key: a retried POST (a
+dropped connection, a double tap) finds its entry saved and changes nothing."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from ...errors import TallyproofError
+from ...state.audit import audited_contests
+from .. import activity, boards
+from ..boards import CurrentBoard
+from ..deps import CSRF, DB, LoginRequired, settings
+from ..pages import render
+from .state_audit import client, refused
+
+router = APIRouter(include_in_schema=False)
+BOARD_COOKIE = "tp_board"
+
+
+class BoardRequired(LoginRequired):
+    location = "/board/signin"
+
+
+def board_viewer(request: Request, s: DB) -> CurrentBoard:
+    cb = boards.current_board(s, request.cookies.get(BOARD_COOKIE), settings(request))
+    if cb is None:
+        raise BoardRequired
+    return cb
+
+
+Board = Annotated[CurrentBoard, Depends(board_viewer)]
+
+
+async def form_data(request: Request) -> FormData:
+    return await request.form()
+
+
+Fields = Annotated[FormData, Depends(form_data)]
+
+
+def _check_csrf(cb: CurrentBoard, form: FormData) -> None:
+    if not secrets.compare_digest(str(form.get("csrf", "")), cb.csrf):
+        raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
+
+
+def board_csrf(cb: Board, form: Fields) -> None:
+    _check_csrf(cb, form)
+
+
+BoardCSRF = Depends(board_csrf)
+
+
+def _page(request: Request, cb: CurrentBoard, name: str, status: int = 200,
+          **context: Any) -> Response:
+    return render(request, name, None, status=status, csrf=cb.csrf, board=cb.board, **context)
+
+
+# ------------------------------------------------------------------ sign in and out
+@router.get("/board/signin")
+def signin_page(request: Request) -> Response:
+    return render(request, "board_signin.html", None, slug=None)
+
+
+@router.get("/board/signin/{slug}")
+def signin_link(request: Request, slug: str) -> Response:
+    """The board's printed link (its QR code): the sign-in form for that board."""
+    return render(request, "board_signin.html", None, slug=slug)
+
+
+@router.post("/board/signin", dependencies=[CSRF])
+def signin(request: Request, s: DB, passphrase: Annotated[str, Form(max_length=64)],
+           slug: Annotated[str, Form(max_length=32)] = "") -> Response:
+    cfg = settings(request)
+    now = cfg.now()
+    keys = (f"board-ip:{client(request)}",)
+    limiter = request.app.state.limiter
+    if limiter.blocked(keys, now):
+        activity.record(s, now, None, "board_login_refused", detail="rate limit",
+                        client=client(request))
+        return render(request, "board_signin.html", None, status=429, slug=slug or None,
+                      error="Too many failed sign-ins: wait a few minutes and try again.")
+    got = boards.sign_in(s, passphrase, slug or None, now)
+    if got is None:
+        limiter.failed(keys, now)
+        activity.record(s, now, None, "board_login_failed", client=client(request))
+        return render(request, "board_signin.html", None, status=401, slug=slug or None,
+                      error="That passphrase does not open this board.")
+    limiter.succeeded(keys)
+    token, board = got
+    activity.record(s, now, board.label, "board_login", county=board.county,
+                    client=client(request))
+    resp = RedirectResponse("/board", status_code=303)
+    resp.set_cookie(BOARD_COOKIE, token, httponly=True, samesite="strict",
+                    secure=request.url.scheme == "https",
+                    max_age=int(cfg.session_absolute.total_seconds()))
+    return resp
+
+
+@router.post("/board/signout", dependencies=[BoardCSRF])
+def signout(request: Request, s: DB, cb: Board) -> Response:
+    now = settings(request).now()
+    boards.sign_out(s, cb.session_id, now)
+    activity.record(s, now, cb.board.label, "board_logout", county=cb.board.county,
+                    client=client(request))
+    resp = RedirectResponse("/board/signin", status_code=303)
+    resp.delete_cookie(BOARD_COOKIE)
+    return resp
+
+
+# ------------------------------------------------------------------ the list and entries
+@router.get("/board")
+def home(request: Request, s: DB, cb: Board) -> Response:
+    root = settings(request).state_dir
+    return _page(request, cb, "board_home.html", cards=boards.cards_of(root, cb.board),
+                 entries=boards.latest_entries(s, cb.board.id),
+                 closed=boards.is_closed(s, cb.board.round_number))
+
+
+def _card(request: Request, cb: CurrentBoard, number: int) -> Any:
+    cards = boards.cards_of(settings(request).state_dir, cb.board)
+    if not 1 <= number <= len(cards):
+        raise HTTPException(404, "no such card on this board's list")
+    return cards[number - 1]
+
+
+def _ballot_page(request: Request, s: DB, cb: CurrentBoard, number: int, status: int = 200,
+                 error: str | None = None) -> Response:
+    card = _card(request, cb, number)
+    entry = boards.latest_entries(s, cb.board.id).get(card.ballot_id)
+    return _page(request, cb, "board_ballot.html", status=status, card=card, error=error,
+                 contests=audited_contests(settings(request).state_dir, cb.board.county),
+                 reading=boards.reading_of(entry) if entry else None,
+                 entry_key=secrets.token_urlsafe(16),
+                 total=len(boards.cards_of(settings(request).state_dir, cb.board)))
+
+
+@router.get("/board/card/{number}")
+def ballot(request: Request, number: int, s: DB, cb: Board) -> Response:
+    return _ballot_page(request, s, cb, number)
+
+
+def reading_from_form(card: Any, form: FormData) -> dict[str, Any]:
+    """The form's fields as a reading (validated by :func:`boards.validate_reading`)."""
+    if form.get("not_found"):
+        return {"not_found": True}
+    contests: dict[str, Any] = {}
+    for cid in card.contests:
+        kind = form.get(f"r.{cid}")
+        if kind == "overvote":
+            contests[cid] = {"overvote": True}
+        elif kind == "cant_agree":
+            contests[cid] = {"cant_agree": str(form.get(f"n.{cid}", ""))}
+        elif kind == "marks":
+            contests[cid] = {"marks": [str(v) for v in form.getlist(f"m.{cid}")]}
+    return {"not_found": False, "contests": contests}
+
+
+@router.post("/board/card/{number}", dependencies=[BoardCSRF])
+def enter(request: Request, number: int, s: DB, cb: Board, form: Fields) -> Response:
+    """Save the card's reading (idempotent by ``entry_key``), then go to the next card."""
+    cfg = settings(request)
+    card = _card(request, cb, number)
+    try:
+        entry, new = boards.save_entry(s, cfg.state_dir, cb.board, str(form.get("entry_key", "")),
+                                       card.ballot_id, reading_from_form(card, form), cfg.now())
+    except (boards.EntryConflict, boards.BoardClosed) as exc:
+        raise refused(exc) from exc
+    except TallyproofError as exc:
+        return _ballot_page(request, s, cb, number, status=422, error=str(exc))
+    if new:
+        activity.record(s, cfg.now(), cb.board.label, "board_entry", county=cb.board.county,
+                        detail=f"ballot {card.ballot_id} (entry {entry.id})",
+                        client=client(request))
+    total = len(boards.cards_of(cfg.state_dir, cb.board))
+    return RedirectResponse(f"/board/card/{number + 1}" if number < total else "/board/review",
+                            status_code=303)
+
+
+@router.get("/board/review")
+def review(request: Request, s: DB, cb: Board) -> Response:
+    root = settings(request).state_dir
+    return _page(request, cb, "board_review.html", cards=boards.cards_of(root, cb.board),
+                 entries={b: boards.reading_of(e) for b, e in
+                          boards.latest_entries(s, cb.board.id).items()},
+                 contests=audited_contests(root, cb.board.county))
+
+
+@router.post("/board/signoff", dependencies=[BoardCSRF])
+def signoff(request: Request, s: DB, cb: Board, form: Fields) -> Response:
+    cfg = settings(request)
+    members = [str(v) for v in form.getlist("member")]
+    try:
+        so = boards.sign_off(s, cfg.state_dir, cb.board, members, cfg.now())
+    except TallyproofError as exc:
+        raise refused(exc) from exc
+    activity.record(s, cfg.now(), cb.board.label, "board_signed_off", county=cb.board.county,
+                    detail=f"sign-off {so.number} by {', '.join(m.strip() for m in members if m.strip())}: "
+                           f"{so.records_written} record(s) written"
+                           + (f" to {so.records_file}" if so.records_file else ""),
+                    client=client(request))
+    return RedirectResponse("/board", status_code=303)
