@@ -19,6 +19,7 @@ ROLES = ("none", "public", "ca", "cb", "sa")
 OK = 200
 LOGIN = "303 /login"
 NO = 403
+BOARD = "303 /board/signin"  # board pages need a board's session, whoever else is signed in
 
 # (method, path, expected per role in ROLES order). {ballot} and {victim} are filled in.
 # The POST /logout row comes last: it ends the session.
@@ -42,6 +43,35 @@ TABLE = [
     ("GET", "/docs", [404] * 5),
     ("POST", "/public/proof", [NO, OK, OK, OK, OK]),
     ("POST", "/users/{victim}/revoke", [NO, LOGIN, NO, NO, "303 /users"]),
+    # the statewide audit and its boards (no audit started in this state: refused, 409)
+    ("GET", "/state/audit", [LOGIN, LOGIN, NO, NO, OK]),
+    ("POST", "/state/audit/start", [NO, LOGIN, NO, NO, 422]),
+    ("POST", "/state/audit/round", [NO, LOGIN, NO, NO, 409]),
+    ("POST", "/state/audit/close", [NO, LOGIN, NO, NO, 409]),
+    ("GET", "/county/county-01/audit", [LOGIN, LOGIN, OK, NO, OK]),
+    ("GET", "/county/county-02/audit", [LOGIN, LOGIN, NO, OK, OK]),
+    ("POST", "/county/county-01/audit/boards", [NO, LOGIN, 422, NO, 422]),
+    ("GET", "/county/county-01/audit/boards/1", [LOGIN, LOGIN, 404, NO, 404]),
+    ("GET", "/county/county-01/audit/boards/1/qr.svg", [LOGIN, LOGIN, 404, NO, 404]),
+    ("POST", "/county/county-01/audit/boards/1/credentials", [NO, LOGIN, 404, NO, 404]),
+    ("POST", "/county/county-01/audit/boards/1/reopen", [NO, LOGIN, 404, NO, 404]),
+    ("GET", "/board/signin", [OK] * 5),
+    ("GET", "/board/signin/some-link", [OK] * 5),
+    ("POST", "/board/signin", [NO, 422, 422, 422, 422]),
+    ("GET", "/board", [BOARD] * 5),
+    ("GET", "/board/card/1", [BOARD] * 5),
+    ("POST", "/board/card/1", [BOARD] * 5),
+    ("GET", "/board/review", [BOARD] * 5),
+    ("POST", "/board/signoff", [BOARD] * 5),
+    ("POST", "/board/signout", [BOARD] * 5),
+    # accounts and the second factor
+    ("POST", "/users/new", [NO, LOGIN, NO, NO, 422]),
+    ("POST", "/users/{victim}/password", [NO, LOGIN, NO, NO, OK]),
+    ("POST", "/users/{victim}/totp-reset", [NO, LOGIN, NO, NO, "303 /users"]),
+    ("POST", "/users/{victim}/disable", [NO, LOGIN, NO, NO, "303 /users"]),
+    ("GET", "/account/totp", [LOGIN, LOGIN, OK, OK, OK]),
+    ("GET", "/account/totp/qr.svg", [LOGIN, LOGIN, OK, OK, OK]),
+    ("POST", "/account/totp", [NO, LOGIN, 422, 422, 422]),
     ("POST", "/logout", [NO, LOGIN, LOGIN, LOGIN, LOGIN]),
 ]
 
