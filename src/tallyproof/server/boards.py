@@ -35,7 +35,7 @@ from ..state.audit_tasks import county_records_path
 from .board_db import (AuditBoard, BoardEntry, BoardReopening, BoardSession, BoardSignoff,
                        BoardStatus, ClosedRound)
 from .config import Settings
-from .sessions import _aware, _digest
+from .sessions import _digest, live
 
 #: passphrase alphabet: no 0/O, 1/I/L, U (read aloud and typed from paper)
 ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
@@ -165,10 +165,7 @@ def current_board(db: Session, token: str | None, settings: Settings) -> Current
         return None
     now = settings.now()
     row = db.scalar(select(BoardSession).where(BoardSession.token_hash == _digest(token)))
-    if row is None or row.revoked_at is not None:
-        return None
-    if (now - _aware(row.created_at) > settings.session_absolute
-            or now - _aware(row.last_seen_at) > settings.session_idle):
+    if row is None or not live(row, settings, now):
         return None
     row.last_seen_at = now
     return CurrentBoard(db.get(AuditBoard, row.board_id), row.id, row.csrf_token)

@@ -50,3 +50,11 @@ async def headers_middleware(request: Request,
     if new is not None:
         response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="strict", secure=https)
     return response
+
+
+def set_session_cookie(response: Response, request: Request, name: str, token: str,
+                       max_age: int) -> None:
+    """A session cookie (a user's or an audit board's): HttpOnly, SameSite=Strict, Secure
+    over HTTPS."""
+    response.set_cookie(name, token, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", max_age=max_age)

@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -46,6 +47,13 @@ def open_session(db: Session, user: User, now: datetime) -> tuple[str, LoginSess
     return token, row
 
 
+def live(row: LoginSession | Any, settings: Settings, now: datetime) -> bool:
+    """A session row (a user's or an audit board's) neither revoked nor past either limit."""
+    return (row.revoked_at is None
+            and now - _aware(row.created_at) <= settings.session_absolute
+            and now - _aware(row.last_seen_at) <= settings.session_idle)
+
+
 def current(db: Session, token: str | None, settings: Settings) -> Current | None:
     """The session this token opens, if it is neither revoked nor past either limit; a live
     session's idle clock restarts."""
@@ -53,10 +61,7 @@ def current(db: Session, token: str | None, settings: Settings) -> Current | Non
         return None
     now = settings.now()
     row = db.scalar(select(LoginSession).where(LoginSession.token_hash == _digest(token)))
-    if row is None or row.revoked_at is not None:
-        return None
-    if (now - _aware(row.created_at) > settings.session_absolute
-            or now - _aware(row.last_seen_at) > settings.session_idle):
+    if row is None or not live(row, settings, now):
         return None
     user = db.get(User, row.user_id)
     if user is None or user.disabled_at is not None:

@@ -21,6 +21,7 @@ from .. import activity, boards
 from ..boards import CurrentBoard
 from ..deps import CSRF, DB, LoginRequired, settings
 from ..pages import render
+from ..security import set_session_cookie
 from .state_audit import client, refused
 
 router = APIRouter(include_in_schema=False)
@@ -100,9 +101,8 @@ def signin(request: Request, s: DB, passphrase: Annotated[str, Form(max_length=6
     activity.record(s, now, board.label, "board_login", county=board.county,
                     client=client(request))
     resp = RedirectResponse("/board", status_code=303)
-    resp.set_cookie(BOARD_COOKIE, token, httponly=True, samesite="strict",
-                    secure=request.url.scheme == "https",
-                    max_age=int(cfg.session_absolute.total_seconds()))
+    set_session_cookie(resp, request, BOARD_COOKIE, token,
+                       int(cfg.session_absolute.total_seconds()))
     return resp
 
 

@@ -12,6 +12,7 @@ from .. import activity, sessions, totp
 from ..accounts import authenticate
 from ..deps import CSRF, DB, SESSION_COOKIE, SignedIn, Viewer, settings
 from ..pages import render
+from ..security import set_session_cookie
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,9 +52,8 @@ def login(request: Request, s: DB, username: Annotated[str, Form(max_length=64)]
     token, _ = sessions.open_session(s, user, now)
     activity.record(s, now, user.username, "login", county=user.county, client=client)
     resp = RedirectResponse(landing(user.county), status_code=303)
-    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
-                    secure=request.url.scheme == "https",
-                    max_age=int(cfg.session_absolute.total_seconds()))
+    set_session_cookie(resp, request, SESSION_COOKIE, token,
+                       int(cfg.session_absolute.total_seconds()))
     return resp
 
 
