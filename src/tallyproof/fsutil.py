@@ -79,6 +79,23 @@ def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None) -> No
         raise
 
 
+def atomic_copy(src: Path, target: Path) -> None:
+    """Replace ``target`` with a copy of ``src`` (streamed, never whole in memory) so that a
+    crash leaves the old or the new content."""
+    tmp = temp_path_for(target)
+    try:
+        with open(src, "rb") as f, open(tmp, "wb") as g:
+            shutil.copyfileobj(f, g, 1 << 20)
+            g.flush()
+            os.fsync(g.fileno())
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
 def atomic_write_json(target: Path, obj: object) -> None:
     atomic_write_bytes(
         target, orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"

@@ -142,13 +142,18 @@ ACCOUNTS = {"sa": (Role.STATE_ADMIN, None), "ca": (Role.COUNTY_ADMIN, "county-01
             "cb": (Role.COUNTY_ADMIN, "county-02"), "victim": (Role.COUNTY_ADMIN, "county-01")}
 
 
-@pytest.fixture
-def server(state_root: Path, engine: Engine, clock: Clock) -> Server:
-    settings = Settings(state_root, str(engine.url), password_cost=CHEAP, now=clock)
-    app = create_app(settings, engine)
+def make_server(root: Path, engine: Engine, clock: Clock, **settings: object) -> Server:
+    """The app over the state folder ``root`` with one account per entry of ACCOUNTS."""
+    app = create_app(Settings(root, str(engine.url), password_cost=CHEAP, now=clock,
+                              **settings), engine)  # type: ignore[arg-type]
     users = {}
     with app.state.sessionmaker.begin() as db:
         for name, (role, county) in ACCOUNTS.items():
             users[name] = create_user(db, app.state.hasher, name, PASSWORD, role, county,
                                       clock()).id
     return Server(app, users)
+
+
+@pytest.fixture
+def server(state_root: Path, engine: Engine, clock: Clock) -> Server:
+    return make_server(state_root, engine, clock)
