@@ -155,5 +155,6 @@ def make_server(root: Path, engine: Engine, clock: Clock, **settings: object) ->
 
 
 @pytest.fixture
-def server(state_root: Path, engine: Engine, clock: Clock) -> Server:
-    return make_server(state_root, engine, clock)
+def server(state_root: Path, engine: Engine, clock: Clock, tmp_path: Path) -> Server:
+    """The app over the shared test state (uploads go to the test's own folder)."""
+    return make_server(state_root, engine, clock, upload_dir=tmp_path / "uploads")

@@ -201,6 +201,72 @@ def test_a_partial_upload_resumes_from_its_offset(fresh: Server) -> None:
     assert r.status_code == 409 and "verified" in r.json()["detail"]
 
 
+def raw_put(server: Server, api: Api, url: str, content_range: str,
+            pieces: list[bytes | None], between: Any = None) -> list[dict[str, Any]]:
+    """PUT through the ASGI interface itself, one message per piece (the test client sends a
+    body whole): ``None`` is the client disconnecting; ``between`` runs after the first piece,
+    while the request is still reading its body. Returns the messages the app sent."""
+    import anyio
+
+    cookie = "; ".join(f"{k}={v}" for k, v in api.c.cookies.items())
+    headers = [(b"cookie", cookie.encode()), (b"content-range", content_range.encode()),
+               (b"x-csrf-token", api.h["X-CSRF-Token"].encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "PUT",
+             "scheme": "http", "path": url, "raw_path": url.encode(), "query_string": b"",
+             "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
+             "server": ("testserver", 80), "state": {}}
+    queue = list(pieces)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if not queue:
+            return {"type": "http.disconnect"}
+        piece = queue.pop(0)
+        if between is not None and len(queue) == len(pieces) - 2:
+            between()
+        if piece is None:
+            queue.clear()
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": piece, "more_body": bool(queue)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    anyio.run(server.app, scope, receive, send)
+    return sent
+
+
+def test_a_dropped_connection_keeps_what_arrived(fresh: Server) -> None:
+    ca = Api(fresh, "ca")
+    data = b"precinct,checkins\n" + b"".join(b"P%d,%d\n" % (i, i) for i in range(2000))
+    uid = ca.create("county-01", "pollbooks", "p.csv", len(data), sha(data)).json()["id"]
+    url = f"/api/county/county-01/uploads/{uid}"
+    raw_put(fresh, ca, url, f"bytes 0-{len(data) - 1}/{len(data)}",
+            [data[:1000], data[1000:3000], None])  # the connection drops after 3000 bytes
+    assert ca.c.get(url).json()["received"] == 3000
+    r = ca.put("county-01", uid, 3000, data[3000:], len(data))
+    assert r.json()["status"] == "verified" and r.json()["sha256"] == sha(data)
+
+
+def test_a_transfer_holds_no_database_lock(fresh: Server) -> None:
+    """While a PUT streams its body, another connection can write (SQLite has one writer at
+    a time: a transaction held open through the transfer would make this wait and fail)."""
+    ca = Api(fresh, "ca")
+    data = b"precinct,checkins\nP1,1\n"
+    uid = ca.create("county-01", "pollbooks", "p.csv", len(data), sha(data)).json()["id"]
+    sm = fresh.app.state.sessionmaker
+
+    def write_meanwhile() -> None:
+        with sm.begin() as db:
+            activity.record(db, fresh.app.state.settings.now(), "probe", "probe")
+
+    sent = raw_put(fresh, ca, f"/api/county/county-01/uploads/{uid}",
+                   f"bytes 0-{len(data) - 1}/{len(data)}", [data[:5], data[5:]],
+                   between=write_meanwhile)
+    assert sent[0]["status"] == 200, sent
+    assert ca.c.get(f"/api/county/county-01/uploads/{uid}").json()["status"] == "verified"
+
+
 def test_oversize_is_refused(fresh: Server) -> None:
     limit = fresh.app.state.settings.max_upload
     ca = Api(fresh, "ca")
@@ -218,7 +284,8 @@ def test_oversize_is_refused(fresh: Server) -> None:
         "csrf": csrf_of(c), "kind": "pollbooks", "sha256": sha(big)},
         files={"file": ("p.csv", big, "text/csv")})
     assert r.status_code == 413
-    assert [u["id"] for u in c.get("/api/county/county-01/uploads").json()] == [uid]
+    cut, kept = c.get("/api/county/county-01/uploads").json()
+    assert kept["id"] == uid and cut["status"] == "rejected" and "larger than" in cut["message"]
     assert sorted(p.name for p in (root_of(fresh) / "uploads" / "county-01").iterdir()
                   if not p.name.startswith(".")) == [f"{uid}.csv"]
 

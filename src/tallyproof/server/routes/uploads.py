@@ -15,7 +15,7 @@ from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
@@ -69,7 +69,11 @@ ApiCSRF = Depends(api_csrf)
 # ----------------------------------------------------------------------------------- pages
 @router.post("/county/{county}/uploads", include_in_schema=False)
 async def form_upload(request: Request, county: str, s: DB, who: SignedIn) -> Response:
-    """The county page's plain HTML form (works without script): the file streams to disk."""
+    """The county page's plain HTML form (works without script): the file streams to disk.
+
+    The upload's row is made in a short transaction of its own when the file begins, and
+    the request's transaction writes only after the last byte: a long transfer holds no
+    database lock (SQLite has one writer at a time)."""
     _sender(request, who, county)
     conf = settings(request)
     length = request.headers.get("content-length")
@@ -82,48 +86,72 @@ async def form_upload(request: Request, county: str, s: DB, who: SignedIn) -> Re
     def open_file(fields: dict[str, str], filename: str) -> BinaryIO:
         if not secrets.compare_digest(fields.get("csrf", ""), who.csrf):
             raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
-        up = uploads.create(s, conf, county, fields.get("kind", ""), filename, None,
-                            fields.get("sha256", ""), who.user_id, conf.now())
+        with request.app.state.sessionmaker.begin() as db:
+            up = uploads.create(db, conf, county, fields.get("kind", ""), filename, None,
+                                fields.get("sha256", ""), who.user_id, conf.now())
+            _record(request, db, who, "upload_started", up, "from the county page's form")
         opened["up"], opened["f"] = up, open(uploads.data_path(conf, up), "xb")  # noqa: SIM115
         return opened["f"]
 
-    form = None
+    form = StreamingForm(request.headers.get("content-type", ""), open_file, conf.max_upload)
     try:
-        form = StreamingForm(request.headers.get("content-type", ""), open_file, conf.max_upload)
         await form.parse(request.stream())
         if "up" not in opened:
-            raise HTTPException(400, "the form carried no file")
+            raise UploadRefused(400, "the form carried no file")
         opened["f"].flush()
         os.fsync(opened["f"].fileno())
     except BaseException as exc:
-        if "f" in opened:
+        if "f" in opened:  # the row exists: it says why the transfer stopped
             opened["f"].close()
-            uploads.data_path(conf, opened["up"]).unlink(missing_ok=True)
+            _abandon(request, who, opened["up"], exc)
         if isinstance(exc, UploadRefused):
             raise _refused(exc) from exc
         raise
-    opened["f"].close()
-    up = opened["up"]
-    up.size = up.received = form.file_bytes
-    await _complete(request, s, who, up)
+    finally:
+        if "f" in opened:
+            opened["f"].close()
+    snap = opened["up"]
+    snap.size = snap.received = form.file_bytes
+    await _complete(request, s, who, snap)
     return RedirectResponse(f"/county/{county}", status_code=303)
 
 
-async def _complete(request: Request, s: Any, who: Current, up: Any) -> None:
+def _record(request: Request, db: Any, who: Current, action: str, up: Any,
+            detail: str = "") -> None:
+    record(db, settings(request).now(), who.username, action, up.county,
+           f"upload {up.id} ({up.kind}) {up.filename}: {up.received:,} bytes"
+           + (f", SHA-256 {up.sha256}" if up.sha256 else "")
+           + (f": {detail}" if detail else ""), _client(request))
+
+
+def _abandon(request: Request, who: Current, up: Any, exc: BaseException) -> None:
+    """A form transfer that stopped part way: the upload is rejected, its bytes deleted."""
+    why = (exc.detail if isinstance(exc, HTTPException) else str(exc)
+           if isinstance(exc, UploadRefused) else "the transfer was cut short")
+    with request.app.state.sessionmaker.begin() as db:
+        row = db.merge(up)
+        uploads.reject(settings(request), row, str(why))
+        _record(request, db, who, "upload_rejected", row, row.message)
+
+
+async def _complete(request: Request, s: Any, who: Current, snap: Any) -> Any:
+    """Every byte of a (detached) upload is in: check it off the request's transaction
+    (hashing a large file takes a while), then write the verdict in it."""
     conf = settings(request)
-    if up.received == 0:
-        uploads.reject(conf, up, "the file is empty")
+    if snap.received == 0:
+        uploads.reject(conf, snap, "the file is empty")
     else:
-        await run_in_threadpool(uploads.finish, conf, up, conf.now())
-    action = "upload_verified" if up.status == UploadStatus.VERIFIED.value else "upload_rejected"
-    record(s, conf.now(), who.username, action, up.county,
-           f"upload {up.id} ({up.kind}) {up.filename}: {up.received:,} bytes, SHA-256 "
-           f"{up.sha256}" + (f": {up.message}" if up.message else ""), _client(request))
+        await run_in_threadpool(uploads.finish, conf, snap, conf.now())
+    up = s.merge(snap)
+    verified = up.status == UploadStatus.VERIFIED.value
+    _record(request, s, who, "upload_verified" if verified else "upload_rejected", up,
+            up.message)
+    return up
 
 
 @router.post("/county/{county}/jobs", include_in_schema=False, dependencies=[CSRF])
 def form_job(request: Request, county: str, s: DB, who: SignedIn, background: BackgroundTasks,
-             kind: Annotated[str, Form()], upload: Annotated[int | None, Form()] = None
+             kind: Annotated[str, Form()] = "", upload: Annotated[int | None, Form()] = None
              ) -> Response:
     _start(request, s, who, county, kind, upload, background)
     return RedirectResponse(f"/county/{county}", status_code=303)
@@ -178,9 +206,7 @@ def create_upload(request: Request, county: str, body: NewUpload, s: DB,
                             who.user_id, conf.now())
     except UploadRefused as exc:
         raise _refused(exc) from exc
-    record(s, conf.now(), who.username, "upload_started", county,
-           f"upload {up.id} ({up.kind}) {up.filename}: {up.size:,} bytes declared",
-           _client(request))
+    _record(request, s, who, "upload_started", up, f"{up.size:,} bytes declared")
     return uploads.to_json(up)
 
 
@@ -197,27 +223,34 @@ def get_upload(request: Request, county: str, upload_id: int, s: DB,
 
 @router.put("/api/county/{county}/uploads/{upload_id}", dependencies=[ApiCSRF])
 async def put_bytes(request: Request, county: str, upload_id: int, s: DB, who: SignedIn,
-                    content_range: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+                    content_range: Annotated[str | None, Header()] = None) -> Any:
     """Bytes ``START-END`` of the file (``Content-Range: bytes START-END/TOTAL``), START being
     the offset received so far. A transfer cut short keeps what arrived: ask ``GET`` for the
-    offset and go on from there. The last byte triggers the SHA-256 check."""
+    offset and go on from there. The last byte triggers the SHA-256 check. The row is read
+    in a short session and written by the request only after the bytes: a long transfer
+    holds no database lock."""
     _sender(request, who, county)
     conf = settings(request)
     try:
-        up = uploads.get(s, county, upload_id)
-        start, end = uploads.parse_range(content_range, up)
+        with request.app.state.sessionmaker() as db:
+            snap = uploads.get(db, county, upload_id)
+        start, end = uploads.parse_range(content_range, snap)
     except UploadRefused as exc:
         raise _refused(exc) from exc
-    path = uploads.data_path(conf, up)
+    path = uploads.data_path(conf, snap)
     limit, written = end - start + 1, 0
     with open(path, "r+b" if path.exists() else "w+b") as f:
         try:  # one transfer per upload at a time: a lock on the file itself
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise HTTPException(409, f"another transfer of upload {up.id} is under way") from exc
-        if os.fstat(f.fileno()).st_size < start:
-            raise HTTPException(409, f"upload {up.id}: the file holds fewer bytes than "
-                                     "recorded; start again")
+            raise HTTPException(409, f"another transfer of upload {snap.id} is under way"
+                                ) from exc
+        held = os.fstat(f.fileno()).st_size
+        if held < start:  # the file lost bytes the database counted: resume from the file
+            snap.received = held
+            s.merge(snap)
+            return JSONResponse({"detail": f"upload {snap.id} has {held} bytes: send from "
+                                           f"offset {held}"}, status_code=409)
         f.truncate(start)  # bytes past the recorded offset were never acknowledged
         f.seek(start)
         try:
@@ -232,9 +265,8 @@ async def put_bytes(request: Request, county: str, upload_id: int, s: DB, who: S
             pass  # keep what arrived; the client resumes from the offset
         f.flush()
         os.fsync(f.fileno())
-    up.received = start + written
-    if up.received == up.size:
-        await _complete(request, s, who, up)
+    snap.received = start + written
+    up = await _complete(request, s, who, snap) if snap.received == snap.size else s.merge(snap)
     return uploads.to_json(up)
 
 
