@@ -121,6 +121,10 @@ def test_upload_in_pieces_ingest_and_commit(fresh: Server, state_root: Path) -> 
     assert job["status"] == "done", job
     assert f"{want:,} cards added" in job["message"]
     assert Store.open(county_store_dir(root_of(fresh), "county-01")).cvr_count() == want
+    again = ca.upload("county-01", "cvr_export", "same.zip", data)  # the same export twice
+    twice = ca.job("county-01", "ingest", again["id"])
+    assert twice["status"] == "failed" and "already" in twice["message"], twice
+    assert Store.open(county_store_dir(root_of(fresh), "county-01")).cvr_count() == want
     manifest = (state_root / "exports" / "county-01" / "ballot_manifest.csv").read_bytes()
     m = ca.upload("county-01", "manifest", "manifest.csv", manifest)
     assert ca.job("county-01", "ingest", m["id"])["status"] == "done"
@@ -132,7 +136,7 @@ def test_upload_in_pieces_ingest_and_commit(fresh: Server, state_root: Path) -> 
     page = ca.c.get("/county/county-01").text
     assert sha(data) in page and f"{want:,} cards" in page
     sa = fresh.login("sa")
-    assert "commit" in sa.get("/state").text and len(sa.get("/api/jobs").json()) == 3
+    assert "commit" in sa.get("/state").text and len(sa.get("/api/jobs").json()) == 4
     with fresh.app.state.sessionmaker() as db:
         actions = [a.action for a in db.scalars(select(Activity).order_by(Activity.id))]
     for a in ("upload_started", "upload_verified", "job_queued", "job_started", "job_done"):
