@@ -13,7 +13,8 @@ import os
 import secrets
 from typing import Annotated, Any, BinaryIO
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Header, HTTPException, Request
+from fastapi import (APIRouter, BackgroundTasks, Depends, Form, Header, HTTPException, Path,
+                     Request)
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
@@ -28,6 +29,8 @@ from ..sessions import Current
 from ..uploads import UploadRefused
 
 router = APIRouter(tags=["county"])
+#: row ids fit the databases' INTEGER (PostgreSQL's is 32-bit)
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 #: slack over the largest file for the form's other fields and multipart framing
 FORM_SLACK = 64 << 10
 
@@ -151,7 +154,8 @@ async def _complete(request: Request, s: Any, who: Current, snap: Any) -> Any:
 
 @router.post("/county/{county}/jobs", include_in_schema=False, dependencies=[CSRF])
 def form_job(request: Request, county: str, s: DB, who: SignedIn, background: BackgroundTasks,
-             kind: Annotated[str, Form()] = "", upload: Annotated[int | None, Form()] = None
+             kind: Annotated[str, Form()] = "",
+             upload: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None
              ) -> Response:
     _start(request, s, who, county, kind, upload, background)
     return RedirectResponse(f"/county/{county}", status_code=303)
@@ -179,7 +183,7 @@ class NewUpload(BaseModel):
 
 class NewJob(BaseModel):
     kind: str = Field(description="ingest (of a verified upload) or commit")
-    upload: int | None = None
+    upload: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 @router.get("/api/session")
@@ -211,7 +215,7 @@ def create_upload(request: Request, county: str, body: NewUpload, s: DB,
 
 
 @router.get("/api/county/{county}/uploads/{upload_id}")
-def get_upload(request: Request, county: str, upload_id: int, s: DB,
+def get_upload(request: Request, county: str, upload_id: RowId, s: DB,
                who: SignedIn) -> dict[str, Any]:
     """An upload's state; ``received`` is the offset to resume from."""
     _viewer_of(request, who, county)
@@ -222,7 +226,7 @@ def get_upload(request: Request, county: str, upload_id: int, s: DB,
 
 
 @router.put("/api/county/{county}/uploads/{upload_id}", dependencies=[ApiCSRF])
-async def put_bytes(request: Request, county: str, upload_id: int, s: DB, who: SignedIn,
+async def put_bytes(request: Request, county: str, upload_id: RowId, s: DB, who: SignedIn,
                     content_range: Annotated[str | None, Header()] = None) -> Any:
     """Bytes ``START-END`` of the file (``Content-Range: bytes START-END/TOTAL``), START being
     the offset received so far. A transfer cut short keeps what arrived: ask ``GET`` for the
