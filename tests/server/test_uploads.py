@@ -23,7 +23,7 @@ from tallyproof.server.app import create_app
 from tallyproof.server.config import Settings
 from tallyproof.server.db import Activity, Job, Upload
 from tallyproof.server.jobs import RESTART_INGEST
-from tallyproof.state.accounting import POLLBOOKS, county_inputs
+from tallyproof.state.accounting import POLLBOOKS, RESULTS, county_inputs
 from tallyproof.state.tasks import county_store_dir
 from tallyproof.store import Store
 
@@ -160,6 +160,38 @@ def test_plain_form_upload_installs_pollbooks(fresh: Server) -> None:
     (job,) = c.get("/api/county/county-02/jobs").json()
     assert job["status"] == "done" and "rows" in job["message"], job
     assert pollbooks.read_bytes() == data
+
+
+def test_certified_results_are_read_then_installed(fresh: Server) -> None:
+    cb = Api(fresh, "cb")
+    target = county_inputs(root_of(fresh), "county-02") / RESULTS
+    data = target.read_bytes()
+    target.unlink()
+    up = cb.upload("county-02", "official_results", "certified.csv", data)
+    job = cb.job("county-02", "ingest", up["id"])
+    assert job["status"] == "done" and "contest(s)" in job["message"], job
+    assert target.read_bytes() == data
+
+
+def test_a_bug_in_a_job_closes_it_and_is_raised(fresh: Server,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a reader's error but a bug: the job is failed (the county's lock released) and the
+    exception is not swallowed."""
+    from tallyproof.server import jobs
+
+    def broken(county: str, *args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(jobs, "commit_county_task", broken)
+    ca = Api(fresh, "ca")
+    r = ca.c.post("/api/county/county-01/jobs", headers=ca.h, json={"kind": "commit"})
+    assert r.status_code == 202
+    with pytest.raises(RuntimeError, match="a bug"):
+        fresh.app.state.jobs.wait()
+    (job,) = ca.c.get("/api/county/county-01/jobs").json()
+    assert (job["status"], job["message"]) == ("failed", "internal error: RuntimeError")
+    monkeypatch.undo()
+    assert ca.job("county-01", "commit")["status"] == "failed"  # the lock is free again
 
 
 def test_checksum_mismatch_is_refused(fresh: Server) -> None:

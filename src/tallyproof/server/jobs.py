@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import UsageError
 from ..state.executor import Executor, InProcess
-from .activity import record, start_job
+from .activity import finish_job, record, start_job
 from .config import Settings
 from .db import Job, JobStatus, Upload, UploadKind, UploadStatus, User
 from .uploads import EXTRACT_PREFIX, UploadRefused, data_path, public_message
@@ -102,7 +102,7 @@ def _install_input(county: str, root: str, src: Path, kind: str) -> str:
         election = Store.open(store).election if (store / "store.json").exists() else None
         res = read_official_results(src, election)
         target = county_inputs(root, county) / RESULTS
-        what = f"certified results: {len(res.contests):,} contest(s)"
+        what = f"certified results ({res.format}): {len(res.counts):,} contest(s)"
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_copy(src, target)
     return f"{what}, installed for the next reconciliation"
@@ -219,8 +219,6 @@ def run_job(runner: JobRunner, job_id: int) -> None:
 
 def close(db: Session, settings: Settings, job: Job, ok: bool, message: str) -> None:
     """Close a job (releasing the county's lock), mark its upload, log it."""
-    from .activity import finish_job
-
     now = settings.now()
     up = db.get(Upload, job.upload_id) if job.upload_id is not None else None
     if up is not None:
