@@ -80,11 +80,7 @@ def _check_entry(zpath: Path, info: zipfile.ZipInfo, seen: set[str]) -> None:
 def open_zip(zpath: Path, target: Path) -> Opened:
     """Check ``zpath`` and, when its members are exactly those SHA256SUMS lists, extract them
     into ``target`` while hashing them (see the module docstring)."""
-    try:
-        zf = zipfile.ZipFile(zpath)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"not a zip file: {exc}", file=zpath) from exc
-    with zf:
+    with _open(zpath) as zf:
         infos = zf.infolist()
         seen: set[str] = set()
         for info in infos:
@@ -156,21 +152,37 @@ def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
     return data
 
 
+def _checked_members(zpath: Path, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    seen: set[str] = set()
+    infos = zf.infolist()
+    for info in infos:
+        _check_entry(zpath, info, seen)
+    if sum(i.file_size for i in infos) > MAX_UNZIPPED:
+        raise InputError(f"the zip would expand to more than {MAX_UNZIPPED >> 30} GiB",
+                         file=zpath)
+    return infos
+
+
+def _open(zpath: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(zpath)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"not a zip file: {exc}", file=zpath) from exc
+
+
+def check_members(zpath: Path) -> int:
+    """Check every entry of a zip (no absolute path, no ``..``, no link or special file, no
+    name twice, not over :data:`MAX_UNZIPPED` in all) from its central directory alone,
+    extracting nothing; returns the number of entries. An upload is refused on this."""
+    with _open(zpath) as zf:
+        return len(_checked_members(zpath, zf))
+
+
 def safe_extract(zpath: Path, target: Path) -> None:
     """Extract a zip with the entry checks and the streaming size checks of :func:`open_zip`,
     whatever its SHA256SUMS says (for tools and tests that unpack a bundle to inspect it)."""
-    try:
-        zf = zipfile.ZipFile(zpath)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"not a zip file: {exc}", file=zpath) from exc
-    with zf:
-        seen: set[str] = set()
-        infos = zf.infolist()
-        for info in infos:
-            _check_entry(zpath, info, seen)
-        if sum(i.file_size for i in infos) > MAX_UNZIPPED:
-            raise InputError(f"the zip would expand to more than {MAX_UNZIPPED >> 30} GiB",
-                             file=zpath)
+    with _open(zpath) as zf:
+        infos = _checked_members(zpath, zf)
         for info in infos:
             if info.is_dir():
                 _dest(zpath, target, info.filename + "/x").parent.mkdir(exist_ok=True)

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -63,12 +64,13 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None) -> None:
-    """Replace ``target`` with ``data`` so that a crash leaves the old or the new content."""
-    tmp = temp_path_for(target, PUBLIC_MODE if mode is None else mode)
+def _atomic_replace(target: Path, mode: int, write: Callable[[BinaryIO], object]) -> None:
+    """Replace ``target`` with what ``write`` writes to a temp file beside it: fsynced,
+    renamed over it, the folder fsynced; a crash leaves the old or the new content."""
+    tmp = temp_path_for(target, mode)
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -77,6 +79,18 @@ def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None) -> No
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace ``target`` with ``data`` so that a crash leaves the old or the new content."""
+    _atomic_replace(target, PUBLIC_MODE if mode is None else mode, lambda f: f.write(data))
+
+
+def atomic_copy(src: Path, target: Path) -> None:
+    """Replace ``target`` with a copy of ``src`` (streamed, never whole in memory) so that a
+    crash leaves the old or the new content."""
+    with open(src, "rb") as f:
+        _atomic_replace(target, PUBLIC_MODE, lambda g: shutil.copyfileobj(f, g, 1 << 20))
 
 
 def atomic_write_json(target: Path, obj: object) -> None:

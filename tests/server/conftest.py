@@ -142,18 +142,19 @@ ACCOUNTS = {"sa": (Role.STATE_ADMIN, None), "ca": (Role.COUNTY_ADMIN, "county-01
             "cb": (Role.COUNTY_ADMIN, "county-02"), "victim": (Role.COUNTY_ADMIN, "county-01")}
 
 
-@pytest.fixture
-def server(state_root: Path, engine: Engine, clock: Clock) -> Server:
-    return make_server(state_root, engine, clock)
-
-
-def make_server(state_root: Path, engine: Engine, clock: Clock) -> Server:
-    """The app over ``state_root`` with the :data:`ACCOUNTS` made."""
-    settings = Settings(state_root, str(engine.url), password_cost=CHEAP, now=clock)
-    app = create_app(settings, engine)
+def make_server(root: Path, engine: Engine, clock: Clock, **settings: object) -> Server:
+    """The app over the state folder ``root`` with one account per entry of ACCOUNTS."""
+    app = create_app(Settings(root, str(engine.url), password_cost=CHEAP, now=clock,
+                              **settings), engine)  # type: ignore[arg-type]
     users = {}
     with app.state.sessionmaker.begin() as db:
         for name, (role, county) in ACCOUNTS.items():
             users[name] = create_user(db, app.state.hasher, name, PASSWORD, role, county,
                                       clock()).id
     return Server(app, users)
+
+
+@pytest.fixture
+def server(state_root: Path, engine: Engine, clock: Clock, tmp_path: Path) -> Server:
+    """The app over the shared test state (uploads go to the test's own folder)."""
+    return make_server(state_root, engine, clock, upload_dir=tmp_path / "uploads")

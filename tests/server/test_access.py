@@ -41,6 +41,19 @@ TABLE = [
     ("GET", "/api/proof/elsewhere/{ballot}", [404] * 5),
     ("GET", "/openapi.json", [OK] * 5),
     ("GET", "/docs", [404] * 5),
+    # uploads and jobs (routes/uploads.py): the county's admin writes, the state admin reads
+    ("GET", "/api/session", [401, 401, OK, OK, OK]),
+    ("GET", "/api/county/county-01/uploads", [401, 401, OK, NO, OK]),
+    ("GET", "/api/county/county-02/uploads", [401, 401, NO, OK, OK]),
+    ("GET", "/api/county/elsewhere/uploads", [401, 401, NO, NO, 404]),
+    ("GET", "/api/county/county-01/uploads/999999", [401, 401, 404, NO, 404]),
+    ("GET", "/api/county/county-01/jobs", [401, 401, OK, NO, OK]),
+    ("GET", "/api/jobs", [401, 401, NO, NO, OK]),
+    ("POST", "/api/county/county-01/uploads", [401, 401, 201, NO, NO]),
+    ("PUT", "/api/county/county-01/uploads/999999", [401, 401, 404, NO, NO]),
+    ("POST", "/api/county/county-01/jobs", [401, 401, 404, NO, NO]),
+    ("POST", "/county/county-01/uploads", [LOGIN, LOGIN, "303 /county/county-01", NO, NO]),
+    ("POST", "/county/county-01/jobs", [NO, LOGIN, 422, NO, NO]),  # no kind: refused
     ("POST", "/public/proof", [NO, OK, OK, OK, OK]),
     ("POST", "/users/{victim}/revoke", [NO, LOGIN, NO, NO, "303 /users"]),
     # the statewide audit and its boards (no audit started in this state: refused, 409)
@@ -86,6 +99,19 @@ def _client(server: Server, role: str) -> TestClient:
     return server.login(role)
 
 
+#: the JSON bodies of the API's writes in TABLE (an upload of county-01, a job of no upload)
+API_BODIES = {"uploads": {"kind": "pollbooks", "filename": "f.csv", "size": 1,
+                          "sha256": "0" * 64},
+              "jobs": {"kind": "ingest", "upload": 999999}}
+
+
+def _api_write(c: TestClient, method: str, url: str, token: str | None) -> object:
+    headers = {"X-CSRF-Token": token} if token else {}
+    if method == "PUT":
+        return c.put(url, content=b"x", headers={**headers, "Content-Range": "bytes 0-0/1"})
+    return c.post(url, json=API_BODIES[url.rsplit("/", 1)[1]], headers=headers)
+
+
 def _cell(r: object) -> object:
     code = r.status_code  # type: ignore[attr-defined]
     return f"{code} {r.headers['location']}" if code == 303 else code  # type: ignore[attr-defined]
@@ -101,6 +127,11 @@ def test_every_route_for_role(server: Server, role: str, a_ballot: str) -> None:
         url = path.format(ballot=a_ballot, victim=server.users["victim"])
         if method == "GET":
             r = c.get(url, follow_redirects=False)
+        elif path.startswith("/api/"):
+            r = _api_write(c, method, url, token)
+        elif path.endswith("/uploads"):  # the upload form: a file after the fields
+            r = c.post(url, data={"csrf": token or "", "kind": "pollbooks", "sha256": "0" * 64},
+                       files={"file": ("f.csv", b"x")}, follow_redirects=False)
         else:
             data = {"county": "county-01", "ballot": a_ballot}
             if token is not None:

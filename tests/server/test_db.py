@@ -33,7 +33,7 @@ def _head() -> str:
 
 def test_the_app_applies_the_initial_migration(server: Server) -> None:
     engine: Engine = server.app.state.engine
-    assert {"users", "sessions", "activity", "jobs", "alembic_version"} <= set(
+    assert {"users", "sessions", "activity", "jobs", "uploads", "alembic_version"} <= set(
         inspect(engine).get_table_names())
     with engine.connect() as c:
         assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head()

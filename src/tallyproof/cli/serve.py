@@ -33,6 +33,10 @@ def register(app: typer.Typer) -> None:
         add_admin: Annotated[str | None, typer.Option(
             "--add-admin", help="create a state admin with this name, print its password and "
                                 "exit")] = None,
+        job_scheduler: Annotated[str | None, typer.Option(
+            "--job-scheduler",
+            help="a dask.distributed scheduler (tcp://host:8786) for ingest and commit jobs "
+                 "(default: in this process)")] = None,
         forwarded_allow_ips: Annotated[str, typer.Option(
             "--forwarded-allow-ips",
             help="addresses of the TLS proxy whose X-Forwarded-* headers are trusted")
@@ -60,7 +64,8 @@ def register(app: typer.Typer) -> None:
             run_state_demo(folder, counties=DEMO_COUNTIES, cards=DEMO_CARDS, in_process=True)
             state = folder / "state"
         assert state is not None
-        web = create_app(Settings(state, resolve_url(state, database_url)))
+        web = create_app(Settings(state, resolve_url(state, database_url),
+                                  job_scheduler=job_scheduler))
         if add_admin is not None:
             a = add_account(web, add_admin, Role.STATE_ADMIN)
             out.print(f"state admin {a.username}: password {a.password}", highlight=False)

@@ -3,6 +3,8 @@ schema before the first request."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -20,9 +22,21 @@ from .deps import LoginRequired
 from .migrate import upgrade
 from .pages import render
 from .ratelimit import LoginLimiter
+from .jobs import JobRunner, make_executor, recover
 from .routes import (accounts, api, board, county, county_audit, login, public, state,
-                     state_audit)
+                     state_audit, uploads)
 from .security import headers_middleware
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At start, fail or resume the jobs a stopped server left open (:func:`.jobs.recover`);
+    at the end, let running jobs finish."""
+    runner: JobRunner = app.state.jobs
+    for job_id in recover(runner):
+        runner.submit(job_id)
+    yield
+    runner.shutdown()
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -31,22 +45,26 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     load_spec(settings.state_dir)  # fail at start, naming the file, if this is no state folder
     engine = engine or make_engine(settings.database_url)
     upgrade(engine)
-    app = FastAPI(title="tallyproof control room", version=__version__,
+    app = FastAPI(title="tallyproof control room", version=__version__, lifespan=_lifespan,
                   docs_url=None, redoc_url=None)  # their pages load script from a CDN
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
     app.state.hasher = hasher(settings.password_cost)
     app.state.limiter = LoginLimiter(settings.login_attempts, settings.login_window)
+    app.state.jobs = JobRunner(app.state.sessionmaker, settings, make_executor(settings))
     app.middleware("http")(headers_middleware)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")),
               name="static")
     for r in (public.router, login.router, county.router, state.router, api.router,
-              state_audit.router, county_audit.router, board.router, accounts.router):
+              state_audit.router, county_audit.router, board.router, accounts.router,
+              uploads.router):
         app.include_router(r)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "sign in first"}, status_code=401)
         return RedirectResponse(exc.location, status_code=303)
 
     @app.exception_handler(HTTPException)

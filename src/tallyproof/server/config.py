@@ -48,3 +48,16 @@ class Settings:
     password_cost: PasswordCost = PasswordCost()
     #: the clock (tests move it to expire sessions)
     now: Callable[[], datetime] = field(default=utcnow)
+    # -- uploads and jobs (docs/server.md, "Uploads" and "Jobs") --
+    #: where county uploads are kept (default: STATE/uploads); the server names every file
+    upload_dir: Path | None = None
+    #: the largest file a county may upload (declared size, and bytes actually received)
+    max_upload: int = 32 << 30
+    #: jobs run at once (across counties: each county runs one job at a time)
+    job_workers: int = 2
+    #: a dask.distributed scheduler for the jobs' county tasks (None: in this process)
+    job_scheduler: str | None = None
+
+    @property
+    def uploads_root(self) -> Path:
+        return self.upload_dir or Path(self.state_dir) / "uploads"

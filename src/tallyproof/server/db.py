@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import (DateTime, ForeignKey, Index, Integer, String, Text, create_engine,
-                        event, text)
+from sqlalchemy import (BigInteger, DateTime, ForeignKey, Index, Integer, String, Text,
+                        create_engine, event, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -85,12 +85,58 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")
+    # added by migration 0002 (uploads and jobs)
+    #: the upload an ingest job reads
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"), nullable=True)
+    #: what the job is doing now, in words ("extracting the archive")
+    progress: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (
         Index("jobs_one_open_per_county", "county", unique=True,
               sqlite_where=text("status IN ('queued', 'running')"),
               postgresql_where=text("status IN ('queued', 'running')")),
     )
+
+
+# ------------------------------------------------------------ uploads (migration 0002)
+class UploadKind(StrEnum):
+    CVR_EXPORT = "cvr_export"
+    MANIFEST = "manifest"
+    POLLBOOKS = "pollbooks"
+    OFFICIAL_RESULTS = "official_results"
+
+
+class UploadStatus(StrEnum):
+    RECEIVING = "receiving"  # bytes still arriving (resumable from ``received``)
+    VERIFIED = "verified"  # every byte arrived, the SHA-256 matched: ready to ingest
+    REJECTED = "rejected"  # checksum mismatch or a refused archive: the file is deleted
+    INGESTED = "ingested"  # an ingest job put it into the county's store or inputs
+    FAILED = "failed"  # the reader refused it; the county's store is unchanged
+
+
+class Upload(Base):
+    """A file a county administrator sent. The bytes live in the upload folder under a name
+    the server chose (:func:`tallyproof.server.uploads.data_path`); ``filename`` is the
+    client's name, shown and never used as a path."""
+    __tablename__ = "uploads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    county: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    #: the file's extension as the server stores it (from a fixed list, or "")
+    suffix: Mapped[str] = mapped_column(String(8))
+    #: the size the client declared (None for a browser form: known when it ends)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: the SHA-256 the county typed, and the one the server computed from the bytes
+    declared_sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 def make_engine(url: str, schema: str | None = None) -> Engine:

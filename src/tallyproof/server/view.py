@@ -50,7 +50,10 @@ class CountyRow:
 
 
 def _county_row(root: Path, cid: str, name: str, recon: dict[str, Any] | None) -> CountyRow:
-    store = Store.open(county_store_dir(root, cid))
+    folder = county_store_dir(root, cid)
+    if not (folder / "store.json").exists():  # nothing ingested yet (a county still uploading)
+        return CountyRow(cid, name, 0, None, None, NOT_RUN, NOT_RUN, ())
+    store = Store.open(folder)
     cps = load_checkpoints(store.log_dir)
     last = cps[-1].checkpoint if cps else None
     acc = (recon or {}).get("counties", {}).get(cid)

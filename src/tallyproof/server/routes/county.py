@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from ...errors import UsageError
-from .. import activity, view
+from .. import activity, jobs, uploads, view
 from ..deps import DB, SignedIn, may_see_county, settings
 from ..pages import render
 
@@ -27,4 +27,5 @@ def county_page(request: Request, county: str, s: DB, who: SignedIn) -> Response
                 "candidate_names": r["candidate_names"]}
                for r in view.statewide_results(root)]
     return render(request, "county.html", who, county=row, results=results,
-                  activity=activity.recent(s, 50, county=county))
+                  activity=activity.recent(s, 50, county=county),
+                  uploads=uploads.for_county(s, county), jobs=jobs.for_county(s, county))

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from .. import activity, sessions, view
+from .. import activity, jobs, sessions, view
 from ..db import User
 from ..deps import CSRF, DB, StateAdmin, settings
 from ..pages import render
@@ -16,9 +16,10 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/state")
-def overview(request: Request, who: StateAdmin) -> Response:
+def overview(request: Request, s: DB, who: StateAdmin) -> Response:
     return render(request, "state.html", who,
-                  summary=view.state_summary(settings(request).state_dir))
+                  summary=view.state_summary(settings(request).state_dir),
+                  jobs=jobs.for_county(s, None))
 
 
 @router.get("/activity")
