@@ -35,10 +35,10 @@ CHEAP = PasswordCost(time_cost=1, memory_cost=8, parallelism=1)
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-def unavailable(message: str) -> None:
-    """Skip, or under CI (where PostgreSQL is always there) fail."""
+def unavailable(message: str, need: str = "PostgreSQL must be reachable") -> None:
+    """Skip, or under CI (where PostgreSQL and Chromium are always there) fail."""
     if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: PostgreSQL must be reachable)")
+        pytest.fail(f"{message} (CI=true: {need})")
     pytest.skip(message)
 
 

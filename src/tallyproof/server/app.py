@@ -20,7 +20,7 @@ from .deps import LoginRequired
 from .migrate import upgrade
 from .pages import render
 from .ratelimit import LoginLimiter
-from .routes import api, county, login, public, state
+from .routes import api, county, downloads, live, login, present, public, state
 from .security import headers_middleware
 
 
@@ -40,7 +40,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.middleware("http")(headers_middleware)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")),
               name="static")
-    for r in (public.router, login.router, county.router, state.router, api.router):
+    for r in (public.router, login.router, county.router, state.router, api.router,
+              present.router, live.router, downloads.router):
         app.include_router(r)
 
     @app.exception_handler(LoginRequired)

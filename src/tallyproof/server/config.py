@@ -48,3 +48,8 @@ class Settings:
     password_cost: PasswordCost = PasswordCost()
     #: the clock (tests move it to expire sessions)
     now: Callable[[], datetime] = field(default=utcnow)
+    #: live pages (server-sent events): seconds between looks at the state folder's files,
+    #: and how long one event stream lasts before the browser reconnects (and its session
+    #: is checked again)
+    live_interval: float = 1.0
+    live_lifetime: float = 120.0

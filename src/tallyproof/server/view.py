@@ -95,6 +95,13 @@ def statewide_results(root: Path, spec: StateSpec | None = None) -> list[dict[st
     return out
 
 
+def county_results(root: Path, county_id: str) -> list[dict[str, Any]]:
+    """One county's votes in each statewide contest (``results/statewide.json``'s
+    ``by_county``), with the candidate names."""
+    return [{"name": r["name"], "votes": r["by_county"].get(county_id, {}),
+             "candidate_names": r["candidate_names"]} for r in statewide_results(root)]
+
+
 def state_summary(root: Path) -> dict[str, Any]:
     spec = load_spec(root)
     recon = _results_json(root, RECONCILIATION_FILE)
