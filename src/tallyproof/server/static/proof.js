@@ -136,7 +136,7 @@
                                                cpf.audit_path.map(unhex));
     step(countyRoot !== null && countyCp.size === cpf.tree_size && equal(countyRoot, countyCp.root)
          && hex(countyCp.root) === cpf.root,
-         "Ballot " + proof.county_proof.ballot_id + " is leaf " + cpf.leaf_index + " of " + cpf.tree_size +
+         "Ballot " + cpf.ballot_id + " is leaf " + cpf.leaf_index + " of the county log's " + cpf.tree_size +
          "; its " + cpf.audit_path.length + "-hash audit path leads to the county checkpoint's root",
          countyRoot ? hex(countyRoot) : "no root");
     const stateCp = parseCheckpoint(proof.state_checkpoint);
@@ -181,6 +181,8 @@
   }
 
   async function check(form) {
+    form.parentElement.querySelector(".proof-verdict").hidden = true;  // until this check ends
+    form.parentElement.querySelector(".proof-steps").replaceChildren();
     const data = new FormData(form);
     const county = String(data.get("county")), ballot = String(data.get("ballot"));
     if (!window.crypto || !crypto.subtle) {
@@ -193,7 +195,9 @@
     const body = await r.json();
     if (!r.ok) { show(form, [], body.detail || "HTTP " + r.status); return; }
     try {
-      show(form, await verifyBallotProof(body.proof, form.dataset.stateRoot, String(data.get("state_key"))));
+      const shown = document.getElementById("state-root");  // the root this page shows
+      show(form, await verifyBallotProof(body.proof, shown ? shown.dataset.stateRoot : "",
+                                         String(data.get("state_key"))));
     } catch (e) {
       show(form, [], "The proof does not verify: " + e.message);
     }
