@@ -152,3 +152,31 @@ def server(state_root: Path, engine: Engine, clock: Clock) -> Server:
             users[name] = create_user(db, app.state.hasher, name, PASSWORD, role, county,
                                       clock()).id
     return Server(app, users)
+
+
+#: the public seed of the statewide audit the presentation tests start
+AUDIT_SEED = "31415926535897932384"
+
+
+def published_state(state_root: Path, out: Path, audit_round: bool = False) -> Path:
+    """A copy of the session state with the statewide audit started (and with
+    ``audit_round`` its first round drawn and its status measured) and the demo's state
+    bundle published as ``published/demo-1``."""
+    import shutil
+
+    from tallyproof.state.audit import next_state_round, start_state_audit
+    from tallyproof.state.audit_status import state_audit_status
+    from tallyproof.state.executor import InProcess
+
+    root = out / "state"
+    shutil.copytree(state_root, root)
+    ex = InProcess()
+    start_state_audit(root, ex, risk_limit=0.05, seed=AUDIT_SEED, kind="comparison")
+    if audit_round:
+        next_state_round(root, ex)
+        state_audit_status(root, ex)
+    bundle = state_root.parent / "bundle"
+    (root / "published").mkdir()
+    shutil.copytree(bundle, root / "published" / "demo-1")
+    shutil.copyfile(bundle.with_name("bundle.zip"), root / "published" / "demo-1.zip")
+    return root

@@ -8,7 +8,6 @@ CI (CI=true), where they fail."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,12 +21,11 @@ from tallyproof.server.app import create_app
 from tallyproof.server.config import Settings
 from tallyproof.server.db import Role
 
-from ..conftest import CHEAP, PASSWORD, Clock, unavailable
+from ..conftest import CHEAP, PASSWORD, Clock, published_state, unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SEED = "31415926535897932384"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 #: counts htmx's SSE events (run before the page's own scripts, outside its CSP)
@@ -45,19 +43,9 @@ class Live:
 
 @pytest.fixture(scope="session")
 def live_root(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the session state with the statewide audit started (no round yet) and the
-    demo's state bundle published in ``published/``."""
-    from tallyproof.state.audit import start_state_audit
-    from tallyproof.state.executor import InProcess
-
-    root = tmp_path_factory.mktemp("livestate") / "state"
-    shutil.copytree(state_root, root)
-    start_state_audit(root, InProcess(), risk_limit=0.05, seed=SEED, kind="comparison")
-    bundle = state_root.parent / "bundle"
-    (root / "published").mkdir()
-    shutil.copytree(bundle, root / "published" / "demo-1")
-    shutil.copyfile(bundle.with_name("bundle.zip"), root / "published" / "demo-1.zip")
-    return root
+    """The session state with the statewide audit started (no round yet) and a bundle
+    published; the live-update test draws the first round."""
+    return published_state(state_root, tmp_path_factory.mktemp("livestate"))
 
 
 @pytest.fixture(scope="session")
