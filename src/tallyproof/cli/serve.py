@@ -72,5 +72,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         err.print(f"control room on http://{host}:{port}/ (state {state})")
+        # live pages hold event streams open; on shutdown they get 5 s, not their lifetime
         uvicorn.run(web, host=host, port=port, proxy_headers=True,
-                    forwarded_allow_ips=forwarded_allow_ips, log_level="info")
+                    forwarded_allow_ips=forwarded_allow_ips, log_level="info",
+                    timeout_graceful_shutdown=5)
