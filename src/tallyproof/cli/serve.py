@@ -69,10 +69,8 @@ def register(app: typer.Typer) -> None:
             for a in seed_demo(web):
                 out.print(f"{a.role:13} {a.county or '':10} {a.username:18} {a.password}",
                           highlight=False)
-        import uvicorn
+        from ..server.live import run
 
         err.print(f"control room on http://{host}:{port}/ (state {state})")
-        # live pages hold event streams open; on shutdown they get 5 s, not their lifetime
-        uvicorn.run(web, host=host, port=port, proxy_headers=True,
-                    forwarded_allow_ips=forwarded_allow_ips, log_level="info",
-                    timeout_graceful_shutdown=5)
+        run(web, host=host, port=port, proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips, log_level="info")

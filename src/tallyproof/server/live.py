@@ -9,6 +9,8 @@ those files (name, size, modification time) and hashes the listing; a stream loo
 same templates as the page and sends one event per fragment (htmx's SSE extension swaps
 each into the element whose ``sse-swap`` names it). A stream ends after ``live_lifetime``
 seconds; the browser reconnects by itself (``retry``), and the route's role check runs again.
+When the server is told to stop (:class:`Server`), every stream ends at its next look, so
+shutdown does not wait for them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -83,7 +89,7 @@ async def _events(request: Request, root: Path, fragments: Fragments, since: str
     last, started = since, time.monotonic()
     quiet = started
     while time.monotonic() - started < lifetime:
-        if await request.is_disconnected():
+        if getattr(request.app.state, "stopping", False) or await request.is_disconnected():
             return
         now = await run_in_threadpool(version, root)
         if now != last:
@@ -107,3 +113,17 @@ def stream(request: Request, root: Path, fragments: Fragments) -> StreamingRespo
                 settings.live_lifetime),
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"})  # nginx: pass events on as they come
+
+
+class Server(uvicorn.Server):
+    """Uvicorn, telling the live streams to end when it is told to stop (uvicorn waits for
+    open responses before it shuts down, and a stream would otherwise hold it up to its
+    lifetime)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.config.app.state.stopping = True
+        super().handle_exit(sig, frame)
+
+
+def run(app: Any, **config: Any) -> None:
+    Server(uvicorn.Config(app, **config)).run()

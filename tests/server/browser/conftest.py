@@ -8,6 +8,7 @@ CI (CI=true), where they fail."""
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from tallyproof.server.accounts import create_user
 from tallyproof.server.app import create_app
 from tallyproof.server.config import Settings
 from tallyproof.server.db import Role
+from tallyproof.server.live import Server
 
 from ..conftest import CHEAP, PASSWORD, Clock, published_state, unavailable
 
@@ -58,8 +60,7 @@ def live(live_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                               live_interval=0.2, live_lifetime=30.0))
     with app.state.sessionmaker.begin() as s:
         create_user(s, app.state.hasher, "sa", PASSWORD, Role.STATE_ADMIN, None, Clock()())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           timeout_graceful_shutdown=1))
+    server = Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -68,8 +69,9 @@ def live(live_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         thread.join(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     yield Live(f"http://127.0.0.1:{port}", live_root, tmp_path_factory.mktemp("screenshots"))
-    server.should_exit = True
+    server.handle_exit(signal.SIGINT, None)  # as Ctrl-C: the open event streams end
     thread.join(30)
+    assert not thread.is_alive()
 
 
 @pytest.fixture(scope="session")
