@@ -18,24 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from ..errors import StoreError
 from ..ledger.log import CHECKPOINTS, LOG_KEY
 from ..state.audit_tasks import audit_dir
 from ..state.spec import load_spec
 from ..state.statelog import log_dir
 from ..state.tasks import county_store_dir
+from .view import read_json
 
 PUBLISHED_DIR = "published"
 STATUS_FILE = "status.json"
-
-
-def _json(path: Path) -> Any:
-    try:
-        return orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise StoreError(f"{path}: not JSON ({exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -62,7 +53,7 @@ def published(root: Path) -> list[Published]:
         meta_path = z.with_suffix("") / "bundle.json"
         if not meta_path.is_file():
             continue
-        meta = _json(meta_path)
+        meta = read_json(meta_path)
         if meta.get("kind") != "state":
             continue
         out.append(Published(z.stem, z.with_suffix(""), Download(
@@ -121,14 +112,14 @@ def audit_progress(root: Path) -> dict[str, Any] | None:
         return None
     spec = load_spec(root)
     names = {c.id: c.name for c in spec.contests}
-    status = _json(d / STATUS_FILE) if (d / STATUS_FILE).is_file() else None
+    status = read_json(d / STATUS_FILE) if (d / STATUS_FILE).is_file() else None
     rounds = []
     k = 1
     while (p := d / "rounds" / f"round-{k}.json").is_file():
-        r = _json(p)
+        r = read_json(p)
         rounds.append({"round": r["round"], "new_cards": r["new_cards"]})
         k += 1
-    params = _json(d / "audit.json")
+    params = read_json(d / "audit.json")
     contests = [{**c, "name": names.get(c["contest_id"], c["contest_id"])}
                 for c in (status or {}).get("contests", [])]
     return {"risk_limit": params["risk_limit"], "kind": params["kind"],
@@ -164,7 +155,7 @@ def county_claims(root: Path, county: str) -> dict[str, Any] | None:
     path = pubs[-1].folder / "counties" / county / "evidence" / "claims.json"
     if not path.is_file():
         return None
-    return {"bundle": pubs[-1].name, "claims": _json(path)["claims"], "labels": CHECK_LABELS}
+    return {"bundle": pubs[-1].name, "claims": read_json(path)["claims"], "labels": CHECK_LABELS}
 
 
 def state_key_text(root: Path) -> str | None:

@@ -27,14 +27,17 @@ NOT_RUN = "not_run"
 RESULTS_CHECK = "official_results"
 
 
-def _results_json(root: Path, name: str) -> dict[str, Any] | None:
-    path = Path(root) / "results" / name
-    if not path.exists():
-        return None
+def read_json(path: Path) -> Any:
+    """A JSON file the library wrote; :class:`StoreError` naming it when it is not JSON."""
     try:
         return orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
         raise StoreError(f"{path}: not JSON ({exc})") from exc
+
+
+def _results_json(root: Path, name: str) -> dict[str, Any] | None:
+    path = Path(root) / "results" / name
+    return read_json(path) if path.exists() else None
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,8 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 
-from ...errors import UsageError
-from ...state.spec import load_spec
 from .. import public_view
-from ..deps import settings
+from ..deps import KnownCounty, settings
 
 router = APIRouter(prefix="/download", tags=["downloads"])
 TEXT = "text/plain; charset=utf-8"
@@ -22,15 +20,6 @@ def _file(path: Path | None, media_type: str, what: str) -> FileResponse:
     if path is None:
         raise HTTPException(404, f"no such {what}")
     return FileResponse(path, media_type=media_type, filename=path.name)
-
-
-def _county(request: Request, county: str) -> Path:
-    root = settings(request).state_dir
-    try:
-        load_spec(root).county(county)
-    except UsageError as exc:
-        raise HTTPException(404, str(exc)) from exc
-    return root
 
 
 @router.get("/published/{name}", response_class=FileResponse)
@@ -54,13 +43,13 @@ def state_key(request: Request) -> FileResponse:
 
 
 @router.get("/county/{county}/checkpoints/{name}", response_class=FileResponse)
-def county_checkpoint(request: Request, county: str, name: str) -> FileResponse:
+def county_checkpoint(request: Request, county: KnownCounty, name: str) -> FileResponse:
     """A signed checkpoint of a county's commitment log."""
-    return _file(public_view.checkpoint_file(_county(request, county), county, name), TEXT,
+    return _file(public_view.checkpoint_file(settings(request).state_dir, county, name), TEXT,
                  "county checkpoint")
 
 
 @router.get("/county/{county}/log.vkey", response_class=FileResponse)
-def county_key(request: Request, county: str) -> FileResponse:
+def county_key(request: Request, county: KnownCounty) -> FileResponse:
     """A county log's public verifier key."""
-    return _file(public_view.key_file(_county(request, county), county), TEXT, "county key")
+    return _file(public_view.key_file(settings(request).state_dir, county), TEXT, "county key")

@@ -4,40 +4,38 @@ admins only, like the page; the public ones for anyone."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ...errors import UsageError
-from ...state.spec import load_spec
 from .. import fragments, live
-from ..deps import StateAdmin, settings
+from ..deps import KnownCounty, StateAdmin, settings
 
 router = APIRouter(prefix="/live", include_in_schema=False)
 
 
+def _stream(request: Request, parts: Callable[[Path], dict[str, str]]) -> Response:
+    root = settings(request).state_dir
+    return live.stream(request, root, lambda: parts(root))
+
+
 @router.get("/public")
 def public(request: Request) -> Response:
-    root = settings(request).state_dir
-    return live.stream(request, root, lambda: fragments.public(root))
+    return _stream(request, fragments.public)
 
 
 @router.get("/state")
 def state(request: Request, who: StateAdmin) -> Response:
-    root = settings(request).state_dir
-    return live.stream(request, root, lambda: fragments.state(root))
+    return _stream(request, fragments.state)
 
 
 @router.get("/present")
 def present(request: Request) -> Response:
-    root = settings(request).state_dir
-    return live.stream(request, root, lambda: fragments.present_state(root))
+    return _stream(request, fragments.present_state)
 
 
 @router.get("/present/{county}")
-def present_county(request: Request, county: str) -> Response:
-    root = settings(request).state_dir
-    try:
-        load_spec(root).county(county)
-    except UsageError as exc:
-        raise HTTPException(404, str(exc)) from exc
-    return live.stream(request, root, lambda: fragments.present_county(root, county))
+def present_county(request: Request, county: KnownCounty) -> Response:
+    return _stream(request, lambda root: fragments.present_county(root, county))

@@ -4,12 +4,11 @@ No login; it changes nothing."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ...errors import UsageError
 from .. import fragments, live, public_view
-from ..deps import Viewer, settings
+from ..deps import KnownCounty, Viewer, settings
 from ..pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -24,12 +23,9 @@ def present_state(request: Request, who: Viewer) -> Response:
 
 
 @router.get("/present/{county}")
-def present_county(request: Request, county: str, who: Viewer) -> Response:
+def present_county(request: Request, county: KnownCounty, who: Viewer) -> Response:
     root = settings(request).state_dir
     version = live.version(root)
-    try:
-        ctx = fragments.present_county_context(root, county)
-    except UsageError as exc:
-        raise HTTPException(404, str(exc)) from exc
     return render(request, "present_county.html", who, live_version=version,
-                  state_key=public_view.state_key_text(root), **ctx)
+                  state_key=public_view.state_key_text(root),
+                  **fragments.present_county_context(root, county))
