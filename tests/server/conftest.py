@@ -164,6 +164,7 @@ def published_state(state_root: Path, out: Path, audit_round: bool = False) -> P
     bundle published as ``published/demo-1``."""
     import shutil
 
+    from tallyproof.server.public_view import publish
     from tallyproof.state.audit import next_state_round, start_state_audit
     from tallyproof.state.audit_status import state_audit_status
     from tallyproof.state.executor import InProcess
@@ -175,8 +176,5 @@ def published_state(state_root: Path, out: Path, audit_round: bool = False) -> P
     if audit_round:
         next_state_round(root, ex)
         state_audit_status(root, ex)
-    bundle = state_root.parent / "bundle"
-    (root / "published").mkdir()
-    shutil.copytree(bundle, root / "published" / "demo-1")
-    shutil.copyfile(bundle.with_name("bundle.zip"), root / "published" / "demo-1.zip")
+    publish(root, state_root.parent / "bundle", "demo-1")
     return root

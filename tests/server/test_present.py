@@ -104,3 +104,17 @@ def test_downloads_are_the_published_files(client: TestClient, root: Path) -> No
 def test_before_publication_the_board_says_so(server: Server) -> None:
     page = server.client().get("/present").text
     assert "No bundle is published yet" in page and "No risk-limiting audit has started" in page
+
+
+def test_publishing_lists_the_bundle_once_and_refuses_its_name_again(root: Path,
+                                                                     state_root: Path) -> None:
+    from tallyproof.errors import UsageError
+    from tallyproof.server.public_view import publish, published
+
+    assert [p.name for p in published(root)] == ["demo-1"]
+    listed = published(root)[0]
+    assert listed.meta["kind"] == "state" and listed.zip.size == (
+        state_root.parent / "bundle.zip").stat().st_size
+    with pytest.raises(UsageError, match="already published"):
+        publish(root, state_root.parent / "bundle", "demo-1")
+    assert sorted(p.name for p in (root / "published").iterdir()) == ["demo-1", "demo-1.zip"]

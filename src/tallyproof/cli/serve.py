@@ -57,8 +57,13 @@ def register(app: typer.Typer) -> None:
 
             folder = demo_out or Path(tempfile.mkdtemp(prefix="tallyproof-serve-demo-"))
             err.print(f"building a synthetic state of {DEMO_COUNTIES} counties in {folder} …")
-            run_state_demo(folder, counties=DEMO_COUNTIES, cards=DEMO_CARDS, in_process=True)
+            demo_run = run_state_demo(folder, counties=DEMO_COUNTIES, cards=DEMO_CARDS,
+                                      in_process=True)
             state = folder / "state"
+            if demo_run.bundle is not None:  # the presentation pages' claims board reads it
+                from ..server.public_view import publish
+
+                publish(state, demo_run.bundle, "demo")
         assert state is not None
         web = create_app(Settings(state, resolve_url(state, database_url)))
         if add_admin is not None:

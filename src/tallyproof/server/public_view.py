@@ -61,6 +61,36 @@ def published(root: Path) -> list[Published]:
     return out
 
 
+def publish(root: Path, bundle: Path, name: str) -> Published:
+    """Publish a state bundle built elsewhere (its folder and the ``.zip`` beside it) as
+    ``STATE/published/<name>``: both are copied under temporary names and renamed into
+    place, the folder last, so the pages never list half a bundle."""
+    import os
+    import shutil
+    import tempfile
+
+    from ..errors import UsageError
+    from ..fsutil import fsync_dir, temp_path_for
+
+    d = Path(root) / PUBLISHED_DIR
+    target = d / name
+    if target.exists() or target.with_suffix(".zip").exists():
+        raise UsageError(f"{target} is already published")
+    d.mkdir(exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=d)) / name
+    zip_tmp = temp_path_for(target.with_suffix(".zip"))
+    try:
+        shutil.copytree(bundle, stage)
+        shutil.copyfile(bundle.with_name(bundle.name + ".zip"), zip_tmp)
+        os.replace(zip_tmp, target.with_suffix(".zip"))
+        os.rename(stage, target)
+        fsync_dir(d)
+    finally:
+        zip_tmp.unlink(missing_ok=True)
+        shutil.rmtree(stage.parent)
+    return next(p for p in published(root) if p.name == name)
+
+
 def published_zip(root: Path, name: str) -> Path | None:
     """The published bundle zip called ``name``, looked up in the listing (None if absent)."""
     return next((p.folder.with_suffix(".zip") for p in published(root) if p.zip.name == name),
