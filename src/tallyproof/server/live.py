@@ -44,16 +44,19 @@ KEEPALIVE = 15.0
 
 
 def _stat_tree(path: Path, out: list[str]) -> None:
+    """Append ``path``'s files with size and modification time; a file or folder removed
+    while it is listed is simply not there (the next look sees the new state)."""
     try:
         st = path.stat()
+        if not path.is_dir():
+            out.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}")
+            return
+        with os.scandir(path) as it:
+            entries = sorted(e.name for e in it)
     except FileNotFoundError:
         return
-    if not path.is_dir():
-        out.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}")
-        return
-    with os.scandir(path) as it:
-        for entry in sorted(it, key=lambda e: e.name):
-            _stat_tree(Path(entry.path), out)
+    for name in entries:
+        _stat_tree(path / name, out)
 
 
 def version(root: Path) -> str:
