@@ -19,7 +19,14 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/tallyproof demo --out demo-out
 
-test: $(STAMP)
+# The browser tests (tests/server/browser) drive Debian's Chromium: Playwright's own browser
+# download cannot work on the project's machines. Installed once; a no-op when present.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check --quiet src tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 

@@ -35,10 +35,10 @@ CHEAP = PasswordCost(time_cost=1, memory_cost=8, parallelism=1)
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-def unavailable(message: str) -> None:
-    """Skip, or under CI (where PostgreSQL is always there) fail."""
+def unavailable(message: str, need: str = "PostgreSQL must be reachable") -> None:
+    """Skip, or under CI (where PostgreSQL and Chromium are always there) fail."""
     if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: PostgreSQL must be reachable)")
+        pytest.fail(f"{message} (CI=true: {need})")
     pytest.skip(message)
 
 
@@ -158,3 +158,29 @@ def make_server(root: Path, engine: Engine, clock: Clock, **settings: object) ->
 def server(state_root: Path, engine: Engine, clock: Clock, tmp_path: Path) -> Server:
     """The app over the shared test state (uploads go to the test's own folder)."""
     return make_server(state_root, engine, clock, upload_dir=tmp_path / "uploads")
+
+
+#: the public seed of the statewide audit the presentation tests start
+AUDIT_SEED = "31415926535897932384"
+
+
+def published_state(state_root: Path, out: Path, audit_round: bool = False) -> Path:
+    """A copy of the session state with the statewide audit started (and with
+    ``audit_round`` its first round drawn and its status measured) and the demo's state
+    bundle published as ``published/demo-1``."""
+    import shutil
+
+    from tallyproof.server.public_view import publish
+    from tallyproof.state.audit import next_state_round, start_state_audit
+    from tallyproof.state.audit_status import state_audit_status
+    from tallyproof.state.executor import InProcess
+
+    root = out / "state"
+    shutil.copytree(state_root, root)
+    ex = InProcess()
+    start_state_audit(root, ex, risk_limit=0.05, seed=AUDIT_SEED, kind="comparison")
+    if audit_round:
+        next_state_round(root, ex)
+        state_audit_status(root, ex)
+    publish(root, state_root.parent / "bundle", "demo-1")
+    return root

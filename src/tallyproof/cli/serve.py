@@ -61,8 +61,13 @@ def register(app: typer.Typer) -> None:
 
             folder = demo_out or Path(tempfile.mkdtemp(prefix="tallyproof-serve-demo-"))
             err.print(f"building a synthetic state of {DEMO_COUNTIES} counties in {folder} …")
-            run_state_demo(folder, counties=DEMO_COUNTIES, cards=DEMO_CARDS, in_process=True)
+            demo_run = run_state_demo(folder, counties=DEMO_COUNTIES, cards=DEMO_CARDS,
+                                      in_process=True)
             state = folder / "state"
+            if demo_run.bundle is not None:  # the presentation pages' claims board reads it
+                from ..server.public_view import publish
+
+                publish(state, demo_run.bundle, "demo")
         assert state is not None
         web = create_app(Settings(state, resolve_url(state, database_url),
                                   job_scheduler=job_scheduler))
@@ -74,8 +79,8 @@ def register(app: typer.Typer) -> None:
             for a in seed_demo(web):
                 out.print(f"{a.role:13} {a.county or '':10} {a.username:18} {a.password}",
                           highlight=False)
-        import uvicorn
+        from ..server.live import run
 
         err.print(f"control room on http://{host}:{port}/ (state {state})")
-        uvicorn.run(web, host=host, port=port, proxy_headers=True,
-                    forwarded_allow_ips=forwarded_allow_ips, log_level="info")
+        run(web, host=host, port=port, proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips, log_level="info")

@@ -23,8 +23,8 @@ from .migrate import upgrade
 from .pages import render
 from .ratelimit import LoginLimiter
 from .jobs import JobRunner, make_executor, recover
-from .routes import (accounts, api, board, county, county_audit, login, public, state,
-                     state_audit, uploads)
+from .routes import (accounts, api, board, county, county_audit, downloads, live, login,
+                     present, public, state, state_audit, uploads)
 from .security import headers_middleware
 
 
@@ -58,7 +58,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
               name="static")
     for r in (public.router, login.router, county.router, state.router, api.router,
               state_audit.router, county_audit.router, board.router, accounts.router,
-              uploads.router):
+              uploads.router, present.router, live.router, downloads.router):
         app.include_router(r)
 
     @app.exception_handler(LoginRequired)

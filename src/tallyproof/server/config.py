@@ -57,6 +57,11 @@ class Settings:
     job_workers: int = 2
     #: a dask.distributed scheduler for the jobs' county tasks (None: in this process)
     job_scheduler: str | None = None
+    #: live pages (server-sent events): seconds between looks at the state folder's files,
+    #: and how long one event stream lasts before the browser reconnects (and its session
+    #: is checked again)
+    live_interval: float = 1.0
+    live_lifetime: float = 120.0
 
     @property
     def uploads_root(self) -> Path:

@@ -78,3 +78,17 @@ def check_csrf(request: Request, who: Viewer, csrf: Annotated[str, Form()] = "")
 
 
 CSRF = Depends(check_csrf)
+
+
+def known_county(request: Request, county: str) -> str:
+    """A path's county id, once the state knows it (404 naming the counties otherwise)."""
+    from ..errors import UsageError
+    from ..state.spec import load_spec
+
+    try:
+        return load_spec(settings(request).state_dir).county(county).id
+    except UsageError as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+KnownCounty = Annotated[str, Depends(known_county)]

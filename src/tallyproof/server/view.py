@@ -27,14 +27,17 @@ NOT_RUN = "not_run"
 RESULTS_CHECK = "official_results"
 
 
-def _results_json(root: Path, name: str) -> dict[str, Any] | None:
-    path = Path(root) / "results" / name
-    if not path.exists():
-        return None
+def read_json(path: Path) -> Any:
+    """A JSON file the library wrote; :class:`StoreError` naming it when it is not JSON."""
     try:
         return orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
         raise StoreError(f"{path}: not JSON ({exc})") from exc
+
+
+def _results_json(root: Path, name: str) -> dict[str, Any] | None:
+    path = Path(root) / "results" / name
+    return read_json(path) if path.exists() else None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,13 @@ def statewide_results(root: Path, spec: StateSpec | None = None) -> list[dict[st
         n = names.get(r["contest"], {})
         out.append({**r, "candidate_names": {k: n.get(k, k) for k in r["votes"]}})
     return out
+
+
+def county_results(root: Path, county_id: str) -> list[dict[str, Any]]:
+    """One county's votes in each statewide contest (``results/statewide.json``'s
+    ``by_county``), with the candidate names."""
+    return [{"name": r["name"], "votes": r["by_county"].get(county_id, {}),
+             "candidate_names": r["candidate_names"]} for r in statewide_results(root)]
 
 
 def state_summary(root: Path) -> dict[str, Any]:

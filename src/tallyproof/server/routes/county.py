@@ -23,9 +23,7 @@ def county_page(request: Request, county: str, s: DB, who: SignedIn) -> Response
         row = view.county(root, county)
     except UsageError as exc:
         raise HTTPException(404, str(exc)) from exc
-    results = [{"name": r["name"], "votes": r["by_county"].get(county, {}),
-                "candidate_names": r["candidate_names"]}
-               for r in view.statewide_results(root)]
-    return render(request, "county.html", who, county=row, results=results,
+    return render(request, "county.html", who, county=row,
+                  results=view.county_results(root, county),
                   activity=activity.recent(s, 50, county=county),
                   uploads=uploads.for_county(s, county), jobs=jobs.for_county(s, county))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ...errors import TallyproofError
-from .. import view
+from .. import live, public_view, view
 from ..deps import CSRF, Viewer, settings
 from ..pages import render
 
@@ -23,7 +23,10 @@ def home() -> Response:
 
 def _page(request: Request, who: Viewer, **extra: object) -> Response:
     root = settings(request).state_dir
-    return render(request, "public.html", who, summary=view.state_summary(root), **extra)
+    version = live.version(root)  # before the reads: a change after it is sent live
+    return render(request, "public.html", who, live_version=version,
+                  summary=view.state_summary(root),
+                  state_key=public_view.state_key_text(root), **extra)
 
 
 @router.get("/public", include_in_schema=False)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from .. import activity, jobs, sessions, view
+from .. import activity, jobs, live, sessions, view
 from ..db import User
 from ..deps import CSRF, DB, StateAdmin, settings
 from ..pages import render
@@ -17,9 +17,10 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/state")
 def overview(request: Request, s: DB, who: StateAdmin) -> Response:
-    return render(request, "state.html", who,
-                  summary=view.state_summary(settings(request).state_dir),
-                  jobs=jobs.for_county(s, None))
+    root = settings(request).state_dir
+    version = live.version(root)
+    return render(request, "state.html", who, live_version=version,
+                  summary=view.state_summary(root), jobs=jobs.for_county(s, None))
 
 
 @router.get("/activity")

@@ -1,0 +1,114 @@
+"""Real-browser fixtures: one control-room server (uvicorn in a thread, loopback, a free
+port) over a copy of the session's synthetic state with a statewide audit started and the
+demo's bundle published, and Debian's Chromium driven by Playwright.
+
+Playwright's own browser download cannot work here, so the tests launch /usr/bin/chromium
+(``make test`` installs it when missing). Without it they skip with a message, except under
+CI (CI=true), where they fail."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tallyproof.server.accounts import create_user
+from tallyproof.server.app import create_app
+from tallyproof.server.config import Settings
+from tallyproof.server.db import Role
+from tallyproof.server.live import Server
+
+from ..conftest import CHEAP, PASSWORD, Clock, published_state, unavailable
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+#: counts htmx's SSE events (run before the page's own scripts, outside its CSP)
+SSE_COUNTERS = ("window.__sseOpen = 0; window.__sse = 0;"
+                "document.addEventListener('htmx:sseOpen', () => { window.__sseOpen += 1; });"
+                "document.addEventListener('htmx:sseMessage', () => { window.__sse += 1; });")
+
+
+@dataclass
+class Live:
+    url: str
+    root: Path
+    shots: Path  # the screenshots' folder
+
+
+@pytest.fixture(scope="session")
+def live_root(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session state with the statewide audit started (no round yet) and a bundle
+    published; the live-update test draws the first round."""
+    return published_state(state_root, tmp_path_factory.mktemp("livestate"))
+
+
+@pytest.fixture(scope="session")
+def live(live_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """The server, with a state admin ``sa``; stopped at the end of the session."""
+    import uvicorn
+
+    db = tmp_path_factory.mktemp("livedb") / "control-room.sqlite"
+    app = create_app(Settings(live_root, f"sqlite:///{db}", password_cost=CHEAP, now=Clock(),
+                              live_interval=0.2, live_lifetime=30.0))
+    with app.state.sessionmaker.begin() as s:
+        create_user(s, app.state.hasher, "sa", PASSWORD, Role.STATE_ADMIN, None, Clock()())
+    server = Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        thread.join(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield Live(f"http://127.0.0.1:{port}", live_root, tmp_path_factory.mktemp("screenshots"))
+    server.handle_exit(signal.SIGINT, None)  # as Ctrl-C: the open event streams end
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Module-scoped, not session-scoped: Playwright's sync API keeps an asyncio loop running
+    in this thread while it is open, and a later test that runs an event loop of its own
+    (anyio.run, in the upload tests) would fail on the same xdist worker."""
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing (make test installs Debian's chromium)",
+                    need="the browser tests need Chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh context (no cookies) at desktop width, counting SSE events; console errors (a CSP refusal among
+    them), page errors and failed responses are collected in ``page.problems``."""
+    ctx = browser.new_context(viewport=DESKTOP)
+    ctx.add_init_script(SSE_COUNTERS)
+    pg = ctx.new_page()
+    pg.problems = []
+    pg.on("console", lambda m: pg.problems.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.problems.append(str(e)))
+    pg.on("response", lambda r: pg.problems.append(f"{r.status} {r.url}")
+          if r.status >= 400 else None)
+    yield pg
+    ctx.close()
+
+
+def sign_in(page: Any, url: str, username: str = "sa") -> None:
+    page.goto(url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]:has-text('Sign in')")
+    page.wait_for_url(lambda u: not u.endswith("/login"))
