@@ -31,6 +31,7 @@ from ..errors import UsageError
 from ..evidence.checks import Check
 from ..fsutil import atomic_write_bytes
 from .executor import Executor, InProcess
+from .ranked import RANKED, county_rankings, ranked_results
 from .spec import STATE_JSON, load_spec
 
 KIND = "state"
@@ -293,14 +294,31 @@ def county_tally_task(county: str, folder: str, spec_json: dict[str, Any]) -> An
                         StateSpec.from_json(spec_json))
 
 
+def county_rankings_task(county: str, folder: str, spec_json: dict[str, Any]) -> Any:
+    """The county's ranked ballots in statewide codes, from its bundled store (read-only)."""
+    from ..store import Store
+    from .spec import StateSpec
+
+    return county_rankings(Store(Path(folder) / "counties" / county / "store"), county,
+                           StateSpec.from_json(spec_json))
+
+
 def _results_check(folder: Path, ids: list[str], ex: Executor, merge: Any) -> Check:
-    """Recompute the statewide merge from the county bundles' stores and compare."""
+    """Recompute the statewide results from the county bundles' stores and compare: exact
+    sums of vote-for-N and approval contests, and every ranked (IRV, STV) contest counted
+    again from all counties' ballots."""
     spec = load_spec(folder / "state")
     outs = ex.map(county_tally_task, ids, str(folder), spec.to_json())
     if any(not o.ok for o in outs):
         return Check("state.results", "fail", "; ".join(f"{o.county}: {o.error}" for o in outs
                                                          if not o.ok))
     results = merge(spec, {o.county: o.value for o in outs})
+    if any(sc.kind in RANKED for sc in spec.contests):
+        ranked = ex.map(county_rankings_task, ids, str(folder), spec.to_json())
+        if any(not o.ok for o in ranked):
+            return Check("state.results", "fail", "; ".join(
+                f"{o.county}: {o.error}" for o in ranked if not o.ok))
+        results += ranked_results(spec, {o.county: o.value for o in ranked})
     bundled = orjson.loads((folder / "state" / "results" / "statewide.json").read_bytes())
     ours = {r.contest: r.to_json() for r in results}
     theirs = {c["contest"]: c for c in bundled["contests"] if c["contest"] in ours}
