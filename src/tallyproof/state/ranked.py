@@ -43,9 +43,12 @@ def rankings_task(county: str, root: str, spec_json: dict[str, Any]
                   ) -> tuple[CountyRankings, ...]:
     """The county's ballots of every statewide ranked contest, in statewide codes."""
     from ..store import Store
+    from .batch_county import is_batch_county
 
-    return county_rankings(Store.open(county_store_dir(root, county)), county,
-                           StateSpec.from_json(spec_json))
+    spec = StateSpec.from_json(spec_json)
+    if is_batch_county(spec, county):  # its tallies hold no ranked contest (refused at ingest)
+        return ()
+    return county_rankings(Store.open(county_store_dir(root, county)), county, spec)
 
 
 def county_rankings(store: Any, county: str, spec: StateSpec) -> tuple[CountyRankings, ...]:

@@ -59,11 +59,11 @@ def init_state(root: Path, name: str, date: str = "", state: str = "") -> StateS
     return spec
 
 
-def add_county(root: Path, county_id: str, name: str) -> StateSpec:
+def add_county(root: Path, county_id: str, name: str, kind: str = "cvrs") -> StateSpec:
     spec = load_spec(root)
     if any(c.id == county_id for c in spec.counties):
         raise UsageError(f"county {county_id!r} is already in this state")
-    spec = with_county(spec, County(county_id, name))
+    spec = with_county(spec, County(county_id, name, kind=kind))
     save_spec(root, spec)
     county_store_dir(root, county_id).parent.mkdir(parents=True, exist_ok=True)
     return spec

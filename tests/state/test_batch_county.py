@@ -1,0 +1,121 @@
+"""A county with batch tallies only: ingest, its batch log in the state log, its statewide
+totals and accounting, and errors that name the file, line and county."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tallyproof.errors import InputError, UsageError
+from tallyproof.ledger import new_keypair
+from tallyproof.state.batch_county import (
+    BATCH_TALLY_LEAF,
+    load_batch_county,
+    tallies_dir,
+    verify_batch_log,
+)
+from tallyproof.state.executor import InProcess
+from tallyproof.state.statelog import load_state_log, publish, verify_state_log
+from tallyproof.state.tasks import county_key_path, ingest_task
+from tallyproof.state.workflow import add_county, commit_all, tabulate_state
+
+from .batch_fixtures import EAST, write_east
+
+
+@pytest.fixture
+def bstate(state: Path, tmp_path: Path) -> Path:
+    """The two CVR counties of ``state`` and "east", which reports batch tallies only."""
+    add_county(state, "east", "East", kind="batch_tallies")
+    new_keypair(county_key_path(state, "east"))
+    manifest, tallies = write_east(tmp_path / "east")
+    (o,) = InProcess().map(ingest_task, ["east"], str(state), [str(tallies)], "auto",
+                           str(manifest))
+    assert o.ok, o.error
+    assert o.value.cards_total == sum(n for _, _, n, _ in EAST)
+    return state
+
+
+def test_batch_county_counts_in_the_statewide_totals(bstate: Path) -> None:
+    before = {r.contest: r for r in tabulate_state(bstate, InProcess())}
+    mayor = before["mayor"]
+    want = {f"c{i}": sum(v[i] for *_, v in EAST) for i in range(4)}
+    assert mayor.by_county["east"] == want
+    assert mayor.votes == {k: sum(mayor.by_county[c][k] for c in ("north", "south", "east"))
+                           for k in want}
+    council = before["council"]
+    assert council.by_county["east"] == {f"c{i}": sum(v[i] // 2 for *_, v in EAST)
+                                         for i in range(4)}
+
+
+def test_batch_log_goes_into_the_state_log(bstate: Path, tmp_path: Path) -> None:
+    key, pub = new_keypair(tmp_path / "state-key")
+    commits = {o.county: o.value for o in commit_all(bstate, InProcess())}
+    east = commits["east"]
+    assert east.committed and east.tree_size == 1 + len(EAST)  # definition + one per batch
+    first = publish(bstate, key, commits)
+    assert "east" in first.counties_added
+    assert verify_state_log(bstate) == []
+    segments, _ = load_state_log(bstate)
+    assert {x.county: x.checkpoint for x in segments[0]}["east"] == east.checkpoint
+    folder = tallies_dir(bstate, "east")
+    assert verify_batch_log(folder) == []
+    bc = load_batch_county(folder)
+    assert [x[0] for x in bc.leaves()[1:]] == [BATCH_TALLY_LEAF] * len(EAST)
+    # a second commit with nothing new signs nothing; a tally changed after the commit is
+    # caught by the log check and refused by the next commit
+    again = {o.county: o.value for o in commit_all(bstate, InProcess())}
+    assert not again["east"].committed
+    doc = orjson.loads((folder / "tallies.json").read_bytes())
+    doc["batches"][0]["tallies"]["mayor"][0] += 5
+    (folder / "tallies.json").write_bytes(orjson.dumps(doc))
+    assert any("does not match" in f for f in verify_batch_log(folder))
+    (o,) = [x for x in commit_all(bstate, InProcess()) if x.county == "east"]
+    assert not o.ok and "differ from its committed log" in (o.error or "")
+
+
+def test_batch_county_accounting(bstate: Path, tmp_path: Path) -> None:
+    from tallyproof.state.accounting import county_inputs, reconcile_state
+
+    inputs = county_inputs(bstate, "east")
+    inputs.mkdir(parents=True)
+    total = sum(n for _, _, n, _ in EAST)
+    (inputs / "pollbooks.csv").write_text(f"precinct,checkins\nP1,{total}\n")
+    acc = reconcile_state(bstate, InProcess())
+    east = acc.counties["east"]
+    assert east.cvrs == 0 and east.manifest_ballots == total and east.checkins == total
+    assert dict((n, s) for n, s, _ in east.checks)["reconciliation.batch_tallies"] == "pass"
+    # a batch with more votes than ballots, and a manifest batch without tallies: named
+    manifest, tallies = write_east(tmp_path / "bad", [*EAST[:3], ("T2", "2", 3, (16, 9, 2, 1))])
+    lines = tallies.read_text().splitlines()
+    tallies.write_text("\n".join(x for x in lines if not x.startswith("T1,2,")) + "\n")
+    InProcess().map(ingest_task, ["east"], str(bstate), [str(tallies)], "auto", str(manifest))
+    acc = reconcile_state(bstate, InProcess())
+    checks = {n: (s, m) for n, s, m in acc.counties["east"].checks}
+    status, summary = checks["reconciliation.batch_tallies"]
+    assert status == "fail" and "T1/2" in summary and "T2/2" in summary
+    assert checks["reconciliation.pollbooks"][0] == "fail"
+    assert acc.check.status == "fail" and acc.check.details["failing_counties"] == ["east"]
+
+
+def test_batch_tally_errors_name_file_line_and_county(bstate: Path, tmp_path: Path) -> None:
+    from tallyproof.formats.batch_tallies import read_batch_tallies
+
+    manifest, tallies = write_east(tmp_path / "e2")
+    lines = tallies.read_text().splitlines()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([*lines[:3], "T1,1,Mayor,1,Candidate 9,x"]) + "\n")
+    with pytest.raises(InputError, match="votes must be a whole number") as e:
+        read_batch_tallies(bad)
+    assert e.value.record == "line 4" and e.value.field == "votes"
+    bad.write_text("\n".join([*lines[:3], "T9,1,Mayor,1,Candidate 0,3"]) + "\n")
+    (o,) = InProcess().map(ingest_task, ["east"], str(bstate), [str(bad)], "auto", str(manifest))
+    assert not o.ok and "not in the ballot manifest" in (o.error or "")
+    bad.write_text("\n".join([*lines[:3], "T1,1,Mayor,1,Somebody Else,3"]) + "\n")
+    (o,) = InProcess().map(ingest_task, ["east"], str(bstate), [str(bad)], "auto", str(manifest))
+    assert not o.ok and "county east" in (o.error or "") and "Somebody Else" in (o.error or "")
+    with pytest.raises(UsageError, match="batch tallies"):
+        ingest_task("east", str(bstate), [str(tallies), str(tallies)], "auto", str(manifest))
+    (o,) = InProcess().map(ingest_task, ["east"], str(bstate), [str(tallies)], "auto", None)
+    assert not o.ok and "--manifest" in (o.error or "")
