@@ -119,3 +119,40 @@ def test_batch_tally_errors_name_file_line_and_county(bstate: Path, tmp_path: Pa
         ingest_task("east", str(bstate), [str(tallies), str(tallies)], "auto", str(manifest))
     (o,) = InProcess().map(ingest_task, ["east"], str(bstate), [str(tallies)], "auto", None)
     assert not o.ok and "--manifest" in (o.error or "")
+
+
+def test_batch_proof_and_state_bundle(bstate: Path, tmp_path: Path) -> None:
+    """A batch tally proves into the state checkpoint (checked by the verifier written from
+    the docs); the state bundle verifies, and an altered batch tally inside it (SHA256SUMS
+    re-made) fails that county and the statewide recount."""
+    import shutil
+
+    from tallyproof.evidence.bundle import write_sums
+    from tallyproof.ledger.keys import load_verifier
+    from tallyproof.state.evidence import build_state_bundle
+    from tallyproof.state.statelog import prove_ballot, verify_ballot_proof
+    from tallyproof.verify import verify_bundle
+
+    key, pub = new_keypair(tmp_path / "state-key")
+    publish(bstate, key, {o.county: o.value for o in commit_all(bstate, InProcess())})
+    proof = prove_ballot(bstate, "east", "T2/1")
+    assert proof["county_proof"]["leaf_type"] == "batch_tally"
+    assert verify_ballot_proof(proof, load_verifier(pub)) == []
+    with pytest.raises(UsageError, match="no batch"):
+        prove_ballot(bstate, "east", "T9/9")
+    tabulate_state(bstate, InProcess())
+    bundle = build_state_bundle(bstate, tmp_path / "bundle")
+    rep = verify_bundle(bundle)
+    assert rep.ok, [(c.name, c.summary) for c in rep.checks if c.status != "pass"]
+    assert (bundle / "counties" / "east" / "tallies" / "tallies.json").exists()
+    bad = tmp_path / "bad"
+    shutil.copytree(bundle, bad)
+    p = bad / "counties" / "east" / "tallies" / "tallies.json"
+    doc = orjson.loads(p.read_bytes())
+    doc["batches"][1]["tallies"]["mayor"][1] += 9
+    p.write_bytes(orjson.dumps(doc))
+    write_sums(bad)
+    rep = verify_bundle(bad)
+    checks = {c.name: c for c in rep.checks}
+    assert not rep.ok and checks["state.counties"].details["failing"] == ["east"]
+    assert checks["state.results"].status == "fail"

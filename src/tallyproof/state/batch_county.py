@@ -395,3 +395,31 @@ def _official(bc: BatchCounty, results: Path | None) -> Check:
     return Check("official_results", "fail" if diffs else "pass",
                  "; ".join(diffs[:5]) if diffs else
                  "the batch tallies add up to the certified results")
+
+
+def prove_batch(root: Path | str, county: str, batch: str) -> dict[str, Any]:
+    """A batch tally's inclusion proof in the county's latest checkpoint, in the form of a
+    ballot's county proof (docs/commitment.md §8), with the leaf's bytes (batch tallies are
+    public). ``batch``: ``tabulator/batch`` as the batch audit names it."""
+    from ..errors import VerificationError
+    from ..ledger.merkle import verify_inclusion
+
+    folder = tallies_dir(root, county)
+    bc = load_batch_county(folder)
+    if batch not in bc.keys:
+        raise UsageError(f"county {county} has no batch {batch!r} (write TABULATOR/BATCH)")
+    text = latest_checkpoint(folder)
+    if text is None:
+        raise UsageError(f"county {county}: its batch tallies are not committed yet")
+    cp = parse(text).checkpoint
+    tree = bc.tree()
+    index = bc.keys.index(batch) + 1  # leaf 0 is the definition
+    if cp.size > tree.size or index >= cp.size:
+        raise VerificationError(f"batch {batch} is not covered by the latest checkpoint")
+    proof = tree.inclusion_proof(index, cp.size)
+    if not verify_inclusion(index, cp.size, tree.leaf(index), proof, cp.root):
+        raise VerificationError("the batch tallies do not match their latest checkpoint")
+    return {"ballot_id": batch, "leaf_index": index, "leaf_type": "batch_tally",
+            "tree_size": cp.size, "leaf_hash": tree.leaf(index).hex(),
+            "audit_path": [p.hex() for p in proof], "root": cp.root.hex(), "checkpoint": text,
+            "leaf_data": bc.leaves()[index].hex()}

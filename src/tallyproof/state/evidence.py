@@ -8,7 +8,8 @@ verify`` re-checks county by county.
     BUNDLE/state/state.json           counties, statewide contests, county spellings, county keys
     BUNDLE/state/log/...              the state log of county checkpoints (docs/commitment.md §9)
     BUNDLE/state/results/statewide.json, reconciliation.json
-    BUNDLE/counties/<id>/...          each county's own bundle (docs/bundle.md), unchanged
+    BUNDLE/counties/<id>/...          each county's own bundle (docs/bundle.md), unchanged; a
+                                      county with batch tallies only: :mod:`.batch_bundle`
     BUNDLE/report/report.html, report.pdf
 
 Every county bundle is built by the county's own code path (:func:`build_bundle`) on the
@@ -43,11 +44,16 @@ def _json(obj: object) -> bytes:
 
 
 def county_bundle_task(county: str, root: str, out: str) -> str:
-    """Build the county's own bundle into ``out`` (its folder in the state bundle)."""
+    """Build the county's own bundle into ``out`` (its folder in the state bundle); a county
+    with batch tallies only gets its tallies, log and checks (:mod:`.batch_bundle`)."""
     from ..evidence.bundle import build_bundle
     from ..store import Store
+    from .batch_bundle import build_batch_county_bundle
+    from .batch_county import is_batch_county
     from .tasks import county_store_dir
 
+    if is_batch_county(load_spec(Path(root)), county):
+        return str(build_batch_county_bundle(Path(root), county, Path(out)))
     paths = build_bundle(Store.open(county_store_dir(root, county)), Path(out))
     paths.zip.unlink()  # the state bundle is zipped whole; a zip inside it would be a copy
     return str(paths.folder)
@@ -63,8 +69,8 @@ def county_rows(root: Path, counties: dict[str, Path]) -> list[dict[str, Any]]:
         checks = {c["name"]: c for c in orjson.loads(
             (folder / "evidence" / "checks.json").read_bytes())["checks"]}
         meta = orjson.loads((folder / "bundle.json").read_bytes())
-        cps = sorted((folder / "store" / "log" / "checkpoints").glob("*.txt"))
-        cp = parse(cps[-1].read_text(encoding="utf-8")).checkpoint if cps else None
+        latest = bundled_checkpoint(folder)
+        cp = parse(latest).checkpoint if latest else None
 
         def status(*names: str, _checks: dict[str, Any] = checks) -> str:
             got = [_checks[n]["status"] for n in names if n in _checks]
@@ -80,6 +86,14 @@ def county_rows(root: Path, counties: dict[str, Path]) -> list[dict[str, Any]]:
             "audit": status("audit"),
         })
     return rows
+
+
+def bundled_checkpoint(folder: Path) -> str | None:
+    """The latest checkpoint of a county folder in a state bundle: its store's log, or the
+    batch log of a county with batch tallies only."""
+    logs = [folder / "store" / "log", folder / "tallies" / "log"]
+    cps = [p for d in logs for p in sorted((d / "checkpoints").glob("*.txt"))]
+    return cps[-1].read_text(encoding="utf-8") if cps else None
 
 
 def aggregate_checks(counties: dict[str, Path]) -> list[Check]:
@@ -230,7 +244,11 @@ def build_state_bundle(root: Path, out: Path, ex: Executor | None = None) -> Pat
 
 def county_verify_task(county: str, folder: str) -> tuple[tuple[str, str, str], ...]:
     from ..verify import verify_folder
+    from .batch_bundle import KIND, verify_batch_county_bundle
 
+    here = Path(folder) / "counties" / county
+    if orjson.loads((here / "bundle.json").read_bytes()).get("kind") == KIND:
+        return verify_batch_county_bundle(here)
     rep = verify_folder(Path(folder) / "counties" / county)
     return tuple((c.name, c.status, c.summary) for c in rep.checks) + (
         ("verdict", "pass" if rep.ok else "fail",
@@ -266,8 +284,8 @@ def verify_state_folder(folder: Path, ex: Executor | None = None,
     segments, _ = load_state_log(state)
     latest = {leaf.county: leaf.checkpoint for seg in segments for leaf in seg}
     for c in ids:
-        cps = sorted((folder / "counties" / c / "store" / "log" / "checkpoints").glob("*.txt"))
-        if not cps or cps[-1].read_text(encoding="utf-8") != latest.get(c):
+        cp = bundled_checkpoint(folder / "counties" / c)
+        if cp is None or cp != latest.get(c):
             failures.append(f"county {c}: its bundled log's latest checkpoint is not the one "
                             "the state log publishes")
     checks.append(Check("state.log", "fail" if failures else "pass",
@@ -287,20 +305,27 @@ def verify_state_folder(folder: Path, ex: Executor | None = None,
 def county_tally_task(county: str, folder: str, spec_json: dict[str, Any]) -> Any:
     """The county's statewide tallies from its bundled store, opened read-only."""
     from ..store import Store
+    from .batch_county import batch_county_tally, is_batch_county, load_batch_county
     from .spec import StateSpec
     from .tasks import county_tally
 
-    return county_tally(Store(Path(folder) / "counties" / county / "store"), county,
-                        StateSpec.from_json(spec_json))
+    spec = StateSpec.from_json(spec_json)
+    here = Path(folder) / "counties" / county
+    if is_batch_county(spec, county):
+        return batch_county_tally(load_batch_county(here / "tallies"), county, spec)
+    return county_tally(Store(here / "store"), county, spec)
 
 
 def county_rankings_task(county: str, folder: str, spec_json: dict[str, Any]) -> Any:
     """The county's ranked ballots in statewide codes, from its bundled store (read-only)."""
     from ..store import Store
+    from .batch_county import is_batch_county
     from .spec import StateSpec
 
-    return county_rankings(Store(Path(folder) / "counties" / county / "store"), county,
-                           StateSpec.from_json(spec_json))
+    spec = StateSpec.from_json(spec_json)
+    if is_batch_county(spec, county):
+        return ()
+    return county_rankings(Store(Path(folder) / "counties" / county / "store"), county, spec)
 
 
 def _results_check(folder: Path, ids: list[str], ex: Executor, merge: Any) -> Check:
