@@ -156,3 +156,54 @@ def test_batch_proof_and_state_bundle(bstate: Path, tmp_path: Path) -> None:
     checks = {c.name: c for c in rep.checks}
     assert not rep.ok and checks["state.counties"].details["failing"] == ["east"]
     assert checks["state.results"].status == "fail"
+
+
+def _mth(hashes: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1 Merkle tree hash, written from the RFC."""
+    import hashlib
+
+    if len(hashes) == 1:
+        return hashes[0]
+    k = 1 << ((len(hashes) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + _mth(hashes[:k]) + _mth(hashes[k:])).digest()
+
+
+def test_an_independent_reading_of_the_spec_rebuilds_the_batch_log(bstate: Path,
+                                                                   tmp_path: Path) -> None:
+    """docs/commitment.md §1.5b, read by someone with hashlib and the published
+    tallies.json: every leaf rebuilt, the tree's root is the signed checkpoint's, and a
+    batch tally's proof holds exactly the batch as the county's tallies CSV states it."""
+    import base64
+    import hashlib
+
+    from tallyproof.state.statelog import prove_ballot
+
+    key, _ = new_keypair(tmp_path / "state-key")
+    publish(bstate, key, {o.county: o.value for o in commit_all(bstate, InProcess())})
+    doc = orjson.loads((tallies_dir(bstate, "east") / "tallies.json").read_bytes())
+
+    def s(x: str) -> bytes:
+        return len(x.encode()).to_bytes(4, "big") + x.encode()
+
+    contests = doc["election"]["contests"]
+    leaves = [b"\x04\x01" + orjson.dumps({"contests": contests}, option=orjson.OPT_SORT_KEYS)]
+    for b in doc["batches"]:
+        parts = [k.to_bytes(2, "big") + len(b["tallies"][c["id"]]).to_bytes(2, "big")
+                 + b"".join(v.to_bytes(8, "big") for v in b["tallies"][c["id"]])
+                 for k, c in enumerate(contests) if c["id"] in b["tallies"]]
+        leaves.append(b"\x06\x01" + s(b["tabulator"]) + s(b["batch"])
+                      + b["ballots"].to_bytes(8, "big") + len(parts).to_bytes(2, "big")
+                      + b"".join(parts))
+    hashes = [hashlib.sha256(b"\x00" + x).digest() for x in leaves]
+    cp = (tallies_dir(bstate, "east") / "log" / "checkpoints" / "000001.txt").read_text()
+    _, size, root = cp.splitlines()[:3]
+    assert int(size) == len(leaves) and base64.b64decode(root) == _mth(hashes)
+    # the proof's leaf is T2/1 as the tallies CSV gives it: Mayor votes, 60 ballots
+    proof = prove_ballot(bstate, "east", "T2/1")["county_proof"]
+    data = bytes.fromhex(proof["leaf_data"])
+    assert hashlib.sha256(b"\x00" + data).hexdigest() == proof["leaf_hash"]
+    mayor = next(k for k, c in enumerate(contests) if c["name"] == "Mayor")
+    t, b, n, votes = EAST[2]
+    assert data.startswith(b"\x06\x01" + s(t) + s(b) + n.to_bytes(8, "big"))
+    assert (mayor.to_bytes(2, "big") + b"\x00\x04"
+            + b"".join(v.to_bytes(8, "big") for v in votes)) in data
