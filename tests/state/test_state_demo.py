@@ -84,6 +84,25 @@ def test_state_bundle_verifies_and_names_what_was_altered(tmp_path: Path) -> Non
     by_name = {c["name"]: c for c in r.checks}
     assert by_name["verify"]["status"] == "pass", by_name["verify"]["summary"]
     assert (r.bundle / "report" / "report.pdf").read_bytes().startswith(b"%PDF")
+    # the statewide audit in the report: each county's part, the risk per contest per round
+    html = (r.bundle / "report" / "report.html").read_text()
+    assert "<h2 id=\"state-audit\">The statewide audit</h2>" in html
+    assert "Measured risk after each round" in html and "<svg" in html
+    status = orjson.loads((r.bundle / "state" / "audit" / "status.json").read_bytes())
+    assert status["status"] == "confirmed" and f"{status['rounds']} round(s) drawn" in html
+    for county in ("county-01", "county-02", "county-03"):
+        assert by_name[f"{county}:audit"]["status"] == "pass"
+    assert html.count("recorded; discrepancies: none; in the measured risk") == 3
+    # the audit's status altered in the bundle: the rebuilt report no longer matches
+    b0 = tmp_path / "b0"
+    shutil.copytree(r.bundle, b0)
+    p0 = b0 / "state" / "audit" / "status.json"
+    doc0 = orjson.loads(p0.read_bytes())
+    doc0["contests"][0]["measured_risk"] = 0.5
+    p0.write_bytes(orjson.dumps(doc0))
+    write_sums(b0)
+    rep0 = verify_bundle(b0)
+    assert not rep0.ok and {f.check for f in rep0.failures} == {"report"}
     # statewide results altered (and SHA256SUMS re-made to match): the recount says where
     b = tmp_path / "b1"
     shutil.copytree(r.bundle, b)

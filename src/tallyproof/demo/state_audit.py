@@ -28,22 +28,6 @@ RISK_LIMIT = 0.05
 MAX_ROUNDS = 4
 
 
-def discrepancies_by_county(status: Any) -> dict[str, dict[str, dict[str, int]]]:
-    """county -> contest -> discrepancy counts (o1, o2, u1, u2) its sample shows, the largest
-    over the contest's assertions; counties and contests without any are left out."""
-    out: dict[str, dict[str, dict[str, int]]] = {}
-    for cs in status.contests:
-        for a in cs.assertions:
-            for county, d in a.by_county.items():
-                got = d.to_json()
-                if not any(got.values()):
-                    continue
-                mine = out.setdefault(county, {}).setdefault(cs.contest_id, dict.fromkeys(got, 0))
-                for k, v in got.items():
-                    mine[k] = max(mine[k], v)
-    return out
-
-
 @dataclass(frozen=True)
 class CountyBoards:
     """The records a county's boards handed in for a round."""
@@ -130,7 +114,7 @@ def run_state_audit(root: Path, ex: Any, builds: dict[str, tuple[int, int, int, 
     ``builds``: county -> (cards, seed, index, faults) as the county was drawn."""
     from ..audit.workflow import ANOTHER_ROUND, CONFIRMED
     from ..state.audit import next_state_round, start_state_audit
-    from ..state.audit_status import state_audit_status
+    from ..state.audit_status import discrepancies_by_county, state_audit_status
     from ..state.workflow import CountyFailures
 
     notes: list[str] = []

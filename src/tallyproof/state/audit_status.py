@@ -1,6 +1,9 @@
 """Status of the statewide audit (see :mod:`.audit`): the risk of every assertion measured on
 the statewide sample from all counties' records, what each county still owes, the counties
-whose sample shows overstatements, and the full hand count's comparison by batch."""
+whose sample shows overstatements, and the full hand count's comparison by batch.
+
+Written to ``audit/status.json`` (the latest) and ``audit/history/round-NNN.json`` (the
+status after round NNN, as last measured), which the statewide report reads."""
 
 from __future__ import annotations
 
@@ -159,9 +162,28 @@ def state_audit_status(root: Path, ex: Executor, *, write: bool = True) -> State
         overall = ANOTHER_ROUND
     status = StateAuditStatus(params.kind, params.risk_limit, len(rounds), overall, tuple(out),
                               dict(sorted(waiting_all.items())))
-    if write:
+    if write:  # the latest, and the history the statewide report plots (one per round)
         atomic_write_json(audit_dir(root) / "status.json", status.to_json())
+        atomic_write_json(audit_dir(root) / "history" / f"round-{len(rounds):03d}.json",
+                          status.to_json())
     return status
+
+
+def discrepancies_by_county(status: StateAuditStatus) -> dict[str, dict[str, dict[str, int]]]:
+    """county -> contest -> discrepancy counts (o1, o2, u1, u2) its sample shows, the largest
+    over the contest's assertions; counties and contests without any are left out."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for cs in status.contests:
+        for a in cs.assertions:
+            for county, d in a.by_county.items():
+                got = d.to_json()
+                if not any(got.values()):
+                    continue
+                mine = out.setdefault(county, {}).setdefault(cs.contest_id,
+                                                             dict.fromkeys(got, 0))
+                for k, v in got.items():
+                    mine[k] = max(mine[k], v)
+    return out
 
 
 def _decide(params: StateAuditParams, a: Assertion, contest: Contest, risk: AssertionRisk,

@@ -8,6 +8,7 @@ verify`` re-checks county by county.
     BUNDLE/state/state.json           counties, statewide contests, county spellings, county keys
     BUNDLE/state/log/...              the state log of county checkpoints (docs/commitment.md §9)
     BUNDLE/state/results/statewide.json, reconciliation.json
+    BUNDLE/state/audit/...            the statewide audit, when one was started (:mod:`.audit`)
     BUNDLE/counties/<id>/...          each county's own bundle (docs/bundle.md), unchanged; a
                                       county with batch tallies only: :mod:`.batch_bundle`
     BUNDLE/report/report.html, report.pdf
@@ -31,6 +32,7 @@ from .. import __version__
 from ..errors import UsageError
 from ..evidence.checks import Check
 from ..fsutil import atomic_write_bytes
+from .audit_report import audit_plot, audit_view
 from .executor import Executor, InProcess
 from .ranked import RANKED, county_rankings, ranked_results
 from .spec import STATE_JSON, load_spec
@@ -146,6 +148,14 @@ def state_context(root: Path, counties: dict[str, Path], epoch: int) -> dict[str
                      for k, v in sorted(c["votes"].items(), key=lambda kv: -kv[1])],
         })
     rows = county_rows(root, counties)
+    audit = audit_view(root, [c.id for c in spec.counties],
+                       {sc.id: sc.name for sc in spec.contests})
+    for r in rows:  # the statewide audit's part of each county, when there is one
+        if audit is not None:
+            r["audit"] = audit["counties"][r["county"]]["status"]
+            r["audit_text"] = audit["counties"][r["county"]]["text"]
+        else:
+            r["audit_text"] = ""
     checks = [Check("state.county." + r["county"],
                     "fail" if "fail" in (r["ledger"], r["accounting"], r["results_check"])
                     else "pass", f"{r['cards']:,} cards; log {r['ledger']}, accounting "
@@ -164,17 +174,19 @@ def state_context(root: Path, counties: dict[str, Path], epoch: int) -> dict[str
         "counties": rows, "contests": contests, "checks": [c.to_json() for c in checks],
         "claims": claims,
         "accounting": recon["check"] if recon else None,
+        "state_audit": audit, "audit_plot": audit_plot(audit) if audit else None,
     }
 
 
 def render_state_html(ctx: dict[str, Any]) -> str:
     from ..evidence.report import render_html
 
-    return render_html(ctx, template="state.html.j2")
+    return render_html({**ctx, "audit_summary": audit_summary(ctx["state_audit"])
+                        if ctx["state_audit"] else ""}, template="state.html.j2")
 
 
 def render_state_pdf(ctx: dict[str, Any]) -> bytes:
-    from ..evidence.pdf import new_pdf, pdf_heading, pdf_paragraph, pdf_table
+    from ..evidence.pdf import new_pdf, pdf_heading, pdf_image, pdf_paragraph, pdf_table
 
     m = ctx["meta"]
     pdf = new_pdf(f"Statewide evidence report: {m['election']}", m["epoch"], m["tool_version"])
@@ -198,7 +210,29 @@ def render_state_pdf(ctx: dict[str, Any]) -> bytes:
               (26, 20, 50, 18, 24, 24, 18))
     if ctx["accounting"]:
         pdf_paragraph(pdf, "Statewide accounting: " + ctx["accounting"]["summary"])
+    a = ctx["state_audit"]
+    if a:
+        pdf_heading(pdf, "The statewide audit", 2)
+        pdf_paragraph(pdf, audit_summary(a))
+        pdf_table(pdf, "Each contest: measured risk against the risk limit",
+                  ["Contest", "Status", "Examined", "Measured risk"],
+                  [[c["name"], c["status"].replace("_", " "), f"{c['examined'] or 0:,}",
+                    "" if c["risk"] is None else f"{c['risk']:.4g}"] for c in a["contests"]],
+                  (80, 40, 30, 40))
+        pdf_table(pdf, "Each county's part of the audit",
+                  ["County", "Status", "Drawn, recorded, discrepancies"],
+                  [[r["county"], r["audit"].replace("_", " "), r["audit_text"]]
+                   for r in ctx["counties"]], (26, 20, 144))
+        if ctx["audit_plot"]:
+            pdf_image(pdf, ctx["audit_plot"])
     return bytes(pdf.output())
+
+
+def audit_summary(a: dict[str, Any]) -> str:
+    """One sentence on the statewide audit, for the report's HTML and PDF alike."""
+    return (f"A {a['kind']} audit at risk limit {a['risk_limit']:g} (seed {a['seed']}): "
+            f"{a['rounds']} round(s) drawn, status {a['status'].replace('_', ' ')}. Units are "
+            "ballot cards, and whole batches in counties with batch tallies only.")
 
 
 def build_state_bundle(root: Path, out: Path, ex: Executor | None = None) -> Path:
@@ -222,7 +256,7 @@ def build_state_bundle(root: Path, out: Path, ex: Executor | None = None) -> Pat
             from .workflow import CountyFailures
 
             raise CountyFailures("bundle", failed)
-        for rel in (STATE_JSON, "log", "results"):
+        for rel in (STATE_JSON, "log", "results", "audit"):
             src = root / rel
             if src.is_dir():
                 shutil.copytree(src, stage / "state" / rel)
