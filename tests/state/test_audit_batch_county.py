@@ -19,35 +19,24 @@ from tallyproof.state.audit import load_state_rounds, next_state_round, record_c
 from tallyproof.state.audit_status import hand_count_status, state_audit_status
 from tallyproof.state.audit_tasks import county_records_path, split_ballot_id
 from tallyproof.state.tasks import county_key_path, ingest_task
-from tallyproof.state.workflow import add_contest, add_county, commit_all, contest_from_options, \
-    init_state
+from tallyproof.state.workflow import add_county
 
 from .batch_fixtures import EAST, write_east
-from .test_audit import EX, SEED, SOUTH, cast, record_all
-from ..ledger.conftest import ELECTION
+from .test_audit import EX, SEED, make_state, record_all
 
 Alter = Callable[[dict[str, int]], dict[str, int]]
 
 
 @pytest.fixture
 def mstate(tmp_path: Path) -> Path:
-    root = tmp_path / "state"
-    init_state(root, "Audit General", "2026-11-03", "TS")
-    for cid, name in (("north", "North"), ("south", "South")):
-        add_county(root, cid, name)
-    add_county(root, "east", "East", kind="batch_tallies")
-    add_contest(root, contest_from_options(
-        "mayor", "Mayor", [f"c{i}=Candidate {i}" for i in range(4)],
-        aliases={"south": {"contest": "Mayor of the City",
-                           "candidates": {f"c{i}": f"CAND. {i}" for i in range(4)}}}))
-    cast(root, "north", 400, 1, ELECTION)
-    cast(root, "south", 300, 2, SOUTH)
-    manifest, tallies = write_east(tmp_path / "east")
-    assert ingest_task("east", str(root), [str(tallies)], "auto", str(manifest))
-    for cid in ("north", "south", "east"):
-        new_keypair(county_key_path(root, cid))
-    assert all(o.ok for o in commit_all(root, EX))
-    return root
+    """North and South (CVRs) and East, which reports batch tallies only."""
+    def add_east(root: Path) -> None:
+        add_county(root, "east", "East", kind="batch_tallies")
+        manifest, tallies = write_east(tmp_path / "east")
+        assert ingest_task("east", str(root), [str(tallies)], "auto", str(manifest))
+        new_keypair(county_key_path(root, "east"))
+
+    return make_state(tmp_path / "state", more=add_east)
 
 
 def count_east(root: Path, alter: Alter | None = None, every: bool = False) -> None:

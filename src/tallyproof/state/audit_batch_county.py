@@ -92,8 +92,7 @@ def batches(county: str, root: str, spec: StateSpec, contests: Sequence[str],
             records: Path) -> Any:
     """Every batch's reported tallies and the boards' hand counts
     (:class:`.audit_tasks.CountyBatches`)."""
-    from ..audit.workflow import reading_for
-    from .audit_tasks import CountyBatches, CountyContestBatches
+    from .audit_tasks import CountyBatches, contest_batches
 
     bc = load_batch_county(tallies_dir(root, county))
     readings = current_readings(load_records(records))
@@ -102,22 +101,8 @@ def batches(county: str, root: str, spec: StateSpec, contests: Sequence[str],
     for cid, m in _maps(bc, county, spec, contests).items():
         contest = by_id[m.county_contest]
         rows, reported = _reported(bc, m)
-        hand: list[tuple[int, ...] | None] = []
-        missing: list[bool] = []
-        for r in rows:
-            got = reading_for(readings, bc.keys[r], contest.id)
-            missing.append(bool(got is not None and got.not_found))
-            if got is None or got.not_found:
-                hand.append(None)
-                continue
-            counted = dict(got.tallies or ())
-            hand.append(tuple(int(counted.get(contest.candidates[k].id, 0)) if k >= 0 else 0
-                              for k in m.codes))
-        out.append(CountyContestBatches(
-            cid, contest.id, tuple(bc.keys[r] for r in rows),
-            tuple(int(bc.ballots[r]) for r in rows),
-            tuple(tuple(int(x) for x in row) for row in reported), tuple(hand),
-            tuple(missing)))
+        out.append(contest_batches(cid, contest, [bc.keys[r] for r in rows], bc.ballots[rows],
+                                   reported, readings, m.codes))
     return CountyBatches(tallies_sha256(root, county), tuple(out))
 
 

@@ -327,8 +327,6 @@ def batch_task(county: str, root: str, spec_json: dict[str, Any],
                contests: Sequence[str]) -> CountyBatches:
     """Every batch's CVR tallies (the county audit's batch frame,
     :func:`tallyproof.audit.frames.contest_batch_frame`) and the boards' hand counts."""
-    from ..audit.workflow import reading_for
-
     spec = StateSpec.from_json(spec_json)
     if is_batch_county(spec, county):
         return abc.batches(  # type: ignore[no-any-return]
@@ -346,22 +344,32 @@ def batch_task(county: str, root: str, spec_json: dict[str, Any],
         frame = contest_batch_frame(cards, contest)
         reported = np.zeros((len(frame.keys), len(codes)), dtype=np.int64)
         reported[:, ok] = frame.tallies[:, codes[ok]]
-        hand: list[tuple[int, ...] | None] = []
-        missing: list[bool] = []
-        for key in frame.keys:
-            r = reading_for(readings, key, contest.id)
-            missing.append(bool(r is not None and r.not_found))
-            if r is None or r.not_found:
-                hand.append(None)
-                continue
-            got = dict(r.tallies or ())
-            hand.append(tuple(int(got.get(contest.candidates[k].id, 0)) if k >= 0 else 0
-                              for k in codes))
-        out.append(CountyContestBatches(
-            cid, contest.id, frame.keys, tuple(int(x) for x in frame.cards),
-            tuple(tuple(int(x) for x in row) for row in reported), tuple(hand),
-            tuple(missing)))
+        out.append(contest_batches(cid, contest, frame.keys, frame.cards, reported, readings,
+                                   c.maps[cid].codes))
     return CountyBatches(sha256_file(c.store.cvrs_path), tuple(out))
+
+
+def contest_batches(cid: str, contest: Contest, keys: Sequence[str], cards: Any,
+                    reported: np.ndarray, readings: dict[Any, Any], codes: Sequence[int]
+                    ) -> CountyContestBatches:
+    """One contest's batches with the boards' hand counts (``readings``), in statewide
+    candidate order (``codes``: the county's code of each statewide candidate, -1: none)."""
+    from ..audit.workflow import reading_for
+
+    hand: list[tuple[int, ...] | None] = []
+    missing: list[bool] = []
+    for key in keys:
+        r = reading_for(readings, key, contest.id)
+        missing.append(bool(r is not None and r.not_found))
+        if r is None or r.not_found:
+            hand.append(None)
+            continue
+        got = dict(r.tallies or ())
+        hand.append(tuple(int(got.get(contest.candidates[k].id, 0)) if k >= 0 else 0
+                          for k in codes))
+    return CountyContestBatches(
+        cid, contest.id, tuple(keys), tuple(int(x) for x in cards),
+        tuple(tuple(int(x) for x in row) for row in reported), tuple(hand), tuple(missing))
 
 
 @dataclass(frozen=True)
