@@ -34,32 +34,32 @@ def test_state_demo_catches_each_fault_in_its_county(tmp_path: Path) -> None:
 def test_switched_votes_are_found_by_the_statewide_audit_in_their_county(tmp_path: Path
                                                                           ) -> None:
     """Votes switched by a scanner in a CVR county and in the county with batch tallies only
-    (county-02 of three): the statewide audit's sample of each county's paper disagrees with
+    (county-03 of three): the statewide audit's sample of each county's paper disagrees with
     what it reported, and only those two counties' audit checks fail."""
     r = run_state_demo(tmp_path / "s", counties=3, cards=3_000, in_process=True,
-                       faults=["switch-votes@county-01", "switch-votes@county-02"])
+                       faults=["switch-votes@county-01", "switch-votes@county-03"])
     doc = r.to_json()
-    assert doc["counties"]["county-02"]["format"] == "batch_tallies"
+    assert doc["counties"]["county-03"]["format"] == "batch_tallies"
     assert doc["ok"], doc["faults"]
     assert doc["faults"]["switch-votes@county-01"]["caught_by"] == ["county-01:audit"]
-    assert doc["faults"]["switch-votes@county-02"]["caught_by"] == ["county-02:audit"]
+    assert doc["faults"]["switch-votes@county-03"]["caught_by"] == ["county-03:audit"]
     audits = {c["name"]: c["status"] for c in doc["checks"] if c["name"].endswith(":audit")}
-    assert audits == {"county-01:audit": "fail", "county-02:audit": "fail",
-                      "county-03:audit": "pass"}
+    assert audits == {"county-01:audit": "fail", "county-03:audit": "fail",
+                      "county-02:audit": "pass"}
 
 
 def test_batch_county_faults_are_caught_in_that_county(tmp_path: Path) -> None:
     r = run_state_demo(tmp_path / "s", counties=3, cards=3_000, in_process=True,
-                       faults=["delete-batch@county-02", "alter-after-commit@county-02"])
+                       faults=["delete-batch@county-03", "alter-after-commit@county-03"])
     doc = r.to_json()
     assert doc["ok"], doc["faults"]
-    assert doc["faults"]["delete-batch@county-02"]["caught_by"] == [
-        "county-02:reconciliation.batch_tallies"]
-    assert doc["faults"]["alter-after-commit@county-02"]["caught_by"] == ["county-02:ledger"]
+    assert doc["faults"]["delete-batch@county-03"]["caught_by"] == [
+        "county-03:reconciliation.batch_tallies"]
+    assert doc["faults"]["alter-after-commit@county-03"]["caught_by"] == ["county-03:ledger"]
     failed = {c["name"].split(":")[0] for c in doc["checks"] if c["status"] == "fail"}
-    assert "county-01" not in failed and "county-03" not in failed
+    assert "county-01" not in failed and "county-02" not in failed
     with pytest.raises(UsageError, match="batch tallies only"):
-        parse_faults(["add-ballots@county-02"], ["county-01", "county-02", "county-03"])
+        parse_faults(["add-ballots@county-03"], ["county-01", "county-02", "county-03"])
 
 
 def test_sizes_and_fault_names() -> None:
@@ -121,10 +121,10 @@ def test_state_bundle_verifies_and_names_what_was_altered(tmp_path: Path) -> Non
     from tallyproof.demo.faults import alter_committed_cvr
     from tallyproof.store import Store
 
-    store = Store(b2 / "counties" / "county-03" / "store")  # county-02 has batch tallies
+    store = Store(b2 / "counties" / "county-02" / "store")  # county-03 has batch tallies
     alter_committed_cvr(store.cvrs_path, store.election.contests[0].column)
-    write_sums(b2 / "counties" / "county-03")
+    write_sums(b2 / "counties" / "county-02")
     write_sums(b2)
     rep2 = verify_bundle(b2)
     counties = next(c for c in rep2.checks if c.name == "state.counties")
-    assert counties.status == "fail" and counties.details["failing"] == ["county-03"]
+    assert counties.status == "fail" and counties.details["failing"] == ["county-02"]

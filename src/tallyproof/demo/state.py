@@ -11,7 +11,7 @@ through ``state.json`` aliases, as Arlo's standardized contests do).
 The statewide contests are the county ballot's contests that every county carries: President,
 U.S. Senator, Governor and the two propositions; the rest stay county contests.
 
-One county (county 5, or the last but one of a smaller state) has no CVR-capable equipment:
+One county (county 5, or county 3 or 2 of a smaller state) has no CVR-capable equipment:
 it publishes a ballot manifest and batch tallies only (:mod:`.state_batch`,
 :mod:`tallyproof.state.batch_county`).
 
@@ -70,9 +70,9 @@ def county_sizes(total: int, n: int) -> list[int]:
 
 
 def batch_county_index(n: int) -> int | None:
-    """The 1-based index of the county with batch tallies only: 5, or in a smaller state the
-    largest index below ``n`` that is not a CSV county; none in a state of one county."""
-    return next((i for i in (5, 3, 2, 1) if i < n and i % CSV_EVERY), None)
+    """The 1-based index of the county with batch tallies only: 5, or in a smaller state 3
+    or 2 (never county 1, the largest, nor a CSV county); none in a state of one county."""
+    return next((i for i in (5, 3, 2) if i <= n and i % CSV_EVERY), None)
 
 
 def parse_faults(faults: Sequence[str], counties: Sequence[str]) -> dict[str, tuple[str, ...]]:
