@@ -66,3 +66,14 @@ def test_a_batch_tally_county_from_the_command_line(state: Path, tmp_path: Path,
     assert main(["state", "prove", str(state), "east", "T1/2"]) == 0
     proof = orjson.loads(capsys.readouterr().out)
     assert verify_ballot_proof(proof, load_verifier(pub)) == []
+
+
+def test_state_tabulate_prints_a_statewide_stv_contest(state: Path, capsys) -> None:  # noqa: ANN001
+    from tallyproof.state.workflow import add_contest, contest_from_options
+
+    add_contest(state, contest_from_options("rcv", "Ranked", [f"c{i}=Candidate {i}"
+                                                            for i in range(4)], kind="stv",
+                                            seats=2))
+    assert main(["state", "tabulate", str(state), "--in-process"]) == 0
+    text = capsys.readouterr().out
+    assert "first-round votes" in text and text.count("(winner)") >= 1 + 2 + 2

@@ -289,8 +289,8 @@ def _print_state_results(folder: Path, results: list[Any]) -> None:
     for r in results:
         t = Table(title=f"{r.name}: {len(r.by_county)} county(ies), {r.cards:,} cards")
         t.add_column("candidate")
-        t.add_column("votes", justify="right")
-        for cid, v in r.votes.items():
-            t.add_row(names[r.contest][cid] + (" (winner)" if cid in r.winners else ""),
-                      f"{v:,}")
+        t.add_column("first-round votes" if r.rcv else "votes", justify="right")
+        for cid, v in r.votes.items():  # a ranked count's "(write-ins)" has no statewide name
+            t.add_row(names[r.contest].get(cid, cid)
+                      + (" (winner)" if cid in r.winners else ""), f"{v:,}")
         out.print(t)
