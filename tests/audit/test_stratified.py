@@ -86,3 +86,63 @@ def test_assertion_level_wrapper_matches_stratum_values() -> None:
     want = stratified_risk(StratumSample("comparison", 100, omega, reported_mean=0.6),
                            StratumSample("polling", 100, a.assort(paper2)), upper=1.0, grid=21)
     assert got == want
+
+
+def _batch_population(rng: np.random.Generator, wrong: bool):  # noqa: ANN202
+    """A batch stratum of 60 batches (5 to 15 cards) whose reported tallies give the winner
+    ~60% of the cards; ``wrong``: in 40 batches most winner votes were the loser's on paper,
+    so with the CVR stratum of :func:`_population` the reported winner truly lost."""
+    cards = rng.integers(5, 16, size=60)
+    w = np.round(cards * 0.6).astype(int)
+    reported = (cards + w - (cards - w)) / 2.0  # Σ A per batch, A = (1 + b_w − b_l)/2
+    paper_w = w.copy()
+    if wrong:
+        paper_w[:40] = 1
+    paper = (cards + paper_w - (cards - paper_w)) / 2.0
+    perm = rng.permutation(60)
+    return cards[perm], reported[perm], paper[perm]
+
+
+def _batch_stratum(cards, reported, paper, n: int) -> StratumSample:  # noqa: ANN001
+    b, n2 = len(cards), int(cards.sum())
+    omega = (b / n2) * (reported - paper)
+    tau = 1.0 * b * float(cards.max()) / n2
+    return StratumSample("batch", b, omega[:n], reported_mean=float(reported.sum()) / n2,
+                         cards=n2, upper=tau)
+
+
+def test_a_batch_stratum_of_one_card_batches_is_a_comparison_stratum() -> None:
+    """With every batch one card, ω_b is the card's overstatement and τ = u: the batch
+    stratum is the comparison stratum (SHANGRLA §3.3 reduces to §3.2)."""
+    rng = np.random.default_rng(3)
+    cvr, paper1, paper2 = _population(rng, wrong=False)
+    ones = np.ones(500, dtype=int)
+    as_batches = _batch_stratum(ones, cvr, paper1, 80)
+    s1 = StratumSample("comparison", 500, (cvr - paper1)[:80], reported_mean=0.6)
+    s2 = StratumSample("polling", 500, paper2[:80])
+    assert as_batches.upper == 1.0 and as_batches.reported_mean == pytest.approx(0.6)
+    p = stratified_risk(s1, s2, upper=1.0, grid=41).p_value
+    q = stratified_risk(as_batches, s2, upper=1.0, grid=41).p_value
+    assert p == pytest.approx(q)
+
+
+def test_cards_and_batches_confirm_or_keep_the_risk_limit() -> None:
+    """A card stratum and a batch stratum: a correct outcome is confirmed with every batch
+    counted; when the reported winner lost, the p-value stays above the limit in (nearly)
+    every simulated audit."""
+    rng = np.random.default_rng(21)
+    cvr, paper1, _ = _population(rng, wrong=False)
+    cards, reported, paper = _batch_population(rng, wrong=False)
+    s1 = StratumSample("comparison", 500, (cvr - paper1)[:150], reported_mean=0.6)
+    assert stratified_risk(s1, _batch_stratum(cards, reported, paper, 60), upper=1.0,
+                           grid=41).p_value < 0.05
+    wrongly = 0
+    for seed in range(40):
+        r = np.random.default_rng(100 + seed)
+        cvr, paper1, _ = _population(r, wrong=True)
+        cards, reported, paper = _batch_population(r, wrong=True)
+        s1 = StratumSample("comparison", 500, (cvr - paper1)[:150], reported_mean=0.6)
+        p = stratified_risk(s1, _batch_stratum(cards, reported, paper, 30), upper=1.0,
+                            grid=41).p_value
+        wrongly += p <= 0.05
+    assert wrongly <= 2  # 40 audits at risk limit 0.05: about 2 may stop by chance at most

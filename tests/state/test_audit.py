@@ -70,7 +70,9 @@ def cast(root: Path, county: str, n: int, seed: int, election: Election,
     store.append(election, [b.finish()], [src])
 
 
-def make_state(root: Path, north: int = 400, south: int = 300) -> Path:
+def make_state(root: Path, north: int = 400, south: int = 300,
+               more: Callable[[Path], None] | None = None) -> Path:
+    """North and South; ``more(root)`` adds to the state before every county commits."""
     init_state(root, "Audit General", "2026-11-03", "TS")
     for cid, name in (("north", "North"), ("south", "South")):
         add_county(root, cid, name)
@@ -80,6 +82,8 @@ def make_state(root: Path, north: int = 400, south: int = 300) -> Path:
                            "candidates": {f"c{i}": f"CAND. {i}" for i in range(4)}}}))
     cast(root, "north", north, 1, ELECTION)
     cast(root, "south", south, 2, SOUTH)
+    if more is not None:
+        more(root)
     for cid in ("north", "south"):  # the audit starts after every county committed its CVRs
         new_keypair(county_key_path(root, cid))
     assert all(o.ok for o in commit_all(root, EX))

@@ -47,3 +47,33 @@ def test_state_reconcile_and_certified_results(state: Path, tmp_path: Path, caps
     assert "mayor/c1: certified" in capsys.readouterr().out
     assert main(["state", "reconcile", str(state), "--in-process"]) == 0
     assert "no county gave a ballot manifest" in capsys.readouterr().out
+
+
+def test_a_batch_tally_county_from_the_command_line(state: Path, tmp_path: Path,
+                                                    capsys) -> None:  # noqa: ANN001
+    from .batch_fixtures import EAST, write_east
+
+    manifest, tallies = write_east(tmp_path / "east")
+    assert main(["state", "add-county", str(state), "east", "--name", "East",
+                 "--batch-tallies"]) == 0
+    new_keypair(state / "keys" / "east")
+    assert main(["state", "ingest", str(state), "east", str(tallies), "--manifest",
+                 str(manifest)]) == 0
+    assert f"batch tallies of {sum(n for _, _, n, _ in EAST)} ballots" in capsys.readouterr().err
+    key, pub = new_keypair(tmp_path / "state-key")
+    assert main(["state", "commit", str(state), "--key", str(key), "--in-process"]) == 0
+    assert "published now: east, north, south" in capsys.readouterr().out
+    assert main(["state", "prove", str(state), "east", "T1/2"]) == 0
+    proof = orjson.loads(capsys.readouterr().out)
+    assert verify_ballot_proof(proof, load_verifier(pub)) == []
+
+
+def test_state_tabulate_prints_a_statewide_stv_contest(state: Path, capsys) -> None:  # noqa: ANN001
+    from tallyproof.state.workflow import add_contest, contest_from_options
+
+    add_contest(state, contest_from_options("rcv", "Ranked", [f"c{i}=Candidate {i}"
+                                                            for i in range(4)], kind="stv",
+                                            seats=2))
+    assert main(["state", "tabulate", str(state), "--in-process"]) == 0
+    text = capsys.readouterr().out
+    assert "first-round votes" in text and text.count("(winner)") >= 1 + 2 + 2

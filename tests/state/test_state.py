@@ -160,3 +160,68 @@ def test_statewide_irv_counts_every_countys_ballots_together(state: Path) -> Non
     assert len(rcv.rcv["rounds"]) == len(direct.rounds)
     assert rcv.votes == {k: int(v) for k, v in direct.rounds[0].tally.items()}
     assert rcv.cards == sum(rcv.by_county[c]["ballots"] for c in ("north", "south")) > 0
+
+
+def _both_counties_ballots(state: Path):  # noqa: ANN202
+    import pyarrow as pa
+
+    from tallyproof.tabulate.ballots import from_table
+
+    stores = [Store.open(county_store_dir(state, c)) for c in ("north", "south")]
+    contest = stores[0].election.contest("rcv")
+    both = pa.concat_tables([s.cvrs(columns=[contest.column]) for s in stores])
+    return from_table(both, contest.column, contest.max_rankings), contest
+
+
+def test_statewide_stv_equals_one_stv_over_every_countys_ballots(state: Path) -> None:
+    """A two-seat statewide STV contest, counted from the counties' ranking arrays, equals
+    one STV count over the union of the counties' CVRs (one store holding both)."""
+    from dataclasses import replace
+
+    from tallyproof.model import ContestKind
+    from tallyproof.state.workflow import add_contest, contest_from_options
+    from tallyproof.tabulate.stv import stv
+
+    add_contest(state, contest_from_options("rcv", "Ranked", [f"c{i}=Candidate {i}"
+                                                            for i in range(4)], kind="stv",
+                                            seats=2))
+    res = {r.contest: r for r in tabulate_state(state, InProcess())}["rcv"]
+    ballots, contest = _both_counties_ballots(state)
+    direct = stv(ballots, replace(contest, kind=ContestKind.STV, seats=2))
+    assert len(direct.winners) == 2
+    assert res.kind == "stv" and res.winners == direct.winners
+    assert res.rcv is not None and res.rcv == direct.to_json()
+    assert res.cards == sum(res.by_county[c]["ballots"] for c in ("north", "south")) > 0
+
+
+def test_verify_recounts_statewide_ranked_contests(state: Path, tmp_path: Path) -> None:
+    """``verify`` counts a statewide IRV contest again from the bundled counties' ballots: the
+    bundle verifies, and a ranked result altered in it (SHA256SUMS re-made) fails the
+    recount, naming the contest."""
+    import shutil
+
+    from tallyproof.evidence.bundle import write_sums
+    from tallyproof.state.evidence import build_state_bundle
+    from tallyproof.state.workflow import add_contest, contest_from_options
+    from tallyproof.verify import verify_bundle
+
+    add_contest(state, contest_from_options("rcv", "Ranked", [f"c{i}=Candidate {i}"
+                                                            for i in range(4)], kind="irv"))
+    key, _ = new_keypair(tmp_path / "state-key")
+    publish(state, key, {o.county: o.value for o in commit_all(state, InProcess())})
+    tabulate_state(state, InProcess())
+    bundle = build_state_bundle(state, tmp_path / "bundle")
+    rep = verify_bundle(bundle)
+    recount = next(c for c in rep.checks if c.name == "state.results")
+    assert rep.ok and recount.status == "pass" and "3 contest(s)" in recount.summary
+    bad = tmp_path / "bad"
+    shutil.copytree(bundle, bad)
+    p = bad / "state" / "results" / "statewide.json"
+    doc = orjson.loads(p.read_bytes())
+    ranked = next(c for c in doc["contests"] if c["contest"] == "rcv")
+    ranked["winners"] = [next(k for k in ranked["votes"] if k not in ranked["winners"])]
+    p.write_bytes(orjson.dumps(doc))
+    write_sums(bad)
+    rep = verify_bundle(bad)
+    recount = next(c for c in rep.checks if c.name == "state.results")
+    assert not rep.ok and recount.status == "fail" and "rcv" in recount.summary

@@ -31,11 +31,35 @@ def test_state_demo_catches_each_fault_in_its_county(tmp_path: Path) -> None:
     assert by_name["state_log"]["status"] == by_name["state_proof"]["status"] == "pass"
 
 
-def test_switch_votes_is_never_called_caught_without_an_audit(tmp_path: Path) -> None:
+def test_switched_votes_are_found_by_the_statewide_audit_in_their_county(tmp_path: Path
+                                                                          ) -> None:
+    """Votes switched by a scanner in a CVR county and in the county with batch tallies only
+    (county-03 of three): the statewide audit's sample of each county's paper disagrees with
+    what it reported, and only those two counties' audit checks fail."""
     r = run_state_demo(tmp_path / "s", counties=3, cards=3_000, in_process=True,
-                       faults=["switch-votes@county-01"])
-    assert not r.ok
-    assert r.fault_outcomes()["switch-votes@county-01"]["caught_by"] == []
+                       faults=["switch-votes@county-01", "switch-votes@county-03"])
+    doc = r.to_json()
+    assert doc["counties"]["county-03"]["format"] == "batch_tallies"
+    assert doc["ok"], doc["faults"]
+    assert doc["faults"]["switch-votes@county-01"]["caught_by"] == ["county-01:audit"]
+    assert doc["faults"]["switch-votes@county-03"]["caught_by"] == ["county-03:audit"]
+    audits = {c["name"]: c["status"] for c in doc["checks"] if c["name"].endswith(":audit")}
+    assert audits == {"county-01:audit": "fail", "county-03:audit": "fail",
+                      "county-02:audit": "pass"}
+
+
+def test_batch_county_faults_are_caught_in_that_county(tmp_path: Path) -> None:
+    r = run_state_demo(tmp_path / "s", counties=3, cards=3_000, in_process=True,
+                       faults=["delete-batch@county-03", "alter-after-commit@county-03"])
+    doc = r.to_json()
+    assert doc["ok"], doc["faults"]
+    assert doc["faults"]["delete-batch@county-03"]["caught_by"] == [
+        "county-03:reconciliation.batch_tallies"]
+    assert doc["faults"]["alter-after-commit@county-03"]["caught_by"] == ["county-03:ledger"]
+    failed = {c["name"].split(":")[0] for c in doc["checks"] if c["status"] == "fail"}
+    assert "county-01" not in failed and "county-02" not in failed
+    with pytest.raises(UsageError, match="batch tallies only"):
+        parse_faults(["add-ballots@county-03"], ["county-01", "county-02", "county-03"])
 
 
 def test_sizes_and_fault_names() -> None:
@@ -60,6 +84,25 @@ def test_state_bundle_verifies_and_names_what_was_altered(tmp_path: Path) -> Non
     by_name = {c["name"]: c for c in r.checks}
     assert by_name["verify"]["status"] == "pass", by_name["verify"]["summary"]
     assert (r.bundle / "report" / "report.pdf").read_bytes().startswith(b"%PDF")
+    # the statewide audit in the report: each county's part, the risk per contest per round
+    html = (r.bundle / "report" / "report.html").read_text()
+    assert "<h2 id=\"state-audit\">The statewide audit</h2>" in html
+    assert "Measured risk after each round" in html and "<svg" in html
+    status = orjson.loads((r.bundle / "state" / "audit" / "status.json").read_bytes())
+    assert status["status"] == "confirmed" and f"{status['rounds']} round(s) drawn" in html
+    for county in ("county-01", "county-02", "county-03"):
+        assert by_name[f"{county}:audit"]["status"] == "pass"
+    assert html.count("recorded; discrepancies: none; in the measured risk") == 3
+    # the audit's status altered in the bundle: the rebuilt report no longer matches
+    b0 = tmp_path / "b0"
+    shutil.copytree(r.bundle, b0)
+    p0 = b0 / "state" / "audit" / "status.json"
+    doc0 = orjson.loads(p0.read_bytes())
+    doc0["contests"][0]["measured_risk"] = 0.5
+    p0.write_bytes(orjson.dumps(doc0))
+    write_sums(b0)
+    rep0 = verify_bundle(b0)
+    assert not rep0.ok and {f.check for f in rep0.failures} == {"report"}
     # statewide results altered (and SHA256SUMS re-made to match): the recount says where
     b = tmp_path / "b1"
     shutil.copytree(r.bundle, b)
@@ -78,7 +121,7 @@ def test_state_bundle_verifies_and_names_what_was_altered(tmp_path: Path) -> Non
     from tallyproof.demo.faults import alter_committed_cvr
     from tallyproof.store import Store
 
-    store = Store(b2 / "counties" / "county-02" / "store")
+    store = Store(b2 / "counties" / "county-02" / "store")  # county-03 has batch tallies
     alter_committed_cvr(store.cvrs_path, store.election.contests[0].column)
     write_sums(b2 / "counties" / "county-02")
     write_sums(b2)

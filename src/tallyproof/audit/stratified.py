@@ -14,6 +14,13 @@ Stratum 1 (CVRs): with overstatements ω = A(cvr) − A(paper) and the stratum's
 Ā₁ᶜ, "true mean ≤ θ₁" ⟺ "mean of y = u − ω ≤ u − (Ā₁ᶜ − θ₁)", y ∈ [0, 2u] (SHANGRLA §3.2's
 comparison transform with the null shifted to θ₁). Stratum 2 (no CVRs): the assorter values
 of the paper, null mean θ₂.
+
+A batch comparison stratum (a county with batch tallies only, SHANGRLA §3.3,
+:mod:`tallyproof.audit.batch`) is the comparison transform with whole batches as units: with
+B batches, N cards, batch overstatements ω_b = (B/N)(S_b^c − S_b) (so mean_b ω_b = Āᶜ − Ā)
+and τ = u·B·max_b n_b / N ≥ |ω_b|, "true mean ≤ θ" ⟺ "mean of τ − ω ≤ τ − (Āᶜ − θ)",
+y ∈ [0, 2τ]: the same test with τ for u, B units for the supermartingale and N cards for the
+stratum's weight in N₁θ₁ + N₂θ₂ = N/2.
 """
 
 from __future__ import annotations
@@ -33,12 +40,20 @@ class StratumSample:
 
     ``kind`` "comparison": ``values`` are overstatements ω ∈ [−u, u] and ``reported_mean`` is
     the mean of A over the stratum's CVRs. ``kind`` "polling": ``values`` are A(paper) ∈ [0, u].
+    ``kind`` "batch": ``values`` are batch overstatements ω_b ∈ [−τ, τ] (module docstring),
+    ``N`` the number of batches, ``cards`` the stratum's cards and ``upper`` τ.
     """
 
     kind: str
     N: int
     values: np.ndarray
     reported_mean: float | None = None
+    cards: int | None = None  # the stratum's weight (cards) when its units are not cards
+    upper: float | None = None  # bound of |values| when it is not the assorter's u
+
+    @property
+    def weight(self) -> int:
+        return self.N if self.cards is None else self.cards
 
 
 @dataclass(frozen=True)
@@ -51,7 +66,8 @@ class StratifiedResult:
 def _log_t(s: StratumSample, theta: float, upper: float, method: str) -> float:
     """log T_n of the stratum's supermartingale for null mean ``theta`` (−∞/∞ at the edges)."""
     x = np.asarray(s.values, dtype=float)
-    if s.kind == "comparison":
+    upper = upper if s.upper is None else s.upper
+    if s.kind in ("comparison", "batch"):
         if s.reported_mean is None:
             raise AuditError("a comparison stratum needs its reported assorter mean")
         y = upper - x
@@ -87,7 +103,7 @@ def stratified_risk(
     grid: int = 201,
 ) -> StratifiedResult:
     """Union-intersection p-value for "overall mean of A ≤ 1/2" (module docstring)."""
-    n1, n2 = cvr.N, no_cvr.N
+    n1, n2 = cvr.weight, no_cvr.weight
     n = n1 + n2
     if n1 <= 0 or n2 <= 0:
         raise AuditError("both strata must contain cards")

@@ -60,11 +60,15 @@ def register(app: typer.Typer) -> None:
         folder: Annotated[Path, typer.Argument()],
         county: Annotated[str, typer.Argument(help="lower-case id, e.g. fulton")],
         name: Annotated[str, typer.Option("--name", help="the county's name")],
+        batch_tallies: Annotated[bool, typer.Option(
+            "--batch-tallies",
+            help="the county has no CVRs: it reports a ballot manifest and batch tallies "
+                 "(DIR/counties/ID/tallies)")] = False,
     ) -> None:
         """Add a county (its store will be DIR/counties/ID/store)."""
         from ..state.workflow import add_county
 
-        add_county(folder, county, name)
+        add_county(folder, county, name, "batch_tallies" if batch_tallies else "cvrs")
 
     @state.command("add-contest")
     def add_contest_cmd(
@@ -74,7 +78,7 @@ def register(app: typer.Typer) -> None:
         candidate: Annotated[list[str], typer.Option(
             "--candidate", help="a statewide candidate (repeat)")],
         kind: Annotated[str, typer.Option("--kind",
-                        help="plurality or approval")] = "plurality",
+                        help="plurality, approval, irv or stv")] = "plurality",
         seats: Annotated[int, typer.Option("--seats")] = 1,
         vote_for: Annotated[int, typer.Option("--vote-for")] = 1,
         alias: Annotated[list[str] | None, typer.Option(
@@ -113,7 +117,8 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--format")] = "auto",
         manifest: Annotated[Path | None, typer.Option("--manifest")] = None,
     ) -> None:
-        """Ingest one county's exports into its store (one transaction, as `ingest`)."""
+        """Ingest one county's exports into its store (one transaction, as `ingest`); a
+        county with batch tallies only: its batch tallies CSV and --manifest."""
         from ..errors import TallyproofError
         from ..state.spec import load_spec
         from ..state.tasks import ingest_task
@@ -126,8 +131,11 @@ def register(app: typer.Typer) -> None:
             err.print(f"county {county}: nothing was ingested; the other counties are "
                       "unchanged")
             raise
-        err.print(f"county {county}: {res.cards_added:,} cards added "
-                  f"({res.cards_total:,} in all)")
+        if res.format == "batch_tallies":
+            err.print(f"county {county}: batch tallies of {res.cards_total:,} ballots")
+        else:
+            err.print(f"county {county}: {res.cards_added:,} cards added "
+                      f"({res.cards_total:,} in all)")
 
     @state.command("commit")
     def commit_cmd(
@@ -247,7 +255,8 @@ def register(app: typer.Typer) -> None:
         county: Annotated[str, typer.Argument()],
         ballot: Annotated[str, typer.Argument()],
     ) -> None:
-        """A ballot's proof through its county checkpoint to the state checkpoint (JSON)."""
+        """A ballot's proof through its county checkpoint to the state checkpoint (JSON); in a
+        county with batch tallies only, a batch's (BALLOT = TABULATOR/BATCH)."""
         from ..state.statelog import prove_ballot
 
         emit_json(prove_ballot(folder, county, ballot))
@@ -280,8 +289,8 @@ def _print_state_results(folder: Path, results: list[Any]) -> None:
     for r in results:
         t = Table(title=f"{r.name}: {len(r.by_county)} county(ies), {r.cards:,} cards")
         t.add_column("candidate")
-        t.add_column("votes", justify="right")
-        for cid, v in r.votes.items():
-            t.add_row(names[r.contest][cid] + (" (winner)" if cid in r.winners else ""),
-                      f"{v:,}")
+        t.add_column("first-round votes" if r.rcv else "votes", justify="right")
+        for cid, v in r.votes.items():  # a ranked count's "(write-ins)" has no statewide name
+            t.add_row(names[r.contest].get(cid, cid)
+                      + (" (winner)" if cid in r.winners else ""), f"{v:,}")
         out.print(t)

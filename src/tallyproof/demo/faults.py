@@ -70,13 +70,18 @@ def caught(fault: str, checks: Sequence[dict[str, str]]) -> list[str]:
     ]
 
 
-def apply_faults(county: County, faults: Sequence[str]) -> Scenario:
-    """Derive the reported CVRs from the paper, with the export-side faults applied."""
+def apply_faults(county: County, faults: Sequence[str],
+                 switch_in: Sequence[str] | None = None) -> Scenario:
+    """Derive the reported CVRs from the paper, with the export-side faults applied.
+
+    ``switch_in``: the contests (by name) ``switch-votes`` may switch, and it then switches the
+    closest of them whether or not that flips the county's own outcome (a state's county: the
+    statewide contests, whose outcome no one county decides)."""
     faults = check_fault_names(faults)
     rng = np.random.Generator(np.random.PCG64([county.seed, 0xFA]))
     sc = Scenario(faults=faults, reported=county.paper)
     if "switch-votes" in faults:
-        _switch_votes(county, sc)
+        _switch_votes(county, sc, switch_in)
     if "delete-batch" in faults:
         _delete_batch(county, sc, rng)
     if "add-ballots" in faults:
@@ -92,7 +97,7 @@ def _winner_runner_up(contest: ContestDef, marks: np.ndarray) -> tuple[int, int]
     return int(order[0]), int(order[1])
 
 
-def _switch_votes(county: County, sc: Scenario) -> None:
+def _switch_votes(county: County, sc: Scenario, only: Sequence[str] | None = None) -> None:
     """A compromised central-count scanner flips an outcome: in the closest county-wide
     single-winner contest that it can flip, every valid vote for the true winner on its cards
     is recorded as a vote for the runner-up. The reported winner is then wrong, so a
@@ -107,13 +112,13 @@ def _switch_votes(county: County, sc: Scenario) -> None:
     for c, contest in enumerate(county.contests):
         if contest.geo[0] != "county" or contest.kind != ContestKind.PLURALITY:
             continue
-        if contest.vote_for != 1:
+        if contest.vote_for != 1 or (only is not None and contest.name not in only):
             continue
         votes = valid_votes(contest, paper.marks[c])
         win, run = _winner_runner_up(contest, paper.marks[c])
         total = votes.sum(axis=0)
         moved = int(votes[on_tab, win].sum())
-        if total[win] - moved < total[run] + moved:  # switching flips the outcome
+        if only is not None or total[win] - moved < total[run] + moved:  # flips the outcome
             options.append((int(total[win] - total[run]), c, win, run))
     if not options:
         raise UsageError(
@@ -131,7 +136,9 @@ def _switch_votes(county: County, sc: Scenario) -> None:
     sc.notes.append(
         f"switch-votes: tabulator {tab} records {int(flip.sum())} votes for "
         f"{contest.candidates[win].name} as votes for {contest.candidates[run].name} in "
-        f"{contest.name!r}, which reverses its reported outcome"
+        f"{contest.name!r}"
+        + (", which reverses its reported outcome" if only is None else
+           " (a statewide contest: the audit of the paper must find it in this county)")
     )
 
 

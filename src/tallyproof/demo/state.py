@@ -11,11 +11,19 @@ through ``state.json`` aliases, as Arlo's standardized contests do).
 The statewide contests are the county ballot's contests that every county carries: President,
 U.S. Senator, Governor and the two propositions; the rest stay county contests.
 
+One county (county 5, or county 3 or 2 of a smaller state) has no CVR-capable equipment:
+it publishes a ballot manifest and batch tallies only (:mod:`.state_batch`,
+:mod:`tallyproof.state.batch_county`).
+
+The statewide audit of the paper runs at the end (:mod:`.state_audit`): stratified (card-level
+comparison in the CVR counties, batch comparison in the batch-tally county), with simulated
+audit boards reading each county's paper.
+
 Faults are named per county (``delete-batch@county-03``): the county's export is built with
 that fault and the per-county checks must catch it in that county (the check's name carries
-the county id). ``switch-votes`` can only be caught by the statewide audit of the paper, which
-this release does not run (docs/state.md): a demo given it says so, and does not call it
-caught.
+the county id). ``switch-votes`` switches votes in the closest statewide contest on one
+central scanner; only the audit of the paper can catch it, and its check names the county
+whose sample shows the overstatements.
 """
 
 from __future__ import annotations
@@ -61,8 +69,17 @@ def county_sizes(total: int, n: int) -> list[int]:
     return [int(s) for s in sizes]
 
 
+def batch_county_index(n: int) -> int | None:
+    """The 1-based index of the county with batch tallies only: 5, or in a smaller state 3
+    or 2 (never county 1, the largest, nor a CSV county); none in a state of one county."""
+    return next((i for i in (5, 3, 2) if i <= n and i % CSV_EVERY), None)
+
+
 def parse_faults(faults: Sequence[str], counties: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """``NAME@COUNTY`` → {county: faults}; a fault without ``@`` is refused (say which county)."""
+    from .state_batch import NOT_FOR_BATCH_COUNTY
+
+    batch = batch_county_index(len(counties))
     out: dict[str, list[str]] = {}
     for f in faults:
         name, sep, county = f.partition("@")
@@ -74,6 +91,9 @@ def parse_faults(faults: Sequence[str], counties: Sequence[str]) -> dict[str, tu
                              f"{counties[0]} … {counties[-1]})")
         if name not in COUNTY_FAULTS:
             raise UsageError(f"--fault {f!r}: a state demo injects {', '.join(COUNTY_FAULTS)}")
+        if batch is not None and county == counties[batch - 1] and name in NOT_FOR_BATCH_COUNTY:
+            raise UsageError(f"--fault {f!r}: {county} reports batch tallies only and has no "
+                             "CVRs to inject")
         out.setdefault(county, []).append(name)
     return {c: check_fault_names(v) for c, v in out.items()}
 
@@ -111,9 +131,17 @@ class CountyDemo:
     notes: tuple[str, ...]
 
 
+def draw_county(cards: int, seed: int, index: int) -> Any:
+    """The county's paper and definitions, as drawn (deterministic in its seed), with the
+    county's own spelling of the statewide contests."""
+    drawn = build_county(cards, seed)
+    return replace(drawn, contests=_respell(drawn.contests, _spelling(index)))
+
+
 def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
-                     faults: Sequence[str]) -> CountyDemo:
-    """Draw one county, write its export and side files, ingest it and commit its log."""
+                     faults: Sequence[str], batch: bool = False) -> CountyDemo:
+    """Draw one county, write its export and side files, ingest it and commit its log (a
+    county with batch tallies only: :func:`_batch_county`)."""
     from ..ingest import ingest
     from ..ledger.log import commit_store
     from ..state.accounting import POLLBOOKS, RESULTS, county_inputs
@@ -130,10 +158,11 @@ def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
         write_pollbooks,
     )
 
-    drawn = build_county(cards, seed)
-    drawn = replace(drawn, contests=_respell(drawn.contests, _spelling(index)))
-    sc = apply_faults(drawn, faults)
+    drawn = draw_county(cards, seed, index)
+    sc = apply_faults(drawn, faults, switch_in=STATEWIDE)
     exports = Path(root) / "exports" / county
+    if batch:
+        return _batch_county(county, Path(root), drawn, sc, seed, exports)
     export = write_dominion(drawn, sc.reported, exports / "dominion")
     fmt = "dominion"
     source = export.folder
@@ -163,6 +192,33 @@ def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
     return CountyDemo(res.cards_total, fmt, sc.faults, tuple(notes))
 
 
+def _batch_county(county: str, root: Path, drawn: Any, sc: Any, seed: int,
+                  exports: Path) -> CountyDemo:
+    from ..state.accounting import POLLBOOKS, RESULTS, county_inputs
+    from ..state.batch_county import commit_batch_county, ingest_batch_county
+    from ..state.tasks import county_key_path
+    from .faults import shift_results
+    from .pipeline import write_demo_key
+    from .side_files import results_counts, write_pollbooks
+    from .state_batch import alter_committed_tally, write_batch_county, write_official_results
+
+    exports.mkdir(parents=True, exist_ok=True)
+    manifest, tallies = write_batch_county(root, county, drawn, sc.reported, exports)
+    bc = ingest_batch_county(root, county, tallies, manifest)
+    inputs = county_inputs(root, county)
+    inputs.mkdir(parents=True, exist_ok=True)
+    write_pollbooks(drawn, inputs / POLLBOOKS)
+    write_official_results(root, county, drawn,
+                           shift_results(sc, results_counts(drawn, sc.reported)),
+                           inputs / RESULTS)
+    commit_batch_county(root, county, write_demo_key(county_key_path(root, county), seed))
+    notes = list(sc.notes)
+    if "alter-after-commit" in sc.faults:
+        notes.append(f"alter-after-commit: batch {alter_committed_tally(root, county)} "
+                     "tally changed after the commitment")
+    return CountyDemo(bc.cards, "batch_tallies", sc.faults, tuple(notes))
+
+
 @dataclass(frozen=True)
 class CountyLedger:
     ok: bool
@@ -170,12 +226,19 @@ class CountyLedger:
 
 
 def county_ledger_task(county: str, root: str) -> CountyLedger:
-    """The county's own log, verified against its CVR table."""
+    """The county's own log, verified against its CVR table (recorded, so the audit's start
+    need not verify it again) or, for a county with batch tallies only, its batch tallies."""
     from ..ledger.verify_store import verify_store
+    from ..state.batch_county import is_batch_county, tallies_dir, verify_batch_log
+    from ..state.spec import load_spec
     from ..state.tasks import county_store_dir
     from ..store import Store
 
-    rep = verify_store(Store.open(county_store_dir(root, county)))
+    if is_batch_county(load_spec(Path(root)), county):
+        failures = verify_batch_log(tallies_dir(root, county))
+        return CountyLedger(not failures, "; ".join(failures[:3]) or
+                            "every batch tally and signed checkpoint verifies")
+    rep = verify_store(Store.open(county_store_dir(root, county)), record=True)
     return CountyLedger(rep.ok, "every committed CVR and signed checkpoint verifies" if rep.ok
                         else "; ".join(f.message for f in rep.failures[:3]))
 
@@ -185,6 +248,7 @@ def certified_statewide(root: Path, out: Path) -> Path:
     county's certified results for the statewide contests (mapped as the tabulation maps)."""
     from ..formats.results import ALL, read_official_results
     from ..state.accounting import RESULTS, county_inputs
+    from ..state.batch_county import BATCH_TALLIES, load_batch_county, tallies_dir
     from ..state.spec import load_spec, map_county
     from ..state.tasks import county_store_dir
     from ..store import Store
@@ -192,7 +256,10 @@ def certified_statewide(root: Path, out: Path) -> Path:
     spec = load_spec(root)
     totals: dict[tuple[str, str], int] = {}
     for county in spec.counties:
-        election = Store.open(county_store_dir(root, county.id)).election
+        if county.kind == BATCH_TALLIES:
+            election = load_batch_county(tallies_dir(root, county.id)).election
+        else:
+            election = Store.open(county_store_dir(root, county.id)).election
         res = read_official_results(county_inputs(root, county.id) / RESULTS, election)
         by_id = {c.id: c for c in election.contests}
         for m in map_county(spec, county.id, election.contests):
@@ -302,17 +369,21 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
                                      "faults": list(faults)})
     root = out / "state"
     init_state(root, "Synthetic State General Election", ELECTION_DATE, "SY")
+    batch = batch_county_index(counties)
+    batch_id = ids[batch - 1] if batch else None
     for c in ids:
-        add_county(root, c, c.replace("-", " ").title())
+        add_county(root, c, c.replace("-", " ").title(),
+                   "batch_tallies" if c == batch_id else "cvrs")
     for sc in _statewide_contests(build_county(MIN_COUNTY_CARDS, seed)):
         add_contest(root, sc)
     result = StateDemoResult(out=out, faults=by_county)
     kind = "inprocess" if in_process else "dask" if scheduler else "local"
     with executor(kind, scheduler) as ex:
         result.dashboard = ex.dashboard
+        builds = {c: (size, seed * 1000 + i, i, by_county.get(c, ()))
+                  for i, (c, size) in enumerate(zip(ids, sizes, strict=True), start=1)}
         built = ex.map_each(county_demo_task, [
-            (c, (str(root), size, seed * 1000 + i, i, by_county.get(c, ())))
-            for i, (c, size) in enumerate(zip(ids, sizes, strict=True), start=1)],
+            (c, (str(root), *builds[c], c == batch_id)) for c in ids],
             progress=(lambda o: progress("county", o.county)) if progress else None)
         for o in built:
             if not o.ok or o.value is None:
@@ -325,6 +396,12 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
         tabulated = tabulate_state(root, ex)
         ledgers = ex.map(county_ledger_task, ids, str(root))
         account = reconcile_state(root, ex)
+        from .pipeline import _audit_seed
+        from .state_audit import run_state_audit
+
+        audit_checks, audit_notes, _ = run_state_audit(root, ex, builds, _audit_seed(seed),
+                                                       batch_id is not None)
+        result.notes += audit_notes
     state_key = write_demo_key(out / "keys" / "state", seed)
     pub = publish(root, state_key, {o.county: o.value for o in commits
                                     if isinstance(o.value, CountyCommit)})
@@ -337,6 +414,7 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
             result.checks.append({"name": f"{county}:{name}", "status": status,
                                   "summary": summary})
     result.checks.append(account.check.to_json())
+    result.checks += audit_checks
     certified = certified_statewide(root, out / "certified_statewide.csv")
     result.checks.append(check_statewide_results(root, certified).to_json())
     failures = verify_state_log(root, load_verifier(state_key.with_name("state.pub")))
@@ -344,7 +422,7 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
                           "summary": "; ".join(failures) or
                           f"{pub.tree_size} county checkpoints signed by the state; every "
                           "county checkpoint signed by its county"})
-    probe = ids[-1]
+    probe = next(c for c in reversed(ids) if c != batch_id)
     proof = prove_ballot(root, probe, _first_ballot(root, probe))
     bad = verify_ballot_proof(proof, load_verifier(state_key.with_name("state.pub")))
     result.checks.append({"name": "state_proof", "status": "fail" if bad else "pass",
@@ -355,10 +433,6 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
         f"{r.name}: {', '.join(names[r.contest][w] for w in r.winners)} won "
         f"({r.cards:,} cards, {len(r.by_county)} counties)" for r in tabulated)})
     _state_bundle(result, root, out, kind, scheduler)
-    if any("switch-votes" in f for f in by_county.values()):
-        result.notes.append("switch-votes changes what the machines recorded, not the paper; "
-                            "only an audit of the paper catches it, and the statewide audit is "
-                            "not part of this release, so it is reported as not caught")
     return result
 
 

@@ -53,18 +53,26 @@ class CountyRow:
 
 
 def _county_row(root: Path, cid: str, name: str, recon: dict[str, Any] | None) -> CountyRow:
-    folder = county_store_dir(root, cid)
-    if not (folder / "store.json").exists():  # nothing ingested yet (a county still uploading)
-        return CountyRow(cid, name, 0, None, None, NOT_RUN, NOT_RUN, ())
-    store = Store.open(folder)
-    cps = load_checkpoints(store.log_dir)
+    from ..state.batch_county import is_batch_county, load_batch_county, tallies_dir
+
+    if is_batch_county(load_spec(root), cid):  # no CVRs: its batch tallies and their log
+        folder = tallies_dir(root, cid)
+        cards = load_batch_county(folder).cards if (folder / "tallies.json").exists() else 0
+        cps = load_checkpoints(folder / "log")
+    else:
+        folder = county_store_dir(root, cid)
+        if not (folder / "store.json").exists():  # nothing ingested yet (still uploading)
+            return CountyRow(cid, name, 0, None, None, NOT_RUN, NOT_RUN, ())
+        store = Store.open(folder)
+        cards = store.cvr_count()
+        cps = load_checkpoints(store.log_dir)
     last = cps[-1].checkpoint if cps else None
     acc = (recon or {}).get("counties", {}).get(cid)
     checks = tuple(tuple(c) for c in acc["checks"]) if acc else ()
     failing = (recon or {}).get("check", {}).get("details", {}).get("failing_counties", [])
     accounting = NOT_RUN if acc is None else "fail" if cid in failing else "pass"
     results = next((s for n, s, _ in checks if n == RESULTS_CHECK), NOT_RUN)
-    return CountyRow(cid, name, store.cvr_count(), last.size if last else None,
+    return CountyRow(cid, name, cards, last.size if last else None,
                      last.root.hex() if last else None, accounting, results, checks)
 
 

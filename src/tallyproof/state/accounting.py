@@ -48,10 +48,23 @@ class CountyAccount:
 def reconcile_task(county: str, root: str) -> CountyAccount:
     from ..reconcile import reconcile_store
     from ..store import Store
+    from .batch_county import (
+        batch_county_checks,
+        is_batch_county,
+        load_batch_county,
+        tallies_dir,
+    )
 
     folder = county_inputs(root, county)
     pollbooks = folder / POLLBOOKS
     results = folder / RESULTS
+    if is_batch_county(load_spec(Path(root)), county):
+        bc = load_batch_county(tallies_dir(root, county))
+        checks = batch_county_checks(bc, pollbooks if pollbooks.exists() else None,
+                                     results if results.exists() else None)
+        polls = next(c for c in checks if c.name == "reconciliation.pollbooks")
+        return CountyAccount(0, bc.cards, polls.details.get("checkins"),
+                             tuple((c.name, c.status, c.summary) for c in checks))
     rep = reconcile_store(Store.open(county_store_dir(root, county)),
                           pollbooks=pollbooks if pollbooks.exists() else None,
                           results=results if results.exists() else None)

@@ -16,7 +16,13 @@ Kinds (``kind``):
   Spertus & Stark 2022 (SUITE; :mod:`tallyproof.audit.stratified`), as the county workflow's
   stratified audit does. One consistent sample is drawn over the whole statewide frame; its
   cards in each stratum are that stratum's consistent sample (the sampler's filtering
-  property, :mod:`tallyproof.audit.sampler`);
+  property, :mod:`tallyproof.audit.sampler`). In a state with counties that report batch
+  tallies only (:mod:`.batch_county`), those counties are the second stratum instead,
+  audited by batch comparison (whole batches, SHANGRLA §3.3): the cards of the CVR counties
+  and the batches of the batch counties are two consistent samples with the state's seed,
+  the batch stratum drawing ``batch_ratio`` batches per card of the card stratum's target
+  (both planned at start with the statewide margin: a card-level comparison over the CVR
+  counties' cards, a batch comparison over the batch counties' batches);
 * ``handcount``: a full hand count by batch (what Georgia did in 2020): every batch's hand
   tally against its CVR tally, differences per county and batch, and whether the hand count
   gives the reported winners.
@@ -37,6 +43,7 @@ measured on the statewide sample in draw order by the county audit library
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +72,7 @@ from ..errors import AuditError, UsageError
 from ..fsutil import atomic_write_json
 from ..model import Contest, ContestKind
 from ..tabulate.plurality import decide
+from .batch_county import BATCH_TALLIES
 from .executor import Executor, Outcome
 from .spec import StateSpec, load_spec, map_county
 from .audit_tasks import (
@@ -119,6 +127,10 @@ class StateAuditParams:
     plan_uppers: dict[str, float] = field(default_factory=dict)  # batch: τ per assertion
     polling_counties: tuple[str, ...] = ()  # stratified: the ballot-polling stratum
     cvr_means: dict[str, float] = field(default_factory=dict)  # stratified: Ā^c, CVR stratum
+    batch_counties: tuple[str, ...] = ()  # counties with batch tallies only (by batch)
+    batch_means: dict[str, float] = field(default_factory=dict)  # stratified: Ā^c, batches
+    batch_frames: dict[str, int] = field(default_factory=dict)  # stratified: contest -> B₂
+    batch_ratio: dict[str, float] = field(default_factory=dict)  # contest -> batches per card
 
     def assertions_of(self, contest_id: str) -> list[Assertion]:
         return [a for a in self.assertions if a.contest_id == contest_id]
@@ -132,7 +144,9 @@ class StateAuditParams:
                 "county_frames": self.county_frames, "winners": self.winners,
                 "commitments": self.commitments, "created": self.created,
                 "plan_uppers": self.plan_uppers,
-                "polling_counties": list(self.polling_counties), "cvr_means": self.cvr_means}
+                "polling_counties": list(self.polling_counties), "cvr_means": self.cvr_means,
+                "batch_counties": list(self.batch_counties), "batch_means": self.batch_means,
+                "batch_frames": self.batch_frames, "batch_ratio": self.batch_ratio}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> StateAuditParams:
@@ -149,7 +163,16 @@ class StateAuditParams:
                    {k: dict(v) for k, v in d["commitments"].items()}, str(d["created"]),
                    {k: float(v) for k, v in d.get("plan_uppers", {}).items()},
                    tuple(d.get("polling_counties", ())),
-                   {k: float(v) for k, v in d.get("cvr_means", {}).items()})
+                   {k: float(v) for k, v in d.get("cvr_means", {}).items()},
+                   tuple(d.get("batch_counties", ())),
+                   {k: float(v) for k, v in d.get("batch_means", {}).items()},
+                   {k: int(v) for k, v in d.get("batch_frames", {}).items()},
+                   {k: float(v) for k, v in d.get("batch_ratio", {}).items()})
+
+    def batch_target(self, contest_id: str, n: int) -> int:
+        """Stratified with batch counties: batches to draw when the card stratum draws n."""
+        b = self.batch_frames[contest_id]
+        return min(b, max(1, math.ceil(n * self.batch_ratio[contest_id])))
 
 
 def load_state_audit(root: Path) -> StateAuditParams:
@@ -196,9 +219,20 @@ def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
     polling = tuple(sorted(set(polling_counties)))
     for c in polling:
         spec.county(c)
-    if (kind == "stratified") != bool(polling) or set(polling) == set(counties):
+    batch = tuple(c.id for c in spec.counties if c.kind == BATCH_TALLIES)
+    if batch and kind in ("polling", "comparison"):
+        raise UsageError(f"county(ies) {', '.join(batch)} report batch tallies only: audit "
+                         "them by batch comparison (--kind stratified: card-level comparison "
+                         "in the CVR counties, whole batches in these; or --kind batch)")
+    if batch and (polling or set(batch) == set(counties)) and kind == "stratified":
+        raise UsageError("a stratified audit has two strata: with counties that report batch "
+                         "tallies only, they are the second one (no polling counties), and "
+                         "some counties must have CVRs")
+    if not batch and ((kind == "stratified") != bool(polling)
+                      or set(polling) == set(counties)):
         raise UsageError("a stratified audit names some, not all, counties as polling "
                          "counties, and only a stratified audit names them")
+    second = polling or (batch if kind == "stratified" else ())
     by_id = {sc.id: sc for sc in spec.contests}
     wanted = list(dict.fromkeys(contests)) if contests else [sc.id for sc in spec.contests]
     for cid in wanted:
@@ -241,10 +275,10 @@ def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
             margins[a.id] = float(votes[a.winner] - votes[a.loser]) / n
             assertions.append(a)
             if kind == "stratified":  # mean of A over the CVR stratum: 1/2 + (V_w − V_l)/(2 N₁)
-                n1 = sum(f.cards for c in sorted(frames) if c not in polling
+                n1 = sum(f.cards for c in sorted(frames) if c not in second
                          for f in frames[c].contests if f.contest == cid)
                 d = sum(f.votes[a.winner] - f.votes[a.loser] for c in sorted(frames)
-                        if c not in polling for f in frames[c].contests if f.contest == cid)
+                        if c not in second for f in frames[c].contests if f.contest == cid)
                 if n1 == 0 or n1 == n:
                     raise AuditError(f"contest {cid}: both strata must hold the contest")
                 cvr_means[a.id] = 0.5 + d / (2.0 * n1)
@@ -254,7 +288,9 @@ def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
     params = StateAuditParams(kind, risk_limit, seed, method, tuple(wanted), tuple(assertions),
                               margins, sizes, county_frames, winners,
                               {c: frames[c].commitment for c in sorted(frames)},
-                              now or utc_timestamp(), uppers, polling, cvr_means)
+                              now or utc_timestamp(), uppers, polling, cvr_means, batch)
+    if kind == "stratified" and batch:
+        params = _batch_stratum(root, ex, spec, params)
     atomic_write_json(path, params.to_json())
     return params
 
@@ -284,6 +320,57 @@ def _batch_margins(root: Path, ex: Executor, spec: StateSpec, assertions: list[A
             margins[a.id] = m
             uppers[a.id] = a.upper * len(sb.frame.keys) * float(sb.frame.cards.max()) \
                 / sb.frame.n_cards
+
+
+def _batch_stratum(root: Path, ex: Executor, spec: StateSpec,
+                   params: StateAuditParams) -> StateAuditParams:
+    """The batch stratum of a stratified audit (counties with batch tallies only): per
+    assertion its reported assorter mean Ā₂ᶜ over its N₂ cards and the batch overstatement
+    bound τ₂ = u B₂ max_b n_b / N₂ (SHANGRLA §3.3); per contest B₂ and the batches to draw
+    per card of the card stratum's target: the batch comparison plan at the statewide margin
+    over the B₂ batches, divided by the card-level comparison plan over the N₁ cards (both
+    ALPHA/Kelly plans of :func:`tallyproof.audit.plan.plan_for_assertion`). The card stratum
+    is the frame: ``frame_sizes`` is N₁."""
+    from dataclasses import replace
+
+    from ..audit.plan import plan_for_assertion
+
+    batches = _ok("audit batches", ex.map(batch_task, list(params.batch_counties), str(root),
+                                          spec.to_json(), list(params.contests)))
+    vote_for = {sc.id: sc.vote_for for sc in spec.contests}
+    means, uppers, frames, ratio, sizes = {}, dict(params.plan_uppers), {}, {}, {}
+    for cid in params.contests:
+        sb = state_batch_frame(batches, cid)
+        n2, b2 = sb.frame.n_cards, len(sb.frame.keys)
+        n1 = params.frame_sizes[cid] - n2
+        frames[cid], sizes[cid] = b2, n1
+        r = 0.0
+        for a in params.assertions_of(cid):
+            sums = assorter_sums(a, sb.frame.tallies, sb.frame.cards, vote_for[cid])
+            means[a.id] = float(sums.sum()) / n2
+            uppers[a.id] = a.upper * b2 * float(sb.frame.cards.max()) / n2
+            p1 = plan_for_assertion(params.margins[a.id], a.upper, n1, params.risk_limit,
+                                    params.method, None, audit="comparison") or n1
+            p2 = plan_for_assertion(params.margins[a.id], uppers[a.id], b2,
+                                    params.risk_limit, params.method, None,
+                                    audit="comparison") or b2
+            r = max(r, min(b2, p2) / max(1, min(n1, p1)))
+        ratio[cid] = r
+    return replace(params, frame_sizes=sizes, plan_uppers=uppers, batch_means=means,
+                   batch_frames=frames, batch_ratio=ratio)
+
+
+def merge_strata(seed: str, draws: dict[str, Sequence[tuple[str, str]]],
+                 batch_counties: Sequence[str], n_cards: int, n_batches: int
+                 ) -> list[dict[str, str]]:
+    """A stratified audit with a batch stratum: the first ``n_cards`` draws of the card
+    stratum and the first ``n_batches`` of the batch stratum (each the consistent sampler
+    over its own frame, :func:`merge_draws`), interleaved in ticket order."""
+    cards = merge_draws(seed, [d for c, d in sorted(draws.items())
+                               if c not in batch_counties], n_cards)
+    whole = merge_draws(seed, [d for c, d in sorted(draws.items()) if c in batch_counties],
+                        n_batches)
+    return sorted(cards + whole, key=lambda d: (first_ticket(d["id"], seed), d["id"]))
 
 
 # ------------------------------------------------------------------ rounds
@@ -359,11 +446,20 @@ def next_state_round(root: Path, ex: Executor) -> StateRound:
                              "hand count")
     counties = _counties(spec)
     unit = "batch" if params.kind == "batch" else "card"
+    mixed = params.kind == "stratified" and bool(params.batch_counties)
+    batch_targets = ({cid: params.batch_target(cid, n) for cid, n in targets.items()}
+                     if mixed else None)
     per_county = _ok("audit draw", ex.map(draw_task, counties, str(root), spec.to_json(),
-                                          params.seed, targets, unit))
-    draws = {cid: merge_draws(params.seed, [per_county[c].draws.get(cid, ())
-                                            for c in sorted(per_county)], n)
-             for cid, n in targets.items()}
+                                          params.seed, targets, unit, batch_targets))
+    if mixed and batch_targets is not None:
+        draws = {cid: merge_strata(params.seed, {c: per_county[c].draws.get(cid, ())
+                                                 for c in per_county},
+                                   params.batch_counties, n, batch_targets[cid])
+                 for cid, n in targets.items()}
+    else:
+        draws = {cid: merge_draws(params.seed, [per_county[c].draws.get(cid, ())
+                                                for c in sorted(per_county)], n)
+                 for cid, n in targets.items()}
     before = {(cid, d["id"]) for cid, ds in (rounds[-1].draws.items() if rounds else ())
               for d in ds}
     tickets: dict[str, dict[str, str]] = {}
@@ -401,10 +497,12 @@ def audited_contests(root: Path, county: str,
     """The county's own contests under the statewide audit (county contest id -> contest):
     what its boards read, with the county's candidate ids."""
     from ..store import Store
+    from .audit_batch_county import record_contests
 
     params = params or load_state_audit(root)
     spec = load_spec(root)
-    spec.county(county)
+    if spec.county(county).kind == BATCH_TALLIES:
+        return record_contests(county, str(root), spec, params.contests)
     election = Store.open(county_store_dir(root, county)).election
     return {m.county_contest: election.contest(m.county_contest)
             for m in map_county(spec, county, election.contests)
@@ -416,6 +514,7 @@ def record_county(root: Path, county: str, path: Path) -> list[Record]:
     contest and candidate ids) and append it to the county's records."""
     params = load_state_audit(root)
     contests = audited_contests(root, county, params)
+    by_batch = load_spec(root).county(county).kind == BATCH_TALLIES
     if params.kind == "handcount":
         sampled = set(county_batches(county, str(root)))
     else:
@@ -424,7 +523,7 @@ def record_county(root: Path, county: str, path: Path) -> list[Record]:
             raise AuditError("no round has been drawn yet (run `tallyproof state audit round`)")
         sampled = {split_ballot_id(d["id"])[1] for r in rounds for ds in r.draws.values()
                    for d in ds if d["id"].startswith(county + "/")}
-    reader = read_batch_records_csv if params.kind in ("batch", "handcount") \
+    reader = read_batch_records_csv if params.kind in ("batch", "handcount") or by_batch \
         else read_records_csv
     new = reader(Path(path), contests=contests, sampled=sampled)
     target = county_records_path(root, county)

@@ -1,6 +1,9 @@
 """Status of the statewide audit (see :mod:`.audit`): the risk of every assertion measured on
 the statewide sample from all counties' records, what each county still owes, the counties
-whose sample shows overstatements, and the full hand count's comparison by batch."""
+whose sample shows overstatements, and the full hand count's comparison by batch.
+
+Written to ``audit/status.json`` (the latest) and ``audit/history/round-NNN.json`` (the
+status after round NNN, as last measured), which the statewide report reads."""
 
 from __future__ import annotations
 
@@ -123,8 +126,11 @@ def state_audit_status(root: Path, ex: Executor, *, write: bool = True) -> State
     contests = {sc.id: sc.as_contest() for sc in spec.contests}
     seqs = {cid: [d["id"] for d in rounds[-1].draws.get(cid, [])] if rounds else []
             for cid in params.contests}
+    measure: _CardMeasure | _BatchMeasure | _MixedMeasure
     if params.kind == "batch":
         measure = _batch_measure(root, ex, params, spec.to_json())
+    elif params.kind == "stratified" and params.batch_counties:
+        measure = _mixed_measure(root, ex, params, spec.to_json(), seqs)
     else:
         measure = _card_measure(root, ex, params, spec.to_json(), seqs)
     out: list[StateContestStatus] = []
@@ -156,9 +162,28 @@ def state_audit_status(root: Path, ex: Executor, *, write: bool = True) -> State
         overall = ANOTHER_ROUND
     status = StateAuditStatus(params.kind, params.risk_limit, len(rounds), overall, tuple(out),
                               dict(sorted(waiting_all.items())))
-    if write:
+    if write:  # the latest, and the history the statewide report plots (one per round)
         atomic_write_json(audit_dir(root) / "status.json", status.to_json())
+        atomic_write_json(audit_dir(root) / "history" / f"round-{len(rounds):03d}.json",
+                          status.to_json())
     return status
+
+
+def discrepancies_by_county(status: StateAuditStatus) -> dict[str, dict[str, dict[str, int]]]:
+    """county -> contest -> discrepancy counts (o1, o2, u1, u2) its sample shows, the largest
+    over the contest's assertions; counties and contests without any are left out."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for cs in status.contests:
+        for a in cs.assertions:
+            for county, d in a.by_county.items():
+                got = d.to_json()
+                if not any(got.values()):
+                    continue
+                mine = out.setdefault(county, {}).setdefault(cs.contest_id,
+                                                             dict.fromkeys(got, 0))
+                for k, v in got.items():
+                    mine[k] = max(mine[k], v)
+    return out
 
 
 def _decide(params: StateAuditParams, a: Assertion, contest: Contest, risk: AssertionRisk,
@@ -185,8 +210,11 @@ class _CardMeasure:
         return [bool(self.index[(split_ballot_id(s)[0], cid)].recorded[self.position[(cid, s)]])
                 for s in seq]
 
-    def risks(self, contest: Contest, examined: list[str]) -> Risks:
-        params, cid = self.params, contest.id
+    def votes(self, contest: Contest, examined: list[str]
+              ) -> tuple[ContestVotes, ContestVotes, np.ndarray, np.ndarray]:
+        """CVR and paper votes of the examined cards, whether each was not found, and each
+        card's county."""
+        cid = contest.id
         picks = [(self.index[(split_ballot_id(s)[0], cid)], self.position[(cid, s)])
                  for s in examined]
         not_found = np.array([r.not_found[i] for r, i in picks], dtype=bool)
@@ -195,6 +223,11 @@ class _CardMeasure:
         cvr = _votes(contest, [r.cvr_present[i] for r, i in picks],
                      [r.cvr_marks[i] for r, i in picks])
         county_of = np.array([split_ballot_id(s)[0] for s in examined], dtype=object)
+        return cvr, mvr, not_found, county_of
+
+    def risks(self, contest: Contest, examined: list[str]) -> Risks:
+        params, cid = self.params, contest.id
+        cvr, mvr, not_found, county_of = self.votes(contest, examined)
         n_frame = params.frame_sizes[cid]
         out: Risks = []
         for a in params.assertions_of(cid):
@@ -303,14 +336,86 @@ class _BatchMeasure:
 
 
 def _batch_measure(root: Path, ex: Executor, params: StateAuditParams,
-                   spec_json: dict[str, Any]) -> _BatchMeasure:
+                   spec_json: dict[str, Any], counties: list[str] | None = None
+                   ) -> _BatchMeasure:
     spec = load_spec(root)
     batches: dict[str, CountyBatches] = _ok("audit batches", ex.map(
-        batch_task, _counties(spec), str(root), spec_json, list(params.contests)))
+        batch_task, _counties(spec) if counties is None else counties, str(root), spec_json,
+        list(params.contests)))
     _check_unchanged(params, {c: b.cvrs_sha256 for c, b in batches.items()})
     return _BatchMeasure(params, {cid: state_batch_frame(batches, cid)
                                   for cid in params.contests},
                          {sc.id: sc.vote_for for sc in spec.contests})
+
+
+@dataclass(frozen=True)
+class _MixedMeasure:
+    """A stratified audit with a batch stratum: cards drawn in the CVR counties (card-level
+    comparison), whole batches in the counties with batch tallies only (batch comparison),
+    combined by the union-intersection test (:mod:`tallyproof.audit.stratified`)."""
+
+    params: StateAuditParams
+    cards: _CardMeasure
+    batches: _BatchMeasure
+
+    def _is_batch(self, sid: str) -> bool:
+        return split_ballot_id(sid)[0] in self.params.batch_counties
+
+    def recorded(self, cid: str, seq: list[str]) -> list[bool]:
+        return [self.batches.recorded(cid, [s])[0] if self._is_batch(s)
+                else self.cards.recorded(cid, [s])[0] for s in seq]
+
+    def risks(self, contest: Contest, examined: list[str]) -> Risks:
+        params, cid = self.params, contest.id
+        card_ids = [s for s in examined if not self._is_batch(s)]
+        batch_ids = [s for s in examined if self._is_batch(s)]
+        cvr, mvr, not_found, card_county = self.cards.votes(contest, card_ids)
+        sb = self.batches.frames[cid]
+        rows = np.asarray([sb.frame.row(s) for s in batch_ids], dtype=np.int64)
+        width = len(contest.candidates)
+        hand = np.array([sb.hand[r] or (0,) * width for r in rows],
+                        dtype=np.int64).reshape(len(rows), width)
+        missing = np.array([sb.not_found[r] for r in rows], dtype=bool)
+        batch_county = np.array([sb.counties[r] for r in rows], dtype=object)
+        n2, b2 = sb.frame.n_cards, len(sb.frame.keys)
+        vote_for = self.batches.vote_for[cid]
+        out: Risks = []
+        for a in params.assertions_of(cid):
+            omega1 = a.assort(cvr) - mvr_assort(a, mvr, not_found)
+            reported = assorter_sums(a, sb.frame.tallies[rows], sb.frame.cards[rows], vote_for)
+            counted = np.where(missing, 0.0, assorter_sums(a, hand, sb.frame.cards[rows],
+                                                           vote_for))
+            omega2 = (b2 / n2) * (reported - counted)  # SHANGRLA §3.3, batch overstatement
+            res = stratified_risk(
+                StratumSample("comparison", params.frame_sizes[cid], omega1,
+                              reported_mean=params.cvr_means[a.id]),
+                StratumSample("batch", b2, omega2, reported_mean=params.batch_means[a.id],
+                              cards=n2, upper=params.plan_uppers[a.id]),
+                upper=a.upper, method=params.method)
+            by_county = {c: Discrepancies.from_omega(omega1[card_county == c], a.upper)
+                         for c in sorted(set(card_county.tolist()))}
+            for c in sorted(set(batch_county.tolist())):
+                mine = omega2[batch_county == c]
+                by_county[c] = Discrepancies(o1=int(np.sum(mine > 1e-12)),
+                                             u1=int(np.sum(mine < -1e-12)))
+            d = Discrepancies.from_omega(omega1, a.upper)
+            total = Discrepancies(d.o1 + int(np.sum(omega2 > 1e-12)), d.o2,
+                                  d.u1 + int(np.sum(omega2 < -1e-12)), d.u2)
+            risk = AssertionRisk(a.id, len(examined), total, res.p_value, (res.p_value,),
+                                 params.margins[a.id], f"{params.method} (stratified: cards "
+                                                       "and batches)")
+            out.append((a, risk, by_county))
+        return out
+
+
+def _mixed_measure(root: Path, ex: Executor, params: StateAuditParams,
+                   spec_json: dict[str, Any], seqs: dict[str, list[str]]) -> _MixedMeasure:
+    batch = set(params.batch_counties)
+    card_seqs = {cid: [s for s in seq if split_ballot_id(s)[0] not in batch]
+                 for cid, seq in seqs.items()}
+    return _MixedMeasure(params, _card_measure(root, ex, params, spec_json, card_seqs),
+                         _batch_measure(root, ex, params, spec_json,
+                                        list(params.batch_counties)))
 
 
 # ------------------------------------------------------------------ full hand count

@@ -33,7 +33,9 @@ from ..errors import AuditError
 from ..fsutil import atomic_write_bytes
 from ..model import Contest
 from ..store import Store, sha256_file
-from .spec import ContestMap, StateSpec, map_county
+from . import audit_batch_county as abc
+from .batch_county import is_batch_county
+from .spec import ContestMap, StateSpec, load_spec, map_county
 from .tasks import county_store_dir
 
 AUDIT_DIR = "audit"
@@ -126,6 +128,9 @@ def frame_task(county: str, root: str, spec_json: dict[str, Any],
     verifies against them (the county workflow's rule, :mod:`tallyproof.audit.workflow`)."""
     from ..audit.commitment import held_commitment  # the county audit's own check
 
+    spec = StateSpec.from_json(spec_json)
+    if is_batch_county(spec, county):
+        return abc.frame(county, root, spec, contests)  # type: ignore[no-any-return]
     c = _open(county, root, spec_json, contests)
     try:
         commitment = held_commitment(c.store, uses_cvrs=True)
@@ -152,19 +157,31 @@ class CountyDraws:
 
 
 def draw_task(county: str, root: str, spec_json: dict[str, Any], seed: str,
-              targets: dict[str, int], unit: str = "card") -> CountyDraws:
+              targets: dict[str, int], unit: str = "card",
+              batch_targets: dict[str, int] | None = None) -> CountyDraws:
     """The first ``targets[c]`` draws of the county's part of each contest's frame, with the
     state's seed (Rivest's consistent sampler over statewide ids). ``unit`` ``card``: the
     cards whose CVR holds the contest; ``batch``: the batches (``tabulator/batch``) holding it.
+    A county with batch tallies only always draws batches (``batch_targets[c]`` of them when
+    given: the batch stratum of a stratified audit).
 
     The statewide sample's first n draws are the n smallest tickets of the statewide frame, so
     each county's share of them is among the county's own n smallest: the merge of these
     per-county streams (:func:`tallyproof.state.audit.merge_draws`) is exactly the sampler run
     over the whole statewide frame (tested).
     """
+    spec = StateSpec.from_json(spec_json)
+    out: dict[str, tuple[tuple[str, str], ...]] = {}
+    if is_batch_county(spec, county):  # whole batches, whatever the other counties' unit
+        for cid, n in (targets if batch_targets is None else batch_targets).items():
+            frame = [state_ballot_id(county, k)
+                     for k in abc.batch_ids(county, root, spec, cid)]
+            if frame and n > 0:
+                out[cid] = tuple((d.id, d.ticket)
+                                 for d in sample(frame, seed, min(n, len(frame))))
+        return CountyDraws(out)
     c = _open(county, root, spec_json, list(targets))
     cards = load_cards(c.store, list(c.contests.values()))
-    out: dict[str, tuple[tuple[str, str], ...]] = {}
     for cid, n in targets.items():
         if cid not in c.maps or n <= 0:
             continue
@@ -194,13 +211,16 @@ def retrieval_task(county: str, root: str, round_no: int,
     from ..audit.worksheets import retrieval_csv, sheet_cards  # the county audit's writer
 
     tickets = by_county[county]
+    path = audit_dir(root) / "rounds" / f"round-{round_no}" / f"{county}-retrieval.csv"
+    if is_batch_county(load_spec(Path(root)), county):
+        abc.write_retrieval(county, root, tickets, path)
+        return CountyRetrieval(str(path), len(tickets))
     store = Store.open(county_store_dir(root, county))
     cards = load_cards(store, [])
     missing = sorted(set(tickets) - set(cards.index)) if unit == "card" else []
     if missing:
         raise AuditError(f"county {county}: drawn ballot(s) not in its CVRs: "
                          f"{', '.join(missing[:5])}")
-    path = audit_dir(root) / "rounds" / f"round-{round_no}" / f"{county}-retrieval.csv"
     kind = "batch" if unit == "batch" else "comparison"
     # one board per county list (the county splits it among its boards); the contests to read
     # are the statewide audit's, named on the statewide worksheet, so none are listed here
@@ -239,6 +259,11 @@ def readings_task(county: str, root: str, spec_json: dict[str, Any],
     from ..audit.workflow import reading_for
 
     drawn = by_county[county]
+    if is_batch_county(StateSpec.from_json(spec_json), county):
+        if any(drawn.values()):
+            raise AuditError(f"county {county} reports batch tallies only: its batches are "
+                             "audited whole, not card by card")
+        return CountyReadings(abc.tallies_sha256(root, county), ())
     c = _open(county, root, spec_json, list(drawn))
     cards = load_cards(c.store, list(c.contests.values()))
     readings = current_readings(load_records(county_records_path(root, county)))
@@ -292,6 +317,8 @@ def county_batches(county: str, root: str) -> list[str]:
     """Every batch (``tabulator/batch``) of the county's CVRs, sorted."""
     from ..audit.frames import batch_keys
 
+    if is_batch_county(load_spec(Path(root)), county):
+        return abc.all_batches(county, root)
     store = Store.open(county_store_dir(root, county))
     return sorted(set(batch_keys(load_cards(store, [])).tolist()))
 
@@ -300,8 +327,10 @@ def batch_task(county: str, root: str, spec_json: dict[str, Any],
                contests: Sequence[str]) -> CountyBatches:
     """Every batch's CVR tallies (the county audit's batch frame,
     :func:`tallyproof.audit.frames.contest_batch_frame`) and the boards' hand counts."""
-    from ..audit.workflow import reading_for
-
+    spec = StateSpec.from_json(spec_json)
+    if is_batch_county(spec, county):
+        return abc.batches(  # type: ignore[no-any-return]
+            county, root, spec, contests, county_records_path(root, county))
     c = _open(county, root, spec_json, contests)
     cards = load_cards(c.store, list(c.contests.values()))
     readings = current_readings(load_records(county_records_path(root, county)))
@@ -315,22 +344,32 @@ def batch_task(county: str, root: str, spec_json: dict[str, Any],
         frame = contest_batch_frame(cards, contest)
         reported = np.zeros((len(frame.keys), len(codes)), dtype=np.int64)
         reported[:, ok] = frame.tallies[:, codes[ok]]
-        hand: list[tuple[int, ...] | None] = []
-        missing: list[bool] = []
-        for key in frame.keys:
-            r = reading_for(readings, key, contest.id)
-            missing.append(bool(r is not None and r.not_found))
-            if r is None or r.not_found:
-                hand.append(None)
-                continue
-            got = dict(r.tallies or ())
-            hand.append(tuple(int(got.get(contest.candidates[k].id, 0)) if k >= 0 else 0
-                              for k in codes))
-        out.append(CountyContestBatches(
-            cid, contest.id, frame.keys, tuple(int(x) for x in frame.cards),
-            tuple(tuple(int(x) for x in row) for row in reported), tuple(hand),
-            tuple(missing)))
+        out.append(contest_batches(cid, contest, frame.keys, frame.cards, reported, readings,
+                                   c.maps[cid].codes))
     return CountyBatches(sha256_file(c.store.cvrs_path), tuple(out))
+
+
+def contest_batches(cid: str, contest: Contest, keys: Sequence[str], cards: Any,
+                    reported: np.ndarray, readings: dict[Any, Any], codes: Sequence[int]
+                    ) -> CountyContestBatches:
+    """One contest's batches with the boards' hand counts (``readings``), in statewide
+    candidate order (``codes``: the county's code of each statewide candidate, -1: none)."""
+    from ..audit.workflow import reading_for
+
+    hand: list[tuple[int, ...] | None] = []
+    missing: list[bool] = []
+    for key in keys:
+        r = reading_for(readings, key, contest.id)
+        missing.append(bool(r is not None and r.not_found))
+        if r is None or r.not_found:
+            hand.append(None)
+            continue
+        got = dict(r.tallies or ())
+        hand.append(tuple(int(got.get(contest.candidates[k].id, 0)) if k >= 0 else 0
+                          for k in codes))
+    return CountyContestBatches(
+        cid, contest.id, tuple(keys), tuple(int(x) for x in cards),
+        tuple(tuple(int(x) for x in row) for row in reported), tuple(hand), tuple(missing))
 
 
 @dataclass(frozen=True)

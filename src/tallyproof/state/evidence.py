@@ -8,7 +8,9 @@ verify`` re-checks county by county.
     BUNDLE/state/state.json           counties, statewide contests, county spellings, county keys
     BUNDLE/state/log/...              the state log of county checkpoints (docs/commitment.md §9)
     BUNDLE/state/results/statewide.json, reconciliation.json
-    BUNDLE/counties/<id>/...          each county's own bundle (docs/bundle.md), unchanged
+    BUNDLE/state/audit/...            the statewide audit, when one was started (:mod:`.audit`)
+    BUNDLE/counties/<id>/...          each county's own bundle (docs/bundle.md), unchanged; a
+                                      county with batch tallies only: :mod:`.batch_bundle`
     BUNDLE/report/report.html, report.pdf
 
 Every county bundle is built by the county's own code path (:func:`build_bundle`) on the
@@ -30,7 +32,9 @@ from .. import __version__
 from ..errors import UsageError
 from ..evidence.checks import Check
 from ..fsutil import atomic_write_bytes
+from .audit_report import audit_plot, audit_view
 from .executor import Executor, InProcess
+from .ranked import RANKED, county_rankings, ranked_results
 from .spec import STATE_JSON, load_spec
 
 KIND = "state"
@@ -42,11 +46,16 @@ def _json(obj: object) -> bytes:
 
 
 def county_bundle_task(county: str, root: str, out: str) -> str:
-    """Build the county's own bundle into ``out`` (its folder in the state bundle)."""
+    """Build the county's own bundle into ``out`` (its folder in the state bundle); a county
+    with batch tallies only gets its tallies, log and checks (:mod:`.batch_bundle`)."""
     from ..evidence.bundle import build_bundle
     from ..store import Store
+    from .batch_bundle import build_batch_county_bundle
+    from .batch_county import is_batch_county
     from .tasks import county_store_dir
 
+    if is_batch_county(load_spec(Path(root)), county):
+        return str(build_batch_county_bundle(Path(root), county, Path(out)))
     paths = build_bundle(Store.open(county_store_dir(root, county)), Path(out))
     paths.zip.unlink()  # the state bundle is zipped whole; a zip inside it would be a copy
     return str(paths.folder)
@@ -62,8 +71,8 @@ def county_rows(root: Path, counties: dict[str, Path]) -> list[dict[str, Any]]:
         checks = {c["name"]: c for c in orjson.loads(
             (folder / "evidence" / "checks.json").read_bytes())["checks"]}
         meta = orjson.loads((folder / "bundle.json").read_bytes())
-        cps = sorted((folder / "store" / "log" / "checkpoints").glob("*.txt"))
-        cp = parse(cps[-1].read_text(encoding="utf-8")).checkpoint if cps else None
+        latest = bundled_checkpoint(folder)
+        cp = parse(latest).checkpoint if latest else None
 
         def status(*names: str, _checks: dict[str, Any] = checks) -> str:
             got = [_checks[n]["status"] for n in names if n in _checks]
@@ -79,6 +88,14 @@ def county_rows(root: Path, counties: dict[str, Path]) -> list[dict[str, Any]]:
             "audit": status("audit"),
         })
     return rows
+
+
+def bundled_checkpoint(folder: Path) -> str | None:
+    """The latest checkpoint of a county folder in a state bundle: its store's log, or the
+    batch log of a county with batch tallies only."""
+    logs = [folder / "store" / "log", folder / "tallies" / "log"]
+    cps = [p for d in logs for p in sorted((d / "checkpoints").glob("*.txt"))]
+    return cps[-1].read_text(encoding="utf-8") if cps else None
 
 
 def aggregate_checks(counties: dict[str, Path]) -> list[Check]:
@@ -131,6 +148,14 @@ def state_context(root: Path, counties: dict[str, Path], epoch: int) -> dict[str
                      for k, v in sorted(c["votes"].items(), key=lambda kv: -kv[1])],
         })
     rows = county_rows(root, counties)
+    audit = audit_view(root, [c.id for c in spec.counties],
+                       {sc.id: sc.name for sc in spec.contests})
+    for r in rows:  # the statewide audit's part of each county, when there is one
+        if audit is not None:
+            r["audit"] = audit["counties"][r["county"]]["status"]
+            r["audit_text"] = audit["counties"][r["county"]]["text"]
+        else:
+            r["audit_text"] = ""
     checks = [Check("state.county." + r["county"],
                     "fail" if "fail" in (r["ledger"], r["accounting"], r["results_check"])
                     else "pass", f"{r['cards']:,} cards; log {r['ledger']}, accounting "
@@ -149,17 +174,19 @@ def state_context(root: Path, counties: dict[str, Path], epoch: int) -> dict[str
         "counties": rows, "contests": contests, "checks": [c.to_json() for c in checks],
         "claims": claims,
         "accounting": recon["check"] if recon else None,
+        "state_audit": audit, "audit_plot": audit_plot(audit) if audit else None,
     }
 
 
 def render_state_html(ctx: dict[str, Any]) -> str:
     from ..evidence.report import render_html
 
-    return render_html(ctx, template="state.html.j2")
+    return render_html({**ctx, "audit_summary": audit_summary(ctx["state_audit"])
+                        if ctx["state_audit"] else ""}, template="state.html.j2")
 
 
 def render_state_pdf(ctx: dict[str, Any]) -> bytes:
-    from ..evidence.pdf import new_pdf, pdf_heading, pdf_paragraph, pdf_table
+    from ..evidence.pdf import new_pdf, pdf_heading, pdf_image, pdf_paragraph, pdf_table
 
     m = ctx["meta"]
     pdf = new_pdf(f"Statewide evidence report: {m['election']}", m["epoch"], m["tool_version"])
@@ -183,7 +210,29 @@ def render_state_pdf(ctx: dict[str, Any]) -> bytes:
               (26, 20, 50, 18, 24, 24, 18))
     if ctx["accounting"]:
         pdf_paragraph(pdf, "Statewide accounting: " + ctx["accounting"]["summary"])
+    a = ctx["state_audit"]
+    if a:
+        pdf_heading(pdf, "The statewide audit", 2)
+        pdf_paragraph(pdf, audit_summary(a))
+        pdf_table(pdf, "Each contest: measured risk against the risk limit",
+                  ["Contest", "Status", "Examined", "Measured risk"],
+                  [[c["name"], c["status"].replace("_", " "), f"{c['examined'] or 0:,}",
+                    "" if c["risk"] is None else f"{c['risk']:.4g}"] for c in a["contests"]],
+                  (80, 40, 30, 40))
+        pdf_table(pdf, "Each county's part of the audit",
+                  ["County", "Status", "Drawn, recorded, discrepancies"],
+                  [[r["county"], r["audit"].replace("_", " "), r["audit_text"]]
+                   for r in ctx["counties"]], (26, 20, 144))
+        if ctx["audit_plot"]:
+            pdf_image(pdf, ctx["audit_plot"])
     return bytes(pdf.output())
+
+
+def audit_summary(a: dict[str, Any]) -> str:
+    """One sentence on the statewide audit, for the report's HTML and PDF alike."""
+    return (f"A {a['kind']} audit at risk limit {a['risk_limit']:g} (seed {a['seed']}): "
+            f"{a['rounds']} round(s) drawn, status {a['status'].replace('_', ' ')}. Units are "
+            "ballot cards, and whole batches in counties with batch tallies only.")
 
 
 def build_state_bundle(root: Path, out: Path, ex: Executor | None = None) -> Path:
@@ -207,7 +256,7 @@ def build_state_bundle(root: Path, out: Path, ex: Executor | None = None) -> Pat
             from .workflow import CountyFailures
 
             raise CountyFailures("bundle", failed)
-        for rel in (STATE_JSON, "log", "results"):
+        for rel in (STATE_JSON, "log", "results", "audit"):
             src = root / rel
             if src.is_dir():
                 shutil.copytree(src, stage / "state" / rel)
@@ -229,7 +278,11 @@ def build_state_bundle(root: Path, out: Path, ex: Executor | None = None) -> Pat
 
 def county_verify_task(county: str, folder: str) -> tuple[tuple[str, str, str], ...]:
     from ..verify import verify_folder
+    from .batch_bundle import KIND, verify_batch_county_bundle
 
+    here = Path(folder) / "counties" / county
+    if orjson.loads((here / "bundle.json").read_bytes()).get("kind") == KIND:
+        return verify_batch_county_bundle(here)
     rep = verify_folder(Path(folder) / "counties" / county)
     return tuple((c.name, c.status, c.summary) for c in rep.checks) + (
         ("verdict", "pass" if rep.ok else "fail",
@@ -265,8 +318,8 @@ def verify_state_folder(folder: Path, ex: Executor | None = None,
     segments, _ = load_state_log(state)
     latest = {leaf.county: leaf.checkpoint for seg in segments for leaf in seg}
     for c in ids:
-        cps = sorted((folder / "counties" / c / "store" / "log" / "checkpoints").glob("*.txt"))
-        if not cps or cps[-1].read_text(encoding="utf-8") != latest.get(c):
+        cp = bundled_checkpoint(folder / "counties" / c)
+        if cp is None or cp != latest.get(c):
             failures.append(f"county {c}: its bundled log's latest checkpoint is not the one "
                             "the state log publishes")
     checks.append(Check("state.log", "fail" if failures else "pass",
@@ -286,21 +339,45 @@ def verify_state_folder(folder: Path, ex: Executor | None = None,
 def county_tally_task(county: str, folder: str, spec_json: dict[str, Any]) -> Any:
     """The county's statewide tallies from its bundled store, opened read-only."""
     from ..store import Store
+    from .batch_county import batch_county_tally, is_batch_county, load_batch_county
     from .spec import StateSpec
     from .tasks import county_tally
 
-    return county_tally(Store(Path(folder) / "counties" / county / "store"), county,
-                        StateSpec.from_json(spec_json))
+    spec = StateSpec.from_json(spec_json)
+    here = Path(folder) / "counties" / county
+    if is_batch_county(spec, county):
+        return batch_county_tally(load_batch_county(here / "tallies"), county, spec)
+    return county_tally(Store(here / "store"), county, spec)
+
+
+def county_rankings_task(county: str, folder: str, spec_json: dict[str, Any]) -> Any:
+    """The county's ranked ballots in statewide codes, from its bundled store (read-only)."""
+    from ..store import Store
+    from .batch_county import is_batch_county
+    from .spec import StateSpec
+
+    spec = StateSpec.from_json(spec_json)
+    if is_batch_county(spec, county):
+        return ()
+    return county_rankings(Store(Path(folder) / "counties" / county / "store"), county, spec)
 
 
 def _results_check(folder: Path, ids: list[str], ex: Executor, merge: Any) -> Check:
-    """Recompute the statewide merge from the county bundles' stores and compare."""
+    """Recompute the statewide results from the county bundles' stores and compare: exact
+    sums of vote-for-N and approval contests, and every ranked (IRV, STV) contest counted
+    again from all counties' ballots."""
     spec = load_spec(folder / "state")
     outs = ex.map(county_tally_task, ids, str(folder), spec.to_json())
     if any(not o.ok for o in outs):
         return Check("state.results", "fail", "; ".join(f"{o.county}: {o.error}" for o in outs
                                                          if not o.ok))
     results = merge(spec, {o.county: o.value for o in outs})
+    if any(sc.kind in RANKED for sc in spec.contests):
+        ranked = ex.map(county_rankings_task, ids, str(folder), spec.to_json())
+        if any(not o.ok for o in ranked):
+            return Check("state.results", "fail", "; ".join(
+                f"{o.county}: {o.error}" for o in ranked if not o.ok))
+        results += ranked_results(spec, {o.county: o.value for o in ranked})
     bundled = orjson.loads((folder / "state" / "results" / "statewide.json").read_bytes())
     ours = {r.contest: r.to_json() for r in results}
     theirs = {c["contest"]: c for c in bundled["contests"] if c["contest"] in ours}

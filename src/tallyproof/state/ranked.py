@@ -1,4 +1,5 @@
-"""Statewide ranked-choice contests: every county's ballots, one instant-runoff count.
+"""Statewide ranked-choice contests: every county's ballots, one instant-runoff (IRV) or
+single-transferable-vote (STV) count.
 
 A ranked contest cannot be merged from county results (a county's eliminations are not the
 state's), so each county ships its distinct rankings, renumbered into statewide candidate
@@ -6,7 +7,8 @@ codes, as compact arrays: a ``(rankings × ranks)`` int16 matrix of code + 1 (0:
 the weight of each row, and only the rare rankings with several marks at one rank
 (overvotes, which the rules treat specially) as Python tuples. The driver concatenates the
 counties' arrays in county-id order, adds up the weights of identical rows and runs the same
-IRV engine as a county (RCTab's default rules). A county candidate with no statewide
+IRV or STV engine as a county (RCTab's default rules; STV elects the statewide contest's
+seats). A county candidate with no statewide
 counterpart (a write-in) keeps its votes under the statewide pseudo-candidate
 ``(write-ins)``, which the count treats like any other candidate.
 """
@@ -34,20 +36,31 @@ class CountyRankings:
     other_weights: tuple[int, ...]
 
 
+RANKED = (ContestKind.IRV, ContestKind.STV)
+
+
 def rankings_task(county: str, root: str, spec_json: dict[str, Any]
                   ) -> tuple[CountyRankings, ...]:
     """The county's ballots of every statewide ranked contest, in statewide codes."""
     from ..store import Store
-    from ..tabulate.ballots import as_ranking, from_table
+    from .batch_county import is_batch_county
 
     spec = StateSpec.from_json(spec_json)
-    store = Store.open(county_store_dir(root, county))
+    if is_batch_county(spec, county):  # its tallies hold no ranked contest (refused at ingest)
+        return ()
+    return county_rankings(Store.open(county_store_dir(root, county)), county, spec)
+
+
+def county_rankings(store: Any, county: str, spec: StateSpec) -> tuple[CountyRankings, ...]:
+    """:func:`rankings_task` on an open store (the verifier passes a bundle's, read-only)."""
+    from ..tabulate.ballots import as_ranking, from_table
+
     contests = {c.id: c for c in store.election.contests}
     state_contests = {c.id: c for c in spec.contests}
     out = []
     for m in map_county(spec, county, store.election.contests):
         sc = state_contests[m.state_contest]
-        if sc.kind != ContestKind.IRV:
+        if sc.kind not in RANKED:
             continue
         contest = contests[m.county_contest]
         ballots = from_table(store.cvrs(columns=[contest.column]), contest.column,
@@ -96,9 +109,11 @@ def merge_rankings(parts: list[CountyRankings]) -> tuple[np.ndarray, np.ndarray,
 
 
 def tabulate_ranked_contest(sc: StateContest, parts: list[CountyRankings]) -> Any:
-    """Run IRV on the merged statewide ballots (RCTab's default rules)."""
+    """Run IRV (one seat) or STV (``sc.seats``) on the merged statewide ballots (RCTab's
+    default rules)."""
     from ..tabulate.ballots import RankedBallots
     from ..tabulate.rcv import irv
+    from ..tabulate.stv import stv
 
     dense, weights, other, other_w = merge_rankings(parts)
     entries = tuple(dense.astype(np.int64).tolist()) + tuple(other)
@@ -107,4 +122,28 @@ def tabulate_ranked_contest(sc: StateContest, parts: list[CountyRankings]) -> An
     used = bool((dense == pseudo + 1).any()) or any(
         pseudo in codes for r in other for _, codes in r)
     cands = sc.candidates + ((Candidate(WRITE_INS, WRITE_INS, write_in=True),) if used else ())
+    if sc.kind == ContestKind.STV:
+        return stv(ballots, Contest(sc.id, sc.name, ContestKind.STV, sc.seats, 1, cands))
     return irv(ballots, Contest(sc.id, sc.name, ContestKind.IRV, 1, 1, cands))
+
+
+def ranked_results(spec: StateSpec, parts: dict[str, tuple[CountyRankings, ...]]) -> list[Any]:
+    """A :class:`~.workflow.StateContestResult` per statewide ranked contest, from every
+    county's rankings (``parts``: county id -> its :func:`rankings_task` result); the
+    tabulation and ``verify``'s recount both build them here."""
+    from .workflow import StateContestResult
+
+    out = []
+    for sc in spec.contests:
+        if sc.kind not in RANKED:
+            continue
+        mine = [(c, p) for c in sorted(parts) for p in parts[c] if p.contest == sc.id]
+        res = tabulate_ranked_contest(sc, [p for _, p in mine])
+        first = res.rounds[0].tally if res.rounds else {}
+        by_county = {c: {"ballots": int(p.dense_weights.sum()) + sum(p.other_weights)}
+                     for c, p in mine}
+        out.append(StateContestResult(
+            sc.id, sc.name, sc.kind.value, sum(v["ballots"] for v in by_county.values()),
+            {k: int(v) for k, v in first.items()}, 0, 0, 0, tuple(res.winners),
+            bool(res.tiebreaks), by_county, res.to_json()))
+    return out

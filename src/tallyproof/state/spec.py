@@ -12,14 +12,16 @@ only).
 ::
 
     {"schema_version": 1, "name": "…", "date": "2020-11-03", "state": "GA",
-     "counties": [{"id": "fulton", "name": "Fulton", "vkey": null}, …],
+     "counties": [{"id": "fulton", "name": "Fulton", "vkey": null, "kind": "cvrs"}, …],
      "contests": [{"id": "president", "name": "President", "kind": "plurality", "seats": 1,
                    "vote_for": 1,
                    "candidates": [{"id": "biden", "name": "Joseph R. Biden"}, …],
                    "aliases": {"fulton": {"contest": "PRESIDENT AND VICE PRESIDENT",
                                           "candidates": {"biden": "BIDEN, JOSEPH R."}}}}]}
 
-``vkey`` is the county's log key, recorded when the county first commits (after that a county
+``kind`` is ``cvrs`` (the county's store holds its CVRs) or ``batch_tallies`` (a county without
+CVRs: a ballot manifest and per-batch tallies, :mod:`.batch_county`). ``vkey`` is the
+county's log key, recorded when the county first commits (after that a county
 log signed by another key is refused).
 """
 
@@ -46,14 +48,21 @@ def fold(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+COUNTY_KINDS = ("cvrs", "batch_tallies")
+
+
 @dataclass(frozen=True)
 class County:
+    """A jurisdiction; ``kind`` ``cvrs`` (an election store of CVRs) or ``batch_tallies`` (a
+    ballot manifest and per-batch tallies only: :mod:`.batch_county`)."""
+
     id: str
     name: str
     vkey: str | None = None
+    kind: str = "cvrs"
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "vkey": self.vkey}
+        return {"id": self.id, "name": self.name, "vkey": self.vkey, "kind": self.kind}
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,8 @@ class StateSpec:
             if d.get("schema_version") != STATE_SCHEMA_VERSION:
                 raise InputError(f"state schema version {d.get('schema_version')} is not "
                                  "supported", file=path, field="schema_version")
-            counties = tuple(County(str(c["id"]), str(c["name"]), c.get("vkey"))
+            counties = tuple(County(str(c["id"]), str(c["name"]), c.get("vkey"),
+                                    str(c.get("kind", "cvrs")))
                              for c in d.get("counties", []))
             contests = tuple(
                 StateContest(
@@ -139,6 +149,10 @@ class StateSpec:
                                  file=path, field="counties")
         if len(set(ids)) != len(ids):
             raise InputError("a county id appears twice", file=path, field="counties")
+        for c in self.counties:
+            if c.kind not in COUNTY_KINDS:
+                raise InputError(f"county {c.id}: kind {c.kind!r} is not one of "
+                                 f"{', '.join(COUNTY_KINDS)}", file=path, field="counties")
         cids = [c.id for c in self.contests]
         if len(set(cids)) != len(cids):
             raise InputError("a contest id appears twice", file=path, field="contests")

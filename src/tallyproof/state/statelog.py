@@ -209,14 +209,19 @@ def verify_state_log(root: Path, state_key: Verifier | None = None) -> list[str]
 
 
 def prove_ballot(root: Path, county: str, ballot_id: str) -> dict[str, Any]:
-    """A ballot's proof from its CVR leaf to the latest state checkpoint: the county proof
+    """A ballot's proof from its CVR leaf (a county with batch tallies only: a batch's tally
+    leaf, ``ballot_id`` = ``tabulator/batch``) to the latest state checkpoint: the county proof
     (:func:`tallyproof.ledger.log.prove`) and the state proof of the county checkpoint it ends
     in. The county must have published its latest checkpoint to the state log."""
     from ..ledger.log import prove
     from ..store import Store
+    from .batch_county import is_batch_county, prove_batch
     from .tasks import county_store_dir
 
-    county_proof = prove(Store.open(county_store_dir(root, county)), ballot_id)
+    if is_batch_county(load_spec(Path(root)), county):  # a batch tally, TABULATOR/BATCH
+        county_proof = prove_batch(root, county, ballot_id)
+    else:
+        county_proof = prove(Store.open(county_store_dir(root, county)), ballot_id)
     segments, checkpoints = load_state_log(root)
     if not checkpoints:
         raise UsageError("the state log is empty: run tallyproof state publish")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
+from ..errors import StoreError, UsageError
 from .spec import StateSpec, map_county
 
 
@@ -36,8 +36,19 @@ class CountyIngest:
 def ingest_task(county: str, root: str, sources: Sequence[str], fmt: str = "auto",
                 manifest: str | None = None, options: dict[str, Any] | None = None
                 ) -> CountyIngest:
+    """Ingest a county's exports into its store; a county with batch tallies only takes one
+    batch tallies CSV and its manifest (:mod:`.batch_county`)."""
     from ..ingest import ingest
+    from .batch_county import ingest_batch_county, is_batch_county
+    from .spec import load_spec
 
+    if is_batch_county(load_spec(Path(root)), county):
+        if len(sources) != 1:
+            raise UsageError(f"county {county} reports batch tallies: give one batch tallies "
+                             "CSV")
+        bc = ingest_batch_county(root, county, Path(sources[0]),
+                                 Path(manifest) if manifest else None)
+        return CountyIngest("batch_tallies", bc.cards, bc.cards)
     res = ingest([Path(s) for s in sources], county_store_dir(root, county), fmt, options,
                  Path(manifest) if manifest else None)
     return CountyIngest(res.format, res.cards_added, res.cards_total)
@@ -53,11 +64,17 @@ class CountyCommit:
 
 
 def commit_task(county: str, root: str, key: str | None = None) -> CountyCommit:
-    """Commit the county's new CVRs with its key (``key`` or ``STATE/keys/<county>``)."""
+    """Commit the county's new CVRs (or its batch tallies) with its key (``key`` or
+    ``STATE/keys/<county>``)."""
     from ..ledger.checkpoint import parse
     from ..ledger.log import LOG_KEY, checkpoint_paths, commit_store
     from ..store import Store
+    from .batch_county import commit_batch_county, is_batch_county
+    from .spec import load_spec
 
+    if is_batch_county(load_spec(Path(root)), county):
+        return commit_batch_county(root, county, Path(key) if key else
+                                   county_key_path(root, county))  # type: ignore[no-any-return]
     store = Store.open(county_store_dir(root, county))
     res = commit_store(store, Path(key) if key else county_key_path(root, county))
     paths = checkpoint_paths(store)
@@ -89,11 +106,16 @@ class CountyTally:
 
 
 def tabulate_task(county: str, root: str, spec_json: dict[str, Any]) -> CountyTally:
-    """Count the county's vote-for-N and approval contests that map onto statewide ones."""
+    """Count the county's vote-for-N and approval contests that map onto statewide ones
+    (a county with batch tallies only: summed from its tallies)."""
     from ..store import Store
+    from .batch_county import batch_county_tally, is_batch_county, load_batch_county, tallies_dir
 
-    return county_tally(Store.open(county_store_dir(root, county)), county,
-                        StateSpec.from_json(spec_json))
+    spec = StateSpec.from_json(spec_json)
+    if is_batch_county(spec, county):
+        return batch_county_tally(  # type: ignore[no-any-return]
+            load_batch_county(tallies_dir(root, county)), county, spec)
+    return county_tally(Store.open(county_store_dir(root, county)), county, spec)
 
 
 def county_tally(store: Any, county: str, spec: StateSpec) -> CountyTally:

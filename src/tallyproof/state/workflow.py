@@ -30,7 +30,7 @@ from .spec import (
     save_spec,
     with_county,
 )
-from .ranked import rankings_task
+from .ranked import RANKED, ranked_results, rankings_task
 from .tasks import CountyCommit, CountyTally, commit_task, county_store_dir, tabulate_task
 
 RESULTS_FILE = "statewide.json"
@@ -59,11 +59,11 @@ def init_state(root: Path, name: str, date: str = "", state: str = "") -> StateS
     return spec
 
 
-def add_county(root: Path, county_id: str, name: str) -> StateSpec:
+def add_county(root: Path, county_id: str, name: str, kind: str = "cvrs") -> StateSpec:
     spec = load_spec(root)
     if any(c.id == county_id for c in spec.counties):
         raise UsageError(f"county {county_id!r} is already in this state")
-    spec = with_county(spec, County(county_id, name))
+    spec = with_county(spec, County(county_id, name, kind=kind))
     save_spec(root, spec)
     county_store_dir(root, county_id).parent.mkdir(parents=True, exist_ok=True)
     return spec
@@ -156,17 +156,15 @@ def tabulate_state(root: Path, ex: Executor,
     spec = load_spec(root)
     if not spec.counties:
         raise UsageError("the state has no counties yet")
-    if any(sc.kind == ContestKind.STV for sc in spec.contests):
-        raise UsageError("statewide multi-seat STV contests are not tabulated statewide yet")
     counties = [c.id for c in spec.counties]
     outs = ex.map(tabulate_task, counties, str(root), spec.to_json(), progress=progress)
     _ok_or_raise("tabulate", outs)
     tallies = {o.county: o.value for o in outs if o.value is not None}
     results = merge_tallies(spec, tallies)
-    ranked = [sc for sc in spec.contests if sc.kind == ContestKind.IRV]
-    if ranked:
-        results += _ranked_results(spec, ranked, ex.map(rankings_task, counties, str(root),
-                                                        spec.to_json(), progress=progress))
+    if any(sc.kind in RANKED for sc in spec.contests):
+        outs = ex.map(rankings_task, counties, str(root), spec.to_json(), progress=progress)
+        _ok_or_raise("tabulate", outs)
+        results += ranked_results(spec, {o.county: o.value for o in outs})
     order = {sc.id: i for i, sc in enumerate(spec.contests)}
     results.sort(key=lambda r: order[r.contest])
     folder = Path(root) / "results"
@@ -175,26 +173,6 @@ def tabulate_state(root: Path, ex: Executor,
         "schema_version": 1, "counties": {c: {"cards": t.cards} for c, t in tallies.items()},
         "contests": [r.to_json() for r in results]})
     return results
-
-
-def _ranked_results(spec: StateSpec, ranked: list[StateContest],
-                    outs: list[Outcome[Any]]) -> list[StateContestResult]:
-    from .ranked import tabulate_ranked_contest
-
-    _ok_or_raise("tabulate", outs)
-    parts = {o.county: o.value for o in outs if o.value is not None}
-    out = []
-    for sc in ranked:
-        mine = [(c, p) for c in sorted(parts) for p in parts[c] if p.contest == sc.id]
-        res = tabulate_ranked_contest(sc, [p for _, p in mine])
-        first = res.rounds[0].tally if res.rounds else {}
-        by_county = {c: {"ballots": int(p.dense_weights.sum()) + sum(p.other_weights)}
-                     for c, p in mine}
-        out.append(StateContestResult(
-            sc.id, sc.name, sc.kind.value, sum(v["ballots"] for v in by_county.values()),
-            {k: int(v) for k, v in first.items()}, 0, 0, 0, tuple(res.winners),
-            bool(res.tiebreaks), by_county, res.to_json()))
-    return out
 
 
 def contest_from_options(cid: str, name: str, candidates: Sequence[str], kind: str = "plurality",
