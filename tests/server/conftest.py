@@ -64,7 +64,7 @@ def state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tallyproof.demo.state import run_state_demo
 
     out = tmp_path_factory.mktemp("serverstate")
-    run_state_demo(out, counties=2, cards=600, in_process=True)
+    run_state_demo(out, counties=2, cards=600, in_process=True, batch=False, audit=False)
     return out / "state"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from sqlalchemy import Engine
 
 from tallyproof.ledger.log import load_checkpoints
 from tallyproof.server.security import HEADERS
@@ -16,7 +17,7 @@ from tallyproof.state.statelog import load_state_log
 from tallyproof.state.tasks import county_store_dir
 from tallyproof.store import Store
 
-from .conftest import Server, csrf_of
+from .conftest import Clock, Server, csrf_of, make_server
 
 
 def test_security_headers_on_pages_api_and_errors(server: Server) -> None:
@@ -48,14 +49,16 @@ def test_pages_have_no_inline_script(server: Server) -> None:
     assert '<script src="/static/proof.js" defer></script>' in pages["/public"]
 
 
-def test_counties_come_from_the_stores_and_results_files(server: Server,
-                                                         state_root: Path) -> None:
-    rows = {r["id"]: r for r in server.client().get("/api/counties").json()}
-    recon = orjson.loads((state_root / "results" / "reconciliation.json").read_bytes())
+def _check_county_rows(server: Server, state_root: Path, batch_county: str | None) -> None:
+    """Every county's row of /api/counties and the state page equals what its store (or, for
+    a county with batch tallies only, its tallies) and the results files hold."""
     from tallyproof.state.batch_county import load_batch_county, tallies_dir
 
-    for cid in ("county-01", "county-02"):  # county-02 reports batch tallies only
-        if cid == "county-02":
+    rows = {r["id"]: r for r in server.client().get("/api/counties").json()}
+    recon = orjson.loads((state_root / "results" / "reconciliation.json").read_bytes())
+    assert set(rows) == {"county-01", "county-02"}
+    for cid in rows:
+        if cid == batch_county:
             cards = load_batch_county(tallies_dir(state_root, cid)).cards
             cp = load_checkpoints(tallies_dir(state_root, cid) / "log")[-1].checkpoint
         else:
@@ -69,6 +72,20 @@ def test_counties_come_from_the_stores_and_results_files(server: Server,
         assert [list(c) for c in rows[cid]["checks"]] == recon["counties"][cid]["checks"]
     page = server.login("sa").get("/state").text
     assert all(r["checkpoint_root"] in page for r in rows.values())
+
+
+def test_counties_come_from_the_stores_and_results_files(server: Server,
+                                                         state_root: Path) -> None:
+    _check_county_rows(server, state_root, None)
+
+
+def test_a_batch_tally_county_shows_its_tallies_and_their_log(
+        engine: Engine, clock: Clock, tmp_path: Path) -> None:
+    from tallyproof.demo.state import run_state_demo
+
+    run_state_demo(tmp_path / "demo", counties=2, cards=600, in_process=True, audit=False)
+    root = tmp_path / "demo" / "state"  # county-02 reports batch tallies only
+    _check_county_rows(make_server(root, engine, clock), root, "county-02")
 
 
 def test_public_page_shows_the_state_checkpoint_and_statewide_winners(

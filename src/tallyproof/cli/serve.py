@@ -61,8 +61,9 @@ def register(app: typer.Typer) -> None:
 
             folder = demo_out or Path(tempfile.mkdtemp(prefix="tallyproof-serve-demo-"))
             err.print(f"building a synthetic state of {DEMO_COUNTIES} counties in {folder} …")
+            # the audit is left for the web (started there; card readings entered by boards)
             demo_run = run_state_demo(folder, counties=DEMO_COUNTIES, cards=DEMO_CARDS,
-                                      in_process=True)
+                                      in_process=True, batch=False, audit=False)
             state = folder / "state"
             if demo_run.bundle is not None:  # the presentation pages' claims board reads it
                 from ..server.public_view import publish

@@ -75,11 +75,12 @@ def batch_county_index(n: int) -> int | None:
     return next((i for i in (5, 3, 2) if i <= n and i % CSV_EVERY), None)
 
 
-def parse_faults(faults: Sequence[str], counties: Sequence[str]) -> dict[str, tuple[str, ...]]:
+def parse_faults(faults: Sequence[str], counties: Sequence[str], batch: bool = True
+                 ) -> dict[str, tuple[str, ...]]:
     """``NAME@COUNTY`` → {county: faults}; a fault without ``@`` is refused (say which county)."""
     from .state_batch import NOT_FOR_BATCH_COUNTY
 
-    batch = batch_county_index(len(counties))
+    batch_index = batch_county_index(len(counties)) if batch else None
     out: dict[str, list[str]] = {}
     for f in faults:
         name, sep, county = f.partition("@")
@@ -91,7 +92,7 @@ def parse_faults(faults: Sequence[str], counties: Sequence[str]) -> dict[str, tu
                              f"{counties[0]} … {counties[-1]})")
         if name not in COUNTY_FAULTS:
             raise UsageError(f"--fault {f!r}: a state demo injects {', '.join(COUNTY_FAULTS)}")
-        if batch is not None and county == counties[batch - 1] and name in NOT_FOR_BATCH_COUNTY:
+        if batch_index is not None and county == counties[batch_index - 1] and name in NOT_FOR_BATCH_COUNTY:
             raise UsageError(f"--fault {f!r}: {county} reports batch tallies only and has no "
                              "CVRs to inject")
         out.setdefault(county, []).append(name)
@@ -342,9 +343,14 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
                    cards: int = DEFAULT_STATE_CARDS, seed: int = 2026,
                    faults: Sequence[str] = (), scheduler: str | None = None,
                    in_process: bool = False,
-                   progress: Callable[[str, Any], None] | None = None) -> StateDemoResult:
+                   progress: Callable[[str, Any], None] | None = None,
+                   batch: bool = True, audit: bool = True) -> StateDemoResult:
     """Build the state, run every county through ingest and commit on the executor, publish
-    the state log, tabulate statewide and run every county's checks."""
+    the state log, tabulate statewide and run every county's checks.
+
+    ``batch`` False leaves out the county with batch tallies only, and ``audit`` False stops
+    before the statewide audit: the control room's demo and tests start the audit (and
+    enter card-level readings) from the web, which has no batch-tally entry yet."""
     import shutil
 
     from ..ledger.keys import load_verifier
@@ -362,15 +368,15 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
             raise UsageError(f"{out} is not empty and was not made by `tallyproof demo --state`")
         shutil.rmtree(out)
     ids = county_ids(counties)
-    by_county = parse_faults(faults, ids)
+    by_county = parse_faults(faults, ids, batch)
     sizes = county_sizes(cards, counties)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / MARKER, {"counties": counties, "cards": cards, "seed": seed,
                                      "faults": list(faults)})
     root = out / "state"
     init_state(root, "Synthetic State General Election", ELECTION_DATE, "SY")
-    batch = batch_county_index(counties)
-    batch_id = ids[batch - 1] if batch else None
+    batch_index = batch_county_index(counties) if batch else None
+    batch_id = ids[batch_index - 1] if batch_index else None
     for c in ids:
         add_county(root, c, c.replace("-", " ").title(),
                    "batch_tallies" if c == batch_id else "cvrs")
@@ -399,9 +405,11 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
         from .pipeline import _audit_seed
         from .state_audit import run_state_audit
 
-        audit_checks, audit_notes, _ = run_state_audit(root, ex, builds, _audit_seed(seed),
-                                                       batch_id is not None)
-        result.notes += audit_notes
+        audit_checks: list[dict[str, Any]] = []
+        if audit:
+            audit_checks, audit_notes, _ = run_state_audit(root, ex, builds, _audit_seed(seed),
+                                                           batch_id is not None)
+            result.notes += audit_notes
     state_key = write_demo_key(out / "keys" / "state", seed)
     pub = publish(root, state_key, {o.county: o.value for o in commits
                                     if isinstance(o.value, CountyCommit)})
