@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "peak_rss_mb": round(peak_mb, 1),
         "deceased": {"matched": dec["matched"], "expected_coincidental": exp_d,
                      **scores["deceased"]},
-        "double_vote": {"pairs": dbl["cross_county_pairs"],
+        "double_vote": {"pairs": dbl["registration_pairs"],
                         "expected_coincidental": dbl["expected_coincidental"],
                         **scores["double_vote"]},
         "baseline_python_dict_join_seconds": None if base_s is None else round(base_s, 2),

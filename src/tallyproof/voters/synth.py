@@ -76,63 +76,104 @@ def _days(d: dt.date) -> int:
     return (d - EPOCH).days
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The ballots one county counted, one per voter credited (precinct and method of each):
+    the voter files drawn for it then agree with the county's CVRs precinct by precinct (the
+    county demo). Methods are the canonical ones (in_person, early, mail, provisional)."""
+
+    county: str
+    precinct: np.ndarray
+    method: np.ndarray
+    election: dt.date
+
+
 def generate(out: str | Path, *, voters: int = 20000, deaths: int = 4000, counties: int = 4,
              seed: int = 2020, faults: tuple[str, ...] = (),
-             full_birth_date: bool = True, baseline_cases: bool = True) -> dict[str, Any]:
+             full_birth_date: bool = True, baseline_cases: bool = True,
+             plan: Plan | None = None, died_after_cases: bool | None = None) -> dict[str, Any]:
     """Write roll.csv, history.csv, mail.csv, deaths.csv, ballots.csv and truth.json to
     ``out`` (documented ``tallyproof`` CSV layout) and return the truth.
 
     ``full_birth_date=False`` leaves the roll's birth_date empty (birth year only, as public
     files do). ``baseline_cases=False`` plants no case of a kind unless its fault is asked
-    for (a clean run whose checks pass; a fault then fails only its own check).
-    Deterministic for a seed.
+    for (a clean run whose checks pass; a fault then fails only its own check);
+    ``died_after_cases`` (default: as ``baseline_cases``) plants voters who died after their
+    mail ballot was returned, lawful under the default rule. With a ``plan`` the voters
+    credited are the plan's ballots (``voters`` is then ignored: about 70% turnout), in one
+    county, and a double vote is a second registration in that county whose ballot is one of
+    the plan's. Deterministic for a seed.
     """
     for f in faults:
         if f not in FAULTS:
             raise UsageError(f"unknown fault {f!r} (known: {', '.join(FAULTS)})")
+    if plan is not None:
+        voters = len(plan.precinct) + len(plan.precinct) * 3 // 7
     if voters < 100 or deaths < 10:
         raise UsageError("need at least 100 voters and 10 death records")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    election = plan.election if plan is not None else ELECTION
     base = 1 if baseline_cases else 0
+    after_base = base if died_after_cases is None else int(died_after_cases)
     n_dead = max(3, voters // 4000) * (base + 4 * ("dead-voter" in faults))
-    n_after = max(3, voters // 4000) * base  # lawful in the default rule: no fault
+    n_after = max(3, voters // 4000) * after_base  # lawful in the default rule: no fault
     n_double = max(2, voters // 5000) * (base + 4 * ("double-vote" in faults))
     n_late = max(2, voters // 5000) * (base + 4 * ("late-ballot" in faults))
 
     ppl = draw_people(rng, voters)
-    names = np.asarray([f"C{i + 1:02d}" for i in range(counties)])
-    county_no = rng.integers(0, counties, voters)
-    county = names[county_no]
-    precinct = np.char.add(np.char.add(county, "-P"),
-                           rng.integers(1, 6, voters).astype(str))
+    e = _days(election)
+    if plan is None:
+        names = np.asarray([f"C{i + 1:02d}" for i in range(counties)])
+        county_no = rng.integers(0, counties, voters)
+        county = names[county_no]
+        precinct = np.char.add(np.char.add(county, "-P"),
+                               rng.integers(1, 6, voters).astype(str))
+        turnout = rng.random(voters) < 0.7
+        method = rng.choice(np.asarray(["in_person", "early", "mail", "provisional"]), voters,
+                            p=[0.35, 0.35, 0.28, 0.02])
+    else:
+        n_voted = len(plan.precinct)
+        county = np.full(voters, plan.county)
+        others_p = rng.choice(np.unique(plan.precinct), voters - n_voted)
+        precinct = np.concatenate([np.asarray(plan.precinct, dtype=str), others_p])
+        turnout = np.arange(voters) < n_voted
+        method = np.concatenate([np.asarray(plan.method, dtype=str),
+                                 np.full(voters - n_voted, "in_person")])
     voter_id = (rng.permutation(voters) + 100000000).astype(str)
-    e = _days(ELECTION)
     reg = e - rng.integers(40, 9000, voters)
-    turnout = rng.random(voters) < 0.7
-    method = rng.choice(np.asarray(["in_person", "early", "mail", "provisional"]), voters,
-                        p=[0.35, 0.35, 0.28, 0.02])
 
-    # double voters: a second registration in another county, credited in both
-    dbl = rng.choice(np.flatnonzero(turnout & (method != "mail")), n_double, replace=False)
-    d_county = names[(county_no[dbl] + 1) % counties]
-    d_ids = np.asarray([f"9{i:08d}" for i in range(n_double)], dtype=voter_id.dtype)
+    # double voters: the same person under a second registration, credited under both
+    in_person = np.flatnonzero(turnout & (method != "mail"))
+    if plan is None:  # a second registration in another county, with a ballot of its own
+        dbl = rng.choice(in_person, n_double, replace=False)
+        dup = np.zeros(0, dtype=np.int64)
+        d_county = names[(county_no[dbl] + 1) % counties]
+        d_ids = np.asarray([f"9{i:08d}" for i in range(n_double)], dtype=voter_id.dtype)
+    else:  # another registration in the county whose ballot the plan already counts
+        pick = rng.choice(in_person, 2 * n_double, replace=False)
+        dbl, dup = pick[:n_double], pick[n_double:]
+        for arr in (ppl.first, ppl.last, ppl.birth):
+            arr[dup] = arr[dbl]
+        d_county = county[:0]
+        d_ids = voter_id[:0]
+    extra = dbl if plan is None else dbl[:0]  # people with an extra roll and history row
 
-    roll_first = np.concatenate([ppl.first, ppl.first[dbl]])
+    roll_first = np.concatenate([ppl.first, ppl.first[extra]])
     roll = pa.table({
         "county": np.concatenate([county, d_county]),
         "voter_id": np.concatenate([voter_id, d_ids]),
         "first": roll_first,
-        "last": np.concatenate([ppl.last, ppl.last[dbl]]),
-        "birth_year": (np.concatenate([ppl.birth, ppl.birth[dbl]]).astype("datetime64[D]")
+        "last": np.concatenate([ppl.last, ppl.last[extra]]),
+        "birth_year": (np.concatenate([ppl.birth, ppl.birth[extra]]).astype("datetime64[D]")
                        .astype("datetime64[Y]").astype(np.int64) + 1970),
-        "birth_date": pa.array(np.concatenate([ppl.birth, ppl.birth[dbl]]).astype(np.int32),
+        "birth_date": pa.array(np.concatenate([ppl.birth, ppl.birth[extra]]).astype(np.int32),
                                pa.date32()) if full_birth_date
         else pa.nulls(len(roll_first), pa.date32()),
         "precinct": np.concatenate([precinct, np.char.add(d_county, "-P1")]),
         "status": ["ACTIVE"] * len(roll_first),
-        "registration_date": pa.array(np.concatenate([reg, reg[dbl]]).astype(np.int32),
+        "registration_date": pa.array(np.concatenate([reg, reg[extra]]).astype(np.int32),
                                       pa.date32()),
     })
 
@@ -147,7 +188,7 @@ def generate(out: str | Path, *, voters: int = 20000, deaths: int = 4000, counti
     voted_date[mail_idx] = returned
 
     # dead voters (died before voting) and mail voters who died after returning the ballot
-    not_mail = voted[(method[voted] != "mail") & ~np.isin(voted, dbl)]
+    not_mail = voted[(method[voted] != "mail") & ~np.isin(voted, np.concatenate([dbl, dup]))]
     dead = rng.choice(not_mail, n_dead, replace=False)
     died_after_pos = rng.choice(np.setdiff1d(np.arange(len(mail_idx)), late_pick), n_after,
                                 replace=False)
@@ -169,14 +210,14 @@ def generate(out: str | Path, *, voters: int = 20000, deaths: int = 4000, counti
         "state": ["XX"] * (deaths + n_dead + n_after),
     })
 
-    hist_idx = np.concatenate([voted, dbl])
+    hist_idx = np.concatenate([voted, extra])
     history = pa.table({
         "county": np.concatenate([county[voted], d_county]),
         "voter_id": np.concatenate([voter_id[voted], d_ids]),
         "election_date": pa.array([e] * len(hist_idx), pa.int32()).cast(pa.date32()),
-        "method": np.concatenate([method[voted], ["in_person"] * n_double]),
+        "method": np.concatenate([method[voted], ["in_person"] * len(extra)]),
         "precinct": np.concatenate([precinct[voted], np.char.add(d_county, "-P1")]),
-        "voted_date": pa.array(np.concatenate([voted_date[voted], np.full(n_double, e)])
+        "voted_date": pa.array(np.concatenate([voted_date[voted], np.full(len(extra), e)])
                                .astype(np.int32), pa.date32()),
     })
     mail = pa.table({
@@ -189,23 +230,22 @@ def generate(out: str | Path, *, voters: int = 20000, deaths: int = 4000, counti
         "uocava": ["N"] * len(mail_idx),
     })
     # ballots counted per precinct: equal to the voters credited (no fault planted here)
-    pc_ids, pc_counts = np.unique(history.column("precinct").to_numpy(zero_copy_only=False),
-                                  return_counts=True)
-    ballots = pa.table({"county": [p.split("-")[0] for p in pc_ids], "precinct": pc_ids,
-                        "ballots": pc_counts})
+    ballots = (history.group_by(["county", "precinct"]).aggregate([([], "count_all")])
+               .rename_columns(["county", "precinct", "ballots"])
+               .sort_by([("county", "ascending"), ("precinct", "ascending")]))
     for name, table in (("roll", roll), ("history", history), ("mail", mail),
                         ("deaths", deaths_t), ("ballots", ballots)):
         sink = pa.BufferOutputStream()
         pacsv.write_csv(table, sink, pacsv.WriteOptions(quoting_style="needed"))
         atomic_write_bytes(out / f"{name}.csv", sink.getvalue().to_pybytes())
     truth = {
-        "election_date": ELECTION.isoformat(),
+        "election_date": election.isoformat(),
         "seed": seed, "faults": list(faults),
         "dead_voter": sorted(voter_id[dead].tolist()),
         "died_after": sorted(voter_id[after].tolist()),
         "double_vote": sorted(voter_id[dbl].tolist()),
         "late_ballot": sorted(voter_id[mail_idx[late_pick]].tolist()),
-        "deadline": ELECTION.isoformat(),
+        "deadline": election.isoformat(),
     }
     atomic_write_json(out / "truth.json", truth)
     return truth
