@@ -49,7 +49,7 @@ class Expected:
     candidate_pairs: int  # pairs sharing name and birth year
 
     def to_json(self) -> dict[str, Any]:
-        return {"mean": round(self.mean, 3), "interval_95": [self.low, self.high],
+        return {"mean": self.mean, "interval_95": [self.low, self.high],
                 "basis": self.basis, "candidate_pairs": self.candidate_pairs}
 
 

@@ -1,0 +1,68 @@
+"""The demo county's voter files, checked and recorded in its store.
+
+The voter roll, voter history, mail-ballot file and death records are drawn with
+:func:`tallyproof.voters.synth.generate` from the county's *paper* ballots: one voter credited
+per card, in the card's precinct, by the card's vote type (election day → in person, mail,
+early), with about 70% turnout of the roll. So the voter history agrees with the pollbooks and
+the CVRs precinct by precinct, and the four voter checks pass on a clean run. A few voters
+who died after returning their mail ballot are always planted (lawful under the rule applied:
+explained by timing); ``dead-voter``, ``double-vote`` and ``late-ballot`` plant the cases their
+check must catch. The files go to ``OUT/voters/`` (with ``truth.json``, the planted truth):
+they hold (synthetic) personal data and are never part of the report or the bundle; the
+store gets only the counts (``results/voters.json``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+from ..evidence.checks import Check
+from ..store import Store
+from ..voters import store_evidence
+from ..voters.checks import Rules
+from ..voters.report import VoterFiles, voter_evidence
+from ..voters.synth import Plan, generate
+from .county import COUNTING_GROUPS, ELECTION_DATE, JURISDICTION, County
+
+#: The faults planted in the voter files (the rest are the CVRs' and the results').
+VOTER_FAULTS = ("dead-voter", "double-vote", "late-ballot")
+#: The history's voting method of each counting group's vote type.
+METHOD_OF = {"election_day": "in_person", "mail": "mail", "early": "early"}
+#: Death records per card: a county's deaths over the few years a death list covers.
+DEATHS_PER_CARD = 0.05
+
+
+def voter_plan(county: County) -> Plan:
+    """Every paper card as the ballot of one voter credited: its precinct and method."""
+    paper = county.paper
+    names = np.asarray([p.name for p in county.precincts])
+    groups = sorted(COUNTING_GROUPS)
+    methods = np.asarray([""] * (max(groups) + 1), dtype=object)
+    for g in groups:
+        methods[g] = METHOD_OF[COUNTING_GROUPS[g][1]]
+    return Plan(county=JURISDICTION, precinct=names[paper.precinct.astype(np.int64)],
+                method=methods[paper.counting_group.astype(np.int64)].astype(str),
+                election=dt.date.fromisoformat(ELECTION_DATE))
+
+
+def run_voter_checks(county: County, store: Store, folder: Path,
+                     faults: tuple[str, ...]) -> list[Check]:
+    """Draw the voter files into ``folder``, run the four checks (ballots counted per
+    precinct from the store's CVRs, matching scored against the planted truth), record the
+    counts in the store and return the checks."""
+    plan = voter_plan(county)
+    generate(folder, deaths=max(100, int(county.cards * DEATHS_PER_CARD)),
+             seed=county.seed + 15, faults=tuple(f for f in faults if f in VOTER_FAULTS),
+             baseline_cases=False, died_after_cases=True, plan=plan)
+    files = VoterFiles(roll=folder / "roll.csv", history=folder / "history.csv",
+                       mail=folder / "mail.csv", deaths=folder / "deaths.csv",
+                       truth=folder / "truth.json")
+    # mail ballots must arrive by election day; a ballot cast before the voter died counts
+    rules = Rules(election=plan.election, deadline=plan.election)
+    doc = voter_evidence(files, rules, ballots=store_evidence.ballots_per_precinct(store))
+    doc["ballots_source"] = store_evidence.FROM_STORE
+    store_evidence.record(store, doc)
+    return store_evidence.checks_of(doc)
