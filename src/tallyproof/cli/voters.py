@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         layout: Annotated[str, typer.Option("--history-layout",
                           help="history file layout: tallyproof, nc or ga")] = "tallyproof",
         roll_layout: Annotated[str, typer.Option("--roll-layout",
-                               help="roll file layout: tallyproof or nc")] = "tallyproof",
+                               help="roll file layout: tallyproof, nc or ga")] = "tallyproof",
         mail: Annotated[Path | None, typer.Option("--mail", help="mail-ballot file")] = None,
         deaths: Annotated[Path | None, typer.Option("--deaths", help="death records")] = None,
         ballots: Annotated[Path | None, typer.Option(
