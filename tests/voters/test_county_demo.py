@@ -16,6 +16,7 @@ import pytest
 
 from tallyproof.demo import run_demo
 from tallyproof.evidence.bundle import write_sums
+from tallyproof.evidence.claims import build_claims
 from tallyproof.evidence.collect import collect
 from tallyproof.evidence.report import report_context
 from tallyproof.store import Store
@@ -152,3 +153,28 @@ def test_verify_rechecks_the_bundled_voter_counts(faulty: dict[str, Any],
     text = " ".join(bad.details["problems"])
     assert "differ from the bundled CVRs in 1 precinct" in text
     assert "matched is not explained + left to explain" in text
+
+
+def test_voters_check_records_into_a_store(faulty: dict[str, Any], tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """``tallyproof voters check --store`` records the counts in a store, its ballots per
+    precinct taken from the CVRs, and the report then answers the voter claims."""
+    from tallyproof.cli import main
+
+    store = tmp_path / "store"
+    shutil.copytree(faulty["store"], store)
+    (store / "results" / VOTERS_FILE).unlink()
+    claims = {c.id: c.verdict for c in build_claims(Store.open(store))}
+    assert claims["dead_voters"] == "not_answered"
+    v = Path(faulty["out"], "voters")
+    code = main(["voters", "check", "--store", str(store), "--election", "2026-11-03",
+                 "--deadline", "2026-11-03", "--json",
+                 *[a for k in ("roll", "history", "mail", "deaths")
+                   for a in (f"--{k}", str(v / f"{k}.csv"))]])
+    capsys.readouterr()
+    assert code == 1  # the planted faults
+    doc = json.loads((store / "results" / VOTERS_FILE).read_text())
+    assert doc["ballots_source"] == "store_cvrs"
+    ev = collect(Store.open(store))
+    assert ev.voters == doc
+    assert {c.name for c in ev.checks} >= {"voters.deceased", "voters.late_ballots"}
