@@ -18,6 +18,7 @@ Planted truth (``truth.json``, voter ids; synthetic people only):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +36,10 @@ ELECTION = dt.date(2020, 11, 3)
 EPOCH = dt.date(1970, 1, 1)
 
 
+@functools.lru_cache(maxsize=None)
 def _census(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(names, probabilities) from one of the ``names`` package's census files."""
+    """(names, probabilities) from one of the ``names`` package's census files (read once per
+    process; the arrays are shared, so callers must not modify them)."""
     import names  # the 1990 Census frequency files ship inside this package
 
     path = Path(os.path.dirname(names.__file__)) / name
