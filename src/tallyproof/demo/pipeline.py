@@ -342,8 +342,9 @@ def run_demo(
     with _timed(result, "voters", progress):
         from .voter_files import run_voter_checks
 
-        result.checks += [_as_check(c) for c in run_voter_checks(
-            county, store, out / "voters", scenario.faults)]
+        voter_checks, notes = run_voter_checks(county, store, out / "voters", scenario.faults)
+        result.checks += [_as_check(c) for c in voter_checks]
+        result.notes += notes
     if evidence:
         _evidence(result, store, progress)
     else:

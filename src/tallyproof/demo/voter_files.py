@@ -27,8 +27,6 @@ from ..voters.report import VoterFiles, voter_evidence
 from ..voters.synth import Plan, generate
 from .county import COUNTING_GROUPS, ELECTION_DATE, JURISDICTION, County
 
-#: The faults planted in the voter files (the rest are the CVRs' and the results').
-VOTER_FAULTS = ("dead-voter", "double-vote", "late-ballot")
 #: The history's voting method of each counting group's vote type.
 METHOD_OF = {"election_day": "in_person", "mail": "mail", "early": "early"}
 #: Death records per card: a county's deaths over the few years a death list covers.
@@ -48,14 +46,22 @@ def voter_plan(county: County) -> Plan:
                 election=dt.date.fromisoformat(ELECTION_DATE))
 
 
+#: The planted truth's list for each fault, and what the demo's note says of it.
+PLANTED = {"dead-voter": ("dead_voter", "voters credited after the date of their death record"),
+           "double-vote": ("double_vote", "people registered twice and credited under both "
+                                          "registrations"),
+           "late-ballot": ("late_ballot", "mail ballots received after the deadline and "
+                                          "counted")}
+
+
 def run_voter_checks(county: County, store: Store, folder: Path,
-                     faults: tuple[str, ...]) -> list[Check]:
+                     faults: tuple[str, ...]) -> tuple[list[Check], list[str]]:
     """Draw the voter files into ``folder``, run the four checks (ballots counted per
     precinct from the store's CVRs, matching scored against the planted truth), record the
-    counts in the store and return the checks."""
+    counts in the store; return the checks and a note per voter fault planted."""
     plan = voter_plan(county)
-    generate(folder, deaths=max(100, int(county.cards * DEATHS_PER_CARD)),
-             seed=county.seed + 15, faults=tuple(f for f in faults if f in VOTER_FAULTS),
+    truth = generate(folder, deaths=max(100, int(county.cards * DEATHS_PER_CARD)),
+             seed=county.seed + 15, faults=tuple(f for f in faults if f in PLANTED),
              baseline_cases=False, died_after_cases=True, plan=plan)
     files = VoterFiles(roll=folder / "roll.csv", history=folder / "history.csv",
                        mail=folder / "mail.csv", deaths=folder / "deaths.csv",
@@ -65,4 +71,6 @@ def run_voter_checks(county: County, store: Store, folder: Path,
     doc = voter_evidence(files, rules, ballots=store_evidence.ballots_per_precinct(store))
     doc["ballots_source"] = store_evidence.FROM_STORE
     store_evidence.record(store, doc)
-    return store_evidence.checks_of(doc)
+    notes = [f"{f}: the voter files hold {len(truth[PLANTED[f][0]])} {PLANTED[f][1]}"
+             for f in faults if f in PLANTED]
+    return store_evidence.checks_of(doc), notes
