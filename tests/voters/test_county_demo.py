@@ -167,14 +167,15 @@ def test_voters_check_records_into_a_store(faulty: dict[str, Any], tmp_path: Pat
     claims = {c.id: c.verdict for c in build_claims(Store.open(store))}
     assert claims["dead_voters"] == "not_answered"
     v = Path(faulty["out"], "voters")
-    code = main(["voters", "check", "--store", str(store), "--election", "2026-11-03",
+    code = main(["voters", "check", "--store", str(store), "--county", "Riverton County",
+                 "--election", "2026-11-03",
                  "--deadline", "2026-11-03", "--json",
                  *[a for k in ("roll", "history", "mail", "deaths")
                    for a in (f"--{k}", str(v / f"{k}.csv"))]])
     capsys.readouterr()
     assert code == 1  # the planted faults
     doc = json.loads((store / "results" / VOTERS_FILE).read_text())
-    assert doc["ballots_source"] == "store_cvrs"
+    assert doc["ballots_source"] == "store_cvrs" and doc["ballots_county"] == "Riverton County"
     ev = collect(Store.open(store))
     assert ev.voters == doc
     assert {c.name for c in ev.checks} >= {"voters.deceased", "voters.late_ballots"}

@@ -77,6 +77,9 @@ def register(app: typer.Typer) -> None:
             "--store", help="record the evidence (counts only) in this election store, for "
                             "its report and bundle; without --ballots, the ballots counted "
                             "per precinct are its CVRs")] = None,
+        county: Annotated[str | None, typer.Option(
+            "--county", help="--store: the county of its CVRs as the voter files spell it "
+                             "(default: the store's jurisdiction)")] = None,
         json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:
         """Answer the dead-voter, double-voting, late-ballot and more-votes-than-voters claims
@@ -99,12 +102,14 @@ def register(app: typer.Typer) -> None:
 
             target = open_store(store)
             if ballots is None:
-                counted = store_evidence.ballots_per_precinct(target)
+                counted = store_evidence.ballots_per_precinct(target, county)
         doc = voter_evidence(VoterFiles(roll, history, mail, deaths, ballots, layout,
                                         roll_layout, truth), rules, match_list, counted)
         if target is not None:
             if counted is not None:
                 doc["ballots_source"] = store_evidence.FROM_STORE
+                doc["ballots_county"] = (target.election.jurisdiction if county is None
+                                         else county)
             store_evidence.record(target, doc)
         if report is not None:
             atomic_write_json(report, doc)

@@ -70,6 +70,7 @@ def run_voter_checks(county: County, store: Store, folder: Path,
     rules = Rules(election=plan.election, deadline=plan.election)
     doc = voter_evidence(files, rules, ballots=store_evidence.ballots_per_precinct(store))
     doc["ballots_source"] = store_evidence.FROM_STORE
+    doc["ballots_county"] = JURISDICTION
     store_evidence.record(store, doc)
     notes = [f"{f}: the voter files hold {len(truth[PLANTED[f][0]])} {PLANTED[f][1]}"
              for f in faults if f in PLANTED]

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..evidence.checks import Check
@@ -36,15 +37,20 @@ VOTERS_FILE = "voters.json"
 FROM_STORE = "store_cvrs"
 #: The keys a document may hold: anything else is refused before it is written (privacy).
 KEYS = {"rules", "inputs", "history_layout", "roll_layout", "checks", "claims",
-        "method_notes", "match_list_written", "precision_recall", "ballots_source"}
+        "method_notes", "match_list_written", "precision_recall", "ballots_source",
+        "ballots_county"}
 
 
-def ballots_per_precinct(store: Store) -> pa.Table:
-    """Ballots counted per precinct: the store's CVRs (one card per ballot), in the county
-    named by the election's jurisdiction."""
-    counts = store.cvrs(["precinct"]).group_by("precinct").aggregate([([], "count_all")])
+def ballots_per_precinct(store: Store, county: str | None = None) -> pa.Table:
+    """Ballots counted per precinct: the store's CVRs (one card per ballot), in ``county`` as
+    the voter files spell it (default: the election's jurisdiction). Cards with no precinct
+    cannot be compared per precinct and are left out."""
+    cvrs = store.cvrs(["precinct"])
+    cvrs = cvrs.filter(pc.is_valid(cvrs.column("precinct")))
+    counts = cvrs.group_by("precinct").aggregate([([], "count_all")])
+    name = store.election.jurisdiction if county is None else county
     n = counts.num_rows
-    return pa.table({"county": pa.array([store.election.jurisdiction] * n, pa.string()),
+    return pa.table({"county": pa.array([name] * n, pa.string()),
                      "precinct": counts.column("precinct").cast(pa.string()),
                      "ballots": counts.column("count_all").cast(pa.int64())})
 
@@ -91,7 +97,8 @@ def recheck(store: Store, doc: dict[str, Any]) -> Check:
     over = by_name.get(OVERVOTE)
     compared = doc.get("ballots_source") == FROM_STORE and over is not None
     if compared and over.status != "not_run":  # type: ignore[union-attr]
-        problems += _ballots_match_cvrs(store, over)  # type: ignore[arg-type]
+        problems += _ballots_match_cvrs(store, over,  # type: ignore[arg-type]
+                                        doc.get("ballots_county"))
     if problems:
         return Check("voters", "fail", "the bundled voter-check results are inconsistent: "
                      + "; ".join(problems[:5]), {"problems": problems})
@@ -170,8 +177,8 @@ def _overvote(c: Check) -> list[str]:
     return out + ([] if c.status == want else [f"status {c.status}, its numbers give {want}"])
 
 
-def _ballots_match_cvrs(store: Store, c: Check) -> list[str]:
-    cvrs = ballots_per_precinct(store)
+def _ballots_match_cvrs(store: Store, c: Check, county: str | None) -> list[str]:
+    cvrs = ballots_per_precinct(store, county)
     want = {(r["county"], r["precinct"]): r["ballots"] for r in cvrs.to_pylist()}
     got = {(r["county"], r["precinct"]): r["ballots"] for r in c.details["by_precinct"]
            if r["ballots"] is not None}
