@@ -65,12 +65,22 @@ def fsync_file(path: Path) -> None:
 
 def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None) -> None:
     """Replace ``target`` with ``data`` so that a crash leaves the old or the new content."""
-    tmp = temp_path_for(target, PUBLIC_MODE if mode is None else mode)
-    try:
+
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+
+    atomic_write_with(target, write, mode)
+
+
+def atomic_write_with(target: Path, write: Callable[[Path], None],
+                      mode: int | None = None) -> None:
+    """Replace ``target`` with what ``write`` writes to the temp path it is given (a writer
+    that streams, e.g. a large CSV, never holds the file in memory), atomically."""
+    tmp = temp_path_for(target, PUBLIC_MODE if mode is None else mode)
+    try:
+        write(tmp)
+        fsync_file(tmp)
         os.replace(tmp, target)
         fsync_dir(target.parent)
     except BaseException:

@@ -23,6 +23,7 @@ from ..evidence.checks import Check
 from ..store import Store
 from ..voters import store_evidence
 from ..voters.checks import Rules
+from ..voters.readers import METHODS
 from ..voters.report import VoterFiles, voter_evidence
 from ..voters.synth import Plan, generate
 from .county import COUNTING_GROUPS, ELECTION_DATE, JURISDICTION, County
@@ -36,13 +37,12 @@ DEATHS_PER_CARD = 0.05
 def voter_plan(county: County) -> Plan:
     """Every paper card as the ballot of one voter credited: its precinct and method."""
     paper = county.paper
-    names = np.asarray([p.name for p in county.precincts])
-    groups = sorted(COUNTING_GROUPS)
-    methods = np.asarray([""] * (max(groups) + 1), dtype=object)
-    for g in groups:
-        methods[g] = METHOD_OF[COUNTING_GROUPS[g][1]]
-    return Plan(county=JURISDICTION, precinct=names[paper.precinct.astype(np.int64)],
-                method=methods[paper.counting_group.astype(np.int64)].astype(str),
+    method_of_group = np.zeros(max(COUNTING_GROUPS) + 1, dtype=np.int8)
+    for g, (_, vote_type) in COUNTING_GROUPS.items():
+        method_of_group[g] = METHODS.index(METHOD_OF[vote_type])
+    return Plan(county=JURISDICTION, precincts=tuple(p.name for p in county.precincts),
+                precinct=paper.precinct.astype(np.int32),
+                method=method_of_group[paper.counting_group.astype(np.int64)],
                 election=dt.date.fromisoformat(ELECTION_DATE))
 
 
