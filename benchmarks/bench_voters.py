@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "meets_recall_target": (scores["deceased"]["recall"] or 0) >= 0.99,
         "meets_false_match_interval": exp_d["interval_95"][0] <= false_d
         <= exp_d["interval_95"][1],
+        "double_vote_false_within_interval": dbl["expected_coincidental"]["interval_95"][0]
+        <= scores["double_vote"]["false_found"] <= dbl["expected_coincidental"]["interval_95"][1],
     }
     if args.scale >= 1.0:
         result["meets_time_target"] = total_s < 300
@@ -140,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     print(f"voters {voters:,} vs deaths {deaths:,}: read {read_s:.1f}s, checks {match_s:.1f}s, "
           f"peak RSS {peak_mb:,.0f} MB; deceased recall {scores['deceased']['recall']}, "
           f"precision {scores['deceased']['precision']}, false {false_d} "
-          f"(expected {exp_d['mean']}, 95% {exp_d['interval_95']}); double-vote recall "
+          f"(expected {exp_d['mean']:.2f}, 95% {exp_d['interval_95']}); double-vote recall "
           f"{scores['double_vote']['recall']}, precision {scores['double_vote']['precision']}"
           + ("" if base_s is None else f"; Python dict join {base_s:.1f}s"
              + (f" (timed on {base_voters:,} voters, scaled linearly)"
