@@ -199,6 +199,10 @@ _PR_LABELS = {"deceased": "voters credited matched to death records",
               "double_vote": "registrations of one person credited twice"}
 
 
+def _text(v: Any) -> str:
+    return "—" if v is None else ("yes" if v else "no") if isinstance(v, bool) else str(v)
+
+
 def report_view(doc: dict[str, Any] | None) -> dict[str, Any] | None:
     """What the report shows of the voter evidence besides its checks and claims: the
     privacy rule, the method notes, the rules applied, the matching's precision and recall
@@ -210,8 +214,7 @@ def report_view(doc: dict[str, Any] | None) -> dict[str, Any] | None:
            "precision": "—" if v["precision"] is None else f"{v['precision']:.4f}",
            "recall": "—" if v["recall"] is None else f"{v['recall']:.4f}"}
           for k, v in sorted((doc.get("precision_recall") or {}).items())]
-    rules = [f"{k.replace('_', ' ')}: {'—' if v is None else v}"
-             for k, v in sorted(doc.get("rules", {}).items())]
+    rules = [f"{k.replace('_', ' ')}: {_text(v)}" for k, v in sorted(doc.get("rules", {}).items())]
     return {"privacy": PRIVACY_NOTE, "method_notes": doc.get("method_notes", ""),
             "rules": rules, "precision_recall": pr,
             "inputs": [{"kind": k, "name": v["name"], "sha256": v["sha256"]}
