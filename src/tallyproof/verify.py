@@ -366,7 +366,12 @@ def verify_store_dir(root: Path, public_keys: Sequence[str] | None = None,
     from .evidence.collect import collect, ledger_check
 
     store = Store.open(Path(root))
-    checks = collect(store).checks
+    ev = collect(store)
+    checks = ev.checks
+    if ev.voters is not None:
+        from .voters.store_evidence import recheck
+
+        checks = [*checks, recheck(store, ev.voters)]
     if public_keys is not None:  # the ledger again, against the keys the verifier trusts
         trusted = ledger_check(store, public_keys)[0]
         checks = [trusted if c.name == "ledger" else c for c in checks]

@@ -20,7 +20,7 @@ from tallyproof.evidence.claims import build_claims
 from tallyproof.evidence.collect import collect
 from tallyproof.evidence.report import report_context
 from tallyproof.store import Store
-from tallyproof.verify import verify_bundle
+from tallyproof.verify import verify_bundle, verify_store_dir
 from tallyproof.voters.store_evidence import VOTERS_FILE
 
 CARDS = 2000
@@ -179,3 +179,6 @@ def test_voters_check_records_into_a_store(faulty: dict[str, Any], tmp_path: Pat
     ev = collect(Store.open(store))
     assert ev.voters == doc
     assert {c.name for c in ev.checks} >= {"voters.deceased", "voters.late_ballots"}
+    # verify --store re-checks the recorded counts as a bundle's are
+    rechecked = {c.name: c for c in verify_store_dir(store).checks}["voters"]
+    assert rechecked.status == "pass" and rechecked.details["ballots_compared_with_cvrs"]
