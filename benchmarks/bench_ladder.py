@@ -2,8 +2,8 @@
 
 For every size of ``--sizes`` (default 100,000 / 1,000,000 / 5,000,000 cards) the demo runs
 in a child process (``tallyproof demo --cards N --json``: county → export → ingest → commit →
-ledger → tabulation → official results → reconciliation → audit start and rounds → report →
-bundle → verify); its own per-stage timings are read back, and its peak memory is the child's
+ledger → tabulation → official results → reconciliation → audit start and rounds → the voter
+checks → report → bundle → verify); its own per-stage timings are read back, and its peak memory is the child's
 ``ru_maxrss`` (``os.wait4``). Then, on that run's own files and in this process, the floors:
 
 ==================  ============================================================  ============
@@ -15,6 +15,7 @@ floor               what is timed                                               
 ``read_cvrs``       reading the CVR table (``pyarrow.parquet.read_table``)        tabulation,
                                                                                   reconciliation
 ``hash_ids``        one SHA-256 per ballot id (the sampler's ticket hash)         audit
+``read_voters``     reading every byte of the county's voter files (voters/)     voters
 ``report_floor``    ``hash_leaves`` + ``read_cvrs`` (the report re-verifies the   report
                     ledger and recomputes the count)
 ``hash_bundle``     SHA-256 of every file of the bundle folder                    bundle
@@ -55,10 +56,11 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "ladder.json"
 #: Stages of the demo that are timed, in pipeline order (county and export build the input).
 STAGES = ("ingest", "commit", "ledger", "tabulation", "official_results", "reconciliation",
-          "audit", "report", "bundle", "verify")
+          "audit", "voters", "report", "bundle", "verify")
 FLOOR_OF = {"ingest": "read_export", "commit": "hash_leaves", "ledger": "hash_leaves",
             "tabulation": "read_cvrs", "official_results": "read_cvrs",
-            "reconciliation": "read_cvrs", "audit": "hash_ids", "report": "report_floor",
+            "reconciliation": "read_cvrs", "audit": "hash_ids", "voters": "read_voters",
+            "report": "report_floor",
             "bundle": "hash_bundle", "verify": "verify_floor"}
 GOAL_CARDS, GOAL_SECONDS, GOAL_PEAK_GB = 5_000_000, 180.0, 4.0
 
@@ -129,6 +131,7 @@ def floors(demo_out: Path) -> dict[str, float]:
     store = Store.open(demo_out / "store")
     out: dict[str, float] = {}
     out["read_export"] = _read_all(demo_out / "export")[0]
+    out["read_voters"] = _read_all(demo_out / "voters")[0]
     out["hash_leaves"] = baseline_seconds(store)[0]
     t0 = time.perf_counter()
     pq.read_table(store.cvrs_path)

@@ -204,6 +204,8 @@ def test_demo_clean_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert not not_passed
     names = {c["name"] for c in summary["checks"]}
     assert {"ledger", "tabulation", "official_results", "audit", "verify"} <= names
+    assert {"voters.deceased", "voters.double_voting", "voters.late_ballots",
+            "voters.more_votes_than_voters"} <= names
     assert code == 0 and summary["ok"] is True
     assert Path(summary["report"]["html"]).exists()
     assert Path(summary["bundle"]["folder"]).exists()
@@ -241,6 +243,9 @@ def fault_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, 
         ("results-mismatch", "official_results"),
         ("switch-votes", "audit"),
         ("results-shift", "results_history"),
+        ("dead-voter", "voters.deceased"),
+        ("double-vote", "voters.double_voting"),
+        ("late-ballot", "voters.late_ballots"),
     ],
 )
 def test_each_fault_is_caught_by_its_check(
@@ -264,6 +269,10 @@ def test_faults_leave_the_other_core_checks_passing(fault_runs: dict[str, dict[s
     assert deleted["ledger"] == deleted["official_results"] == "pass"
     mismatch = _checks(fault_runs["results-mismatch"])
     assert mismatch["audit"] == mismatch["ledger"] == mismatch["reconciliation.manifest"] == "pass"
+    # a voter-file fault fails its own voter check and nothing else that ran
+    for fault in ("dead-voter", "double-vote", "late-ballot"):
+        failed = {n for n, s in _checks(fault_runs[fault]).items() if s == "fail"}
+        assert failed == {FAULTS[fault].caught_by}, (fault, failed)
 
 
 def test_switch_votes_audit_finds_overstatements(fault_runs: dict[str, dict[str, Any]]) -> None:

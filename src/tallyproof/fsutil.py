@@ -64,21 +64,31 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _atomic_replace(target: Path, mode: int, write: Callable[[BinaryIO], object]) -> None:
-    """Replace ``target`` with what ``write`` writes to a temp file beside it: fsynced,
-    renamed over it, the folder fsynced; a crash leaves the old or the new content."""
-    tmp = temp_path_for(target, mode)
+def atomic_write_with(target: Path, write: Callable[[Path], object],
+                      mode: int | None = None) -> None:
+    """Replace ``target`` with what ``write`` writes to the temp path it is given (a writer
+    that streams, e.g. a large CSV, never holds the file in memory): fsynced, renamed over
+    it, the folder fsynced; a crash leaves the old or the new content."""
+    tmp = temp_path_for(target, PUBLIC_MODE if mode is None else mode)
     try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        write(tmp)
+        fsync_file(tmp)
         os.replace(tmp, target)
         fsync_dir(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _atomic_replace(target: Path, mode: int, write: Callable[[BinaryIO], object]) -> None:
+    """:func:`atomic_write_with` for a writer of an open binary file."""
+
+    def to_path(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            write(f)
+
+    atomic_write_with(target, to_path, mode)
 
 
 def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None) -> None:

@@ -38,6 +38,7 @@ LABELS = {
     "audit.sample": "the audit sample, re-drawn from the seed",
     "audit.risk": "the audit's risk, recomputed from the audit-board records",
     "report": "the report, rebuilt from the data",
+    "voters": "the voter-check results, re-added from their counts",
     "results_history": "the published results over time",
     "hand_count": "the full hand count of the paper ballots",
     "hand_count.rebuild": "the hand-count comparison, rebuilt from the published files",

@@ -16,6 +16,9 @@ Checks (each named, so a failure says which evidence broke):
                      reported with its own status;
 ``audit``            the sample re-drawn from the seed and the risk recomputed from the
                      audit-board records (tallyproof.audit.workflow) agree with the bundle;
+``voters``           the bundled voter-check results (counts only) add up and their statuses
+                     follow from their own numbers; the matching is not re-run (it needs
+                     personal data, never published: tallyproof.voters.store_evidence);
 ``report``           the bundled report.html is byte-identical to one rebuilt from the data.
 """
 
@@ -219,9 +222,10 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
     history = run("results_history", lambda: results_history_of(store))
     if history is not None:
         checks.append(history)
+    voters = run("voters", lambda: _voter_checks(store, checks))
     if tabulation is not None:
         rc = run("report", lambda: _report_check(folder, store, checks, tabulation,
-                                                 reconciliation, audit))
+                                                 reconciliation, audit, voters))
         if rc is not None:
             checks.append(rc)
     return _report(checks, require)
@@ -246,8 +250,22 @@ def _audit_checks(folder: Path, store: Store, audit: dict[str, Any] | None,
     return [*audit_recheck(store, entry), status]
 
 
+def _voter_checks(store: Store, checks: list[Check]) -> dict[str, Any] | None:
+    """The bundled voter checks: re-checked as far as counts allow (``voters``, see
+    :mod:`tallyproof.voters.store_evidence`), then listed as bundled for the report."""
+    from .voters import store_evidence
+
+    doc = store_evidence.load(store)
+    if doc is not None:
+        bundled = store_evidence.checks_of(doc)
+        checks.append(store_evidence.recheck(store, doc))
+        checks.extend(bundled)
+    return doc
+
+
 def _report_check(folder: Path, store: Store, checks: list[Check], tabulation: dict[str, Any],
-                  reconciliation: dict[str, Any] | None, audit: dict[str, Any] | None) -> Check:
+                  reconciliation: dict[str, Any] | None, audit: dict[str, Any] | None,
+                  voters: dict[str, Any] | None = None) -> Check:
     """Rebuild report.html from the recomputed evidence and compare bytes with the bundled one."""
     from .evidence.collect import Evidence
     from .evidence.report import HASH_APPENDIX, render_hash_appendix, render_html, report_context
@@ -262,10 +280,10 @@ def _report_check(folder: Path, store: Store, checks: list[Check], tabulation: d
     # then compared with the store's own published file only)
     as_collected = tabulation_check(tabulation, published_tabulations(store))
     evidence_checks = [as_collected if c.name == "tabulation" else c for c in checks
-                       if c.name not in ("bundle.manifest", "reconciliation", "report")
+                       if c.name not in ("bundle.manifest", "reconciliation", "report", "voters")
                        and not c.name.startswith("audit.")]
     ev = Evidence(checks=evidence_checks, reconciliation=reconciliation,
-                  tabulation=tabulation, audit=audit)
+                  tabulation=tabulation, audit=audit, voters=voters)
     ctx = report_context(store, ev, int(meta["source_date_epoch"]))
     differ = [] if render_html(ctx).encode("utf-8") == path.read_bytes() else ["report.html"]
     appendix = folder / "report" / HASH_APPENDIX
@@ -348,7 +366,12 @@ def verify_store_dir(root: Path, public_keys: Sequence[str] | None = None,
     from .evidence.collect import collect, ledger_check
 
     store = Store.open(Path(root))
-    checks = collect(store).checks
+    ev = collect(store)
+    checks = ev.checks
+    if ev.voters is not None:
+        from .voters.store_evidence import recheck
+
+        checks = [*checks, recheck(store, ev.voters)]
     if public_keys is not None:  # the ledger again, against the keys the verifier trusts
         trusted = ledger_check(store, public_keys)[0]
         checks = [trusted if c.name == "ledger" else c for c in checks]

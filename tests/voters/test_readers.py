@@ -74,6 +74,59 @@ def test_georgia_history_layout(tmp_path: Path) -> None:
     assert t.column("method").to_pylist() == ["early", "provisional", "in_person"]
 
 
+GA_ROLL_HEADER = (
+    "COUNTY_CODE|REGISTRATION_NUMBER|VOTER_STATUS|LAST_NAME|FIRST_NAME|MIDDLE_MAIDEN_NAME|"
+    "NAME_SUFFIX|NAME_TITLE|RESIDENCE_HOUSE_NUMBER|RESIDENCE_STREET_NAME|"
+    "RESIDENCE_STREET_SUFFIX|RESIDENCE_APT_UNIT_NBR|RESIDENCE_CITY|RESIDENCE_ZIPCODE|BIRTHDATE|"
+    "REGISTRATION_DATE|RACE|GENDER|LAND_DISTRICT|LAND_LOT|STATUS_REASON|COUNTY_PRECINCT_ID|"
+    "CITY_PRECINCT_ID|CONGRESSIONAL_DISTRICT\n")
+
+
+def _ga_voter(code: str, number: str, last: str, first: str, year: str, status: str = "A",
+              precinct: str = "SS01") -> str:
+    return (f"{code}|{number}|{status}|{last}|{first}|||||MAIN|ST||ATLANTA|30303|{year}|"
+            f"20040115|WH|F|||| {precinct}||5\n")
+
+
+def test_georgia_voter_list_layout(tmp_path: Path) -> None:
+    text = GA_ROLL_HEADER + _ga_voter("060", "00012345", "LEE", "ANN", "1950") + _ga_voter(
+        "033", "12346", "DAY", "BOB", "1980", status="I") + _ga_voter("1", "7", "X", "Y", "2000")
+    t = read_voter_file(_write(tmp_path, "Georgia_Daily_VoterBase.txt", text), "roll", "ga")
+    assert t.column("county").to_pylist() == ["FULTON", "COBB", "APPLING"]
+    assert t.column("voter_id").to_pylist() == ["12345", "12346", "7"]
+    assert t.column("birth_year").to_pylist() == [1950, 1980, 2000]
+    assert t.column("birth_date").to_pylist() == [None] * 3  # not public in Georgia
+    assert t.column("registration_date").to_pylist() == [dt.date(2004, 1, 15)] * 3
+    assert t.column("status").to_pylist() == ["A", "I", "A"]
+    assert t.column("precinct").to_pylist() == ["SS01"] * 3
+    with pytest.raises(InputError) as exc:
+        read_voter_file(_write(tmp_path, "bad.txt", text + _ga_voter("160", "9", "A", "B",
+                                                                        "1970")), "roll", "ga")
+    assert exc.value.record == "line 5" and exc.value.field == "COUNTY_CODE"
+    assert "not a Georgia county code" in str(exc.value)
+
+
+def test_georgia_voter_list_and_history_link(tmp_path: Path) -> None:
+    """The list's county code and the history's county name, and registration numbers padded
+    differently, name the same voter."""
+    from tallyproof.voters.checks import DOUBLE, OVERVOTE, Rules
+    from tallyproof.voters.report import VoterFiles, voter_evidence
+
+    roll = _write(tmp_path, "list.txt", GA_ROLL_HEADER + _ga_voter("060", "12345", "LEE", "ANN",
+                                                                   "1950"))
+    hist = _write(tmp_path, "hist.csv",
+                  "County Name,Voter Registration #,Election Date,Election Type,Party,"
+                  "Ballot Style,Absentee,Provisional,Supplemental\n"
+                  "Fulton,00012345,11/03/2020,GENERAL ELECTION,,,N,N,N\n")
+    doc = voter_evidence(VoterFiles(roll=roll, history=hist, layout="ga", roll_layout="ga"),
+                         Rules(dt.date(2020, 11, 3)))
+    checks = {c["name"]: c for c in doc["checks"]}
+    rows = checks[OVERVOTE]["details"]["by_precinct"]
+    assert rows == [{"county": "FULTON", "precinct": "SS01", "registered": 1, "credited": 1,
+                     "ballots": None}]
+    assert checks[DOUBLE]["details"]["match_key"] == "name + birth year"
+
+
 @pytest.mark.parametrize(("text", "line", "field", "what"), [
     ("county,voter_id,election_date,method\nC,1,2020-11-03,mail\nC,2,2020-13-45,mail\n",
      "line 3", "election_date", "not a date"),
@@ -128,6 +181,8 @@ HEADERS = {
     ("deaths", "tallyproof"): "first,last,birth_date,death_date\n",
     ("history", "nc"): "county_desc\tvoter_reg_num\telection_lbl\tvoting_method\tpct_label\n",
     ("history", "ga"): "County Name,Voter Registration #,Election Date,Absentee,Provisional\n",
+    ("roll", "ga"): "COUNTY_CODE|REGISTRATION_NUMBER|LAST_NAME|FIRST_NAME|BIRTHDATE|"
+                    "REGISTRATION_DATE\n",
 }
 
 
@@ -136,11 +191,11 @@ HEADERS = {
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.lists(st.lists(st.sampled_from(
     ["", "x", "1950", "2020-11-03", "13/45/2020", "Y", "N", "ACCEPTED", "ABSENTEE BY MAIL",
-     "mail", '"', "é", " "]), min_size=0, max_size=7), max_size=5))
+     "mail", '"', "é", " ", "060", "0", "00012", "20040115"]), min_size=0, max_size=7), max_size=5))
 def test_fuzz_every_reader(tmp_path: Path, kind: str, layout: str,
                            body: list[list[str]]) -> None:
     header = HEADERS[(kind, layout)]
-    sep = "\t" if layout == "nc" else ","
+    sep = {"nc": "\t", "ga": "|" if kind == "roll" else ","}.get(layout, ",")
     p = tmp_path / "fuzz.txt"
     p.write_text(header + "".join(sep.join(r) + "\n" for r in body), encoding="utf-8")
     try:

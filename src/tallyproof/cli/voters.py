@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .common import emit_json, err, out
+from .common import emit_json, err, open_store, out
 
 _EPILOG = (
     "Exit code: 0 when every check that ran found nothing, 1 when a check found a problem, "
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         layout: Annotated[str, typer.Option("--history-layout",
                           help="history file layout: tallyproof, nc or ga")] = "tallyproof",
         roll_layout: Annotated[str, typer.Option("--roll-layout",
-                               help="roll file layout: tallyproof or nc")] = "tallyproof",
+                               help="roll file layout: tallyproof, nc or ga")] = "tallyproof",
         mail: Annotated[Path | None, typer.Option("--mail", help="mail-ballot file")] = None,
         deaths: Annotated[Path | None, typer.Option("--deaths", help="death records")] = None,
         ballots: Annotated[Path | None, typer.Option(
@@ -73,6 +73,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
         report: Annotated[Path | None, typer.Option(
             "--report", help="write the evidence (counts only) as JSON here")] = None,
+        store: Annotated[Path | None, typer.Option(
+            "--store", help="record the evidence (counts only) in this election store, for "
+                            "its report and bundle; without --ballots, the ballots counted "
+                            "per precinct are its CVRs")] = None,
+        county: Annotated[str | None, typer.Option(
+            "--county", help="--store: the county of its CVRs as the voter files spell it "
+                             "(default: the store's jurisdiction)")] = None,
         json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:
         """Answer the dead-voter, double-voting, late-ballot and more-votes-than-voters claims
@@ -89,8 +96,21 @@ def register(app: typer.Typer) -> None:
                       postmark_days=postmark_days,
                       died_after_voting_counts=died_after_voting == "counts",
                       snapshot=_date(snapshot, "--snapshot"))
+        counted, target = None, None
+        if store is not None:
+            from ..voters import store_evidence
+
+            target = open_store(store)
+            if ballots is None:
+                counted = store_evidence.ballots_per_precinct(target, county)
         doc = voter_evidence(VoterFiles(roll, history, mail, deaths, ballots, layout,
-                                        roll_layout, truth), rules, match_list)
+                                        roll_layout, truth), rules, match_list, counted)
+        if target is not None:
+            if counted is not None:
+                doc["ballots_source"] = store_evidence.FROM_STORE
+                doc["ballots_county"] = (target.election.jurisdiction if county is None
+                                         else county)
+            store_evidence.record(target, doc)
         if report is not None:
             atomic_write_json(report, doc)
         if match_list is not None:

@@ -58,6 +58,21 @@ FAULTS: dict[str, FaultSpec] = {
             "results_history",
             "an election-night publication moves votes between candidates with no new ballots",
         ),
+        FaultSpec(
+            "dead-voter",
+            "voters.deceased",
+            "ballots credited to voters with a death record dated before they voted",
+        ),
+        FaultSpec(
+            "double-vote",
+            "voters.double_voting",
+            "people registered twice in the county and credited under both registrations",
+        ),
+        FaultSpec(
+            "late-ballot",
+            "voters.late_ballots",
+            "mail ballots received after the deadline accepted and counted",
+        ),
     )
 }
 

@@ -18,6 +18,12 @@ switch-votes         a compromised central-count scanner records    audit
 alter-after-commit   one committed CVR is changed in cvrs.parquet   ledger
 results-mismatch     the official results file differs from the     official_results
                      count of the CVRs
+results-shift        an election-night publication moves votes     results_history
+                     with no new ballots
+dead-voter           voters credited with a death record dated      voters.deceased
+                     before they voted (voter files: voter_files)
+double-vote          people registered twice, credited under both   voters.double_voting
+late-ballot          mail ballots accepted after the deadline       voters.late_ballots
 ==================== ============================================== ====================
 
 Official results are what the voting system reported, i.e. the count of the CVRs it exported;

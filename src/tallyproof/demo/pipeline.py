@@ -3,8 +3,9 @@
 Stages, in order: draw the county → inject export-side faults → write the Dominion export and
 the side files → ingest → declare the approval question → commit the CVRs to the log (→
 ``alter-after-commit``) → verify the log → tabulate → compare with the official results →
-reconcile → comparison audit with simulated audit boards → report → bundle → verify the
-bundle.
+reconcile → comparison audit with simulated audit boards → the voter checks (roll, history,
+mail ballots and death records drawn for the county: ``voter_files``) → report → bundle →
+verify the bundle.
 
 A stage that raises a tallyproof error (bad evidence stopping it, e.g. an
 audit refusing CVRs that do not match the manifest) is a ``fail`` of that stage's check with the
@@ -86,6 +87,7 @@ _STAGES = (
     "official_results",
     "reconciliation",
     "audit",
+    "voters",
     "report",
     "bundle",
     "verify",
@@ -337,6 +339,12 @@ def run_demo(
     _official_results(result, store, results, progress)
     _reconcile(result, store, pollbooks, results, progress)
     _audit(result, store, county, seed, risk_limit, progress)
+    with _timed(result, "voters", progress):
+        from .voter_files import run_voter_checks
+
+        voter_checks, notes = run_voter_checks(county, store, out / "voters", scenario.faults)
+        result.checks += [_as_check(c) for c in voter_checks]
+        result.notes += notes
     if evidence:
         _evidence(result, store, progress)
     else:

@@ -226,10 +226,11 @@ SPECS: tuple[_ClaimSpec, ...] = (
     _ClaimSpec(
         "double_voting",
         "People voted twice.",
-        "Is any voter credited twice in this election, within the file or across counties?",
+        "Is any voter credited twice in this election, under one registration or under two "
+        "(in the same county or in another)?",
         (("voters.double_voting", _always),),
-        "No registration is credited twice, and no more voters match across counties than "
-        "chance explains.",
+        "No registration is credited twice, and no more pairs of registrations match on name "
+        "and date of birth than chance explains.",
     ),
     _ClaimSpec(
         "late_ballots",

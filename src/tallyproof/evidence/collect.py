@@ -28,6 +28,7 @@ class Evidence:
     reconciliation: dict[str, Any] | None
     tabulation: dict[str, Any]
     audit: dict[str, Any] | None
+    voters: dict[str, Any] | None = None  # results/voters.json: the voter checks, counts only
 
 
 def ledger_check(store: Store, public_keys: Sequence[str] | None = None) -> tuple[Check, int | None]:
@@ -148,7 +149,8 @@ def results_history_of(store: Store) -> Check:
 
 
 def collect(store: Store) -> Evidence:
-    """Run the ledger, tabulation, reconciliation, results and audit checks on a store."""
+    """Run the ledger, tabulation, reconciliation, results and audit checks on a store, and
+    add the voter checks recorded in it."""
     from ..reconcile import bundled_inputs, compute_reconciliation
     from .audit_view import audit_check, audit_data
 
@@ -167,8 +169,13 @@ def collect(store: Store) -> Evidence:
     audit = audit_data(store)
     checks.append(audit_check(audit))
     checks.append(results_history_of(store))
+    from ..voters import store_evidence
+
+    voters = store_evidence.load(store)  # None when the voter checks were never run
+    if voters is not None:
+        checks += store_evidence.checks_of(voters)
     return Evidence(checks=checks, reconciliation=reconciliation, tabulation=tabulation,
-                    audit=audit)
+                    audit=audit, voters=voters)
 
 
 def collect_checks(store: Store) -> list[Check]:

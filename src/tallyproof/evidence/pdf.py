@@ -72,6 +72,26 @@ def render_pdf(ctx: dict[str, Any]) -> bytes:
         _p(pdf, f"Question: {cl['question']}")
         _p(pdf, f"Answer: {cl['finding']}")
 
+    voters = ctx["voters"]
+    if voters:
+        _h(pdf, "Voter files: method and privacy", 2)
+        _p(pdf, f"Privacy. {voters['privacy']}")
+        _p(pdf, f"Method. {voters['method_notes']}")
+        _p(pdf, "Rules applied: " + "; ".join(voters["rules"]) + "."
+           + (" Ballots counted per precinct are the CVRs in this report's store."
+              if voters["ballots_from_cvrs"] else ""))
+        if voters["precision_recall"]:
+            _table(pdf, "Matching against planted truth (synthetic data): precision and recall",
+                   ["Matches", "Planted", "Found", "True found", "Precision", "Recall"],
+                   [[r["kind"], f"{r['planted']:,}", f"{r['found']:,}", f"{r['true_found']:,}",
+                     r["precision"], r["recall"]] for r in voters["precision_recall"]],
+                   (70, 22, 22, 26, 25, 25))
+        if voters["inputs"]:
+            _table(pdf, "Voter files read (SHA-256; the files themselves are not published)",
+                   ["File", "Name", "SHA-256"],
+                   [[f["kind"], f["name"], f["sha256"]] for f in voters["inputs"]],
+                   (25, 35, 130))
+
     if ctx["shares_plot"]:
         _keep_room(pdf, 20 + _img_height(ctx["shares_plot"]))
     _h(pdf, "Contest results", 2)

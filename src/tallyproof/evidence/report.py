@@ -186,9 +186,18 @@ def report_context(store: Store, ev: Evidence, epoch: int | None = None) -> dict
         "risk_limit_text": RISK_LIMIT_TEXT.format(
             pct=_pct_text(audit["risk_limit"]), conf=_pct_text(1 - audit["risk_limit"]))
         if audit and audit.get("risk_limit") is not None else "",
+        "voters": _voters_view(ev.voters),
         "ledger_root": ledger.details.get("root") if ledger and ledger.status != "not_run" else None,
         "ledger_size": ledger.details.get("tree_size") if ledger else None,
     }
+
+
+def _voters_view(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    from ..voters.store_evidence import report_view
+
+    return report_view(doc)
 
 
 def _check_view(c: Check) -> dict[str, Any]:

@@ -146,23 +146,23 @@ def double_voting(con: Any, history: pa.Table, rules: Rules, have_roll: bool) ->
     status = "fail" if within[0] else "pass"
     if have_roll:
         full = matching.has_full_dob(con)
-        observed, exp = matching.link_across_counties(con, full)
-        details.update({"cross_county_pairs": observed,
+        observed, across, exp = matching.link_registrations(con, full)
+        details.update({"registration_pairs": observed, "cross_county_pairs": across,
                         "expected_coincidental": exp.to_json(),
                         "match_key": "name + full date of birth" if full
                         else "name + birth year"})
-        summary += (f"; {observed} pairs of voters credited in different counties share a "
-                    f"name and {'full date of birth' if full else 'birth year'}, "
-                    f"{exp.mean:.1f} expected by chance (95% range {exp.low}–{exp.high}; "
-                    "McDonald & Levitt 2008)")
+        summary += (f"; {observed} pairs of different registrations credited in this election "
+                    f"share a name and {'full date of birth' if full else 'birth year'} "
+                    f"({across} of them in different counties), {exp.mean:.1f} expected by "
+                    f"chance (95% range {exp.low}–{exp.high}; McDonald & Levitt 2008)")
         if full and observed > exp.high:
             status = "fail"
             summary += f"; {observed - exp.high} or more are more than chance explains"
         elif not full:
             summary += "; a match on birth year alone cannot show one person voted twice"
     else:
-        details["cross_county_pairs"] = None
-        summary += "; across counties not checked (needs the voter roll)"
+        details["registration_pairs"] = details["cross_county_pairs"] = None
+        summary += "; across registrations not checked (needs the voter roll)"
     return Check(DOUBLE, status, summary + ".", details)
 
 

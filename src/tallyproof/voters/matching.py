@@ -49,7 +49,7 @@ class Expected:
     candidate_pairs: int  # pairs sharing name and birth year
 
     def to_json(self) -> dict[str, Any]:
-        return {"mean": round(self.mean, 3), "interval_95": [self.low, self.high],
+        return {"mean": self.mean, "interval_95": [self.low, self.high],
                 "basis": self.basis, "candidate_pairs": self.candidate_pairs}
 
 
@@ -143,28 +143,34 @@ def _expected_between(con: duckdb.DuckDBPyConnection, a: str, b: str, full: bool
     return expected(float(mean), "birth_year", int(cells))
 
 
-def link_across_counties(con: duckdb.DuckDBPyConnection, full: bool) -> tuple[int, Expected]:
-    """Table ``double_matches``: pairs of voters credited in the election under different
-    registrations in different counties who share the matching key; and the expected
-    coincidental pairs (same birthday argument within one list)."""
+def link_registrations(con: duckdb.DuckDBPyConnection, full: bool) -> tuple[int, int, Expected]:
+    """Table ``double_matches``: pairs of *different* registrations (another county, or another
+    registration number in the same county) credited in the election that share the matching
+    key; returns (pairs, pairs in different counties, expected coincidental pairs).
+
+    The expectation is the same birthday argument within one list: the pairs of different
+    registrations that share name and birth year, Σ_cell n(n−1)/2, of which the different
+    people share the full date with probability 1/365 (module docstring)."""
     on = "a.dob = b.dob" if full else "a.y = b.y"
+    con.execute("""CREATE OR REPLACE TEMP TABLE voted_reg AS
+        SELECT DISTINCT county, voter_id, f, l, y, dob FROM voted""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE double_matches AS
         SELECT a.county AS county_a, a.voter_id AS voter_id_a, b.county AS county_b,
                b.voter_id AS voter_id_b, a.f, a.l, a.dob, a.y
-        FROM voted a JOIN voted b ON a.f = b.f AND a.l = b.l AND {on}
-        WHERE a.county < b.county
+        FROM voted_reg a JOIN voted_reg b ON a.f = b.f AND a.l = b.l AND {on}
+        WHERE (a.county, a.voter_id) < (b.county, b.voter_id)
     """)
-    observed = con.execute("SELECT count(*) FROM double_matches").fetchall()[0][0]  # type: ignore[index]
-    # pairs in different counties sharing name and year: (n² − Σ_c n_c²) / 2 per cell
+    observed, across = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE county_a <> county_b) FROM double_matches"
+    ).fetchall()[0]  # type: ignore[misc]
     cells = con.execute("""
-        SELECT coalesce(sum((n * n - s2) / 2), 0) FROM (
-          SELECT f, l, y, sum(nc) n, sum(nc * nc) s2 FROM
-            (SELECT f, l, y, county, count(*) nc FROM voted GROUP BY ALL) GROUP BY f, l, y)
+        SELECT coalesce(sum(n * (n - 1) / 2), 0)::BIGINT FROM (
+          SELECT f, l, y, count(*) n FROM voted_reg GROUP BY ALL)
     """).fetchall()[0][0]  # type: ignore[index]
     if full:
-        return observed, expected((int(cells) - observed) / (DAYS - 1), "full_birth_date",
-                                  int(cells))
-    # with the year only, every pair sharing name and year between counties is as likely
-    # two people as one: nothing above chance can be shown (the expectation is the count)
-    return observed, expected(float(cells), "birth_year", int(cells))
+        return observed, across, expected((int(cells) - observed) / (DAYS - 1),
+                                          "full_birth_date", int(cells))
+    # with the year only, every pair sharing name and year is as likely two people as one:
+    # nothing above chance can be shown (the expectation is the count)
+    return observed, across, expected(float(cells), "birth_year", int(cells))

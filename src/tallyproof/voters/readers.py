@@ -14,7 +14,8 @@ Four kinds of file, each normalised to one canonical schema (see docs/voters.md)
                death_date, state.
 
 Layouts: ``tallyproof`` (the documented CSV, the column names above), ``nc`` (North Carolina
-``ncvhis`` voter history, tab-separated) and ``ga`` (Georgia voter history CSV). Files are read
+``ncvoter`` roll and ``ncvhis`` voter history, tab-separated) and ``ga`` (Georgia's
+pipe-delimited voter list and its voter history CSV: :mod:`.georgia`). Files are read
 in batches with every column as text, then converted column by column; the first bad value is
 reported with file, line and field (:class:`~tallyproof.errors.InputError`).
 """
@@ -32,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import InputError
+from . import georgia
 
 Kind = str  # "roll" | "history" | "mail" | "deaths"
 
@@ -77,17 +79,8 @@ class Layout:
     delimiter: str
     columns: dict[str, str]  # canonical name -> column in the file
     methods: dict[str, str] | None = None  # file's voting method -> canonical method
-    derive: Callable[[dict[str, pa.Array]], None] | None = None
-
-
-def _ga_method(cols: dict[str, pa.Array]) -> None:
-    # Georgia flags absentee ("Y"/"N") and provisional ("Y"/"N"); absentee covers early
-    # in person and mail alike in the history file, so "Y" is read as "mail" only when the
-    # user's layout says so — here: absentee -> early (the file cannot tell them apart).
-    absentee = pc.equal(pc.utf8_upper(pc.utf8_trim_whitespace(cols.pop("_absentee"))), "Y")
-    provisional = pc.equal(pc.utf8_upper(pc.utf8_trim_whitespace(cols.pop("_provisional"))), "Y")
-    cols["method"] = pc.if_else(provisional, "provisional",
-                                pc.if_else(absentee, "early", "in_person"))
+    # turns the file's own columns ("_"-prefixed) into canonical ones: (columns, file, line)
+    derive: Callable[[dict[str, pa.Array], Path, int], None] | None = None
 
 
 LAYOUTS: dict[tuple[str, str], Layout] = {}
@@ -118,7 +111,16 @@ LAYOUTS[("ga", "history")] = Layout(
     {"county": "County Name", "voter_id": "Voter Registration #",
      "election_date": "Election Date", "_absentee": "Absentee",
      "_provisional": "Provisional"},
-    derive=_ga_method,
+    derive=georgia.history,
+)
+# Georgia voter list (Georgia_Daily_VoterBase): pipe-delimited, birth year only.
+LAYOUTS[("ga", "roll")] = Layout(
+    "ga", "roll", "|",
+    {"_county_code": "COUNTY_CODE", "voter_id": "REGISTRATION_NUMBER",
+     "first": "FIRST_NAME", "last": "LAST_NAME", "birth_year": "BIRTHDATE",
+     "precinct": "COUNTY_PRECINCT_ID", "status": "VOTER_STATUS",
+     "registration_date": "REGISTRATION_DATE"},
+    derive=georgia.roll,
 )
 
 
@@ -234,7 +236,7 @@ def read_voter_file(path: str | Path, kind: Kind, layout: str = "tallyproof",
         cols: dict[str, pa.Array] = {c: batch.column(f) for c, f in lay.columns.items()
                                      if f in header}
         if lay.derive is not None:
-            lay.derive(cols)
+            lay.derive(cols, path, line0)
         if lay.methods is not None:
             upper = pc.utf8_upper(pc.utf8_trim_whitespace(cols["method"]))
             known = pc.is_in(upper, pa.array(list(lay.methods)))

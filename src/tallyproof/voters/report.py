@@ -7,7 +7,6 @@ for synthetic data with planted truth, the precision and recall of the matching.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..evidence.claims import claims_from_checks
+from ..store import sha256_file
 from . import matching, truth
 from .checks import DECEASED, DOUBLE, LATE, OVERVOTE, Rules, VoterData, run_all
 from .readers import read_voter_file
@@ -48,14 +48,6 @@ class VoterFiles:
     truth: Path | None = None  # planted truth (synthetic data): adds precision and recall
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _read_ballots(path: Path) -> pa.Table:
     try:
         t = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
@@ -72,22 +64,27 @@ def _read_ballots(path: Path) -> pa.Table:
     return t.select(["county", "precinct", "ballots"])
 
 
-def voter_evidence(files: VoterFiles, rules: Rules,
-                   match_list: Path | None = None) -> dict[str, Any]:
-    """Run the checks on the files given and return the evidence document (counts only)."""
+def voter_evidence(files: VoterFiles, rules: Rules, match_list: Path | None = None,
+                   ballots: pa.Table | None = None) -> dict[str, Any]:
+    """Run the checks on the files given and return the evidence document (counts only).
+
+    ``ballots`` (county, precinct, ballots): the ballots counted per precinct when they come
+    from elsewhere than a file (an election store's CVRs), instead of ``files.ballots``."""
+    if ballots is not None and files.ballots is not None:
+        raise UsageError("ballots counted per precinct given twice (a file and a table)")
     data = VoterData(
         roll=read_voter_file(files.roll, "roll", files.roll_layout) if files.roll else None,
         history=read_voter_file(files.history, "history", files.layout)
         if files.history else None,
         mail=read_voter_file(files.mail, "mail") if files.mail else None,
         deaths=read_voter_file(files.deaths, "deaths") if files.deaths else None,
-        ballots=_read_ballots(files.ballots) if files.ballots else None,
+        ballots=_read_ballots(files.ballots) if files.ballots else ballots,
     )
     con = matching.connect()
     checks = run_all(data, rules, match_list=match_list, con=con)
     doc: dict[str, Any] = {
         "rules": rules.to_json(),
-        "inputs": {k: {"name": p.name, "sha256": _sha256(p)}
+        "inputs": {k: {"name": p.name, "sha256": sha256_file(p)}
                    for k, p in (("roll", files.roll), ("history", files.history),
                                 ("mail", files.mail), ("deaths", files.deaths),
                                 ("ballots", files.ballots)) if p is not None},
