@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import StoreError
+from ..errors import StoreBusy, StoreError
 from ..ledger.keys import load_verifier
 from ..ledger.log import load_checkpoints
 from ..state.spec import StateSpec, load_spec
@@ -44,26 +44,30 @@ def _results_json(root: Path, name: str) -> dict[str, Any] | None:
 class CountyRow:
     id: str
     name: str
-    cards: int
+    cards: int | None  # None while a job writes the store (``busy``)
     checkpoint_size: int | None
     checkpoint_root: str | None
     accounting: str  # pass / fail / not_run (results/reconciliation.json)
     results_check: str  # the county's official_results check, or not_run
     checks: tuple[tuple[str, str, str], ...]  # the county's reconciliation checks
+    busy: bool = False  # a job holds the store's writer lock: it cannot be read just now
 
 
 def _county_row(root: Path, cid: str, name: str, recon: dict[str, Any] | None) -> CountyRow:
     folder = county_store_dir(root, cid)
-    if not (folder / "store.json").exists():  # nothing ingested yet (a county still uploading)
-        return CountyRow(cid, name, 0, None, None, NOT_RUN, NOT_RUN, ())
-    store = Store.open(folder)
-    cps = load_checkpoints(store.log_dir)
-    last = cps[-1].checkpoint if cps else None
     acc = (recon or {}).get("counties", {}).get(cid)
     checks = tuple(tuple(c) for c in acc["checks"]) if acc else ()
     failing = (recon or {}).get("check", {}).get("details", {}).get("failing_counties", [])
     accounting = NOT_RUN if acc is None else "fail" if cid in failing else "pass"
     results = next((s for n, s, _ in checks if n == RESULTS_CHECK), NOT_RUN)
+    if not (folder / "store.json").exists():  # nothing ingested yet (a county still uploading)
+        return CountyRow(cid, name, 0, None, None, NOT_RUN, NOT_RUN, ())
+    try:
+        store = Store.open(folder)
+    except StoreBusy:  # a job is writing it: its cards and checkpoint are known once it ends
+        return CountyRow(cid, name, None, None, None, accounting, results, checks, busy=True)
+    cps = load_checkpoints(store.log_dir)
+    last = cps[-1].checkpoint if cps else None
     return CountyRow(cid, name, store.cvr_count(), last.size if last else None,
                      last.root.hex() if last else None, accounting, results, checks)
 
