@@ -38,7 +38,8 @@ from tallyproof.server.config import Settings
 from tallyproof.server.db import Role
 
 from ..conftest import CHEAP, PASSWORD, Clock
-from .conftest import open_page, serving, sign_in
+from .conftest import DESKTOP, open_page, serving, sign_in
+from .test_browser import axe_source, fits_phone, serious_violations
 
 #: the two statewide contests the walk declares (fewer contests, fewer cards to read)
 CONTESTS = ("president-vice-president", "governor")
@@ -314,6 +315,13 @@ def test_statewide_audit_from_set_up_to_the_public_outcome(walk: Walk, browser: 
     assert public.evaluate("i => i.complete && i.naturalWidth > 0", plot.element_handle())
     assert "risk limit 0.05" in plot.get_attribute("alt")
     walk.shot(public, "present-confirmed")
+    # the pages this walk added, with the plot drawn: no serious axe violation, phone width
+    source = axe_source()
+    for pg, path in ((public, "/present"), (sa, "/state/audit"), (sa, "/state/setup")):
+        pg.set_viewport_size(DESKTOP)
+        pg.goto(walk.url + path)
+        assert serious_violations(pg, source) == [], path
+        assert fits_phone(pg), path
     for pg in (sa, public, *admins.values()):
         assert pg.problems == [], pg.problems
         pg.context.close()
