@@ -6,6 +6,7 @@
     ├── InputError(ValueError)          bad input file: names file, record and field  → exit 2
     ├── UsageError(ValueError)          bad command-line usage or option combination   → exit 2
     ├── StoreError                      the election store is missing, corrupt or locked → exit 2
+    │   └── StoreBusy                   another process is writing the store
     ├── VerificationError               the evidence contradicts the claim             → exit 1
     └── AuditError                      an audit cannot proceed as asked               → exit 2
 
@@ -62,6 +63,10 @@ class UsageError(TallyproofError, ValueError):
 
 class StoreError(TallyproofError):
     """The election store is missing, inconsistent, or the operation would corrupt it."""
+
+
+class StoreBusy(StoreError):
+    """Another process holds the store's writer lock (an ingest or commit is writing it)."""
 
 
 class AuditError(TallyproofError):

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from . import __version__
 from .cvr_table import cvr_schema
-from .errors import StoreError
+from .errors import StoreBusy, StoreError
 from .fsutil import INCOMPLETE, atomic_write_json, exclusive_lock, recover
 from .model import Contest, ContestKind, Election, SourceFile
 
@@ -230,7 +230,7 @@ def _sql_str(p: Path) -> str:
 def locked(root: Path) -> AbstractContextManager[None]:
     """One writer at a time per store (advisory lock on ``.lock``)."""
     return exclusive_lock(
-        root / ".lock", lambda: StoreError(f"{root} is being written by another tallyproof process")
+        root / ".lock", lambda: StoreBusy(f"{root} is being written by another tallyproof process")
     )
 
 

@@ -67,6 +67,11 @@ TABLE = [
     ("POST", "/users/{victim}/revoke", [NO, LOGIN, NO, NO, "303 /users"]),
     # the statewide audit and its boards (no audit started in this state: refused, 409)
     ("GET", "/state/audit", [LOGIN, LOGIN, NO, NO, OK]),
+    ("GET", "/audit/risk.svg", [404] * 5),  # no round measured in this state
+    # the election's set-up (no county_id/contest_id in the table's form: refused, 422)
+    ("GET", "/state/setup", [LOGIN, LOGIN, NO, NO, OK]),
+    ("POST", "/state/setup/county", [NO, LOGIN, NO, NO, 422]),
+    ("POST", "/state/setup/contest", [NO, LOGIN, NO, NO, 422]),
     ("POST", "/state/audit/start", [NO, LOGIN, NO, NO, 422]),
     ("POST", "/state/audit/round", [NO, LOGIN, NO, NO, 409]),
     ("POST", "/state/audit/close", [NO, LOGIN, NO, NO, 409]),

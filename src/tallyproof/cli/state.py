@@ -90,22 +90,10 @@ def register(app: typer.Typer) -> None:
             help="a county's own name for a statewide candidate (repeat)")] = None,
     ) -> None:
         """Declare a statewide contest and how counties name it."""
-        from ..errors import UsageError
-        from ..state.workflow import add_contest, contest_from_options
+        from ..state.workflow import add_contest, contest_from_options, parse_aliases
 
-        aliases: dict[str, dict[str, Any]] = {}
-        for a in alias or []:
-            county, sep, cname = a.partition("=")
-            if not sep:
-                raise UsageError(f"--alias {a!r}: write COUNTY=CONTEST NAME")
-            aliases[county] = {"contest": cname, "candidates": {}}
-        for a in candidate_alias or []:
-            county, sep1, rest = a.partition(":")
-            cid, sep2, cname = rest.partition("=")
-            if not (sep1 and sep2):
-                raise UsageError(f"--candidate-alias {a!r}: write COUNTY:ID=NAME")
-            aliases.setdefault(county, {"contest": name, "candidates": {}})
-            aliases[county]["candidates"][cid] = cname
+        aliases = parse_aliases(alias or [], candidate_alias or [], name, "--alias ",
+                                "--candidate-alias ")
         add_contest(folder, contest_from_options(contest, name, candidate, kind, seats,
                                                  vote_for, aliases))
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from . import public_view, view
+from . import public_view, risk_plot, view
 from .pages import TEMPLATES
 
 
@@ -32,7 +32,7 @@ def state(root: Path) -> dict[str, str]:
 
 def present_state_context(root: Path) -> dict[str, Any]:
     return {"summary": view.state_summary(root), "audit": public_view.audit_progress(root),
-            "board": public_view.state_claims(root), "downloads": public_view.downloads(root)}
+            "risk": risk_plot.risk_history(root), "board": public_view.state_claims(root), "downloads": public_view.downloads(root)}
 
 
 def present_county_context(root: Path, county: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import StoreError
+from ..errors import StoreBusy, StoreError
 from ..ledger.keys import load_verifier
 from ..ledger.log import load_checkpoints
 from ..state.spec import StateSpec, load_spec
@@ -44,17 +44,23 @@ def _results_json(root: Path, name: str) -> dict[str, Any] | None:
 class CountyRow:
     id: str
     name: str
-    cards: int
+    cards: int | None  # None while a job writes the store (``busy``)
     checkpoint_size: int | None
     checkpoint_root: str | None
     accounting: str  # pass / fail / not_run (results/reconciliation.json)
     results_check: str  # the county's official_results check, or not_run
     checks: tuple[tuple[str, str, str], ...]  # the county's reconciliation checks
+    busy: bool = False  # a job holds the store's writer lock: it cannot be read just now
 
 
 def _county_row(root: Path, cid: str, name: str, recon: dict[str, Any] | None) -> CountyRow:
     from ..state.batch_county import is_batch_county, load_batch_county, tallies_dir
 
+    acc = (recon or {}).get("counties", {}).get(cid)
+    checks = tuple(tuple(c) for c in acc["checks"]) if acc else ()
+    failing = (recon or {}).get("check", {}).get("details", {}).get("failing_counties", [])
+    accounting = NOT_RUN if acc is None else "fail" if cid in failing else "pass"
+    results = next((s for n, s, _ in checks if n == RESULTS_CHECK), NOT_RUN)
     if is_batch_county(load_spec(root), cid):  # no CVRs: its batch tallies and their log
         folder = tallies_dir(root, cid)
         cards = load_batch_county(folder).cards if (folder / "tallies.json").exists() else 0
@@ -63,15 +69,14 @@ def _county_row(root: Path, cid: str, name: str, recon: dict[str, Any] | None) -
         folder = county_store_dir(root, cid)
         if not (folder / "store.json").exists():  # nothing ingested yet (still uploading)
             return CountyRow(cid, name, 0, None, None, NOT_RUN, NOT_RUN, ())
-        store = Store.open(folder)
+        try:
+            store = Store.open(folder)
+        except StoreBusy:  # a job is writing it: its cards and checkpoint are known once it ends
+            return CountyRow(cid, name, None, None, None, accounting, results, checks,
+                             busy=True)
         cards = store.cvr_count()
         cps = load_checkpoints(store.log_dir)
     last = cps[-1].checkpoint if cps else None
-    acc = (recon or {}).get("counties", {}).get(cid)
-    checks = tuple(tuple(c) for c in acc["checks"]) if acc else ()
-    failing = (recon or {}).get("check", {}).get("details", {}).get("failing_counties", [])
-    accounting = NOT_RUN if acc is None else "fail" if cid in failing else "pass"
-    results = next((s for n, s, _ in checks if n == RESULTS_CHECK), NOT_RUN)
     return CountyRow(cid, name, cards, last.size if last else None,
                      last.root.hex() if last else None, accounting, results, checks)
 

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from ..audit.records import load_records
+from .audit_status import STATUS_HISTORY
 
 
 def _json(path: Path) -> Any:
@@ -78,8 +79,8 @@ def audit_view(state: Path, counties: list[str], names: dict[str, str]) -> dict[
                     f"{text}; " + (f"waiting for {owed:,}" if owed else
                                    "in the measured risk" if status else "not measured yet")}
     history = []
-    for p in sorted((folder / "history").glob("round-*.json")) if (folder / "history").exists() \
-            else []:
+    for p in sorted((folder / STATUS_HISTORY).glob("round-*.json")) \
+            if (folder / STATUS_HISTORY).exists() else []:
         h = _json(p)
         history.append((int(p.stem.split("-")[1]), {
             c["contest_id"]: (int(c.get("ballots_examined", 0)), float(c["measured_risk"]))

@@ -164,9 +164,30 @@ def state_audit_status(root: Path, ex: Executor, *, write: bool = True) -> State
                               dict(sorted(waiting_all.items())))
     if write:  # the latest, and the history the statewide report plots (one per round)
         atomic_write_json(audit_dir(root) / "status.json", status.to_json())
-        atomic_write_json(audit_dir(root) / "history" / f"round-{len(rounds):03d}.json",
-                          status.to_json())
+        if rounds:
+            atomic_write_json(status_history_path(root, len(rounds)), status.to_json())
     return status
+
+
+#: the last status measured in each round (``audit/history/round-NNN.json``): the risk over
+#: rounds, which the statewide report and the control room plot
+STATUS_HISTORY = "history"
+
+
+def status_history_path(root: Path, round_number: int) -> Path:
+    return audit_dir(root) / STATUS_HISTORY / f"round-{round_number:03d}.json"
+
+
+def status_history(root: Path) -> list[dict[str, Any]]:
+    """The status last measured in each round, in round order (rounds never measured are
+    absent): what the statewide risk was after round 1, 2, ... The latest is also
+    ``audit/status.json``."""
+    import orjson
+
+    folder = audit_dir(root) / STATUS_HISTORY
+    found = sorted((int(p.stem.removeprefix("round-")), p) for p in folder.glob("round-*.json")
+                   if p.stem.removeprefix("round-").isdigit()) if folder.is_dir() else []
+    return [orjson.loads(p.read_bytes()) for _, p in found]
 
 
 def discrepancies_by_county(status: StateAuditStatus) -> dict[str, dict[str, dict[str, int]]]:

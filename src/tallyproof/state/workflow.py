@@ -196,6 +196,28 @@ def contest_from_options(cid: str, name: str, candidates: Sequence[str], kind: s
                          for c, a in (aliases or {}).items()})
 
 
+def parse_aliases(alias: Sequence[str], candidate_alias: Sequence[str], name: str,
+                  alias_label: str = "", candidate_label: str = "") -> dict[str, Any]:
+    """A statewide contest's aliases (the ``aliases`` of :func:`contest_from_options`) from
+    ``COUNTY=CONTEST NAME`` and ``COUNTY:CANDIDATE_ID=NAME`` lines, as the command line and the
+    control room's set-up page take them. A candidate alias without a contest alias keeps the
+    statewide contest's ``name``. The labels name the option (or field) in an error."""
+    aliases: dict[str, dict[str, Any]] = {}
+    for a in alias:
+        county, sep, cname = a.partition("=")
+        if not sep:
+            raise UsageError(f"{alias_label}{a!r}: write COUNTY=CONTEST NAME")
+        aliases[county] = {"contest": cname, "candidates": {}}
+    for a in candidate_alias:
+        county, sep1, rest = a.partition(":")
+        cid, sep2, cname = rest.partition("=")
+        if not (sep1 and sep2):
+            raise UsageError(f"{candidate_label}{a!r}: write COUNTY:ID=NAME")
+        aliases.setdefault(county, {"contest": name, "candidates": {}})
+        aliases[county]["candidates"][cid] = cname
+    return aliases
+
+
 def check_store_exists(root: Path, county: str) -> None:
     if not (county_store_dir(root, county) / "store.json").exists():
         raise StoreError(f"county {county} has no store yet: ingest its exports first")

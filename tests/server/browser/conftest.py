@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,13 +54,21 @@ def live_root(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.fixture(scope="session")
 def live(live_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """The server, with a state admin ``sa``; stopped at the end of the session."""
-    import uvicorn
-
     db = tmp_path_factory.mktemp("livedb") / "control-room.sqlite"
     app = create_app(Settings(live_root, f"sqlite:///{db}", password_cost=CHEAP, now=Clock(),
                               live_interval=0.2, live_lifetime=30.0))
     with app.state.sessionmaker.begin() as s:
         create_user(s, app.state.hasher, "sa", PASSWORD, Role.STATE_ADMIN, None, Clock()())
+    with serving(app) as url:
+        yield Live(url, live_root, tmp_path_factory.mktemp("screenshots"))
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve ``app`` (uvicorn in a thread, a free loopback port) and yield its URL; stopped
+    as by Ctrl-C at the end, so open event streams end."""
+    import uvicorn
+
     server = Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -68,10 +77,12 @@ def live(live_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             raise RuntimeError("the test server did not start")
         thread.join(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield Live(f"http://127.0.0.1:{port}", live_root, tmp_path_factory.mktemp("screenshots"))
-    server.handle_exit(signal.SIGINT, None)  # as Ctrl-C: the open event streams end
-    thread.join(30)
-    assert not thread.is_alive()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.handle_exit(signal.SIGINT, None)
+        thread.join(30)
+        assert not thread.is_alive()
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +105,13 @@ def browser() -> Iterator[Any]:
 def page(browser: Any) -> Iterator[Any]:
     """A fresh context (no cookies) at desktop width, counting SSE events; console errors (a CSP refusal among
     them), page errors and failed responses are collected in ``page.problems``."""
+    pg = open_page(browser)
+    yield pg
+    pg.context.close()
+
+
+def open_page(browser: Any) -> Any:
+    """A page in a new context (its own cookies), as the ``page`` fixture's."""
     ctx = browser.new_context(viewport=DESKTOP)
     ctx.add_init_script(SSE_COUNTERS)
     pg = ctx.new_page()
@@ -102,13 +120,12 @@ def page(browser: Any) -> Iterator[Any]:
     pg.on("pageerror", lambda e: pg.problems.append(str(e)))
     pg.on("response", lambda r: pg.problems.append(f"{r.status} {r.url}")
           if r.status >= 400 else None)
-    yield pg
-    ctx.close()
+    return pg
 
 
-def sign_in(page: Any, url: str, username: str = "sa") -> None:
+def sign_in(page: Any, url: str, username: str = "sa", password: str = PASSWORD) -> None:
     page.goto(url + "/login")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]:has-text('Sign in')")
     page.wait_for_url(lambda u: not u.endswith("/login"))

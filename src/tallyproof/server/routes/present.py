@@ -4,10 +4,10 @@ No login; it changes nothing."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from .. import fragments, live, public_view
+from .. import fragments, live, public_view, risk_plot
 from ..deps import KnownCounty, Viewer, settings
 from ..pages import render
 
@@ -20,6 +20,15 @@ def present_state(request: Request, who: Viewer) -> Response:
     version = live.version(root)  # before the reads: a change after it is sent live
     return render(request, "present.html", who, live_version=version,
                   **fragments.present_state_context(root))
+
+
+@router.get("/audit/risk.svg")
+def risk_svg(request: Request) -> Response:
+    """The statewide risk per contest over rounds (:mod:`..risk_plot`)."""
+    h = risk_plot.risk_history(settings(request).state_dir)
+    if h is None:
+        raise HTTPException(404, "no risk measured yet")
+    return Response(risk_plot.svg(h), media_type="image/svg+xml")
 
 
 @router.get("/present/{county}")

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from ...errors import TallyproofError
 from ...state.audit import CARD_KINDS, load_state_rounds
-from .. import activity, audit_control, boards
+from .. import activity, audit_control, boards, risk_plot
 from ..deps import CSRF, DB, StateAdmin, settings
 from ..pages import render
 
@@ -33,7 +33,8 @@ def audit_page(request: Request, s: DB, who: StateAdmin) -> Response:
     return render(request, "state_audit.html", who, params=audit_control.params_or_none(root),
                   rounds=[(r, boards.is_closed(s, r.number), boards.round_boards(s, r.number))
                           for r in rounds],
-                  measured=audit_control.last_status(root), kinds=CARD_KINDS)
+                  measured=audit_control.last_status(root), kinds=CARD_KINDS,
+                  risk=risk_plot.risk_history(root))
 
 
 @router.post("/state/audit/start", dependencies=[CSRF])
