@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,16 +72,25 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         source_date_epoch,
     )
 
+    from ..ledger.verified import record_path, verified_report
+
     out = Path(out)
-    with staged_bundle(out) as stage:
-        _copy_store(store.root, stage / STORE_DIR)
+    digests: dict[str, str] = {}
+    with staged_bundle(out, digests) as stage:
+        copied = _copy_store(store.root, stage / STORE_DIR)
         bstore = Store(stage / STORE_DIR)
-        evidence = collect(bstore)
-        _require_committed(evidence)
+        # the copies were hashed as they were written: when they are the files the store's
+        # recorded verification read, that verification stands for the bundled log too
+        with bstore.reading_cvrs_once():
+            evidence = collect(bstore, verified_report(bstore, copied, record_path(store)))
+            _require_committed(evidence)
+            ctx = report_context(bstore, evidence)
+        digests.update({f"{STORE_DIR}/{rel}": d for rel, d in copied.items()})
         if evidence.reconciliation is not None:
             # as the report shows it: recomputed now, so a reconciliation made before the
             # last commit (or another stage) is never bundled stale beside a fresh report
             (bstore.results_dir / RECONCILIATION_FILE).write_bytes(_json(evidence.reconciliation))
+            digests.pop(f"{STORE_DIR}/results/{RECONCILIATION_FILE}", None)
         epoch = source_date_epoch(bstore.election)
         (stage / "evidence").mkdir()
         (stage / "evidence" / TABULATION_FILE).write_bytes(_json(evidence.tabulation))
@@ -90,7 +99,6 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         claims = claims_from_checks(evidence.checks, COUNTY_CHECKS)  # as the report does
         (stage / "evidence" / "claims.json").write_bytes(
             _json({"schema_version": 1, "claims": [c.to_json() for c in claims]}))
-        ctx = report_context(bstore, evidence)
         (stage / "report").mkdir()
         (stage / "report" / "report.html").write_bytes(render_html(ctx).encode("utf-8"))
         from .pdf import render_pdf
@@ -104,11 +112,13 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
 
 
 @contextlib.contextmanager
-def staged_bundle(out: Path) -> Iterator[Path]:
+def staged_bundle(out: Path, digests: Mapping[str, str] | None = None) -> Iterator[Path]:
     """Build a bundle in a private staging folder beside ``out``; on success write its
     SHA256SUMS and rename it into place (replacing an earlier bundle at ``out``), on any
     error remove it, so ``out`` is the old bundle or the new one, never half of one. Every
-    kind of bundle (county, hand count, state) is published through here."""
+    kind of bundle (county, hand count, state) is published through here. ``digests``
+    (filled in by the caller inside the block): SHA-256 of files already hashed as they were
+    written, by bundle path, so SHA256SUMS does not hash them again."""
     if out.exists() and any(out.iterdir()) and not (out / BUNDLE_JSON).exists():
         raise UsageError(f"{out} exists, is not empty and is not a bundle; choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +126,7 @@ def staged_bundle(out: Path) -> Iterator[Path]:
     os.chmod(stage, 0o755)  # a bundle is for publishing (mkdtemp makes it private)
     try:
         yield stage
-        write_sums(stage)
+        write_sums(stage, digests)
         if out.exists():
             shutil.rmtree(out)
         os.replace(stage, out)
@@ -139,7 +149,10 @@ def _require_committed(evidence: Any) -> None:
                          "what changed")
 
 
-def _copy_store(src: Path, dst: Path) -> None:
+def _copy_store(src: Path, dst: Path) -> dict[str, str]:
+    """Copy the store's evidence files, hashing each as it is copied (one read per file);
+    returns their SHA-256 by path relative to the store."""
+    digests: dict[str, str] = {}
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
         if path.is_symlink():
@@ -150,7 +163,18 @@ def _copy_store(src: Path, dst: Path) -> None:
             continue
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        digests[rel.as_posix()] = copy_hashing(path, target)
+    return digests
+
+
+def copy_hashing(src: Path, dst: Path, chunk: int = 1 << 20) -> str:
+    """Copy ``src`` to ``dst`` and return the SHA-256 of the bytes copied."""
+    h = hashlib.sha256()
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while block := fin.read(chunk):
+            h.update(block)
+            fout.write(block)
+    return h.hexdigest()
 
 
 def _bundle_meta(store: Store, evidence: Any, epoch: int) -> dict[str, Any]:
@@ -190,9 +214,11 @@ def iter_files(folder: Path) -> list[str]:
                   if p.is_file() and not p.is_symlink())
 
 
-def write_sums(folder: Path) -> None:
-    lines = [f"{sha256_file(folder / rel)}  {rel}\n" for rel in iter_files(folder)
-             if rel != SUMS_FILE]
+def write_sums(folder: Path, digests: Mapping[str, str] | None = None) -> None:
+    """``SHA256SUMS`` of every other file (``digests``: hashes already known, by path)."""
+    known = digests or {}
+    lines = [f"{known[rel] if rel in known else sha256_file(folder / rel)}  {rel}\n"
+             for rel in iter_files(folder) if rel != SUMS_FILE]
     (folder / SUMS_FILE).write_text("".join(lines), encoding="utf-8")
 
 
