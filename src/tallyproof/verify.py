@@ -125,18 +125,6 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
     """Run every check on an extracted bundle folder (``public_keys``: trusted log keys;
     ``require``: checks that must have run, see :mod:`tallyproof.verdict`; ``digests``: the
     files' SHA-256 when the zip extraction already computed them)."""
-    from .evidence.audit_view import audit_check, audit_data
-    from .evidence.collect import (
-        TABULATION_FILE,
-        compute_tabulation,
-        ledger_check,
-        not_reconciled,
-        published_tabulations,
-        results_history_of,
-        tabulation_check,
-    )
-    from .reconcile import RECONCILIATION_FILE, bundled_inputs, compute_reconciliation
-
     manifest = manifest_check(folder, digests)
     checks: list[Check] = [manifest]
     try:
@@ -174,6 +162,25 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
                             "not re-checked: files listed in SHA256SUMS are missing"))
         return _report(checks, require)
     store = _open_store(folder)
+    with store.reading_cvrs_once():  # every check below reads the one decoded CVR table
+        _county_checks(folder, store, public_keys, checks)
+    return _report(checks, require)
+
+
+def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None,
+                   checks: list[Check]) -> None:
+    """The checks of a county bundle's store, appended to ``checks``."""
+    from .evidence.audit_view import audit_check, audit_data
+    from .evidence.collect import (
+        TABULATION_FILE,
+        compute_tabulation,
+        ledger_check,
+        not_reconciled,
+        published_tabulations,
+        results_history_of,
+        tabulation_check,
+    )
+    from .reconcile import RECONCILIATION_FILE, bundled_inputs, compute_reconciliation
 
     def run(name: str, fn: Any) -> Any:
         try:
@@ -224,7 +231,6 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
                                                  reconciliation, audit))
         if rc is not None:
             checks.append(rc)
-    return _report(checks, require)
 
 
 def _report(checks: list[Check], require: Sequence[str] = (),
@@ -243,7 +249,7 @@ def _audit_checks(folder: Path, store: Store, audit: dict[str, Any] | None,
 
     published = _load_json(folder / "evidence" / "checks.json")
     entry = next((c for c in published.get("checks", []) if c.get("name") == "audit"), None)
-    return [*audit_recheck(store, entry), status]
+    return [*audit_recheck(store, entry, audit), status]
 
 
 def _report_check(folder: Path, store: Store, checks: list[Check], tabulation: dict[str, Any],
