@@ -183,9 +183,12 @@ class Store:
         return pq.read_table(self.manifest_path)
 
     def duckdb(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with views ``cvrs`` and (when present) ``manifest``."""
+        """A DuckDB connection with views ``cvrs`` and (when present) ``manifest`` (inside
+        :meth:`reading_cvrs_once`, ``cvrs`` is the table already in memory)."""
         con = duckdb.connect()
-        if self.cvrs_path.exists():
+        if self.cvrs_path.exists() and self._one_read:  # the table already decoded, shared
+            con.register("cvrs", self.cvrs())
+        elif self.cvrs_path.exists():
             con.execute(f"CREATE VIEW cvrs AS SELECT * FROM read_parquet('{_sql_str(self.cvrs_path)}')")
         if self.manifest_path.exists():
             con.execute(
