@@ -133,3 +133,25 @@ def test_verify_never_relies_on_a_record(store: Store, tmp_path: Path) -> None:
     assert not (paths.folder / "store" / "log" / "verified.json").exists()
     got = verify_bundle(paths.folder)
     assert not got.ok and "ledger" in {c.name for c in got.checks if c.status == "fail"}
+
+
+def test_a_zip_deflated_ahead_is_the_same_bytes(tmp_path: Path) -> None:
+    import os
+
+    from tallyproof.errors import UsageError
+    from tallyproof.evidence.bundle import DEFLATE_AHEAD_BYTES, deflate_ahead, write_zip
+
+    folder = tmp_path / "f"
+    (folder / "store").mkdir(parents=True)
+    big = os.urandom(DEFLATE_AHEAD_BYTES) + b"tallyproof " * 300_000  # random, then repetitive
+    (folder / "store" / "big.bin").write_bytes(big)
+    (folder / "a.txt").write_text("small\n", encoding="utf-8")
+    ahead = deflate_ahead(folder, ["store/big.bin", "a.txt"])
+    assert list(ahead) == ["store/big.bin"]  # small files are deflated on the spot
+    write_zip(folder, tmp_path / "plain.zip", 0)
+    write_zip(folder, tmp_path / "ahead.zip", 0, ahead)
+    assert (tmp_path / "ahead.zip").read_bytes() == (tmp_path / "plain.zip").read_bytes()
+    (folder / "store" / "big.bin").write_bytes(big + b"!")
+    with pytest.raises(UsageError, match="changed"):
+        write_zip(folder, tmp_path / "stale.zip", 0, ahead)
+    assert not (tmp_path / "stale.zip").exists()
