@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import hashlib
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,7 +36,7 @@ from .errors import Failure, InputError, TallyproofError
 from .bundle_zip import open_zip, parse_sums, safe_extract  # noqa: F401 - safe_extract re-exported
 from .evidence.bundle import BUNDLE_JSON, STORE_DIR, SUMS_FILE, iter_files
 from .evidence.checks import Check
-from .store import STORE_SCHEMA_VERSION, Store
+from .store import STORE_SCHEMA_VERSION, Store, sha256_file
 from .verdict import ESSENTIAL, Verdict, judge
 
 
@@ -73,7 +72,7 @@ def manifest_check(folder: Path, digests: dict[str, str] | None = None) -> Check
     extra = sorted(present - set(listed))
 
     def digest(rel: str) -> str:
-        return digests[rel] if digests is not None and rel in digests else _sha256(folder / rel)
+        return digests[rel] if digests is not None and rel in digests else sha256_file(folder / rel)
 
     altered = sorted(rel for rel in sorted(set(listed) & present) if digest(rel) != listed[rel])
     failed = bool(missing or extra or altered or bad_lines or links)
@@ -84,14 +83,6 @@ def manifest_check(folder: Path, digests: dict[str, str] | None = None) -> Check
     return Check("bundle.manifest", "fail" if failed else "pass", summary,
                  {"files": len(listed), "missing": missing, "extra": extra, "altered": altered,
                   "malformed_lines": bad_lines, "symlinks": links})
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _load_json(path: Path) -> Any:
