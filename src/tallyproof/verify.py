@@ -171,49 +171,71 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         results_history_of,
         tabulation_check,
     )
+    from .ledger.parallel import processes_for, run_pair
     from .reconcile import RECONCILIATION_FILE, bundled_inputs, compute_reconciliation
 
-    def run(name: str, fn: Any) -> Any:
+    def run(name: str, fn: Any, into: list[Check] = checks) -> Any:
         try:
             return fn()
         except DAMAGE as exc:
-            checks.append(Check(name, "fail", f"could not be re-checked: {_damage(exc, folder)}"))
+            into.append(Check(name, "fail", f"could not be re-checked: {_damage(exc, folder)}"))
             return None
 
-    got = run("ledger", lambda: ledger_check(store, public_keys))
-    if got is not None:
-        checks.append(got[0])
-    tabulation = run("tabulation", lambda: compute_tabulation(store))
-    if tabulation is not None:
-        published = run("tabulation", lambda: [
-            (f"evidence/{TABULATION_FILE}", _load_json(folder / "evidence" / TABULATION_FILE)),
-            *((f"store/{w}", d) for w, d in published_tabulations(store))])
-        if published is not None:
-            checks.append(tabulation_check(tabulation, published))
-    reconciliation: dict[str, Any] | None = None
-    if (store.results_dir / RECONCILIATION_FILE).exists():
-        def recon() -> dict[str, Any]:
-            rep = compute_reconciliation(store, *bundled_inputs(store))
-            recomputed = rep.to_json()
-            bundled = _load_json(store.results_dir / RECONCILIATION_FILE)
-            same = _canon(recomputed) == _canon(bundled)
-            checks.append(Check(
-                "reconciliation", "pass" if same else "fail",
-                "recomputing the ballot accounting gives the bundled reconciliation.json"
-                if same else "the bundled reconciliation.json differs from the recomputed one",
-                {"differing_checks": sorted(_differing_checks(recomputed, bundled))},
-            ))
-            checks.extend(rep.checks)
-            return recomputed
+    def audit_part() -> bytes:
+        part: list[Check] = []
+        audit = run("audit", lambda: audit_data(store), part)
+        if audit is not None or not part:
+            part += run("audit", lambda: _audit_checks(folder, store, audit, audit_check(audit)),
+                        part) or []
+        return orjson.dumps({"audit": audit, "checks": [c.to_json() for c in part]})
 
-        reconciliation = run("reconciliation", recon)
-    else:
-        checks.append(Check("reconciliation", "not_run", "the bundle holds no reconciliation"))
-        checks.extend(not_reconciled())
-    audit = run("audit", lambda: audit_data(store))
-    if audit is not None or not any(c.name == "audit" for c in checks):
-        got_audit = run("audit", lambda: _audit_checks(folder, store, audit, audit_check(audit)))
-        checks.extend(got_audit or [])
+    def counts_part() -> bytes:
+        got = run("ledger", lambda: ledger_check(store, public_keys))
+        if got is not None:
+            checks.append(got[0])
+        nonlocal tabulation, reconciliation
+        tabulation = run("tabulation", lambda: compute_tabulation(store))
+        if tabulation is not None:
+            published = run("tabulation", lambda: [
+                (f"evidence/{TABULATION_FILE}", _load_json(folder / "evidence" / TABULATION_FILE)),
+                *((f"store/{w}", d) for w, d in published_tabulations(store))])
+            if published is not None:
+                checks.append(tabulation_check(tabulation, published))
+        if (store.results_dir / RECONCILIATION_FILE).exists():
+            reconciliation = run("reconciliation", recon)
+        else:
+            checks.append(Check("reconciliation", "not_run", "the bundle holds no reconciliation"))
+            checks.extend(not_reconciled())
+        return b""
+
+    def recon() -> dict[str, Any]:
+        rep = compute_reconciliation(store, *bundled_inputs(store))
+        recomputed = rep.to_json()
+        bundled = _load_json(store.results_dir / RECONCILIATION_FILE)
+        same = _canon(recomputed) == _canon(bundled)
+        checks.append(Check(
+            "reconciliation", "pass" if same else "fail",
+            "recomputing the ballot accounting gives the bundled reconciliation.json"
+            if same else "the bundled reconciliation.json differs from the recomputed one",
+            {"differing_checks": sorted(_differing_checks(recomputed, bundled))},
+        ))
+        checks.extend(rep.checks)
+        return recomputed
+
+    tabulation: dict[str, Any] | None = None
+    reconciliation: dict[str, Any] | None = None
+    # the audit's re-check needs nothing the count checks compute: with both cores, a forked
+    # child runs it meanwhile on the same decoded table (:mod:`.ledger.parallel`); its checks
+    # come back as JSON and are listed in the same order as one process would list them
+    try:
+        store.cvrs()  # decoded before the fork, so the child inherits it
+        fork = processes_for(store.cvr_count()) > 1
+    except DAMAGE:  # each check reads the table itself and names this as its failure
+        fork = False
+    _, audited = run_pair(counts_part, audit_part, fork)
+    got_audit = orjson.loads(audited)
+    audit = got_audit["audit"]
+    checks.extend(Check.from_json(c) for c in got_audit["checks"])
     history = run("results_history", lambda: results_history_of(store))
     if history is not None:
         checks.append(history)

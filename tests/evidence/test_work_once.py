@@ -155,3 +155,17 @@ def test_a_zip_deflated_ahead_is_the_same_bytes(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="changed"):
         write_zip(folder, tmp_path / "stale.zip", 0, ahead)
     assert not (tmp_path / "stale.zip").exists()
+
+
+def test_verify_with_the_audit_recheck_in_a_child_gives_the_same_report(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import orjson
+
+    from tallyproof.ledger import parallel
+
+    paths = build_bundle(store, tmp_path / "b")
+    alone = verify_bundle(paths.folder).to_json()
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ITEMS", 1)
+    assert parallel.processes_for(store.cvr_count()) == parallel.PROCESSES
+    forked = verify_bundle(paths.folder).to_json()
+    assert alone["ok"] and orjson.dumps(forked) == orjson.dumps(alone)
