@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from .errors import InputError, StoreError
 from .evidence.checks import Check, status_of
@@ -411,10 +414,16 @@ def log_exists(store: Store) -> bool:
     return store.log_dir.is_dir() and any(store.log_dir.iterdir())
 
 
+def _sorted_ids(ids: pa.Array) -> list[str]:
+    """Ids in byte order (the order SQL's ORDER BY gave them), as Python strings."""
+    return ids.take(pc.sort_indices(ids)).to_pylist()
+
+
 def _log(store: Store, cards: int) -> Check:
     """Ballot ids committed to the log (latest CVR/supersede leaf per id) against the store's:
     ids committed but gone from the store were deleted or lost after the commitment, ids in
-    the store but never committed were added after it."""
+    the store but never committed were added after it. Column operations over the log's id
+    column and the (shared, :meth:`Store.reading_cvrs_once`) CVR table's."""
     if not log_exists(store):
         return Check("reconciliation.log", "not_run", "the CVRs have not been committed")
     from .ledger import canonical as cn
@@ -423,24 +432,18 @@ def _log(store: Store, cards: int) -> Check:
     segments = sorted((store.log_dir / SEGMENTS).glob("[0-9]*.parquet"))
     if not segments:
         raise StoreError(f"{store.log_dir}: the log has no segments")
-    files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in segments) + "]"
-    con = store.duckdb()
-    try:
-        con.execute(
-            f"CREATE TEMP TABLE committed AS SELECT DISTINCT ballot_id FROM read_parquet({files}) "
-            f"WHERE leaf_type IN ({int(cn.CVR)}, {int(cn.SUPERSEDE)})"
-        )
-        stored = "SELECT ballot_id FROM cvrs" if _has_cvrs(con) else \
-            "SELECT NULL::VARCHAR AS ballot_id WHERE false"
-        n_committed = int(con.execute("SELECT count(*) FROM committed").fetchone()[0])
-        gone_ids = [r[0] for r in con.execute(
-            f"SELECT ballot_id FROM committed EXCEPT SELECT ballot_id FROM ({stored}) ORDER BY 1"
-        ).fetchall()]
-        new_ids = [r[0] for r in con.execute(
-            f"SELECT ballot_id FROM ({stored}) EXCEPT SELECT ballot_id FROM committed ORDER BY 1"
-        ).fetchall()]
-    finally:
-        con.close()
+    leaves = pa.concat_tables([pq.read_table(p, columns=["ballot_id", "leaf_type"])
+                               for p in segments])
+    card_leaf = pc.is_in(leaves.column("leaf_type"),
+                         value_set=pa.array([int(cn.CVR), int(cn.SUPERSEDE)], pa.uint8()))
+    committed = pc.unique(leaves.column("ballot_id").filter(card_leaf).combine_chunks()
+                          .cast(pa.string()))
+    stored = (store.cvrs(columns=["ballot_id"]).column("ballot_id").combine_chunks()
+              .cast(pa.string()) if store.has_cvrs() else pa.array([], pa.string()))
+    n_committed = len(committed)
+    gone_ids = _sorted_ids(committed.filter(pc.invert(pc.is_in(committed, value_set=stored))))
+    new_ids = _sorted_ids(pc.unique(stored.filter(pc.invert(pc.is_in(stored,
+                                                                      value_set=committed)))))
     diff = cards - n_committed
     failed = bool(gone_ids or new_ids or diff)
     summary = f"the log commits {n_committed:,} ballot ids and the store holds {cards:,} CVRs"

@@ -20,6 +20,7 @@ rules are declared by :mod:`tallyproof.contest_rules`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -65,6 +66,8 @@ class Store:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._one_read = 0  # > 0 inside :meth:`reading_cvrs_once`
+        self._cvr_cache: tuple[tuple[int, int, int], pa.Table] | None = None
 
     # ---------------------------------------------------------------- paths
     @property
@@ -137,7 +140,29 @@ class Store:
         """The CVR table (or the named columns). Empty table with the schema if none yet."""
         if not self.cvrs_path.exists():
             return cvr_schema(self.election.contests).empty_table()
-        return pq.read_table(self.cvrs_path, columns=columns)
+        if not self._one_read:
+            return pq.read_table(self.cvrs_path, columns=columns)
+        st = self.cvrs_path.stat()
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._cvr_cache is None or self._cvr_cache[0] != key:
+            self._cvr_cache = (key, pq.read_table(self.cvrs_path))
+        table = self._cvr_cache[1]
+        return table if columns is None else table.select(columns)
+
+    @contextlib.contextmanager
+    def reading_cvrs_once(self) -> Iterator[Store]:
+        """Within this block :meth:`cvrs` reads the whole table once and serves every call
+        from memory: a command that runs several checks (report, bundle, verify) decodes the
+        table once instead of once per check and contest. The file's identity (inode, size,
+        modification time) is compared at each call, so a table rewritten meanwhile is read
+        again; the table is dropped when the outermost block ends."""
+        self._one_read += 1
+        try:
+            yield self
+        finally:
+            self._one_read -= 1
+            if not self._one_read:
+                self._cvr_cache = None
 
     def iter_cvr_batches(
         self, columns: list[str] | None = None, batch_size: int = 65_536
@@ -158,9 +183,12 @@ class Store:
         return pq.read_table(self.manifest_path)
 
     def duckdb(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with views ``cvrs`` and (when present) ``manifest``."""
+        """A DuckDB connection with views ``cvrs`` and (when present) ``manifest`` (inside
+        :meth:`reading_cvrs_once`, ``cvrs`` is the table already in memory)."""
         con = duckdb.connect()
-        if self.cvrs_path.exists():
+        if self.cvrs_path.exists() and self._one_read:  # the table already decoded, shared
+            con.register("cvrs", self.cvrs())
+        elif self.cvrs_path.exists():
             con.execute(f"CREATE VIEW cvrs AS SELECT * FROM read_parquet('{_sql_str(self.cvrs_path)}')")
         if self.manifest_path.exists():
             con.execute(

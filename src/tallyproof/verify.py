@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import hashlib
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,7 +39,7 @@ from .errors import Failure, InputError, TallyproofError
 from .bundle_zip import open_zip, parse_sums, safe_extract  # noqa: F401 - safe_extract re-exported
 from .evidence.bundle import BUNDLE_JSON, STORE_DIR, SUMS_FILE, iter_files
 from .evidence.checks import Check
-from .store import STORE_SCHEMA_VERSION, Store
+from .store import STORE_SCHEMA_VERSION, Store, sha256_file
 from .verdict import ESSENTIAL, Verdict, judge
 
 
@@ -76,7 +75,7 @@ def manifest_check(folder: Path, digests: dict[str, str] | None = None) -> Check
     extra = sorted(present - set(listed))
 
     def digest(rel: str) -> str:
-        return digests[rel] if digests is not None and rel in digests else _sha256(folder / rel)
+        return digests[rel] if digests is not None and rel in digests else sha256_file(folder / rel)
 
     altered = sorted(rel for rel in sorted(set(listed) & present) if digest(rel) != listed[rel])
     failed = bool(missing or extra or altered or bad_lines or links)
@@ -87,14 +86,6 @@ def manifest_check(folder: Path, digests: dict[str, str] | None = None) -> Check
     return Check("bundle.manifest", "fail" if failed else "pass", summary,
                  {"files": len(listed), "missing": missing, "extra": extra, "altered": altered,
                   "malformed_lines": bad_lines, "symlinks": links})
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _load_json(path: Path) -> Any:
@@ -128,18 +119,6 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
     """Run every check on an extracted bundle folder (``public_keys``: trusted log keys;
     ``require``: checks that must have run, see :mod:`tallyproof.verdict`; ``digests``: the
     files' SHA-256 when the zip extraction already computed them)."""
-    from .evidence.audit_view import audit_check, audit_data
-    from .evidence.collect import (
-        TABULATION_FILE,
-        compute_tabulation,
-        ledger_check,
-        not_reconciled,
-        published_tabulations,
-        results_history_of,
-        tabulation_check,
-    )
-    from .reconcile import RECONCILIATION_FILE, bundled_inputs, compute_reconciliation
-
     manifest = manifest_check(folder, digests)
     checks: list[Check] = [manifest]
     try:
@@ -177,48 +156,89 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
                             "not re-checked: files listed in SHA256SUMS are missing"))
         return _report(checks, require)
     store = _open_store(folder)
+    with store.reading_cvrs_once():  # every check below reads the one decoded CVR table
+        _county_checks(folder, store, public_keys, checks)
+    return _report(checks, require)
 
-    def run(name: str, fn: Any) -> Any:
+
+def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None,
+                   checks: list[Check]) -> None:
+    """The checks of a county bundle's store, appended to ``checks``."""
+    from .evidence.audit_view import audit_check, audit_data
+    from .evidence.collect import (
+        TABULATION_FILE,
+        compute_tabulation,
+        ledger_check,
+        not_reconciled,
+        published_tabulations,
+        results_history_of,
+        tabulation_check,
+    )
+    from .ledger.parallel import processes_for, run_pair
+    from .reconcile import RECONCILIATION_FILE, bundled_inputs, compute_reconciliation
+
+    def run(name: str, fn: Any, into: list[Check] = checks) -> Any:
         try:
             return fn()
         except DAMAGE as exc:
-            checks.append(Check(name, "fail", f"could not be re-checked: {_damage(exc, folder)}"))
+            into.append(Check(name, "fail", f"could not be re-checked: {_damage(exc, folder)}"))
             return None
 
-    got = run("ledger", lambda: ledger_check(store, public_keys))
-    if got is not None:
-        checks.append(got[0])
-    tabulation = run("tabulation", lambda: compute_tabulation(store))
-    if tabulation is not None:
-        published = run("tabulation", lambda: [
-            (f"evidence/{TABULATION_FILE}", _load_json(folder / "evidence" / TABULATION_FILE)),
-            *((f"store/{w}", d) for w, d in published_tabulations(store))])
-        if published is not None:
-            checks.append(tabulation_check(tabulation, published))
-    reconciliation: dict[str, Any] | None = None
-    if (store.results_dir / RECONCILIATION_FILE).exists():
-        def recon() -> dict[str, Any]:
-            rep = compute_reconciliation(store, *bundled_inputs(store))
-            recomputed = rep.to_json()
-            bundled = _load_json(store.results_dir / RECONCILIATION_FILE)
-            same = _canon(recomputed) == _canon(bundled)
-            checks.append(Check(
-                "reconciliation", "pass" if same else "fail",
-                "recomputing the ballot accounting gives the bundled reconciliation.json"
-                if same else "the bundled reconciliation.json differs from the recomputed one",
-                {"differing_checks": sorted(_differing_checks(recomputed, bundled))},
-            ))
-            checks.extend(rep.checks)
-            return recomputed
+    def audit_part() -> bytes:
+        part: list[Check] = []
+        audit = run("audit", lambda: audit_data(store), part)
+        if audit is not None or not part:
+            part += run("audit", lambda: _audit_checks(folder, store, audit, audit_check(audit)),
+                        part) or []
+        return orjson.dumps({"audit": audit, "checks": [c.to_json() for c in part]})
 
-        reconciliation = run("reconciliation", recon)
-    else:
-        checks.append(Check("reconciliation", "not_run", "the bundle holds no reconciliation"))
-        checks.extend(not_reconciled())
-    audit = run("audit", lambda: audit_data(store))
-    if audit is not None or not any(c.name == "audit" for c in checks):
-        got_audit = run("audit", lambda: _audit_checks(folder, store, audit, audit_check(audit)))
-        checks.extend(got_audit or [])
+    def counts_part() -> bytes:
+        got = run("ledger", lambda: ledger_check(store, public_keys))
+        if got is not None:
+            checks.append(got[0])
+        nonlocal tabulation, reconciliation
+        tabulation = run("tabulation", lambda: compute_tabulation(store))
+        if tabulation is not None:
+            published = run("tabulation", lambda: [
+                (f"evidence/{TABULATION_FILE}", _load_json(folder / "evidence" / TABULATION_FILE)),
+                *((f"store/{w}", d) for w, d in published_tabulations(store))])
+            if published is not None:
+                checks.append(tabulation_check(tabulation, published))
+        if (store.results_dir / RECONCILIATION_FILE).exists():
+            reconciliation = run("reconciliation", recon)
+        else:
+            checks.append(Check("reconciliation", "not_run", "the bundle holds no reconciliation"))
+            checks.extend(not_reconciled())
+        return b""
+
+    def recon() -> dict[str, Any]:
+        rep = compute_reconciliation(store, *bundled_inputs(store))
+        recomputed = rep.to_json()
+        bundled = _load_json(store.results_dir / RECONCILIATION_FILE)
+        same = _canon(recomputed) == _canon(bundled)
+        checks.append(Check(
+            "reconciliation", "pass" if same else "fail",
+            "recomputing the ballot accounting gives the bundled reconciliation.json"
+            if same else "the bundled reconciliation.json differs from the recomputed one",
+            {"differing_checks": sorted(_differing_checks(recomputed, bundled))},
+        ))
+        checks.extend(rep.checks)
+        return recomputed
+
+    tabulation: dict[str, Any] | None = None
+    reconciliation: dict[str, Any] | None = None
+    # the audit's re-check needs nothing the count checks compute: with both cores, a forked
+    # child runs it meanwhile on the same decoded table (:mod:`.ledger.parallel`); its checks
+    # come back as JSON and are listed in the same order as one process would list them
+    try:
+        store.cvrs()  # decoded before the fork, so the child inherits it
+        fork = processes_for(store.cvr_count()) > 1
+    except DAMAGE:  # each check reads the table itself and names this as its failure
+        fork = False
+    _, audited = run_pair(counts_part, audit_part, fork)
+    got_audit = orjson.loads(audited)
+    audit = got_audit["audit"]
+    checks.extend(Check.from_json(c) for c in got_audit["checks"])
     history = run("results_history", lambda: results_history_of(store))
     if history is not None:
         checks.append(history)
@@ -228,7 +248,6 @@ def verify_folder(folder: Path, public_keys: Sequence[str] | None = None,
                                                  reconciliation, audit, voters))
         if rc is not None:
             checks.append(rc)
-    return _report(checks, require)
 
 
 def _report(checks: list[Check], require: Sequence[str] = (),
@@ -247,7 +266,7 @@ def _audit_checks(folder: Path, store: Store, audit: dict[str, Any] | None,
 
     published = _load_json(folder / "evidence" / "checks.json")
     entry = next((c for c in published.get("checks", []) if c.get("name") == "audit"), None)
-    return [*audit_recheck(store, entry), status]
+    return [*audit_recheck(store, entry, audit), status]
 
 
 def _voter_checks(store: Store, checks: list[Check]) -> dict[str, Any] | None:

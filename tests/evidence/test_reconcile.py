@@ -133,3 +133,29 @@ def test_bad_input_leaves_the_previous_reconciliation_and_inputs(store, write):
     reconcile_store(store)  # without pollbooks now: the stale copy goes
     assert not (store.results_dir / "inputs" / "pollbooks.csv").exists()
     assert [p.name for p in store.root.iterdir() if p.name.startswith(".reconcile-")] == []
+
+
+def test_log_names_ids_gone_and_never_committed_in_order(store, tmp_path):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from tallyproof.ledger import commit_store, new_keypair
+
+    key, _ = new_keypair(tmp_path / "k.key", "county")
+    commit_store(store, key)
+    table = pq.read_table(store.cvrs_path)
+    ids = table.column("ballot_id").to_pylist()
+    renamed = ["Z-9" if i == ids[0] else "A-1" if i == ids[5] else i for i in ids]
+    keep = pa.array([i != ids[3] for i in ids])  # and one card deleted
+    table = table.set_column(0, table.schema.field(0), pa.array(renamed, pa.string()))
+    pq.write_table(table.filter(keep), store.cvrs_path)
+    log = compute_reconciliation(store).check("reconciliation.log")
+    assert log.status == "fail"
+    assert log.details["missing_from_store"] == 3 and log.details["never_committed"] == 2
+    gone = [d["place"]["ballot_id"] for d in log.details["differences"]
+            if d["kind"] == "committed_cvr_missing"]
+    added = [d["place"]["ballot_id"] for d in log.details["differences"]
+             if d["kind"] == "cvr_never_committed"]
+    assert gone == sorted([ids[0], ids[3], ids[5]]) and added == ["A-1", "Z-9"]
+    assert log.details["log_ballot_ids"] == len(ids) and pc.count(table.column(0)).as_py() == 12

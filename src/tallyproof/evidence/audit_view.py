@@ -120,12 +120,18 @@ def audit_check(data: dict[str, Any] | None) -> Check:
     return Check("audit", "pass" if data["complete"] else "fail", data["summary"], details)
 
 
-def audit_recheck(store: Store, published: dict[str, Any] | None) -> list[Check]:
+def audit_recheck(store: Store, published: dict[str, Any] | None,
+                  data: dict[str, Any] | None = None) -> list[Check]:
     """``audit.sample``: every round's draws equal a fresh draw from the seed over the same
     frame; ``audit.risk``: the audit result recomputed from the audit-board records equals
-    the published one (``published`` = the ``audit`` entry of the bundle's checks.json)."""
+    the published one (``published`` = the ``audit`` entry of the bundle's checks.json;
+    ``data``: :func:`audit_data` of ``store`` when the caller has already computed it).
+
+    Every round's sample is a prefix of each contest's draw order (consistent sampling,
+    :mod:`tallyproof.audit.sampler`), so the order is drawn once, through the workflow's own
+    drawing function, up to the largest sample any round took, and each round is compared
+    with its prefix."""
     from ..audit import workflow as wf
-    from ..audit.sampler import sample
 
     try:
         params = wf.load_audit(store)
@@ -133,14 +139,14 @@ def audit_recheck(store: Store, published: dict[str, Any] | None) -> list[Check]
         election = store.election
         contests = [election.contest(c) for c in params.contests]
         cards = wf.load_cards(store, contests)
+        largest = {c.id: max((r.targets.get(c.id, 0) for r in rounds), default=0)
+                   for c in contests}
+        order = wf._draw_all(store, params, cards, contests, largest)  # noqa: SLF001
         bad: list[str] = []
         drawn = 0
         for r in rounds:
             for c in contests:
-                frame = wf.frame_ids(store, params.kind, cards, c)
-                n = r.targets.get(c.id, 0)
-                fresh = [{"id": d.id, "ticket": d.ticket}
-                         for d in (sample(frame, params.seed, n) if n else [])]
+                fresh = order[c.id][:r.targets.get(c.id, 0)]
                 drawn += len(fresh)
                 if fresh != r.draws.get(c.id, []):
                     bad.append(f"round {r.number}, contest {c.id}")
@@ -154,7 +160,7 @@ def audit_recheck(store: Store, published: dict[str, Any] | None) -> list[Check]
     except AuditError as exc:
         return [Check("audit.sample", "fail", f"the audit cannot be re-checked: {exc}"),
                 Check("audit.risk", "fail", f"the audit cannot be re-checked: {exc}")]
-    recomputed = audit_check(audit_data(store)).to_json()
+    recomputed = audit_check(audit_data(store) if data is None else data).to_json()
     if published is None:
         risk_check = Check("audit.risk", "fail", "the bundle publishes no audit result")
     else:

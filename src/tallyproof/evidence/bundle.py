@@ -24,7 +24,9 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,16 +74,27 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         source_date_epoch,
     )
 
+    from ..ledger.verified import record_path, verified_report
+
     out = Path(out)
-    with staged_bundle(out) as stage:
-        _copy_store(store.root, stage / STORE_DIR)
+    digests: dict[str, str] = {}
+    with staged_bundle(out, digests) as stage, ThreadPoolExecutor(1) as pool:
+        copied = _copy_store(store.root, stage / STORE_DIR)
+        ahead = pool.submit(deflate_ahead, stage, [f"{STORE_DIR}/{rel}" for rel in copied
+                                                   if rel != f"results/{RECONCILIATION_FILE}"])
         bstore = Store(stage / STORE_DIR)
-        evidence = collect(bstore)
-        _require_committed(evidence)
+        # the copies were hashed as they were written: when they are the files the store's
+        # recorded verification read, that verification stands for the bundled log too
+        with bstore.reading_cvrs_once():
+            evidence = collect(bstore, verified_report(bstore, copied, record_path(store)))
+            _require_committed(evidence)
+            ctx = report_context(bstore, evidence)
+        digests.update({f"{STORE_DIR}/{rel}": d for rel, d in copied.items()})
         if evidence.reconciliation is not None:
             # as the report shows it: recomputed now, so a reconciliation made before the
             # last commit (or another stage) is never bundled stale beside a fresh report
             (bstore.results_dir / RECONCILIATION_FILE).write_bytes(_json(evidence.reconciliation))
+            digests.pop(f"{STORE_DIR}/results/{RECONCILIATION_FILE}", None)
         epoch = source_date_epoch(bstore.election)
         (stage / "evidence").mkdir()
         (stage / "evidence" / TABULATION_FILE).write_bytes(_json(evidence.tabulation))
@@ -90,7 +103,6 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         claims = claims_from_checks(evidence.checks, COUNTY_CHECKS)  # as the report does
         (stage / "evidence" / "claims.json").write_bytes(
             _json({"schema_version": 1, "claims": [c.to_json() for c in claims]}))
-        ctx = report_context(bstore, evidence)
         (stage / "report").mkdir()
         (stage / "report" / "report.html").write_bytes(render_html(ctx).encode("utf-8"))
         from .pdf import render_pdf
@@ -98,17 +110,20 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         (stage / "report" / "report.pdf").write_bytes(render_pdf(ctx))
         (stage / "report" / HASH_APPENDIX).write_bytes(render_hash_appendix(ctx))
         (stage / BUNDLE_JSON).write_bytes(_json(_bundle_meta(bstore, evidence, epoch)))
+        deflated = ahead.result()  # before the staging folder is renamed
     zpath = out.with_name(out.name + ".zip")
-    write_zip(out, zpath, epoch)
+    write_zip(out, zpath, epoch, deflated)
     return BundlePaths(folder=out, zip=zpath)
 
 
 @contextlib.contextmanager
-def staged_bundle(out: Path) -> Iterator[Path]:
+def staged_bundle(out: Path, digests: Mapping[str, str] | None = None) -> Iterator[Path]:
     """Build a bundle in a private staging folder beside ``out``; on success write its
     SHA256SUMS and rename it into place (replacing an earlier bundle at ``out``), on any
     error remove it, so ``out`` is the old bundle or the new one, never half of one. Every
-    kind of bundle (county, hand count, state) is published through here."""
+    kind of bundle (county, hand count, state) is published through here. ``digests``
+    (filled in by the caller inside the block): SHA-256 of files already hashed as they were
+    written, by bundle path, so SHA256SUMS does not hash them again."""
     if out.exists() and any(out.iterdir()) and not (out / BUNDLE_JSON).exists():
         raise UsageError(f"{out} exists, is not empty and is not a bundle; choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +131,7 @@ def staged_bundle(out: Path) -> Iterator[Path]:
     os.chmod(stage, 0o755)  # a bundle is for publishing (mkdtemp makes it private)
     try:
         yield stage
-        write_sums(stage)
+        write_sums(stage, digests)
         if out.exists():
             shutil.rmtree(out)
         os.replace(stage, out)
@@ -139,7 +154,10 @@ def _require_committed(evidence: Any) -> None:
                          "what changed")
 
 
-def _copy_store(src: Path, dst: Path) -> None:
+def _copy_store(src: Path, dst: Path) -> dict[str, str]:
+    """Copy the store's evidence files, hashing each as it is copied (one read per file);
+    returns their SHA-256 by path relative to the store."""
+    digests: dict[str, str] = {}
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
         if path.is_symlink():
@@ -150,7 +168,18 @@ def _copy_store(src: Path, dst: Path) -> None:
             continue
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        digests[rel.as_posix()] = copy_hashing(path, target)
+    return digests
+
+
+def copy_hashing(src: Path, dst: Path, chunk: int = 1 << 20) -> str:
+    """Copy ``src`` to ``dst`` and return the SHA-256 of the bytes copied."""
+    h = hashlib.sha256()
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while block := fin.read(chunk):
+            h.update(block)
+            fout.write(block)
+    return h.hexdigest()
 
 
 def _bundle_meta(store: Store, evidence: Any, epoch: int) -> dict[str, Any]:
@@ -190,25 +219,79 @@ def iter_files(folder: Path) -> list[str]:
                   if p.is_file() and not p.is_symlink())
 
 
-def write_sums(folder: Path) -> None:
-    lines = [f"{sha256_file(folder / rel)}  {rel}\n" for rel in iter_files(folder)
-             if rel != SUMS_FILE]
+def write_sums(folder: Path, digests: Mapping[str, str] | None = None) -> None:
+    """``SHA256SUMS`` of every other file (``digests``: hashes already known, by path)."""
+    known = digests or {}
+    lines = [f"{known[rel] if rel in known else sha256_file(folder / rel)}  {rel}\n"
+             for rel in iter_files(folder) if rel != SUMS_FILE]
     (folder / SUMS_FILE).write_text("".join(lines), encoding="utf-8")
 
 
-def write_zip(folder: Path, target: Path, epoch: int) -> None:
+#: Files of at least this size are deflated ahead, on a second core (:func:`deflate_ahead`).
+DEFLATE_AHEAD_BYTES = 1 << 20
+_ZIP_LEVEL = 6
+
+
+def _deflate_file(path: Path) -> tuple[int, bytes]:
+    """(size, raw DEFLATE stream) of a file, exactly as :func:`write_zip`'s zipfile makes it
+    (``zlib.compressobj(level, DEFLATED, -15)`` fed the whole file)."""
+    c = zlib.compressobj(_ZIP_LEVEL, zlib.DEFLATED, -15)
+    out, size = [], 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            size += len(block)
+            out.append(c.compress(block))
+    out.append(c.flush())
+    return size, b"".join(out)
+
+
+def deflate_ahead(folder: Path, rels: list[str]) -> dict[str, tuple[int, bytes]]:
+    """The zip entries' compressed streams of ``folder``'s files ``rels`` that hold at least
+    :data:`DEFLATE_AHEAD_BYTES`, for :func:`write_zip`. zlib releases the GIL, so run in a
+    thread this overlaps the bundle's other work (the deflate of the log and the CVR table
+    is most of writing the zip)."""
+    return {rel: _deflate_file(folder / rel) for rel in rels
+            if (folder / rel).stat().st_size >= DEFLATE_AHEAD_BYTES}
+
+
+class _Deflated:
+    """Stands in for zipfile's compressor with a stream deflated earlier: ``zipfile`` still
+    computes the entry's CRC-32 and size from the bytes written, so the archive is the same
+    bytes as one compressed on the spot."""
+
+    def __init__(self, stream: bytes) -> None:
+        self._stream = stream
+
+    def compress(self, data: bytes) -> bytes:
+        return b""
+
+    def flush(self) -> bytes:
+        return self._stream
+
+
+def write_zip(folder: Path, target: Path, epoch: int,
+              deflated: Mapping[str, tuple[int, bytes]] | None = None) -> None:
     """Write a reproducible zip of ``folder``'s files to ``target`` atomically (no directory
-    entries, fixed times and modes, entries sorted)."""
+    entries, fixed times and modes, entries sorted). ``deflated``: entries compressed ahead
+    by :func:`deflate_ahead` (size, stream), used as they are when the file still has that
+    size."""
     stamp = datetime.fromtimestamp(max(epoch, 315_532_800), UTC).timetuple()[:6]
     tmp = temp_path_for(target)
+    ahead = deflated or {}
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
+                             compresslevel=_ZIP_LEVEL) as zf:
             for rel in iter_files(folder):
                 info = zipfile.ZipInfo(rel, date_time=stamp)  # type: ignore[arg-type]
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o100644 << 16
                 info.create_system = 3
                 with open(folder / rel, "rb") as src, zf.open(info, "w") as dst:
+                    if rel in ahead:
+                        size, stream = ahead[rel]
+                        if os.fstat(src.fileno()).st_size != size:
+                            raise UsageError(f"{rel} changed while the bundle was zipped")
+                        dst._compressor = _Deflated(stream)  # type: ignore[attr-defined]
                     shutil.copyfileobj(src, dst, 1 << 20)
         fsync_file(tmp)
         os.chmod(tmp, 0o644)

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..store import Store
 from .checks import Check, status_of
+
+if TYPE_CHECKING:
+    from ..ledger.verify_store import LedgerReport
 
 TABULATION_FILE = "tabulation.json"
 
@@ -31,19 +34,22 @@ class Evidence:
     voters: dict[str, Any] | None = None  # results/voters.json: the voter checks, counts only
 
 
-def ledger_check(store: Store, public_keys: Sequence[str] | None = None) -> tuple[Check, int | None]:
+def ledger_check(store: Store, public_keys: Sequence[str] | None = None,
+                 verified: LedgerReport | None = None) -> tuple[Check, int | None]:
     """Verify every leaf and checkpoint of the store's log (``not_run`` when not committed).
 
     ``public_keys`` (vkey strings) are the log keys the verifier trusts, e.g. the one the
     election office published; without them the key stored beside the log is trusted (and
-    named in the summary), which proves integrity only relative to that key."""
+    named in the summary), which proves integrity only relative to that key. ``verified``: a
+    verification of exactly this store's files already done (the recorded one,
+    :func:`tallyproof.ledger.verified.verified_report`), reported instead of verifying again."""
     from ..reconcile import log_exists
 
     if not log_exists(store):
         return Check("ledger", "not_run", "the CVRs have not been committed to a log"), None
     from ..ledger import verify_store
 
-    rep = verify_store(store, public_keys)
+    rep = verified if verified is not None else verify_store(store, public_keys)
     failures = [
         {"check": f.check, "message": f.message, "ballot_ids": list(f.ballot_ids)[:100]}
         for f in rep.failures
@@ -148,13 +154,19 @@ def results_history_of(store: Store) -> Check:
     return results_history_check([(e.seq, snap) for e, snap in load_snapshots(store)])
 
 
-def collect(store: Store) -> Evidence:
-    """Run the ledger, tabulation, reconciliation, results and audit checks on a store, and
-    add the voter checks recorded in it."""
+def collect(store: Store, verified: LedgerReport | None = None) -> Evidence:
+    """Run the ledger, tabulation, reconciliation, results and audit checks on a store
+    (``verified``: see :func:`ledger_check`), reading its CVR table once, and add the voter
+    checks recorded in it."""
+    with store.reading_cvrs_once():
+        return _collect(store, verified)
+
+
+def _collect(store: Store, verified: LedgerReport | None) -> Evidence:
     from ..reconcile import bundled_inputs, compute_reconciliation
     from .audit_view import audit_check, audit_data
 
-    ledger, tree_size = ledger_check(store)
+    ledger, tree_size = ledger_check(store, verified=verified)
     tabulation = compute_tabulation(store)
     checks = [ledger, tabulation_check(tabulation, published_tabulations(store))]
     recon_path = store.results_dir / "reconciliation.json"

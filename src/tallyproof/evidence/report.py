@@ -78,10 +78,17 @@ def source_date_epoch(election: Election) -> int:
 
 
 def build_report(store: Store, out_dir: Path) -> ReportPaths:
-    """Write ``report.html`` and ``report.pdf`` into ``out_dir`` (atomically, each)."""
+    """Write ``report.html`` and ``report.pdf`` into ``out_dir`` (atomically, each).
+
+    The ledger check is the verification recorded in ``log/verified.json`` when none of the
+    files it read has changed since (:mod:`tallyproof.ledger.verified`); otherwise the log is
+    verified in full here. ``tallyproof verify`` never relies on that record."""
+    from ..ledger.verified import verified_report
+
     out_dir = Path(out_dir)
-    evidence = collect(store)
-    ctx = report_context(store, evidence)
+    with store.reading_cvrs_once():
+        evidence = collect(store, verified_report(store))
+        ctx = report_context(store, evidence)
     html = render_html(ctx)
     from .pdf import render_pdf
 

@@ -21,6 +21,7 @@ fooled by resetting a time, and the record stays the same bytes for the same sto
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +84,17 @@ def record_verification(store: Store, report: LedgerReport) -> Path:
     return path
 
 
-def verified_report(store: Store) -> LedgerReport | None:
+def verified_report(store: Store, digests: Mapping[str, str] | None = None,
+                    record: Path | None = None) -> LedgerReport | None:
     """The recorded verification's report when every file it read is unchanged, else ``None``
-    (no record, an unreadable one, or any file added, removed or changed since)."""
-    path = record_path(store)
+    (no record, an unreadable one, or any file added, removed or changed since).
+
+    ``digests``: SHA-256 of the store's files (by path relative to the store) that the caller
+    computed from the very bytes it holds, e.g. a bundle hashing each file as it copies it;
+    they stand in for hashing those files again. ``record``: the record to check the store
+    against (default: the store's own; a bundle's copy of a store, which leaves the record
+    out, is checked against the original's)."""
+    path = record_path(store) if record is None else record
     if not path.is_file():
         return None
     try:
@@ -100,8 +108,10 @@ def verified_report(store: Store) -> LedgerReport | None:
     now = _sizes(store)
     if set(now) != set(files) or any(files[k].get("size") != v for k, v in now.items()):
         return None
+    known = digests or {}
     for rel in now:
-        if sha256_file(store.root / rel) != files[rel].get("sha256"):
+        digest = known[rel] if rel in known else sha256_file(store.root / rel)
+        if digest != files[rel].get("sha256"):
             return None
     return LedgerReport(ok=True, failures=[], tree_size=int(cp["tree_size"]), root=str(cp["root"]),
                         checkpoints_checked=int(cp["seq"]), log_key=doc.get("trusted_key"),

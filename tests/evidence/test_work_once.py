@@ -1,0 +1,171 @@
+"""Report, bundle and verify do each piece of work once, and the outputs stay the same bytes:
+the CVR table is decoded once per command, the report and the bundle rely on the recorded
+log verification (log/verified.json) while its files are unchanged, the bundle hashes each
+file as it copies it, and ``verify`` never relies on a record."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tallyproof.demo.faults import alter_committed_cvr
+from tallyproof.evidence.bundle import build_bundle, iter_files
+from tallyproof.evidence.collect import collect
+from tallyproof.evidence.report import build_report
+from tallyproof.ledger.verified import record_path, record_verification, verified_report
+from tallyproof.store import Store, sha256_file
+from tallyproof.verify import verify_bundle, verify_store_dir
+
+from .conftest import pipeline_store
+
+vs = importlib.import_module("tallyproof.ledger.verify_store")
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("once")
+    pipeline_store(tmp / "store", tmp)
+    return tmp
+
+
+@pytest.fixture
+def store(made: Path, tmp_path: Path) -> Store:
+    return Store.open(shutil.copytree(made / "store", tmp_path / "store"))
+
+
+@pytest.fixture
+def full_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the full log verifications run (the real one still runs)."""
+    calls: list[int] = []
+    real = vs._verify_store
+
+    def spy(store: Store, public_keys: object) -> object:
+        calls.append(1)
+        return real(store, public_keys)
+
+    monkeypatch.setattr(vs, "_verify_store", spy)
+    return calls
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {rel: (folder / rel).read_bytes() for rel in iter_files(folder)}
+
+
+def test_collect_decodes_the_cvr_table_once(store: Store, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    reads: list[str] = []
+    real = pq.read_table
+
+    def spy(source: object, *args: object, **kwargs: object) -> object:
+        if Path(str(source)) == store.cvrs_path:
+            reads.append(str(kwargs.get("columns")))
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "read_table", spy)
+    collect(store)
+    assert reads == ["None"]  # one read of the whole table, every check served from it
+    reads.clear()
+    store.cvrs(columns=["ballot_id"])  # outside the block: read as asked, every time
+    assert reads == ["['ballot_id']"]
+
+
+def test_a_rewritten_table_is_read_again_inside_the_block(store: Store) -> None:
+    with store.reading_cvrs_once():
+        first = store.cvrs()
+        table = first.slice(0, 10)
+        tmp = store.cvrs_path.with_name("other.parquet")
+        pq.write_table(table, tmp)
+        tmp.replace(store.cvrs_path)
+        assert store.cvrs().num_rows == 10
+    assert store.cvrs().num_rows == 10 and first.num_rows > 10
+
+
+def test_report_and_bundle_rely_on_the_record_and_give_the_same_bytes(
+        store: Store, tmp_path: Path, full_checks: list[int]) -> None:
+    record_path(store).unlink()  # the audit's start recorded one
+    build_report(store, tmp_path / "r-full")
+    build_bundle(store, tmp_path / "b-full")
+    assert len(full_checks) == 2  # no record yet: each command verified the log in full
+    assert vs.verify_store(store, record=True).ok
+    full_checks.clear()
+    build_report(store, tmp_path / "r-rec")
+    build_bundle(store, tmp_path / "b-rec")
+    assert full_checks == []  # the record stood for the store and for the bundled copy
+    assert _files(tmp_path / "r-rec") == _files(tmp_path / "r-full")
+    bundled = _files(tmp_path / "b-rec")
+    assert bundled == _files(tmp_path / "b-full")
+    assert (tmp_path / "b-rec.zip").read_bytes() == (tmp_path / "b-full.zip").read_bytes()
+    # SHA256SUMS, written from the hashes taken while copying, is what the files hash to
+    sums = dict(reversed(line.split("  ", 1)) for line in
+                bundled["SHA256SUMS"].decode().splitlines())
+    assert sums == {rel: sha256_file(tmp_path / "b-rec" / rel) for rel in bundled
+                    if rel != "SHA256SUMS"}
+    assert verify_bundle(tmp_path / "b-rec").ok
+
+
+def test_a_record_of_other_files_is_not_relied_on(store: Store, tmp_path: Path,
+                                                  full_checks: list[int]) -> None:
+    assert vs.verify_store(store, record=True).ok
+    full_checks.clear()
+    build_report(store, tmp_path / "r0")
+    assert full_checks == []
+    alter_committed_cvr(store.cvrs_path, store.election.contests[0].column)
+    full_checks.clear()
+    assert collect(store, verified_report(store)).checks[0].status == "fail"
+    assert full_checks == [1]  # the record no longer matched: verified in full, and failed
+
+
+def test_verify_never_relies_on_a_record(store: Store, tmp_path: Path) -> None:
+    """A forged record claiming the altered store verified fools neither ``verify --store``
+    nor the verification of a bundle (which leaves the record out)."""
+    ok = vs.verify_store(store)
+    column = store.election.contests[0].column
+    alter_committed_cvr(store.cvrs_path, column)
+    record_verification(store, ok)  # the files as they are now, claimed verified
+    assert record_path(store).is_file()
+    rep = verify_store_dir(store.root)
+    assert not rep.ok and "ledger" in {c.name for c in rep.checks if c.status == "fail"}
+    paths = build_bundle(store, tmp_path / "b")  # the bundle relies on the (forged) record
+    assert not (paths.folder / "store" / "log" / "verified.json").exists()
+    got = verify_bundle(paths.folder)
+    assert not got.ok and "ledger" in {c.name for c in got.checks if c.status == "fail"}
+
+
+def test_a_zip_deflated_ahead_is_the_same_bytes(tmp_path: Path) -> None:
+    import os
+
+    from tallyproof.errors import UsageError
+    from tallyproof.evidence.bundle import DEFLATE_AHEAD_BYTES, deflate_ahead, write_zip
+
+    folder = tmp_path / "f"
+    (folder / "store").mkdir(parents=True)
+    big = os.urandom(DEFLATE_AHEAD_BYTES) + b"tallyproof " * 300_000  # random, then repetitive
+    (folder / "store" / "big.bin").write_bytes(big)
+    (folder / "a.txt").write_text("small\n", encoding="utf-8")
+    ahead = deflate_ahead(folder, ["store/big.bin", "a.txt"])
+    assert list(ahead) == ["store/big.bin"]  # small files are deflated on the spot
+    write_zip(folder, tmp_path / "plain.zip", 0)
+    write_zip(folder, tmp_path / "ahead.zip", 0, ahead)
+    assert (tmp_path / "ahead.zip").read_bytes() == (tmp_path / "plain.zip").read_bytes()
+    (folder / "store" / "big.bin").write_bytes(big + b"!")
+    with pytest.raises(UsageError, match="changed"):
+        write_zip(folder, tmp_path / "stale.zip", 0, ahead)
+    assert not (tmp_path / "stale.zip").exists()
+
+
+def test_verify_with_the_audit_recheck_in_a_child_gives_the_same_report(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import orjson
+
+    from tallyproof.ledger import parallel
+
+    paths = build_bundle(store, tmp_path / "b")
+    alone = verify_bundle(paths.folder).to_json()
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ITEMS", 1)
+    assert parallel.processes_for(store.cvr_count()) == parallel.PROCESSES
+    forked = verify_bundle(paths.folder).to_json()
+    assert alone["ok"] and orjson.dumps(forked) == orjson.dumps(alone)
