@@ -21,10 +21,11 @@ caught.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from ..model import ContestKind
 from .choices import DEFAULT_STATE_CARDS, DEFAULT_STATE_COUNTIES
 from .county import ContestDef, build_county
 from .faults import FAULTS, apply_faults, check_fault_names
+
+if TYPE_CHECKING:
+    from ..state.executor import Executor
 
 STATEWIDE = ("President / Vice President", "U.S. Senator", "Governor",
              "Proposition A - Transit Levy", "Proposition B - Charter Amendment")
@@ -109,6 +113,9 @@ class CountyDemo:
     format: str
     faults: tuple[str, ...]
     notes: tuple[str, ...]
+    #: seconds this task spent drawing and writing the input (``input``), in ``ingest`` and in
+    #: ``commit``: the state benchmark splits the stage with them (the input is not timed)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
@@ -130,6 +137,7 @@ def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
         write_pollbooks,
     )
 
+    t0 = time.perf_counter()
     drawn = build_county(cards, seed)
     drawn = replace(drawn, contests=_respell(drawn.contests, _spelling(index)))
     sc = apply_faults(drawn, faults)
@@ -150,17 +158,20 @@ def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
     write_pollbooks(drawn, inputs / POLLBOOKS)
     write_official_results(drawn, shift_results(sc, results_counts(drawn, sc.reported)),
                            inputs / RESULTS)
+    t1 = time.perf_counter()
     res = ingest([source], county_store_dir(root, county), fmt=fmt, manifest=manifest)
     store = Store.open(res.store)
     store.set_election_info(jurisdiction=county.replace("-", " ").title())
     declare_approval(store, drawn)
+    t2 = time.perf_counter()
     commit_store(store, write_demo_key(county_key_path(root, county), seed))
+    seconds = {"input": t1 - t0, "ingest": t2 - t1, "commit": time.perf_counter() - t2}
     notes = list(sc.notes)
     if "alter-after-commit" in sc.faults:
         column = store.election.contest(str(drawn.contests[0].id)).column
         notes.append(f"alter-after-commit: ballot {alter_committed_cvr(store.cvrs_path, column)} "
                      "changed after the commitment")
-    return CountyDemo(res.cards_total, fmt, sc.faults, tuple(notes))
+    return CountyDemo(res.cards_total, fmt, sc.faults, tuple(notes), seconds)
 
 
 @dataclass(frozen=True)
@@ -275,9 +286,12 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
                    cards: int = DEFAULT_STATE_CARDS, seed: int = 2026,
                    faults: Sequence[str] = (), scheduler: str | None = None,
                    in_process: bool = False,
-                   progress: Callable[[str, Any], None] | None = None) -> StateDemoResult:
+                   progress: Callable[[str, Any], None] | None = None,
+                   ex: Executor | None = None) -> StateDemoResult:
     """Build the state, run every county through ingest and commit on the executor, publish
-    the state log, tabulate statewide and run every county's checks."""
+    the state log, tabulate statewide and run every county's checks, build the state bundle
+    and verify it. Every per-county stage runs on ``ex`` when given (the caller's executor,
+    e.g. one that shows progress), else on the one ``scheduler``/``in_process`` ask for."""
     import shutil
 
     from ..ledger.keys import load_verifier
@@ -289,6 +303,11 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
     from .county import ELECTION_DATE
     from .pipeline import write_demo_key
 
+    if ex is None:
+        with executor("inprocess" if in_process else "dask" if scheduler else "local",
+                      scheduler) as made:
+            return run_state_demo(out, counties, cards, seed, faults, progress=progress,
+                                  ex=made)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not (out / MARKER).exists():
@@ -307,24 +326,22 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
     for sc in _statewide_contests(build_county(MIN_COUNTY_CARDS, seed)):
         add_contest(root, sc)
     result = StateDemoResult(out=out, faults=by_county)
-    kind = "inprocess" if in_process else "dask" if scheduler else "local"
-    with executor(kind, scheduler) as ex:
-        result.dashboard = ex.dashboard
-        built = ex.map_each(county_demo_task, [
-            (c, (str(root), size, seed * 1000 + i, i, by_county.get(c, ())))
-            for i, (c, size) in enumerate(zip(ids, sizes, strict=True), start=1)],
-            progress=(lambda o: progress("county", o.county)) if progress else None)
-        for o in built:
-            if not o.ok or o.value is None:
-                raise UsageError(f"county {o.county} could not be built: {o.error}")
-            result.counties[o.county] = o.value
-            result.notes += [f"{o.county}: {n}" for n in o.value.notes]
-        from ..state.tasks import CountyCommit, commit_task
+    result.dashboard = ex.dashboard
+    built = ex.map_each(county_demo_task, [
+        (c, (str(root), size, seed * 1000 + i, i, by_county.get(c, ())))
+        for i, (c, size) in enumerate(zip(ids, sizes, strict=True), start=1)],
+        progress=(lambda o: progress("county", o.county)) if progress else None)
+    for o in built:
+        if not o.ok or o.value is None:
+            raise UsageError(f"county {o.county} could not be built: {o.error}")
+        result.counties[o.county] = o.value
+        result.notes += [f"{o.county}: {n}" for n in o.value.notes]
+    from ..state.tasks import CountyCommit, commit_task
 
-        commits: list[Any] = ex.map(commit_task, ids, str(root))
-        tabulated = tabulate_state(root, ex)
-        ledgers = ex.map(county_ledger_task, ids, str(root))
-        account = reconcile_state(root, ex)
+    commits: list[Any] = ex.map(commit_task, ids, str(root))
+    tabulated = tabulate_state(root, ex)
+    ledgers = ex.map(county_ledger_task, ids, str(root))
+    account = reconcile_state(root, ex)
     state_key = write_demo_key(out / "keys" / "state", seed)
     pub = publish(root, state_key, {o.county: o.value for o in commits
                                     if isinstance(o.value, CountyCommit)})
@@ -354,7 +371,7 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
     result.checks.append({"name": "statewide_tabulation", "status": "pass", "summary": "; ".join(
         f"{r.name}: {', '.join(names[r.contest][w] for w in r.winners)} won "
         f"({r.cards:,} cards, {len(r.by_county)} counties)" for r in tabulated)})
-    _state_bundle(result, root, out, kind, scheduler)
+    _state_bundle(result, root, out, ex)
     if any("switch-votes" in f for f in by_county.values()):
         result.notes.append("switch-votes changes what the machines recorded, not the paper; "
                             "only an audit of the paper catches it, and the statewide audit is "
@@ -362,22 +379,20 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
     return result
 
 
-def _state_bundle(result: StateDemoResult, root: Path, out: Path, kind: str,
-                  scheduler: str | None) -> None:
-    """The statewide report and bundle, then ``verify`` of the bundle from scratch."""
+def _state_bundle(result: StateDemoResult, root: Path, out: Path, ex: Executor) -> None:
+    """The statewide report and bundle, then ``verify`` of the bundle from scratch (its
+    county-by-county checks on the same executor)."""
     from ..errors import TallyproofError
     from ..state.evidence import build_state_bundle
-    from ..state.executor import executor
     from ..verify import verify_bundle
 
     try:
-        with executor(kind, scheduler) as ex:
-            bundle = build_state_bundle(root, out / "bundle", ex)
+        bundle = build_state_bundle(root, out / "bundle", ex)
     except TallyproofError as exc:
         result.checks.append({"name": "state_bundle", "status": "fail", "summary": str(exc)})
         return
     result.bundle = bundle
-    rep = verify_bundle(bundle)
+    rep = verify_bundle(bundle, executor=ex)
     result.checks.append({"name": "verify", "status": "pass" if rep.ok else "fail",
                           "summary": rep.verdict.text if rep.verdict else ""})
 
