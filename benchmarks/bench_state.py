@@ -248,7 +248,7 @@ def run_child(cards: int, counties: int, kind: str, workers: int, work: Path,
         with tempfile.TemporaryFile() as se:
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=se, env=env)
             _, status, usage = os.wait4(proc.pid, 0)
-            code = os.waitstatus_to_exitcode(status)
+            code = proc.returncode = os.waitstatus_to_exitcode(status)
             se.seek(0)
             tail = se.read()[-3000:].decode(errors="replace")
         if code != 0:

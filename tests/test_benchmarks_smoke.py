@@ -106,3 +106,54 @@ def test_ratio_and_target_extraction(run_module) -> None:
         "ratios.verify_over_rehash": 1.5,
     }
     assert run_module.targets_of(data) == {"meets_target": True, "baselines.x.meets_target": False}
+
+
+def _bench(name: str):  # noqa: ANN202
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"bench_{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_quick_run_of_the_state(run_module, tmp_path: Path, capsys) -> None:
+    code = run_module.main(["--quick", "--only", "state", "--results", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    row = json.loads((tmp_path / "summary.json").read_text())["benchmarks"][0]
+    assert row["name"] == "state" and row["status"] == "ok", row
+    data = json.loads((tmp_path / "state.json").read_text())
+    assert [r["cards"] for r in data["runs"]] == [1_500, 3_000]
+    for r in [*data["runs"], data["in_process"]]:
+        assert r["ok"], r["failed_checks"]
+        stages = [s["stage"] for s in r["stages"]]
+        assert stages[0] == "demo" and {"tabulate", "bundle", "verify"} <= set(stages)
+        assert all(s["counties"] == 3 and not s["failed"] for s in r["stages"])
+        assert set(r["county_seconds"]) == {"county-01", "county-02", "county-03"}
+    assert set(data["largest"]["peak_memory_mb"]) == {"client", "worker-1", "worker-2"}
+    assert all(v > 0 for v in data["largest"]["peak_memory_mb"].values())
+    assert data["dask_overhead"]["wall_ratio"] > 0 and data["dask_overhead"]["cpu_ratio"] > 0
+    assert {"meets_linear_growth", "meets_goal_time"} <= set(row["targets"])
+    assert "target: Dask (2 workers) / in-process" in printed
+
+
+def test_state_breakdown_and_growth() -> None:
+    mod = _bench("state")
+
+    def run(cards: int, bundle: float) -> dict:
+        return {"cards": cards, "wall_seconds": 10.0 + bundle,
+                "stages": [{"stage": "demo", "seconds": 10.0},
+                           {"stage": "bundle", "seconds": bundle}],
+                "gaps": [{"between": "after demo, before bundle", "seconds": 0.5}],
+                "county_seconds": {"a": {"input": 2.0, "ingest": 1.0, "commit": 1.0},
+                                   "b": {"input": 2.0, "ingest": 3.0, "commit": 1.0}}}
+
+    b = mod.breakdown(run(1000, 4.0))
+    assert b == {"input": 4.0, "ingest": 4.0, "commit (county logs)": 2.0, "bundle": 4.0,
+                 "driver": 0.5}
+    assert mod.pipeline_seconds(run(1000, 4.0)) == 10.0
+    linear = mod.growth([run(1000, 4.0), run(1000, 4.0)], 1.5, 1.0)
+    assert all(v["meets_linear"] for v in linear["1000->1000"].values())
+    worse = mod.growth([run(1000, 4.0), run(1000, 8.0)], 1.5, 1.0)
+    assert not worse["1000->1000"]["bundle"]["meets_linear"]
+    assert worse["1000->1000"]["bundle"]["per_card_growth"] == 2.0

@@ -57,6 +57,7 @@ from ..audit.workflow import (
     ANOTHER_ROUND,
     CONFIRMED,
     FULL_HAND_COUNT,
+    AuditDesign,
     cap_size,
     plan_size,
 )
@@ -98,38 +99,19 @@ def _ok(stage: str, outs: list[Outcome[Any]]) -> dict[str, Any]:
     return {o.county: o.value for o in outs}
 
 
-@dataclass(frozen=True)
-class StateAuditParams:
-    """``audit/audit.json``: everything fixed before the first draw."""
+@dataclass(frozen=True, kw_only=True)
+class StateAuditParams(AuditDesign):
+    """``audit/audit.json``: everything fixed before the first draw; the county audit's
+    design (frame sizes and margins statewide) and what only a state has."""
 
-    kind: str
-    risk_limit: float
-    seed: str
-    method: str
-    contests: tuple[str, ...]
-    assertions: tuple[Assertion, ...]
-    margins: dict[str, float]  # assertion id -> reported assorter margin over the state
-    frame_sizes: dict[str, int]  # contest -> N statewide
     county_frames: dict[str, dict[str, int]]  # contest -> county -> cards in its frame
-    winners: dict[str, list[str]]  # contest -> reported winners (statewide candidate ids)
     commitments: dict[str, dict[str, Any]]  # county -> CVR table hash, latest checkpoint
-    created: str
-    plan_uppers: dict[str, float] = field(default_factory=dict)  # batch: τ per assertion
     polling_counties: tuple[str, ...] = ()  # stratified: the ballot-polling stratum
     cvr_means: dict[str, float] = field(default_factory=dict)  # stratified: Ā^c, CVR stratum
 
-    def assertions_of(self, contest_id: str) -> list[Assertion]:
-        return [a for a in self.assertions if a.contest_id == contest_id]
-
     def to_json(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "kind": self.kind,
-                "risk_limit": self.risk_limit, "seed": self.seed, "method": self.method,
-                "contests": list(self.contests),
-                "assertions": [a.to_json() for a in self.assertions],
-                "margins": self.margins, "frame_sizes": self.frame_sizes,
-                "county_frames": self.county_frames, "winners": self.winners,
-                "commitments": self.commitments, "created": self.created,
-                "plan_uppers": self.plan_uppers,
+        return {"schema_version": SCHEMA_VERSION, **self.design_json(),
+                "county_frames": self.county_frames, "commitments": self.commitments,
                 "polling_counties": list(self.polling_counties), "cvr_means": self.cvr_means}
 
     @classmethod
@@ -137,17 +119,12 @@ class StateAuditParams:
         if d.get("schema_version") != SCHEMA_VERSION:
             raise AuditError(f"state audit.json schema version {d.get('schema_version')} is "
                              "not supported")
-        return cls(str(d["kind"]), float(d["risk_limit"]), str(d["seed"]), str(d["method"]),
-                   tuple(d["contests"]),
-                   tuple(Assertion.from_json(a) for a in d["assertions"]),
-                   {k: float(v) for k, v in d["margins"].items()},
-                   {k: int(v) for k, v in d["frame_sizes"].items()},
-                   {k: {c: int(n) for c, n in v.items()} for k, v in d["county_frames"].items()},
-                   {k: list(v) for k, v in d["winners"].items()},
-                   {k: dict(v) for k, v in d["commitments"].items()}, str(d["created"]),
-                   {k: float(v) for k, v in d.get("plan_uppers", {}).items()},
-                   tuple(d.get("polling_counties", ())),
-                   {k: float(v) for k, v in d.get("cvr_means", {}).items()})
+        return cls(**cls.design_fields(d),
+                   county_frames={k: {c: int(n) for c, n in v.items()}
+                                  for k, v in d["county_frames"].items()},
+                   commitments={k: dict(v) for k, v in d["commitments"].items()},
+                   polling_counties=tuple(d.get("polling_counties", ())),
+                   cvr_means={k: float(v) for k, v in d.get("cvr_means", {}).items()})
 
 
 def load_state_audit(root: Path) -> StateAuditParams:
@@ -249,10 +226,13 @@ def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
     uppers: dict[str, float] = {}
     if kind == "batch":
         _batch_margins(root, ex, spec, assertions, margins, sizes, county_frames, uppers)
-    params = StateAuditParams(kind, risk_limit, seed, method, tuple(wanted), tuple(assertions),
-                              margins, sizes, county_frames, winners,
-                              {c: frames[c].commitment for c in sorted(frames)},
-                              now or utc_timestamp(), uppers, polling, cvr_means)
+    params = StateAuditParams(
+        kind=kind, risk_limit=risk_limit, seed=seed, method=method, contests=tuple(wanted),
+        assertions=tuple(assertions), margins=margins, frame_sizes=sizes,
+        county_frames=county_frames, winners=winners,
+        commitments={c: frames[c].commitment for c in sorted(frames)},
+        created=now or utc_timestamp(), plan_uppers=uppers, polling_counties=polling,
+        cvr_means=cvr_means)
     atomic_write_json(path, params.to_json())
     return params
 
