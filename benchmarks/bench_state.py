@@ -213,19 +213,16 @@ def peak_by_process(run: dict[str, Any], exclude: tuple[str, ...] = ()) -> dict[
 
 def growth(runs: list[dict[str, Any]], max_growth: float, min_seconds: float
            ) -> dict[str, dict[str, Any]]:
-    """Per consecutive pair of sizes, each stage's growth of seconds per card."""
-    out: dict[str, dict[str, Any]] = {}
-    for a, b in zip(runs, runs[1:], strict=False):
-        ba, bb = breakdown(a), breakdown(b)
-        pair: dict[str, Any] = {}
-        for st in (k for k in bb if k != INPUT):
-            ta, tb = ba.get(st, 0.0), bb[st]
-            g = (tb / b["cards"]) / (ta / a["cards"]) if ta > 0 else float("inf")
-            judged = tb >= min_seconds
-            pair[st] = {"per_card_growth": round(g, 3), "judged": judged,
-                        "meets_linear": (g <= max_growth) if judged else True}
-        out[f"{a['cards']}->{b['cards']}"] = pair
-    return out
+    """Per consecutive pair of sizes, each stage's growth of seconds per card (the input
+    is not judged: it is not the pipeline's)."""
+    from bench_ladder import growth as ladder_growth
+
+    rows = [{"cards": r["cards"], "stages": {k: {"seconds": v} for k, v in breakdown(r).items()
+                                             if k != INPUT}} for r in runs]
+    stages = tuple(rows[-1]["stages"]) if rows else ()
+    for r in rows:  # a stage the smaller run did not have: zero seconds (growth ∞, judged)
+        r["stages"] = {st: r["stages"].get(st, {"seconds": 0.0}) for st in stages}
+    return ladder_growth(rows, max_growth, min_seconds, stages)
 
 
 # ---------------------------------------------------------------------------- the parent
@@ -297,6 +294,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--child", choices=("dask", "inprocess"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
     if args.child:
         from tallyproof.fsutil import atomic_write_bytes
 

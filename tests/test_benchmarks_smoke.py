@@ -24,6 +24,14 @@ def run_module():
         del sys.modules[name]
 
 
+def _bench(name: str):  # noqa: ANN202
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"bench_{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def test_every_listed_benchmark_has_a_main(run_module) -> None:
     for name in run_module.BENCHMARKS:
         text = (BENCH / f"bench_{name}.py").read_text()
@@ -68,10 +76,7 @@ def test_quick_run_of_the_ladder(run_module, tmp_path: Path, capsys) -> None:
 
 
 def test_ladder_growth_target_fails_on_superlinear_stage() -> None:
-    spec = importlib.util.spec_from_file_location("bench_ladder", BENCH / "bench_ladder.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _bench("ladder")
 
     def row(cards: int, audit: float) -> dict:
         return {"cards": cards, "stages": {s: {"seconds": cards / 1000 if s != "audit" else audit}
@@ -108,14 +113,6 @@ def test_ratio_and_target_extraction(run_module) -> None:
     assert run_module.targets_of(data) == {"meets_target": True, "baselines.x.meets_target": False}
 
 
-def _bench(name: str):  # noqa: ANN202
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"bench_{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_quick_run_of_the_state(run_module, tmp_path: Path, capsys) -> None:
     code = run_module.main(["--quick", "--only", "state", "--results", str(tmp_path)])
     printed = capsys.readouterr().out
@@ -138,6 +135,8 @@ def test_quick_run_of_the_state(run_module, tmp_path: Path, capsys) -> None:
 
 
 def test_state_breakdown_and_growth() -> None:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
     mod = _bench("state")
 
     def run(cards: int, bundle: float) -> dict:
