@@ -225,6 +225,32 @@ def growth(runs: list[dict[str, Any]], max_growth: float, min_seconds: float
     return ladder_growth(rows, max_growth, min_seconds, stages)
 
 
+def projection(run: dict[str, Any], cards: float, largest: float, cores: int,
+               machines: tuple[int, ...]) -> dict[str, Any]:
+    """What ``cards`` cards (the largest county ``largest``) would take on ``machines``
+    machines of ``cores`` cores each, from one measured run (docs/scale.md):
+
+    T(N) = k · max(L, C / (N · cores)) + g · C
+
+    k: the run's pipeline CPU seconds per card (every process, input excluded): the work a
+    core does per card, whatever else shared the machine; a county's tasks run one after
+    another on one core and every stage waits for its last county, so the largest county L
+    bounds the parallel part from below. g: the driver's serial seconds per card (the gaps
+    between stages, wall time, so under load an overestimate), taken as growing with the
+    cards (the zip of the bundle does; the state log and merges grow with the counties).
+    Assumed: CPU-bound tasks, one worker per core, inputs on storage every worker reads."""
+    k = pipeline_cpu(run) / run["cards"]
+    g = breakdown(run)[DRIVER] / run["cards"]
+    rows = []
+    for n in machines:
+        parallel = k * max(largest, cards / (n * cores))
+        rows.append({"machines": n, "cores": n * cores, "parallel_seconds": parallel,
+                     "serial_seconds": g * cards, "total_seconds": parallel + g * cards,
+                     "bound_by_largest_county": largest >= cards / (n * cores)})
+    return {"cards": cards, "largest_county_cards": largest, "cores_per_machine": cores,
+            "cpu_seconds_per_card": k, "serial_seconds_per_card": g, "rows": rows}
+
+
 # ---------------------------------------------------------------------------- the parent
 def run_child(cards: int, counties: int, kind: str, workers: int, work: Path,
               keep: bool) -> dict[str, Any]:
@@ -289,6 +315,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--min-seconds", type=float, default=2.0)
     ap.add_argument("--quick", action="store_true",
                     help="smoke size: 3 counties, 1,500 and 3,000 cards (figures mean nothing)")
+    ap.add_argument("--national-cards", type=float, default=150e6,
+                    help="the projection's total cards (docs/scale.md)")
+    ap.add_argument("--largest-county", type=float, default=6e6,
+                    help="the projection's largest county, in cards")
+    ap.add_argument("--machine-cores", type=int, default=16)
     ap.add_argument("--work", type=Path, default=None, help="where the state folders go")
     ap.add_argument("--keep", action="store_true", help="keep the state folders")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -366,6 +397,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"cluster start {dask_same['startup_seconds']:.1f} s apart); CPU seconds "
               f"{cpu_ratio:.2f} " + ("MET" if cpu_ratio <= OVERHEAD_TARGET else "MISSED")
               + f" ({pipeline_cpu(dask_same):.1f} vs {pipeline_cpu(inproc):.1f})")
+    proj = projection(largest, args.national_cards, args.largest_county, args.machine_cores,
+                      (1, 10, 25, 50, 100, 200))
+    result["projection"] = proj
+    print(f"projection from the {largest['cards']:,}-card run: {proj['cards']:,.0f} cards, "
+          f"largest county {proj['largest_county_cards']:,.0f}, {args.machine_cores} cores "
+          f"per machine; {proj['cpu_seconds_per_card'] * 1e6:.1f} CPU µs/card, driver "
+          f"{proj['serial_seconds_per_card'] * 1e6:.2f} µs/card")
+    for r in proj["rows"]:
+        print(f"    {r['machines']:>4} machines: {r['total_seconds'] / 60:>8.1f} min "
+              f"(parallel {r['parallel_seconds'] / 60:.1f}, serial {r['serial_seconds'] / 60:.1f}"
+              + (", bound by the largest county)" if r["bound_by_largest_county"] else ")"))
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} "
           f"({os.cpu_count()} cpus)")
     args.out.parent.mkdir(parents=True, exist_ok=True)

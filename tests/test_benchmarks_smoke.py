@@ -156,3 +156,17 @@ def test_state_breakdown_and_growth() -> None:
     worse = mod.growth([run(1000, 4.0), run(1000, 8.0)], 1.5, 1.0)
     assert not worse["1000->1000"]["bundle"]["meets_linear"]
     assert worse["1000->1000"]["bundle"]["per_card_growth"] == 2.0
+
+
+def test_state_projection_is_bound_by_the_largest_county() -> None:
+    mod = _bench("state")
+    run = {"cards": 1000, "wall_seconds": 12.0, "cpu_seconds": 14.0,
+           "stages": [{"stage": "demo", "seconds": 10.0}],
+           "gaps": [{"between": "after demo", "seconds": 2.0}],
+           "county_seconds": {"a": {"input": 4.0, "ingest": 6.0}}}
+    p = mod.projection(run, cards=1e6, largest=1e4, cores=10, machines=(1, 1000))
+    assert p["cpu_seconds_per_card"] == 0.01 and p["serial_seconds_per_card"] == 0.002
+    few, many = p["rows"]
+    assert few["parallel_seconds"] == 0.01 * 1e5 and not few["bound_by_largest_county"]
+    assert many["parallel_seconds"] == 0.01 * 1e4 and many["bound_by_largest_county"]
+    assert many["total_seconds"] == 100.0 + 2000.0
