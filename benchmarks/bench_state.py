@@ -338,11 +338,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     overhead_cards = args.cards[0] if args.overhead_cards is None else args.overhead_cards
     work = Path(tempfile.mkdtemp(prefix="tallyproof-state-", dir=args.work))
     load_before = os.getloadavg()
+    partial = args.out.with_name(args.out.stem + ".partial.json")
     try:
-        runs = [run_child(n, args.counties, "dask", args.workers, work, args.keep)
-                for n in args.cards]
+        runs: list[dict[str, Any]] = []
+        for n in args.cards:  # each run kept as it ends: a long session may be cut short
+            runs.append(run_child(n, args.counties, "dask", args.workers, work, args.keep))
+            _save(partial, {"runs": runs})
         inproc = (run_child(overhead_cards, args.counties, "inprocess", 1, work, args.keep)
                   if overhead_cards else None)
+        _save(partial, {"runs": runs, "in_process": inproc})
         if inproc is not None and overhead_cards not in args.cards:
             dask_same = run_child(overhead_cards, args.counties, "dask", args.workers, work,
                                   args.keep)
@@ -414,7 +418,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from tallyproof.fsutil import atomic_write_json
 
     atomic_write_json(args.out, result)
+    partial.unlink(missing_ok=True)
     return result
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    from tallyproof.fsutil import atomic_write_json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, data)
 
 
 if __name__ == "__main__":
