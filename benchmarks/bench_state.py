@@ -137,14 +137,18 @@ def child(cards: int, counties: int, kind: str, workers: int, work: Path) -> dic
     pids = {"client": os.getpid(), **pids}
     with Sampler(pids, alone=("client",) if kind == "dask" else ()) as sampler:
 
+        stage_cpu: list[float] = []  # CPU seconds of every process, per stage in order
+
         class Watch(Timeline):
             def stage_started(self, stage: str, c: Any) -> None:
                 super().stage_started(stage, c)
                 sampler.stage = stage
+                stage_cpu.append(-sampler.cpu_seconds())
 
             def stage_finished(self, stage: str, seconds: float) -> None:
                 super().stage_finished(stage, seconds)
                 sampler.stage = DRIVER
+                stage_cpu[-1] += sampler.cpu_seconds()
 
         timeline = Watch()
         cpu0 = sampler.cpu_seconds()
@@ -162,8 +166,9 @@ def child(cards: int, counties: int, kind: str, workers: int, work: Path) -> dic
         "startup_seconds": startup, "wall_seconds": wall, "cpu_seconds": cpu,
         "ok": result.ok,
         "failed_checks": [c["name"] for c in result.checks if c["status"] != "pass"],
-        "stages": [{"stage": s.stage, "start": s.start, "seconds": s.seconds,
-                    "counties": s.counties, "failed": s.failed} for s in timeline.stages],
+        "stages": [{"stage": s.stage, "start": s.start, "seconds": s.seconds, "cpu_seconds": c,
+                    "counties": s.counties, "failed": s.failed}
+                   for s, c in zip(timeline.stages, stage_cpu, strict=True)],
         "gaps": [{"between": g, "seconds": s} for g, s in timeline.gaps(end=wall)],
         "county_seconds": per_county,
         "memory_peaks_mb": {st: {p: round(v / 2**20, 1) for p, v in procs.items()}
@@ -172,21 +177,31 @@ def child(cards: int, counties: int, kind: str, workers: int, work: Path) -> dic
 
 
 # ---------------------------------------------------------------------------- analysis
-def breakdown(run: dict[str, Any]) -> dict[str, float]:
+def breakdown(run: dict[str, Any], cpu: bool = False) -> dict[str, float]:
     """Seconds per stage, in pipeline order: the ``demo`` stage split into input / ingest /
-    commit by its tasks' own seconds, every other stage as timed, driver gaps summed."""
+    commit by its tasks' own seconds, every other stage as timed, driver gaps summed. With
+    ``cpu``: CPU seconds of every process instead of wall time (what the shared machine's
+    load does not inflate); the input's share is then its tasks' own CPU seconds."""
+    field = "cpu_seconds" if cpu else "seconds"
     out: dict[str, float] = {}
     sums = {k: sum(s.get(k, 0.0) for s in run["county_seconds"].values())
             for k in (INPUT, "ingest", "commit")}
-    task_total = sum(sums.values())
+    input_cpu = sum(s.get("input_cpu", 0.0) for s in run["county_seconds"].values())
     for st in run["stages"]:
-        if st["stage"] == "demo" and task_total > 0:
-            for k, v in sums.items():
+        if st["stage"] == "demo" and sum(sums.values()) > 0:
+            if cpu:  # the input's own CPU; ingest and commit share the rest as in wall time
+                rest, parts = st[field] - input_cpu, {k: sums[k] for k in ("ingest", "commit")}
+                out[INPUT] = input_cpu
+            else:
+                rest, parts = st[field], sums
+            total = sum(parts.values())
+            for k, v in parts.items():
                 key = "commit (county logs)" if k == "commit" else k
-                out[key] = out.get(key, 0.0) + st["seconds"] * v / task_total
+                out[key] = out.get(key, 0.0) + (rest * v / total if total > 0 else 0.0)
         else:
-            out[st["stage"]] = out.get(st["stage"], 0.0) + st["seconds"]
-    out[DRIVER] = sum(g["seconds"] for g in run["gaps"])
+            out[st["stage"]] = out.get(st["stage"], 0.0) + st[field]
+    out[DRIVER] = (run["cpu_seconds"] - sum(s[field] for s in run["stages"]) if cpu
+                   else sum(g["seconds"] for g in run["gaps"]))
     return out
 
 
@@ -196,9 +211,8 @@ def pipeline_seconds(run: dict[str, Any]) -> float:
 
 
 def pipeline_cpu(run: dict[str, Any]) -> float:
-    """CPU seconds of the pipeline: all processes' CPU less the tasks' input seconds (the
-    input is drawn single-threaded, so its wall time is its CPU time)."""
-    return run["cpu_seconds"] - sum(s.get(INPUT, 0.0) for s in run["county_seconds"].values())
+    """CPU seconds of the pipeline: every process's CPU less the input's."""
+    return sum(v for k, v in breakdown(run, cpu=True).items() if k != INPUT)
 
 
 def peak_by_process(run: dict[str, Any], exclude: tuple[str, ...] = ()) -> dict[str, float]:
@@ -213,12 +227,13 @@ def peak_by_process(run: dict[str, Any], exclude: tuple[str, ...] = ()) -> dict[
 
 def growth(runs: list[dict[str, Any]], max_growth: float, min_seconds: float
            ) -> dict[str, dict[str, Any]]:
-    """Per consecutive pair of sizes, each stage's growth of seconds per card (the input
-    is not judged: it is not the pipeline's)."""
+    """Per consecutive pair of sizes, each stage's growth of CPU seconds per card (wall time
+    on a shared machine grows with the others' load; the input is not the pipeline's)."""
     from bench_ladder import growth as ladder_growth
 
-    rows = [{"cards": r["cards"], "stages": {k: {"seconds": v} for k, v in breakdown(r).items()
-                                             if k != INPUT}} for r in runs]
+    rows = [{"cards": r["cards"], "stages": {k: {"seconds": v} for k, v in
+                                             breakdown(r, cpu=True).items() if k != INPUT}}
+            for r in runs]
     stages = tuple(rows[-1]["stages"]) if rows else ()
     for r in rows:  # a stage the smaller run did not have: zero seconds (growth ∞, judged)
         r["stages"] = {st: r["stages"].get(st, {"seconds": 0.0}) for st in stages}
@@ -232,15 +247,16 @@ def projection(run: dict[str, Any], cards: float, largest: float, cores: int,
 
     T(N) = k · max(L, C / (N · cores)) + g · C
 
-    k: the run's pipeline CPU seconds per card (every process, input excluded): the work a
-    core does per card, whatever else shared the machine; a county's tasks run one after
-    another on one core and every stage waits for its last county, so the largest county L
-    bounds the parallel part from below. g: the driver's serial seconds per card (the gaps
-    between stages, wall time, so under load an overestimate), taken as growing with the
-    cards (the zip of the bundle does; the state log and merges grow with the counties).
+    k: the run's per-county stages' CPU seconds per card (every process, input excluded):
+    the work a core does per card, whatever else shared the machine; a county's tasks run
+    one after another on one core and every stage waits for its last county, so the largest
+    county L bounds the parallel part from below. g: the driver's CPU seconds per card
+    between stages (the state log, merges, the statewide report, the bundle's zip), taken as
+    growing with the cards (the zip does; the rest grows with the counties).
     Assumed: CPU-bound tasks, one worker per core, inputs on storage every worker reads."""
-    k = pipeline_cpu(run) / run["cards"]
-    g = breakdown(run)[DRIVER] / run["cards"]
+    b = breakdown(run, cpu=True)
+    g = b[DRIVER] / run["cards"]
+    k = pipeline_cpu(run) / run["cards"] - g
     rows = []
     for n in machines:
         parallel = k * max(largest, cards / (n * cores))
@@ -291,9 +307,12 @@ def print_run(run: dict[str, Any]) -> None:
     print(f"\n{label}: ingest→verified {pipeline_seconds(run):.1f} s "
           f"(+ input {b.get(INPUT, 0.0):.1f} s, executor start {run['startup_seconds']:.1f} s); "
           f"CPU {pipeline_cpu(run):.1f} s; checks ok: {run['ok']}")
+    bc = breakdown(run, cpu=True)
+    print(f"    {'stage':<22} {'wall s':>8}  {'µs/card':>8}  {'CPU s':>8}  {'CPU µs/card':>11}")
     for st, s in b.items():
         if st != INPUT:
-            print(f"    {st:<22} {s:>8.1f} s  {s / run['cards'] * 1e6:>8.2f} µs/card")
+            print(f"    {st:<22} {s:>8.1f}  {s / run['cards'] * 1e6:>8.2f}  {bc[st]:>8.1f}  "
+                  f"{bc[st] / run['cards'] * 1e6:>11.2f}")
     for g in run["gaps"]:
         print(f"      driver {g['between']:<38} {g['seconds']:>6.1f} s")
     peaks = peak_by_process(run)

@@ -140,17 +140,22 @@ def test_state_breakdown_and_growth() -> None:
     mod = _bench("state")
 
     def run(cards: int, bundle: float) -> dict:
-        return {"cards": cards, "wall_seconds": 10.0 + bundle,
-                "stages": [{"stage": "demo", "seconds": 10.0},
-                           {"stage": "bundle", "seconds": bundle}],
+        return {"cards": cards, "wall_seconds": 10.0 + bundle, "cpu_seconds": 9.0 + bundle,
+                "stages": [{"stage": "demo", "seconds": 10.0, "cpu_seconds": 8.0},
+                           {"stage": "bundle", "seconds": bundle, "cpu_seconds": bundle}],
                 "gaps": [{"between": "after demo, before bundle", "seconds": 0.5}],
-                "county_seconds": {"a": {"input": 2.0, "ingest": 1.0, "commit": 1.0},
-                                   "b": {"input": 2.0, "ingest": 3.0, "commit": 1.0}}}
+                "county_seconds": {
+                    "a": {"input": 2.0, "ingest": 1.0, "commit": 1.0, "input_cpu": 1.0},
+                    "b": {"input": 2.0, "ingest": 3.0, "commit": 1.0, "input_cpu": 1.0}}}
 
     b = mod.breakdown(run(1000, 4.0))
     assert b == {"input": 4.0, "ingest": 4.0, "commit (county logs)": 2.0, "bundle": 4.0,
                  "driver": 0.5}
+    cpu = mod.breakdown(run(1000, 4.0), cpu=True)  # input: its own CPU; the rest shared 4:2
+    assert cpu == {"input": 2.0, "ingest": 4.0, "commit (county logs)": 2.0, "bundle": 4.0,
+                   "driver": 1.0}
     assert mod.pipeline_seconds(run(1000, 4.0)) == 10.0
+    assert mod.pipeline_cpu(run(1000, 4.0)) == 11.0
     linear = mod.growth([run(1000, 4.0), run(1000, 4.0)], 1.5, 1.0)
     assert all(v["meets_linear"] for v in linear["1000->1000"].values())
     worse = mod.growth([run(1000, 4.0), run(1000, 8.0)], 1.5, 1.0)
@@ -161,9 +166,9 @@ def test_state_breakdown_and_growth() -> None:
 def test_state_projection_is_bound_by_the_largest_county() -> None:
     mod = _bench("state")
     run = {"cards": 1000, "wall_seconds": 12.0, "cpu_seconds": 14.0,
-           "stages": [{"stage": "demo", "seconds": 10.0}],
+           "stages": [{"stage": "demo", "seconds": 10.0, "cpu_seconds": 12.0}],
            "gaps": [{"between": "after demo", "seconds": 2.0}],
-           "county_seconds": {"a": {"input": 4.0, "ingest": 6.0}}}
+           "county_seconds": {"a": {"input": 4.0, "ingest": 6.0, "input_cpu": 2.0}}}
     p = mod.projection(run, cards=1e6, largest=1e4, cores=10, machines=(1, 1000))
     assert p["cpu_seconds_per_card"] == 0.01 and p["serial_seconds_per_card"] == 0.002
     few, many = p["rows"]
