@@ -143,13 +143,13 @@ def floors(demo_out: Path) -> dict[str, float]:
     return out
 
 
-def growth(rows: list[dict[str, Any]], max_growth: float, min_seconds: float
-           ) -> dict[str, dict[str, Any]]:
+def growth(rows: list[dict[str, Any]], max_growth: float, min_seconds: float,
+           stages: tuple[str, ...] = STAGES) -> dict[str, dict[str, Any]]:
     """Per consecutive pair of sizes, each stage's growth of seconds per card."""
     out: dict[str, dict[str, Any]] = {}
     for a, b in zip(rows, rows[1:], strict=False):
         pair: dict[str, Any] = {}
-        for st in STAGES:
+        for st in stages:
             ta, tb = a["stages"][st]["seconds"], b["stages"][st]["seconds"]
             g = (tb / b["cards"]) / (ta / a["cards"]) if ta > 0 else float("inf")
             judged = tb >= min_seconds

@@ -24,6 +24,14 @@ def run_module():
         del sys.modules[name]
 
 
+def _bench(name: str):  # noqa: ANN202
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"bench_{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def test_every_listed_benchmark_has_a_main(run_module) -> None:
     for name in run_module.BENCHMARKS:
         text = (BENCH / f"bench_{name}.py").read_text()
@@ -68,10 +76,7 @@ def test_quick_run_of_the_ladder(run_module, tmp_path: Path, capsys) -> None:
 
 
 def test_ladder_growth_target_fails_on_superlinear_stage() -> None:
-    spec = importlib.util.spec_from_file_location("bench_ladder", BENCH / "bench_ladder.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _bench("ladder")
 
     def row(cards: int, audit: float) -> dict:
         return {"cards": cards, "stages": {s: {"seconds": cards / 1000 if s != "audit" else audit}
@@ -106,3 +111,67 @@ def test_ratio_and_target_extraction(run_module) -> None:
         "ratios.verify_over_rehash": 1.5,
     }
     assert run_module.targets_of(data) == {"meets_target": True, "baselines.x.meets_target": False}
+
+
+def test_quick_run_of_the_state(run_module, tmp_path: Path, capsys) -> None:
+    code = run_module.main(["--quick", "--only", "state", "--results", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    row = json.loads((tmp_path / "summary.json").read_text())["benchmarks"][0]
+    assert row["name"] == "state" and row["status"] == "ok", row
+    data = json.loads((tmp_path / "state.json").read_text())
+    assert [r["cards"] for r in data["runs"]] == [1_500, 3_000]
+    for r in [*data["runs"], data["in_process"]]:
+        assert r["ok"], r["failed_checks"]
+        stages = [s["stage"] for s in r["stages"]]
+        assert stages[0] == "demo" and {"tabulate", "bundle", "verify"} <= set(stages)
+        assert all(s["counties"] == 3 and not s["failed"] for s in r["stages"])
+        assert set(r["county_seconds"]) == {"county-01", "county-02", "county-03"}
+    assert set(data["largest"]["peak_memory_mb"]) == {"client", "worker-1", "worker-2"}
+    assert all(v > 0 for v in data["largest"]["peak_memory_mb"].values())
+    assert data["dask_overhead"]["wall_ratio"] > 0 and data["dask_overhead"]["cpu_ratio"] > 0
+    assert {"meets_linear_growth", "meets_goal_time"} <= set(row["targets"])
+    assert "target: Dask (2 workers) / in-process" in printed
+
+
+def test_state_breakdown_and_growth() -> None:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    mod = _bench("state")
+
+    def run(cards: int, bundle: float) -> dict:
+        return {"cards": cards, "wall_seconds": 10.0 + bundle, "cpu_seconds": 9.0 + bundle,
+                "stages": [{"stage": "demo", "seconds": 10.0, "cpu_seconds": 8.0},
+                           {"stage": "bundle", "seconds": bundle, "cpu_seconds": bundle}],
+                "gaps": [{"between": "after demo, before bundle", "seconds": 0.5}],
+                "county_seconds": {
+                    "a": {"input": 2.0, "ingest": 1.0, "commit": 1.0, "input_cpu": 1.0},
+                    "b": {"input": 2.0, "ingest": 3.0, "commit": 1.0, "input_cpu": 1.0}}}
+
+    b = mod.breakdown(run(1000, 4.0))
+    assert b == {"input": 4.0, "ingest": 4.0, "commit (county logs)": 2.0, "bundle": 4.0,
+                 "driver": 0.5}
+    cpu = mod.breakdown(run(1000, 4.0), cpu=True)  # input: its own CPU; the rest shared 4:2
+    assert cpu == {"input": 2.0, "ingest": 4.0, "commit (county logs)": 2.0, "bundle": 4.0,
+                   "driver": 1.0}
+    assert mod.pipeline_seconds(run(1000, 4.0)) == 10.0
+    assert mod.pipeline_cpu(run(1000, 4.0)) == 11.0
+    linear = mod.growth([run(1000, 4.0), run(1000, 4.0)], 1.5, 1.0)
+    assert all(v["meets_linear"] for v in linear["1000->1000"].values())
+    worse = mod.growth([run(1000, 4.0), run(1000, 8.0)], 1.5, 1.0)
+    assert not worse["1000->1000"]["bundle"]["meets_linear"]
+    assert worse["1000->1000"]["bundle"]["per_card_growth"] == 2.0
+
+
+def test_state_projection_is_bound_by_the_largest_county() -> None:
+    mod = _bench("state")
+    run = {"cards": 1000, "wall_seconds": 12.0, "cpu_seconds": 14.0,
+           "stages": [{"stage": "demo", "seconds": 10.0, "cpu_seconds": 12.0}],
+           "gaps": [{"between": "after demo", "seconds": 2.0}],
+           "county_seconds": {"a": {"input": 4.0, "ingest": 6.0, "input_cpu": 2.0}}}
+    p = mod.projection(run, cards=1e6, largest=1e4, cores=10, machines=(1, 1000))
+    assert p["cpu_seconds_per_card"] == 0.01 and p["serial_seconds_per_card"] == 0.002
+    few, many = p["rows"]
+    assert few["parallel_seconds"] == 0.01 * 1e5 and not few["bound_by_largest_county"]
+    assert many["parallel_seconds"] == 0.01 * 1e4 and many["bound_by_largest_county"]
+    assert many["total_seconds"] == 100.0 + 2000.0

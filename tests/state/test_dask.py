@@ -106,3 +106,15 @@ def test_a_large_dominion_export_ingests_inside_a_dask_worker(tmp_path: Path,
     write_dominion(county, county.paper, tmp_path / "export")
     (o,) = cluster.map(big_export_task, ["c1"], str(tmp_path))
     assert o.ok and o.value == 3_000
+
+
+def test_progress_reports_every_county_once_per_stage_on_dask(state: Path,
+                                                               cluster: DaskExecutor) -> None:
+    from tallyproof.state.observe import Observed
+
+    from .test_observe import Recorder, check_once_per_county
+
+    rec = Recorder()
+    tabulate_state(state, Observed(cluster, rec))
+    check_once_per_county(rec, ["north", "south"], ["tabulate"])
+    assert cluster.dashboard is None or cluster.dashboard.startswith("http")

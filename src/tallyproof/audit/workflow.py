@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import orjson
@@ -107,9 +107,10 @@ _SEVERITY = {CONFIRMED: 0, ANOTHER_ROUND: 1, WAITING: 2, FULL_HAND_COUNT: 3}
 
 
 # ------------------------------------------------------------------ parameters
-@dataclass(frozen=True)
-class AuditParams:
-    """What ``audit.json`` holds: everything fixed before the first draw."""
+@dataclass(frozen=True, kw_only=True)
+class AuditDesign:
+    """What every audit fixes before its first draw, a county's (:class:`AuditParams`) or a
+    state's (``tallyproof.state.audit.StateAuditParams``): each adds what it commits to."""
 
     kind: str
     risk_limit: float
@@ -120,16 +121,15 @@ class AuditParams:
     margins: dict[str, float]  # assertion id -> reported (diluted) assorter margin
     frame_sizes: dict[str, int]  # contest id -> N, cards in its sample frame
     winners: dict[str, list[str]]  # contest id -> reported winner candidate ids
-    commitment: dict[str, Any]
     created: str
     plan_uppers: dict[str, float] = field(default_factory=dict)  # batch: τ per assertion
 
     def assertions_of(self, contest_id: str) -> list[Assertion]:
         return [a for a in self.assertions if a.contest_id == contest_id]
 
-    def to_json(self) -> dict[str, Any]:
+    def design_json(self) -> dict[str, Any]:
+        """The shared fields as ``audit.json`` writes them."""
         return {
-            "schema_version": AUDIT_SCHEMA_VERSION,
             "kind": self.kind,
             "risk_limit": self.risk_limit,
             "seed": self.seed,
@@ -139,29 +139,43 @@ class AuditParams:
             "margins": self.margins,
             "frame_sizes": self.frame_sizes,
             "winners": self.winners,
-            "commitment": self.commitment,
             "created": self.created,
             "plan_uppers": self.plan_uppers,
         }
+
+    @staticmethod
+    def design_fields(d: dict[str, Any]) -> dict[str, Any]:
+        """The shared fields read back from ``audit.json`` (constructor keywords)."""
+        return {
+            "kind": str(d["kind"]),
+            "risk_limit": float(d["risk_limit"]),
+            "seed": str(d["seed"]),
+            "method": str(d["method"]),
+            "contests": tuple(d["contests"]),
+            "assertions": tuple(Assertion.from_json(a) for a in d["assertions"]),
+            "margins": {k: float(v) for k, v in d["margins"].items()},
+            "frame_sizes": {k: int(v) for k, v in d["frame_sizes"].items()},
+            "winners": {k: list(v) for k, v in d["winners"].items()},
+            "created": str(d["created"]),
+            "plan_uppers": {k: float(v) for k, v in d.get("plan_uppers", {}).items()},
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditParams(AuditDesign):
+    """What ``audit.json`` holds: everything fixed before the first draw."""
+
+    commitment: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": AUDIT_SCHEMA_VERSION, **self.design_json(),
+                "commitment": self.commitment}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> AuditParams:
         if d.get("schema_version") != AUDIT_SCHEMA_VERSION:
             raise AuditError(f"audit.json schema version {d.get('schema_version')} not supported")
-        return cls(
-            kind=str(d["kind"]),
-            risk_limit=float(d["risk_limit"]),
-            seed=str(d["seed"]),
-            method=str(d["method"]),
-            contests=tuple(d["contests"]),
-            assertions=tuple(Assertion.from_json(a) for a in d["assertions"]),
-            margins={k: float(v) for k, v in d["margins"].items()},
-            frame_sizes={k: int(v) for k, v in d["frame_sizes"].items()},
-            winners={k: list(v) for k, v in d["winners"].items()},
-            commitment=dict(d["commitment"]),
-            created=str(d["created"]),
-            plan_uppers={k: float(v) for k, v in d.get("plan_uppers", {}).items()},
-        )
+        return cls(**cls.design_fields(d), commitment=dict(d["commitment"]))
 
 
 def audit_path(store: Store) -> Path:
@@ -321,19 +335,7 @@ def start_audit(
 
 
 # ------------------------------------------------------------------ planning
-class PlanParams(Protocol):
-    """What sizing a round needs of an audit's parameters (a county's :class:`AuditParams`, a
-    state's ``StateAuditParams``)."""
-
-    kind: str
-    risk_limit: float
-    method: str
-    margins: dict[str, float]
-    frame_sizes: dict[str, int]
-    plan_uppers: dict[str, float]
-
-
-def plan_size(params: PlanParams, a: Assertion, error_rates: dict[str, float] | None) -> float:
+def plan_size(params: AuditDesign, a: Assertion, error_rates: dict[str, float] | None) -> float:
     """Planned total sample size for one assertion (M's planner), ∞ when it cannot finish."""
     n_frame = params.frame_sizes[a.contest_id]
     margin = params.margins[a.id]
@@ -657,7 +659,7 @@ def _observed_rates(risk: AssertionRisk) -> dict[str, float]:
     return {"o1": d.o1 / n, "o2": d.o2 / n, "u1": d.u1 / n, "u2": d.u2 / n}
 
 
-def next_step(params: PlanParams, a: Assertion, risk: AssertionRisk,
+def next_step(params: AuditDesign, a: Assertion, risk: AssertionRisk,
               drawn: int) -> tuple[str, int]:
     """The decision rule, for a county's audit and a state's alike: confirmed when the risk is
     at most the limit; a full hand count once every frame unit was examined or the planner

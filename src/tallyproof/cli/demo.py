@@ -95,12 +95,11 @@ def register(app: typer.Typer) -> None:
 def _state_demo(out_dir: Path, cards: int, counties: int, seed: int, faults: list[str],
                 scheduler: str | None, in_process: bool, json: bool) -> None:
     from ..demo.state import run_state_demo
+    from .state import _executor
 
-    def note(stage: str, what: object) -> None:
-        err.print(f"state demo: {stage} {what} done", highlight=False)
-
-    result = run_state_demo(out_dir, counties=counties, cards=cards, seed=seed, faults=faults,
-                            scheduler=scheduler, in_process=in_process, progress=note)
+    with _executor(scheduler, in_process, quiet=json) as ex:
+        result = run_state_demo(out_dir, counties=counties, cards=cards, seed=seed,
+                                faults=faults, ex=ex)
     if json:
         emit_json(result.to_json())
     else:

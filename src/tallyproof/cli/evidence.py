@@ -122,8 +122,9 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--scheduler goes with a state BUNDLE")
         if bundle is not None and scheduler is not None:
             from ..state.executor import executor
+            from .state_progress import shown
 
-            with executor("dask", scheduler) as ex:
+            with executor("dask", scheduler) as dask, shown(dask, quiet=json) as ex:
                 rep = verify_bundle(bundle, keys, require or [], ex)
         elif bundle is not None:
             rep = verify_bundle(bundle, keys, require or [])

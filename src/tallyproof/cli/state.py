@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,20 +19,20 @@ InProcessOpt = Annotated[bool, typer.Option(
     "--in-process", help="run the county tasks one by one in this process (no Dask)")]
 
 
-def _executor(scheduler: str | None, in_process: bool):  # noqa: ANN202
+@contextmanager
+def _executor(scheduler: str | None, in_process: bool, quiet: bool = False
+              ) -> Iterator[Any]:
+    """The executor the options ask for, showing per-county progress on stderr (not with
+    ``quiet``, i.e. ``--json``)."""
     from ..errors import UsageError
     from ..state.executor import executor
+    from .state_progress import shown
 
     if scheduler and in_process:
         raise UsageError("--scheduler and --in-process exclude each other")
-    return executor("inprocess" if in_process else "dask" if scheduler else "local", scheduler)
-
-
-def _progress(stage: str):  # noqa: ANN202
-    def show(o: Any) -> None:
-        status = "[green]done[/]" if o.ok else f"[bold red]failed[/]: {o.error}"
-        err.print(f"{stage} {o.county}: {status}", highlight=False)
-    return show
+    with executor("inprocess" if in_process else "dask" if scheduler else "local",
+                  scheduler) as ex, shown(ex, quiet) as watched:
+        yield watched
 
 
 def register(app: typer.Typer) -> None:
@@ -139,10 +141,8 @@ def register(app: typer.Typer) -> None:
         from ..state.statelog import publish
         from ..state.workflow import CountyFailures, commit_all
 
-        with _executor(scheduler, in_process) as ex:
-            if ex.dashboard:
-                err.print(f"Dask dashboard: {ex.dashboard}")
-            outs = commit_all(folder, ex, progress=_progress("commit"))
+        with _executor(scheduler, in_process, json) as ex:
+            outs = commit_all(folder, ex)
         failed = [o for o in outs if not o.ok]
         pub = publish(folder, key, {o.county: o.value for o in outs if o.value is not None})
         if json:
@@ -173,8 +173,8 @@ def register(app: typer.Typer) -> None:
         from ..state.accounting import check_statewide_results
         from ..state.workflow import tabulate_state
 
-        with _executor(scheduler, in_process) as ex:
-            results = tabulate_state(folder, ex, progress=_progress("tabulate"))
+        with _executor(scheduler, in_process, json) as ex:
+            results = tabulate_state(folder, ex)
         check = check_statewide_results(folder, results_file) if results_file else None
         if json:
             emit_json({"contests": [r.to_json() for r in results],
@@ -200,8 +200,8 @@ def register(app: typer.Typer) -> None:
         from ..errors import Failure, VerificationError
         from ..state.accounting import reconcile_state
 
-        with _executor(scheduler, in_process) as ex:
-            acc = reconcile_state(folder, ex, progress=_progress("reconcile"))
+        with _executor(scheduler, in_process, json) as ex:
+            acc = reconcile_state(folder, ex)
         if json:
             emit_json(acc.to_json())
         else:

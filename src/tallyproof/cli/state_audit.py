@@ -42,7 +42,7 @@ def register(state: typer.Typer) -> None:
         """Fix the statewide audit's risk limit, seed, contests and assertions."""
         from ..state.audit import start_state_audit
 
-        with executor(scheduler, in_process) as ex:
+        with executor(scheduler, in_process, json) as ex:
             params = start_state_audit(folder, ex, risk_limit=risk_limit, seed=seed, kind=kind,
                                        contests=contest, method=method,
                                        polling_counties=polling_county or ())
@@ -62,7 +62,7 @@ def register(state: typer.Typer) -> None:
         """Size and draw the next round statewide; write each county's retrieval list."""
         from ..state.audit import next_state_round
 
-        with executor(scheduler, in_process) as ex:
+        with executor(scheduler, in_process, json) as ex:
             info = next_state_round(folder, ex)
         if json:
             emit_json({**info.to_json(), "retrieval_lists": info.retrieval})
@@ -106,7 +106,7 @@ def register(state: typer.Typer) -> None:
         from ..audit.workflow import FULL_HAND_COUNT
 
         params = load_state_audit(folder)
-        with executor(scheduler, in_process) as ex:
+        with executor(scheduler, in_process, json) as ex:
             if params.kind == "handcount":
                 hand = hand_count_status(folder, ex)
             else:

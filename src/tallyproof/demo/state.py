@@ -29,10 +29,11 @@ whose sample shows the overstatements.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from ..model import ContestKind
 from .choices import DEFAULT_STATE_CARDS, DEFAULT_STATE_COUNTIES
 from .county import ContestDef, build_county
 from .faults import FAULTS, apply_faults, check_fault_names
+
+if TYPE_CHECKING:
+    from ..state.executor import Executor
 
 STATEWIDE = ("President / Vice President", "U.S. Senator", "Governor",
              "Proposition A - Transit Levy", "Proposition B - Charter Amendment")
@@ -130,6 +134,10 @@ class CountyDemo:
     format: str
     faults: tuple[str, ...]
     notes: tuple[str, ...]
+    #: seconds this task spent drawing and writing the input (``input``), in ``ingest`` and in
+    #: ``commit``, and the CPU seconds of the input (``input_cpu``): the state benchmark
+    #: splits the stage with them (the input is not part of the pipeline it times)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def draw_county(cards: int, seed: int, index: int) -> Any:
@@ -159,6 +167,7 @@ def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
         write_pollbooks,
     )
 
+    t0, cpu0 = time.perf_counter(), time.process_time()
     drawn = draw_county(cards, seed, index)
     sc = apply_faults(drawn, faults, switch_in=STATEWIDE)
     exports = Path(root) / "exports" / county
@@ -180,17 +189,21 @@ def county_demo_task(county: str, root: str, cards: int, seed: int, index: int,
     write_pollbooks(drawn, inputs / POLLBOOKS)
     write_official_results(drawn, shift_results(sc, results_counts(drawn, sc.reported)),
                            inputs / RESULTS)
+    t1, cpu1 = time.perf_counter(), time.process_time()
     res = ingest([source], county_store_dir(root, county), fmt=fmt, manifest=manifest)
     store = Store.open(res.store)
     store.set_election_info(jurisdiction=county.replace("-", " ").title())
     declare_approval(store, drawn)
+    t2 = time.perf_counter()
     commit_store(store, write_demo_key(county_key_path(root, county), seed))
+    seconds = {"input": t1 - t0, "ingest": t2 - t1, "commit": time.perf_counter() - t2,
+               "input_cpu": cpu1 - cpu0}
     notes = list(sc.notes)
     if "alter-after-commit" in sc.faults:
         column = store.election.contest(str(drawn.contests[0].id)).column
         notes.append(f"alter-after-commit: ballot {alter_committed_cvr(store.cvrs_path, column)} "
                      "changed after the commitment")
-    return CountyDemo(res.cards_total, fmt, sc.faults, tuple(notes))
+    return CountyDemo(res.cards_total, fmt, sc.faults, tuple(notes), seconds)
 
 
 def _batch_county(county: str, root: Path, drawn: Any, sc: Any, seed: int,
@@ -344,9 +357,13 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
                    faults: Sequence[str] = (), scheduler: str | None = None,
                    in_process: bool = False,
                    progress: Callable[[str, Any], None] | None = None,
-                   batch: bool = True, audit: bool = True) -> StateDemoResult:
+                   batch: bool = True, audit: bool = True,
+                   ex: Executor | None = None) -> StateDemoResult:
     """Build the state, run every county through ingest and commit on the executor, publish
-    the state log, tabulate statewide and run every county's checks.
+    the state log, tabulate statewide and run every county's checks, run the statewide audit,
+    build the state bundle and verify it. Every per-county stage runs on ``ex`` when given
+    (the caller's executor, e.g. one that shows progress), else on the one
+    ``scheduler``/``in_process`` ask for.
 
     ``batch`` False leaves out the county with batch tallies only, and ``audit`` False stops
     before the statewide audit: the control room's demo and tests start the audit (and
@@ -362,6 +379,11 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
     from .county import ELECTION_DATE
     from .pipeline import write_demo_key
 
+    if ex is None:
+        with executor("inprocess" if in_process else "dask" if scheduler else "local",
+                      scheduler) as made:
+            return run_state_demo(out, counties, cards, seed, faults, progress=progress,
+                                  batch=batch, audit=audit, ex=made)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not (out / MARKER).exists():
@@ -383,33 +405,31 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
     for sc in _statewide_contests(build_county(MIN_COUNTY_CARDS, seed)):
         add_contest(root, sc)
     result = StateDemoResult(out=out, faults=by_county)
-    kind = "inprocess" if in_process else "dask" if scheduler else "local"
-    with executor(kind, scheduler) as ex:
-        result.dashboard = ex.dashboard
-        builds = {c: (size, seed * 1000 + i, i, by_county.get(c, ()))
-                  for i, (c, size) in enumerate(zip(ids, sizes, strict=True), start=1)}
-        built = ex.map_each(county_demo_task, [
-            (c, (str(root), *builds[c], c == batch_id)) for c in ids],
-            progress=(lambda o: progress("county", o.county)) if progress else None)
-        for o in built:
-            if not o.ok or o.value is None:
-                raise UsageError(f"county {o.county} could not be built: {o.error}")
-            result.counties[o.county] = o.value
-            result.notes += [f"{o.county}: {n}" for n in o.value.notes]
-        from ..state.tasks import CountyCommit, commit_task
+    result.dashboard = ex.dashboard
+    builds = {c: (size, seed * 1000 + i, i, by_county.get(c, ()))
+              for i, (c, size) in enumerate(zip(ids, sizes, strict=True), start=1)}
+    built = ex.map_each(county_demo_task, [
+        (c, (str(root), *builds[c], c == batch_id)) for c in ids],
+        progress=(lambda o: progress("county", o.county)) if progress else None)
+    for o in built:
+        if not o.ok or o.value is None:
+            raise UsageError(f"county {o.county} could not be built: {o.error}")
+        result.counties[o.county] = o.value
+        result.notes += [f"{o.county}: {n}" for n in o.value.notes]
+    from ..state.tasks import CountyCommit, commit_task
 
-        commits: list[Any] = ex.map(commit_task, ids, str(root))
-        tabulated = tabulate_state(root, ex)
-        ledgers = ex.map(county_ledger_task, ids, str(root))
-        account = reconcile_state(root, ex)
-        from .pipeline import _audit_seed
-        from .state_audit import run_state_audit
+    commits: list[Any] = ex.map(commit_task, ids, str(root))
+    tabulated = tabulate_state(root, ex)
+    ledgers = ex.map(county_ledger_task, ids, str(root))
+    account = reconcile_state(root, ex)
+    from .pipeline import _audit_seed
+    from .state_audit import run_state_audit
 
-        audit_checks: list[dict[str, Any]] = []
-        if audit:
-            audit_checks, audit_notes, _ = run_state_audit(root, ex, builds, _audit_seed(seed),
-                                                           batch_id is not None)
-            result.notes += audit_notes
+    audit_checks: list[dict[str, Any]] = []
+    if audit:
+        audit_checks, audit_notes, _ = run_state_audit(root, ex, builds, _audit_seed(seed),
+                                                       batch_id is not None)
+        result.notes += audit_notes
     state_key = write_demo_key(out / "keys" / "state", seed)
     pub = publish(root, state_key, {o.county: o.value for o in commits
                                     if isinstance(o.value, CountyCommit)})
@@ -440,26 +460,24 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
     result.checks.append({"name": "statewide_tabulation", "status": "pass", "summary": "; ".join(
         f"{r.name}: {', '.join(names[r.contest][w] for w in r.winners)} won "
         f"({r.cards:,} cards, {len(r.by_county)} counties)" for r in tabulated)})
-    _state_bundle(result, root, out, kind, scheduler)
+    _state_bundle(result, root, out, ex)
     return result
 
 
-def _state_bundle(result: StateDemoResult, root: Path, out: Path, kind: str,
-                  scheduler: str | None) -> None:
-    """The statewide report and bundle, then ``verify`` of the bundle from scratch."""
+def _state_bundle(result: StateDemoResult, root: Path, out: Path, ex: Executor) -> None:
+    """The statewide report and bundle, then ``verify`` of the bundle from scratch (its
+    county-by-county checks on the same executor)."""
     from ..errors import TallyproofError
     from ..state.evidence import build_state_bundle
-    from ..state.executor import executor
     from ..verify import verify_bundle
 
     try:
-        with executor(kind, scheduler) as ex:
-            bundle = build_state_bundle(root, out / "bundle", ex)
+        bundle = build_state_bundle(root, out / "bundle", ex)
     except TallyproofError as exc:
         result.checks.append({"name": "state_bundle", "status": "fail", "summary": str(exc)})
         return
     result.bundle = bundle
-    rep = verify_bundle(bundle)
+    rep = verify_bundle(bundle, executor=ex)
     result.checks.append({"name": "verify", "status": "pass" if rep.ok else "fail",
                           "summary": rep.verdict.text if rep.verdict else ""})
 

@@ -64,6 +64,7 @@ from ..audit.workflow import (
     ANOTHER_ROUND,
     CONFIRMED,
     FULL_HAND_COUNT,
+    AuditDesign,
     cap_size,
     plan_size,
 )
@@ -108,23 +109,13 @@ def _ok(stage: str, outs: list[Outcome[Any]]) -> dict[str, Any]:
     return {o.county: o.value for o in outs}
 
 
-@dataclass(frozen=True)
-class StateAuditParams:
-    """``audit/audit.json``: everything fixed before the first draw."""
+@dataclass(frozen=True, kw_only=True)
+class StateAuditParams(AuditDesign):
+    """``audit/audit.json``: everything fixed before the first draw; the county audit's
+    design (frame sizes and margins statewide) and what only a state has."""
 
-    kind: str
-    risk_limit: float
-    seed: str
-    method: str
-    contests: tuple[str, ...]
-    assertions: tuple[Assertion, ...]
-    margins: dict[str, float]  # assertion id -> reported assorter margin over the state
-    frame_sizes: dict[str, int]  # contest -> N statewide
     county_frames: dict[str, dict[str, int]]  # contest -> county -> cards in its frame
-    winners: dict[str, list[str]]  # contest -> reported winners (statewide candidate ids)
     commitments: dict[str, dict[str, Any]]  # county -> CVR table hash, latest checkpoint
-    created: str
-    plan_uppers: dict[str, float] = field(default_factory=dict)  # batch: τ per assertion
     polling_counties: tuple[str, ...] = ()  # stratified: the ballot-polling stratum
     cvr_means: dict[str, float] = field(default_factory=dict)  # stratified: Ā^c, CVR stratum
     batch_counties: tuple[str, ...] = ()  # counties with batch tallies only (by batch)
@@ -132,18 +123,9 @@ class StateAuditParams:
     batch_frames: dict[str, int] = field(default_factory=dict)  # stratified: contest -> B₂
     batch_ratio: dict[str, float] = field(default_factory=dict)  # contest -> batches per card
 
-    def assertions_of(self, contest_id: str) -> list[Assertion]:
-        return [a for a in self.assertions if a.contest_id == contest_id]
-
     def to_json(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "kind": self.kind,
-                "risk_limit": self.risk_limit, "seed": self.seed, "method": self.method,
-                "contests": list(self.contests),
-                "assertions": [a.to_json() for a in self.assertions],
-                "margins": self.margins, "frame_sizes": self.frame_sizes,
-                "county_frames": self.county_frames, "winners": self.winners,
-                "commitments": self.commitments, "created": self.created,
-                "plan_uppers": self.plan_uppers,
+        return {"schema_version": SCHEMA_VERSION, **self.design_json(),
+                "county_frames": self.county_frames, "commitments": self.commitments,
                 "polling_counties": list(self.polling_counties), "cvr_means": self.cvr_means,
                 "batch_counties": list(self.batch_counties), "batch_means": self.batch_means,
                 "batch_frames": self.batch_frames, "batch_ratio": self.batch_ratio}
@@ -153,21 +135,16 @@ class StateAuditParams:
         if d.get("schema_version") != SCHEMA_VERSION:
             raise AuditError(f"state audit.json schema version {d.get('schema_version')} is "
                              "not supported")
-        return cls(str(d["kind"]), float(d["risk_limit"]), str(d["seed"]), str(d["method"]),
-                   tuple(d["contests"]),
-                   tuple(Assertion.from_json(a) for a in d["assertions"]),
-                   {k: float(v) for k, v in d["margins"].items()},
-                   {k: int(v) for k, v in d["frame_sizes"].items()},
-                   {k: {c: int(n) for c, n in v.items()} for k, v in d["county_frames"].items()},
-                   {k: list(v) for k, v in d["winners"].items()},
-                   {k: dict(v) for k, v in d["commitments"].items()}, str(d["created"]),
-                   {k: float(v) for k, v in d.get("plan_uppers", {}).items()},
-                   tuple(d.get("polling_counties", ())),
-                   {k: float(v) for k, v in d.get("cvr_means", {}).items()},
-                   tuple(d.get("batch_counties", ())),
-                   {k: float(v) for k, v in d.get("batch_means", {}).items()},
-                   {k: int(v) for k, v in d.get("batch_frames", {}).items()},
-                   {k: float(v) for k, v in d.get("batch_ratio", {}).items()})
+        return cls(**cls.design_fields(d),
+                   county_frames={k: {c: int(n) for c, n in v.items()}
+                                  for k, v in d["county_frames"].items()},
+                   commitments={k: dict(v) for k, v in d["commitments"].items()},
+                   polling_counties=tuple(d.get("polling_counties", ())),
+                   cvr_means={k: float(v) for k, v in d.get("cvr_means", {}).items()},
+                   batch_counties=tuple(d.get("batch_counties", ())),
+                   batch_means={k: float(v) for k, v in d.get("batch_means", {}).items()},
+                   batch_frames={k: int(v) for k, v in d.get("batch_frames", {}).items()},
+                   batch_ratio={k: float(v) for k, v in d.get("batch_ratio", {}).items()})
 
     def batch_target(self, contest_id: str, n: int) -> int:
         """Stratified with batch counties: batches to draw when the card stratum draws n."""
@@ -285,10 +262,13 @@ def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
     uppers: dict[str, float] = {}
     if kind == "batch":
         _batch_margins(root, ex, spec, assertions, margins, sizes, county_frames, uppers)
-    params = StateAuditParams(kind, risk_limit, seed, method, tuple(wanted), tuple(assertions),
-                              margins, sizes, county_frames, winners,
-                              {c: frames[c].commitment for c in sorted(frames)},
-                              now or utc_timestamp(), uppers, polling, cvr_means, batch)
+    params = StateAuditParams(
+        kind=kind, risk_limit=risk_limit, seed=seed, method=method, contests=tuple(wanted),
+        assertions=tuple(assertions), margins=margins, frame_sizes=sizes,
+        county_frames=county_frames, winners=winners,
+        commitments={c: frames[c].commitment for c in sorted(frames)},
+        created=now or utc_timestamp(), plan_uppers=uppers, polling_counties=polling,
+        cvr_means=cvr_means, batch_counties=batch)
     if kind == "stratified" and batch:
         params = _batch_stratum(root, ex, spec, params)
     atomic_write_json(path, params.to_json())

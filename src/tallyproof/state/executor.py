@@ -93,13 +93,19 @@ class DaskExecutor:
 
         if address is None:
             n = workers or max(1, os.cpu_count() or 1)
-            self._cluster: Any = LocalCluster(n_workers=n, threads_per_worker=1,
-                                              processes=True, dashboard_address=None)
+            self._cluster: Any = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True,
+                dashboard_address=":0" if _has_dashboard_deps() else None)
             self._client = Client(self._cluster)
         else:
             self._cluster = None
             self._client = Client(address)
-        self.dashboard = self._client.dashboard_link if address is not None else None
+        self.dashboard = dashboard_link(self._client)
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` (benchmarks ask it about the workers)."""
+        return self._client
 
     def map(self, fn: Callable[..., R], counties: Sequence[str], *args: Any,
             progress: Callable[[Outcome[R]], None] | None = None) -> list[Outcome[R]]:
@@ -127,6 +133,23 @@ class DaskExecutor:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def _has_dashboard_deps() -> bool:
+    """The dashboard needs bokeh, which is not a dependency: start one only when installed."""
+    from importlib.util import find_spec
+
+    return find_spec("bokeh") is not None
+
+
+def dashboard_link(client: Any) -> str | None:
+    """The scheduler's dashboard URL when it serves one, else None (``Client.dashboard_link``
+    raises KeyError for a scheduler without a dashboard, and formats a link from the
+    configuration whether or not anything listens there)."""
+    services = client.scheduler_info(n_workers=0).get("services", {})
+    if "dashboard" not in services:
+        return None
+    return str(client.dashboard_link)
 
 
 @contextmanager
