@@ -242,8 +242,11 @@ class PaperBallots:
         lo, hi = 0, len(paper)
         for column, value in ((paper.tabulator, t), (paper.batch, b), (paper.record, r)):
             part = column[lo:hi]
-            lo, hi = (lo + int(np.searchsorted(part, value, "left")),
-                      lo + int(np.searchsorted(part, value, "right")))
+            if value > np.iinfo(part.dtype).max:
+                return None
+            v = part.dtype.type(value)  # the column's own type: numpy does not copy it
+            lo, hi = (lo + int(np.searchsorted(part, v, "left")),
+                      lo + int(np.searchsorted(part, v, "right")))
         return lo if hi - lo == 1 else None
 
     def marks(self, ballot_id: str, contest_id: str) -> list[list[int]] | None:
