@@ -52,6 +52,7 @@ from ..reconcile import reconcile_store
 from ..tabulate import tabulate_store
 from ..verify import verify_bundle
 from ..fsutil import atomic_write_bytes, atomic_write_json
+from ..memory import release_memory
 from ..model import ContestKind
 from ..store import Store
 from .county import DEFAULT_CARDS, County, build_county
@@ -285,6 +286,7 @@ def _timed(result: DemoResult, stage: str, progress: Progress | None) -> Iterato
     t0 = time.perf_counter()
     yield
     result.timings[stage] = time.perf_counter() - t0
+    release_memory()  # the next stage's peak comes on top of no freed memory still held
 
 
 # ---------------------------------------------------------------------------- the run
