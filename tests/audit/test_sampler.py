@@ -17,6 +17,7 @@ from tallyproof.audit.sampler import (
     iter_sample,
     next_ticket,
     sample,
+    sample_until,
 )
 from tallyproof.errors import UsageError
 
@@ -77,6 +78,22 @@ def test_later_round_extends_first() -> None:
     assert sample(ids, "12345678901234567890", 15, start=10) == more
     with pytest.raises(UsageError):
         extend_sample(ids, "12345678901234567890", first[1:], 5)
+
+
+def test_sample_until_is_the_shortest_doubling_prefix_of_sample() -> None:
+    ids = [f"ballot-{i}" for i in range(500)]
+    seed = "12345678901234567890"
+    whole = sample(ids, seed, len(ids))
+    wanted = {"ballot-7", "ballot-300"}  # stop once both are drawn
+    index, draws = sample_until(ids, seed, lambda ix: wanted <= {ids[i] for i in ix}, start=3)
+    last = max(k for k, d in enumerate(whole) if d.id in wanted) + 1
+    assert len(draws) >= last and len(draws) // 2 < last  # doublings of 3: 3, 6, 12, ...
+    assert len(draws) in {*(3 * 2**k for k in range(8)), len(ids)}  # capped at the frame
+    assert draws == whole[: len(draws)]
+    assert [ids[i] for i in index.tolist()] == [d.id for d in draws]
+    # never enough: the whole order; nothing to draw: nothing
+    assert sample_until(ids, seed, lambda ix: False, start=100)[1] == whole
+    assert sample_until([], seed, lambda ix: False)[1] == []
 
 
 def test_with_replacement_extends_and_streams() -> None:
