@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from ..errors import StoreError, UsageError, VerificationError
 from ..fsutil import transaction
 from ..model import Election
+from ..parquet_table import ParquetTable
 from ..results_history import HistoryEntry, load_history
 from ..store import Store, locked
 from . import canonical as cn
@@ -344,10 +345,12 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
     if checkpoints and checkpoints[-1].checkpoint.size != old_size:
         raise StoreError(f"{log_dir}: the last checkpoint does not cover the log; run verify")
     election = store.election
-    table = store.cvrs()
+    # the rows are read range by range as they are encoded (:mod:`tallyproof.parquet_table`)
+    table = ParquetTable(store.cvrs_path) if store.has_cvrs() else store.cvrs()
+    table_ids = table.column("ballot_id")
     latest = latest_card_leaves(leaves)
     committed_ids = latest.column("ballot_id")
-    pos_all = match_rows(table.column("ballot_id"), committed_ids, latest.column("table_row"))
+    pos_all = match_rows(table_ids, committed_ids, latest.column("table_row"))
     new_rows = np.flatnonzero(pos_all < 0)
     new_cards = table if len(new_rows) == table.num_rows else table.take(pa.array(new_rows))
 
@@ -355,7 +358,7 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
     corr_table = table.slice(0, 0)
     if corrections:
         ids = sorted(corrections)
-        corr_rows = np.flatnonzero(pc.is_in(table.column("ballot_id"), pa.array(ids, pa.string()))
+        corr_rows = np.flatnonzero(pc.is_in(table_ids, pa.array(ids, pa.string()))
                                    .to_numpy(zero_copy_only=False))
         corr_table = table.take(pa.array(corr_rows))
         found = corr_table.column("ballot_id").to_pylist()
@@ -376,6 +379,8 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
         root = checkpoints[-1].checkpoint.root if checkpoints else EMPTY_ROOT
         return CommitResult(False, old_size, root.hex(), 0, 0, 0, False, None, None)
 
+    if supersede_rows and isinstance(new_cards, ParquetTable):
+        new_cards = new_cards.read()
     cards = pa.concat_tables([new_cards, corr_table]) if supersede_rows else new_cards
     m = cards.num_rows
     salts = np.frombuffer(os.urandom(cn.SALT_SIZE * m), dtype=np.uint8).reshape(m, cn.SALT_SIZE)
