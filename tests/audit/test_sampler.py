@@ -94,6 +94,14 @@ def test_sample_until_is_the_shortest_doubling_prefix_of_sample() -> None:
     # never enough: the whole order; nothing to draw: nothing
     assert sample_until(ids, seed, lambda ix: False, start=100)[1] == whole
     assert sample_until([], seed, lambda ix: False)[1] == []
+    # the ids as an Arrow array: the same draws
+    import pyarrow as pa
+
+    from tallyproof.audit.sampler import ArrowIds
+
+    arrow = ArrowIds(pa.chunked_array([ids[:123], ids[123:]]))
+    assert len(arrow) == len(ids) and arrow[5] == ids[5] and arrow[10:20] == ids[10:20]
+    assert sample_until(arrow, seed, lambda ix: len(ix) >= 40)[1] == whole[:64]  # 1, 2, .., 64
 
 
 def test_with_replacement_extends_and_streams() -> None:

@@ -39,13 +39,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import overload
 
 import numpy as np
+import pyarrow as pa
 
 from ..errors import UsageError
 
-__all__ = ["Draw", "sample", "sample_until", "extend_sample", "first_ticket", "next_ticket",
-           "iter_sample"]
+__all__ = ["ArrowIds", "Draw", "sample", "sample_until", "extend_sample", "first_ticket",
+           "next_ticket", "iter_sample"]
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,37 @@ def _smallest_of(ids: Sequence[str], seed: str, prefix: np.ndarray, k: int
                                     key=lambda i: (_uniform(seed_hex + ids[i]), ids[i]))
         chosen = np.array(order, dtype=np.int64)
     return chosen[:k], prefix[chosen[:k]]
+
+
+class ArrowIds(Sequence[str]):
+    """A string Arrow array as the sequence of ids the sampler reads, without a Python string
+    per id held at once: the sampler hashes ids slice by slice (``ids[lo:hi]``, a list of one
+    chunk) and looks up a handful by position (``ids[i]``). Millions of ids as one Python list
+    took some 70 bytes each."""
+
+    def __init__(self, array: pa.Array | pa.ChunkedArray) -> None:
+        self._array = (array.combine_chunks() if isinstance(array, pa.ChunkedArray)
+                       else array)
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self._array))
+            if step != 1:
+                return self._array.to_pylist()[i]
+            return self._array.slice(start, max(stop - start, 0)).to_pylist()
+        value = self._array[i].as_py()
+        if value is None:
+            raise UsageError(f"sampling frame entry {i} has no id")
+        return str(value)
 
 
 def sample_until(ids: Sequence[str], seed: str, enough: Callable[[np.ndarray], bool],

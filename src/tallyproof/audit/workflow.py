@@ -79,7 +79,7 @@ from .records import (
     read_batch_records_csv,
     read_records_csv,
 )
-from .sampler import Draw, sample_until
+from .sampler import ArrowIds, Draw, sample_until
 from .stratified import StratumSample, stratified_risk
 from .worksheets import (
     SheetCard,
@@ -498,7 +498,7 @@ def _draw_all(store: Store, params: AuditParams, cards: Cards, contests: list[Co
         return {cid: np.flatnonzero(np.asarray(pc.is_in(drawn, value_set=frames[cid]).to_numpy(
             zero_copy_only=False), dtype=bool))[:n] for cid, n in needed.items()}
 
-    index, order = sample_until(union.to_pylist(), params.seed,
+    index, order = sample_until(ArrowIds(union), params.seed,
                                 lambda ix: _enough(members(ix), needed),
                                 start=max(needed.values()))
     return _picked(draws, order, members(index))
@@ -530,7 +530,7 @@ def _draw_card_frames(params: AuditParams, cards: Cards, masks: dict[str, np.nda
         rows = union_rows[index]
         return {cid: np.flatnonzero(masks[cid][rows])[:n] for cid, n in needed.items()}
 
-    index, order = sample_until(union.to_pylist(), params.seed,
+    index, order = sample_until(ArrowIds(union), params.seed,
                                 lambda ix: _enough(members(ix), needed),
                                 start=max(needed.values()))
     return _picked(draws, order, members(index))
