@@ -1,4 +1,4 @@
-"""Give memory freed by one pipeline stage back to the operating system before the next.
+"""Keep a long pipeline's memory down: a leaner Arrow allocator, and freed memory given back.
 
 Why: a stage over millions of cards (verifying the log, tabulating) allocates and frees
 gigabytes, and the allocators keep what was freed for reuse: Arrow's pool (mimalloc by default)
@@ -6,6 +6,10 @@ and glibc's heap (NumPy arrays, Python objects). A process that runs every stage
 demo, a county in a state run) then holds the sum of its stages' peaks instead of the largest;
 measured on the demo at 500,000 cards, ``verify_store`` left 400 MB held with nothing
 allocated. Freeing it costs a few milliseconds.
+
+Arrow's default pool on Linux is mimalloc, which keeps per-thread pages: reading the 145 MB
+CVR table of 500,000 cards raised the resident size by 267 MB with it, by 180 MB with jemalloc
+(or the system allocator), and ``verify_store``'s peak fell from 515 MB to 378 MB.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sys
 from collections.abc import Callable
 from functools import cache
 
-__all__ = ["release_memory"]
+__all__ = ["lean_arrow_pool", "release_memory"]
 
 
 @cache
@@ -30,6 +34,20 @@ def _malloc_trim() -> Callable[[int], int] | None:
         return None
     trim: Callable[[int], int] | None = getattr(ctypes.CDLL(name), "malloc_trim", None)
     return trim
+
+
+def lean_arrow_pool() -> str:
+    """Make jemalloc Arrow's default pool where this pyarrow has it (the Linux and macOS wheels
+    do), else the system allocator; returns the backend's name. Arrays already allocated keep
+    their own pool, so this is safe at any time, but helps most before large reads."""
+    import pyarrow as pa
+
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc
+        pool = pa.system_memory_pool()
+    pa.set_memory_pool(pool)
+    return str(pool.backend_name)
 
 
 def release_memory() -> None:

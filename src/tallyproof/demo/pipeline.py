@@ -52,7 +52,7 @@ from ..reconcile import reconcile_store
 from ..tabulate import tabulate_store
 from ..verify import verify_bundle
 from ..fsutil import atomic_write_bytes, atomic_write_json
-from ..memory import release_memory
+from ..memory import lean_arrow_pool, release_memory
 from ..model import ContestKind
 from ..store import Store
 from .county import DEFAULT_CARDS, County, build_county
@@ -305,6 +305,7 @@ def run_demo(
     ``not_run``): for tests of the checks that catch faults, where those stages add only time.
     """
     out = Path(out)
+    lean_arrow_pool()  # every stage in one process: the allocator that keeps least (memory.py)
     prepare_out_dir(out)
     atomic_write_json(out / MARKER, {"cards": cards, "seed": seed, "faults": list(faults)})
     result = DemoResult(out=out, cards=cards, seed=seed, faults=tuple(faults))
