@@ -54,6 +54,7 @@ from .log import (
     load_leaves,
     log_verifiers,
     match_rows,
+    rows_where,
 )
 from .merkle import Tree, verify_consistency
 
@@ -265,8 +266,7 @@ def _check_cards(
     t = leaves.table
     types = t.column("leaf_type").to_numpy()
     has_supersede = bool((types == cn.SUPERSEDE).any())
-    cvr_mask = pa.array(types == cn.CVR)
-    cvr_leaves = t.filter(cvr_mask)
+    cvr_leaves = rows_where(t, types == cn.CVR)
     seg_of_leaf = leaves.segment_of()
     # fast path (no corrections): the latest leaf of a card is its CVR leaf
     latest = latest_card_leaves(leaves) if has_supersede else cvr_leaves
