@@ -357,7 +357,7 @@ def test_dominion_reader_reads_back_the_paper(tmp_path: Path) -> None:
 def test_a_fault_is_caught_only_by_a_check_that_ran(tmp_path: Path) -> None:
     """The README's old example: delete-batch stops the comparison audit from starting (the
     manifest no longer matches), so switch-votes was never looked for: not caught, exit 1."""
-    from tallyproof.demo.pipeline import PaperBallots, run_demo
+    from tallyproof.demo.pipeline import run_demo
 
     r = run_demo(tmp_path / "d", cards=1_500, seed=5, faults=["switch-votes", "delete-batch"],
                  evidence=False)
