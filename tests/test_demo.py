@@ -16,7 +16,7 @@ from tallyproof.cli import main
 from tallyproof.demo.county import build_county, first_choices, valid_votes
 from tallyproof.demo.dominion_writer import write_dominion
 from tallyproof.demo.faults import FAULTS, apply_faults
-from tallyproof.demo.pipeline import run_demo
+from tallyproof.demo.pipeline import PaperBallots, run_demo
 from tallyproof.demo.side_files import write_ballot_manifest, write_pollbooks
 from tallyproof.model import ContestKind
 
@@ -148,6 +148,18 @@ def test_export_is_byte_identical_for_a_seed(tmp_path: Path) -> None:
     a = write_dominion(county, county.paper, tmp_path / "a")
     b = write_dominion(build_county(800, 9), build_county(800, 9).paper, tmp_path / "b")
     assert _tree_hash(a.folder) == _tree_hash(b.folder)
+
+
+def test_paper_ballots_finds_every_card_by_its_id() -> None:
+    county = build_county(3000, 11)
+    paper = PaperBallots.__new__(PaperBallots)  # only the county is needed to look cards up
+    paper._county = county
+    ids = county.paper.ballot_ids().tolist()
+    assert [paper.row(b) for b in ids] == list(range(len(ids)))
+    first = ids[0]
+    assert paper.row("0" + first) is None  # not as the reader spells ids
+    assert paper.row(first + "-1") is None and paper.row("x-1-2") is None
+    assert paper.row("999999-1-1") is None and paper.row("1-1-99999999999") is None
 
 
 def test_side_files(tmp_path: Path) -> None:

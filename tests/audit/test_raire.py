@@ -217,3 +217,15 @@ def test_no_chosen_assertion_is_implied_by_the_others() -> None:
         for a in chosen:
             assert not _implies_winner([b for b in chosen if b is not a], order[-1], n), a.id
     assert checked >= 10
+
+
+def test_distinct_rankings_match_numpy_unique_rows() -> None:
+    from tallyproof.audit.raire import NOT_RANKED, _distinct_rows
+
+    rng = np.random.default_rng(3)
+    for n, c in [(1, 1), (2000, 4), (3000, 7), (50, 30)]:  # 30 columns: too wide for one key
+        r = rng.integers(0, 6, size=(n, c)).astype(np.int32)
+        r[rng.random((n, c)) < 0.4] = NOT_RANKED
+        want_rows, want_counts = np.unique(r, axis=0, return_counts=True)
+        rows, counts = _distinct_rows(r)
+        assert np.array_equal(rows, want_rows) and np.array_equal(counts, want_counts)

@@ -17,6 +17,7 @@ from tallyproof.audit.sampler import (
     iter_sample,
     next_ticket,
     sample,
+    sample_until,
 )
 from tallyproof.errors import UsageError
 
@@ -77,6 +78,30 @@ def test_later_round_extends_first() -> None:
     assert sample(ids, "12345678901234567890", 15, start=10) == more
     with pytest.raises(UsageError):
         extend_sample(ids, "12345678901234567890", first[1:], 5)
+
+
+def test_sample_until_is_the_shortest_doubling_prefix_of_sample() -> None:
+    ids = [f"ballot-{i}" for i in range(500)]
+    seed = "12345678901234567890"
+    whole = sample(ids, seed, len(ids))
+    wanted = {"ballot-7", "ballot-300"}  # stop once both are drawn
+    index, draws = sample_until(ids, seed, lambda ix: wanted <= {ids[i] for i in ix}, start=3)
+    last = max(k for k, d in enumerate(whole) if d.id in wanted) + 1
+    assert len(draws) >= last and len(draws) // 2 < last  # doublings of 3: 3, 6, 12, ...
+    assert len(draws) in {*(3 * 2**k for k in range(8)), len(ids)}  # capped at the frame
+    assert draws == whole[: len(draws)]
+    assert [ids[i] for i in index.tolist()] == [d.id for d in draws]
+    # never enough: the whole order; nothing to draw: nothing
+    assert sample_until(ids, seed, lambda ix: False, start=100)[1] == whole
+    assert sample_until([], seed, lambda ix: False)[1] == []
+    # the ids as an Arrow array: the same draws
+    import pyarrow as pa
+
+    from tallyproof.audit.sampler import ArrowIds
+
+    arrow = ArrowIds(pa.chunked_array([ids[:123], ids[123:]]))
+    assert len(arrow) == len(ids) and arrow[5] == ids[5] and arrow[10:20] == ids[10:20]
+    assert sample_until(arrow, seed, lambda ix: len(ix) >= 40)[1] == whole[:64]  # 1, 2, .., 64
 
 
 def test_with_replacement_extends_and_streams() -> None:

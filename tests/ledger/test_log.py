@@ -240,3 +240,20 @@ def test_unreadable_cvr_table_is_a_failure_not_a_crash(
     if hasattr(os, "waitpid"):
         with pytest.raises(ChildProcessError):
             os.waitpid(-1, os.WNOHANG)
+
+
+def test_rows_where_is_filter_without_copying_runs() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from tallyproof.ledger.log import rows_where
+
+    t = pa.table({"a": np.arange(1000), "b": [str(i) for i in range(1000)]})
+    i = np.arange(1000)
+    masks = [i < 0, i >= 0, (i > 10) & (i < 900), (i < 5) | (i > 990), i % 3 == 0,
+             np.random.default_rng(0).random(1000) < 0.5]
+    for m in masks:
+        got, want = rows_where(t, m), t.filter(pa.array(m))
+        assert got.combine_chunks().equals(want.combine_chunks())
+    one_run = rows_where(t, (i > 10) & (i < 900))
+    assert one_run.column("a").chunks[0].offset == 11  # a slice of the table, not a copy

@@ -7,6 +7,7 @@ tabulator's CVRs disagreeing with its paper) and watch the audit escalate.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,7 @@ def simulate_audit_boards(
                                  paper)
     rows: list[tuple[str, str, str, bool]] = []
     read = _PaperReader(cards, paper)
+    cards.find(ballots)  # every card's row in one lookup, not one lookup per card
     for bid in ballots:
         if not drawn_for.get(bid):
             continue
@@ -95,8 +97,13 @@ class _PaperReader:
 
     def __init__(self, cards: Cards, paper: PaperFn | None) -> None:
         self.cards, self.paper = cards, paper
-        t = cards.table
-        self.by_slot = {(tb or "", bt or "", int(rc or 0)): i for i, (tb, bt, rc) in enumerate(
+
+    @cached_property
+    def by_slot(self) -> dict[tuple[str, str, int], int]:
+        """(tabulator, batch, record) → table row: only a polling audit's manifest slots need
+        it, so it is built on the first slot looked up."""
+        t = self.cards.table
+        return {(tb or "", bt or "", int(rc or 0)): i for i, (tb, bt, rc) in enumerate(
             zip(t.column("tabulator").to_pylist(), t.column("batch").to_pylist(),
                 t.column("record").to_pylist(), strict=True))}
 
@@ -106,9 +113,8 @@ class _PaperReader:
             return None
         if contest.id in override:
             return override[contest.id]
-        if bid in self.cards.index:
-            row: int | None = self.cards.index[bid]
-        else:
+        row: int | None = int(self.cards.find([bid])[0])
+        if row == -1:
             tb, bt, pos = bid.rsplit("/", 2)
             row = self.by_slot.get((tb, bt, int(pos)))
         if row is None:
@@ -147,6 +153,7 @@ def fill_worksheet(store: Store, worksheet: Path, paper: PaperFn | None = None,
     def name(c: Contest, code: int) -> str:
         return OVERVOTE if code == OVERVOTE_UNKNOWN else c.candidates[code].name
 
+    read.cards.find([row["ballot_id"] for row in rows])  # one lookup for the sheet's cards
     for row in rows:
         for col, c in columns.items():
             if row[col].strip():  # already filled in, or NOT_TO_READ

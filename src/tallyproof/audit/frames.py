@@ -14,9 +14,12 @@ fixed (CVR-table order, manifest order, sorted batch keys).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +41,7 @@ class Cards:
     """
 
     table: pa.Table
+    _found: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def n(self) -> int:
@@ -56,22 +60,72 @@ class Cards:
 
     @cached_property
     def index(self) -> dict[str, int]:
-        """Ballot id → table row."""
+        """Ballot id → table row, for every card (a Python object per ballot: for callers
+        that need all of them; to look up a few, :meth:`find`)."""
         return {b: i for i, b in enumerate(self.ids.tolist())}
 
-    def rows(self, ids: Sequence[str]) -> np.ndarray:
-        """Table rows of ``ids`` (in their order); ``KeyError`` names an id not in the table.
+    def find(self, ids: Sequence[str]) -> np.ndarray:
+        """Table row of each of ``ids`` (in their order), -1 for an id not in the table.
 
-        Looked up in :attr:`index`, built once per :class:`Cards`: a status asks once per
-        contest, and an Arrow ``index_in`` would hash the whole id column each time."""
-        index = self.index
-        return np.fromiter((index[i] for i in ids), dtype=np.int64, count=len(ids))
+        Ids not looked up before are found in one Arrow ``index_in`` over the id column and
+        remembered, so the cards of a round cost one pass whichever contest asks; no Python
+        object is made per ballot of the table."""
+        found = self._found
+        new = [i for i in dict.fromkeys(ids) if i not in found]
+        if new:
+            at = pc.index_in(pa.array(new, type=self.ballot_ids.type), value_set=self.ballot_ids)
+            found.update(zip(new, (-1 if r is None else r for r in at.to_pylist()), strict=True))
+        return np.fromiter((found[i] for i in ids), dtype=np.int64, count=len(ids))
+
+    def rows(self, ids: Sequence[str]) -> np.ndarray:
+        """Table rows of ``ids`` (in their order); ``KeyError`` names an id not in the table."""
+        rows = self.find(ids)
+        if (rows < 0).any():
+            raise KeyError(ids[int(np.flatnonzero(rows < 0)[0])])
+        return rows
+
+
+#: Inside :func:`shared_cards`: the one table read so far, and the CVR file it came from.
+_SHARED: ContextVar[dict[str, tuple[tuple[int, int, int], Cards]] | None] = ContextVar(
+    "tallyproof_shared_cards", default=None)
+
+
+@contextmanager
+def shared_cards() -> Iterator[None]:
+    """Within the block, the audit steps (start, round, boards, status) read the CVR table
+    once: :func:`load_cards` keeps the table it read and hands it (its columns selected) to
+    the next step that asks for no more columns, while the CVR file is unchanged (same inode,
+    size and modification time). The table is dropped when the block ends, so nothing stays
+    in memory after it (a long-running server reads per request, as before)."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _file_key(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def load_cards(store: Store, contests: Sequence[Contest]) -> Cards:
     """The CVR columns the workflow reads (ids, tabulator, batch, record, the contests)."""
     cols = ["ballot_id", "tabulator", "batch", "record", *(c.column for c in contests)]
-    return Cards(store.cvrs(columns=cols))
+    shared = _SHARED.get()
+    if shared is None or not store.cvrs_path.exists():
+        return Cards(store.cvrs(columns=cols))
+    where = str(store.cvrs_path.resolve())
+    key = _file_key(store.cvrs_path)
+    held = shared.get(where)
+    if held is not None and held[0] == key and set(cols) <= set(held[1].table.column_names):
+        if held[1].table.column_names == cols:
+            return held[1]  # the same object: rows found by :meth:`Cards.find` are kept too
+        return Cards(held[1].table.select(cols))
+    cards = Cards(store.cvrs(columns=cols))
+    shared.clear()  # one table at a time
+    shared[where] = (key, cards)
+    return cards
 
 
 def contest_mask(cards: Cards, contest: Contest) -> np.ndarray:

@@ -36,15 +36,18 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import overload
 
 import numpy as np
+import pyarrow as pa
 
 from ..errors import UsageError
 
-__all__ = ["Draw", "sample", "extend_sample", "first_ticket", "next_ticket", "iter_sample"]
+__all__ = ["ArrowIds", "Draw", "sample", "sample_until", "extend_sample", "first_ticket",
+           "next_ticket", "iter_sample"]
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,12 @@ def _smallest(ids: Sequence[str], seed: str, k: int) -> tuple[np.ndarray, np.nda
     (exactly: ids whose prefixes tie are ordered by their full tickets, then ids)."""
     prefix = _ticket_prefixes(ids, seed)
     _check_unique(ids, prefix)
+    return _smallest_of(ids, seed, prefix, k)
+
+
+def _smallest_of(ids: Sequence[str], seed: str, prefix: np.ndarray, k: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_smallest` given the ids' ticket prefixes."""
     if k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
     if k < prefix.size:
@@ -196,6 +205,61 @@ def _smallest(ids: Sequence[str], seed: str, k: int) -> tuple[np.ndarray, np.nda
                                     key=lambda i: (_uniform(seed_hex + ids[i]), ids[i]))
         chosen = np.array(order, dtype=np.int64)
     return chosen[:k], prefix[chosen[:k]]
+
+
+class ArrowIds(Sequence[str]):
+    """A string Arrow array as the sequence of ids the sampler reads, without a Python string
+    per id held at once: the sampler hashes ids slice by slice (``ids[lo:hi]``, a list of one
+    chunk) and looks up a handful by position (``ids[i]``). Millions of ids as one Python list
+    took some 70 bytes each."""
+
+    def __init__(self, array: pa.Array | pa.ChunkedArray) -> None:
+        self._array = (array.combine_chunks() if isinstance(array, pa.ChunkedArray)
+                       else array)
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self._array))
+            if step != 1:
+                return self._array.to_pylist()[i]
+            return self._array.slice(start, max(stop - start, 0)).to_pylist()
+        value = self._array[i].as_py()
+        if value is None:
+            raise UsageError(f"sampling frame entry {i} has no id")
+        return str(value)
+
+
+def sample_until(ids: Sequence[str], seed: str, enough: Callable[[np.ndarray], bool],
+                 *, digits: int = 9, start: int = 1) -> tuple[np.ndarray, list[Draw]]:
+    """The shortest prefix of the draw order without replacement, as whole doublings of
+    ``start`` draws, for which ``enough(indices)`` holds (``indices``: positions in ``ids`` of
+    the draws so far, in draw order), or the whole order; returned as (indices, draws).
+
+    Why: an audit round needs each contest's first n draws from the union of the contests'
+    frames, a few hundred ids of millions. The ids are hashed once; each doubling sorts only
+    the ids below its cut, so the cost is one SHA-256 per id plus numpy, not a draw per id.
+    The draws are exactly the first draws of :func:`sample` (same order, same tickets).
+    """
+    prefix = _ticket_prefixes(ids, seed)
+    _check_unique(ids, prefix)
+    k = max(1, start)
+    while True:
+        k = min(k, len(ids))
+        index, pre = _smallest_of(ids, seed, prefix, k)
+        if k == len(ids) or enough(index):
+            draws = [Draw(id=ids[i], ticket=t, generation=1) for i, t in
+                     zip(index.tolist(), _trimmed(ids, seed, index, pre, digits), strict=True)]
+            return index, draws
+        k *= 2
 
 
 def _trimmed(ids: Sequence[str], seed: str, index: np.ndarray, prefix: np.ndarray,

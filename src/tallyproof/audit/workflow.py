@@ -79,7 +79,7 @@ from .records import (
     read_batch_records_csv,
     read_records_csv,
 )
-from .sampler import Draw, sample
+from .sampler import ArrowIds, Draw, sample_until
 from .stratified import StratumSample, stratified_risk
 from .worksheets import (
     SheetCard,
@@ -494,12 +494,28 @@ def _draw_all(store: Store, params: AuditParams, cards: Cards, contests: list[Co
     # frames of manifest slots or batch keys: the union keeps first occurrences in order
     frames = {c.id: frame_id_array(store, params.kind, cards, c) for c in contests}
     union = pc.unique(pa.concat_arrays(list(frames.values())))
-    order: list[Draw] = sample(union.to_pylist(), params.seed, len(union))
-    drawn = pa.array([d.id for d in order], type=union.type)
-    for cid, n in needed.items():
-        member = pc.is_in(drawn, value_set=frames[cid]).to_numpy(zero_copy_only=False)
-        picked = np.flatnonzero(np.asarray(member, dtype=bool))[:n]
-        draws[cid] = [{"id": order[k].id, "ticket": order[k].ticket} for k in picked.tolist()]
+
+    def members(index: np.ndarray) -> dict[str, np.ndarray]:
+        drawn = union.take(pa.array(index, type=pa.int64()))
+        return {cid: np.flatnonzero(np.asarray(pc.is_in(drawn, value_set=frames[cid]).to_numpy(
+            zero_copy_only=False), dtype=bool))[:n] for cid, n in needed.items()}
+
+    index, order = sample_until(ArrowIds(union), params.seed,
+                                lambda ix: _enough(members(ix), needed),
+                                start=max(needed.values()))
+    return _picked(draws, order, members(index))
+
+
+def _enough(picked: dict[str, np.ndarray], needed: dict[str, int]) -> bool:
+    """Every contest has its ``needed`` draws among those ``picked`` for it."""
+    return all(len(picked[cid]) >= n for cid, n in needed.items())
+
+
+def _picked(draws: dict[str, list[dict[str, str]]], order: list[Draw],
+            picked: dict[str, np.ndarray]) -> dict[str, list[dict[str, str]]]:
+    """``draws`` with each contest's picks (positions in ``order``) as id and ticket."""
+    for cid, at in picked.items():
+        draws[cid] = [{"id": order[k].id, "ticket": order[k].ticket} for k in at.tolist()]
     return draws
 
 
@@ -511,14 +527,15 @@ def _draw_card_frames(params: AuditParams, cards: Cards, masks: dict[str, np.nda
     (the sampler orders by ticket, then id, whatever the order of its input)."""
     union_rows = np.flatnonzero(np.logical_or.reduce(list(masks.values())))
     union = cards.ballot_ids.take(pa.array(union_rows, type=pa.int64()))
-    order: list[Draw] = sample(union.to_pylist(), params.seed, len(union))
-    drawn = pa.array([d.id for d in order], type=union.type)
-    order_rows = union_rows[np.asarray(pc.index_in(drawn, value_set=union).to_numpy(
-        zero_copy_only=False), dtype=np.int64)]
-    for cid, n in needed.items():
-        picked = np.flatnonzero(masks[cid][order_rows])[:n]
-        draws[cid] = [{"id": order[k].id, "ticket": order[k].ticket} for k in picked.tolist()]
-    return draws
+
+    def members(index: np.ndarray) -> dict[str, np.ndarray]:
+        rows = union_rows[index]
+        return {cid: np.flatnonzero(masks[cid][rows])[:n] for cid, n in needed.items()}
+
+    index, order = sample_until(ArrowIds(union), params.seed,
+                                lambda ix: _enough(members(ix), needed),
+                                start=max(needed.values()))
+    return _picked(draws, order, members(index))
 
 
 def cap_size(planned: float, n_frame: int) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -47,6 +48,23 @@ class SheetHeader:
 
 class _Pdf(FPDF):
     head: SheetHeader  # set before the first page
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._widths: dict[tuple[Any, ...], float] = {}
+
+    def get_string_width(self, s: str, normalized: bool = False, markdown: bool = False
+                         ) -> float:
+        """fpdf2's width, remembered per text and font state: every card block is measured
+        before it is drawn (to keep it on one page), with the same few contest and choice
+        names on every card, and measuring was half the time of a round's worksheet. The
+        width depends only on the text and these settings, so the bytes do not change."""
+        key = (s, normalized, markdown, self.font_family, self.font_style, self.font_size_pt,
+               self.char_spacing, self.font_stretching, self.underline, self.strikethrough)
+        width = self._widths.get(key)
+        if width is None:
+            width = self._widths[key] = super().get_string_width(s, normalized, markdown)
+        return width
 
     def footer(self) -> None:
         self.set_y(-13)

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -90,11 +91,11 @@ def carried(cards: Cards, contests: Sequence[Contest], ids: Sequence[str]
             ) -> dict[str, tuple[str, ...]]:
     """The audited contests each card carries, in the audit's order: those its CVR contains
     (card style; the marks are not looked at), or all of them for a card without a CVR."""
-    rows = [cards.index.get(i) for i in ids]
-    known = [r for r in rows if r is not None]
+    rows = cards.find(ids).tolist()
+    known = [r for r in rows if r >= 0]
     present = {c.id: dict(zip(known, pc.is_valid(cards.table.column(c.column).take(
         pa.array(known, type=pa.int64()))).to_pylist(), strict=True)) for c in contests}
-    return {i: tuple(c.id for c in contests if r is None or present[c.id][r])
+    return {i: tuple(c.id for c in contests if r < 0 or present[c.id][r])
             for i, r in zip(ids, rows, strict=True)}
 
 
@@ -106,18 +107,19 @@ def sheet_cards(store: Store, kind: str, cards: Cards, tickets: dict[str, str],
     to read on it; ``boards`` ≥ 1. Only the location columns of the CVR table are read (the audit is blind).
     """
     containers = _containers(store)
-    tab = cards.table.column("tabulator").to_pylist()
-    bat = cards.table.column("batch").to_pylist()
-    rec = cards.table.column("record").to_pylist()
+    # the location columns of only the round's cards (-1: not a CVR's id)
+    at = cards.find(list(tickets)) if kind != "batch" else np.zeros(0, dtype=np.int64)
+    where = cards.table.select(["tabulator", "batch", "record"]).take(
+        pa.array(np.maximum(at, 0), type=pa.int64()))
+    tab, bat, rec = (where.column(k).to_pylist() for k in ("tabulator", "batch", "record"))
     rows: list[tuple[str, str, str, int, str, str, str]] = []
-    for bid, ticket in tickets.items():
+    for j, (bid, ticket) in enumerate(tickets.items()):
         if kind == "batch":  # a whole batch: no position, no imprinted id
             t, b = bid.split("/", 1)
             rows.append((containers.get((t, b), ""), t, b, 0, "", bid, ticket))
-        elif bid in cards.index:
-            i = cards.index[bid]
-            t, b = tab[i] or "", bat[i] or ""
-            rows.append((containers.get((t, b), ""), t, b, int(rec[i] or 0), bid, bid, ticket))
+        elif at[j] >= 0:
+            t, b = tab[j] or "", bat[j] or ""
+            rows.append((containers.get((t, b), ""), t, b, int(rec[j] or 0), bid, bid, ticket))
         else:  # a manifest slot of a polling audit: tabulator/batch/position
             t, b, p = bid.rsplit("/", 2)
             rows.append((containers.get((t, b), ""), t, b, int(p), "", bid, ticket))

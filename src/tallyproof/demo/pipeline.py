@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..audit.frames import shared_cards
 from ..audit.workflow import (
     CONFIRMED,
     FULL_HAND_COUNT,
@@ -52,6 +53,7 @@ from ..reconcile import reconcile_store
 from ..tabulate import tabulate_store
 from ..verify import verify_bundle
 from ..fsutil import atomic_write_bytes, atomic_write_json
+from ..memory import lean_arrow_pool, release_memory
 from ..model import ContestKind
 from ..store import Store
 from .county import DEFAULT_CARDS, County, build_county
@@ -218,8 +220,6 @@ class PaperBallots:
     """
 
     def __init__(self, county: County, store: Store) -> None:
-        paper = county.paper
-        self._index = {b: i for i, b in enumerate(paper.ballot_ids().tolist())}
         self._county = county
         election = store.election
         self._maps: dict[str, tuple[int, np.ndarray]] = {}
@@ -231,10 +231,31 @@ class PaperBallots:
             codes = np.array([contest.candidate_index(str(x.id)) for x in cd.candidates])
             self._maps[contest.id] = (c, codes)
 
+    def row(self, ballot_id: str) -> int | None:
+        """The paper card's row, ``None`` if there is no such card. The paper is ordered by
+        (tabulator, batch, record), so the id ``T-B-R`` is found by binary search: no index
+        of every card is built (the audit looks up a few of millions)."""
+        parts = ballot_id.split("-")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            return None
+        t, b, r = (int(p) for p in parts)
+        if f"{t}-{b}-{r}" != ballot_id:  # not as the reader writes ids (e.g. "01-2-3")
+            return None
+        paper = self._county.paper
+        lo, hi = 0, len(paper)
+        for column, value in ((paper.tabulator, t), (paper.batch, b), (paper.record, r)):
+            part = column[lo:hi]
+            if value > np.iinfo(part.dtype).max:
+                return None
+            v = part.dtype.type(value)  # the column's own type: numpy does not copy it
+            lo, hi = (lo + int(np.searchsorted(part, v, "left")),
+                      lo + int(np.searchsorted(part, v, "right")))
+        return lo if hi - lo == 1 else None
+
     def marks(self, ballot_id: str, contest_id: str) -> list[list[int]] | None:
         """Codes marked at each rank on the paper card, ``None`` if the card does not exist
         (an injected CVR has no paper) or the contest is not on it."""
-        i = self._index.get(ballot_id)
+        i = self.row(ballot_id)
         if i is None or contest_id not in self._maps:
             return None
         c, codes = self._maps[contest_id]
@@ -246,7 +267,7 @@ class PaperBallots:
 
     def card(self, ballot_id: str) -> dict[str, list[list[int]]] | None:
         """Every contest on the paper card, or ``None`` if there is no such card."""
-        if ballot_id not in self._index:
+        if self.row(ballot_id) is None:
             return None
         result = {}
         for cid in self._maps:
@@ -267,6 +288,7 @@ def _timed(result: DemoResult, stage: str, progress: Progress | None) -> Iterato
     t0 = time.perf_counter()
     yield
     result.timings[stage] = time.perf_counter() - t0
+    release_memory()  # the next stage's peak comes on top of no freed memory still held
 
 
 # ---------------------------------------------------------------------------- the run
@@ -285,6 +307,7 @@ def run_demo(
     ``not_run``): for tests of the checks that catch faults, where those stages add only time.
     """
     out = Path(out)
+    lean_arrow_pool()  # every stage in one process: the allocator that keeps least (memory.py)
     prepare_out_dir(out)
     atomic_write_json(out / MARKER, {"cards": cards, "seed": seed, "faults": list(faults)})
     result = DemoResult(out=out, cards=cards, seed=seed, faults=tuple(faults))
@@ -425,7 +448,7 @@ def _audit(
     risk_limit: float,
     progress: Progress | None,
 ) -> None:
-    with _timed(result, "audit", progress):
+    with _timed(result, "audit", progress), shared_cards():  # the CVR table read once
         paper = PaperBallots(county, store)
         try:
             start_audit(

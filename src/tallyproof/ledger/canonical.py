@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 
 from ..errors import StoreError
 from ..model import Election
+from ..parquet_table import ParquetTable
 from .parallel import PARENT_SHARE, processes_for, run_pair
 
 FORMAT_VERSION = 1
@@ -162,7 +163,7 @@ def _irregular_nulls(col: pa.Array) -> bool:
     return False
 
 
-def _check_input(table: pa.Table | pa.RecordBatch, election: Election, salts: np.ndarray) -> None:
+def _check_input(table: pa.Table | pa.RecordBatch | ParquetTable, election: Election, salts: np.ndarray) -> None:
     n = table.num_rows
     if salts.shape != (n, SALT_SIZE):
         raise ValueError(f"salts must have shape ({n}, {SALT_SIZE}), not {salts.shape}")
@@ -260,10 +261,11 @@ def hash_leaves(data: pa.BinaryArray) -> bytes:
 
 
 def encode_and_hash(
-    table: pa.Table, election: Election, salts: np.ndarray,
+    table: pa.Table | ParquetTable, election: Election, salts: np.ndarray,
     supersede: Sequence[tuple[int, str] | None] | None = None,
 ) -> bytes:
-    """Leaf hashes of every row of ``table``, encoded in chunks of :data:`CHUNK_ROWS`.
+    """Leaf hashes of every row of ``table``, encoded in chunks of :data:`CHUNK_ROWS` (a
+    :class:`~tallyproof.parquet_table.ParquetTable` is read chunk by chunk, never whole).
 
     With enough rows a forked child encodes and hashes the later rows while this process does
     the first :data:`.parallel.PARENT_SHARE` of them (:mod:`.parallel`); the result is the

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from ..errors import StoreError, UsageError, VerificationError
 from ..fsutil import transaction
 from ..model import Election
+from ..parquet_table import ParquetTable
 from ..results_history import HistoryEntry, load_history
 from ..store import Store, locked
 from . import canonical as cn
@@ -190,13 +191,31 @@ def match_rows(ids: pa.ChunkedArray | pa.Array, leaf_ids: pa.ChunkedArray | pa.A
     return pos
 
 
+def rows_where(table: pa.Table, mask: np.ndarray, max_runs: int = 256) -> pa.Table:
+    """``table.filter(mask)`` as zero-copy slices when the selected rows form a few runs.
+
+    Why: a segment's CVR leaves are one run (definition leaf first, batch close leaves last),
+    so selecting them need not copy the log's largest table (some 450 MB at 5,000,000 cards);
+    a mask of many runs is filtered as usual."""
+    mask = np.asarray(mask, dtype=bool)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.view(np.int8), [0]))))
+    starts, stops = edges[0::2], edges[1::2]
+    if len(starts) > max_runs:
+        return table.filter(pa.array(mask))
+    if len(starts) == 1:
+        return table.slice(int(starts[0]), int(stops[0] - starts[0]))
+    return pa.concat_tables([table.slice(int(a), int(b - a)) for a, b in
+                             zip(starts.tolist(), stops.tolist(), strict=True)]
+                            or [table.slice(0, 0)])
+
+
 def latest_card_leaves(leaves: LogLeaves) -> pa.Table:
     """Every ballot id's current leaf (rows of the segment table, in leaf order): its
     supersede leaf of highest index if it has any, else its CVR leaf. An id committed twice
     as a CVR keeps both rows, for verify to report."""
     t = leaves.table
     types = t.column("leaf_type").to_numpy()
-    cvr = t.filter(pa.array(types == cn.CVR))
+    cvr = rows_where(t, types == cn.CVR)
     sup_mask = types == cn.SUPERSEDE
     if not sup_mask.any():
         return cvr
@@ -344,10 +363,12 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
     if checkpoints and checkpoints[-1].checkpoint.size != old_size:
         raise StoreError(f"{log_dir}: the last checkpoint does not cover the log; run verify")
     election = store.election
-    table = store.cvrs()
+    # the rows are read range by range as they are encoded (:mod:`tallyproof.parquet_table`)
+    table = ParquetTable(store.cvrs_path) if store.has_cvrs() else store.cvrs()
+    table_ids = table.column("ballot_id")
     latest = latest_card_leaves(leaves)
     committed_ids = latest.column("ballot_id")
-    pos_all = match_rows(table.column("ballot_id"), committed_ids, latest.column("table_row"))
+    pos_all = match_rows(table_ids, committed_ids, latest.column("table_row"))
     new_rows = np.flatnonzero(pos_all < 0)
     new_cards = table if len(new_rows) == table.num_rows else table.take(pa.array(new_rows))
 
@@ -355,7 +376,7 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
     corr_table = table.slice(0, 0)
     if corrections:
         ids = sorted(corrections)
-        corr_rows = np.flatnonzero(pc.is_in(table.column("ballot_id"), pa.array(ids, pa.string()))
+        corr_rows = np.flatnonzero(pc.is_in(table_ids, pa.array(ids, pa.string()))
                                    .to_numpy(zero_copy_only=False))
         corr_table = table.take(pa.array(corr_rows))
         found = corr_table.column("ballot_id").to_pylist()
@@ -376,6 +397,8 @@ def _commit(store: Store, signer: Signer, corrections: dict[str, str]) -> Commit
         root = checkpoints[-1].checkpoint.root if checkpoints else EMPTY_ROOT
         return CommitResult(False, old_size, root.hex(), 0, 0, 0, False, None, None)
 
+    if supersede_rows and isinstance(new_cards, ParquetTable):
+        new_cards = new_cards.read()
     cards = pa.concat_tables([new_cards, corr_table]) if supersede_rows else new_cards
     m = cards.num_rows
     salts = np.frombuffer(os.urandom(cn.SALT_SIZE * m), dtype=np.uint8).reshape(m, cn.SALT_SIZE)

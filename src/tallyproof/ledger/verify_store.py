@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 
 from ..errors import Failure, StoreError, TallyproofError, VerificationError
 from ..model import Election
+from ..parquet_table import ParquetTable
 from ..results_history import HistoryEntry, load_history
 from ..store import Store
 from . import canonical as cn
@@ -53,6 +54,7 @@ from .log import (
     load_leaves,
     log_verifiers,
     match_rows,
+    rows_where,
 )
 from .merkle import Tree, verify_consistency
 
@@ -119,9 +121,11 @@ def verify_store(store: Store, public_keys: Sequence[str | Verifier] | None = No
 
 def _verify_store(store: Store, public_keys: Sequence[str | Verifier] | None) -> LedgerReport:
 
-    def read_table() -> pa.Table:
+    def read_table() -> pa.Table | ParquetTable:
+        # read on demand: ids and batch keys as columns, the rows range by range as they
+        # are encoded (:mod:`tallyproof.parquet_table`), never the whole table at once
         try:
-            return store.cvrs()
+            return ParquetTable(store.cvrs_path) if store.has_cvrs() else store.cvrs()
         except (OSError, pa.ArrowException) as exc:
             raise _TableUnreadable(exc) from exc
 
@@ -139,7 +143,7 @@ def _verify_store(store: Store, public_keys: Sequence[str | Verifier] | None) ->
 
 def verify_log_dir(
     log_dir: Path,
-    cvr_table: pa.Table | Callable[[], pa.Table],
+    cvr_table: pa.Table | ParquetTable | Callable[[], pa.Table | ParquetTable],
     election: Election,
     public_keys: Sequence[str | Verifier] | None = None,
     history: Sequence[HistoryEntry] | StoreError | None = None,
@@ -167,7 +171,7 @@ def verify_log_dir(
         failures.append(Failure("log-structure", f"{log_dir}: nothing has been committed"))
         return LedgerReport(False, failures, 0, None, 0)
     trusted = _trusted(public_keys, log_key, failures)
-    read: list[pa.Table] = []
+    read: list[pa.Table | ParquetTable] = []
     if callable(cvr_table):
         reader = cvr_table
         tree = Tree(leaves.hashes(), meanwhile=lambda: read.append(reader()))
@@ -254,15 +258,15 @@ def _check_checkpoints(
 
 
 def _check_cards(
-    leaves: LogLeaves, table: pa.Table, election: Election, failures: list[Failure]
+    leaves: LogLeaves, table: pa.Table | ParquetTable, election: Election,
+    failures: list[Failure],
 ) -> np.ndarray:
     """Compare every card with its latest leaf. Returns, per table row, the segment of the
     card's CVR leaf (0 when it has none), for the batch close check."""
     t = leaves.table
     types = t.column("leaf_type").to_numpy()
     has_supersede = bool((types == cn.SUPERSEDE).any())
-    cvr_mask = pa.array(types == cn.CVR)
-    cvr_leaves = t.filter(cvr_mask)
+    cvr_leaves = rows_where(t, types == cn.CVR)
     seg_of_leaf = leaves.segment_of()
     # fast path (no corrections): the latest leaf of a card is its CVR leaf
     latest = latest_card_leaves(leaves) if has_supersede else cvr_leaves
@@ -314,7 +318,7 @@ def _check_cards(
     return segment
 
 
-def _compare_leaves(rows: pa.Table, latest: pa.Table, leaf_pos: np.ndarray,
+def _compare_leaves(rows: pa.Table | ParquetTable, latest: pa.Table, leaf_pos: np.ndarray,
                     election: Election, failures: list[Failure]) -> None:
     """Re-derive each row's leaf with its committed salt (row i ↔ ``latest`` row
     ``leaf_pos[i]``) and compare with the stored hash."""
@@ -357,7 +361,7 @@ def _compare_leaves(rows: pa.Table, latest: pa.Table, leaf_pos: np.ndarray,
 
 
 def _check_data_leaves(
-    leaves: LogLeaves, table: pa.Table, segment: np.ndarray, election: Election,
+    leaves: LogLeaves, table: pa.Table | ParquetTable, segment: np.ndarray, election: Election,
     failures: list[Failure],
 ) -> None:
     t = leaves.table

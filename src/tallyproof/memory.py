@@ -1,0 +1,60 @@
+"""Keep a long pipeline's memory down: a leaner Arrow allocator, and freed memory given back.
+
+Why: a stage over millions of cards (verifying the log, tabulating) allocates and frees
+gigabytes, and the allocators keep what was freed for reuse: Arrow's pool (mimalloc by default)
+and glibc's heap (NumPy arrays, Python objects). A process that runs every stage in a row (the
+demo, a county in a state run) then holds the sum of its stages' peaks instead of the largest;
+measured on the demo at 500,000 cards, ``verify_store`` left 400 MB held with nothing
+allocated. Freeing it costs a few milliseconds.
+
+Arrow's default pool on Linux is mimalloc, which keeps per-thread pages: reading the 145 MB
+CVR table of 500,000 cards raised the resident size by 267 MB with it, by 180 MB with jemalloc
+(or the system allocator), and ``verify_store``'s peak fell from 515 MB to 378 MB.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+from collections.abc import Callable
+from functools import cache
+
+__all__ = ["lean_arrow_pool", "release_memory"]
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``; ``None`` where the C library has none (macOS, musl, Windows):
+    there the allocator returns memory by its own rules and there is nothing to ask."""
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    trim: Callable[[int], int] | None = getattr(ctypes.CDLL(name), "malloc_trim", None)
+    return trim
+
+
+def lean_arrow_pool() -> str:
+    """Make jemalloc Arrow's default pool where this pyarrow has it (the Linux and macOS wheels
+    do), else the system allocator; returns the backend's name. Arrays already allocated keep
+    their own pool, so this is safe at any time, but helps most before large reads."""
+    import pyarrow as pa
+
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc
+        pool = pa.system_memory_pool()
+    pa.set_memory_pool(pool)
+    return str(pool.backend_name)
+
+
+def release_memory() -> None:
+    """Return the free memory of Arrow's pool and of the C heap to the operating system."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
