@@ -23,8 +23,8 @@ from .migrate import upgrade
 from .pages import render
 from .ratelimit import LoginLimiter
 from .jobs import JobRunner, make_executor, recover
-from .routes import (accounts, api, board, county, county_audit, login, public, state,
-                     state_audit, uploads)
+from .routes import (accounts, api, board, board_api, county, county_audit, login, public,
+                     state, state_audit, uploads)
 from .security import headers_middleware
 
 
@@ -57,8 +57,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")),
               name="static")
     for r in (public.router, login.router, county.router, state.router, api.router,
-              state_audit.router, county_audit.router, board.router, accounts.router,
-              uploads.router):
+              state_audit.router, county_audit.router, board.router, board_api.router,
+              accounts.router, uploads.router):
         app.include_router(r)
 
     @app.exception_handler(LoginRequired)
