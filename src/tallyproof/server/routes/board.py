@@ -17,7 +17,6 @@ from starlette.datastructures import FormData
 
 from ...errors import TallyproofError
 from ...state.audit_boards import BoardCard
-from ...state.audit import audited_contests
 from .. import activity, boards
 from ..board_db import AuditBoard, BoardEntry, BoardSignoff
 from ..boards import CurrentBoard
@@ -161,7 +160,7 @@ def _ballot_page(request: Request, s: DB, cb: CurrentBoard, number: int, status:
     card = card_at(request, cb, number)
     entry = boards.latest_entries(s, cb.board.id).get(card.ballot_id)
     return _page(request, cb, "board_ballot.html", status=status, card=card, error=error,
-                 contests=audited_contests(settings(request).state_dir, cb.board.county),
+                 contests=boards.contests_of(settings(request).state_dir, cb.board.county),
                  reading=boards.reading_of(entry) if entry else None,
                  entry_key=secrets.token_urlsafe(16),
                  total=len(boards.cards_of(settings(request).state_dir, cb.board)))
@@ -224,7 +223,7 @@ def review(request: Request, s: DB, cb: Board) -> Response:
     return _page(request, cb, "board_review.html", cards=boards.cards_of(root, cb.board),
                  entries={b: boards.reading_of(e) for b, e in
                           boards.latest_entries(s, cb.board.id).items()},
-                 contests=audited_contests(root, cb.board.county))
+                 contests=boards.contests_of(root, cb.board.county))
 
 
 def sign_off_and_log(request: Request, s: DB, cb: CurrentBoard,

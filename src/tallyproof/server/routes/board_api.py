@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ...errors import TallyproofError
-from ...state.audit import audited_contests
 from .. import boards
 from ..board_db import AuditBoard, BoardEntry
 from ..boards import CurrentBoard
@@ -123,7 +122,7 @@ def _entry_json(e: BoardEntry | None) -> dict[str, Any] | None:
 
 def _cards_json(request: Request, s: DB, board: AuditBoard) -> list[dict[str, Any]]:
     root = settings(request).state_dir
-    contests = audited_contests(root, board.county)
+    contests = boards.contests_of(root, board.county)
     latest = boards.latest_entries(s, board.id)
     return [{"number": c.number, "ballot_id": c.ballot_id, "container": c.container,
              "tabulator": c.tabulator, "batch": c.batch, "position": c.position,
