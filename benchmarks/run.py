@@ -27,7 +27,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("tabulate", "irv", "ingest", "ledger", "audit", "sampler", "evidence", "voters",
-              "ladder")
+              "ladder", "server_load")
 
 #: Smoke-sized arguments per benchmark for ``--quick``.
 QUICK_ARGS: dict[str, list[str]] = {
@@ -40,6 +40,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "evidence": ["--cards", "2000", "--contests", "3"],
     "voters": ["--scale", "0.0005"],
     "ladder": ["--sizes", "200,400"],
+    "server_load": ["--quick"],
 }
 
 

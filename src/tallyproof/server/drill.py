@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import random
 import re
 import signal
 import socket
@@ -226,17 +227,34 @@ class Tally:
     elapsed: float = 0.0
 
 
-async def _board_client(client: Any, login: BoardLogin, truth: dict[str, dict[str, list[str]]],
-                        passes: int, tally: Tally, acked: Callable[[], None]) -> None:
-    import httpx2
+@dataclass
+class BoardSession:
+    login: BoardLogin
+    label: str
+    auth: dict[str, str]
+    cards: list[dict[str, Any]]
 
+
+async def _sign_in(client: Any, login: BoardLogin) -> BoardSession:
     r = await client.post("/api/board/signin", json={"passphrase": login.passphrase})
     if r.status_code != 200:
-        tally.errors.append(f"{login.county}/{login.number}: sign-in {r.status_code}")
-        return
+        raise DrillError(f"board {login.county}/{login.number}: sign-in {r.status_code} "
+                         f"{r.text[:200]}")
     auth = {"Authorization": f"Bearer {r.json()['token']}"}
-    label = r.json()["board"]["label"]
-    cards = (await client.get("/api/board/cards", headers=auth)).json()
+    cards = await client.get("/api/board/cards", headers=auth)
+    if cards.status_code != 200:
+        raise DrillError(f"board {login.county}/{login.number}: cards {cards.status_code}")
+    return BoardSession(login, r.json()["board"]["label"], auth, cards.json())
+
+
+async def _board_client(client: Any, board: BoardSession,
+                        truth: dict[str, dict[str, list[str]]], passes: int, think: float,
+                        tally: Tally, acked: Callable[[], None]) -> None:
+    import httpx2
+
+    label, auth, cards = board.label, board.auth, board.cards
+    pace = random.Random(label)  # noqa: S311 (a pace, not a secret)
+    await asyncio.sleep(pace.uniform(0, think))  # boards do not start in step
     for p in range(passes):
         for card in cards:
             key = f"{label}-{card['number']}-{p}"  # unique per board: the board's own choice
@@ -261,6 +279,7 @@ async def _board_client(client: Any, login: BoardLogin, truth: dict[str, dict[st
             if r.status_code not in (200, 201):
                 tally.errors.append(f"{label} {key}: {r.status_code} {r.text[:200]}")
                 return
+            await asyncio.sleep(pace.uniform(0.5, 1.5) * think)
             if tries:
                 tally.retried += 1
                 tally.saved_before_ack += r.status_code == 200
@@ -272,9 +291,12 @@ async def _board_client(client: Any, login: BoardLogin, truth: dict[str, dict[st
 
 async def run_boards(base_url: str, logins: list[BoardLogin],
                      truth: dict[str, dict[str, dict[str, list[str]]]], passes: int,
+                     think: float = 0.0,
                      on_acked: Callable[[int], None] | None = None) -> Tally:
-    """Every board at once, each entering its list ``passes`` times (all but the last pass a
-    reading later corrected); an entry the server did not acknowledge is sent again with the
+    """Every board signs in and reads its list, then all at once enter their lists, each
+    ``passes`` times (all but the last pass a
+    reading later corrected), waiting ``think`` seconds on average (0.5 to 1.5 times,
+    seeded by the board) after each entry, as a board reads the next ballot; an entry the server did not acknowledge is sent again with the
     same key until it is (for :data:`RETRY_FOR` seconds)."""
     import httpx2
 
@@ -286,9 +308,11 @@ async def run_boards(base_url: str, logins: list[BoardLogin],
 
     limits = httpx2.Limits(max_connections=len(logins), max_keepalive_connections=len(logins))
     async with httpx2.AsyncClient(base_url=base_url, limits=limits, timeout=60.0) as client:
+        # every board signs in and reads its list first (not timed), then all enter at once
+        signed = await asyncio.gather(*(_sign_in(client, b) for b in logins))
         t0 = time.perf_counter()
-        await asyncio.gather(*(_board_client(client, b, truth[b.county], passes, tally, acked)
-                               for b in logins))
+        await asyncio.gather(*(_board_client(client, b, truth[b.login.county], passes, think,
+                                             tally, acked) for b in signed))
         tally.elapsed = time.perf_counter() - t0
     return tally
 
@@ -403,7 +427,8 @@ class DrillResult:
 
 def run_drill(server: ServerProcess, prepared: Prepared,
               truth: dict[str, dict[str, dict[str, list[str]]]], passes: int,
-              kill_after: int | None = None, job_timeout: float = 300.0) -> DrillResult:
+              think: float = 0.0, kill_after: int | None = None,
+              job_timeout: float = 300.0) -> DrillResult:
     """Start the server, run every board at once; with ``kill_after``, once that many entries
     are acknowledged, queue a commit job in every county, SIGKILL the server and start it
     again while the clients retry. Then wait for the jobs to end and check the database."""
@@ -430,7 +455,8 @@ def run_drill(server: ServerProcess, prepared: Prepared,
                     done.append(asyncio.get_running_loop().create_task(crash()))
 
             try:
-                tally = await run_boards(server.url, prepared.boards, truth, passes, on_acked)
+                tally = await run_boards(server.url, prepared.boards, truth, passes, think,
+                                         on_acked)
                 for t in done:
                     await t
             finally:
