@@ -48,14 +48,20 @@ def prepare_state(out: Path, counties: int, cards: int, risk_limit: float) -> Pa
     """A demo state with a statewide polling audit started and round 1 drawn (files only: no
     database). Returns the state folder."""
     from ..demo.state import run_state_demo
-    from ..state.audit import next_state_round, start_state_audit
-    from ..state.executor import InProcess
 
     run_state_demo(out, counties=counties, cards=cards, in_process=True)
     root = out / "state"
+    start_audit(root, risk_limit)
+    return root
+
+
+def start_audit(root: Path, risk_limit: float) -> None:
+    """A statewide polling audit of the state, and its first round drawn."""
+    from ..state.audit import next_state_round, start_state_audit
+    from ..state.executor import InProcess
+
     start_state_audit(root, InProcess(), risk_limit=risk_limit, seed=SEED, kind="polling")
     next_state_round(root, InProcess())
-    return root
 
 
 def _batches(root: Path, county: str) -> int:
@@ -292,7 +298,8 @@ async def _board_client(client: Any, board: BoardSession,
 async def run_boards(base_url: str, logins: list[BoardLogin],
                      truth: dict[str, dict[str, dict[str, list[str]]]], passes: int,
                      think: float = 0.0,
-                     on_acked: Callable[[int], None] | None = None) -> Tally:
+                     on_acked: Callable[[int], None] | None = None,
+                     tally: Tally | None = None) -> Tally:
     """Every board signs in and reads its list, then all at once enter their lists, each
     ``passes`` times (all but the last pass a
     reading later corrected), waiting ``think`` seconds on average (0.5 to 1.5 times,
@@ -300,7 +307,7 @@ async def run_boards(base_url: str, logins: list[BoardLogin],
     same key until it is (for :data:`RETRY_FOR` seconds)."""
     import httpx2
 
-    tally = Tally()
+    tally = tally if tally is not None else Tally()
 
     def acked() -> None:
         if on_acked is not None:
@@ -416,6 +423,7 @@ class DrillResult:
     jobs_at_kill: dict[int, str] = field(default_factory=dict)
     jobs_after: dict[int, tuple[str, str]] = field(default_factory=dict)
     restart_seconds: float = 0.0
+    acked_at_kill: int = 0
 
     @property
     def jobs_ok(self) -> bool:
@@ -443,6 +451,7 @@ def run_drill(server: ServerProcess, prepared: Prepared,
             async def crash() -> None:
                 await queue_commits(admins)
                 server.kill()
+                result.acked_at_kill = len(result.tally.acked)
                 result.jobs_at_kill = {i: st for i, (st, _) in
                                        job_states(server.database_url).items() if st in OPEN}
                 t0 = time.perf_counter()
@@ -456,7 +465,7 @@ def run_drill(server: ServerProcess, prepared: Prepared,
 
             try:
                 tally = await run_boards(server.url, prepared.boards, truth, passes, think,
-                                         on_acked)
+                                         on_acked, result.tally)
                 for t in done:
                     await t
             finally:
