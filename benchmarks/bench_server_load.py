@@ -141,11 +141,25 @@ def _line(db: str, run: str, f: dict[str, Any]) -> str:
     return s
 
 
+def _base_state(args: argparse.Namespace, work: Path) -> Path:
+    """The demo state with its audit's first round: built in ``work``, or reused from (else
+    built into) ``--state-cache``, keyed by the parameters that shape it."""
+    if args.state_cache is None:
+        return drill.prepare_state(work / "base", args.counties, args.cards, args.risk_limit)
+    out = args.state_cache / f"c{args.counties}-n{args.cards}-r{args.risk_limit}"
+    done = out / "ready"
+    if not done.exists():
+        shutil.rmtree(out, ignore_errors=True)
+        drill.prepare_state(out, args.counties, args.cards, args.risk_limit)
+        done.write_text("built by bench_server_load\n")
+    return out / "state"
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--boards", type=int, default=200)
-    ap.add_argument("--counties", type=int, default=12)
-    ap.add_argument("--cards", type=int, default=72_000, help="cards in the demo state")
+    ap.add_argument("--counties", type=int, default=16)
+    ap.add_argument("--cards", type=int, default=96_000, help="cards in the demo state")
     ap.add_argument("--risk-limit", type=float, default=0.001,
                     help="of the polling audit (smaller: more cards drawn per board)")
     ap.add_argument("--passes", type=int, default=3, help="entries per card (the last counts)")
@@ -159,11 +173,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="smoke size: 2 counties, 3 boards, SQLite, no capacity run (figures "
                          "mean nothing)")
     ap.add_argument("--work", type=Path, default=None, help="where the states go")
+    ap.add_argument("--state-cache", type=Path, default=None,
+                    help="build the demo state and its round here once, and reuse it on later "
+                         "runs with the same --counties, --cards and --risk-limit")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     if args.quick:
         args.boards, args.counties, args.cards, args.risk_limit = 3, 2, 600, 0.2
-        args.passes, args.think, args.databases = 2, 0.02, ["sqlite"]
+        args.passes, args.think, args.databases = 1, 0.01, ["sqlite"]
         args.runs = ["paced", "kill"]
 
     work = Path(tempfile.mkdtemp(prefix="tallyproof-serverload-", dir=args.work))
@@ -179,7 +196,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         print(f"server load: building a {args.counties}-county state of {args.cards:,} cards "
               "and its audit's first round …", file=sys.stderr, flush=True)
-        base = drill.prepare_state(work / "base", args.counties, args.cards, args.risk_limit)
+        base = _base_state(args, work)
         allocation = drill.allocate(base, args.boards)
         truth = {c: drill.paper(base, c) for c in allocation}
         result["setup"] = {"seconds": round(time.perf_counter() - t0, 1),

@@ -106,3 +106,19 @@ def test_ratio_and_target_extraction(run_module) -> None:
         "ratios.verify_over_rehash": 1.5,
     }
     assert run_module.targets_of(data) == {"meets_target": True, "baselines.x.meets_target": False}
+
+
+def test_quick_run_of_the_server_load(run_module, tmp_path: Path, capsys) -> None:
+    """Boards entering through the API against a real server, and its kill -9 (SQLite)."""
+    code = run_module.main(["--quick", "--only", "server_load", "--results", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    row = json.loads((tmp_path / "summary.json").read_text())["benchmarks"][0]
+    assert row["name"] == "server_load" and row["status"] == "ok", row
+    runs = json.loads((tmp_path / "server_load.json").read_text())["runs"]["sqlite"]
+    assert set(runs) == {"paced", "kill"}
+    for run in runs.values():
+        assert run["entries_acknowledged"] == run["entries_in_database"] > 0
+        assert run["meets_no_loss"] and not run["lost"] and not run["duplicated"]
+    assert runs["kill"]["meets_jobs_ended"]
+    assert "p99<200 ms: " in printed and "restart" in printed

@@ -6,17 +6,14 @@ interrupted end (resumed, or failed with a message). A small version of
 
 from __future__ import annotations
 
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-
 from tallyproof.server import drill
 
-from .conftest import postgres_url
+from .conftest import pg_schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -25,17 +22,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'control-room.sqlite'}"
         return
-    url = postgres_url()
-    schema = f"tp_drill_{secrets.token_hex(6)}"
-    admin = create_engine(url)
-    with admin.begin() as c:
-        c.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
+    with pg_schema("tp_drill") as (url, schema):
         yield f"{url}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as c:
-            c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_kill_9_loses_no_acknowledged_entry(state_root: Path, database_url: str,
