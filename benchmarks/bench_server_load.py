@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_at_start": [round(x, 2) for x in load],
                     "note": "shared by other jobs; the client runs on the same machine"},
-        "parameters": {k: v for k, v in vars(args).items() if k not in ("work", "out")},
+        "parameters": {k: v for k, v in vars(args).items()
+                       if k not in ("work", "out", "state_cache")},
         "goal": {"p99_ms": P99_GOAL * 1000.0, "acknowledged_entries_lost": 0},
         "runs": {}}
     try:
@@ -230,8 +231,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} CPUs",
               flush=True)
         atomic_write_json(args.out, result)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        print(f"server load: failed; the states and server logs are kept in {work}",
+              file=sys.stderr, flush=True)
+        raise
+    shutil.rmtree(work, ignore_errors=True)
     return result
 
 

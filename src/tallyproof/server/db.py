@@ -139,6 +139,9 @@ class Upload(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+#: pooled connections: one per request allowed a session at once (``deps.DB_REQUESTS``),
+#: and more for the job runner and the uploads' short sessions of their own
+POOL_SIZE, POOL_OVERFLOW = 12, 12
 #: how long a SQLite write waits for the one writer before failing (pysqlite's ``timeout``)
 SQLITE_BUSY_SECONDS = 30.0
 
@@ -156,7 +159,8 @@ def make_engine(url: str, schema: str | None = None) -> Engine:
     not only a killed process."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False,
-                                                  "timeout": SQLITE_BUSY_SECONDS})
+                                                  "timeout": SQLITE_BUSY_SECONDS},
+                               pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
@@ -166,7 +170,8 @@ def make_engine(url: str, schema: str | None = None) -> Engine:
             dbapi_conn.execute("PRAGMA synchronous = FULL")
         return engine
     args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(url, connect_args=args, pool_pre_ping=True)
+    return create_engine(url, connect_args=args, pool_pre_ping=True, pool_size=POOL_SIZE,
+                         max_overflow=POOL_OVERFLOW)
 
 
 def session_factory(engine: Engine) -> sessionmaker:
