@@ -285,7 +285,6 @@ async def _board_client(client: Any, board: BoardSession,
             if r.status_code not in (200, 201):
                 tally.errors.append(f"{label} {key}: {r.status_code} {r.text[:200]}")
                 return
-            await asyncio.sleep(pace.uniform(0.5, 1.5) * think)
             if tries:
                 tally.retried += 1
                 tally.saved_before_ack += r.status_code == 200
@@ -293,6 +292,7 @@ async def _board_client(client: Any, board: BoardSession,
                 tally.latencies.append(time.perf_counter() - t0)
             tally.acked[(label, key)] = (r.json()["id"], card["ballot_id"])
             acked()
+            await asyncio.sleep(pace.uniform(0.5, 1.5) * think)
 
 
 async def run_boards(base_url: str, logins: list[BoardLogin],
