@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -87,16 +88,24 @@ def _contests(root: Path, county: str) -> dict[str, Contest]:
     return audited_contests(root, county)
 
 
+#: one filling of the caches at a time: each opens the county's store, whose lock refuses a
+#: second opener (two boards' first requests at once would fail)
+_FILLING = threading.Lock()
+
+
 def contests_of(root: Path, county: str) -> dict[str, Contest]:
     """The county's audited contests, what its boards read (cached as the lists are: the
     audit's contests are fixed at its start, and the county's election with its CVRs). Every
     entry needs them; reading them opens the county's store, which a commit job may hold."""
-    return _contests(Path(root), county)
+    with _FILLING:
+        return _contests(Path(root), county)
 
 
 def cards_of(root: Path, board: AuditBoard) -> tuple[BoardCard, ...]:
     """The board's list of cards (its share of the county's retrieval list)."""
-    return _lists(Path(root), board.county, board.round_number, board.of)[board.number - 1]
+    with _FILLING:
+        lists = _lists(Path(root), board.county, board.round_number, board.of)
+    return lists[board.number - 1]
 
 
 def setup_boards(db: Session, root: Path, county: str, count: int,
