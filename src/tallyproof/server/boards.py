@@ -120,7 +120,8 @@ def setup_boards(db: Session, root: Path, county: str, count: int,
         raise BoardError(f"county {county} already set up its boards for round {n}")
     if not 1 <= count <= 50:
         raise BoardError("between 1 and 50 boards")
-    lists = _lists(Path(root), county, n, count)
+    with _FILLING:
+        lists = _lists(Path(root), county, n, count)
     if not any(lists):
         raise BoardError(f"round {n} drew no card in county {county}")
     if not all(lists):
