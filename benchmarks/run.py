@@ -27,7 +27,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("tabulate", "irv", "ingest", "ledger", "audit", "sampler", "evidence", "voters",
-              "ladder", "state")
+              "ladder", "state", "server_load")
 
 #: Smoke-sized arguments per benchmark for ``--quick``.
 QUICK_ARGS: dict[str, list[str]] = {
@@ -41,6 +41,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "voters": ["--scale", "0.0005"],
     "ladder": ["--sizes", "200,400"],
     "state": ["--quick"],
+    "server_load": ["--quick"],
 }
 
 

@@ -181,3 +181,19 @@ def test_state_projection_is_bound_by_the_largest_county() -> None:
     assert few["parallel_seconds"] == 0.01 * 1e5 and not few["bound_by_largest_county"]
     assert many["parallel_seconds"] == 0.01 * 1e4 and many["bound_by_largest_county"]
     assert many["total_seconds"] == 100.0 + 2000.0
+
+
+def test_quick_run_of_the_server_load(run_module, tmp_path: Path, capsys) -> None:
+    """Boards entering through the API against a real server, and its kill -9 (SQLite)."""
+    code = run_module.main(["--quick", "--only", "server_load", "--results", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    row = json.loads((tmp_path / "summary.json").read_text())["benchmarks"][0]
+    assert row["name"] == "server_load" and row["status"] == "ok", row
+    runs = json.loads((tmp_path / "server_load.json").read_text())["runs"]["sqlite"]
+    assert set(runs) == {"paced", "kill"}
+    for run in runs.values():
+        assert run["entries_acknowledged"] == run["entries_in_database"] > 0
+        assert run["meets_no_loss"] and not run["lost"] and not run["duplicated"]
+    assert runs["kill"]["meets_jobs_ended"]
+    assert "p99<200 ms: " in printed and "restart" in printed

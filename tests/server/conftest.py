@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,16 +83,26 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield e
         e.dispose()
         return
+    with pg_schema("tp_test") as (url, schema):
+        e = make_engine(url, schema)
+        try:
+            yield e
+        finally:
+            e.dispose()
+
+
+@contextmanager
+def pg_schema(prefix: str) -> Iterator[tuple[str, str]]:
+    """A throw-away schema in PostgreSQL's ``test`` database (or :func:`unavailable`): the
+    server's URL and the schema's name; dropped with everything in it at the end."""
     url = postgres_url()
-    schema = f"tp_test_{secrets.token_hex(6)}"
+    schema = f"{prefix}_{secrets.token_hex(6)}"
     admin = create_engine(url)
     with admin.begin() as c:
         c.execute(text(f"CREATE SCHEMA {schema}"))
-    e = make_engine(url, schema)
     try:
-        yield e
+        yield url, schema
     finally:
-        e.dispose()
         with admin.begin() as c:
             c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()

@@ -91,6 +91,14 @@ TABLE = [
     ("GET", "/board/review", [BOARD] * 5),
     ("POST", "/board/signoff", [BOARD] * 5),
     ("POST", "/board/signout", [BOARD] * 5),
+    # the boards' JSON API: a board's session only (a wrong passphrase is refused)
+    ("POST", "/api/board/signin", [401] * 5),
+    ("GET", "/api/board", [401] * 5),
+    ("GET", "/api/board/cards", [401] * 5),
+    ("POST", "/api/board/cards/1/entries", [401] * 5),
+    ("GET", "/api/board/review", [401] * 5),
+    ("POST", "/api/board/signoff", [401] * 5),
+    ("POST", "/api/board/signout", [401] * 5),
     # accounts and the second factor
     ("POST", "/users/new", [NO, LOGIN, NO, NO, 422]),
     ("POST", "/users/{victim}/password", [NO, LOGIN, NO, NO, OK]),
@@ -113,10 +121,14 @@ def _client(server: Server, role: str) -> TestClient:
     return server.login(role)
 
 
-#: the JSON bodies of the API's writes in TABLE (an upload of county-01, a job of no upload)
+#: the JSON bodies of the API's writes in TABLE (an upload of county-01, a job of no upload,
+#: a board's sign-in, entry, sign-off and sign-out)
 API_BODIES = {"uploads": {"kind": "pollbooks", "filename": "f.csv", "size": 1,
                           "sha256": "0" * 64},
-              "jobs": {"kind": "ingest", "upload": 999999}}
+              "jobs": {"kind": "ingest", "upload": 999999},
+              "signin": {"passphrase": "AAAA-BBBB-CCCC-DDDD-EEEE"},
+              "entries": {"entry_key": "an-entry-key", "not_found": True},
+              "signoff": {"members": ["Ann Lee", "Bo Diaz"]}, "signout": {}}
 
 
 def _api_write(c: TestClient, method: str, url: str, token: str | None) -> object:

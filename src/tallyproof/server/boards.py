@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -82,9 +83,29 @@ def _lists(root: Path, county: str, round_number: int, of: int) -> tuple[tuple[B
     return tuple(tuple(x) for x in board_lists(root, county, round_number, of))
 
 
+@lru_cache(maxsize=256)
+def _contests(root: Path, county: str) -> dict[str, Contest]:
+    return audited_contests(root, county)
+
+
+#: one filling of the caches at a time: each opens the county's store, whose lock refuses a
+#: second opener (two boards' first requests at once would fail)
+_FILLING = threading.Lock()
+
+
+def contests_of(root: Path, county: str) -> dict[str, Contest]:
+    """The county's audited contests, what its boards read (cached as the lists are: the
+    audit's contests are fixed at its start, and the county's election with its CVRs). Every
+    entry needs them; reading them opens the county's store, which a commit job may hold."""
+    with _FILLING:
+        return _contests(Path(root), county)
+
+
 def cards_of(root: Path, board: AuditBoard) -> tuple[BoardCard, ...]:
     """The board's list of cards (its share of the county's retrieval list)."""
-    return _lists(Path(root), board.county, board.round_number, board.of)[board.number - 1]
+    with _FILLING:
+        lists = _lists(Path(root), board.county, board.round_number, board.of)
+    return lists[board.number - 1]
 
 
 def setup_boards(db: Session, root: Path, county: str, count: int,
@@ -99,7 +120,8 @@ def setup_boards(db: Session, root: Path, county: str, count: int,
         raise BoardError(f"county {county} already set up its boards for round {n}")
     if not 1 <= count <= 50:
         raise BoardError("between 1 and 50 boards")
-    lists = _lists(Path(root), county, n, count)
+    with _FILLING:
+        lists = _lists(Path(root), county, n, count)
     if not any(lists):
         raise BoardError(f"round {n} drew no card in county {county}")
     if not all(lists):
@@ -240,7 +262,7 @@ def save_entry(db: Session, root: Path, board: AuditBoard, entry_key: str, ballo
     card = next((c for c in cards_of(root, board) if c.ballot_id == ballot_id), None)
     if card is None:
         raise BoardError(f"ballot {ballot_id!r} is not on this board's list")
-    stored = orjson.dumps(validate_reading(card, audited_contests(root, board.county),
+    stored = orjson.dumps(validate_reading(card, contests_of(root, board.county),
                                            reading), option=orjson.OPT_SORT_KEYS).decode()
     key = (BoardEntry.board_id == board.id, BoardEntry.entry_key == entry_key)
     old = db.scalar(select(BoardEntry).where(*key))

@@ -139,18 +139,39 @@ class Upload(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+#: pooled connections: one per request allowed a session at once (``deps.DB_REQUESTS``),
+#: and more for the job runner and the uploads' short sessions of their own
+POOL_SIZE, POOL_OVERFLOW = 12, 12
+#: how long a SQLite write waits for the one writer before failing (pysqlite's ``timeout``)
+SQLITE_BUSY_SECONDS = 30.0
+
+
 def make_engine(url: str, schema: str | None = None) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys on. ``schema`` (PostgreSQL only) puts
-    every table in that schema (the tests' throw-away schemas)."""
+    """An engine for ``url``. ``schema`` (PostgreSQL only) puts every table in that schema
+    (the tests' throw-away schemas).
+
+    SQLite gets foreign keys on, the write-ahead log (readers never block the writer nor
+    the writer the readers, so a request's read is never refused for a write in flight) and
+    a busy timeout of :data:`SQLITE_BUSY_SECONDS`: SQLite has one writer at a time, and a
+    request that must wait for it waits instead of failing with "database is locked"
+    (docs/server.md, "Load and faults", has the measurements). ``synchronous`` stays FULL:
+    a commit is on disk before the answer, so an acknowledged entry survives a power cut,
+    not only a killed process."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": SQLITE_BUSY_SECONDS},
+                               pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
         @event.listens_for(engine, "connect")
-        def _fk(dbapi_conn, _record) -> None:  # noqa: ANN001
+        def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
             dbapi_conn.execute("PRAGMA foreign_keys = ON")
+            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+                dbapi_conn.execute("PRAGMA journal_mode = WAL")
+            dbapi_conn.execute("PRAGMA synchronous = FULL")
         return engine
     args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(url, connect_args=args, pool_pre_ping=True)
+    return create_engine(url, connect_args=args, pool_pre_ping=True, pool_size=POOL_SIZE,
+                         max_overflow=POOL_OVERFLOW)
 
 
 def session_factory(engine: Engine) -> sessionmaker:

@@ -4,9 +4,11 @@ check of every form."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
+from anyio import Semaphore
+from anyio.lowlevel import RunVar
 from fastapi import Depends, Form, HTTPException, Request
 from sqlalchemy.orm import Session
 
@@ -27,7 +29,33 @@ def settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def db(request: Request) -> Iterator[Session]:
+#: requests holding a database session at once (the rest wait in the event loop)
+DB_REQUESTS = 12
+_gates: RunVar[dict[int, Semaphore]] = RunVar("tallyproof_db_gates")
+
+
+async def db_slot(request: Request) -> AsyncIterator[None]:
+    """One of :data:`DB_REQUESTS` places for a request with a database session, waited for
+    in the event loop, never in a worker thread.
+
+    A sync request holds its session across several worker-thread steps (dependencies, the
+    endpoint); between two steps it may hold a pooled connection, or SQLite's one write
+    lock. Were more requests than worker threads (40) waiting for a connection or that lock,
+    each in a thread, the holders could never get a thread for their next step: every
+    request would wait out the timeouts and fail (seen with 200 boards at once). With fewer
+    places than threads and than pooled connections, a holder always gets its thread."""
+    try:
+        gates = _gates.get()
+    except LookupError:
+        gates = {}
+        _gates.set(gates)
+    gate = gates.setdefault(id(request.app), Semaphore(DB_REQUESTS))
+    async with gate:
+        yield
+
+
+def db(request: Request, _slot: Annotated[None, Depends(db_slot, scope="function")]
+       ) -> Iterator[Session]:
     """One transaction per request, committed before the response is sent."""
     with request.app.state.sessionmaker() as s, s.begin():
         yield s

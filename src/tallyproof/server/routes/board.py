@@ -16,8 +16,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from ...errors import TallyproofError
-from ...state.audit import audited_contests
+from ...state.audit_boards import BoardCard
 from .. import activity, boards
+from ..board_db import AuditBoard, BoardEntry, BoardSignoff
 from ..boards import CurrentBoard
 from ..deps import CSRF, DB, LoginRequired, settings
 from ..pages import render
@@ -78,40 +79,61 @@ def signin_link(request: Request, slug: str) -> Response:
     return render(request, "board_signin.html", None, slug=slug)
 
 
-@router.post("/board/signin", dependencies=[CSRF])
-def signin(request: Request, s: DB, passphrase: Annotated[str, Form(max_length=64)],
-           slug: Annotated[str, Form(max_length=32)] = "") -> Response:
-    cfg = settings(request)
-    now = cfg.now()
+class SigninRefused(Exception):
+    """A board sign-in refused: ``status`` 429 (rate limit) or 401 (wrong passphrase)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def open_board_session(request: Request, s: DB, passphrase: str,
+                       slug: str | None) -> tuple[str, AuditBoard]:
+    """The page's and the API's sign-in: rate-limited by address, logged either way; the
+    new session's token and its board, or :class:`SigninRefused`."""
+    now = settings(request).now()
     keys = (f"board-ip:{client(request)}",)
     limiter = request.app.state.limiter
     if limiter.blocked(keys, now):
         activity.record(s, now, None, "board_login_refused", detail="rate limit",
                         client=client(request))
-        return render(request, "board_signin.html", None, status=429, slug=slug or None,
-                      error="Too many failed sign-ins: wait a few minutes and try again.")
-    got = boards.sign_in(s, passphrase, slug or None, now)
+        raise SigninRefused(429, "Too many failed sign-ins: wait a few minutes and try again.")
+    got = boards.sign_in(s, passphrase, slug, now)
     if got is None:
         limiter.failed(keys, now)
         activity.record(s, now, None, "board_login_failed", client=client(request))
-        return render(request, "board_signin.html", None, status=401, slug=slug or None,
-                      error="That passphrase does not open this board.")
+        raise SigninRefused(401, "That passphrase does not open this board.")
     limiter.succeeded(keys)
-    token, board = got
-    activity.record(s, now, board.label, "board_login", county=board.county,
+    activity.record(s, now, got[1].label, "board_login", county=got[1].county,
                     client=client(request))
+    return got
+
+
+@router.post("/board/signin", dependencies=[CSRF])
+def signin(request: Request, s: DB, passphrase: Annotated[str, Form(max_length=64)],
+           slug: Annotated[str, Form(max_length=32)] = "") -> Response:
+    try:
+        token, _ = open_board_session(request, s, passphrase, slug or None)
+    except SigninRefused as exc:
+        return render(request, "board_signin.html", None, status=exc.status,
+                      slug=slug or None, error=str(exc))
     resp = RedirectResponse("/board", status_code=303)
     set_session_cookie(resp, request, BOARD_COOKIE, token,
-                       int(cfg.session_absolute.total_seconds()))
+                       int(settings(request).session_absolute.total_seconds()))
     return resp
 
 
-@router.post("/board/signout", dependencies=[BoardCSRF])
-def signout(request: Request, s: DB, cb: Board) -> Response:
+def end_board_session(request: Request, s: DB, cb: CurrentBoard) -> None:
+    """The page's and the API's sign-out, logged."""
     now = settings(request).now()
     boards.sign_out(s, cb.session_id, now)
     activity.record(s, now, cb.board.label, "board_logout", county=cb.board.county,
                     client=client(request))
+
+
+@router.post("/board/signout", dependencies=[BoardCSRF])
+def signout(request: Request, s: DB, cb: Board) -> Response:
+    end_board_session(request, s, cb)
     resp = RedirectResponse("/board/signin", status_code=303)
     resp.delete_cookie(BOARD_COOKIE)
     return resp
@@ -126,7 +148,7 @@ def home(request: Request, s: DB, cb: Board) -> Response:
                  closed=boards.is_closed(s, cb.board.round_number))
 
 
-def _card(request: Request, cb: CurrentBoard, number: int) -> Any:
+def card_at(request: Request, cb: CurrentBoard, number: int) -> BoardCard:
     cards = boards.cards_of(settings(request).state_dir, cb.board)
     if not 1 <= number <= len(cards):
         raise HTTPException(404, "no such card on this board's list")
@@ -135,10 +157,10 @@ def _card(request: Request, cb: CurrentBoard, number: int) -> Any:
 
 def _ballot_page(request: Request, s: DB, cb: CurrentBoard, number: int, status: int = 200,
                  error: str | None = None) -> Response:
-    card = _card(request, cb, number)
+    card = card_at(request, cb, number)
     entry = boards.latest_entries(s, cb.board.id).get(card.ballot_id)
     return _page(request, cb, "board_ballot.html", status=status, card=card, error=error,
-                 contests=audited_contests(settings(request).state_dir, cb.board.county),
+                 contests=boards.contests_of(settings(request).state_dir, cb.board.county),
                  reading=boards.reading_of(entry) if entry else None,
                  entry_key=secrets.token_urlsafe(16),
                  total=len(boards.cards_of(settings(request).state_dir, cb.board)))
@@ -165,23 +187,32 @@ def reading_from_form(card: Any, form: FormData) -> dict[str, Any]:
     return {"not_found": False, "contests": contests}
 
 
-@router.post("/board/card/{number}", dependencies=[BoardCSRF])
-def enter(request: Request, number: int, s: DB, cb: Board, form: Fields) -> Response:
-    """Save the card's reading (idempotent by ``entry_key``), then go to the next card."""
+def save_and_log(request: Request, s: DB, cb: CurrentBoard, card: BoardCard, entry_key: str,
+                 reading: dict[str, Any]) -> tuple[BoardEntry, bool]:
+    """The page's and the API's entry: :func:`boards.save_entry` (idempotent by the key), and
+    a new entry goes to the activity log."""
     cfg = settings(request)
-    card = _card(request, cb, number)
-    try:
-        entry, new = boards.save_entry(s, cfg.state_dir, cb.board, str(form.get("entry_key", "")),
-                                       card.ballot_id, reading_from_form(card, form), cfg.now())
-    except (boards.EntryConflict, boards.BoardClosed) as exc:
-        raise refused(exc) from exc
-    except TallyproofError as exc:
-        return _ballot_page(request, s, cb, number, status=422, error=str(exc))
+    entry, new = boards.save_entry(s, cfg.state_dir, cb.board, entry_key, card.ballot_id,
+                                   reading, cfg.now())
     if new:
         activity.record(s, cfg.now(), cb.board.label, "board_entry", county=cb.board.county,
                         detail=f"ballot {card.ballot_id} (entry {entry.id})",
                         client=client(request))
-    total = len(boards.cards_of(cfg.state_dir, cb.board))
+    return entry, new
+
+
+@router.post("/board/card/{number}", dependencies=[BoardCSRF])
+def enter(request: Request, number: int, s: DB, cb: Board, form: Fields) -> Response:
+    """Save the card's reading (idempotent by ``entry_key``), then go to the next card."""
+    card = card_at(request, cb, number)
+    try:
+        save_and_log(request, s, cb, card, str(form.get("entry_key", "")),
+                     reading_from_form(card, form))
+    except (boards.EntryConflict, boards.BoardClosed) as exc:
+        raise refused(exc) from exc
+    except TallyproofError as exc:
+        return _ballot_page(request, s, cb, number, status=422, error=str(exc))
+    total = len(boards.cards_of(settings(request).state_dir, cb.board))
     return RedirectResponse(f"/board/card/{number + 1}" if number < total else "/board/review",
                             status_code=303)
 
@@ -192,20 +223,26 @@ def review(request: Request, s: DB, cb: Board) -> Response:
     return _page(request, cb, "board_review.html", cards=boards.cards_of(root, cb.board),
                  entries={b: boards.reading_of(e) for b, e in
                           boards.latest_entries(s, cb.board.id).items()},
-                 contests=audited_contests(root, cb.board.county))
+                 contests=boards.contests_of(root, cb.board.county))
 
 
-@router.post("/board/signoff", dependencies=[BoardCSRF])
-def signoff(request: Request, s: DB, cb: Board, form: Fields) -> Response:
+def sign_off_and_log(request: Request, s: DB, cb: CurrentBoard,
+                     members: list[str]) -> BoardSignoff:
+    """The page's and the API's sign-off (:func:`boards.sign_off`), logged with its members."""
     cfg = settings(request)
-    members = [str(v) for v in form.getlist("member")]
-    try:
-        so = boards.sign_off(s, cfg.state_dir, cb.board, members, cfg.now())
-    except TallyproofError as exc:
-        raise refused(exc) from exc
+    so = boards.sign_off(s, cfg.state_dir, cb.board, members, cfg.now())
     activity.record(s, cfg.now(), cb.board.label, "board_signed_off", county=cb.board.county,
                     detail=f"sign-off {so.number} by {', '.join(m.strip() for m in members if m.strip())}: "
                            f"{so.records_written} record(s) written"
                            + (f" to {so.records_file}" if so.records_file else ""),
                     client=client(request))
+    return so
+
+
+@router.post("/board/signoff", dependencies=[BoardCSRF])
+def signoff(request: Request, s: DB, cb: Board, form: Fields) -> Response:
+    try:
+        sign_off_and_log(request, s, cb, [str(v) for v in form.getlist("member")])
+    except TallyproofError as exc:
+        raise refused(exc) from exc
     return RedirectResponse("/board", status_code=303)

@@ -12,7 +12,6 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from ...errors import TallyproofError
-from ...state.audit import audited_contests
 from .. import activity, audit_control, boards
 from ..board_db import AuditBoard
 from ..deps import CSRF, DB, SignedIn, may_see_county, settings
@@ -75,7 +74,7 @@ def _sheet(request: Request, s: Session, who: Current, board: AuditBoard,
     root = settings(request).state_dir
     return render(request, "board_sheet.html", who, board=board, passphrase=passphrase,
                   link=board_link(request, board), cards=boards.cards_of(root, board),
-                  contests=audited_contests(root, board.county))
+                  contests=boards.contests_of(root, board.county))
 
 
 @router.get("/county/{county}/audit/boards/{board_id}")
