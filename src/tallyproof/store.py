@@ -149,6 +149,12 @@ class Store:
         table = self._cvr_cache[1]
         return table if columns is None else table.select(columns)
 
+    @property
+    def reads_cvrs_once(self) -> bool:
+        """Inside :meth:`reading_cvrs_once`: readers should take :meth:`cvrs` (the table held in
+        memory) rather than read the file on demand themselves."""
+        return self._one_read > 0
+
     @contextlib.contextmanager
     def reading_cvrs_once(self) -> Iterator[Store]:
         """Within this block :meth:`cvrs` reads the whole table once and serves every call

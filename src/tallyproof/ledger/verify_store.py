@@ -123,9 +123,12 @@ def _verify_store(store: Store, public_keys: Sequence[str | Verifier] | None) ->
 
     def read_table() -> pa.Table | ParquetTable:
         # read on demand: ids and batch keys as columns, the rows range by range as they
-        # are encoded (:mod:`tallyproof.parquet_table`), never the whole table at once
+        # are encoded (:mod:`tallyproof.parquet_table`), never the whole table at once;
+        # unless the command already holds the whole table (Store.reading_cvrs_once)
         try:
-            return ParquetTable(store.cvrs_path) if store.has_cvrs() else store.cvrs()
+            if store.has_cvrs() and not store.reads_cvrs_once:
+                return ParquetTable(store.cvrs_path)
+            return store.cvrs()
         except (OSError, pa.ArrowException) as exc:
             raise _TableUnreadable(exc) from exc
 
