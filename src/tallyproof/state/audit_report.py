@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from ..audit.records import load_records
-from .audit_status import STATUS_HISTORY
+from .audit_status import read_status_history
 
 
 def _json(path: Path) -> Any:
@@ -78,13 +78,10 @@ def audit_view(state: Path, counties: list[str], names: dict[str, str]) -> dict[
             "text": f"{len(drawn[county]):,} drawn, {recorded:,} recorded; discrepancies: "
                     f"{text}; " + (f"waiting for {owed:,}" if owed else
                                    "in the measured risk" if status else "not measured yet")}
-    history = []
-    for p in sorted((folder / STATUS_HISTORY).glob("round-*.json")) \
-            if (folder / STATUS_HISTORY).exists() else []:
-        h = _json(p)
-        history.append((int(p.stem.split("-")[1]), {
-            c["contest_id"]: (int(c.get("ballots_examined", 0)), float(c["measured_risk"]))
-            for c in h.get("contests", []) if "measured_risk" in c}))
+    history = [(int(h["rounds"]), {
+        c["contest_id"]: (int(c.get("ballots_examined", 0)), float(c["measured_risk"]))
+        for c in h.get("contests", []) if "measured_risk" in c})
+        for h in read_status_history(folder)]
     contests = [{"name": names.get(c["contest_id"], c["contest_id"]), "status": c["status"],
                  "risk": c.get("measured_risk"), "examined": c.get("ballots_examined",
                                                                   c.get("counted")),

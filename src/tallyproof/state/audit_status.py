@@ -182,9 +182,14 @@ def status_history(root: Path) -> list[dict[str, Any]]:
     """The status last measured in each round, in round order (rounds never measured are
     absent): what the statewide risk was after round 1, 2, ... The latest is also
     ``audit/status.json``."""
+    return read_status_history(audit_dir(root))
+
+
+def read_status_history(folder: Path) -> list[dict[str, Any]]:
+    """:func:`status_history` of an audit folder (the state's, or a bundle's copy of it)."""
     import orjson
 
-    folder = audit_dir(root) / STATUS_HISTORY
+    folder = folder / STATUS_HISTORY
     found = sorted((int(p.stem.removeprefix("round-")), p) for p in folder.glob("round-*.json")
                    if p.stem.removeprefix("round-").isdigit()) if folder.is_dir() else []
     return [orjson.loads(p.read_bytes()) for _, p in found]
