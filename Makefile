@@ -26,7 +26,13 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: $(STAMP) $(CHROMIUM)
+# The PDF report's text is read back with poppler's pdftotext (tests/evidence/test_report_pages.py).
+PDFTOTEXT := /usr/bin/pdftotext
+$(PDFTOTEXT):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils
+
+test: $(STAMP) $(CHROMIUM) $(PDFTOTEXT)
 	$(BIN)/ruff check --quiet src tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
