@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from ..audit.records import load_records
-from .audit_status import read_status_history
+from .audit_status import discrepancies_by_county, read_status_history
 
 
 def _json(path: Path) -> Any:
@@ -25,19 +25,13 @@ def _json(path: Path) -> Any:
 
 def _discrepancies(status: dict[str, Any]) -> dict[str, dict[str, int]]:
     """county -> o1/o2/u1/u2 summed over contests (per contest the largest over its
-    assertions, as :func:`.audit_status.discrepancies_by_county` counts them)."""
+    assertions, counted by :func:`.audit_status.discrepancies_by_county`)."""
     out: dict[str, dict[str, int]] = {}
-    for c in status.get("contests", []):
-        per: dict[str, dict[str, int]] = {}
-        for a in c.get("assertions", []):
-            for county, d in (a.get("discrepancies_by_county") or {}).items():
-                mine = per.setdefault(county, dict.fromkeys(d, 0))
-                for k, v in d.items():
-                    mine[k] = max(mine[k], int(v))
-        for county, d in per.items():
-            tot = out.setdefault(county, dict.fromkeys(d, 0))
+    for county, per in discrepancies_by_county(status).items():
+        tot = out.setdefault(county, {})
+        for d in per.values():
             for k, v in d.items():
-                tot[k] += v
+                tot[k] = tot.get(k, 0) + v
     return out
 
 

@@ -195,20 +195,25 @@ def read_status_history(folder: Path) -> list[dict[str, Any]]:
     return [orjson.loads(p.read_bytes()) for _, p in found]
 
 
-def discrepancies_by_county(status: StateAuditStatus) -> dict[str, dict[str, dict[str, int]]]:
+def discrepancies_by_county(status: StateAuditStatus | dict[str, Any],
+                            ) -> dict[str, dict[str, dict[str, int]]]:
     """county -> contest -> discrepancy counts (o1, o2, u1, u2) its sample shows, the largest
-    over the contest's assertions; counties and contests without any are left out."""
+    over the contest's assertions; counties and contests without any are left out.
+
+    Takes the status or its JSON (``round-NNN.json``, ``status.json``): the statewide report
+    is rebuilt from the published files, the demo from the live object, and both must count
+    alike."""
+    data = status.to_json() if isinstance(status, StateAuditStatus) else status
     out: dict[str, dict[str, dict[str, int]]] = {}
-    for cs in status.contests:
-        for a in cs.assertions:
-            for county, d in a.by_county.items():
-                got = d.to_json()
+    for cs in data.get("contests", []):
+        for a in cs.get("assertions", []):
+            for county, got in (a.get("discrepancies_by_county") or {}).items():
                 if not any(got.values()):
                     continue
-                mine = out.setdefault(county, {}).setdefault(cs.contest_id,
+                mine = out.setdefault(county, {}).setdefault(cs["contest_id"],
                                                              dict.fromkeys(got, 0))
                 for k, v in got.items():
-                    mine[k] = max(mine[k], v)
+                    mine[k] = max(mine[k], int(v))
     return out
 
 
