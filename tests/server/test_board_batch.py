@@ -48,6 +48,8 @@ def batch_server(batch_state_root: Path, engine: Engine, clock: Clock,
 
 def _start(server: Server, kind: str) -> TestClient:
     sa = server.login("sa")
+    # with a batch county, the form offers the stratified audit first
+    assert "<option selected>stratified</option>" in sa.get("/state/audit").text
     r = _post(sa, "/state/audit/start", {"risk_limit": "0.1", "seed": SEED, "kind": kind})
     assert r.status_code == 303, r.text
     r = _post(sa, "/state/audit/round", {})

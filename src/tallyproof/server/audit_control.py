@@ -19,7 +19,9 @@ from ..state.audit import (KINDS, StateAuditParams, StateRound, load_state_audit
                            load_state_rounds, next_state_round, start_state_audit)
 from ..state.audit_status import hand_count_status, state_audit_status
 from ..state.audit_tasks import audit_dir
+from ..state.batch_county import BATCH_TALLIES
 from ..state.executor import InProcess
+from ..state.spec import load_spec
 from .board_db import BoardStatus, ClosedRound
 from .boards import BoardError, is_closed, round_boards
 
@@ -32,6 +34,14 @@ def last_status(root: Path) -> dict[str, Any] | None:
     """``audit/status.json``, the library's last measurement, or None."""
     path = audit_dir(root) / "status.json"
     return orjson.loads(path.read_bytes()) if path.exists() else None
+
+
+def default_kind(root: Path) -> str:
+    """The kind the start form offers first: a card-level comparison, or in a state with a
+    county that reports batch tallies only, the stratified audit (its batches the second
+    stratum), the one the library accepts there that uses every county's CVRs."""
+    spec = load_spec(root)
+    return "stratified" if any(c.kind == BATCH_TALLIES for c in spec.counties) else "comparison"
 
 
 def start(root: Path, risk_limit: float, seed: str, kind: str) -> StateAuditParams:

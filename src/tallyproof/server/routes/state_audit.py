@@ -34,6 +34,7 @@ def audit_page(request: Request, s: DB, who: StateAdmin) -> Response:
                   rounds=[(r, boards.is_closed(s, r.number), boards.round_boards(s, r.number))
                           for r in rounds],
                   measured=audit_control.last_status(root), kinds=KINDS,
+                  default_kind=audit_control.default_kind(root),
                   risk=risk_plot.risk_history(root))
 
 
