@@ -23,8 +23,11 @@ from tallyproof.state.audit import audited_contests, load_state_audit
 from tallyproof.state.audit_status import hand_count_status, state_audit_status
 from tallyproof.state.audit_tasks import batch_task, county_records_path
 from tallyproof.state.batch_county import load_batch_county, tallies_dir
+from tallyproof.state.evidence import build_state_bundle
 from tallyproof.state.executor import InProcess
 from tallyproof.state.spec import load_spec, map_county
+
+from tallyproof.verify import verify_bundle
 
 from tallyproof.server.board_db import BatchEntry
 
@@ -243,6 +246,16 @@ def test_the_batch_stratum_from_launch_to_statewide_risk(batch_server: Server,
     assert all(c["ballots_examined"] > 0 and 0 <= c["measured_risk"] <= 1
                for c in written["contests"])
     assert f"Risk measured (after round 1): {written['status']}" in sa.get("/state/audit").text
+
+    # the state bundle carries the sign-offs' CSVs and records, and `verify` passes on it
+    bundle = build_state_bundle(root, tmp_path / "bundle", InProcess())
+    kept = bundle / "state" / "audit" / "counties" / BATCH_COUNTY
+    assert load_records(kept / "records.jsonl") == after
+    assert {p.name for p in (kept / "boards").iterdir()} == {
+        "round-1-board-1-signoff-1.csv", "round-1-board-2-signoff-1.csv",
+        "round-1-board-1-signoff-2.csv"}
+    rep = verify_bundle(bundle, executor=InProcess())
+    assert rep.ok, [c.to_json() for c in rep.checks if c.status == "fail"]
 
 
 def test_a_full_hand_count_by_batch(batch_server: Server) -> None:
