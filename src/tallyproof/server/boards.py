@@ -84,7 +84,8 @@ def round_boards(db: Session, round_number: int) -> list[AuditBoard]:
 
 # ------------------------------------------------------------------ set-up and credentials
 @lru_cache(maxsize=256)
-def _lists(root: Path, county: str, round_number: int, of: int) -> tuple[tuple[BoardCard, ...], ...]:
+def _lists(root: Path, county: str, round_number: int, of: int
+           ) -> tuple[tuple[BoardCard, ...], ...]:
     return tuple(tuple(x) for x in board_lists(root, county, round_number, of))
 
 

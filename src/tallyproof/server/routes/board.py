@@ -65,7 +65,7 @@ BoardCSRF = Depends(board_csrf)
 
 
 def board_page(request: Request, cb: CurrentBoard, name: str, status: int = 200,
-          **context: Any) -> Response:
+               **context: Any) -> Response:
     return render(request, name, None, status=status, csrf=cb.csrf, board=cb.board, **context)
 
 
@@ -147,10 +147,12 @@ def home(request: Request, s: DB, cb: Board) -> Response:
     root = settings(request).state_dir
     closed = boards.is_closed(s, cb.board.round_number)
     if cb.board.unit == BATCH:
-        return board_page(request, cb, "board_batches.html", batches=boards.batches_of(root, cb.board),
-                     entries=batch_boards.latest_batch_entries(s, cb.board.id), closed=closed)
+        return board_page(request, cb, "board_batches.html",
+                          batches=boards.batches_of(root, cb.board),
+                          entries=batch_boards.latest_batch_entries(s, cb.board.id),
+                          closed=closed)
     return board_page(request, cb, "board_home.html", cards=boards.cards_of(root, cb.board),
-                 entries=boards.latest_entries(s, cb.board.id), closed=closed)
+                      entries=boards.latest_entries(s, cb.board.id), closed=closed)
 
 
 def card_at(request: Request, cb: CurrentBoard, number: int) -> BoardCard:
@@ -167,10 +169,10 @@ def _ballot_page(request: Request, s: DB, cb: CurrentBoard, number: int, status:
     card = card_at(request, cb, number)
     entry = boards.latest_entries(s, cb.board.id).get(card.ballot_id)
     return board_page(request, cb, "board_ballot.html", status=status, card=card, error=error,
-                 contests=boards.contests_of(settings(request).state_dir, cb.board.county),
-                 reading=boards.reading_of(entry) if entry else None,
-                 entry_key=secrets.token_urlsafe(16),
-                 total=len(boards.cards_of(settings(request).state_dir, cb.board)))
+                      contests=boards.contests_of(settings(request).state_dir, cb.board.county),
+                      reading=boards.reading_of(entry) if entry else None,
+                      entry_key=secrets.token_urlsafe(16),
+                      total=len(boards.cards_of(settings(request).state_dir, cb.board)))
 
 
 @router.get("/board/card/{number}")
@@ -229,14 +231,14 @@ def review(request: Request, s: DB, cb: Board) -> Response:
     root = settings(request).state_dir
     if cb.board.unit == BATCH:
         return board_page(request, cb, "board_batch_review.html",
-                     batches=boards.batches_of(root, cb.board),
-                     entries={b: batch_boards.counts_of(e) for b, e in
-                              batch_boards.latest_batch_entries(s, cb.board.id).items()},
-                     contests=boards.contests_of(root, cb.board.county))
+                          batches=boards.batches_of(root, cb.board),
+                          entries={b: batch_boards.counts_of(e) for b, e in
+                                   batch_boards.latest_batch_entries(s, cb.board.id).items()},
+                          contests=boards.contests_of(root, cb.board.county))
     return board_page(request, cb, "board_review.html", cards=boards.cards_of(root, cb.board),
-                 entries={b: boards.reading_of(e) for b, e in
-                          boards.latest_entries(s, cb.board.id).items()},
-                 contests=boards.contests_of(root, cb.board.county))
+                      entries={b: boards.reading_of(e) for b, e in
+                               boards.latest_entries(s, cb.board.id).items()},
+                      contests=boards.contests_of(root, cb.board.county))
 
 
 def sign_off_and_log(request: Request, s: DB, cb: CurrentBoard,

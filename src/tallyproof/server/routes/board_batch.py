@@ -43,10 +43,10 @@ def _batch_page(request: Request, s: DB, cb: CurrentBoard, number: int, status: 
     entry = batch_boards.latest_batch_entries(s, cb.board.id).get(batch.batch_id)
     root = settings(request).state_dir
     return board_page(request, cb, "board_batch.html", status=status, batch=batch, error=error,
-                 contests=boards.contests_of(root, cb.board.county),
-                 counts=typed or (batch_boards.counts_of(entry) if entry else None),
-                 saved=entry is not None, entry_key=secrets.token_urlsafe(16),
-                 total=len(boards.batches_of(root, cb.board)))
+                      contests=boards.contests_of(root, cb.board.county),
+                      counts=typed or (batch_boards.counts_of(entry) if entry else None),
+                      saved=entry is not None, entry_key=secrets.token_urlsafe(16),
+                      total=len(boards.batches_of(root, cb.board)))
 
 
 @router.get("/board/batch/{number}")
