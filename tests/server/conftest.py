@@ -70,6 +70,17 @@ def state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def batch_state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small state with a county that reports batch tallies only (county-03), as
+    ``tallyproof serve --demo`` builds: its audit work is by batch."""
+    from tallyproof.demo.state import run_state_demo
+
+    out = tmp_path_factory.mktemp("batchstate")
+    run_state_demo(out, counties=3, cards=900, in_process=True, batch=True, audit=False)
+    return out / "state"
+
+
+@pytest.fixture(scope="session")
 def a_ballot(state_root: Path) -> str:
     from tallyproof.demo.state import _first_ballot
 

@@ -91,6 +91,8 @@ TABLE = [
     ("GET", "/board/review", [BOARD] * 5),
     ("POST", "/board/signoff", [BOARD] * 5),
     ("POST", "/board/signout", [BOARD] * 5),
+    ("GET", "/board/batch/1", [BOARD] * 5),  # a batch board's pages (routes/board_batch.py)
+    ("POST", "/board/batch/1", [BOARD] * 5),
     # the boards' JSON API: a board's session only (a wrong passphrase is refused)
     ("POST", "/api/board/signin", [401] * 5),
     ("GET", "/api/board", [401] * 5),
@@ -99,6 +101,8 @@ TABLE = [
     ("GET", "/api/board/review", [401] * 5),
     ("POST", "/api/board/signoff", [401] * 5),
     ("POST", "/api/board/signout", [401] * 5),
+    ("GET", "/api/board/batches", [401] * 5),  # routes/board_batch_api.py
+    ("POST", "/api/board/batches/1/entries", [401] * 5),
     # accounts and the second factor
     ("POST", "/users/new", [NO, LOGIN, NO, NO, 422]),
     ("POST", "/users/{victim}/password", [NO, LOGIN, NO, NO, OK]),

@@ -61,9 +61,10 @@ def register(app: typer.Typer) -> None:
 
             folder = demo_out or Path(tempfile.mkdtemp(prefix="tallyproof-serve-demo-"))
             err.print(f"building a synthetic state of {DEMO_COUNTIES} counties in {folder} …")
-            # the audit is left for the web (started there; card readings entered by boards)
+            # the audit is left for the web (started there; boards enter card readings, and
+            # the county with batch tallies only its batch counts)
             demo_run = run_state_demo(folder, counties=DEMO_COUNTIES, cards=DEMO_CARDS,
-                                      in_process=True, batch=False, audit=False)
+                                      in_process=True, batch=True, audit=False)
             state = folder / "state"
             if demo_run.bundle is not None:  # the presentation pages' claims board reads it
                 from ..server.public_view import publish

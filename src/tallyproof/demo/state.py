@@ -366,8 +366,8 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
     ``scheduler``/``in_process`` ask for.
 
     ``batch`` False leaves out the county with batch tallies only, and ``audit`` False stops
-    before the statewide audit: the control room's demo and tests start the audit (and
-    enter card-level readings) from the web, which has no batch-tally entry yet."""
+    before the statewide audit: the control room's demo and tests start the audit from the
+    web, where boards enter card readings and batch counts."""
     import shutil
 
     from ..ledger.keys import load_verifier

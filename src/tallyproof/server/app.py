@@ -23,9 +23,9 @@ from .migrate import upgrade
 from .pages import render
 from .ratelimit import LoginLimiter
 from .jobs import JobRunner, make_executor, recover
-from .routes import (accounts, api, board, board_api, county, county_audit, downloads,
-                     live, login, present, public, state, state_audit, state_setup,
-                     uploads)
+from .routes import (accounts, api, board, board_api, board_batch, board_batch_api, county,
+                     county_audit, downloads, live, login, present, public, state,
+                     state_audit, state_setup, uploads)
 from .security import headers_middleware
 
 
@@ -59,7 +59,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
               name="static")
     for r in (public.router, login.router, county.router, state.router, api.router,
               state_audit.router, state_setup.router, county_audit.router, board.router,
-              board_api.router, accounts.router, uploads.router, present.router,
+              board_batch.router, board_api.router, board_batch_api.router, accounts.router,
+              uploads.router, present.router,
               live.router, downloads.router):
         app.include_router(r)
 

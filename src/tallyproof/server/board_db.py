@@ -40,6 +40,9 @@ class AuditBoard(Base):
     passphrase_issued_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(TZ)
+    #: what the board works on: single cards or whole batches (migration 0004;
+    #: :data:`tallyproof.state.audit_batch_boards.CARD` / ``BATCH``)
+    unit: Mapped[str] = mapped_column(String(8), default="card", server_default="card")
 
     __table_args__ = (UniqueConstraint("county", "round_number", "number",
                                        name="audit_boards_one_number"),)
@@ -78,9 +81,25 @@ class BoardEntry(Base):
     __table_args__ = (UniqueConstraint("board_id", "entry_key", name="board_entries_key"),)
 
 
+class BatchEntry(Base):
+    """A batch board's count of one batch (migration 0004): per contest, the hand-counted
+    votes of every choice, or the batch not found. Never updated: a correction is a new entry
+    for the same batch, and the latest one counts."""
+    __tablename__ = "batch_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("audit_boards.id"))
+    entry_key: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[str] = mapped_column(String(256))
+    counts: Mapped[str] = mapped_column(Text)  # JSON, :func:`..batch_boards.validate_counts`
+    created_at: Mapped[datetime] = mapped_column(TZ)
+
+    __table_args__ = (UniqueConstraint("board_id", "entry_key", name="batch_entries_key"),)
+
+
 class BoardSignoff(Base):
-    """A board's sign-off: its members, the entries it covered (ids up to ``last_entry_id``)
-    and the record CSV it wrote into the county's audit records."""
+    """A board's sign-off: its members, the entries it covered (ids up to ``last_entry_id``,
+    of ``board_entries`` or, for a batch board, of ``batch_entries``) and the record CSV it
+    wrote into the county's audit records."""
     __tablename__ = "board_signoffs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     board_id: Mapped[int] = mapped_column(ForeignKey("audit_boards.id"))

@@ -31,6 +31,7 @@ from ..audit.workflow import reading_for
 from ..errors import TallyproofError
 from ..model import Contest
 from ..state.audit import audited_contests, load_state_rounds
+from ..state.audit_batch_boards import BATCH, CARD, BoardBatch, board_batch_lists, unit_of
 from ..state.audit_boards import BoardCard, BoardRow, board_lists, record_board, signoff_path
 from ..state.audit_tasks import county_records_path
 from .board_db import (AuditBoard, BoardEntry, BoardReopening, BoardSession, BoardSignoff,
@@ -51,6 +52,10 @@ class BoardError(TallyproofError):
 
 class EntryConflict(BoardError):
     """An entry key already used for a different ballot or reading."""
+
+
+class WrongUnit(BoardError):
+    """A card page or route asked of a board that counts whole batches, or the reverse."""
 
 
 class BoardClosed(BoardError):
@@ -79,8 +84,15 @@ def round_boards(db: Session, round_number: int) -> list[AuditBoard]:
 
 # ------------------------------------------------------------------ set-up and credentials
 @lru_cache(maxsize=256)
-def _lists(root: Path, county: str, round_number: int, of: int) -> tuple[tuple[BoardCard, ...], ...]:
+def _lists(root: Path, county: str, round_number: int, of: int
+           ) -> tuple[tuple[BoardCard, ...], ...]:
     return tuple(tuple(x) for x in board_lists(root, county, round_number, of))
+
+
+@lru_cache(maxsize=256)
+def _batch_lists(root: Path, county: str, round_number: int, of: int
+                 ) -> tuple[tuple[BoardBatch, ...], ...]:
+    return tuple(tuple(x) for x in board_batch_lists(root, county, round_number, of))
 
 
 @lru_cache(maxsize=256)
@@ -103,8 +115,19 @@ def contests_of(root: Path, county: str) -> dict[str, Contest]:
 
 def cards_of(root: Path, board: AuditBoard) -> tuple[BoardCard, ...]:
     """The board's list of cards (its share of the county's retrieval list)."""
+    if board.unit != CARD:
+        raise WrongUnit("this board counts whole batches, not single cards")
     with _FILLING:
         lists = _lists(Path(root), board.county, board.round_number, board.of)
+    return lists[board.number - 1]
+
+
+def batches_of(root: Path, board: AuditBoard) -> tuple[BoardBatch, ...]:
+    """A batch board's list of batches (its share of the county's retrieval list)."""
+    if board.unit != BATCH:
+        raise WrongUnit("this board reads single cards, not whole batches")
+    with _FILLING:
+        lists = _batch_lists(Path(root), board.county, board.round_number, board.of)
     return lists[board.number - 1]
 
 
@@ -120,16 +143,18 @@ def setup_boards(db: Session, root: Path, county: str, count: int,
         raise BoardError(f"county {county} already set up its boards for round {n}")
     if not 1 <= count <= 50:
         raise BoardError("between 1 and 50 boards")
+    unit = unit_of(Path(root), county)
     with _FILLING:
-        lists = _lists(Path(root), county, n, count)
+        lists = (_lists if unit == CARD else _batch_lists)(Path(root), county, n, count)
+    noun = "card" if unit == CARD else "batch"
     if not any(lists):
-        raise BoardError(f"round {n} drew no card in county {county}")
+        raise BoardError(f"round {n} drew no {noun} in county {county}")
     if not all(lists):
         raise BoardError(f"round {n} has too few batches in county {county} for {count} "
                          "boards (whole batches go to one board); set up fewer")
     boards = [AuditBoard(county=county, round_number=n, number=k, of=count,
                          slug=secrets.token_urlsafe(12), status=BoardStatus.OPEN,
-                         created_at=now) for k in range(1, count + 1)]
+                         created_at=now, unit=unit) for k in range(1, count + 1)]
     db.add_all(boards)
     db.flush()
     return boards
@@ -244,7 +269,7 @@ def validate_reading(card: BoardCard, contests: dict[str, Contest],
     return {"not_found": False, "contests": out}
 
 
-def _writable(db: Session, board: AuditBoard) -> None:
+def writable(db: Session, board: AuditBoard) -> None:
     if board.status != BoardStatus.OPEN:
         raise BoardClosed("this board has signed off; the county administrator must reopen it "
                          "before any change")
@@ -267,7 +292,7 @@ def save_entry(db: Session, root: Path, board: AuditBoard, entry_key: str, ballo
     key = (BoardEntry.board_id == board.id, BoardEntry.entry_key == entry_key)
     old = db.scalar(select(BoardEntry).where(*key))
     if old is None:
-        _writable(db, board)
+        writable(db, board)
         entry = BoardEntry(board_id=board.id, entry_key=entry_key, ballot_id=ballot_id,
                            reading=stored, created_at=now)
         try:
@@ -343,30 +368,50 @@ def sign_off(db: Session, root: Path, board: AuditBoard, members: list[str],
     """Sign the board off: every card has a reading; the readings go through the library into
     the county's records (:func:`~tallyproof.state.audit_boards.record_board`), then the board
     is closed to changes."""
-    _writable(db, board)
-    names = [m.strip() for m in members if m.strip()]
-    if len(names) < MIN_MEMBERS or len({n.casefold() for n in names}) < len(names):
-        raise BoardError(f"at least {MIN_MEMBERS} different members sign off, each by name")
+    names = signers(db, board, members)
     entries = latest_entries(db, board.id)
     missing = [c.ballot_id for c in cards_of(root, board) if c.ballot_id not in entries]
     if missing:
         raise BoardError(f"{len(missing)} ballot(s) have no entry yet, first {missing[0]}")
-    reopened = db.scalar(select(BoardReopening).where(BoardReopening.board_id == board.id)
-                         .order_by(BoardReopening.id.desc()))
-    number = 1 + len(list(db.scalars(select(BoardSignoff.id).where(
-        BoardSignoff.board_id == board.id))))
-    reason = f"reopened by the county: {reopened.reason}" if reopened else None
+    number, reason = next_signoff(db, board)
     rows = signoff_rows(root, board, entries, reason)
     try:
         stored = record_board(root, board.county, board.round_number, board.number, number,
                               rows)
     except TallyproofError as exc:
         raise BoardError(f"the county's audit records refused the sign-off: {exc}") from exc
+    return close_signoff(db, root, board, number, names,
+                         max(e.id for e in entries.values()), bool(rows), len(stored), now)
+
+
+def signers(db: Session, board: AuditBoard, members: list[str]) -> list[str]:
+    """The members' names, once the board may sign off (open, its round open, two or more
+    different names): what every sign-off, of cards or of batches, checks first."""
+    writable(db, board)
+    names = [m.strip() for m in members if m.strip()]
+    if len(names) < MIN_MEMBERS or len({n.casefold() for n in names}) < len(names):
+        raise BoardError(f"at least {MIN_MEMBERS} different members sign off, each by name")
+    return names
+
+
+def next_signoff(db: Session, board: AuditBoard) -> tuple[int, str | None]:
+    """The number of the board's next sign-off, and the reason its corrections carry (the
+    county's latest reopening), if any."""
+    reopened = db.scalar(select(BoardReopening).where(BoardReopening.board_id == board.id)
+                         .order_by(BoardReopening.id.desc()))
+    number = 1 + len(list(db.scalars(select(BoardSignoff.id).where(
+        BoardSignoff.board_id == board.id))))
+    return number, f"reopened by the county: {reopened.reason}" if reopened else None
+
+
+def close_signoff(db: Session, root: Path, board: AuditBoard, number: int, names: list[str],
+                  last_entry_id: int, wrote: bool, written: int, now: datetime) -> BoardSignoff:
+    """Keep the sign-off (the library has written its records) and close the board."""
     so = BoardSignoff(board_id=board.id, number=number, members=orjson.dumps(names).decode(),
-                      last_entry_id=max(e.id for e in entries.values()),
+                      last_entry_id=last_entry_id,
                       records_file=signoff_path(root, board.county, board.round_number,
-                                                board.number, number).name if rows else "",
-                      records_written=len(stored), signed_at=now)
+                                                board.number, number).name if wrote else "",
+                      records_written=written, signed_at=now)
     db.add(so)
     board.status = BoardStatus.SIGNED_OFF
     db.flush()

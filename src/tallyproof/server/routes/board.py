@@ -1,7 +1,8 @@
 """Audit-board pages: a board (two or more people, no account) signs in with the passphrase
 its county printed (from the board's link or typed), sees only its own list of cards (where
 each is, the contests to read: never the CVRs), enters what each paper ballot shows, reviews,
-and signs off with its members' names.
+and signs off with its members' names. A board that counts whole batches has the same
+sign-in, home, review and sign-off; its batch pages are in :mod:`.board_batch`.
 
 Each card's entry is saved when submitted, under the form's entry key: a retried POST (a
 dropped connection, a double tap) finds its entry saved and changes nothing."""
@@ -17,7 +18,8 @@ from starlette.datastructures import FormData
 
 from ...errors import TallyproofError
 from ...state.audit_boards import BoardCard
-from .. import activity, boards
+from ...state.audit_batch_boards import BATCH, CARD
+from .. import activity, batch_boards, boards
 from ..board_db import AuditBoard, BoardEntry, BoardSignoff
 from ..boards import CurrentBoard
 from ..deps import CSRF, DB, LoginRequired, settings
@@ -62,8 +64,8 @@ def board_csrf(cb: Board, form: Fields) -> None:
 BoardCSRF = Depends(board_csrf)
 
 
-def _page(request: Request, cb: CurrentBoard, name: str, status: int = 200,
-          **context: Any) -> Response:
+def board_page(request: Request, cb: CurrentBoard, name: str, status: int = 200,
+               **context: Any) -> Response:
     return render(request, name, None, status=status, csrf=cb.csrf, board=cb.board, **context)
 
 
@@ -143,12 +145,19 @@ def signout(request: Request, s: DB, cb: Board) -> Response:
 @router.get("/board")
 def home(request: Request, s: DB, cb: Board) -> Response:
     root = settings(request).state_dir
-    return _page(request, cb, "board_home.html", cards=boards.cards_of(root, cb.board),
-                 entries=boards.latest_entries(s, cb.board.id),
-                 closed=boards.is_closed(s, cb.board.round_number))
+    closed = boards.is_closed(s, cb.board.round_number)
+    if cb.board.unit == BATCH:
+        return board_page(request, cb, "board_batches.html",
+                          batches=boards.batches_of(root, cb.board),
+                          entries=batch_boards.latest_batch_entries(s, cb.board.id),
+                          closed=closed)
+    return board_page(request, cb, "board_home.html", cards=boards.cards_of(root, cb.board),
+                      entries=boards.latest_entries(s, cb.board.id), closed=closed)
 
 
 def card_at(request: Request, cb: CurrentBoard, number: int) -> BoardCard:
+    if cb.board.unit != CARD:
+        raise HTTPException(404, "this board counts whole batches, not single cards")
     cards = boards.cards_of(settings(request).state_dir, cb.board)
     if not 1 <= number <= len(cards):
         raise HTTPException(404, "no such card on this board's list")
@@ -159,11 +168,11 @@ def _ballot_page(request: Request, s: DB, cb: CurrentBoard, number: int, status:
                  error: str | None = None) -> Response:
     card = card_at(request, cb, number)
     entry = boards.latest_entries(s, cb.board.id).get(card.ballot_id)
-    return _page(request, cb, "board_ballot.html", status=status, card=card, error=error,
-                 contests=boards.contests_of(settings(request).state_dir, cb.board.county),
-                 reading=boards.reading_of(entry) if entry else None,
-                 entry_key=secrets.token_urlsafe(16),
-                 total=len(boards.cards_of(settings(request).state_dir, cb.board)))
+    return board_page(request, cb, "board_ballot.html", status=status, card=card, error=error,
+                      contests=boards.contests_of(settings(request).state_dir, cb.board.county),
+                      reading=boards.reading_of(entry) if entry else None,
+                      entry_key=secrets.token_urlsafe(16),
+                      total=len(boards.cards_of(settings(request).state_dir, cb.board)))
 
 
 @router.get("/board/card/{number}")
@@ -220,17 +229,25 @@ def enter(request: Request, number: int, s: DB, cb: Board, form: Fields) -> Resp
 @router.get("/board/review")
 def review(request: Request, s: DB, cb: Board) -> Response:
     root = settings(request).state_dir
-    return _page(request, cb, "board_review.html", cards=boards.cards_of(root, cb.board),
-                 entries={b: boards.reading_of(e) for b, e in
-                          boards.latest_entries(s, cb.board.id).items()},
-                 contests=boards.contests_of(root, cb.board.county))
+    if cb.board.unit == BATCH:
+        return board_page(request, cb, "board_batch_review.html",
+                          batches=boards.batches_of(root, cb.board),
+                          entries={b: batch_boards.counts_of(e) for b, e in
+                                   batch_boards.latest_batch_entries(s, cb.board.id).items()},
+                          contests=boards.contests_of(root, cb.board.county))
+    return board_page(request, cb, "board_review.html", cards=boards.cards_of(root, cb.board),
+                      entries={b: boards.reading_of(e) for b, e in
+                               boards.latest_entries(s, cb.board.id).items()},
+                      contests=boards.contests_of(root, cb.board.county))
 
 
 def sign_off_and_log(request: Request, s: DB, cb: CurrentBoard,
                      members: list[str]) -> BoardSignoff:
-    """The page's and the API's sign-off (:func:`boards.sign_off`), logged with its members."""
+    """The page's and the API's sign-off (:func:`boards.sign_off`, or for a board counting
+    batches :func:`batch_boards.sign_off_batches`), logged with its members."""
     cfg = settings(request)
-    so = boards.sign_off(s, cfg.state_dir, cb.board, members, cfg.now())
+    sign = batch_boards.sign_off_batches if cb.board.unit == BATCH else boards.sign_off
+    so = sign(s, cfg.state_dir, cb.board, members, cfg.now())
     activity.record(s, cfg.now(), cb.board.label, "board_signed_off", county=cb.board.county,
                     detail=f"sign-off {so.number} by {', '.join(m.strip() for m in members if m.strip())}: "
                            f"{so.records_written} record(s) written"

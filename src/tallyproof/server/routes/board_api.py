@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ...errors import TallyproofError
+from ...state.audit_batch_boards import BATCH, CARD
 from .. import boards
 from ..board_db import AuditBoard, BoardEntry
 from ..boards import CurrentBoard
@@ -112,7 +113,7 @@ class SignoffBody(BaseModel):
 # ------------------------------------------------------------------ answers
 def _board_json(b: AuditBoard) -> dict[str, Any]:
     return {"label": b.label, "county": b.county, "round": b.round_number, "number": b.number,
-            "of": b.of, "status": b.status}
+            "of": b.of, "status": b.status, "unit": b.unit}
 
 
 def _entry_json(e: BoardEntry | None) -> dict[str, Any] | None:
@@ -121,6 +122,8 @@ def _entry_json(e: BoardEntry | None) -> dict[str, Any] | None:
 
 
 def _cards_json(request: Request, s: DB, board: AuditBoard) -> list[dict[str, Any]]:
+    if board.unit != CARD:
+        raise HTTPException(404, "this board counts whole batches: see /api/board/batches")
     root = settings(request).state_dir
     contests = boards.contests_of(root, board.county)
     latest = boards.latest_entries(s, board.id)
@@ -194,7 +197,14 @@ def enter(request: Request, number: CardNumber, body: EntryBody, s: DB,
 
 @router.get("/review")
 def review(request: Request, s: DB, cb: ApiBoard) -> dict[str, Any]:
-    """Every card with its entry, and the cards still without one (sign-off needs none)."""
+    """Every card (for a board counting batches, every batch) with its entry, and those
+    still without one (sign-off needs none)."""
+    if cb.board.unit == BATCH:
+        from .board_batch_api import batches_json
+
+        batches = batches_json(request, s, cb.board)
+        return {"board": _board_json(cb.board), "batches": batches,
+                "missing": [b["number"] for b in batches if b["entry"] is None]}
     listed = _cards_json(request, s, cb.board)
     return {"board": _board_json(cb.board), "cards": listed,
             "missing": [c["number"] for c in listed if c["entry"] is None]}
@@ -202,8 +212,8 @@ def review(request: Request, s: DB, cb: ApiBoard) -> dict[str, Any]:
 
 @router.post("/signoff", responses={409: {"description": "refused, with the reason"}})
 def signoff(request: Request, s: DB, cb: ApiBoardWrite, body: SignoffBody) -> dict[str, Any]:
-    """Sign the board off (two or more different members, by name): its readings go into the
-    county's audit records, and the board takes no more entries until its county reopens it."""
+    """Sign the board off (two or more different members, by name): its readings (or batch
+    counts) go into the county's audit records, and the board takes no more entries until its county reopens it."""
     try:
         so = sign_off_and_log(request, s, cb, body.members)
     except TallyproofError as exc:

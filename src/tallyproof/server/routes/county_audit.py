@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from ...errors import TallyproofError
+from ...state.audit_batch_boards import BATCH
 from .. import activity, audit_control, boards
 from ..board_db import AuditBoard
 from ..deps import CSRF, DB, SignedIn, may_see_county, settings
@@ -72,8 +73,11 @@ def setup(request: Request, county: str, s: DB, who: CountyAdmin,
 def _sheet(request: Request, s: Session, who: Current, board: AuditBoard,
            passphrase: str | None) -> Response:
     root = settings(request).state_dir
+    by_batch = board.unit == BATCH
     return render(request, "board_sheet.html", who, board=board, passphrase=passphrase,
-                  link=board_link(request, board), cards=boards.cards_of(root, board),
+                  link=board_link(request, board),
+                  cards=() if by_batch else boards.cards_of(root, board),
+                  batches=boards.batches_of(root, board) if by_batch else (),
                   contests=boards.contests_of(root, board.county))
 
 

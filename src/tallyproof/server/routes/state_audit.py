@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ...errors import TallyproofError
-from ...state.audit import CARD_KINDS, load_state_rounds
+from ...state.audit import KINDS, load_state_rounds
 from .. import activity, audit_control, boards, risk_plot
 from ..deps import CSRF, DB, StateAdmin, settings
 from ..pages import render
@@ -33,7 +33,8 @@ def audit_page(request: Request, s: DB, who: StateAdmin) -> Response:
     return render(request, "state_audit.html", who, params=audit_control.params_or_none(root),
                   rounds=[(r, boards.is_closed(s, r.number), boards.round_boards(s, r.number))
                           for r in rounds],
-                  measured=audit_control.last_status(root), kinds=CARD_KINDS,
+                  measured=audit_control.last_status(root), kinds=KINDS,
+                  default_kind=audit_control.default_kind(root),
                   risk=risk_plot.risk_history(root))
 
 
@@ -70,9 +71,9 @@ def launch(request: Request, s: DB, who: StateAdmin) -> Response:
 def close(request: Request, s: DB, who: StateAdmin) -> Response:
     cfg = settings(request)
     try:
-        st = audit_control.close_round(s, cfg.state_dir, who.user_id, cfg.now())
+        summary = audit_control.close_round(s, cfg.state_dir, who.user_id, cfg.now())
     except TallyproofError as exc:
         raise refused(exc) from exc
-    activity.record(s, cfg.now(), who.username, "audit_round_closed",
-                    detail=f"round {st.rounds}: {st.status}", client=client(request))
+    activity.record(s, cfg.now(), who.username, "audit_round_closed", detail=summary,
+                    client=client(request))
     return RedirectResponse("/state/audit", status_code=303)
