@@ -13,9 +13,16 @@ import pytest
 from tallyproof.errors import StoreError, UsageError, VerificationError
 from tallyproof.ledger import new_keypair
 from tallyproof.ledger.checkpoint import parse
+from tallyproof.ledger.keys import load_verifier
 from tallyproof.state import activity_log
 from tallyproof.state.executor import InProcess
-from tallyproof.state.statelog import load_state_log, publish, verify_state_log
+from tallyproof.state.statelog import (
+    load_state_log,
+    prove_ballot,
+    publish,
+    verify_ballot_proof,
+    verify_state_log,
+)
 from tallyproof.state.workflow import commit_all
 
 
@@ -63,6 +70,10 @@ def test_the_signed_line_is_the_documented_count_and_root(committed) -> None:  #
     assert cp.checkpoint.extensions == (want,)
     assert want + "\n" in cp.body  # signed with the body
     assert verify_state_log(state) == []
+    # a ballot's proof through a checkpoint with the extension line still verifies
+    proof = prove_ballot(state, "south", "south-00007")
+    assert want in proof["state_checkpoint"]
+    assert verify_ballot_proof(proof, load_verifier(key.with_name(key.name + ".pub"))) == []
 
 
 def test_appends_only_the_new_entries_and_publishes_for_them_alone(committed) -> None:  # noqa: ANN001
