@@ -115,6 +115,11 @@ def test_state_commit_publishes_the_control_rooms_log_and_verify_rechecks_it(
         assert main(["state", "commit", str(root), "--key", str(key), "--in-process"]) == 0
         assert len(sorted((root / "log" / "activity").glob("*.jsonl"))) == 2
         assert main(["state", "verify", str(root), "--key", str(pub)]) == 0
+        shown = server.login("sa").get("/activity").text
+        assert f"State checkpoint 2 commits {n + 1:,} entries of this log" in shown
+        # a named database without the control room's tables is refused (exit 2)
+        assert main(["state", "commit", str(root), "--key", str(key), "--in-process",
+                     "--database-url", f"sqlite:///{tmp_path / 'other.sqlite'}"]) == 2
 
         out = build_state_bundle(root, tmp_path / "bundle", InProcess())
         rep = verify_folder(out, [pub.read_text().strip()])

@@ -16,7 +16,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from .activity import record
@@ -35,7 +35,7 @@ class AlertError(Exception):
         self.status = status
 
 
-def _pending(county: str | None):  # noqa: ANN202
+def _pending(county: str | None) -> Select[tuple[Job]]:
     q = select(Job).where(Job.status.in_(CLOSED), Job.acknowledged_at.is_(None))
     return q if county is None else q.where(Job.county == county)
 

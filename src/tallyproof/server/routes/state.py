@@ -45,7 +45,8 @@ def acknowledge_alert(request: Request, job_id: int, s: DB, who: StateAdmin) -> 
 
 @router.get("/activity")
 def activity_page(request: Request, s: DB, who: StateAdmin) -> Response:
-    return render(request, "activity.html", who, entries=activity.recent(s))
+    return render(request, "activity.html", who, entries=activity.recent(s),
+                  committed=view.activity_committed(settings(request).state_dir))
 
 
 @router.get("/users")
