@@ -137,3 +137,16 @@ def ballot_proof(root: Path, county_id: str, ballot_id: str) -> tuple[dict[str, 
     load_spec(root).county(county_id)  # an unknown county is a UsageError naming the counties
     proof = prove_ballot(root, county_id, ballot_id)
     return proof, verify_ballot_proof(proof, load_verifier(log_dir(root) / LOG_KEY))
+
+
+def activity_committed(root: Path) -> tuple[int, int] | None:
+    """``(publication, entries)``: the latest state checkpoint that commits the activity log
+    and how many entries it commits (None before any does)."""
+    from ..state.activity_log import commitment
+
+    _, checkpoints = load_state_log(root)
+    for k in range(len(checkpoints), 0, -1):
+        c = commitment(checkpoints[k - 1].checkpoint.extensions)
+        if c is not None:
+            return k, c.count
+    return None
