@@ -99,7 +99,10 @@ def _install_input(county: str, root: str, src: Path, kind: str) -> str:
         target, what = county_inputs(root, county) / POLLBOOKS, f"pollbooks: {rows:,} rows"
     else:
         store = county_store_dir(root, county)
-        election = Store.open(store).election if (store / "store.json").exists() else None
+        election = None
+        if (store / "store.json").exists():
+            with Store.open_readonly(store) as st:
+                election = st.election
         res = read_official_results(src, election)
         target = county_inputs(root, county) / RESULTS
         what = f"certified results ({res.format}): {len(res.counts):,} contest(s)"
