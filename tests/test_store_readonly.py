@@ -4,9 +4,9 @@ reader a torn state."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import multiprocessing.synchronize
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -144,12 +144,19 @@ def test_a_writer_that_never_stops_makes_a_read_updating(committed: tuple[Store,
 
 
 # ------------------------------------------------------------------ a real concurrent writer
-def _writer(root: str, key: str, rounds: int, ready: multiprocessing.synchronize.Event) -> None:
-    store = Store.open(Path(root))
-    ready.set()
-    for part in range(2, 2 + rounds):
-        _append(store, 1 + part % 7, part)
-        commit_store(store, Path(key))
+WRITER = """
+import sys
+from pathlib import Path
+from tallyproof.ledger.log import commit_store
+from tallyproof.store import Store
+from tests.test_store_readonly import _append
+
+store = Store.open(Path(sys.argv[1]))
+print("ready", flush=True)
+for part in range(2, 2 + int(sys.argv[3])):
+    _append(store, 1 + part % 7, part)
+    commit_store(store, Path(sys.argv[2]))
+"""
 
 
 def _snapshot(s: ReadOnlyStore) -> tuple[int, int, int, int]:
@@ -163,26 +170,27 @@ def _snapshot(s: ReadOnlyStore) -> tuple[int, int, int, int]:
 
 def test_a_reader_beside_a_committing_process_never_sees_a_torn_state(
         committed: tuple[Store, Path]) -> None:
+    """Another process (a plain subprocess: nothing of it outlives the test) appends and
+    commits 40 times while this one reads read-only as fast as it can."""
     store, key = committed
     rounds = 40
-    ctx = mp.get_context("spawn")
-    ready = ctx.Event()
-    proc = ctx.Process(target=_writer, args=(str(store.root), str(key), rounds, ready))
-    proc.start()
-    try:
-        assert ready.wait(60), "the writer did not start"
-        seen: list[tuple[int, int, int, int]] = []
-        updating = 0
-        while proc.is_alive() or not seen:
-            try:
-                seen.append(read_consistently(store.root, _snapshot))
-            except StoreUpdating:
-                updating += 1
-        proc.join(60)
-        assert proc.exitcode == 0
-    finally:
-        if proc.is_alive():
-            proc.kill()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    seen: list[tuple[int, int, int, int]] = []
+    updating = 0
+    with subprocess.Popen([sys.executable, "-c", WRITER, str(store.root), str(key),
+                           str(rounds)], stdout=subprocess.PIPE, env=env,
+                          cwd=Path(__file__).parents[1]) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+            while proc.poll() is None or not seen:
+                try:
+                    seen.append(read_consistently(store.root, _snapshot))
+                except StoreUpdating:
+                    updating += 1
+        finally:
+            if proc.poll() is None and not seen:
+                proc.kill()
+    assert proc.returncode == 0
     torn = [s for s in seen if s[0] != s[1] or s[2] != s[3]]
     assert not torn, torn[:5]
     assert len({s[0] for s in seen}) > 3, seen  # the reader did see the writer's progress
