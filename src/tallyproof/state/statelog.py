@@ -249,14 +249,16 @@ def prove_ballot(root: Path, county: str, ballot_id: str) -> dict[str, Any]:
     (:func:`tallyproof.ledger.log.prove`) and the state proof of the county checkpoint it ends
     in. The county must have published its latest checkpoint to the state log."""
     from ..ledger.log import prove
-    from ..store import Store
+    from ..store_readonly import read_consistently
     from .batch_county import is_batch_county, prove_batch
     from .tasks import county_store_dir
 
     if is_batch_county(load_spec(Path(root)), county):  # a batch tally, TABULATOR/BATCH
         county_proof = prove_batch(root, county, ballot_id)
     else:
-        county_proof = prove(Store.open(county_store_dir(root, county)), ballot_id)
+        # read-only: a proof is served while a job writes the county's store
+        county_proof = read_consistently(county_store_dir(root, county),
+                                         lambda store: prove(store, ballot_id))
     segments, checkpoints = load_state_log(root)
     if not checkpoints:
         raise UsageError("the state log is empty: run tallyproof state publish")
