@@ -39,9 +39,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from ..errors import UsageError
-from .bravo import bravo_asn, bravo_log_factors
+from .bravo import bravo_log_factors
 from .options import PLAN_METHODS
 from .kaplan_markov import (
     DEFAULT_GAMMA,
@@ -52,6 +53,7 @@ from .kaplan_markov import (
 )
 from .risk import expected_log_factors
 from .simulate import MethodSpec, Population, comparison_population, polling_population, simulate
+from .polling_stopping import bravo_stopping_quantile, quantile_interval
 from .stopping import comparison_stopping_times
 
 __all__ = [
@@ -249,6 +251,7 @@ def estimate_sample_size(
     reps: int = 400,
     seed: int | None = None,
     km_formula: str = "exact",
+    assumed_votes: Mapping[str, int] | None = None,
 ) -> SampleSizeEstimate:
     """Plan the sample size of a two-candidate (or winner vs runner-up) contest.
 
@@ -262,6 +265,11 @@ def estimate_sample_size(
     published formula n = max(o1+o2+u1+u2, ceil(-2 gamma (ln alpha + o1 ln(1 - 1/(2 gamma))
     + o2 ln(1 - 1/gamma) + u1 ln(1 + 1/(2 gamma)) + u2 ln(1 + 1/gamma)) / v)), which uses
     ln(1 - v/(2 gamma)) ~ -v/(2 gamma) and so prints 479 there, as his calculator and Arlo do).
+
+    Polling audits plan the ``quantile`` (default ``DEFAULT_PLAN_QUANTILE``) of the stopping
+    time (:func:`_polling_plan`): ballots are drawn from a population whose shares are the
+    reported ones, or ``assumed_votes`` (the same names as ``votes``, counts out of the same
+    ballots) when given, while the test still bets on the reported ones.
     """
     method = method.lower()
     if method not in PLAN_METHODS:
@@ -317,11 +325,6 @@ def estimate_sample_size(
                                   if km_formula == "stark" else "exact smallest n")
     cap = ballots if ballots is not None else _WITH_REPLACEMENT_CAP
 
-    if quantile is None and method == "bravo":
-        asn = bravo_asn(2 * share - 1, risk_limit, ballot_fraction=fraction)
-        n = math.ceil(asn)
-        return SampleSizeEstimate(sample_size=n if n < cap else None, quantile=None,
-                                  basis="closed form", expected=asn, details=details, **common)
     if quantile is None and method == "kaplan-markov":
         errs = dict(gamma=gamma, o1=o1, o2=o2, u1=u1, u2=u2)
         try:
@@ -337,9 +340,18 @@ def estimate_sample_size(
                                   quantile=None, basis="closed form", details=details, **common)
 
     if audit == "polling":
-        pop = polling_population(win_frac, lose_frac, N=ballots)
-    else:
-        pop = comparison_population(margin, o1=o1, o2=o2, u1=u1, u2=u2, N=ballots)
+        true_w, true_l = win_frac, lose_frac
+        if assumed_votes is not None:
+            true_w, true_l = _assumed_fractions(votes, assumed_votes, ballots)
+            details["assumed_votes"] = dict(assumed_votes)
+        q = DEFAULT_PLAN_QUANTILE if quantile is None else quantile
+        return _polling_plan(method, q, share=share, reported=(win_frac, lose_frac),
+                             true=(true_w, true_l), cap=cap, reps=reps, seed=seed,
+                             details=details, common=common)
+    if assumed_votes is not None:
+        raise UsageError("assumed votes apply to polling audits; comparison audits take "
+                         "discrepancy rates")
+    pop = comparison_population(margin, o1=o1, o2=o2, u1=u1, u2=u2, N=ballots)
     spec = _method_params(method, audit, pop, margin, share, gamma)
     if pop.true_mean() <= 0.5:
         return SampleSizeEstimate(sample_size=None, quantile=quantile, basis="assumed rates",
@@ -384,6 +396,95 @@ def estimate_sample_size(
                               expected=sim.mean(spec.name),
                               details={**details, "reps": reps,
                                        "confirm_rate": float(confirmed.mean())}, **common)
+
+
+def _assumed_fractions(votes: Mapping[str, int] | None, assumed: Mapping[str, int],
+                       ballots: int | None) -> tuple[float, float]:
+    """True fractions of all ballots for the reported winner and runner-up under the
+    assumed vote counts (same names as the reported ones, out of the same ballots)."""
+    if votes is None or ballots is None:
+        raise UsageError("assumed votes need the reported votes (--votes) to name the winner "
+                         "and the runner-up")
+    if set(assumed) != set(votes):
+        raise UsageError("assumed votes must name the same candidates as the reported votes")
+    if any(v < 0 for v in assumed.values()):
+        raise UsageError("assumed vote counts must be non-negative")
+    ranked = sorted(votes, key=lambda name: votes[name], reverse=True)
+    winner, loser = ranked[0], ranked[1]
+    if assumed[winner] + assumed[loser] > ballots:
+        raise UsageError(f"{ballots} ballots cannot hold {assumed[winner] + assumed[loser]} "
+                         "assumed votes for the top two")
+    return assumed[winner] / ballots, assumed[loser] / ballots
+
+
+def _wald_asn(log_up: float, log_down: float, winner: float, loser: float,
+              risk_limit: float) -> float | None:
+    """BRAVO's average sample number by Wald's approximation (LSY 2012, Section 5) with
+    per-ballot log factors ``log_up`` (winner) and ``log_down`` (loser) and true fractions
+    of all ballots; None without upward drift (the mean is then infinite)."""
+    drift = winner * log_up + loser * log_down
+    if drift <= 0:
+        return None
+    return (math.log(1 / risk_limit) + log_up / 2) / drift
+
+
+def _polling_plan(method: str, q: float, *, share: float, reported: tuple[float, float],
+                  true: tuple[float, float], cap: int, reps: int, seed: int | None,
+                  details: dict[str, Any], common: dict[str, Any]) -> SampleSizeEstimate:
+    """The q-quantile of a polling audit's stopping time, ballots drawn with the ``true``
+    fractions (winner, runner-up) and the test betting on the ``reported`` ones.
+
+    BRAVO, and ALPHA with eta fixed at the reported mean when sampling with replacement
+    (which is BRAVO on the diluted margin: a winner ballot multiplies T by 1 + m, a loser
+    by 1 - m; Stark 2023, Section 2.4), are computed exactly on the lattice of counts
+    (:mod:`tallyproof.audit.polling_stopping`). The adaptive bets and sampling without
+    replacement are simulated (``reps`` audits, fixed seed) and reported with a 95%
+    interval for the quantile."""
+    risk_limit, ballots = common["risk_limit"], common["ballots"]
+    true_w, true_l = true
+    if true_w <= true_l:
+        return SampleSizeEstimate(sample_size=None, quantile=q, basis="assumed shares",
+                                  details={**details, "reason": "the assumed shares overturn "
+                                           "the outcome"}, **common)
+    seeded = {} if seed is None else {"seed": seed}
+    m_reported = reported[0] - reported[1]
+    exact_kind = method == "bravo" or (method == "alpha" and ballots is None)
+    if exact_kind:
+        s = share if method == "bravo" else (1 + m_reported) / 2
+        stop = bravo_stopping_quantile(s, true_w, true_l, risk_limit=risk_limit, q=q, cap=cap,
+                                       **seeded)
+        n = stop.sample_size if stop.sample_size is not None and stop.sample_size < cap else None
+        extra: dict[str, Any] = {
+            "computed": stop.computed, "sampling": "with replacement",
+            "stop_probability": stop.prob,
+            "expected_basis": "Wald's approximation (Lindeman, Stark & Yates 2012, Section 5)"}
+        if stop.interval is not None:
+            extra.update(reps=stop.reps, quantile_interval_95=list(stop.interval))
+        else:
+            extra["truncated_mass"] = stop.dropped
+        asn = _wald_asn(math.log(2 * s), math.log(2 * (1 - s)), true_w, true_l, risk_limit)
+        return SampleSizeEstimate(sample_size=n, quantile=q, basis="stopping-time distribution",
+                                  expected=asn, details={**details, **extra}, **common)
+    pop = polling_population(true_w, true_l, N=ballots)
+    reported_mean = (1 + m_reported) / 2
+    params: dict[str, Any] = ({"eta0": reported_mean, "d": ALPHA_POLLING_D}
+                              if method == "alpha" else {})
+    spec = MethodSpec(method, method, params)
+    # the audits need only run until the upper end of the quantile's interval has stopped
+    until = min(1.0, (float(stats.binom.ppf(0.975, reps, q)) + 1) / reps)
+    sim = simulate(pop, [spec], risk_limit=risk_limit, reps=reps,
+                   max_n=None if ballots is not None else cap, until=until,
+                   vectorised_draws=True, **seeded)
+    sizes, confirmed = sim.sample_sizes[method], sim.confirmed[method]
+    n_q = sim.quantile(method, q)
+    n_out = n_q if n_q < sim.cap or bool(confirmed.all()) else None
+    lo, hi = quantile_interval(sizes, q)
+    extra = {"computed": "simulated",
+             "sampling": "without replacement" if ballots is not None else "with replacement",
+             "reps": reps, "stop_probability": float((confirmed & (sizes <= n_q)).mean()),
+             "quantile_interval_95": [lo, hi]}
+    return SampleSizeEstimate(sample_size=n_out, quantile=q, basis="stopping-time distribution",
+                              expected=None, details={**details, **extra}, **common)
 
 
 def plan_for_assertion(
