@@ -2,28 +2,36 @@
 
 Four bases, named in every estimate's ``basis``:
 
-* ``"closed form"``: BRAVO's average sample number (Lindeman, Stark & Yates 2012, Section 5)
-  and the Kaplan-Markov / super-simple size (Stark 2010) with errors at the assumed rates.
-* ``"expected-rate path"`` (no discrepancies assumed, or polling): the first n at which the *expected* log of the method's own
-  test statistic (the same bets as :func:`tallyproof.audit.risk.measure_risk`, with the
-  history at its expected value: every kind of ballot, winner / loser / neither or each kind
-  of discrepancy, seen at exactly its assumed rate) reaches log(1/alpha). Smooth in the
-  rates (a rate of 1 in 10,000 still costs ballots in a 300-ballot audit); no sampling
-  variability, so it is a typical figure, not a worst case; fast enough to plan hundreds
-  of contests in well under a second.
-* ``"stopping-time distribution"``: comparison audits (kelly, alpha, betting, agrapa) with
-  assumed discrepancy rates. Discrepancies come whole and at random places, and one early in
-  the sample costs far more than its share, so the path above (which spreads them
-  fractionally) planned below the chance of finishing, 1-22% below SHANGRLA's simulated
-  plans. The plan is the ``quantile`` (default ``DEFAULT_PLAN_QUANTILE`` = 0.9: a 90% chance
-  of finishing in one round) of the stopping time over ``reps`` simulated audits with the
-  discrepancies at exact random positions (:mod:`tallyproof.audit.stopping`; draw by draw
-  through ``simulate.py`` when they are many), as SHANGRLA's ``sample_size(reps=...,
-  quantile=...)`` plans. With no discrepancies assumed the stopping time is not random and
-  the path is exact.
-* ``"simulation"``: the ``quantile`` of the sample size over ``reps`` simulated audits
-  (vectorised, fixed seed, so estimates are reproducible) for polling audits and
-  Kaplan-Markov, when a chance of finishing in one round is asked for (e.g. quantile 0.9).
+* ``"closed form"``: the Kaplan-Markov / super-simple size (Stark 2010) with errors at the
+  assumed rates.
+* ``"expected-rate path"`` (comparison audits with no discrepancies assumed): the first n at
+  which the *expected* log of the method's own test statistic (the same bets as
+  :func:`tallyproof.audit.risk.measure_risk`, with the history at its expected value) reaches
+  log(1/alpha). With no discrepancies the stopping time is not random, so this is exact;
+  fast enough to plan hundreds of contests in well under a second.
+* ``"stopping-time distribution"``: the ``quantile`` (default ``DEFAULT_PLAN_QUANTILE`` =
+  0.9: a 90% chance of finishing in one round) of the stopping time, i.e. the smallest n by
+  which the audit stops with probability >= q.
+
+  - Comparison audits (kelly, alpha, betting, agrapa) with assumed discrepancy rates.
+    Discrepancies come whole and at random places, and one early in the sample costs far
+    more than its share, so a path that spreads them fractionally planned below the chance
+    of finishing, 1-22% below SHANGRLA's simulated plans. ``reps`` simulated audits with the
+    discrepancies at exact random positions (:mod:`tallyproof.audit.stopping`; draw by draw
+    through ``simulate.py`` when they are many), as SHANGRLA's ``sample_size(reps=...,
+    quantile=...)`` plans.
+  - Polling audits (bravo; alpha, betting, agrapa), ballots drawn from a population with
+    the reported shares (or the assumed ones given). BRAVO's average sample number is a
+    mean of a right-skewed distribution (about half of the audits planned at it need a
+    second round; the 0.9-quantile is about twice it), and the expected-rate path was a
+    typical figure, not a chance. BRAVO (with replacement) and ALPHA with eta fixed at the
+    reported mean sampling with replacement (which is BRAVO on the diluted margin) are
+    computed exactly by dynamic programming on the lattice of (winner, loser) counts
+    (:mod:`tallyproof.audit.polling_stopping`; simulated with a 95% interval past 30,000
+    pair draws); the others, and every method sampling without replacement, are simulated
+    (``reps`` audits, fixed seed) and reported with a 95% interval for the quantile.
+* ``"simulation"``: the ``quantile`` of the sample size over ``reps`` simulated
+  Kaplan-Markov audits (vectorised, fixed seed), when a quantile is asked for.
 
 Discrepancies ``o1, o2, u1, u2`` are *rates per ballot examined* (e.g. 0.001 = one in a
 thousand ballots has a one-vote overstatement), except for Kaplan-Markov with
@@ -52,7 +60,14 @@ from .kaplan_markov import (
     stark_sample_size_from_rates,
 )
 from .risk import expected_log_factors
-from .simulate import MethodSpec, Population, comparison_population, polling_population, simulate
+from .simulate import (
+    MethodSpec,
+    Population,
+    SimulationResult,
+    comparison_population,
+    polling_population,
+    simulate,
+)
 from .polling_stopping import bravo_stopping_quantile, quantile_interval
 from .stopping import comparison_stopping_times
 
@@ -225,6 +240,9 @@ DEFAULT_PLAN_QUANTILE = 0.9
 #: Above this many discrepancies expected within the planning horizon, stopping times are
 #: simulated draw by draw instead of on the lattice (whose size grows with their number).
 _LATTICE_MAX_ERRORS = 40
+
+#: Replicates of the pilot simulation that decides a polling plan is a full hand count.
+_PILOT_REPS = 40
 
 #: ALPHA's shrinkage weight for polling audits. d -> infinity fixes eta at the reported mean
 #: (Stark 2023, Section 2.5.2: d trades adaptivity for efficiency when the reported results
@@ -470,11 +488,23 @@ def _polling_plan(method: str, q: float, *, share: float, reported: tuple[float,
     params: dict[str, Any] = ({"eta0": reported_mean, "d": ALPHA_POLLING_D}
                               if method == "alpha" else {})
     spec = MethodSpec(method, method, params)
-    # the audits need only run until the upper end of the quantile's interval has stopped
-    until = min(1.0, (float(stats.binom.ppf(0.975, reps, q)) + 1) / reps)
-    sim = simulate(pop, [spec], risk_limit=risk_limit, reps=reps,
-                   max_n=None if ballots is not None else cap, until=until,
-                   vectorised_draws=True, **seeded)
+    def run(n_reps: int) -> SimulationResult:
+        # the audits need only run until the upper end of the quantile's interval stopped
+        until = min(1.0, (float(stats.binom.ppf(0.975, n_reps, q)) + 1) / n_reps)
+        return simulate(pop, [spec], risk_limit=risk_limit, reps=n_reps,
+                        max_n=None if ballots is not None else cap, until=until,
+                        vectorised_draws=True, **seeded)
+
+    sim = None
+    if reps > _PILOT_REPS:
+        # a pilot first: audits that never stop run to the cap (e.g. fixed bets at small
+        # margins), and when even the pilot's 95% interval for the quantile is at the cap
+        # the plan is a full hand count, without drawing the cap for every replicate
+        pilot = run(_PILOT_REPS)
+        if quantile_interval(pilot.sample_sizes[method], q)[0] >= pilot.cap:
+            sim, reps = pilot, _PILOT_REPS
+    if sim is None:
+        sim = run(reps)
     sizes, confirmed = sim.sample_sizes[method], sim.confirmed[method]
     n_q = sim.quantile(method, q)
     n_out = n_q if n_q < sim.cap or bool(confirmed.all()) else None

@@ -51,6 +51,7 @@ from ..errors import UsageError
 __all__ = [
     "PollingStop",
     "bravo_stopping_quantile",
+    "bravo_round_end_probability",
     "quantile_interval",
     "DP_MAX_PAIRS",
     "SIM_REPS",
@@ -289,3 +290,25 @@ def _simulate(a: float, b: float, thr: float, t: float, f: float, *, q: float, c
                            prob=float(ok.mean()), interval=None, reps=reps)
     return PollingStop(sample_size=n_q, quantile=q, computed="simulated", prob=prob,
                        interval=quantile_interval(sizes, q), reps=reps)
+
+
+def bravo_round_end_probability(n: np.ndarray | int, reported_share: float, winner: float,
+                                loser: float, *, risk_limit: float) -> np.ndarray:
+    """P(T_n >= 1/alpha): the chance that BRAVO's statistic *at the end* of a round of n
+    ballots (with replacement) reaches the threshold, the rule of audits that look only at
+    the round's totals (Arlo's BRAVO: its round sizes are this chance at 70/80/90%, by
+    Lindeman's normal approximation). Exact: sum_k Binomial(n, f)(k) P(Binomial(k, t) >=
+    w*(k)). A sequential audit stops by n at least this often, so its quantiles are smaller.
+    Not monotone in n (the lattice), which is one reason to plan sequentially."""
+    a, b = math.log(2 * reported_share), math.log(2 * (1 - reported_share))
+    thr = math.log(1 / risk_limit)
+    f = min(1.0, winner + loser)
+    t = winner / (winner + loser)
+    ns = np.atleast_1d(np.asarray(n, dtype=np.int64))
+    k = np.arange(int(ns.max()) + 1 if ns.size else 1)
+    w_star = np.ceil((thr - b * k) / (a - b) - _EPS)
+    pass_k = stats.binom.sf(w_star - 1, k, t)  # P(the round's total passes | k pair ballots)
+    if f >= 1:
+        return pass_k[ns]
+    return np.array([float(np.dot(stats.binom.pmf(k[: m + 1], int(m), f), pass_k[: m + 1]))
+                     for m in ns])
