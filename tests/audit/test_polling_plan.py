@@ -175,13 +175,19 @@ def test_assumed_votes() -> None:
         estimate_sample_size("kelly", risk_limit=0.1, votes=votes, assumed_votes=votes)
 
 
-def test_fixed_bets_that_never_finish_plan_a_full_count_from_the_pilot() -> None:
-    # fixed bets (lambda = 1) lose on average at a 1% margin: the pilot's interval is at
-    # the cap, so the plan is a full hand count without simulating 400 full counts
-    est = estimate_sample_size("betting", audit="polling", risk_limit=0.1, margin=0.01,
-                               ballots=20_000)
+def test_fixed_bets_with_replacement_are_a_walk_too() -> None:
+    # fixed bets (lambda = 1: x1.5 for the winner, x0.5 for the loser) lose on average at a
+    # 1% margin: a full hand count, decided on the lattice (not 400 audits of 10^7 draws)
+    est = estimate_sample_size("betting", audit="polling", risk_limit=0.1, margin=0.01)
     assert est.sample_size is None and est.to_json()["full_hand_count"]
-    assert est.details["reps"] == 40 and est.details["stop_probability"] < 0.9
+    assert est.details["sampling"] == "with replacement" and est.expected is None
+    wide = estimate_sample_size("betting", audit="polling", risk_limit=0.1, margin=0.6)
+    assert wide.sample_size is not None and wide.details["computed"] == "exact"
+    s = 0.8
+    sim = simulate(polling_population(s, 1 - s), [MethodSpec("betting", "betting", {})],
+                   risk_limit=0.1, reps=4000, max_n=10_000, seed=3)
+    frac = float((sim.sample_sizes["betting"] <= wide.sample_size).mean())
+    assert abs(frac - wide.details["stop_probability"]) <= 3 * math.sqrt(0.09 / 4000)
 
 
 def test_quantile_interval_is_distribution_free() -> None:

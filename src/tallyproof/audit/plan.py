@@ -68,7 +68,7 @@ from .simulate import (
     polling_population,
     simulate,
 )
-from .polling_stopping import bravo_stopping_quantile, quantile_interval
+from .polling_stopping import quantile_interval, walk_stopping_quantile
 from .stopping import comparison_stopping_times
 
 __all__ = [
@@ -241,8 +241,9 @@ DEFAULT_PLAN_QUANTILE = 0.9
 #: simulated draw by draw instead of on the lattice (whose size grows with their number).
 _LATTICE_MAX_ERRORS = 40
 
-#: Replicates of the pilot simulation that decides a polling plan is a full hand count.
-_PILOT_REPS = 40
+#: The "betting" method's fixed bet with replacement in a polling audit: lam_frac / mu with
+#: the default lam_frac = 1/2 and mu = 1/2 (:func:`tallyproof.audit.risk.measure_risk`).
+_POLLING_BET = 1.0
 
 #: ALPHA's shrinkage weight for polling audits. d -> infinity fixes eta at the reported mean
 #: (Stark 2023, Section 2.5.2: d trades adaptivity for efficiency when the reported results
@@ -452,9 +453,10 @@ def _polling_plan(method: str, q: float, *, share: float, reported: tuple[float,
     """The q-quantile of a polling audit's stopping time, ballots drawn with the ``true``
     fractions (winner, runner-up) and the test betting on the ``reported`` ones.
 
-    BRAVO, and ALPHA with eta fixed at the reported mean when sampling with replacement
-    (which is BRAVO on the diluted margin: a winner ballot multiplies T by 1 + m, a loser
-    by 1 - m; Stark 2023, Section 2.4), are computed exactly on the lattice of counts
+    BRAVO, and with replacement ALPHA with eta fixed at the reported mean (BRAVO on the
+    diluted margin: a winner ballot multiplies T by 1 + m, a loser by 1 - m; Stark 2023,
+    Section 2.4) and fixed bets (1 +- lambda/2), are random walks computed exactly on the
+    lattice of counts
     (:mod:`tallyproof.audit.polling_stopping`). The adaptive bets and sampling without
     replacement are simulated (``reps`` audits, fixed seed) and reported with a 95%
     interval for the quantile."""
@@ -466,11 +468,16 @@ def _polling_plan(method: str, q: float, *, share: float, reported: tuple[float,
                                            "the outcome"}, **common)
     seeded = {} if seed is None else {"seed": seed}
     m_reported = reported[0] - reported[1]
-    exact_kind = method == "bravo" or (method == "alpha" and ballots is None)
-    if exact_kind:
-        s = share if method == "bravo" else (1 + m_reported) / 2
-        stop = bravo_stopping_quantile(s, true_w, true_l, risk_limit=risk_limit, q=q, cap=cap,
-                                       **seeded)
+    walk: tuple[float, float] | None = None  # (log factor of a winner, of a loser ballot)
+    if method == "bravo":
+        walk = (math.log(2 * share), math.log(2 * (1 - share)))
+    elif method == "alpha" and ballots is None:
+        walk = (math.log(1 + m_reported), math.log(1 - m_reported))
+    elif method == "betting" and ballots is None:  # the fixed bet lambda = lam_frac / mu
+        walk = (math.log(1 + _POLLING_BET / 2), math.log(1 - _POLLING_BET / 2))
+    if walk is not None:
+        stop = walk_stopping_quantile(*walk, true_w, true_l, risk_limit=risk_limit, q=q,
+                                      cap=cap, **seeded)
         n = stop.sample_size if stop.sample_size is not None and stop.sample_size < cap else None
         extra: dict[str, Any] = {
             "computed": stop.computed, "sampling": "with replacement",
@@ -480,7 +487,7 @@ def _polling_plan(method: str, q: float, *, share: float, reported: tuple[float,
             extra.update(reps=stop.reps, quantile_interval_95=list(stop.interval))
         else:
             extra["truncated_mass"] = stop.dropped
-        asn = _wald_asn(math.log(2 * s), math.log(2 * (1 - s)), true_w, true_l, risk_limit)
+        asn = _wald_asn(*walk, true_w, true_l, risk_limit)
         return SampleSizeEstimate(sample_size=n, quantile=q, basis="stopping-time distribution",
                                   expected=asn, details={**details, **extra}, **common)
     pop = polling_population(true_w, true_l, N=ballots)
@@ -489,22 +496,14 @@ def _polling_plan(method: str, q: float, *, share: float, reported: tuple[float,
                               if method == "alpha" else {})
     spec = MethodSpec(method, method, params)
     def run(n_reps: int) -> SimulationResult:
-        # the audits need only run until the upper end of the quantile's interval stopped
+        # the audits need only run until the upper end of the quantile's interval stopped;
+        # without replacement every audit of a true winner stops before the last ballot
         until = min(1.0, (float(stats.binom.ppf(0.975, n_reps, q)) + 1) / n_reps)
         return simulate(pop, [spec], risk_limit=risk_limit, reps=n_reps,
                         max_n=None if ballots is not None else cap, until=until,
                         vectorised_draws=True, **seeded)
 
-    sim = None
-    if reps > _PILOT_REPS:
-        # a pilot first: audits that never stop run to the cap (e.g. fixed bets at small
-        # margins), and when even the pilot's 95% interval for the quantile is at the cap
-        # the plan is a full hand count, without drawing the cap for every replicate
-        pilot = run(_PILOT_REPS)
-        if quantile_interval(pilot.sample_sizes[method], q)[0] >= pilot.cap:
-            sim, reps = pilot, _PILOT_REPS
-    if sim is None:
-        sim = run(reps)
+    sim = run(reps)
     sizes, confirmed = sim.sample_sizes[method], sim.confirmed[method]
     n_q = sim.quantile(method, q)
     n_out = n_q if n_q < sim.cap or bool(confirmed.all()) else None

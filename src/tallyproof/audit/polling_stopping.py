@@ -51,6 +51,7 @@ from ..errors import UsageError
 __all__ = [
     "PollingStop",
     "bravo_stopping_quantile",
+    "walk_stopping_quantile",
     "bravo_round_end_probability",
     "quantile_interval",
     "DP_MAX_PAIRS",
@@ -193,13 +194,38 @@ def bravo_stopping_quantile(
     """
     if not 0.5 < reported_share < 1:
         raise UsageError(f"reported winner share must be in (1/2, 1), got {reported_share}")
+    return walk_stopping_quantile(math.log(2 * reported_share),
+                                  math.log(2 * (1 - reported_share)), winner, loser,
+                                  risk_limit=risk_limit, q=q, cap=cap, reps=reps, seed=seed,
+                                  max_pairs=max_pairs)
+
+
+def walk_stopping_quantile(
+    log_up: float,
+    log_down: float,
+    winner: float,
+    loser: float,
+    *,
+    risk_limit: float,
+    q: float,
+    cap: int,
+    reps: int = SIM_REPS,
+    seed: int = SEED,
+    max_pairs: int = DP_MAX_PAIRS,
+) -> PollingStop:
+    """As :func:`bravo_stopping_quantile` for any test whose statistic is multiplied by
+    exp(``log_up``) > 1 for a winner ballot, exp(``log_down``) < 1 for a loser ballot and 1
+    for any other (BRAVO: ln 2s, ln 2(1 - s); fixed bets with replacement:
+    ln(1 +- lambda/2))."""
+    if not log_up > 0 > log_down:
+        raise UsageError("a winner ballot must raise the statistic and a loser ballot lower it")
     if not 0 < risk_limit < 1 or not 0 < q < 1:
         raise UsageError("need 0 < risk limit < 1 and 0 < q < 1")
     if winner < 0 or loser < 0 or winner + loser <= 0 or winner + loser > 1 + 1e-12:
         raise UsageError("winner and loser fractions must be >= 0 and sum to (0, 1]")
     if cap < 1:
         raise UsageError("cap must be positive")
-    a, b = math.log(2 * reported_share), math.log(2 * (1 - reported_share))
+    a, b = log_up, log_down
     thr = math.log(1 / risk_limit)
     f = min(1.0, winner + loser)
     t = winner / (winner + loser)
