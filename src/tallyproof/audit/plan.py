@@ -277,8 +277,11 @@ def estimate_sample_size(
     Give ``margin`` (the diluted margin: (winner - runner-up) / ballots) or ``votes``.
     ``ballots`` is the number of ballot cards in the population; with it, methods that use
     the population size sample without replacement (BRAVO and Kaplan-Markov never do).
-    ``quantile`` None uses the closed form (BRAVO, Kaplan-Markov) or the expected-rate path;
-    a number in (0, 1) simulates ``reps`` audits and reports that quantile.
+    ``quantile`` None plans ``DEFAULT_PLAN_QUANTILE`` of the stopping time for polling
+    audits and for comparison audits with discrepancy rates, the closed form for
+    Kaplan-Markov and the expected-rate path for comparison audits without discrepancies; a
+    number in (0, 1) plans that quantile (simulated ``reps`` audits, or exactly where the
+    stopping time is a random walk on a lattice: see the module docstring).
     ``km_formula`` picks the Kaplan-Markov closed form (``KM_FORMULAS``): "exact" (the
     smallest n with P <= alpha, e.g. 478 at alpha 10%, margin 1%) or "stark" (Stark 2010's
     published formula n = max(o1+o2+u1+u2, ceil(-2 gamma (ln alpha + o1 ln(1 - 1/(2 gamma))

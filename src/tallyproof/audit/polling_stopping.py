@@ -115,9 +115,10 @@ class _BravoLattice:
         self.a, self.b, self.thr, self.t = a, b, thr, t
         self.w = 0  # the row held
         self.l0 = 0  # L of row[0]
-        # row 0: only losers drawn, nobody stops (thr > 0): geometric tail, trimmed
-        n0 = 64
-        self.row = (1 - t) ** np.arange(n0, dtype=float) if t < 1 else np.zeros(n0)
+        # rows are padded by this many cells a step: the geometric tail beyond is < 1e-16
+        self.pad = int(math.ceil(-37.0 / math.log(1 - t))) + 1 if 0 < t < 1 else 1
+        # row 0: only losers drawn, nobody stops (thr > 0): P(0, L) = (1 - t)^L, trimmed
+        self.row = (1 - t) ** np.arange(self.pad, dtype=float) if t < 1 else np.ones(1)
         self.pk = np.zeros(1)
         self.dropped = 0.0
         self._trim()
@@ -141,8 +142,7 @@ class _BravoLattice:
 
         if self.pk.size < k_hi + 1:
             self.pk = np.concatenate((self.pk, np.zeros(k_hi + 1 - self.pk.size)))
-        t = self.t
-        pad = int(math.ceil(-37.0 / math.log(1 - t))) + 1 if 0 < t < 1 else 1
+        t, pad = self.t, self.pad
         # a stop from row w + 1 onwards is at k >= w + 1 + l0 (L never decreases)
         b_filter, a_filter = np.array([1.0]), np.array([1.0, -(1 - t)])
         while self.row.size and self.w + 1 + self.l0 <= k_hi:
