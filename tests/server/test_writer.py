@@ -18,7 +18,7 @@ from tallyproof.errors import TallyproofError
 from tallyproof.server import activity
 from tallyproof.server.db import Activity, session_factory
 from tallyproof.server.migrate import upgrade
-from tallyproof.server.writer import GroupWriter, WriteLost
+from tallyproof.server.writer import DirectWriter, GroupWriter, WriteLost, writer_for
 
 NOW = datetime(2026, 11, 3, 20, 0, tzinfo=UTC)
 WAIT = 30.0
@@ -154,3 +154,23 @@ def test_sqlite_batches_take_the_write_lock_first(engine: Engine,
         other.exec_driver_sql("COMMIT")
     assert future.result(WAIT) > 0
     assert _details(engine) == ["waited"]
+
+
+def test_the_app_groups_writes_on_sqlite_only(engine: Engine) -> None:
+    """SQLite (one writer, an fsync a commit) gets the group writer; PostgreSQL writes each
+    entry in its request's own transaction, in parallel with the others."""
+    w = writer_for(session_factory(engine), engine.dialect.name)
+    assert isinstance(w, GroupWriter if engine.dialect.name == "sqlite" else DirectWriter)
+    w.close()
+
+
+def test_a_direct_write_is_part_of_the_callers_transaction(engine: Engine) -> None:
+    upgrade(engine)
+    w = DirectWriter()
+    with session_factory(engine)() as s:
+        with s.begin():
+            assert w.write(_log("kept"), session=s) > 0
+        with pytest.raises(TallyproofError), s.begin():
+            w.write(_log("rolled back"), session=s)
+            raise TallyproofError("the request failed after the write")
+    assert _details(engine) == ["kept"] and (w.batches, w.writes) == (2, 2)

@@ -29,7 +29,7 @@ from ..messages import public_message
 from ..deps import CSRF, DB, LoginRequired, settings
 from ..pages import render
 from ..security import set_session_cookie
-from ..writer import GroupWriter
+from ..writer import DirectWriter, GroupWriter
 from .state_audit import client, refused
 
 router = APIRouter(include_in_schema=False)
@@ -221,12 +221,13 @@ def reading_from_form(card: Any, form: FormData) -> dict[str, Any]:
 ENTRY_WAIT_SECONDS = 2 * SQLITE_BUSY_SECONDS
 
 
-def save_and_log(request: Request, cb: CurrentBoard, card: BoardCard, entry_key: str,
+def save_and_log(request: Request, s: DB, cb: CurrentBoard, card: BoardCard, entry_key: str,
                  reading: dict[str, Any]) -> tuple[BoardEntry, bool]:
     """The page's and the API's entry: the reading checked here, then saved by the app's
-    :class:`~tallyproof.server.writer.GroupWriter` with the board session's idle clock and,
-    when new, its activity row, all in one transaction (idempotent by the key,
-    :func:`boards.store_entry`). Returns once that transaction is committed."""
+    writer (:func:`~tallyproof.server.writer.writer_for`) with the board session's idle
+    clock and, when new, its activity row, in one transaction (idempotent by the key,
+    :func:`boards.store_entry`). On SQLite the group writer's transaction, committed before
+    this returns; on PostgreSQL the request's ``s``, committed before the answer is sent."""
     cfg = settings(request)
     stored = boards.stored_reading(cfg.state_dir, cb.board, entry_key, card.ballot_id,
                                    reading)
@@ -242,9 +243,9 @@ def save_and_log(request: Request, cb: CurrentBoard, card: BoardCard, entry_key:
                             client=address)
         return entry, new
 
-    writer: GroupWriter = request.app.state.writer
+    writer: GroupWriter | DirectWriter = request.app.state.writer
     try:
-        return writer.write(write, timeout=ENTRY_WAIT_SECONDS)
+        return writer.write(write, session=s, timeout=ENTRY_WAIT_SECONDS)
     except FutureTimeout as exc:
         raise HTTPException(503, "the entry was not confirmed in time: send it again (the "
                                  "same form is never saved twice)") from exc
@@ -255,7 +256,7 @@ def enter(request: Request, number: int, s: DB, cb: EntryBoard, form: Fields) ->
     """Save the card's reading (idempotent by ``entry_key``), then go to the next card."""
     card = card_at(request, cb, number)
     try:
-        save_and_log(request, cb, card, str(form.get("entry_key", "")),
+        save_and_log(request, s, cb, card, str(form.get("entry_key", "")),
                      reading_from_form(card, form))
     except (boards.EntryConflict, boards.BoardClosed) as exc:
         raise refused(exc) from exc

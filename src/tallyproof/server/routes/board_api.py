@@ -198,7 +198,7 @@ def cards(request: Request, s: DB, cb: ApiBoard) -> list[dict[str, Any]]:
                                              "board signed off, or the round is closed"},
                         422: {"description": "the reading is incomplete or names a choice "
                                              "not in the contest"}})
-def enter(request: Request, number: CardNumber, body: EntryBody,
+def enter(request: Request, number: CardNumber, body: EntryBody, s: DB,
           cb: ApiEntryWrite) -> JSONResponse:
     """Save what card ``number`` shows. 201 with the new entry; 200 with the entry already
     saved under this ``entry_key`` (a retry). A later entry for the same card, with a new key,
@@ -207,7 +207,7 @@ def enter(request: Request, number: CardNumber, body: EntryBody,
     reading = {"not_found": True} if body.not_found else {
         "not_found": False, "contests": {cid: r.stored_form() for cid, r in body.contests.items()}}
     try:
-        entry, new = save_and_log(request, cb, card, body.entry_key, reading)
+        entry, new = save_and_log(request, s, cb, card, body.entry_key, reading)
     except (boards.EntryConflict, boards.BoardClosed) as exc:
         raise refused(exc) from exc
     except TallyproofError as exc:
