@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,13 @@ class BatchCounty:
     tallies: dict[str, np.ndarray]
     on_batch: dict[str, np.ndarray]
 
-    @property
+    @cached_property
     def keys(self) -> tuple[str, ...]:
-        """Batch ids as the batch audit names them (``tabulator/batch``)."""
+        """Batch ids as the batch audit names them (``tabulator/batch``).
+
+        Computed once per county: callers index it per batch (``keys[r]`` for each row), and
+        rebuilding all B ids on each of those B reads made the statewide audit's batch stage
+        quadratic in the county's batches (tests/state/test_audit_batch_county.py counts)."""
         from ..audit.batch import batch_key
 
         return tuple(batch_key(t, b) for t, b in zip(self.tabulators, self.batches,
