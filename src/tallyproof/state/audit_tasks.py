@@ -359,8 +359,9 @@ def contest_batches(cid: str, contest: Contest, keys: Sequence[str], cards: Any,
 
     hand: list[tuple[int, ...] | None] = []
     missing: list[bool] = []
+    counted = {ballot for ballot, _ in readings}  # the few batches the boards recorded
     for key in keys:
-        r = reading_for(readings, key, contest.id)
+        r = reading_for(readings, key, contest.id) if key in counted else None
         missing.append(bool(r is not None and r.not_found))
         if r is None or r.not_found:
             hand.append(None)
