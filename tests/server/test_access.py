@@ -83,6 +83,9 @@ TABLE = [
     ("GET", "/api/county/county-01/uploads/999999", [401, 401, 404, NO, 404, 401]),
     ("GET", "/api/county/county-01/jobs", [401, 401, OK, NO, OK, 401]),
     ("GET", "/api/jobs", [401, 401, NO, NO, OK, 401]),
+    # alerts (routes/state.py, routes/uploads.py): a county's own only; the state acknowledges
+    ("GET", "/api/alerts", [401, 401, OK, OK, OK, 401]),
+    ("POST", "/state/alerts/999999/ack", [NO, LOGIN, NO, NO, 404, LOGIN]),
     ("POST", "/api/county/county-01/uploads", [401, 401, 201, NO, NO, 401]),
     ("PUT", "/api/county/county-01/uploads/999999", [401, 401, 404, NO, NO, 401]),
     ("POST", "/api/county/county-01/jobs", [401, 401, 404, NO, NO, 401]),
