@@ -13,6 +13,7 @@ has two boards (ids 1 and 2) and county-02 one (id 3)."""
 from __future__ import annotations
 
 import shutil
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -349,8 +350,9 @@ def test_every_state_changing_route_needs_its_csrf_token(server: Server, a_ballo
         if route in NO_CSRF:
             continue
         method, template = route.split(" ", 1)
-        url = template.format(county="county-01", user_id=server.users["victim"], board_id=1,
-                              number=1, upload_id=999999)
+        ids = {"county": "county-01", "user_id": server.users["victim"], "board_id": 1,
+               "number": 1}
+        url = template.format_map(defaultdict(lambda: 999999, ids))  # other ids: none such
         if template in VISITOR_FORMS:
             c = visitor
         elif template.startswith(("/board", "/api/board")):

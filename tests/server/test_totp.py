@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from tallyproof.server import totp as totp_module
 from tallyproof.server.db import Activity
 
 from .conftest import PASSWORD, Clock, Server, csrf_of, make_server
@@ -31,8 +32,22 @@ def _login(server: Server, username: str, code: str = "", password: str = PASSWO
     return f"303 {r.headers['location']}" if r.status_code == 303 else r.status_code
 
 
-def _enrol(server: Server, clock: Clock, c: TestClient) -> pyotp.TOTP:
-    """Enrol the client's signed-in (not yet enrolled) administrator, as the page asks."""
+def _enrol(server: Server, clock: Clock, c: TestClient | str) -> pyotp.TOTP:
+    """Enrol the client's signed-in (not yet enrolled) administrator, as the page asks; or,
+    given a user name, that user anew (its factor removed, as a state admin's reset does,
+    then signed in with the password, which leads to enrolment)."""
+    if isinstance(c, str):
+        username = c
+        with server.app.state.sessionmaker.begin() as db:
+            totp_module.reset(db, server.users[username])
+        server.totp.pop(username, None)
+        c = server.client()
+        r = c.post("/login", data={"csrf": csrf_of(c), "username": username,
+                                   "password": PASSWORD}, follow_redirects=False)
+        assert r.headers["location"] == "/account/totp"
+        totp = _enrol(server, clock, c)
+        server.totp[username] = totp.secret
+        return totp
     page = c.get("/account/totp").text
     m = KEY.search(page)
     assert m is not None
