@@ -121,8 +121,8 @@ def test_no_operation_answers_with_a_server_error_when_signed_in(
     assert len(seen) >= 20
     # signed in, every operation behind a session or a token was reached past its auth
     # dependency: some answer of each is neither 401 nor 403
-    behind = [op for op in seen if op.split()[1].startswith(("/api/board", "/api/county",
-                                                              "/api/session", "/api/jobs"))]
-    assert len(behind) >= 15
+    behind = [op for op in seen if op.split()[1].startswith(
+        ("/api/board", "/api/county", "/api/session", "/api/jobs", "/api/alerts"))]
+    assert len(behind) >= 18
     assert {op: codes for op, codes in seen.items() if op in behind
             and codes <= {401, 403}} == {}
