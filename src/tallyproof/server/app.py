@@ -18,7 +18,7 @@ from ..state.spec import load_spec
 from .accounts import hasher
 from .config import Settings
 from .db import make_engine, session_factory
-from .deps import LoginRequired
+from .deps import LoginRequired, TotpRequired
 from .migrate import upgrade
 from .pages import render
 from .ratelimit import LoginLimiter
@@ -71,6 +71,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
         if request.url.path.startswith("/api/"):
+            if isinstance(exc, TotpRequired):
+                return JSONResponse({"detail": "enrol the second factor first, at "
+                                     "/account/totp"}, status_code=403)
             return JSONResponse({"detail": "sign in first"}, status_code=401)
         return RedirectResponse(exc.location, status_code=303)
 

@@ -192,12 +192,15 @@ class CurrentBoard:
 def sign_in(db: Session, passphrase: str, slug: str | None,
             now: datetime) -> tuple[str, AuditBoard] | None:
     """A session token for the board whose passphrase this is (and, from a board's link,
-    whose link it is), or None."""
+    whose link it is: the slug names one board of one county in one round), or None. A board
+    of a closed round signs in no more: its link and passphrase were for that round only."""
     if not normalise(passphrase):
         return None
     board = db.scalar(select(AuditBoard).where(
         AuditBoard.passphrase_hash == _passphrase_hash(passphrase)))
     if board is None or (slug is not None and board.slug != slug):
+        return None
+    if is_closed(db, board.round_number):
         return None
     token = secrets.token_urlsafe(32)
     db.add(BoardSession(board_id=board.id, token_hash=_digest(token),
