@@ -195,8 +195,8 @@ def _tally_grouped(contest: Contest, col: _Column, group: np.ndarray,
     results = {ALL: _tally_all(contest, col)}
     cards_g = np.bincount(group[valid], minlength=n_groups)
     over_g = np.bincount(group[over], minlength=n_groups)
-    under_g = np.zeros(n_groups, np.int64)
-    np.add.at(under_g, group, slots)
+    # float weights are exact here: every sum is a card count times vote_for, far below 2**53
+    under_g = np.bincount(group, weights=slots, minlength=n_groups).astype(np.int64)
     code_group = np.repeat(group, col.lengths)[counted]
     votes_g = np.bincount(code_group * k + good, minlength=n_groups * k).reshape(n_groups, k)
     for gi, label in enumerate(labels):
