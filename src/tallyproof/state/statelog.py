@@ -5,7 +5,9 @@ A state checkpoint thus commits to every county's checkpoint, and through each t
 that county: a ballot's proof is its inclusion proof in its county's tree, the county
 checkpoint that signs that tree, and that checkpoint's inclusion proof in the state tree.
 Consistency proofs between state checkpoints show that no county checkpoint published earlier
-was removed or altered (a county that re-publishes appends a new leaf; the old one stays).
+was removed or altered (a county that re-publishes appends a new leaf; the old one stays), and
+a county re-published must show, by an RFC 9162 consistency proof of its own log from the
+checkpoint published before, that its records did not change (:mod:`.county_consistency`).
 
 Leaf data (type 0x10, format version 0x01; ``str`` = u32 big-endian byte length ‖ UTF-8)::
 
@@ -17,6 +19,7 @@ size, root, signature lines), ``county_vkey`` the county log's verifier key as r
 
     STATE/log/segments/000001.json     the leaves appended by publication 1 (county, vkey, text)
     STATE/log/checkpoints/000001.txt   the state checkpoint after publication 1, signed
+    STATE/log/consistency/000002.json  the counties' consistency proofs for publication 2
     STATE/log/log.vkey                 the state's verifier key
 """
 
@@ -34,6 +37,14 @@ from ..ledger.checkpoint import Checkpoint, SignedCheckpoint, parse, sign, slug
 from ..ledger.keys import Verifier, load_signer, load_verifier, parse_vkey
 from ..ledger.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
 from ..store import locked
+from .county_consistency import (
+    CONSISTENCY,
+    CountyConsistency,
+    consistency_path,
+    file_json,
+    prove_republished,
+    verify_county_histories,
+)
 from .spec import StateSpec, load_spec, save_spec, with_county
 from .tasks import CountyCommit
 
@@ -108,7 +119,12 @@ class Publication:
 
 def publish(root: Path, key: Path, commits: dict[str, CountyCommit]) -> Publication:
     """Append each county's newest checkpoint that the state log does not hold yet (in county
-    order), then sign a new state checkpoint. ``commits``: the counties' latest commits."""
+    order), then sign a new state checkpoint. ``commits``: the counties' latest commits.
+
+    A county published before must prove, from its own log, that its new tree extends the
+    published one (RFC 9162 consistency); the proofs are stored with the publication, and a
+    county whose records changed after publication is refused (VerificationError naming it):
+    nothing is written then."""
     signer = load_signer(key)
     root = Path(root)
     with locked(root):
@@ -123,8 +139,9 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit]) -> Publicat
         if checkpoints and tree.root(checkpoints[-1].checkpoint.size) != \
                 checkpoints[-1].checkpoint.root:
             raise StoreError(f"{d}: the leaves do not match the last state checkpoint")
-        latest = {x.county: x for seg in segments for x in seg}
+        latest = {x.county: (k, x) for k, seg in enumerate(segments, start=1) for x in seg}
         new: list[StateLeaf] = []
+        proofs: list[CountyConsistency] = []
         for county in sorted(commits):
             c = commits[county]
             known = spec.county(county).vkey
@@ -135,15 +152,13 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit]) -> Publicat
             if not cp.signed_by(parse_vkey(c.vkey)):
                 raise VerificationError(f"county {county}: its checkpoint is not signed by its "
                                         "log key")
-            prev = latest.get(county)
-            if prev is not None:
-                old = parse(prev.checkpoint).checkpoint
+            if county in latest:
+                prev_seq, prev = latest[county]
                 if prev.checkpoint == c.checkpoint:
                     continue
-                if cp.checkpoint.size < old.size:
-                    raise VerificationError(f"county {county}: its new checkpoint covers fewer "
-                                            f"leaves ({cp.checkpoint.size}) than the one "
-                                            f"published ({old.size})")
+                # the county's log must extend what was published (RFC 9162 §2.1.4)
+                proofs.append(prove_republished(root, county, prev_seq, prev.checkpoint,
+                                                c.checkpoint))
             if known is None:
                 spec = with_county(spec, replace(spec.county(county), vkey=c.vkey))
             new.append(StateLeaf(county, c.vkey, c.checkpoint))
@@ -157,11 +172,15 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit]) -> Publicat
         text = sign(Checkpoint(origin(spec), tree.size, tree.root()), signer)
         (d / SEGMENTS).mkdir(parents=True, exist_ok=True)
         (d / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+        if proofs:
+            (d / CONSISTENCY).mkdir(parents=True, exist_ok=True)
         with transaction(root) as tx:
             tx.write_json(d / SEGMENTS / f"{seq:06d}.json",
                           [{"county": x.county, "vkey": x.vkey, "checkpoint": x.checkpoint}
                            for x in new])
             tx.write_bytes(d / CHECKPOINTS / f"{seq:06d}.txt", text.encode("utf-8"))
+            if proofs:
+                tx.write_json(consistency_path(d, seq), file_json(seq, proofs))
             if not key_file.exists():
                 tx.write_bytes(key_file, (signer.verifier.vkey + "\n").encode())
         save_spec(root, spec)
@@ -171,7 +190,9 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit]) -> Publicat
 
 def verify_state_log(root: Path, state_key: Verifier | None = None) -> list[str]:
     """Every state checkpoint signed and matching the leaves, each consistent with the next,
-    every leaf's county checkpoint signed by that county's key. Returns the failures."""
+    every leaf's county checkpoint signed by that county's key, and each county's successive
+    published checkpoints consistent by the stored proofs
+    (:func:`.county_consistency.verify_county_histories`). Returns the failures."""
     failures: list[str] = []
     root = Path(root)
     spec = load_spec(root)
@@ -205,7 +226,7 @@ def verify_state_log(root: Path, state_key: Verifier | None = None) -> list[str]
             elif not parse(leaf.checkpoint).signed_by(parse_vkey(leaf.vkey)):
                 failures.append(f"county {leaf.county}: a published checkpoint is not signed "
                                 "by its key")
-    return failures
+    return failures + verify_county_histories(log_dir(root), segments)
 
 
 def prove_ballot(root: Path, county: str, ballot_id: str) -> dict[str, Any]:
@@ -224,14 +245,14 @@ def prove_ballot(root: Path, county: str, ballot_id: str) -> dict[str, Any]:
         county_proof = prove(Store.open(county_store_dir(root, county)), ballot_id)
     segments, checkpoints = load_state_log(root)
     if not checkpoints:
-        raise UsageError("the state log is empty: run tallyproof state publish")
+        raise UsageError("the state log is empty: run tallyproof state commit")
     leaves = [x for seg in segments for x in seg]
     index = next((i for i in range(len(leaves) - 1, -1, -1)
                   if leaves[i].county == county
                   and leaves[i].checkpoint == county_proof["checkpoint"]), None)
     if index is None:
         raise UsageError(f"county {county}'s latest checkpoint is not in the state log yet: "
-                         "run tallyproof state publish")
+                         "run tallyproof state commit")
     cp = checkpoints[-1]
     tree = _tree(segments)
     return {
