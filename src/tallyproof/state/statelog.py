@@ -229,11 +229,15 @@ def verify_state_log(root: Path, state_key: Verifier | None = None) -> list[str]
     return failures + verify_county_histories(log_dir(root), segments)
 
 
-def prove_ballot(root: Path, county: str, ballot_id: str) -> dict[str, Any]:
+def prove_ballot(root: Path, county: str, ballot_id: str, with_data: bool = False
+                 ) -> dict[str, Any]:
     """A ballot's proof from its CVR leaf (a county with batch tallies only: a batch's tally
     leaf, ``ballot_id`` = ``tabulator/batch``) to the latest state checkpoint: the county proof
     (:func:`tallyproof.ledger.log.prove`) and the state proof of the county checkpoint it ends
-    in. The county must have published its latest checkpoint to the state log."""
+    in. The county must have published its latest checkpoint to the state log. With
+    ``with_data`` the county proof also carries the CVR leaf's salt and bytes (secret until
+    publication), so the leaf hash can be tied to the ballot's data; a batch tally's leaf
+    bytes are always there (they are public)."""
     from ..ledger.log import prove
     from ..store import Store
     from .batch_county import is_batch_county, prove_batch
@@ -242,7 +246,7 @@ def prove_ballot(root: Path, county: str, ballot_id: str) -> dict[str, Any]:
     if is_batch_county(load_spec(Path(root)), county):  # a batch tally, TABULATOR/BATCH
         county_proof = prove_batch(root, county, ballot_id)
     else:
-        county_proof = prove(Store.open(county_store_dir(root, county)), ballot_id)
+        county_proof = prove(Store.open(county_store_dir(root, county)), ballot_id, with_data)
     segments, checkpoints = load_state_log(root)
     if not checkpoints:
         raise UsageError("the state log is empty: run tallyproof state commit")
@@ -269,8 +273,7 @@ def prove_ballot(root: Path, county: str, ballot_id: str) -> dict[str, Any]:
 
 def verify_ballot_proof(proof: dict[str, Any], state_key: Verifier) -> list[str]:
     """Check a :func:`prove_ballot` proof with nothing but the state's public key: written
-    from the documentation (docs/commitment.md, "The state log"), as an outside verifier
-    would. Returns the failures (empty: the ballot's CVR leaf is in the state's tree)."""
+    from the documentation (docs/commitment.md §9.4), as an outside verifier would. Returns the failures (empty: the ballot's CVR leaf is in the state's tree)."""
     failures = []
     cpf = proof["county_proof"]
     leaf = StateLeaf.decode(bytes.fromhex(proof["state_leaf_data"]))
@@ -286,6 +289,9 @@ def verify_ballot_proof(proof: dict[str, Any], state_key: Verifier) -> list[str]
                                     [bytes.fromhex(p) for p in cpf["audit_path"]],
                                     county_cp.checkpoint.root)):
         failures.append("the ballot's leaf is not in the county checkpoint's tree")
+    if "leaf_data" in cpf and leaf_hash(bytes.fromhex(cpf["leaf_data"])).hex() != \
+            cpf["leaf_hash"]:
+        failures.append("the ballot's leaf data does not hash to the proof's leaf hash")
     state_cp = parse(proof["state_checkpoint"])
     if not state_cp.signed_by(state_key):
         failures.append("the state checkpoint is not signed by the state key")
