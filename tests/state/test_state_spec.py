@@ -383,3 +383,17 @@ def test_state_bundle_carries_and_checks_the_county_proofs(
     check = next(c for c in rep.checks if c.name == "state.log")
     assert not rep.ok and check.status == "fail"
     assert "county north: publications 1 and 2" in check.summary
+
+
+def test_an_unreadable_consistency_file_names_the_county(
+        two_publications: tuple[Path, Path, Path]) -> None:
+    state, _, pub = two_publications
+    cf = state / "log" / "consistency" / "000002.json"
+    cf.write_bytes(b'{"publication": 2, "counties": [{"county": "north"}]}')
+    failures = verify_state_log(state, load_verifier(pub))
+    assert any("000002.json is not a consistency file" in f for f in failures)
+    assert any(f.startswith("county north: publications 1 and 2: its publication's "
+                            "consistency file is unreadable") for f in failures)
+    (state / "log" / "consistency" / "000009.json").write_bytes(b"{}")
+    assert any("000009.json: names no publication" in f
+               for f in verify_state_log(state, load_verifier(pub)))

@@ -152,8 +152,9 @@ def _check_entry(e: dict[str, Any], county: str, old_pub: int, old: Checkpoint,
         return f"{where}: the stored consistency proof is not between the two checkpoints the " \
                "state log publishes"
     if not verify_consistency(old.size, new.size, old.root, new.root, proof):
-        return f"{where}: the county's log is not consistent between its two published " \
-               "checkpoints (the stored RFC 9162 proof fails): records changed after publication"
+        return f"{where}: the stored RFC 9162 consistency proof between its two published " \
+               "checkpoints fails (its records changed after publication, or the proof was " \
+               "altered)"
     return None
 
 
@@ -189,10 +190,9 @@ def verify_county_histories(log_dir: Path, segments: Sequence[Sequence[StateLeaf
             old_pub, old = prev
             e = stored.get(leaf.county)
             if e is None:
-                if not bad:
-                    failures.append(f"county {leaf.county}: publications {old_pub} and {seq}: "
-                                    "no consistency proof is stored between its two published "
-                                    "checkpoints")
+                why = "its publication's consistency file is unreadable" if bad else \
+                    "no consistency proof is stored between its two published checkpoints"
+                failures.append(f"county {leaf.county}: publications {old_pub} and {seq}: {why}")
                 continue
             msg = _check_entry(e, leaf.county, old_pub, old, new, seq)
             if msg:
