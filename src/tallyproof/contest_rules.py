@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from .errors import InputError, StoreError, UsageError
 from .fsutil import atomic_write_json
 from .model import Contest, ContestKind, Election, RcvOptionValue
-from .store import Store, locked
+from .store import Store
 
 #: RCTab ``rules`` keys a ranked contest may declare (``numberOfWinners`` is ``--seats``);
 #: the values are checked by :func:`tallyproof.tabulate.rules.rules_from_rctab`.
@@ -123,7 +123,7 @@ def declare_rule(store: Store, contest_key: str, *, kind: ContestKind, seats: in
     from .reconcile import log_exists
 
     options = parse_rcv_options(rcv_options or {})
-    with locked(store.root):
+    with store.writing():
         e = store.election
         old = contest_by_id_or_name(e, contest_key)
         new = checked_rule(old, kind, seats, options)

@@ -6,7 +6,9 @@
     ├── InputError(ValueError)          bad input file: names file, record and field  → exit 2
     ├── UsageError(ValueError)          bad command-line usage or option combination   → exit 2
     ├── StoreError                      the election store is missing, corrupt or locked → exit 2
-    │   └── StoreBusy                   another process is writing the store
+    │   ├── StoreBusy                   another process is writing the store
+    │   ├── StoreUpdating               a read-only view found a write in progress
+    │   └── StoreReadOnly               a write through a store opened read-only
     ├── VerificationError               the evidence contradicts the claim             → exit 1
     └── AuditError                      an audit cannot proceed as asked               → exit 2
 
@@ -67,6 +69,17 @@ class StoreError(TallyproofError):
 
 class StoreBusy(StoreError):
     """Another process holds the store's writer lock (an ingest or commit is writing it)."""
+
+
+class StoreUpdating(StoreError):
+    """A read-only view of the store could not be made consistent: a writer kept replacing its
+    files while it was read (or left a commit half-renamed that the next writer finishes). The
+    control room shows that piece as "updating" (:mod:`tallyproof.store_readonly`)."""
+
+
+class StoreReadOnly(StoreError):
+    """Something tried to write through a store opened read-only
+    (:meth:`tallyproof.store.Store.open_readonly`)."""
 
 
 class AuditError(TallyproofError):

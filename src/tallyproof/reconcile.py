@@ -83,6 +83,7 @@ def reconcile_store(
     first: bad input (exit 2) leaves the store's previous reconciliation and its inputs as
     they were; the copies and the report are then committed together in one transaction.
     """
+    store.check_writable("the reconciliation")
     sources = {"pollbooks": pollbooks, "results": results}
     for src in sources.values():
         if src is not None and not Path(src).is_file():

@@ -23,7 +23,7 @@ import orjson
 from .errors import StoreError, UsageError
 from .formats.snapshot import Snapshot, read_snapshot
 from .fsutil import transaction
-from .store import Store, locked, sha256_file
+from .store import Store, sha256_file
 
 HISTORY_DIR = "history"
 INDEX = "history.json"
@@ -91,7 +91,7 @@ def load_snapshots(store: Store) -> list[tuple[HistoryEntry, Snapshot]]:
 def add_snapshot(store: Store, path: Path, timestamp: str | None = None) -> HistoryEntry | None:
     """Append one published results file; ``None`` when this exact file is already there."""
     snap = read_snapshot(Path(path), timestamp)
-    with locked(store.root):
+    with store.writing():
         entries = load_history(store)
         for e in entries:
             if e.sha256 == snap.sha256:

@@ -41,6 +41,7 @@ from .model import Contest, ContestKind, Election, SourceFile
 
 if TYPE_CHECKING:
     from .store_append import Appended, Incoming
+    from .store_readonly import ReadOnlyStore
 
 STORE_SCHEMA_VERSION = 1
 MANIFEST_SCHEMA = pa.schema(
@@ -114,19 +115,35 @@ class Store:
 
     @classmethod
     def open(cls, root: Path) -> Store:
+        """Open a store to read and write it: finishes an interrupted commit first, under the
+        writer lock (:class:`StoreBusy` while another process writes it)."""
         root = Path(root)
-        meta = root / "store.json"
-        if not meta.exists():
-            raise StoreError(f"{root} is not an election store (no store.json); run ingest first")
-        if (root / INCOMPLETE).exists():
-            raise StoreError(f"{root} is what a failed or killed ingest left, not an election "
-                             "store; the next ingest into the same store removes it")
-        version = orjson.loads(meta.read_bytes()).get("schema_version")
-        if version != STORE_SCHEMA_VERSION:
-            raise StoreError(f"{root}: store schema version {version} is not supported")
+        check_store_folder(root)
         with locked(root):
             recover(root)
         return cls(root)
+
+    @classmethod
+    def open_readonly(cls, root: Path) -> ReadOnlyStore:
+        """Open the store's last completed state without the writer lock and without writing
+        anything (:mod:`tallyproof.store_readonly`); :class:`StoreUpdating` when a write was
+        in progress at each try. Close it (or use ``with``) when done."""
+        from .store_readonly import open_readonly
+
+        return open_readonly(root)
+
+    # ---------------------------------------------------------------- write access
+    #: False for a store opened with :meth:`open_readonly`
+    readonly = False
+
+    def writing(self) -> AbstractContextManager[None]:
+        """The writer lock, held by everything that writes the store's files; a read-only
+        store raises :class:`StoreReadOnly` instead."""
+        return locked(self.root)
+
+    def check_writable(self, what: str = "this") -> None:
+        """For writers of one file that take no lock (results, audit records): raises
+        :class:`StoreReadOnly` for a read-only store; nothing otherwise."""
 
     # ---------------------------------------------------------------- reading
     @property
@@ -205,7 +222,7 @@ class Store:
     # ---------------------------------------------------------------- writing
     def set_election_info(self, *, name: str | None = None, jurisdiction: str | None = None,
                           date: str | None = None) -> None:
-        with locked(self.root):
+        with self.writing():
             e = self.election
             e = replace(
                 e,
@@ -249,7 +266,7 @@ class Store:
         transaction (:mod:`tallyproof.store_append`): all of it lands or none of it does."""
         from .store_append import append_exports
 
-        with locked(self.root):
+        with self.writing():
             return append_exports(self, exports, manifest)
 
     def write_manifest(self, table: pa.Table) -> None:
@@ -257,6 +274,20 @@ class Store:
 
 
 # -------------------------------------------------------------------- helpers
+def check_store_folder(root: Path) -> None:
+    """:class:`StoreError` unless ``root`` is a complete store of the supported schema (read
+    only: the check of both :meth:`Store.open` and :meth:`Store.open_readonly`)."""
+    meta = root / "store.json"
+    if not meta.exists():
+        raise StoreError(f"{root} is not an election store (no store.json); run ingest first")
+    if (root / INCOMPLETE).exists():
+        raise StoreError(f"{root} is what a failed or killed ingest left, not an election "
+                         "store; the next ingest into the same store removes it")
+    version = orjson.loads(meta.read_bytes()).get("schema_version")
+    if version != STORE_SCHEMA_VERSION:
+        raise StoreError(f"{root}: store schema version {version} is not supported")
+
+
 def _sql_str(p: Path) -> str:
     return str(p).replace("'", "''")
 

@@ -58,6 +58,9 @@ TABLE = [
     ("GET", "/api/county/county-01/uploads/999999", [401, 401, 404, NO, 404]),
     ("GET", "/api/county/county-01/jobs", [401, 401, OK, NO, OK]),
     ("GET", "/api/jobs", [401, 401, NO, NO, OK]),
+    # alerts (routes/state.py, routes/uploads.py): a county's own only; the state acknowledges
+    ("GET", "/api/alerts", [401, 401, OK, OK, OK]),
+    ("POST", "/state/alerts/999999/ack", [NO, LOGIN, NO, NO, 404]),
     ("POST", "/api/county/county-01/uploads", [401, 401, 201, NO, NO]),
     ("PUT", "/api/county/county-01/uploads/999999", [401, 401, 404, NO, NO]),
     ("POST", "/api/county/county-01/jobs", [401, 401, 404, NO, NO]),

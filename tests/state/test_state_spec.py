@@ -93,9 +93,10 @@ def consistent(old_size: int, new_size: int, old_root: bytes, new_root: bytes,
 
 
 def read_note(text: str) -> tuple[str, int, bytes, str, list[tuple[str, bytes]]]:
-    """§6: origin, size, root, the signed body, and the (name, 68 bytes) signature lines."""
+    """§6: origin, size, root, the signed body (with any extension lines), and the (name,
+    68 bytes) signature lines."""
     body, _, sigs = text.partition("\n\n")
-    origin, size, root = body.split("\n")
+    origin, size, root = body.split("\n")[:3]  # then any extension lines (§9.7)
     lines = []
     for line in sigs.split("\n")[:-1]:
         assert line.startswith("\u2014 ")

@@ -330,6 +330,7 @@ def start_audit(
         created=now or utc_timestamp(),
         plan_uppers=uppers,
     )
+    store.check_writable("the audit's parameters")
     atomic_write_json(audit_path(store), params.to_json())
     return params
 
@@ -394,6 +395,7 @@ def next_round(store: Store, *, boards: int = 1) -> RoundInfo:
     its retrieval list and a worksheet (CSV and PDF) for each of ``boards`` audit boards."""
     if boards < 1:
         raise UsageError(f"the number of audit boards must be at least 1, not {boards}")
+    store.check_writable("an audit round")
     params = load_audit(store)
     check_commitment(store, params.commitment)
     rounds = load_rounds(store)
@@ -792,6 +794,7 @@ def audit_status(store: Store, *, write: bool = True) -> AuditStatus:
     status = AuditStatus(params.kind, params.risk_limit, len(rounds), overall, tuple(out),
                          tuple(dict.fromkeys(unrecorded)))
     if write:
+        store.check_writable("the audit status")
         atomic_write_json(store.audit_dir / "status.json", status.to_json())
     return status
 

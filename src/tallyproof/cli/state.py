@@ -35,6 +35,16 @@ def _executor(scheduler: str | None, in_process: bool, quiet: bool = False
         yield watched
 
 
+def _control_room(folder: Path) -> bool:
+    """Whether the state has a control room whose activity log a publication must commit:
+    ``TALLYPROOF_DATABASE_URL`` is set, or its SQLite file is in the state folder."""
+    import os
+
+    from ..server.config import DATABASE_ENV, SQLITE_FILE
+
+    return bool(os.environ.get(DATABASE_ENV)) or (Path(folder) / SQLITE_FILE).exists()
+
+
 def register(app: typer.Typer) -> None:
     state = typer.Typer(help="A statewide election: many counties, one body of evidence.",
                         no_args_is_help=True)
@@ -135,24 +145,40 @@ def register(app: typer.Typer) -> None:
         scheduler: SchedulerOpt = None,
         in_process: InProcessOpt = False,
         json: Annotated[bool, typer.Option("--json")] = False,
+        database_url: Annotated[str | None, typer.Option(
+            "--database-url",
+            help="the control room's database, whose activity log the state checkpoint "
+                 "commits (default: $TALLYPROOF_DATABASE_URL, else the SQLite file in the "
+                 "state folder if there is one, else no activity log)")] = None,
     ) -> None:
         """Commit every county's log (with its key in DIR/keys/COUNTY), then publish the
-        counties' checkpoints in the state log, signed by the state's key."""
+        counties' checkpoints in the state log, signed by the state's key, with the control
+        room's activity log when the state has one (docs/commitment.md §9.7)."""
         from ..state.statelog import publish
         from ..state.workflow import CountyFailures, commit_all
 
+        activity = None
+        if database_url is not None or _control_room(folder):
+            from ..server.activity import control_room_log
+
+            activity = control_room_log(folder, database_url)
         with _executor(scheduler, in_process, json) as ex:
             outs = commit_all(folder, ex)
         failed = [o for o in outs if not o.ok]
-        pub = publish(folder, key, {o.county: o.value for o in outs if o.value is not None})
+        pub = publish(folder, key, {o.county: o.value for o in outs if o.value is not None},
+                      activity)
         if json:
             emit_json({"published": pub.published, "counties_added": list(pub.counties_added),
                        "tree_size": pub.tree_size, "root": pub.root,
+                       "activity_entries": pub.activity_entries,
+                       "activity_added": pub.activity_added,
                        "failed": {o.county: o.error for o in failed}})
         else:
             out.print(f"state log: {pub.tree_size} county checkpoint(s), root {pub.root}; "
-                      f"published now: {', '.join(pub.counties_added) or 'nothing new'}",
-                      highlight=False)
+                      f"published now: {', '.join(pub.counties_added) or 'nothing new'}"
+                      + ("" if pub.activity_entries is None else
+                         f"; activity log: {pub.activity_entries:,} entries committed "
+                         f"({pub.activity_added:,} new)"), highlight=False)
         if failed:
             raise CountyFailures("commit", failed)
 

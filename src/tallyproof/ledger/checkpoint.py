@@ -5,11 +5,16 @@
     tallyproof/<jurisdiction slug>/<election slug>/v1     origin
     5000000                                               tree size (decimal)
     q1pG...=                                              root hash (base64, 32 bytes)
+    tallyproof-activity/v1 42 3q2+7w...=                  extension line(s), optional
                                                           blank line
     — county-clerk AbCdEf...==                            signature line(s)
 
 Each signature line is ``— <key name> <base64(key hash(4) ‖ Ed25519 signature(64))>`` over
-the body (the first three lines with their newlines). Other parties (a state office,
+the body (the first three lines and any extension lines, with their newlines). Extension lines
+are C2SP ``tlog-checkpoint``'s optional lines after the root: signed with the body, ignored by
+a verifier that does not know them. Only the state log writes one (the control room's activity
+log, :mod:`tallyproof.state.activity_log`); a checkpoint without extensions is byte for byte
+what it was before they existed. Other parties (a state office,
 observers) co-sign by appending their own line over the same body; a verifier checks the
 lines whose keys it knows and reports the others.
 """
@@ -42,9 +47,12 @@ class Checkpoint:
     origin: str
     size: int
     root: bytes
+    #: extension lines after the root (no newlines inside; none is empty)
+    extensions: tuple[str, ...] = ()
 
     def body(self) -> str:
-        return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
+        ext = "".join(f"{line}\n" for line in self.extensions)
+        return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n{ext}"
 
 
 @dataclass(frozen=True)
@@ -121,4 +129,5 @@ def parse(text: str, source: str | None = None) -> SignedCheckpoint:
         if len(raw) != 68:
             raise InputError("signature is not 4 + 64 bytes", file=source, record=len(lines) + 2 + i)
         signatures.append(SignatureLine(name, raw[:4], raw[4:]))
-    return SignedCheckpoint(Checkpoint(origin, int(size_s), root), body, tuple(signatures), text)
+    return SignedCheckpoint(Checkpoint(origin, int(size_s), root, tuple(lines[3:])), body,
+                            tuple(signatures), text)

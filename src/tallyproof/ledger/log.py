@@ -34,7 +34,7 @@ from ..fsutil import transaction
 from ..model import Election
 from ..parquet_table import ParquetTable
 from ..results_history import HistoryEntry, load_history
-from ..store import Store, locked
+from ..store import Store
 from . import canonical as cn
 from .checkpoint import Checkpoint, SignedCheckpoint, origin_for, parse, sign
 from .keys import Signer, Verifier, load_signer, load_verifier
@@ -341,7 +341,7 @@ def commit_store(
     then sign and write a new checkpoint. Idempotent: nothing new → nothing written.
     """
     signer = load_signer(key_path)
-    with locked(store.root):
+    with store.writing():
         return _commit(store, signer, dict(corrections or {}))
 
 
@@ -575,7 +575,7 @@ def cosign_latest(store: Store, key_path: Path) -> str:
     from .checkpoint import cosign
 
     signer = load_signer(key_path)
-    with locked(store.root):
+    with store.writing():
         checkpoints = load_checkpoints(store.log_dir)
         if not checkpoints:
             raise UsageError("nothing committed yet; nothing to co-sign")

@@ -62,6 +62,7 @@ def _sizes(store: Store) -> dict[str, int]:
 
 def record_verification(store: Store, report: LedgerReport) -> Path:
     """Write ``log/verified.json`` for a passed verification of ``store`` (default trust)."""
+    store.check_writable("the verification record")
     if not report.ok or report.root is None:
         raise UsageError("only a verification that passed can be recorded")
     from .log import checkpoint_paths

@@ -1,9 +1,16 @@
 """The activity log (who did what, when: append-only) and jobs, whose open rows are the
-county locks."""
+county locks.
+
+:func:`export` gives the log as the state log commits it at each publication
+(:mod:`tallyproof.state.activity_log`): what an official did, when, and in which county.
+It leaves out what stays in the control room: the client address, and the name typed at a
+refused sign-in (not an account's name, and possibly a password typed in the wrong box)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +37,28 @@ def recent(db: Session, limit: int = 200, county: str | None = None) -> list[Act
     return list(db.scalars(q))
 
 
+#: actions whose ``username`` is what a visitor typed, not an account that acted
+TYPED_NAMES = frozenset({"login_failed", "login_refused"})
+
+
+def utc_text(at: datetime) -> str:
+    """``at`` in UTC with microseconds, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (SQLite hands the
+    stored time back without its zone: it was written in UTC)."""
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def export_entry(a: Activity) -> dict[str, Any]:
+    return {"id": a.id, "at": utc_text(a.at), "action": a.action, "county": a.county,
+            "detail": a.detail or "",
+            "user": None if a.action in TYPED_NAMES else a.username}
+
+
+def export(db: Session) -> list[dict[str, Any]]:
+    """The whole log, in order of id, as the state log commits it."""
+    return [export_entry(a) for a in db.scalars(select(Activity).order_by(Activity.id))]
+
+
 def start_job(db: Session, county: str, kind: str, user_id: int | None, now: datetime) -> Job:
     """Queue a job on ``county``, taking its lock; :class:`CountyBusy` if a queued or running
     job holds it (the database's unique index decides, so two servers cannot both win)."""
@@ -48,3 +77,32 @@ def finish_job(db: Session, job: Job, ok: bool, now: datetime, message: str = ""
     job.status = (JobStatus.DONE if ok else JobStatus.FAILED).value
     job.finished_at, job.message = now, message
     db.flush()
+
+
+def control_room_log(state_dir: Path, explicit: str | None = None) -> list[dict[str, Any]] | None:
+    """The exported log of the state's control room, for ``tallyproof state commit``: its
+    database is the one ``tallyproof serve`` would use (``explicit``, else
+    ``TALLYPROOF_DATABASE_URL``, else the SQLite file in the state folder); None when none is
+    named and the state folder has no SQLite file (the state runs without a control room).
+    A named database without the control room's tables is :class:`UsageError`."""
+    import os
+
+    from sqlalchemy import inspect
+
+    from ..errors import UsageError
+    from .config import DATABASE_ENV, SQLITE_FILE, database_url
+    from .db import make_engine, session_factory
+
+    if explicit is None and not os.environ.get(DATABASE_ENV) \
+            and not (Path(state_dir) / SQLITE_FILE).exists():
+        return None
+    url = database_url(Path(state_dir), explicit)
+    engine = make_engine(url)
+    try:
+        if not inspect(engine).has_table(Activity.__tablename__):
+            raise UsageError(f"{engine.url.render_as_string(hide_password=True)} holds no "
+                             "control room activity log (was tallyproof serve run on it?)")
+        with session_factory(engine)() as db:
+            return export(db)
+    finally:
+        engine.dispose()

@@ -23,6 +23,7 @@ from .migrate import upgrade
 from .pages import render
 from .ratelimit import LoginLimiter
 from .jobs import JobRunner, make_executor, recover
+from .messages import public_message
 from .routes import (accounts, api, board, board_api, board_batch, board_batch_api, county,
                      county_audit, downloads, live, login, present, public, state,
                      state_audit, state_setup, uploads)
@@ -72,9 +73,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
+        # a library error's text names files by their full path: the answer names none
+        detail = (public_message(settings, exc.detail) if isinstance(exc.detail, str)
+                  else exc.detail)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            return JSONResponse({"detail": detail}, status_code=exc.status_code)
         return render(request, "error.html", None, status=exc.status_code,
-                      message=str(exc.detail))
+                      message=str(detail))
 
     return app

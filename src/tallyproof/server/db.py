@@ -91,6 +91,11 @@ class Job(Base):
     #: what the job is doing now, in words ("extracting the archive")
     progress: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # added by migration 0005 (alerts): a closed job is an alert until acknowledged
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                             nullable=True)
+    #: the state administrator who acknowledged it
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("jobs_one_open_per_county", "county", unique=True,

@@ -153,9 +153,9 @@ def paper(root: Path, county: str) -> dict[str, dict[str, list[str]]]:
     from ..state.tasks import county_store_dir
     from ..store import Store
 
-    store = Store.open(county_store_dir(root, county))
-    contests = store.election.contests
-    rows = store.cvrs(columns=["ballot_id", *(c.column for c in contests)]).to_pylist()
+    with Store.open_readonly(county_store_dir(root, county)) as store:
+        contests = store.election.contests
+        rows = store.cvrs(columns=["ballot_id", *(c.column for c in contests)]).to_pylist()
     return {r["ballot_id"]: {c.id: [c.candidates[k].id for k in r[c.column][0]]
                              for c in contests if r[c.column] is not None} for r in rows}
 

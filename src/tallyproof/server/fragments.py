@@ -1,6 +1,7 @@
 """The parts of a page that live updates send again (:mod:`.live`), rendered by the same
-templates the whole page includes, from the same reads of the state folder, so a swapped
-part is byte for byte what a reload would show."""
+templates the whole page includes, from the same reads of the state folder (and, for the state
+overview's alerts, of the database), so a swapped part is byte for byte what a reload would
+show."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ def public(root: Path) -> dict[str, str]:
             "results": part("_results.html", results=summary["results"])}
 
 
-def state(root: Path) -> dict[str, str]:
-    """The state overview's county table."""
+def state(root: Path, alerts: dict[str, Any]) -> dict[str, str]:
+    """The state overview's county table and its alerts (``alerts``: the context of
+    ``_alerts.html``, read from the database by the caller)."""
     return {"counties": part("_counties.html", counties=[asdict(r) for r in view.counties(root)],
-                             link=True)}
+                             link=True),
+            "alerts": part("_alerts.html", **alerts)}
 
 
 def present_state_context(root: Path) -> dict[str, Any]:

@@ -39,7 +39,8 @@ from ..state.executor import Executor, InProcess
 from .activity import finish_job, record, start_job
 from .config import Settings
 from .db import Job, JobStatus, Upload, UploadKind, UploadStatus, User
-from .uploads import EXTRACT_PREFIX, UploadRefused, data_path, public_message
+from .messages import EXTRACT_PREFIX, public_message
+from .uploads import UploadRefused, data_path
 
 INGEST, COMMIT = "ingest", "commit"
 KINDS = (INGEST, COMMIT)
@@ -99,7 +100,10 @@ def _install_input(county: str, root: str, src: Path, kind: str) -> str:
         target, what = county_inputs(root, county) / POLLBOOKS, f"pollbooks: {rows:,} rows"
     else:
         store = county_store_dir(root, county)
-        election = Store.open(store).election if (store / "store.json").exists() else None
+        election = None
+        if (store / "store.json").exists():
+            with Store.open_readonly(store) as st:
+                election = st.election
         res = read_official_results(src, election)
         target = county_inputs(root, county) / RESULTS
         what = f"certified results ({res.format}): {len(res.counts):,} contest(s)"
@@ -221,8 +225,10 @@ def close(db: Session, settings: Settings, job: Job, ok: bool, message: str) -> 
     """Close a job (releasing the county's lock), mark its upload, log it."""
     now = settings.now()
     up = db.get(Upload, job.upload_id) if job.upload_id is not None else None
+    # stored as shown: no server path (state folder, key, temp or home folder) in any job's
+    # message, upload's message or activity row, and so on no page or API answer
+    message = public_message(settings, message, county=job.county, upload=up)
     if up is not None:
-        message = public_message(settings, up, message)
         up.status = (UploadStatus.INGESTED if ok else UploadStatus.FAILED).value
         up.message = message
     finish_job(db, job, ok, now, message)

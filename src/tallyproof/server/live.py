@@ -1,10 +1,12 @@
 """Live pages: a change counter over the state folder's files, and the server-sent event
 stream that sends a page's fragments again whenever it moves.
 
-The web layer computes no election fact, so it has nothing of its own to announce: what
+The web layer computes no election fact, so it has little of its own to announce: what
 changes is what the library wrote (a county committed, the state published, ``state
 reconcile`` or ``state audit status`` ran, a bundle was published). :func:`version` stats
-those files (name, size, modification time) and hashes the listing; a stream looks every
+those files (name, size, modification time) and hashes the listing; the one thing a page
+shows from the database, the state overview's alerts, adds its own version
+(:func:`page_version`, :func:`.alerts.version`). A stream looks every
 ``live_interval`` seconds and, when the version moved, renders the fragments through the
 same templates as the page and sends one event per fragment (htmx's SSE extension swaps
 each into the element whose ``sse-swap`` names it). A stream ends after ``live_lifetime``
@@ -86,15 +88,22 @@ def sse_event(event: str, data: str, event_id: str | None = None) -> str:
 Fragments = Callable[[], dict[str, str]]
 
 
+def page_version(root: Path, extra: Callable[[], str] | None = None) -> str:
+    """The version a page is rendered at: the state folder's, and ``extra``'s (what the page
+    shows from the database, e.g. the state overview's alerts) when it has one."""
+    return version(root) if extra is None else f"{version(root)}-{extra()}"
+
+
 async def _events(request: Request, root: Path, fragments: Fragments, since: str | None,
-                  interval: float, lifetime: float) -> AsyncIterator[str]:
+                  interval: float, lifetime: float, extra: Callable[[], str] | None = None
+                  ) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
     last, started = since, time.monotonic()
     quiet = started
     while time.monotonic() - started < lifetime:
         if getattr(request.app.state, "stopping", False) or await request.is_disconnected():
             return
-        now = await run_in_threadpool(version, root)
+        now = await run_in_threadpool(page_version, root, extra)
         if now != last:
             for name, html in (await run_in_threadpool(fragments)).items():
                 yield sse_event(name, html, now)
@@ -105,15 +114,16 @@ async def _events(request: Request, root: Path, fragments: Fragments, since: str
         await asyncio.sleep(interval)
 
 
-def stream(request: Request, root: Path, fragments: Fragments) -> StreamingResponse:
+def stream(request: Request, root: Path, fragments: Fragments,
+           extra: Callable[[], str] | None = None) -> StreamingResponse:
     """The event stream of one page. The page names the version it was rendered at
-    (``?since=``); a reconnecting browser sends the last event's id, which wins. Nothing is
-    sent until the files move past that version."""
+    (``?since=``, :func:`page_version` with the same ``extra``); a reconnecting browser sends
+    the last event's id, which wins. Nothing is sent until the version moves."""
     settings = request.app.state.settings
     since = request.headers.get("last-event-id") or request.query_params.get("since")
     return StreamingResponse(
         _events(request, root, fragments, since, settings.live_interval,
-                settings.live_lifetime),
+                settings.live_lifetime, extra),
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"})  # nginx: pass events on as they come
 

@@ -27,14 +27,13 @@ from ..errors import InputError, TallyproofError
 from ..store import sha256_file
 from .config import Settings
 from .db import Upload, UploadKind, UploadStatus
+from .messages import public_message
 
 #: suffixes a stored upload may keep (the readers recognise some formats by them)
 SUFFIXES = (".zip", ".csv", ".json", ".xml", ".txt", ".tsv", ".xlsx")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 NAME_MAX = 200
-#: the folder an ingest job extracts a zip into, beside it (removed when the job ends)
-EXTRACT_PREFIX = ".extract-"
 
 
 class UploadRefused(TallyproofError):
@@ -119,15 +118,6 @@ def parse_range(header: str | None, up: Upload) -> tuple[int, int]:
     return start, end
 
 
-def public_message(settings: Settings, up: Upload, text: str) -> str:
-    """An error as the county sees it: the server's path (of the file, or of the folder its
-    archive was extracted to) is replaced by the file's name."""
-    folder = re.escape(str(county_folder(settings, up.county)))
-    text = re.sub(folder + "/" + re.escape(EXTRACT_PREFIX) + r"[^/\s]+", up.filename, text)
-    return text.replace(str(data_path(settings, up)), up.filename).replace(
-        str(county_folder(settings, up.county)), "upload")
-
-
 def finish(settings: Settings, up: Upload, now: datetime) -> None:
     """Every byte is in: compute the SHA-256 from the file on disk and compare it with the
     declared one, then check a zip's entries. Either passes (``verified``) or the upload is
@@ -144,7 +134,8 @@ def finish(settings: Settings, up: Upload, now: datetime) -> None:
         try:
             check_members(path)
         except InputError as exc:
-            reject(settings, up, f"archive refused: {public_message(settings, up, str(exc))}")
+            reject(settings, up, f"archive refused: "
+                                 f"{public_message(settings, str(exc), upload=up)}")
             return
     up.status = UploadStatus.VERIFIED.value
 

@@ -2,7 +2,9 @@
 state's spec (:mod:`tallyproof.state.spec`), each county store and its log, the state log,
 and the results files the state commands wrote (``results/statewide.json`` by ``state
 tabulate``, ``results/reconciliation.json`` by ``state reconcile``). Nothing here computes an
-election fact; a file not written yet is shown as "not run"."""
+election fact; a file not written yet is shown as "not run". A county store is opened
+read-only (:mod:`tallyproof.store_readonly`): while a job writes it the pages show its last
+completed state, and "updating" only when no consistent view could be had."""
 
 from __future__ import annotations
 
@@ -12,14 +14,14 @@ from typing import Any
 
 import orjson
 
-from ..errors import StoreBusy, StoreError
+from ..errors import StoreError, StoreUpdating
 from ..ledger.keys import load_verifier
 from ..ledger.log import load_checkpoints
 from ..state.spec import StateSpec, load_spec
 from ..state.statelog import LOG_KEY, load_state_log, log_dir, prove_ballot, verify_ballot_proof
 from ..state.tasks import county_store_dir
 from ..state.workflow import RESULTS_FILE
-from ..store import Store
+from ..store_readonly import ReadOnlyStore, read_consistently
 
 RECONCILIATION_FILE = "reconciliation.json"
 NOT_RUN = "not_run"
@@ -44,13 +46,15 @@ def _results_json(root: Path, name: str) -> dict[str, Any] | None:
 class CountyRow:
     id: str
     name: str
-    cards: int | None  # None while a job writes the store (``busy``)
+    cards: int | None  # None only while the store is ``updating``
     checkpoint_size: int | None
     checkpoint_root: str | None
     accounting: str  # pass / fail / not_run (results/reconciliation.json)
     results_check: str  # the county's official_results check, or not_run
     checks: tuple[tuple[str, str, str], ...]  # the county's reconciliation checks
-    busy: bool = False  # a job holds the store's writer lock: it cannot be read just now
+    #: a writer kept replacing the store's files while it was read (or left a commit
+    #: half-renamed): its cards and checkpoint are shown once it is done
+    updating: bool = False
 
 
 def _county_row(root: Path, cid: str, name: str, recon: dict[str, Any] | None) -> CountyRow:
@@ -69,13 +73,14 @@ def _county_row(root: Path, cid: str, name: str, recon: dict[str, Any] | None) -
         folder = county_store_dir(root, cid)
         if not (folder / "store.json").exists():  # nothing ingested yet (still uploading)
             return CountyRow(cid, name, 0, None, None, NOT_RUN, NOT_RUN, ())
-        try:
-            store = Store.open(folder)
-        except StoreBusy:  # a job is writing it: its cards and checkpoint are known once it ends
+        def read(store: ReadOnlyStore) -> tuple[int, list[Any]]:
+            return store.cvr_count(), load_checkpoints(store.log_dir)
+
+        try:  # the last completed state, also while a job writes the store
+            cards, cps = read_consistently(folder, read)
+        except StoreUpdating:
             return CountyRow(cid, name, None, None, None, accounting, results, checks,
-                             busy=True)
-        cards = store.cvr_count()
-        cps = load_checkpoints(store.log_dir)
+                             updating=True)
     last = cps[-1].checkpoint if cps else None
     return CountyRow(cid, name, cards, last.size if last else None,
                      last.root.hex() if last else None, accounting, results, checks)
@@ -137,3 +142,16 @@ def ballot_proof(root: Path, county_id: str, ballot_id: str) -> tuple[dict[str, 
     load_spec(root).county(county_id)  # an unknown county is a UsageError naming the counties
     proof = prove_ballot(root, county_id, ballot_id)
     return proof, verify_ballot_proof(proof, load_verifier(log_dir(root) / LOG_KEY))
+
+
+def activity_committed(root: Path) -> tuple[int, int] | None:
+    """``(publication, entries)``: the latest state checkpoint that commits the activity log
+    and how many entries it commits (None before any does)."""
+    from ..state.activity_log import commitment
+
+    _, checkpoints = load_state_log(root)
+    for k in range(len(checkpoints), 0, -1):
+        c = commitment(checkpoints[k - 1].checkpoint.extensions)
+        if c is not None:
+            return k, c.count
+    return None

@@ -483,7 +483,8 @@ def audited_contests(root: Path, county: str,
     spec = load_spec(root)
     if spec.county(county).kind == BATCH_TALLIES:
         return record_contests(county, str(root), spec, params.contests)
-    election = Store.open(county_store_dir(root, county)).election
+    with Store.open_readonly(county_store_dir(root, county)) as store:  # a job may write it
+        election = store.election
     return {m.county_contest: election.contest(m.county_contest)
             for m in map_county(spec, county, election.contests)
             if m.state_contest in params.contests}

@@ -88,14 +88,15 @@ def board_lists(root: Path, county: str, round_no: int, boards: int) -> list[lis
         raise UsageError(f"a {params.kind} audit counts whole batches; boards enter "
                          "single cards only in " + ", ".join(CARD_KINDS) + " audits")
     tickets = round_tickets(root, county, round_no)
-    store = Store.open(county_store_dir(root, county))
     contests = list(audited_contests(root, county).values())
-    cards = load_cards(store, contests)
-    to_read = carried(cards, contests, list(tickets))
     out: list[list[BoardCard]] = [[] for _ in range(boards)]
-    for c in sheet_cards(store, "comparison", cards, tickets, to_read, boards):
-        out[c.board - 1].append(BoardCard(c.number, c.ballot_id, c.container, c.tabulator,
-                                          c.batch, c.position, c.contests))
+    # read-only: the boards' lists are read while a job may write the county's store
+    with Store.open_readonly(county_store_dir(root, county)) as store:
+        cards = load_cards(store, contests)
+        to_read = carried(cards, contests, list(tickets))
+        for c in sheet_cards(store, "comparison", cards, tickets, to_read, boards):
+            out[c.board - 1].append(BoardCard(c.number, c.ballot_id, c.container, c.tabulator,
+                                              c.batch, c.position, c.contests))
     return out
 
 

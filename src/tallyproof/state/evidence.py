@@ -7,6 +7,7 @@ verify`` re-checks county by county.
     BUNDLE/SHA256SUMS                 every other file, sorted by path
     BUNDLE/state/state.json           counties, statewide contests, county spellings, county keys
     BUNDLE/state/log/...              the state log of county checkpoints (docs/commitment.md §9)
+                                      and the activity log it commits (§9.7), if any
     BUNDLE/state/results/statewide.json, reconciliation.json
     BUNDLE/state/audit/...            the statewide audit, when one was started (:mod:`.audit`)
     BUNDLE/counties/<id>/...          each county's own bundle (docs/bundle.md), unchanged; a
@@ -315,7 +316,7 @@ def verify_state_folder(folder: Path, ex: Executor | None = None,
     state = folder / "state"
     keys = [parse_vkey(k) for k in public_keys] if public_keys else None
     failures = verify_state_log(state, keys[0] if keys else None)
-    segments, _ = load_state_log(state)
+    segments, checkpoints = load_state_log(state)
     latest = {leaf.county: leaf.checkpoint for seg in segments for leaf in seg}
     for c in ids:
         cp = bundled_checkpoint(folder / "counties" / c)
@@ -325,7 +326,8 @@ def verify_state_folder(folder: Path, ex: Executor | None = None,
     checks.append(Check("state.log", "fail" if failures else "pass",
                         "; ".join(failures) if failures else
                         f"every state checkpoint signed and consistent; every county's latest "
-                        f"checkpoint is the one the state log publishes ({len(ids)} counties)"))
+                        f"checkpoint is the one the state log publishes ({len(ids)} counties)"
+                        + _activity_summary(checkpoints)))
     checks.append(_results_check(folder, ids, ex, merge_tallies))
     ctx = state_context(state, {c: folder / "counties" / c for c in ids},
                         int(meta["source_date_epoch"]))
@@ -334,6 +336,15 @@ def verify_state_folder(folder: Path, ex: Executor | None = None,
                         "the statewide report is exactly what the bundled data gives" if same
                         else "report.html differs from the report rebuilt from the bundle"))
     return checks
+
+
+def _activity_summary(checkpoints: Sequence[Any]) -> str:
+    from .activity_log import committed_count
+
+    n = committed_count([cp.checkpoint.extensions for cp in checkpoints])
+    return "" if n is None else (f"; the control room's activity log ({n:,} entries) is the "
+                                 "one the checkpoints sign, each publication's a prefix of "
+                                 "the next")
 
 
 def county_tally_task(county: str, folder: str, spec_json: dict[str, Any]) -> Any:

@@ -21,10 +21,15 @@ size, root, signature lines), ``county_vkey`` the county log's verifier key as r
     STATE/log/checkpoints/000001.txt   the state checkpoint after publication 1, signed
     STATE/log/consistency/000002.json  the counties' consistency proofs for publication 2
     STATE/log/log.vkey                 the state's verifier key
+    STATE/log/activity/000001.jsonl    the control room's activity entries publication 1
+                                       commits (:mod:`.activity_log`), when a control room
+                                       is used: its count and Merkle root are an extension
+                                       line of checkpoint 1
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,7 @@ from ..ledger.checkpoint import Checkpoint, SignedCheckpoint, parse, sign, slug
 from ..ledger.keys import Verifier, load_signer, load_verifier, parse_vkey
 from ..ledger.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
 from ..store import locked
+from . import activity_log
 from .county_consistency import (
     CONSISTENCY,
     CountyConsistency,
@@ -115,16 +121,29 @@ class Publication:
     tree_size: int
     root: str
     checkpoint: str | None
+    #: activity entries the latest checkpoint commits, and how many this publication added
+    #: (None: the state log does not commit an activity log)
+    activity_entries: int | None = None
+    activity_added: int = 0
 
 
-def publish(root: Path, key: Path, commits: dict[str, CountyCommit]) -> Publication:
+def publish(root: Path, key: Path, commits: dict[str, CountyCommit],
+            activity: Sequence[Mapping[str, Any]] | None = None) -> Publication:
     """Append each county's newest checkpoint that the state log does not hold yet (in county
     order), then sign a new state checkpoint. ``commits``: the counties' latest commits.
 
     A county published before must prove, from its own log, that its new tree extends the
     published one (RFC 9162 consistency); the proofs are stored with the publication, and a
     county whose records changed after publication is refused (VerificationError naming it):
-    nothing is written then."""
+    nothing is written then.
+
+
+    ``activity``: the control room's whole activity log (entries as
+    :func:`.activity_log.entry_line` takes them), or None when no control room is used. Its
+    entries not yet published are written as this publication's activity file and the new
+    checkpoint signs the count and Merkle root of all published entries; new entries alone
+    make a publication. Once a checkpoint committed the log, None is refused, and so is a
+    log in which an entry already published changed (:func:`.activity_log.new_lines`)."""
     signer = load_signer(key)
     root = Path(root)
     with locked(root):
@@ -162,22 +181,36 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit]) -> Publicat
             if known is None:
                 spec = with_county(spec, replace(spec.county(county), vkey=c.vkey))
             new.append(StateLeaf(county, c.vkey, c.checkpoint))
-        if not new:
+        exts = [cp.checkpoint.extensions for cp in checkpoints]
+        old_lines: list[bytes] = []
+        add_lines: list[bytes] = []
+        if activity is None:
+            activity_log.require_activity(exts)
+        else:
+            old_lines, add_lines = activity_log.new_lines(activity_log.load_files(d), activity)
+        if not new and not add_lines:
             cp0 = checkpoints[-1] if checkpoints else None
             return Publication(False, (), tree.size, tree.root().hex(),
-                               cp0.text if cp0 else None)
+                               cp0.text if cp0 else None, activity_log.committed_count(exts))
         segments.append(new)
         tree = _tree(segments)
         seq = len(segments)
-        text = sign(Checkpoint(origin(spec), tree.size, tree.root()), signer)
+        all_lines = old_lines + add_lines
+        extensions = () if activity is None else (activity_log.extension_line(all_lines),)
+        text = sign(Checkpoint(origin(spec), tree.size, tree.root(), extensions), signer)
         (d / SEGMENTS).mkdir(parents=True, exist_ok=True)
         (d / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         if proofs:
             (d / CONSISTENCY).mkdir(parents=True, exist_ok=True)
+        if activity is not None:
+            activity_log.activity_dir(d).mkdir(parents=True, exist_ok=True)
         with transaction(root) as tx:
             tx.write_json(d / SEGMENTS / f"{seq:06d}.json",
                           [{"county": x.county, "vkey": x.vkey, "checkpoint": x.checkpoint}
                            for x in new])
+            if activity is not None:
+                tx.write_bytes(activity_log.activity_dir(d) / f"{seq:06d}.jsonl",
+                               activity_log.file_bytes(add_lines))
             tx.write_bytes(d / CHECKPOINTS / f"{seq:06d}.txt", text.encode("utf-8"))
             if proofs:
                 tx.write_json(consistency_path(d, seq), file_json(seq, proofs))
@@ -185,14 +218,15 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit]) -> Publicat
                 tx.write_bytes(key_file, (signer.verifier.vkey + "\n").encode())
         save_spec(root, spec)
         return Publication(True, tuple(x.county for x in new), tree.size, tree.root().hex(),
-                           text)
+                           text, None if activity is None else len(all_lines), len(add_lines))
 
 
 def verify_state_log(root: Path, state_key: Verifier | None = None) -> list[str]:
     """Every state checkpoint signed and matching the leaves, each consistent with the next,
-    every leaf's county checkpoint signed by that county's key, and each county's successive
+    every leaf's county checkpoint signed by that county's key, each county's successive
     published checkpoints consistent by the stored proofs
-    (:func:`.county_consistency.verify_county_histories`). Returns the failures."""
+    (:func:`.county_consistency.verify_county_histories`), and the activity log the
+    checkpoints commit (:func:`.activity_log.verify_activity`). Returns the failures."""
     failures: list[str] = []
     root = Path(root)
     spec = load_spec(root)
@@ -226,6 +260,8 @@ def verify_state_log(root: Path, state_key: Verifier | None = None) -> list[str]
             elif not parse(leaf.checkpoint).signed_by(parse_vkey(leaf.vkey)):
                 failures.append(f"county {leaf.county}: a published checkpoint is not signed "
                                 "by its key")
+    failures += activity_log.verify_activity(log_dir(root),
+                                             [cp.checkpoint.extensions for cp in checkpoints])
     return failures + verify_county_histories(log_dir(root), segments)
 
 
@@ -239,14 +275,16 @@ def prove_ballot(root: Path, county: str, ballot_id: str, with_data: bool = Fals
     publication), so the leaf hash can be tied to the ballot's data; a batch tally's leaf
     bytes are always there (they are public)."""
     from ..ledger.log import prove
-    from ..store import Store
+    from ..store_readonly import read_consistently
     from .batch_county import is_batch_county, prove_batch
     from .tasks import county_store_dir
 
     if is_batch_county(load_spec(Path(root)), county):  # a batch tally, TABULATOR/BATCH
         county_proof = prove_batch(root, county, ballot_id)
     else:
-        county_proof = prove(Store.open(county_store_dir(root, county)), ballot_id, with_data)
+        # read-only: a proof is served while a job writes the county's store
+        county_proof = read_consistently(county_store_dir(root, county),
+                                         lambda store: prove(store, ballot_id, with_data))
     segments, checkpoints = load_state_log(root)
     if not checkpoints:
         raise UsageError("the state log is empty: run tallyproof state commit")

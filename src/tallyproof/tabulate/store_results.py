@@ -165,6 +165,7 @@ def tabulate_store(store: Store | Path | str, rules: RcvRules | None = None, *,
 def write_results(store: Store | Path | str, results: StoreResults) -> Path:
     """Write ``results/tabulation.json`` atomically; refuse results of another CVR table."""
     st = _open(store)
+    st.check_writable("the tabulation results")
     current = sha256_file(st.cvrs_path) if st.has_cvrs() else None
     if current != results.cvr_table_sha256:
         raise StoreError("the store's CVR table changed since these results were computed")

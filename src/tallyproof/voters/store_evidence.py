@@ -57,6 +57,7 @@ def ballots_per_precinct(store: Store, county: str | None = None) -> pa.Table:
 
 def record(store: Store, doc: dict[str, Any]) -> None:
     """Write the voter evidence into the store (atomically), refusing unknown keys."""
+    store.check_writable("the voter evidence")
     extra = set(doc) - KEYS
     if extra:
         raise InputError(f"not a voter evidence document: unknown key(s) {sorted(extra)}")

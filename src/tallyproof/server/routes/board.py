@@ -22,6 +22,7 @@ from ...state.audit_batch_boards import BATCH, CARD
 from .. import activity, batch_boards, boards
 from ..board_db import AuditBoard, BoardEntry, BoardSignoff
 from ..boards import CurrentBoard
+from ..messages import public_message
 from ..deps import CSRF, DB, LoginRequired, settings
 from ..pages import render
 from ..security import set_session_cookie
@@ -220,7 +221,8 @@ def enter(request: Request, number: int, s: DB, cb: Board, form: Fields) -> Resp
     except (boards.EntryConflict, boards.BoardClosed) as exc:
         raise refused(exc) from exc
     except TallyproofError as exc:
-        return _ballot_page(request, s, cb, number, status=422, error=str(exc))
+        return _ballot_page(request, s, cb, number, status=422,
+                            error=public_message(settings(request), str(exc)))
     total = len(boards.cards_of(settings(request).state_dir, cb.board))
     return RedirectResponse(f"/board/card/{number + 1}" if number < total else "/board/review",
                             status_code=303)

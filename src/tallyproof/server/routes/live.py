@@ -1,6 +1,7 @@
 """Server-sent event streams of the live pages (:mod:`..live`): each sends the parts of its
-page again when the state folder's files change. The state overview's stream is for state
-admins only, like the page; the public ones for anyone."""
+page again when the state folder's files change (the state overview's also when its alerts
+do). The state overview's stream is for state admins only, like the page; the public ones
+for anyone."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from .. import fragments, live
+from .. import alerts, fragments, live
 from ..deps import KnownCounty, StateAdmin, settings
 
 router = APIRouter(prefix="/live", include_in_schema=False)
@@ -28,7 +29,21 @@ def public(request: Request) -> Response:
 
 @router.get("/state")
 def state(request: Request, who: StateAdmin) -> Response:
-    return _stream(request, fragments.state)
+    """The county table, and the alerts (read from the database at each look)."""
+    from .state import alerts_context
+
+    sessions = request.app.state.sessionmaker
+    root = settings(request).state_dir
+
+    def alerts_version() -> str:
+        with sessions() as db:
+            return alerts.version(db)
+
+    def parts() -> dict[str, str]:
+        with sessions() as db:
+            return fragments.state(root, alerts_context(db, who.csrf))
+
+    return live.stream(request, root, parts, alerts_version)
 
 
 @router.get("/present")

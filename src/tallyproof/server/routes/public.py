@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from ...errors import TallyproofError
 from .. import live, public_view, view
+from ..messages import public_message
 from ..deps import CSRF, Viewer, settings
 from ..pages import render
 
@@ -43,7 +44,9 @@ def proof(request: Request, who: Viewer, county: Annotated[str, Form()],
         p, failures = view.ballot_proof(root, county, ballot)
     except TallyproofError as exc:
         return _page(request, who, status=404,
-                     proof={"county": county, "ballot": ballot, "error": str(exc)})
+                     proof={"county": county, "ballot": ballot,
+                            "error": public_message(settings(request), str(exc),
+                                                    county=county)})
     return _page(request, who, proof={"county": county, "ballot": ballot, "failures": failures,
                                       "leaf_index": p["county_proof"]["leaf_index"],
                                       "state_root": p["state_root"]})

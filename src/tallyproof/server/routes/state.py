@@ -1,13 +1,17 @@
-"""State administrators' pages: the overview of every county, the activity log, and the users
-(whose sessions a state admin can revoke)."""
+"""State administrators' pages: the overview of every county with its alerts (county jobs
+that finished or failed, acknowledged here), the activity log, and the users (whose sessions
+a state admin can revoke)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from .. import activity, jobs, live, sessions, view
+from .. import activity, alerts, jobs, live, sessions, view
 from ..db import User
 from ..deps import CSRF, DB, StateAdmin, settings
 from ..pages import render
@@ -15,17 +19,34 @@ from ..pages import render
 router = APIRouter(include_in_schema=False)
 
 
+def alerts_context(db: Session, csrf: str) -> dict[str, Any]:
+    """What ``_alerts.html`` shows: every county's alerts not yet acknowledged."""
+    return {"alerts": alerts.pending(db), "alerts_total": alerts.count(db), "csrf": csrf}
+
+
 @router.get("/state")
 def overview(request: Request, s: DB, who: StateAdmin) -> Response:
     root = settings(request).state_dir
-    version = live.version(root)
+    version = live.page_version(root, lambda: alerts.version(s))
     return render(request, "state.html", who, live_version=version,
-                  summary=view.state_summary(root), jobs=jobs.for_county(s, None))
+                  summary=view.state_summary(root), jobs=jobs.for_county(s, None),
+                  **alerts_context(s, who.csrf))
+
+
+@router.post("/state/alerts/{job_id}/ack", dependencies=[CSRF])
+def acknowledge_alert(request: Request, job_id: int, s: DB, who: StateAdmin) -> Response:
+    """Acknowledge (dismiss) one alert; logged in the activity log."""
+    try:
+        alerts.acknowledge(s, job_id, who.username, settings(request).now())
+    except alerts.AlertError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    return RedirectResponse("/state#alerts", status_code=303)
 
 
 @router.get("/activity")
 def activity_page(request: Request, s: DB, who: StateAdmin) -> Response:
-    return render(request, "activity.html", who, entries=activity.recent(s))
+    return render(request, "activity.html", who, entries=activity.recent(s),
+                  committed=view.activity_committed(settings(request).state_dir))
 
 
 @router.get("/users")

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
-from .. import jobs, uploads
+from .. import alerts, jobs, uploads
 from ..activity import CountyBusy, record
 from ..db import Job, Role, UploadStatus
 from ..formstream import StreamingForm
@@ -287,6 +287,17 @@ def create_job(request: Request, county: str, body: NewJob, s: DB, who: SignedIn
     """Queue an ingest of a verified upload, or a commit of the county's log."""
     job = _start(request, s, who, county, body.kind, body.upload, background)
     return jobs.to_json(job, {who.user_id: who.username})
+
+
+@router.get("/api/alerts")
+def list_alerts(s: DB, who: SignedIn) -> dict[str, Any]:
+    """The alerts not yet acknowledged (county jobs that finished or failed): every county's
+    for a state administrator, a county administrator's own county's only."""
+    county = None if who.role == Role.STATE_ADMIN else who.county
+    if county is None and who.role != Role.STATE_ADMIN:
+        raise HTTPException(403, "no county")
+    return {"total": alerts.count(s, county),
+            "alerts": [alerts.to_json(j) for j in alerts.pending(s, county)]}
 
 
 @router.get("/api/jobs")
