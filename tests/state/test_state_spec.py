@@ -398,3 +398,31 @@ def test_an_unreadable_consistency_file_names_the_county(
     (state / "log" / "consistency" / "000009.json").write_bytes(b"{}")
     assert any("000009.json: names no publication" in f
                for f in verify_state_log(state, load_verifier(pub)))
+
+
+def test_county_proofs_across_an_activity_only_publication(state: Path, tmp_path: Path) -> None:
+    """With a control room, a publication may add activity entries only (an empty segment,
+    an extension line on the state checkpoint); a county re-published after it proves its
+    log from the checkpoint of publication 1, and the spec verifier reads the extended
+    state checkpoint."""
+    def entry(i: int) -> dict[str, object]:
+        return {"id": i, "at": f"2026-11-03T20:{i:02d}:00.000000Z", "user": "sa",
+                "action": "login", "county": None, "detail": ""}
+
+    key, pub = new_keypair(tmp_path / "state-key")
+    commits = {o.county: o.value for o in commit_all(state, InProcess())}
+    publish(state, key, commits, [entry(1)])
+    assert publish(state, key, commits, [entry(1), entry(2)]).counties_added == ()
+    grow(state, "north", 3, 8)
+    third = publish(state, key, {o.county: o.value for o in commit_all(state, InProcess())},
+                    [entry(1), entry(2)])
+    assert third.counties_added == ("north",)
+    log = state / "log"
+    assert orjson.loads((log / "segments" / "000002.json").read_bytes()) == []
+    (e,) = orjson.loads((log / "consistency" / "000003.json").read_bytes())["counties"]
+    assert (e["county"], e["old_publication"]) == ("north", 1)
+    assert verify_state_log(state, load_verifier(pub)) == []
+    assert check_county_histories(log) == []
+    p = prove_ballot(state, "north", "north-late8-00001")
+    assert len(p["state_checkpoint"].split("\n\n")[0].split("\n")) == 4  # an extension line
+    assert check_ballot_proof(p, pub.read_text()) == []
