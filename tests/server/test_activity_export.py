@@ -1,5 +1,5 @@
 """The control room's activity log as the state log commits it at a publication
-(docs/commitment.md §9.1): every official's action, never a secret; published by
+(docs/commitment.md §9.7): every official's action, never a secret; published by
 ``tallyproof state commit`` from the control room's database, carried by the state bundle and
 re-checked by ``tallyproof verify``. SQLite and PostgreSQL."""
 
