@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tallyproof.cvr_table import CvrBuilder
@@ -61,3 +64,17 @@ def make_store(root: Path, n: int = 30, seed: int = 0) -> Store:
 @pytest.fixture(scope="session")
 def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return new_keypair(tmp_path_factory.mktemp("keys") / "clerk")
+
+
+@contextmanager
+def no_child_left_behind() -> Iterator[None]:
+    """Every process the block forks must be gone (reaped) when it ends.
+
+    Only the block's own children count: a process an earlier test on the same worker left
+    running (a Dask cluster's worker, a resource tracker) is not this block's, and
+    ``os.waitpid(-1)`` would wrongly blame the block for it."""
+    me = psutil.Process()
+    before = {p.pid for p in me.children()}
+    yield
+    left = sorted(p.pid for p in me.children() if p.pid not in before)
+    assert not left, f"child process(es) left behind: {left}"
