@@ -25,15 +25,56 @@ def cluster():  # noqa: ANN201
     ex.close()
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
 def test_dask_and_in_process_give_identical_bytes(state: Path, tmp_path: Path,
                                                   cluster: DaskExecutor) -> None:
-    copy = tmp_path / "copy"
-    shutil.copytree(state, copy)
-    tabulate_state(state, InProcess())
-    tabulate_state(copy, cluster)
-    a = (state / "results" / "statewide.json").read_bytes()
-    b = (copy / "results" / "statewide.json").read_bytes()
-    assert a == b
+    """Every statewide stage on 2 Dask workers and in-process, from the same committed
+    counties: the state log (checkpoints, leaves, signatures: Ed25519 is deterministic),
+    statewide results, reconciliation, and the state bundle (each county's bundle, the
+    statewide report in HTML and PDF, SHA256SUMS, the zip) are the same bytes.
+
+    The counties are committed once, before the copy: a county commit draws each leaf's
+    salt from the OS's random source (secret until publication, docs/commitment.md), so two
+    commits of one county differ by design whatever runs them. ``commit_all`` still runs on
+    both executors after the copy (nothing new to commit: the same checkpoint comes back)."""
+    from tallyproof.ledger import new_keypair
+    from tallyproof.state.accounting import reconcile_state
+    from tallyproof.state.evidence import build_state_bundle
+    from tallyproof.state.statelog import publish
+    from tallyproof.state.workflow import commit_all
+
+    outs = commit_all(state, InProcess())
+    assert all(o.ok and o.value is not None and o.value.committed for o in outs)
+    key, _ = new_keypair(tmp_path / "state-key")
+    copies = {}
+    for name, ex in (("inproc", InProcess()), ("dask", cluster)):
+        root = tmp_path / name / "state"
+        shutil.copytree(state, root)
+        again = commit_all(root, ex)
+        assert [o.value.committed for o in again if o.value] == [False, False]
+        pub = publish(root, key, {o.county: o.value for o in again if o.value})
+        assert list(pub.counties_added) == ["north", "south"]
+        tabulate_state(root, ex)
+        reconcile_state(root, ex)
+        build_state_bundle(root, tmp_path / name / "bundle", ex)
+        copies[name] = root
+    a, b = copies["inproc"], copies["dask"]
+    for sub in ("log", "results"):
+        fa, fb = _files(a / sub), _files(b / sub)
+        assert fa and fa.keys() == fb.keys(), sub
+        assert [k for k in fa if fa[k] != fb[k]] == [], sub
+    assert set(_files(a / "results")) == {"statewide.json", "reconciliation.json"}
+    # the signed state checkpoint and the leaves (the counties' checkpoints) it commits to
+    assert {"checkpoints/000001.txt", "segments/000001.json"} <= set(_files(a / "log"))
+    ba, bb = _files(tmp_path / "inproc" / "bundle"), _files(tmp_path / "dask" / "bundle")
+    assert {"report/report.html", "report/report.pdf", "SHA256SUMS"} <= set(ba)
+    assert ba.keys() == bb.keys() and [k for k in ba if ba[k] != bb[k]] == []
+    za = (tmp_path / "inproc" / "bundle.zip").read_bytes()
+    assert za == (tmp_path / "dask" / "bundle.zip").read_bytes()
 
 
 def die_once(county: str, marker: str) -> str:
