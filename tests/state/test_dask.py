@@ -92,6 +92,89 @@ def test_a_killed_worker_is_retried(tmp_path: Path, cluster: DaskExecutor) -> No
     assert all((tmp_path / c).read_text() == "died" for c in ("a", "b"))
 
 
+def write_then_die(county: str, root: str, marker: str, stage: str) -> object:
+    """The county's real ingest or commit task; the first time (no marker yet), the worker
+    process dies inside the task's first atomic write: the temp file cut to half its bytes
+    (a write interrupted), before its fsync and rename. The patch lives in the dying
+    process only; the retry (another worker, or the restarted one) runs the plain task."""
+    from tallyproof import fsutil
+    from tallyproof.state.tasks import commit_task, ingest_task
+
+    flag = Path(marker) / f"{stage}-{county}"
+    if not flag.exists():
+        def dying(path: Path) -> None:
+            data = Path(path).read_bytes()
+            Path(path).write_bytes(data[: len(data) // 2])
+            flag.write_text(str(path))
+            os._exit(1)
+
+        fsutil.fsync_file = dying  # type: ignore[assignment]
+    return ingest_task(county, root) if stage == "ingest" else commit_task(county, root)
+
+
+def _county_files(root: Path) -> dict[str, bytes]:
+    """Everything under ``counties/`` but the exports: the stores and anything a task left."""
+    return {k: v for k, v in _files(root / "counties").items() if "/exports/" not in k}
+
+
+def test_a_worker_killed_inside_a_county_write_leaves_nothing_half_written(
+        tmp_path: Path, cluster: DaskExecutor) -> None:
+    """Ingest, then commit, with each county's worker killed in the middle of writing a file
+    of its store: Dask runs the task again, and every county's folder is what a run without
+    the kill makes: the same files (no temp file, staging folder or journal left), the same
+    bytes after ingest, and after commit the same files with a log that verifies (the log's
+    bytes differ from another run's by design: each leaf's salt is fresh random bytes)."""
+    from tallyproof.demo.county import build_county
+    from tallyproof.demo.dominion_writer import write_dominion
+    from tallyproof.ledger import new_keypair
+    from tallyproof.ledger.verify_store import verify_store
+    from tallyproof.state.tasks import (
+        commit_task,
+        county_exports_dir,
+        county_key_path,
+        county_store_dir,
+        ingest_task,
+    )
+    from tallyproof.state.workflow import add_county, init_state
+    from tallyproof.store import Store
+
+    root = tmp_path / "st"
+    init_state(root, "Killed", "2026-11-03")
+    counties = ["a", "b"]
+    for i, c in enumerate(counties):
+        add_county(root, c, c.upper())
+        new_keypair(county_key_path(root, c))
+        drawn = build_county(400 + 50 * i, 20 + i)
+        write_dominion(drawn, drawn.paper, county_exports_dir(root, c) / "dominion")
+    # the run without a kill (in-process), kept aside
+    assert all(o.ok for o in InProcess().map(ingest_task, counties, str(root)))
+    clean_ingest = _county_files(root)
+    assert all(o.ok for o in InProcess().map(commit_task, counties, str(root)))
+    clean_commit = _county_files(root)
+    for c in counties:
+        shutil.rmtree(county_store_dir(root, c))
+    assert _county_files(root) == {}
+    marker = tmp_path / "marker"
+    marker.mkdir()
+
+    outs = cluster.map(write_then_die, counties, str(root), str(marker), "ingest")
+    assert all(o.ok for o in outs), [o.error for o in outs]
+    for c in counties:  # each died mid-write once, inside its county's folder
+        assert str(root / "counties" / c) in (marker / f"ingest-{c}").read_text()
+    assert _county_files(root) == clean_ingest
+
+    outs = cluster.map(write_then_die, counties, str(root), str(marker), "commit")
+    assert all(o.ok and o.value.committed for o in outs), [o.error for o in outs]
+    for c in counties:
+        assert str(county_store_dir(root, c)) in (marker / f"commit-{c}").read_text()
+        assert verify_store(Store.open(county_store_dir(root, c))).ok
+    after = _county_files(root)
+    assert after.keys() == clean_commit.keys()
+    assert any("/log/checkpoints/" in k for k in after)
+    assert {k: v for k, v in after.items() if "/log/" not in k} == {
+        k: v for k, v in clean_commit.items() if "/log/" not in k}
+
+
 def test_a_state_bundle_verifies_on_the_cluster(tmp_path: Path, cluster: DaskExecutor) -> None:
     from tallyproof.demo.state import run_state_demo
     from tallyproof.verify import verify_bundle
