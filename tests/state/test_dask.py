@@ -241,4 +241,15 @@ def test_progress_reports_every_county_once_per_stage_on_dask(state: Path,
     rec = Recorder()
     tabulate_state(state, Observed(cluster, rec))
     check_once_per_county(rec, ["north", "south"], ["tabulate"])
-    assert cluster.dashboard is None or cluster.dashboard.startswith("http")
+
+
+def test_the_local_cluster_serves_its_dashboard(cluster: DaskExecutor) -> None:
+    """The link the state commands print answers while the cluster runs (bokeh installed;
+    a port of the system's choosing, so parallel clusters do not collide on 8787)."""
+    import urllib.request
+
+    assert cluster.dashboard is not None and cluster.dashboard.startswith("http://")
+    assert not cluster.dashboard.startswith(("http://127.0.0.1:8787", "http://localhost:8787"))
+    with urllib.request.urlopen(cluster.dashboard, timeout=30) as resp:  # noqa: S310
+        assert resp.status == 200
+        assert b"bokeh" in resp.read().lower()
