@@ -149,7 +149,8 @@ def test_a_worker_killed_inside_a_county_write_leaves_nothing_half_written(
     # the run without a kill (in-process), kept aside
     assert all(o.ok for o in InProcess().map(ingest_task, counties, str(root)))
     clean_ingest = _county_files(root)
-    assert all(o.ok for o in InProcess().map(commit_task, counties, str(root)))
+    clean = InProcess().map(commit_task, counties, str(root))
+    assert all(o.ok for o in clean)
     clean_commit = _county_files(root)
     for c in counties:
         shutil.rmtree(county_store_dir(root, c))
@@ -164,7 +165,10 @@ def test_a_worker_killed_inside_a_county_write_leaves_nothing_half_written(
     assert _county_files(root) == clean_ingest
 
     outs = cluster.map(write_then_die, counties, str(root), str(marker), "commit")
-    assert all(o.ok and o.value.committed for o in outs), [o.error for o in outs]
+    # not ``committed``: Dask runs a task at least once, and a run after a finished commit
+    # whose result was lost (a worker dropped under load) rightly finds nothing new
+    assert all(o.ok for o in outs), [o.error for o in outs]
+    assert [o.value.tree_size for o in outs] == [o.value.tree_size for o in clean]
     for c in counties:
         assert str(county_store_dir(root, c)) in (marker / f"commit-{c}").read_text()
         assert verify_store(Store.open(county_store_dir(root, c))).ok
