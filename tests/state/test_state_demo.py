@@ -24,8 +24,14 @@ def test_state_demo_catches_each_fault_in_its_county(tmp_path: Path) -> None:
     failed = {c["name"].split(":")[0] for c in doc["checks"] if c["status"] == "fail"}
     # no other county is blamed; the statewide checks fail and name the counties
     assert failed == {"county-02", "county-03", "state.reconciliation", "state.official_results",
-                      "verify"}
+                      "statewide_tabulation", "verify"}
     by_name = {c["name"]: c for c in doc["checks"]}
+    # county-03's certified results were shifted: the statewide count no longer reproduces
+    # the certified statewide totals, and the check says so (it is computed, not asserted)
+    tab = by_name["statewide_tabulation"]
+    assert tab["summary"].startswith(f"{len(tab['details']['differences'])} statewide count(s)")
+    assert tab["details"]["differences"] == by_name["state.official_results"]["details"][
+        "differences"] != []
     assert by_name["state.reconciliation"]["details"]["failing_counties"] == [
         "county-02", "county-03"]
     assert by_name["state_log"]["status"] == by_name["state_proof"]["status"] == "pass"
@@ -67,8 +73,71 @@ def test_sizes_and_fault_names() -> None:
     assert sum(sizes) == 10_000 and sizes == sorted(sizes, reverse=True)
     with pytest.raises(UsageError, match="names its county"):
         parse_faults(["delete-batch"], ["county-01"])
-    with pytest.raises(UsageError, match="no county"):
+    with pytest.raises(UsageError, match="no county 'county-09' in this demo \\(its counties: "
+                                          "county-01\\)"):
         parse_faults(["delete-batch@county-09"], ["county-01"])
+    ids = [f"county-{i:02d}" for i in range(1, 13)]
+    # the issue's spelling: a county's number without the leading zero
+    assert parse_faults(["switch-votes@county-7", "delete-batch@county-07"], ids) == {
+        "county-07": ("switch-votes", "delete-batch")}
+    assert parse_faults(["delete-batch@county-12"], ids) == {"county-12": ("delete-batch",)}
+    for bad in ("county-0", "county-13", "county-x", "7", "County-7"):
+        with pytest.raises(UsageError, match="county-01, county-02, .*, county-12"):
+            parse_faults([f"delete-batch@{bad}"], ids)
+
+
+def _demo_json(tmp_path: Path, capsys, *faults: str) -> tuple[int, dict]:  # noqa: ANN001
+    import orjson
+
+    from tallyproof.cli import main
+
+    args = ["demo", "--state", "--counties", "3", "--cards", "3000", "--in-process", "--json",
+            "--out", str(tmp_path / "demo")]
+    for f in faults:
+        args += ["--fault", f]
+    code = main(args)
+    return code, orjson.loads(capsys.readouterr().out)
+
+
+def test_demo_state_json_from_the_command_line(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """`tallyproof demo --state --json`: the county demo's kind of summary; a clean state
+    passes every check and exits 0, its report and bundle on disk."""
+    code, doc = _demo_json(tmp_path, capsys)
+    assert code == 0 and doc["ok"] is True and doc["faults"] == {} and doc["seed"] == 2026
+    assert doc["cards"] == 3000 and sorted(doc["counties"]) == ["county-01", "county-02",
+                                                                "county-03"]
+    assert all(set(c) == {"name", "status", "summary", "details"} for c in doc["checks"])
+    assert [c["name"] for c in doc["checks"] if c["status"] != "pass"] == []
+    names = {c["name"] for c in doc["checks"]}
+    assert {"county-01:ledger", "county-03:audit", "state.official_results", "state_log",
+            "state_proof", "statewide_tabulation", "verify"} <= names
+    tab = next(c for c in doc["checks"] if c["name"] == "statewide_tabulation")
+    assert tab["summary"].endswith("the certified statewide totals agree")
+    for path in (doc["report"]["html"], doc["report"]["pdf"], doc["bundle"]["folder"],
+                 doc["bundle"]["zip"], doc["state"]):
+        assert Path(path).exists(), path
+
+
+def test_demo_state_fault_in_a_county_named_by_its_number(tmp_path: Path,
+                                                          capsys) -> None:  # noqa: ANN001
+    """``--fault switch-votes@county-2`` (the issue's spelling) lands in county-02, whose
+    audit check alone fails; as in the county demo, a caught fault exits 0, and an unknown
+    county is a usage error (2) naming the valid ones."""
+    code, doc = _demo_json(tmp_path, capsys, "switch-votes@county-2")
+    assert doc["counties"]["county-02"]["faults"] == ["switch-votes"]
+    assert doc["faults"] == {"switch-votes@county-02": {
+        "expected_check": "county-02:audit", "caught_by": ["county-02:audit"]}}
+    audits = {c["name"]: c["status"] for c in doc["checks"] if c["name"].endswith(":audit")}
+    assert audits == {"county-01:audit": "pass", "county-02:audit": "fail",
+                      "county-03:audit": "pass"}
+    assert code == 0 and doc["ok"] is True
+    from tallyproof.cli import main
+
+    assert main(["demo", "--state", "--counties", "3", "--cards", "3000", "--in-process",
+                 "--json", "--out", str(tmp_path / "d2"), "--fault",
+                 "switch-votes@county-9"]) == 2
+    err = capsys.readouterr().err
+    assert "county-9" in err and "county-01, county-02, county-03" in err
 
 
 def test_state_bundle_verifies_and_names_what_was_altered(tmp_path: Path) -> None:

@@ -112,30 +112,50 @@ def register(app: typer.Typer) -> None:
     @state.command("ingest")
     def ingest_cmd(
         folder: Annotated[Path, typer.Argument()],
-        county: Annotated[str, typer.Argument()],
-        sources: Annotated[list[Path], typer.Argument()],
+        counties: Annotated[list[str] | None, typer.Argument(
+            help="the counties to ingest (default: every county)")] = None,
+        source: Annotated[list[Path] | None, typer.Option(
+            "--source",
+            help="one named county's export (repeat); default: everything in "
+                 "DIR/counties/ID/exports/")] = None,
         fmt: Annotated[str, typer.Option("--format")] = "auto",
-        manifest: Annotated[Path | None, typer.Option("--manifest")] = None,
+        manifest: Annotated[Path | None, typer.Option(
+            "--manifest", help="one named county's ballot manifest (default: "
+                               "exports/ballot_manifest.csv when there is one)")] = None,
+        scheduler: SchedulerOpt = None,
+        in_process: InProcessOpt = False,
+        json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """Ingest one county's exports into its store (one transaction, as `ingest`); a
-        county with batch tallies only: its batch tallies CSV and --manifest."""
-        from ..errors import TallyproofError
-        from ..state.spec import load_spec
-        from ..state.tasks import ingest_task
+        """Ingest counties' exports into their stores on the executor, each county in one
+        transaction (as `ingest`): a county that fails is named with its error and left as
+        it was; the others are ingested. A county with batch tallies only: its batch
+        tallies CSV and its ballot manifest."""
+        from ..state.workflow import CountyFailures, ingest_counties
 
-        load_spec(folder).county(county)
-        try:
-            res = ingest_task(county, str(folder), [str(s) for s in sources], fmt,
-                              str(manifest) if manifest else None)
-        except TallyproofError:
-            err.print(f"county {county}: nothing was ingested; the other counties are "
-                      "unchanged")
-            raise
-        if res.format == "batch_tallies":
-            err.print(f"county {county}: batch tallies of {res.cards_total:,} ballots")
+        with _executor(scheduler, in_process, json) as ex:
+            outs = ingest_counties(folder, ex, counties or [],
+                                   [str(s) for s in source] if source else None, fmt,
+                                   str(manifest) if manifest else None)
+        failed = [o for o in outs if not o.ok]
+        if json:
+            emit_json({"counties": {o.county: None if o.value is None else {
+                "format": o.value.format, "cards_added": o.value.cards_added,
+                "cards_total": o.value.cards_total} for o in outs},
+                "failed": {o.county: o.error for o in failed}})
         else:
-            err.print(f"county {county}: {res.cards_added:,} cards added "
-                      f"({res.cards_total:,} in all)")
+            for o in outs:
+                if o.value is None:
+                    out.print(f"county {o.county}: nothing was ingested ({o.error})",
+                              highlight=False)
+                elif o.value.format == "batch_tallies":
+                    out.print(f"county {o.county}: batch tallies of "
+                              f"{o.value.cards_total:,} ballots", highlight=False)
+                else:
+                    out.print(f"county {o.county}: {o.value.cards_added:,} cards added "
+                              f"({o.value.cards_total:,} in all, {o.value.format})",
+                              highlight=False)
+        if failed:
+            raise CountyFailures("ingest", failed)
 
     @state.command("commit")
     def commit_cmd(

@@ -79,21 +79,42 @@ def batch_county_index(n: int) -> int | None:
     return next((i for i in (5, 3, 2) if i <= n and i % CSV_EVERY), None)
 
 
+def county_named(name: str, counties: Sequence[str]) -> str | None:
+    """The demo's county id for ``name``: the id itself, or the same county number written
+    without the leading zeros (``county-7`` → ``county-07``); None for no such county."""
+    if name in counties:
+        return name
+    m = re.fullmatch(r"county-0*(\d+)", name)
+    if m is None:
+        return None
+    k = int(m.group(1))
+    return counties[k - 1] if 1 <= k <= len(counties) else None
+
+
+def _valid_counties(counties: Sequence[str]) -> str:
+    if len(counties) <= 12:
+        return ", ".join(counties)
+    return f"{counties[0]} … {counties[-1]} ({len(counties)} counties)"
+
+
 def parse_faults(faults: Sequence[str], counties: Sequence[str], batch: bool = True
                  ) -> dict[str, tuple[str, ...]]:
-    """``NAME@COUNTY`` → {county: faults}; a fault without ``@`` is refused (say which county)."""
+    """``NAME@COUNTY`` → {county: faults}, the county as its id (``county-07``) or its number
+    (``county-7``); a fault without ``@`` is refused (say which county), and so is a county
+    the demo does not have (the valid ones listed)."""
     from .state_batch import NOT_FOR_BATCH_COUNTY
 
     batch_index = batch_county_index(len(counties)) if batch else None
     out: dict[str, list[str]] = {}
     for f in faults:
-        name, sep, county = f.partition("@")
+        name, sep, asked = f.partition("@")
         if not sep:
             raise UsageError(f"--fault {f!r}: a state demo's fault names its county, e.g. "
                              f"{f}@{counties[min(6, len(counties) - 1)]}")
-        if county not in counties:
-            raise UsageError(f"--fault {f!r}: no county {county!r} (counties are "
-                             f"{counties[0]} … {counties[-1]})")
+        county = county_named(asked, counties)
+        if county is None:
+            raise UsageError(f"--fault {f!r}: no county {asked!r} in this demo (its counties: "
+                             f"{_valid_counties(counties)})")
         if name not in COUNTY_FAULTS:
             raise UsageError(f"--fault {f!r}: a state demo injects {', '.join(COUNTY_FAULTS)}")
         if batch_index is not None and county == counties[batch_index - 1] and name in NOT_FOR_BATCH_COUNTY:
@@ -300,6 +321,7 @@ class StateDemoResult:
     notes: list[str] = field(default_factory=list)
     dashboard: str | None = None
     bundle: Path | None = None
+    seed: int | None = None
 
     def fault_outcomes(self) -> dict[str, dict[str, Any]]:
         """Per ``fault@county``: the check that should catch it and the checks that failed in
@@ -322,14 +344,21 @@ class StateDemoResult:
         return all(c["status"] == "pass" for c in self.checks)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "out": str(self.out),
+        """The county demo's summary (``ok``, ``cards``, ``seed``, ``faults``, ``report``
+        and ``bundle`` paths, ``checks`` with name, status, summary and details, ``notes``)
+        with the state's own keys: its counties, state folder and Dask dashboard."""
+        b = self.bundle
+        return {"ok": self.ok, "out": str(self.out), "seed": self.seed,
                 "counties": {c: {"cards": d.cards, "format": d.format, "faults": list(d.faults)}
                              for c, d in sorted(self.counties.items())},
                 "cards": sum(d.cards for d in self.counties.values()),
-                "faults": self.fault_outcomes(), "checks": self.checks, "notes": self.notes,
+                "faults": self.fault_outcomes(),
+                "checks": [{"details": {}, **c} for c in self.checks], "notes": self.notes,
                 "state": str(self.out / "state"), "dashboard": self.dashboard,
-                "report": str(self.bundle / "report" / "report.html") if self.bundle else None,
-                "bundle": str(self.bundle) if self.bundle else None}
+                "report": {"html": str(b / "report" / "report.html") if b else None,
+                           "pdf": str(b / "report" / "report.pdf") if b else None},
+                "bundle": {"folder": str(b) if b else None,
+                           "zip": str(b.with_name(b.name + ".zip")) if b else None}}
 
 
 def _statewide_contests(index_county: Any) -> list[Any]:
@@ -404,7 +433,7 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
                    "batch_tallies" if c == batch_id else "cvrs")
     for sc in _statewide_contests(build_county(MIN_COUNTY_CARDS, seed)):
         add_contest(root, sc)
-    result = StateDemoResult(out=out, faults=by_county)
+    result = StateDemoResult(out=out, faults=by_county, seed=seed)
     result.dashboard = ex.dashboard
     builds = {c: (size, seed * 1000 + i, i, by_county.get(c, ()))
               for i, (c, size) in enumerate(zip(ids, sizes, strict=True), start=1)}
@@ -444,7 +473,8 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
     result.checks.append(account.check.to_json())
     result.checks += audit_checks
     certified = certified_statewide(root, out / "certified_statewide.csv")
-    result.checks.append(check_statewide_results(root, certified).to_json())
+    official = check_statewide_results(root, certified)
+    result.checks.append(official.to_json())
     failures = verify_state_log(root, load_verifier(state_key.with_name("state.pub")))
     result.checks.append({"name": "state_log", "status": "fail" if failures else "pass",
                           "summary": "; ".join(failures) or
@@ -456,12 +486,28 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
     result.checks.append({"name": "state_proof", "status": "fail" if bad else "pass",
                           "summary": "; ".join(bad) or f"a ballot of {probe} proves into the "
                           "state checkpoint"})
-    names = {sc.id: {c.id: c.name for c in sc.candidates} for sc in load_spec(root).contests}
-    result.checks.append({"name": "statewide_tabulation", "status": "pass", "summary": "; ".join(
-        f"{r.name}: {', '.join(names[r.contest][w] for w in r.winners)} won "
-        f"({r.cards:,} cards, {len(r.by_county)} counties)" for r in tabulated)})
+    result.checks.append(statewide_tabulation(tabulated, official, load_spec(root)))
     _state_bundle(result, root, out, ex)
     return result
+
+
+def statewide_tabulation(tabulated: Sequence[Any], official: Any, spec: Any) -> dict[str, Any]:
+    """The statewide count as a check: it fails when a statewide contest has no decided
+    outcome (a tie for the last seat, or no county counting it) or when the statewide totals
+    differ from the certified statewide totals (``official``, the
+    ``state.official_results`` comparison); the summary gives each contest's winners."""
+    names = {sc.id: {c.id: c.name for c in sc.candidates} for sc in spec.contests}
+    undecided = [r.name for r in tabulated if r.tied or not r.winners]
+    differ = official.details.get("differences", [])
+    won = "; ".join(f"{r.name}: {', '.join(names[r.contest][w] for w in r.winners) or 'none'} "
+                    f"won ({r.cards:,} cards, {len(r.by_county)} counties)" for r in tabulated)
+    problems = ([f"no decided outcome in {', '.join(undecided)}"] if undecided else []) + (
+        [f"{len(differ)} statewide count(s) differ from the certified statewide totals"]
+        if official.status == "fail" else [])
+    return {"name": "statewide_tabulation", "status": "fail" if problems else "pass",
+            "summary": "; ".join(problems + [won]) if problems else
+            f"{won}; the certified statewide totals agree",
+            "details": {"undecided": undecided, "differences": differ}}
 
 
 def _state_bundle(result: StateDemoResult, root: Path, out: Path, ex: Executor) -> None:

@@ -86,7 +86,11 @@ class InProcess:
 
 class DaskExecutor:
     """Tasks on a ``dask.distributed`` cluster: a :class:`LocalCluster` sized to the machine
-    (one single-threaded worker process per core) or an existing scheduler's address."""
+    (one single-threaded worker process per core) or an existing scheduler's address.
+
+    A LocalCluster serves its dashboard (bokeh) on a free port chosen by the system, not
+    Dask's 8787: several clusters on one machine (parallel tests, two state commands at
+    once) must not fight for one port, and the link printed is the one that answers."""
 
     def __init__(self, address: str | None = None, workers: int | None = None) -> None:
         from distributed import Client, LocalCluster
@@ -94,8 +98,7 @@ class DaskExecutor:
         if address is None:
             n = workers or max(1, os.cpu_count() or 1)
             self._cluster: Any = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True,
-                dashboard_address=":0" if _has_dashboard_deps() else None)
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
             self._client = Client(self._cluster)
         else:
             self._cluster = None
@@ -133,13 +136,6 @@ class DaskExecutor:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
-
-
-def _has_dashboard_deps() -> bool:
-    """The dashboard needs bokeh, which is not a dependency: start one only when installed."""
-    from importlib.util import find_spec
-
-    return find_spec("bokeh") is not None
 
 
 def dashboard_link(client: Any) -> str | None:

@@ -3,6 +3,8 @@ returns a small frozen result (see :mod:`.executor`). The state folder's layout:
 
     STATE/state.json                 counties and statewide contests (:mod:`.spec`)
     STATE/counties/<id>/store/       the county's election store (unchanged format)
+    STATE/counties/<id>/exports/     what its voting system exported, for `state ingest`
+                                     (``ballot_manifest.csv`` there is its ballot manifest)
     STATE/keys/<id>[.pub]            a county's log key, when the state keeps it (the demo)
     STATE/log/                       the state log of county checkpoints (:mod:`.statelog`)
 """
@@ -26,6 +28,30 @@ def county_key_path(root: Path | str, county: str) -> Path:
     return Path(root) / "keys" / county
 
 
+EXPORTS = "exports"
+MANIFEST_FILE = "ballot_manifest.csv"
+
+
+def county_exports_dir(root: Path | str, county: str) -> Path:
+    return Path(root) / "counties" / county / EXPORTS
+
+
+def county_exports(root: Path | str, county: str) -> tuple[list[str], str | None]:
+    """The county's sources (every entry of its exports folder but the manifest and hidden
+    files, sorted) and its ballot manifest, if there is one. An absent or empty folder is a
+    usage error naming the county: nothing to ingest is not "nothing new"."""
+    folder = county_exports_dir(root, county)
+    if not folder.is_dir():
+        raise UsageError(f"county {county}: no exports folder {folder} (put its voting "
+                         "system's export there, or name its files with --source)")
+    manifest = folder / MANIFEST_FILE
+    sources = [str(p) for p in sorted(folder.iterdir())
+               if not p.name.startswith(".") and p.name != MANIFEST_FILE]
+    if not sources:
+        raise UsageError(f"county {county}: its exports folder {folder} holds no export")
+    return sources, str(manifest) if manifest.is_file() else None
+
+
 @dataclass(frozen=True)
 class CountyIngest:
     format: str
@@ -33,14 +59,21 @@ class CountyIngest:
     cards_total: int
 
 
-def ingest_task(county: str, root: str, sources: Sequence[str], fmt: str = "auto",
+def ingest_task(county: str, root: str, sources: Sequence[str] | None = None, fmt: str = "auto",
                 manifest: str | None = None, options: dict[str, Any] | None = None
                 ) -> CountyIngest:
-    """Ingest a county's exports into its store; a county with batch tallies only takes one
-    batch tallies CSV and its manifest (:mod:`.batch_county`)."""
+    """Ingest a county's exports into its store (one transaction: all or nothing); a county
+    with batch tallies only takes one batch tallies CSV and its manifest
+    (:mod:`.batch_county`). ``sources`` None: the county's exports folder
+    (:func:`county_exports`), with its manifest unless ``manifest`` names one; an empty
+    list: only ``manifest`` (the control room's manifest upload)."""
     from ..ingest import ingest
     from .batch_county import ingest_batch_county, is_batch_county
     from .spec import load_spec
+
+    if sources is None:
+        sources, found = county_exports(root, county)
+        manifest = manifest or found
 
     if is_batch_county(load_spec(Path(root)), county):
         if len(sources) != 1:

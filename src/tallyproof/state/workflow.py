@@ -31,7 +31,15 @@ from .spec import (
     with_county,
 )
 from .ranked import RANKED, ranked_results, rankings_task
-from .tasks import CountyCommit, CountyTally, commit_task, county_store_dir, tabulate_task
+from .tasks import (
+    CountyCommit,
+    CountyIngest,
+    CountyTally,
+    commit_task,
+    county_store_dir,
+    ingest_task,
+    tabulate_task,
+)
 
 RESULTS_FILE = "statewide.json"
 
@@ -84,6 +92,32 @@ def _ok_or_raise(stage: str, outcomes: list[Outcome[Any]]) -> None:
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise CountyFailures(stage, failed)
+
+
+def ingest_counties(root: Path, ex: Executor, counties: Sequence[str] = (),
+                    sources: Sequence[str] | None = None, fmt: str = "auto",
+                    manifest: str | None = None) -> list[Outcome[CountyIngest]]:
+    """Ingest the named counties (none named: every county) on the executor, each from its
+    exports folder (``STATE/counties/<id>/exports/``) or, for one named county, from
+    ``sources``; outcomes in the order asked, a county's failure kept beside the others'
+    results (each county's ingest is one transaction: a failed one leaves its store as it
+    was)."""
+    spec = load_spec(root)
+    known = [c.id for c in spec.counties]
+    if not known:
+        raise UsageError("the state has no counties yet")
+    unknown = [c for c in counties if c not in known]
+    if unknown:
+        raise UsageError(f"no county {', '.join(map(repr, unknown))} in this state (its "
+                         f"counties: {', '.join(known)})")
+    if len(set(counties)) != len(counties):
+        raise UsageError("a county is named twice")
+    if (sources is not None or manifest is not None) and len(counties) != 1:
+        raise UsageError("--source and --manifest are one county's files: name that one "
+                         "county")
+    chosen = list(counties) or known
+    return ex.map_each(ingest_task, [(c, (str(root), sources, fmt, manifest))
+                                     for c in chosen])
 
 
 def commit_all(root: Path, ex: Executor, keys: dict[str, str] | None = None,
