@@ -28,8 +28,11 @@ Four bases, named in every estimate's ``basis``:
     reported mean sampling with replacement (which is BRAVO on the diluted margin) are
     computed exactly by dynamic programming on the lattice of (winner, loser) counts
     (:mod:`tallyproof.audit.polling_stopping`; simulated with a 95% interval past 30,000
-    pair draws); the others, and every method sampling without replacement, are simulated
-    (``reps`` audits, fixed seed) and reported with a 95% interval for the quantile.
+    pair draws). ALPHA sampling without replacement takes that with-replacement quantile
+    while it is at most ``WOR_BOUND_FRACTION`` of the ballots (an upper bound:
+    :func:`_polling_quantile`); the others, and larger samples without replacement, are
+    simulated (``reps`` audits, fixed seed) and reported with a 95% interval for the
+    quantile. Polling plans are cached within the process.
 * ``"simulation"``: the ``quantile`` of the sample size over ``reps`` simulated
   Kaplan-Markov audits (vectorised, fixed seed), when a quantile is asked for.
 
