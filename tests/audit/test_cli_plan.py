@@ -72,6 +72,13 @@ def test_estimate_polling_says_its_basis(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["audit", "estimate", "--method", "alpha", "--audit", "polling",
                  "--risk-limit", "0.1", "--votes", "A=6000,B=4000", "--quantile", "0.8"]) == 0
     text = capsys.readouterr().out
+    # 171 ballots with replacement is 1.7% of 10,000: that quantile bounds the one without
+    assert "171 ballots" in text and "without replacement" not in text
+    assert ("quantile 0.8 of the stopping time with replacement (exact), an upper bound for "
+            "sampling without") in text
+    assert main(["audit", "estimate", "--method", "alpha", "--audit", "polling",
+                 "--risk-limit", "0.1", "--votes", "A=600,B=400", "--quantile", "0.8"]) == 0
+    text = capsys.readouterr().out  # 17% of 1,000 ballots: simulated without replacement
     assert "quantile 0.8 of the stopping time" in text and "without replacement" in text
     assert "400 simulated audits, 95% interval" in text
     closer = run_json(capsys, ["audit", "estimate", "--method", "bravo", "--risk-limit", "0.1",

@@ -28,8 +28,11 @@ Four bases, named in every estimate's ``basis``:
     reported mean sampling with replacement (which is BRAVO on the diluted margin) are
     computed exactly by dynamic programming on the lattice of (winner, loser) counts
     (:mod:`tallyproof.audit.polling_stopping`; simulated with a 95% interval past 30,000
-    pair draws); the others, and every method sampling without replacement, are simulated
-    (``reps`` audits, fixed seed) and reported with a 95% interval for the quantile.
+    pair draws). ALPHA sampling without replacement takes that with-replacement quantile
+    while it is at most ``WOR_BOUND_FRACTION`` of the ballots (an upper bound:
+    :func:`_polling_quantile`); the others, and larger samples without replacement, are
+    simulated (``reps`` audits, fixed seed) and reported with a 95% interval for the
+    quantile. Polling plans are cached within the process.
 * ``"simulation"``: the ``quantile`` of the sample size over ``reps`` simulated
   Kaplan-Markov audits (vectorised, fixed seed), when a quantile is asked for.
 
@@ -44,6 +47,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -456,25 +460,54 @@ def _polling_plan(method: str, q: float, *, share: float, reported: tuple[float,
     """The q-quantile of a polling audit's stopping time, ballots drawn with the ``true``
     fractions (winner, runner-up) and the test betting on the ``reported`` ones.
 
-    BRAVO, and with replacement ALPHA with eta fixed at the reported mean (BRAVO on the
-    diluted margin: a winner ballot multiplies T by 1 + m, a loser by 1 - m; Stark 2023,
-    Section 2.4) and fixed bets (1 +- lambda/2), are random walks computed exactly on the
-    lattice of counts
-    (:mod:`tallyproof.audit.polling_stopping`). The adaptive bets and sampling without
-    replacement are simulated (``reps`` audits, fixed seed) and reported with a 95%
-    interval for the quantile."""
+    The figures come from :func:`_polling_quantile`, a pure function of hashable arguments
+    cached within the process: the audit workflow plans the same assertions every round."""
     risk_limit, ballots = common["risk_limit"], common["ballots"]
     true_w, true_l = true
     if true_w <= true_l:
         return SampleSizeEstimate(sample_size=None, quantile=q, basis="assumed shares",
                                   details={**details, "reason": "the assumed shares overturn "
                                            "the outcome"}, **common)
+    n, expected, extra = _polling_quantile(method, q, share, reported, true, cap, reps, seed,
+                                           risk_limit, ballots)
+    out = {k: list(v) if isinstance(v, tuple) else v for k, v in extra}
+    return SampleSizeEstimate(sample_size=n, quantile=q, basis="stopping-time distribution",
+                              expected=expected, details={**details, **out}, **common)
+
+
+#: Sampling without replacement, ALPHA's polling plan is the quantile of its stopping time
+#: *with* replacement (exact on the lattice) when that is at most this fraction of the
+#: ballots: an upper bound for sampling without (docs/audit-math.md, "Planning"), tight
+#: when the sample is a small part of the population. Above it the audits without
+#: replacement are simulated, so a plan near the population size is not needlessly large.
+WOR_BOUND_FRACTION = 0.05
+#: The basis named in a plan taken from the with-replacement stopping time.
+WOR_BOUND_BASIS = ("quantile q of the stopping time with replacement, an upper bound for "
+                   "sampling without")
+
+
+@lru_cache(maxsize=4096)
+def _polling_quantile(method: str, q: float, share: float, reported: tuple[float, float],
+                      true: tuple[float, float], cap: int, reps: int, seed: int | None,
+                      risk_limit: float, ballots: int | None
+                      ) -> tuple[int | None, float | None, tuple[tuple[str, Any], ...]]:
+    """(plan, expected, details as sorted pairs) for :func:`_polling_plan`.
+
+    BRAVO, and with replacement ALPHA with eta fixed at the reported mean (BRAVO on the
+    diluted margin: a winner ballot multiplies T by 1 + m, a loser by 1 - m; Stark 2023,
+    Section 2.4) and fixed bets (1 +- lambda/2), are random walks computed exactly on the
+    lattice of counts (:mod:`tallyproof.audit.polling_stopping`). ALPHA without
+    replacement takes the with-replacement quantile when it is at most
+    ``WOR_BOUND_FRACTION`` of the ballots (an upper bound, ``WOR_BOUND_BASIS``). The rest
+    (adaptive bets, and large samples without replacement) are simulated (``reps``
+    audits, fixed seed) and reported with a 95% interval for the quantile."""
+    true_w, true_l = true
     seeded = {} if seed is None else {"seed": seed}
     m_reported = reported[0] - reported[1]
     walk: tuple[float, float] | None = None  # (log factor of a winner, of a loser ballot)
     if method == "bravo":
         walk = (math.log(2 * share), math.log(2 * (1 - share)))
-    elif method == "alpha" and ballots is None:
+    elif method == "alpha":  # without replacement: a candidate upper bound, checked below
         walk = (math.log(1 + m_reported), math.log(1 - m_reported))
     elif method == "betting" and ballots is None:  # the fixed bet lambda = lam_frac / mu
         walk = (math.log(1 + _POLLING_BET / 2), math.log(1 - _POLLING_BET / 2))
@@ -482,17 +515,23 @@ def _polling_plan(method: str, q: float, *, share: float, reported: tuple[float,
         stop = walk_stopping_quantile(*walk, true_w, true_l, risk_limit=risk_limit, q=q,
                                       cap=cap, **seeded)
         n = stop.sample_size if stop.sample_size is not None and stop.sample_size < cap else None
-        extra: dict[str, Any] = {
-            "computed": stop.computed, "sampling": "with replacement",
-            "stop_probability": stop.prob,
-            "expected_basis": "Wald's approximation (Lindeman, Stark & Yates 2012, Section 5)"}
-        if stop.interval is not None:
-            extra.update(reps=stop.reps, quantile_interval_95=list(stop.interval))
-        else:
-            extra["truncated_mass"] = stop.dropped
-        asn = _wald_asn(*walk, true_w, true_l, risk_limit)
-        return SampleSizeEstimate(sample_size=n, quantile=q, basis="stopping-time distribution",
-                                  expected=asn, details={**details, **extra}, **common)
+        bound = method == "alpha" and ballots is not None
+        if not bound or (n is not None and n <= WOR_BOUND_FRACTION * ballots):
+            extra: dict[str, Any] = {
+                "computed": stop.computed, "sampling": "with replacement",
+                "stop_probability": stop.prob,
+                "expected_basis": "Wald's approximation (Lindeman, Stark & Yates 2012, "
+                                  "Section 5)"}
+            if bound:
+                extra.update(sampling="without replacement", plan_basis=WOR_BOUND_BASIS,
+                             stop_probability_with_replacement=extra.pop("stop_probability"))
+                extra.pop("expected_basis")
+            if stop.interval is not None:
+                extra.update(reps=stop.reps, quantile_interval_95=tuple(stop.interval))
+            else:
+                extra["truncated_mass"] = stop.dropped
+            asn = None if bound else _wald_asn(*walk, true_w, true_l, risk_limit)
+            return n, asn, tuple(sorted(extra.items()))
     pop = polling_population(true_w, true_l, N=ballots)
     reported_mean = (1 + m_reported) / 2
     params: dict[str, Any] = ({"eta0": reported_mean, "d": ALPHA_POLLING_D}
@@ -514,9 +553,8 @@ def _polling_plan(method: str, q: float, *, share: float, reported: tuple[float,
     extra = {"computed": "simulated",
              "sampling": "without replacement" if ballots is not None else "with replacement",
              "reps": reps, "stop_probability": float((confirmed & (sizes <= n_q)).mean()),
-             "quantile_interval_95": [lo, hi]}
-    return SampleSizeEstimate(sample_size=n_out, quantile=q, basis="stopping-time distribution",
-                              expected=None, details={**details, **extra}, **common)
+             "quantile_interval_95": (lo, hi)}
+    return n_out, None, tuple(sorted(extra.items()))
 
 
 def plan_for_assertion(

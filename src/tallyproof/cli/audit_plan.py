@@ -119,8 +119,9 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         are drawn from a population with the reported shares (or --assumed-votes).
         BRAVO samples with replacement and is computed exactly (dynamic programming
         on the lattice of counts; simulated, with a 95% interval, for margins below
-        about 2%); ALPHA with --ballots samples without replacement and is simulated
-        (--reps audits, fixed seed). The output names the basis, the quantile, how
+        about 2%); ALPHA with --ballots samples without replacement: its plan is the
+        with-replacement quantile (an upper bound) while that is at most 5% of the
+        ballots, else simulated (--reps audits, fixed seed). The output names the basis, the quantile, how
         it was computed and whether ballots are drawn with or without replacement.
         """
         from ..audit.plan import estimate_sample_size
@@ -142,6 +143,9 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
                    f"{d['quantile_interval_95'][0]:,}-{d['quantile_interval_95'][1]:,}")
             basis = (f"quantile {est.quantile:g} of the stopping time, {how}, "
                      f"ballots drawn {d['sampling']}")
+            if "plan_basis" in d:  # the with-replacement quantile bounds the one without
+                basis = (f"quantile {est.quantile:g} of the stopping time with replacement "
+                         f"({how}), an upper bound for sampling without")
         else:
             basis = (est.basis + (f", {d['formula']}" if "formula" in d else "")
                      + (f", quantile {est.quantile:g}" if est.quantile is not None else ""))
