@@ -101,7 +101,8 @@ def test_state_ingest_runs_every_county_on_the_executor(tmp_path: Path, capsys,
     assert sorted(lines)[1].startswith("ingest b: failed: ")
     assert not county_store_dir(root, "b").exists()
     assert Store.open(county_store_dir(root, "a")).cvr_count() == 300
-    # the named county alone, once its export is fixed; the same export again is refused
+    # the named county alone, once its export is fixed; the same exports again (a re-run, or
+    # Dask re-running a finished task) add nothing and change nothing
     (county_exports_dir(root, "b") / "broken.json").unlink()
     from tallyproof.demo.county import build_county
     from tallyproof.demo.dominion_writer import write_dominion
@@ -111,7 +112,16 @@ def test_state_ingest_runs_every_county_on_the_executor(tmp_path: Path, capsys,
     assert main(["state", "ingest", str(root), "b", "--in-process", "--json"]) == 0
     doc = orjson.loads(capsys.readouterr().out)
     assert doc == {"schema_version": 1, "failed": {}, "counties": {
-        "b": {"format": "dominion", "cards_added": 320, "cards_total": 320}}}
+        "b": {"format": "dominion", "cards_added": 320, "cards_total": 320, "already": False}}}
+    store_a = county_store_dir(root, "a")
+    before = {p: p.read_bytes() for p in sorted(store_a.rglob("*")) if p.is_file()}
+    assert main(["state", "ingest", str(root), "a", "--in-process", "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["counties"]["a"] == {
+        "format": "dominion", "cards_added": 0, "cards_total": 300, "already": True}
+    assert {p: p.read_bytes() for p in sorted(store_a.rglob("*")) if p.is_file()} == before
+    # an export only partly in the store is still refused (a mistake, not a re-run)
+    drawn = build_county(120, 12)
+    write_dominion(drawn, drawn.paper, county_exports_dir(root, "a") / "more")
     assert main(["state", "ingest", str(root), "a", "--in-process", "--json"]) == 2
     assert "already" in orjson.loads(capsys.readouterr().out)["failed"]["a"]
     # usage errors: an unknown county, files for more than one county, both executors

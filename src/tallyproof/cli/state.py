@@ -140,12 +140,17 @@ def register(app: typer.Typer) -> None:
         if json:
             emit_json({"counties": {o.county: None if o.value is None else {
                 "format": o.value.format, "cards_added": o.value.cards_added,
-                "cards_total": o.value.cards_total} for o in outs},
+                "cards_total": o.value.cards_total, "already": o.value.already}
+                for o in outs},
                 "failed": {o.county: o.error for o in failed}})
         else:
             for o in outs:
                 if o.value is None:
                     out.print(f"county {o.county}: nothing was ingested ({o.error})",
+                              highlight=False)
+                elif o.value.already:
+                    out.print(f"county {o.county}: these exports are in the store already; "
+                              f"nothing added ({o.value.cards_total:,} cards in all)",
                               highlight=False)
                 elif o.value.format == "batch_tallies":
                     out.print(f"county {o.county}: batch tallies of "

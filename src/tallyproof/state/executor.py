@@ -84,6 +84,9 @@ class InProcess:
         return out
 
 
+NO_WORKERS_TIMEOUT = "120s"
+
+
 class DaskExecutor:
     """Tasks on a ``dask.distributed`` cluster: a :class:`LocalCluster` sized to the machine
     (one single-threaded worker process per core) or an existing scheduler's address.
@@ -96,9 +99,16 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         if address is None:
+            import dask
+
             n = workers or max(1, os.cpu_count() or 1)
-            self._cluster: Any = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+            # A worker process killed mid-task is restarted by its nanny and the task retried;
+            # should no worker come back, the tasks fail after this long instead of waiting
+            # forever (Dask's default), so the command ends with an error naming them.
+            with dask.config.set({"distributed.scheduler.no-workers-timeout":
+                                  NO_WORKERS_TIMEOUT}):
+                self._cluster: Any = LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
             self._client = Client(self._cluster)
         else:
             self._cluster = None

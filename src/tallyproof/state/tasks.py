@@ -57,6 +57,37 @@ class CountyIngest:
     format: str
     cards_added: int
     cards_total: int
+    already: bool = False  # every export was in the store already: nothing added
+
+
+def _already_ingested(root: str, county: str, sources: Sequence[str],
+                      manifest: str | None) -> CountyIngest | None:
+    """The answer for exports the county's store holds already (each file by its SHA-256,
+    every file of an export folder among them, with the same ballot manifest), else None.
+
+    Dask re-runs a task whose worker died before its result reached the scheduler, even when
+    the task had finished: a re-run ingest must then find its own work done, not fail the
+    county with "already ingested". Exports only partly in the store are still refused by the
+    ingest itself (a real mistake, not a retry)."""
+    from ..formats.manifest import read_manifest
+    from ..store import Store, sha256_file
+
+    store_dir = county_store_dir(root, county)
+    if not sources or not (store_dir / "election.json").exists():
+        return None
+    with Store.open_readonly(store_dir) as store:
+        by_sha = {s.sha256: s for s in store.election.sources}
+        files = [f for s in map(Path, sources)
+                 for f in (sorted(p for p in s.rglob("*") if p.is_file()) if s.is_dir() else [s])]
+        found = [by_sha.get(sha256_file(f)) for f in files]
+        if any(f is None for f in found):
+            return None
+        if manifest is not None:
+            held = store.manifest()
+            if held is None or not held.equals(read_manifest(Path(manifest))):
+                return None
+        first = found[0]
+        return CountyIngest(first.format if first else "", 0, store.cvr_count(), True)
 
 
 def ingest_task(county: str, root: str, sources: Sequence[str] | None = None, fmt: str = "auto",
@@ -82,6 +113,9 @@ def ingest_task(county: str, root: str, sources: Sequence[str] | None = None, fm
         bc = ingest_batch_county(root, county, Path(sources[0]),
                                  Path(manifest) if manifest else None)
         return CountyIngest("batch_tallies", bc.cards, bc.cards)
+    done = _already_ingested(root, county, sources, manifest)
+    if done is not None:
+        return done
     res = ingest([Path(s) for s in sources], county_store_dir(root, county), fmt, options,
                  Path(manifest) if manifest else None)
     return CountyIngest(res.format, res.cards_added, res.cards_total)
