@@ -26,10 +26,18 @@ from tallyproof.state.audit_tasks import audit_dir
 from tallyproof.state.executor import InProcess
 
 from .conftest import CHEAP, Clock, Server, make_server
-from .test_board import SEED, _audit_job, _post, audit_server  # noqa: F401 (fixture)
+from .test_board import SEED, _audit_job, _post
 from .test_uploads import Api
 
 START = {"risk_limit": "0.1", "seed": SEED}
+
+
+@pytest.fixture
+def audit_server(state_root: Path, engine: Engine, clock: Clock, tmp_path: Path) -> Server:
+    """A server over a copy of the test state (the audit writes into the state folder)."""
+    root = tmp_path / "state"
+    shutil.copytree(state_root, root)
+    return make_server(root, engine, clock, upload_dir=tmp_path / "uploads")
 
 
 def _root(server: Server) -> Path:

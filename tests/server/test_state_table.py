@@ -8,21 +8,33 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 
 from tallyproof.server import county_table
 from tallyproof.server.db import Job
 from tallyproof.state.audit_status import discrepancies_by_county
 from tallyproof.state.audit_tasks import audit_dir
 
-from .conftest import Server
+from .conftest import Clock, Server, make_server
 from .test_board import (_audit_job, _cards, _contests, _enter_all, _form, _launch, _paper,
-                         _setup, _sign_off, audit_server)  # noqa: F401 (fixture)
+                         _setup, _sign_off)
 from .test_live import _events
-from .test_uploads import Api, fresh  # noqa: F401 (fixture)
+from .test_uploads import Api
+
+@pytest.fixture
+def audit_server(state_root: Path, engine: Engine, clock: Clock, tmp_path: Path) -> Server:
+    """A server over a copy of the test state (the audit and the jobs write into it)."""
+    root = tmp_path / "state"
+    shutil.copytree(state_root, root)
+    return make_server(root, engine, clock, upload_dir=tmp_path / "uploads")
+
 
 LIVE = re.compile(r'sse-connect="/live/state\?since=([0-9a-f-]+)"')
 ROW = re.compile(r'<tr id="county-([^"]+)">(.*?)</tr>', re.S)
@@ -113,8 +125,9 @@ def _since(c: TestClient) -> str:
     return m.group(1)
 
 
-def test_the_live_version_follows_uploads_jobs_and_their_progress(fresh: Server) -> None:  # noqa: F811
-    server = fresh
+def test_the_live_version_follows_uploads_jobs_and_their_progress(
+        audit_server: Server) -> None:
+    server = audit_server
     server.app.state.settings = replace(server.app.state.settings, live_interval=0.02,
                                         live_lifetime=0.3)
     sa = server.login("sa")

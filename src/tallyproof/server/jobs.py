@@ -18,6 +18,11 @@ After a crash, :func:`recover` (at server start) closes or resumes what was left
   would bring it down again.
 - ``running`` **commit**: resumed (queued and run again). Committing is idempotent: it
   commits only the CVRs not yet in the log.
+- ``running`` **statewide audit job**: closed done if its result is already written, else
+  resumed (:func:`.audit_jobs.recover`).
+
+The statewide audit's jobs (start, round, close) run on the same runner and executor; their
+work is in :mod:`.audit_jobs`, which :func:`run_job` hands them to.
 """
 
 from __future__ import annotations
