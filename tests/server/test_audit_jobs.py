@@ -247,3 +247,42 @@ def test_restart_resumes_or_closes_the_audit_jobs(audit_server: Server, engine: 
                                                      "stopped")
     assert (audit_dir(root) / "rounds" / "round-1.json").read_bytes() == first
     assert not (audit_dir(root) / "rounds" / "round-2.json").exists()
+
+
+def test_the_audit_jobs_run_their_county_tasks_on_dask(state_root: Path, tmp_path: Path,
+                                                       clock: Clock) -> None:
+    """With a Dask executor (what ``--job-scheduler`` gives the runner), the start and the
+    round's draw send their county tasks to the cluster, and write what an in-process run
+    writes (the start's time aside). SQLite only: the database is not what is tested."""
+    from tallyproof.server.db import make_engine
+    from tallyproof.state.audit import next_state_round
+    from tallyproof.state.executor import DaskExecutor
+
+    try:
+        dask = DaskExecutor(workers=1)
+    except RuntimeError:  # a loaded machine can time out starting a worker once
+        dask = DaskExecutor(workers=1)
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        root = tmp_path / "state"
+        shutil.copytree(state_root, root)
+        server = make_server(root, engine, clock)
+        server.app.state.jobs.executor = dask
+        sa = server.login("sa")
+        _audit_job(server, sa, "/state/audit/start", START)
+        _audit_job(server, sa, "/state/audit/round")
+        ran = dask.client.run_on_scheduler(lambda dask_scheduler: sorted(
+            {str(t[0]).split("-county-")[0] for t in dask_scheduler.transition_log}))
+        assert {"frame_task", "draw_task", "retrieval_task"} <= set(ran), ran
+        here = tmp_path / "here"
+        shutil.copytree(state_root, here)
+        start_state_audit(here, InProcess(), risk_limit=0.1, seed=SEED)
+        next_state_round(here, InProcess())
+        a, b = (orjson.loads((audit_dir(r) / "audit.json").read_bytes()) for r in (root, here))
+        assert {**a, "created": ""} == {**b, "created": ""}
+        for rel in sorted(p.relative_to(audit_dir(here)) for p in
+                          (audit_dir(here) / "rounds").rglob("*") if p.is_file()):
+            assert (audit_dir(root) / rel).read_bytes() == (audit_dir(here) / rel).read_bytes()
+    finally:
+        dask.close()
+        engine.dispose()
