@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from tallyproof.audit.bravo import bravo_asn
 from tallyproof.audit.plan import ALPHA_POLLING_D, estimate_sample_size, no_error_floor
 from tallyproof.audit.simulate import (
     MethodSpec,
@@ -104,8 +105,7 @@ def polling_rows(reps: int) -> list[dict[str, Any]]:
             diff = sim.sample_sizes["tallyproof"] - sim.sample_sizes["bravo"]
             rows.append({
                 "audit": "polling", "risk_limit": alpha, "margin": v, "tallyproof": tp,
-                "bravo": br, "bravo_asn_formula": estimate_sample_size(
-                    "bravo", risk_limit=alpha, margin=v).expected,
+                "bravo": br, "bravo_asn_formula": bravo_asn(v, alpha),
                 "paired_diff": float(diff.mean()),
                 "paired_diff_se": float(diff.std(ddof=1) / math.sqrt(diff.size)),
                 "ratio_to_bravo": tp / br, "meets_target": tp < br,

@@ -442,9 +442,12 @@ def _log(store: Store, cards: int) -> Check:
     stored = (store.cvrs(columns=["ballot_id"]).column("ballot_id").combine_chunks()
               .cast(pa.string()) if store.has_cvrs() else pa.array([], pa.string()))
     n_committed = len(committed)
-    gone_ids = _sorted_ids(committed.filter(pc.invert(pc.is_in(committed, value_set=stored))))
-    new_ids = _sorted_ids(pc.unique(stored.filter(pc.invert(pc.is_in(stored,
-                                                                      value_set=committed)))))
+    if committed.equals(stored):  # the same distinct ids in the same order: no set differs
+        gone_ids, new_ids = [], []
+    else:
+        gone_ids = _sorted_ids(committed.filter(pc.invert(pc.is_in(committed, value_set=stored))))
+        new_ids = _sorted_ids(pc.unique(stored.filter(pc.invert(pc.is_in(stored,
+                                                                          value_set=committed)))))
     diff = cards - n_committed
     failed = bool(gone_ids or new_ids or diff)
     summary = f"the log commits {n_committed:,} ballot ids and the store holds {cards:,} CVRs"

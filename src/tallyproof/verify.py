@@ -184,19 +184,57 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
             into.append(Check(name, "fail", f"could not be re-checked: {_damage(exc, folder)}"))
             return None
 
-    def audit_part() -> bytes:
+    def recon_part(into: list[Check]) -> dict[str, Any] | None:
+        if (store.results_dir / RECONCILIATION_FILE).exists():
+            return run("reconciliation", lambda: recon(into), into)  # type: ignore[no-any-return]
+        into.append(Check("reconciliation", "not_run", "the bundle holds no reconciliation"))
+        into.extend(not_reconciled())
+        return None
+
+    def recon(into: list[Check]) -> dict[str, Any]:
+        rep = compute_reconciliation(store, *bundled_inputs(store))
+        recomputed = rep.to_json()
+        bundled = _load_json(store.results_dir / RECONCILIATION_FILE)
+        same = _canon(recomputed) == _canon(bundled)
+        into.append(Check(
+            "reconciliation", "pass" if same else "fail",
+            "recomputing the ballot accounting gives the bundled reconciliation.json"
+            if same else "the bundled reconciliation.json differs from the recomputed one",
+            {"differing_checks": sorted(_differing_checks(recomputed, bundled))},
+        ))
+        into.extend(rep.checks)
+        return recomputed
+
+    def other_part() -> bytes:
+        """Reconciliation, audit and results history, then the report's plots drawn ahead."""
+        recon_checks: list[Check] = []
+        reconciliation = recon_part(recon_checks)
         part: list[Check] = []
         audit = run("audit", lambda: audit_data(store), part)
         if audit is not None or not part:
             part += run("audit", lambda: _audit_checks(folder, store, audit, audit_check(audit)),
                         part) or []
-        return orjson.dumps({"audit": audit, "checks": [c.to_json() for c in part]})
+        history: list[Check] = []
+        got = run("results_history", lambda: results_history_of(store), history)
+        if got is not None:
+            history.append(got)
+        # each result is sent only when JSON gives back the very same data (else the parent
+        # computes it again itself): the parent then holds what it would have computed
+        return orjson.dumps({
+            "reconciliation": {"data": reconciliation,
+                               "checks": [c.to_json() for c in recon_checks]}
+            if _travels(reconciliation) and all(_travels(c) for c in recon_checks) else None,
+            "audit": audit, "checks": [c.to_json() for c in part],
+            "history": [c.to_json() for c in history]
+            if all(_travels(c) for c in history) else None,
+            "plots": _plots_drawn_ahead(folder, store, reconciliation, audit),
+        })
 
     def counts_part() -> bytes:
         got = run("ledger", lambda: ledger_check(store, public_keys))
         if got is not None:
             checks.append(got[0])
-        nonlocal tabulation, reconciliation
+        nonlocal tabulation
         tabulation = run("tabulation", lambda: compute_tabulation(store))
         if tabulation is not None:
             published = run("tabulation", lambda: [
@@ -204,50 +242,80 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
                 *((f"store/{w}", d) for w, d in published_tabulations(store))])
             if published is not None:
                 checks.append(tabulation_check(tabulation, published))
-        if (store.results_dir / RECONCILIATION_FILE).exists():
-            reconciliation = run("reconciliation", recon)
-        else:
-            checks.append(Check("reconciliation", "not_run", "the bundle holds no reconciliation"))
-            checks.extend(not_reconciled())
         return b""
 
-    def recon() -> dict[str, Any]:
-        rep = compute_reconciliation(store, *bundled_inputs(store))
-        recomputed = rep.to_json()
-        bundled = _load_json(store.results_dir / RECONCILIATION_FILE)
-        same = _canon(recomputed) == _canon(bundled)
-        checks.append(Check(
-            "reconciliation", "pass" if same else "fail",
-            "recomputing the ballot accounting gives the bundled reconciliation.json"
-            if same else "the bundled reconciliation.json differs from the recomputed one",
-            {"differing_checks": sorted(_differing_checks(recomputed, bundled))},
-        ))
-        checks.extend(rep.checks)
-        return recomputed
-
     tabulation: dict[str, Any] | None = None
-    reconciliation: dict[str, Any] | None = None
-    # the audit's re-check needs nothing the count checks compute: with both cores, a forked
-    # child runs it meanwhile on the same decoded table (:mod:`.ledger.parallel`); its checks
+    # the ledger and the count on this core; reconciliation, the audit's re-check, the results
+    # history and the report's plots need nothing they compute: with both cores a forked child
+    # runs those meanwhile on the same decoded table (:mod:`.ledger.parallel`); their checks
     # come back as JSON and are listed in the same order as one process would list them
     try:
         store.cvrs()  # decoded before the fork, so the child inherits it
         fork = processes_for(store.cvr_count()) > 1
     except DAMAGE:  # each check reads the table itself and names this as its failure
         fork = False
-    _, audited = run_pair(counts_part, audit_part, fork)
-    got_audit = orjson.loads(audited)
-    audit = got_audit["audit"]
-    checks.extend(Check.from_json(c) for c in got_audit["checks"])
-    history = run("results_history", lambda: results_history_of(store))
-    if history is not None:
-        checks.append(history)
+    _, other = run_pair(counts_part, other_part, fork)
+    got_other = orjson.loads(other)
+    if got_other["reconciliation"] is not None:
+        reconciliation = got_other["reconciliation"]["data"]
+        checks.extend(Check.from_json(c) for c in got_other["reconciliation"]["checks"])
+    else:
+        reconciliation = recon_part(checks)
+    audit = got_other["audit"]
+    checks.extend(Check.from_json(c) for c in got_other["checks"])
+    if got_other["history"] is not None:
+        checks.extend(Check.from_json(c) for c in got_other["history"])
+    else:
+        history = run("results_history", lambda: results_history_of(store))
+        if history is not None:
+            checks.append(history)
     voters = run("voters", lambda: _voter_checks(store, checks))
     if tabulation is not None:
-        rc = run("report", lambda: _report_check(folder, store, checks, tabulation,
-                                                 reconciliation, audit, voters))
+        from .evidence import plots
+
+        with plots.reusing(got_other["plots"]):
+            rc = run("report", lambda: _report_check(folder, store, checks, tabulation,
+                                                     reconciliation, audit, voters))
         if rc is not None:
             checks.append(rc)
+
+
+def _travels(value: Check | dict[str, Any] | None) -> bool:
+    """True when ``value`` comes back from JSON equal to itself, types included (JSON keeps
+    ints, floats and booleans apart; a tuple comes back a list and fails), so it can cross
+    the pipe from the forked child unchanged."""
+    try:
+        if isinstance(value, Check):
+            return Check.from_json(orjson.loads(orjson.dumps(value.to_json()))) == value
+        return bool(orjson.loads(orjson.dumps(value)) == value)
+    except (TypeError, ValueError, orjson.JSONEncodeError):  # not JSON data at all
+        return False
+
+
+def _plots_drawn_ahead(folder: Path, store: Store, reconciliation: dict[str, Any] | None,
+                       audit: dict[str, Any] | None) -> dict[str, dict[str, str]]:
+    """The report's plots drawn from the bundle's *published* tabulation, the reconciliation
+    and the audit just re-checked, while the other core recounts (:mod:`.evidence.plots`).
+
+    A guess only, never evidence: the rebuild takes a plot from here only where its recounted
+    arguments are equal to the ones it was drawn from, and draws any other itself; so a guess
+    that fails (a damaged or altered bundle) costs only that work and is dropped whole."""
+    from .evidence import plots
+    from .evidence.collect import TABULATION_FILE, Evidence, published_tabulations
+    from .evidence.report import report_context
+
+    try:
+        published = published_tabulations(store)
+        tabulation = (published[0][1] if published
+                      else _load_json(folder / "evidence" / TABULATION_FILE))
+        meta = _load_json(folder / BUNDLE_JSON)
+        with plots.recording() as drawn:
+            report_context(store, Evidence(checks=[], reconciliation=reconciliation,
+                                           tabulation=tabulation, audit=audit),
+                           int(meta["source_date_epoch"]))
+        return drawn
+    except Exception:  # noqa: BLE001 - a guess that failed: the rebuild draws every plot
+        return {}
 
 
 def _report(checks: list[Check], require: Sequence[str] = (),

@@ -38,6 +38,15 @@ def test_assorter_sums_from_tallies() -> None:
         assorter_sums(Assertion("c", AssertionKind.NEB, 0, 1), np.array([[1, 1]]), np.array([2]))
 
 
+def test_row_finds_each_key_as_the_keys_order_has_it() -> None:
+    f = _frame()
+    assert [f.row(k) for k in reversed(f.keys)] == list(range(len(f.keys)))[::-1]
+    twice = BatchFrame(("a/1", "b/1", "a/1"), np.array([1, 2, 3]), np.zeros((3, 2), int))
+    assert twice.row("a/1") == 0  # the first, as tuple.index gave it
+    with pytest.raises(AuditError, match="no batch 'c/1'"):
+        twice.row("c/1")
+
+
 def test_batch_frame_groups_cvrs() -> None:
     c = Contest("c", "C", ContestKind.PLURALITY, candidates=(Candidate("A", "A"), Candidate("B", "B")))
     v = votes_from_marks(c, [[[0]], [[1]], [[0]], None])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,34 @@ def test_estimate_bravo_published(capsys: pytest.CaptureFixture[str]) -> None:
     out = run_json(capsys, ["audit", "estimate", "--method", "bravo", "--risk-limit", "0.1",
                             "--margin", "0.01", "--json"])
     assert isinstance(out, dict)
-    assert out["sample_size"] == 46151 and out["schema_version"] == 1
+    # the published ASN is the expected size; the plan is the 0.9-quantile of the stopping
+    # time (it printed the ASN, 46,151, before)
+    assert math.ceil(out["expected"]) == 46151 and out["schema_version"] == 1
+    assert out["quantile"] == 0.9 and out["sampling"] == "with replacement"
+    lo, hi = out["quantile_interval_95"]
+    assert lo <= out["sample_size"] <= hi
+
+
+def test_estimate_polling_says_its_basis(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "estimate", "--method", "bravo", "--risk-limit", "0.1", "--votes",
+                 "A=600,B=400"]) == 0
+    text = capsys.readouterr().out
+    assert "244 ballots" in text and "quantile 0.9 of the stopping time" in text
+    assert "exact" in text and "with replacement" in text and "expected 118.9" in text
+    assert main(["audit", "estimate", "--method", "alpha", "--audit", "polling",
+                 "--risk-limit", "0.1", "--votes", "A=6000,B=4000", "--quantile", "0.8"]) == 0
+    text = capsys.readouterr().out
+    assert "quantile 0.8 of the stopping time" in text and "without replacement" in text
+    assert "400 simulated audits, 95% interval" in text
+    closer = run_json(capsys, ["audit", "estimate", "--method", "bravo", "--risk-limit", "0.1",
+                               "--votes", "A=6000,B=4000", "--assumed-votes",
+                               "A=5800,B=4200", "--json"])
+    assert isinstance(closer, dict) and closer["assumed_votes"] == {"A": 5800, "B": 4200}
+    assert closer["sample_size"] > 244
+    assert main(["audit", "estimate", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "stops with probability at least q" in help_text
+    assert "without replacement" in help_text and "--assumed-votes" in help_text
 
 
 def test_estimate_votes_and_rates(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -23,6 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from tallyproof.server import totp
 from tallyproof.server.accounts import create_user
 from tallyproof.server.app import create_app
 from tallyproof.server.config import PasswordCost, Settings
@@ -140,14 +142,31 @@ def clock() -> Clock:
 class Server:
     app: FastAPI
     users: dict[str, int]  # username -> id
+    clock: Clock
+    #: username -> enrolled TOTP secret (every account of ACCOUNTS, unless made without)
+    totp: dict[str, str] = field(default_factory=dict)
 
     def client(self) -> TestClient:
         return TestClient(self.app)
 
+    def code(self, username: str) -> str:
+        """A code of the user's enrolled secret the server will take now: the step after the
+        last one used, within the accepted drift (the clock moves on a step when all of now's
+        are used, as a person waits for the next code)."""
+        with self.app.state.sessionmaker() as db:
+            used = totp.factor(db, self.users[username]).last_step  # type: ignore[union-attr]
+        t = pyotp.TOTP(self.totp[username])
+        step = max(used + 1, t.timecode(self.clock()) - totp.DRIFT)
+        ahead = step - (t.timecode(self.clock()) + totp.DRIFT)
+        if ahead > 0:
+            self.clock.advance(seconds=30 * ahead)
+        return t.generate_otp(step)
+
     def login(self, username: str, password: str = PASSWORD) -> TestClient:
         c = self.client()
+        code = self.code(username) if username in self.totp else ""
         r = c.post("/login", data={"csrf": csrf_of(c), "username": username,
-                                   "password": password}, follow_redirects=False)
+                                   "password": password, "code": code}, follow_redirects=False)
         assert r.status_code == 303, r.text
         return c
 
@@ -164,16 +183,21 @@ ACCOUNTS = {"sa": (Role.STATE_ADMIN, None), "ca": (Role.COUNTY_ADMIN, "county-01
             "cb": (Role.COUNTY_ADMIN, "county-02"), "victim": (Role.COUNTY_ADMIN, "county-01")}
 
 
-def make_server(root: Path, engine: Engine, clock: Clock, **settings: object) -> Server:
-    """The app over the state folder ``root`` with one account per entry of ACCOUNTS."""
+def make_server(root: Path, engine: Engine, clock: Clock, enrolled: bool = True,
+                **settings: object) -> Server:
+    """The app over the state folder ``root`` with one account per entry of ACCOUNTS, each
+    with its TOTP second factor enrolled (``enrolled=False``: none enrolled)."""
     app = create_app(Settings(root, str(engine.url), password_cost=CHEAP, now=clock,
                               **settings), engine)  # type: ignore[arg-type]
-    users = {}
+    users, secrets_ = {}, {}
     with app.state.sessionmaker.begin() as db:
         for name, (role, county) in ACCOUNTS.items():
             users[name] = create_user(db, app.state.hasher, name, PASSWORD, role, county,
                                       clock()).id
-    return Server(app, users)
+            if enrolled:
+                secrets_[name] = pyotp.random_base32()
+                totp.enrol_with(db, users[name], secrets_[name], clock())
+    return Server(app, users, clock, secrets_)
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ def _actions(server: Server) -> list[tuple[str | None, str]]:
 
 def test_login_lands_on_the_role_page_and_is_logged(server: Server) -> None:
     c = server.client()
-    r = c.post("/login", data={"csrf": csrf_of(c), "username": "ca", "password": PASSWORD},
-               follow_redirects=False)
+    r = c.post("/login", data={"csrf": csrf_of(c), "username": "ca", "password": PASSWORD,
+                               "code": server.code("ca")}, follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (303, "/county/county-01")
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
@@ -110,11 +110,11 @@ def test_login_is_rate_limited(server: Server, clock: Clock) -> None:
     for _ in range(5):
         r = c.post("/login", data={"csrf": csrf_of(c), "username": "sa", "password": "w" * 12})
         assert r.status_code == 401
-    r = c.post("/login", data={"csrf": csrf_of(c), "username": "sa", "password": PASSWORD},
-               follow_redirects=False)
-    assert r.status_code == 429  # even the right password, until the window passes
+    r = c.post("/login", data={"csrf": csrf_of(c), "username": "sa", "password": PASSWORD,
+                               "code": server.code("sa")}, follow_redirects=False)
+    assert r.status_code == 429  # even the right password and code, until the window passes
     assert ("sa", "login_refused") in _actions(server)
     clock.advance(minutes=16)
-    r = c.post("/login", data={"csrf": csrf_of(c), "username": "sa", "password": PASSWORD},
-               follow_redirects=False)
+    r = c.post("/login", data={"csrf": csrf_of(c), "username": "sa", "password": PASSWORD,
+                               "code": server.code("sa")}, follow_redirects=False)
     assert r.status_code == 303

@@ -299,3 +299,70 @@ def test_boards_are_set_up_once_per_round(audit_server: Server) -> None:
     assert _post(ca, "/county/county-01/audit/boards", {"count": "1"}).status_code == 409
     sa = server.login("sa")
     assert _post(sa, "/state/audit/round", {}).status_code == 409  # round 1 still open
+
+
+LINK = re.compile(r"Sign-in link[^:]*: <code>([^<]+)</code>")
+
+
+def _issue(server: Server, ca: TestClient, board: AuditBoard) -> tuple[str, str, str]:
+    """Issue the board's credentials: its sheet's link, the passphrase, the sheet's HTML."""
+    sheet = _post(ca, f"/county/{board.county}/audit/boards/{board.id}/credentials", {})
+    assert sheet.status_code == 200
+    link, passphrase = LINK.search(sheet.text), PASSPHRASE.search(sheet.text)
+    assert link is not None and passphrase is not None
+    return link.group(1), passphrase.group(1), sheet.text
+
+
+def _follow(server: Server, link: str) -> int | str:
+    """What a browser does with the link: GET the page (the fragment stays in the browser),
+    then the page's script (static/board-link.js) posts the fragment with the page's form."""
+    from html import unescape
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(unescape(link))
+    c = server.client()
+    page = c.get(parts.path)
+    assert page.status_code == 200 and '<script src="/static/board-link.js"' in page.text
+    slug = re.search(r'name="slug" value="([^"]+)"', page.text)
+    assert slug is not None and slug.group(1) == parts.path.rsplit("/", 1)[1]
+    r = c.post("/board/signin", data={"csrf": csrf_of(c, parts.path), "slug": slug.group(1),
+                                      "passphrase": parts.fragment}, follow_redirects=False)
+    return f"303 {r.headers['location']}" if r.status_code == 303 else r.status_code
+
+
+def test_the_printed_link_carries_the_passphrase_and_signs_in(audit_server: Server,
+                                                              clock: Clock) -> None:
+    """The sheet's link (and its QR code) holds the passphrase in the fragment, never sent to
+    the server; it signs in its own board only: not with another board's, another county's
+    or another round's link."""
+    from tallyproof.server.board_db import ClosedRound
+    from tallyproof.server.qr import svg_text
+
+    server = audit_server
+    _launch(server)
+    ca, cb = server.login("ca"), server.login("cb")
+    assert _post(ca, "/county/county-01/audit/boards", {"count": "2"}).status_code == 303
+    assert _post(cb, "/county/county-02/audit/boards", {"count": "1"}).status_code == 303
+    one, two = _boards(server, "county-01")
+    (other,) = _boards(server, "county-02")
+    link, passphrase, sheet = _issue(server, ca, one)
+    assert link == f"http://testserver/board/signin/{one.slug}#{passphrase}"
+    assert svg_text(link, "QR code of the board's sign-in link") in sheet  # the QR is the link
+    assert _follow(server, link) == "303 /board"
+    # the same passphrase behind another board's, or another county's, link opens nothing
+    for slug in (two.slug, other.slug):
+        assert _follow(server, link.replace(one.slug, slug)) == 401
+    # a link of county-02's board with county-01's passphrase: refused too
+    link3, _, _ = _issue(server, cb, other)
+    assert _follow(server, link3.split("#")[0] + "#" + passphrase) == 401
+    assert _follow(server, link3) == "303 /board"
+    # the GET sheet (no passphrase issued now) shows the bare link, its QR served apart
+    plain = ca.get(f"/county/county-01/audit/boards/{one.id}").text
+    assert f"/board/signin/{one.slug}</code>" in plain and passphrase not in plain
+    # once round 1 is closed its links sign in no more
+    with server.app.state.sessionmaker.begin() as db:
+        db.add(ClosedRound(round_number=1, user_id=server.users["sa"], closed_at=clock()))
+    assert _follow(server, link) == 401
+    with server.app.state.sessionmaker() as db:
+        acts = [a.action for a in db.scalars(select(Activity))]
+    assert acts.count("board_login") == 2 and acts.count("board_login_failed") == 4

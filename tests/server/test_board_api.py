@@ -147,3 +147,40 @@ def test_sessions_do_not_cross(audit_server: Server) -> None:
 @pytest.mark.parametrize("body", [{"passphrase": "x" * 65}, {"slug": "abc"}, {}])
 def test_a_malformed_signin_is_a_422(audit_server: Server, body: dict) -> None:
     assert audit_server.client().post("/api/board/signin", json=body).status_code == 422
+
+
+def test_entries_at_once_are_saved_in_shared_commits(audit_server: Server, clock) -> None:  # noqa: ANN001
+    """Entries sent together from 8 threads all go through the app's group writer, each
+    answered with its own entry; an entry restarts the board session's idle clock in its
+    own write (the request itself writes nothing else)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = audit_server
+    _launch(server)
+    board = _signin(server, _passphrase(server, "ca", "county-01"))
+    cards = board.get("/api/board/cards").json()
+    paper = _paper(server, "county-01")
+    writer = server.app.state.writer
+    before = (writer.batches, writer.writes)
+
+    def enter(k: int) -> tuple[int, int]:
+        card = cards[k % len(cards)]
+        r = board.post(f"/api/board/cards/{card['number']}/entries",
+                       json={"entry_key": f"together-{k:04d}", "contests": _reading(card,
+                                                                                     paper)})
+        return r.status_code, r.json().get("id", 0)
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(enter, range(40)))
+    assert [st for st, _ in got] == [201] * 40
+    assert len({i for _, i in got}) == 40 and _count(server) == 40
+    assert writer.writes - before[1] == 40 and writer.batches > before[0]
+    # idle clock: 59 minutes, an entry, 59 minutes more: still signed in (1 h idle limit)
+    clock.advance(minutes=59)
+    card = cards[0]
+    assert board.post("/api/board/cards/1/entries", json={
+        "entry_key": "after-59-min", "contests": _reading(card, paper)}).status_code == 201
+    clock.advance(minutes=59)
+    assert board.get("/api/board").status_code == 200
+    clock.advance(minutes=61)
+    assert board.get("/api/board").status_code == 401

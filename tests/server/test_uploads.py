@@ -162,6 +162,16 @@ def test_plain_form_upload_installs_pollbooks(fresh: Server) -> None:
     assert pollbooks.read_bytes() == data
 
 
+def test_a_form_upload_not_multipart_is_refused_not_a_server_error(fresh: Server) -> None:
+    """The upload form sent url-encoded (no file) is a 400 naming the encoding; it was an
+    unhandled exception (500) while the parser was made outside the request's error path."""
+    c = fresh.login("cb")
+    r = c.post("/county/county-02/uploads", data={"csrf": csrf_of(c), "kind": "pollbooks"},
+               follow_redirects=False)
+    assert r.status_code == 400 and "multipart/form-data" in r.text
+    assert c.get("/api/county/county-02/uploads").json() == []
+
+
 def test_certified_results_are_read_then_installed(fresh: Server) -> None:
     cb = Api(fresh, "cb")
     target = county_inputs(root_of(fresh), "county-02") / RESULTS

@@ -1,4 +1,4 @@
-"""The control room's activity log committed in the state log (docs/commitment.md §9.1):
+"""The control room's activity log committed in the state log (docs/commitment.md §9.7):
 signed at each publication, append-only, and every change to a published entry caught."""
 
 from __future__ import annotations

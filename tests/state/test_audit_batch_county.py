@@ -133,3 +133,54 @@ def test_batch_comparison_and_hand_count_include_the_batch_county(mstate: Path,
     assert mayor.status == "waiting"
     assert mayor.by_county["east"]["difference"]["c0"] == -len(EAST)
     assert mayor.by_county["east"]["counted"] == len(EAST)
+
+
+def test_the_batch_stage_names_each_batch_once_per_read(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One call of the batch stage (and of the county's draw) builds each batch id once per
+    read of the county's tallies, however many batches it has. Counted, not timed: the ids
+    were once rebuilt, all B of them, at every batch read (B² per contest), and the
+    5,000,000-card state's batch stage grew 13× per call for 5× the cards."""
+    from collections import Counter
+
+    import tallyproof.audit.batch as batch_mod
+    from tallyproof.audit.sampler import sample
+    from tallyproof.state import audit_batch_county as abc
+    from tallyproof.state.audit_tasks import batch_task, draw_task
+    from tallyproof.state.spec import load_spec
+
+    many = [(f"T{t}", str(b), 20, (10, 5, 3, 2)) for t in (1, 2, 3) for b in range(1, 21)]
+
+    def add_east(root: Path) -> None:
+        add_county(root, "east", "East", kind="batch_tallies")
+        manifest, tallies = write_east(tmp_path / "east", many)
+        assert ingest_task("east", str(root), [str(tallies)], "auto", str(manifest))
+        new_keypair(county_key_path(root, "east"))
+
+    root = make_state(tmp_path / "state", more=add_east)
+    spec = load_spec(root).to_json()
+    counted: Counter[str] = Counter()
+    key, load = batch_mod.batch_key, abc.load_batch_county
+
+    def counting_key(t: str | None, b: str | None) -> str:
+        counted["ids"] += 1
+        return key(t, b)
+
+    def counting_load(folder: Path) -> object:
+        counted["reads"] += 1
+        return load(folder)
+
+    monkeypatch.setattr(batch_mod, "batch_key", counting_key)
+    monkeypatch.setattr(abc, "load_batch_county", counting_load)
+    got = batch_task("east", str(root), spec, ["mayor"])
+    assert counted["reads"] >= 1 and counted["ids"] <= len(many) * counted["reads"]
+    (mayor,) = got.contests
+    order = sorted(many, key=lambda r: (r[0], r[1]))
+    assert mayor.keys == tuple(f"{t}/{b}" for t, b, _, _ in order)  # T1/1, T1/10, …, T3/9
+    assert mayor.cards == (20,) * len(many) and mayor.cvr == ((10, 5, 3, 2),) * len(many)
+
+    counted.clear()
+    draws = draw_task("east", str(root), spec, SEED, {"mayor": 5}, "card", {"mayor": 7})
+    assert counted["reads"] == 1 and counted["ids"] <= len(many)
+    frame = [f"east/{k}" for k in mayor.keys]
+    assert draws.draws["mayor"] == tuple((d.id, d.ticket) for d in sample(frame, SEED, 7))

@@ -207,3 +207,38 @@ def test_an_independent_reading_of_the_spec_rebuilds_the_batch_log(bstate: Path,
     assert data.startswith(b"\x06\x01" + s(t) + s(b) + n.to_bytes(8, "big"))
     assert (mayor.to_bytes(2, "big") + b"\x00\x04"
             + b"".join(v.to_bytes(8, "big") for v in votes)) in data
+
+
+def test_a_batch_county_republished_proves_its_log_only_grew(bstate: Path,
+                                                            tmp_path: Path) -> None:
+    """A county with batch tallies only cannot re-ingest once committed, but whoever removes
+    its checkpoints can: one that re-makes its log with one more batch (the published tree a
+    prefix) is re-published with a consistency proof of its batch log; one that re-makes it
+    over other tallies after publication is refused, naming it."""
+    import shutil
+
+    from tallyproof.errors import VerificationError
+    from tallyproof.ledger.keys import load_verifier
+
+    def remake(name: str, east: list) -> None:  # type: ignore[type-arg]
+        shutil.rmtree(tallies_dir(bstate, "east") / "log" / "checkpoints")
+        manifest, tallies = write_east(tmp_path / name, east)
+        (o,) = InProcess().map(ingest_task, ["east"], str(bstate), [str(tallies)], "auto",
+                               str(manifest))
+        assert o.ok, o.error
+
+    key, pub = new_keypair(tmp_path / "state-key")
+    publish(bstate, key, {o.county: o.value for o in commit_all(bstate, InProcess())})
+    more = [*EAST, ("T3", "1", 20, (10, 6, 3, 1))]
+    remake("more", more)
+    second = publish(bstate, key, {o.county: o.value for o in commit_all(bstate, InProcess())})
+    assert second.counties_added == ("east",)
+    doc = orjson.loads((bstate / "log" / "consistency" / "000002.json").read_bytes())
+    assert [(e["county"], e["old_size"], e["new_size"]) for e in doc["counties"]] == [
+        ("east", 1 + len(EAST), 2 + len(EAST))]
+    assert verify_state_log(bstate, load_verifier(pub)) == []
+    # other tallies for one batch, as many leaves as published
+    remake("other", [*EAST[:-1], ("T2", "2", 30, (1, 9, 2, 16)), more[-1]])
+    with pytest.raises(VerificationError, match="county east: its log is not consistent"):
+        publish(bstate, key, {o.county: o.value for o in commit_all(bstate, InProcess())})
+    assert verify_state_log(bstate, load_verifier(pub)) == []

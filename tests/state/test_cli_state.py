@@ -26,6 +26,28 @@ def test_state_commands(state: Path, tmp_path: Path, capsys) -> None:  # noqa: A
     _, other = new_keypair(tmp_path / "impostor")
     capsys.readouterr()
     assert main(["state", "verify", str(state), "--key", str(other)]) == 1
+    # --with-data: the leaf's salt and bytes, which hash to the proof's leaf hash
+    assert main(["state", "prove", str(state), "north", "north-00005", "--with-data"]) == 0
+    proof = orjson.loads(capsys.readouterr().out)
+    cpf = proof["county_proof"]
+    assert bytes.fromhex(cpf["leaf_data"])[2:18].hex() == cpf["salt"]
+    assert verify_ballot_proof(proof, load_verifier(pub)) == []
+    data = bytearray.fromhex(cpf["leaf_data"])
+    data[-1] ^= 1
+    bad = dict(proof, county_proof=dict(cpf, leaf_data=data.hex()))
+    assert verify_ballot_proof(bad, load_verifier(pub)) == [
+        "the ballot's leaf data does not hash to the proof's leaf hash"]
+    # a county whose records changed after publication is refused, by name
+    import shutil
+
+    from tallyproof.state.tasks import county_store_dir
+
+    from .conftest import fill
+
+    shutil.rmtree(county_store_dir(state, "north"))
+    fill(state, "north", 41, 99)
+    assert main(["state", "commit", str(state), "--key", str(key), "--in-process"]) == 1
+    assert "county north: its log is not consistent" in capsys.readouterr().err
 
 
 def test_bad_export_fails_only_its_county(state: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001

@@ -25,6 +25,7 @@ ballots and is refused. MACRO with PPEB sampling (Stark 2008/2009) is in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -47,10 +48,19 @@ class BatchFrame:
     def n_cards(self) -> int:
         return int(self.cards.sum())
 
+    @cached_property
+    def _row_of(self) -> dict[str, int]:
+        """Each key's first row, built once: :meth:`row` is asked once per sampled batch,
+        and a scan of the keys per ask made measuring a round O(sample × batches)."""
+        out: dict[str, int] = {}
+        for i, k in enumerate(self.keys):
+            out.setdefault(k, i)
+        return out
+
     def row(self, key: str) -> int:
         try:
-            return self.keys.index(key)
-        except ValueError as exc:
+            return self._row_of[key]
+        except KeyError as exc:
             raise AuditError(f"no batch {key!r} in the frame") from exc
 
 

@@ -73,8 +73,16 @@ class Cards:
         found = self._found
         new = [i for i in dict.fromkeys(ids) if i not in found]
         if new:
-            at = pc.index_in(pa.array(new, type=self.ballot_ids.type), value_set=self.ballot_ids)
-            found.update(zip(new, (-1 if r is None else r for r in at.to_pylist()), strict=True))
+            # the few ids asked for are the hashed set and the column is scanned once (hashing
+            # the whole column for every round's ids cost a table build per call)
+            at = pc.index_in(self.ballot_ids, value_set=pa.array(new, type=self.ballot_ids.type))
+            hit = np.flatnonzero(at.is_valid().to_numpy(zero_copy_only=False))
+            which = at.filter(at.is_valid()).to_numpy(zero_copy_only=False).astype(np.int64)
+            rows = np.full(len(new), -1, dtype=np.int64)
+            # the first row holding each id (np.unique gives each value's first position)
+            _, first = np.unique(which, return_index=True)
+            rows[which[first]] = hit[first]
+            found.update(zip(new, rows.tolist(), strict=True))
         return np.fromiter((found[i] for i in ids), dtype=np.int64, count=len(ids))
 
     def rows(self, ids: Sequence[str]) -> np.ndarray:

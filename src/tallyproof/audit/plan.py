@@ -2,28 +2,36 @@
 
 Four bases, named in every estimate's ``basis``:
 
-* ``"closed form"``: BRAVO's average sample number (Lindeman, Stark & Yates 2012, Section 5)
-  and the Kaplan-Markov / super-simple size (Stark 2010) with errors at the assumed rates.
-* ``"expected-rate path"`` (no discrepancies assumed, or polling): the first n at which the *expected* log of the method's own
-  test statistic (the same bets as :func:`tallyproof.audit.risk.measure_risk`, with the
-  history at its expected value: every kind of ballot, winner / loser / neither or each kind
-  of discrepancy, seen at exactly its assumed rate) reaches log(1/alpha). Smooth in the
-  rates (a rate of 1 in 10,000 still costs ballots in a 300-ballot audit); no sampling
-  variability, so it is a typical figure, not a worst case; fast enough to plan hundreds
-  of contests in well under a second.
-* ``"stopping-time distribution"``: comparison audits (kelly, alpha, betting, agrapa) with
-  assumed discrepancy rates. Discrepancies come whole and at random places, and one early in
-  the sample costs far more than its share, so the path above (which spreads them
-  fractionally) planned below the chance of finishing, 1-22% below SHANGRLA's simulated
-  plans. The plan is the ``quantile`` (default ``DEFAULT_PLAN_QUANTILE`` = 0.9: a 90% chance
-  of finishing in one round) of the stopping time over ``reps`` simulated audits with the
-  discrepancies at exact random positions (:mod:`tallyproof.audit.stopping`; draw by draw
-  through ``simulate.py`` when they are many), as SHANGRLA's ``sample_size(reps=...,
-  quantile=...)`` plans. With no discrepancies assumed the stopping time is not random and
-  the path is exact.
-* ``"simulation"``: the ``quantile`` of the sample size over ``reps`` simulated audits
-  (vectorised, fixed seed, so estimates are reproducible) for polling audits and
-  Kaplan-Markov, when a chance of finishing in one round is asked for (e.g. quantile 0.9).
+* ``"closed form"``: the Kaplan-Markov / super-simple size (Stark 2010) with errors at the
+  assumed rates.
+* ``"expected-rate path"`` (comparison audits with no discrepancies assumed): the first n at
+  which the *expected* log of the method's own test statistic (the same bets as
+  :func:`tallyproof.audit.risk.measure_risk`, with the history at its expected value) reaches
+  log(1/alpha). With no discrepancies the stopping time is not random, so this is exact;
+  fast enough to plan hundreds of contests in well under a second.
+* ``"stopping-time distribution"``: the ``quantile`` (default ``DEFAULT_PLAN_QUANTILE`` =
+  0.9: a 90% chance of finishing in one round) of the stopping time, i.e. the smallest n by
+  which the audit stops with probability >= q.
+
+  - Comparison audits (kelly, alpha, betting, agrapa) with assumed discrepancy rates.
+    Discrepancies come whole and at random places, and one early in the sample costs far
+    more than its share, so a path that spreads them fractionally planned below the chance
+    of finishing, 1-22% below SHANGRLA's simulated plans. ``reps`` simulated audits with the
+    discrepancies at exact random positions (:mod:`tallyproof.audit.stopping`; draw by draw
+    through ``simulate.py`` when they are many), as SHANGRLA's ``sample_size(reps=...,
+    quantile=...)`` plans.
+  - Polling audits (bravo; alpha, betting, agrapa), ballots drawn from a population with
+    the reported shares (or the assumed ones given). BRAVO's average sample number is a
+    mean of a right-skewed distribution (about half of the audits planned at it need a
+    second round; the 0.9-quantile is about twice it), and the expected-rate path was a
+    typical figure, not a chance. BRAVO (with replacement) and ALPHA with eta fixed at the
+    reported mean sampling with replacement (which is BRAVO on the diluted margin) are
+    computed exactly by dynamic programming on the lattice of (winner, loser) counts
+    (:mod:`tallyproof.audit.polling_stopping`; simulated with a 95% interval past 30,000
+    pair draws); the others, and every method sampling without replacement, are simulated
+    (``reps`` audits, fixed seed) and reported with a 95% interval for the quantile.
+* ``"simulation"``: the ``quantile`` of the sample size over ``reps`` simulated
+  Kaplan-Markov audits (vectorised, fixed seed), when a quantile is asked for.
 
 Discrepancies ``o1, o2, u1, u2`` are *rates per ballot examined* (e.g. 0.001 = one in a
 thousand ballots has a one-vote overstatement), except for Kaplan-Markov with
@@ -39,9 +47,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from ..errors import UsageError
-from .bravo import bravo_asn, bravo_log_factors
+from .bravo import bravo_log_factors
 from .options import PLAN_METHODS
 from .kaplan_markov import (
     DEFAULT_GAMMA,
@@ -51,7 +60,15 @@ from .kaplan_markov import (
     stark_sample_size_from_rates,
 )
 from .risk import expected_log_factors
-from .simulate import MethodSpec, Population, comparison_population, polling_population, simulate
+from .simulate import (
+    MethodSpec,
+    Population,
+    SimulationResult,
+    comparison_population,
+    polling_population,
+    simulate,
+)
+from .polling_stopping import quantile_interval, walk_stopping_quantile
 from .stopping import comparison_stopping_times
 
 __all__ = [
@@ -224,6 +241,10 @@ DEFAULT_PLAN_QUANTILE = 0.9
 #: simulated draw by draw instead of on the lattice (whose size grows with their number).
 _LATTICE_MAX_ERRORS = 40
 
+#: The "betting" method's fixed bet with replacement in a polling audit: lam_frac / mu with
+#: the default lam_frac = 1/2 and mu = 1/2 (:func:`tallyproof.audit.risk.measure_risk`).
+_POLLING_BET = 1.0
+
 #: ALPHA's shrinkage weight for polling audits. d -> infinity fixes eta at the reported mean
 #: (Stark 2023, Section 2.5.2: d trades adaptivity for efficiency when the reported results
 #: are right); with replacement that is exactly BRAVO, and without replacement it examined
@@ -249,19 +270,28 @@ def estimate_sample_size(
     reps: int = 400,
     seed: int | None = None,
     km_formula: str = "exact",
+    assumed_votes: Mapping[str, int] | None = None,
 ) -> SampleSizeEstimate:
     """Plan the sample size of a two-candidate (or winner vs runner-up) contest.
 
     Give ``margin`` (the diluted margin: (winner - runner-up) / ballots) or ``votes``.
     ``ballots`` is the number of ballot cards in the population; with it, methods that use
     the population size sample without replacement (BRAVO and Kaplan-Markov never do).
-    ``quantile`` None uses the closed form (BRAVO, Kaplan-Markov) or the expected-rate path;
-    a number in (0, 1) simulates ``reps`` audits and reports that quantile.
+    ``quantile`` None plans ``DEFAULT_PLAN_QUANTILE`` of the stopping time for polling
+    audits and for comparison audits with discrepancy rates, the closed form for
+    Kaplan-Markov and the expected-rate path for comparison audits without discrepancies; a
+    number in (0, 1) plans that quantile (simulated ``reps`` audits, or exactly where the
+    stopping time is a random walk on a lattice: see the module docstring).
     ``km_formula`` picks the Kaplan-Markov closed form (``KM_FORMULAS``): "exact" (the
     smallest n with P <= alpha, e.g. 478 at alpha 10%, margin 1%) or "stark" (Stark 2010's
     published formula n = max(o1+o2+u1+u2, ceil(-2 gamma (ln alpha + o1 ln(1 - 1/(2 gamma))
     + o2 ln(1 - 1/gamma) + u1 ln(1 + 1/(2 gamma)) + u2 ln(1 + 1/gamma)) / v)), which uses
     ln(1 - v/(2 gamma)) ~ -v/(2 gamma) and so prints 479 there, as his calculator and Arlo do).
+
+    Polling audits plan the ``quantile`` (default ``DEFAULT_PLAN_QUANTILE``) of the stopping
+    time (:func:`_polling_plan`): ballots are drawn from a population whose shares are the
+    reported ones, or ``assumed_votes`` (the same names as ``votes``, counts out of the same
+    ballots) when given, while the test still bets on the reported ones.
     """
     method = method.lower()
     if method not in PLAN_METHODS:
@@ -317,11 +347,6 @@ def estimate_sample_size(
                                   if km_formula == "stark" else "exact smallest n")
     cap = ballots if ballots is not None else _WITH_REPLACEMENT_CAP
 
-    if quantile is None and method == "bravo":
-        asn = bravo_asn(2 * share - 1, risk_limit, ballot_fraction=fraction)
-        n = math.ceil(asn)
-        return SampleSizeEstimate(sample_size=n if n < cap else None, quantile=None,
-                                  basis="closed form", expected=asn, details=details, **common)
     if quantile is None and method == "kaplan-markov":
         errs = dict(gamma=gamma, o1=o1, o2=o2, u1=u1, u2=u2)
         try:
@@ -337,9 +362,18 @@ def estimate_sample_size(
                                   quantile=None, basis="closed form", details=details, **common)
 
     if audit == "polling":
-        pop = polling_population(win_frac, lose_frac, N=ballots)
-    else:
-        pop = comparison_population(margin, o1=o1, o2=o2, u1=u1, u2=u2, N=ballots)
+        true_w, true_l = win_frac, lose_frac
+        if assumed_votes is not None:
+            true_w, true_l = _assumed_fractions(votes, assumed_votes, ballots)
+            details["assumed_votes"] = dict(assumed_votes)
+        q = DEFAULT_PLAN_QUANTILE if quantile is None else quantile
+        return _polling_plan(method, q, share=share, reported=(win_frac, lose_frac),
+                             true=(true_w, true_l), cap=cap, reps=reps, seed=seed,
+                             details=details, common=common)
+    if assumed_votes is not None:
+        raise UsageError("assumed votes apply to polling audits; comparison audits take "
+                         "discrepancy rates")
+    pop = comparison_population(margin, o1=o1, o2=o2, u1=u1, u2=u2, N=ballots)
     spec = _method_params(method, audit, pop, margin, share, gamma)
     if pop.true_mean() <= 0.5:
         return SampleSizeEstimate(sample_size=None, quantile=quantile, basis="assumed rates",
@@ -384,6 +418,105 @@ def estimate_sample_size(
                               expected=sim.mean(spec.name),
                               details={**details, "reps": reps,
                                        "confirm_rate": float(confirmed.mean())}, **common)
+
+
+def _assumed_fractions(votes: Mapping[str, int] | None, assumed: Mapping[str, int],
+                       ballots: int | None) -> tuple[float, float]:
+    """True fractions of all ballots for the reported winner and runner-up under the
+    assumed vote counts (same names as the reported ones, out of the same ballots)."""
+    if votes is None or ballots is None:
+        raise UsageError("assumed votes need the reported votes (--votes) to name the winner "
+                         "and the runner-up")
+    if set(assumed) != set(votes):
+        raise UsageError("assumed votes must name the same candidates as the reported votes")
+    if any(v < 0 for v in assumed.values()):
+        raise UsageError("assumed vote counts must be non-negative")
+    ranked = sorted(votes, key=lambda name: votes[name], reverse=True)
+    winner, loser = ranked[0], ranked[1]
+    if assumed[winner] + assumed[loser] > ballots:
+        raise UsageError(f"{ballots} ballots cannot hold {assumed[winner] + assumed[loser]} "
+                         "assumed votes for the top two")
+    return assumed[winner] / ballots, assumed[loser] / ballots
+
+
+def _wald_asn(log_up: float, log_down: float, winner: float, loser: float,
+              risk_limit: float) -> float | None:
+    """BRAVO's average sample number by Wald's approximation (LSY 2012, Section 5) with
+    per-ballot log factors ``log_up`` (winner) and ``log_down`` (loser) and true fractions
+    of all ballots; None without upward drift (the mean is then infinite)."""
+    drift = winner * log_up + loser * log_down
+    if drift <= 0:
+        return None
+    return (math.log(1 / risk_limit) + log_up / 2) / drift
+
+
+def _polling_plan(method: str, q: float, *, share: float, reported: tuple[float, float],
+                  true: tuple[float, float], cap: int, reps: int, seed: int | None,
+                  details: dict[str, Any], common: dict[str, Any]) -> SampleSizeEstimate:
+    """The q-quantile of a polling audit's stopping time, ballots drawn with the ``true``
+    fractions (winner, runner-up) and the test betting on the ``reported`` ones.
+
+    BRAVO, and with replacement ALPHA with eta fixed at the reported mean (BRAVO on the
+    diluted margin: a winner ballot multiplies T by 1 + m, a loser by 1 - m; Stark 2023,
+    Section 2.4) and fixed bets (1 +- lambda/2), are random walks computed exactly on the
+    lattice of counts
+    (:mod:`tallyproof.audit.polling_stopping`). The adaptive bets and sampling without
+    replacement are simulated (``reps`` audits, fixed seed) and reported with a 95%
+    interval for the quantile."""
+    risk_limit, ballots = common["risk_limit"], common["ballots"]
+    true_w, true_l = true
+    if true_w <= true_l:
+        return SampleSizeEstimate(sample_size=None, quantile=q, basis="assumed shares",
+                                  details={**details, "reason": "the assumed shares overturn "
+                                           "the outcome"}, **common)
+    seeded = {} if seed is None else {"seed": seed}
+    m_reported = reported[0] - reported[1]
+    walk: tuple[float, float] | None = None  # (log factor of a winner, of a loser ballot)
+    if method == "bravo":
+        walk = (math.log(2 * share), math.log(2 * (1 - share)))
+    elif method == "alpha" and ballots is None:
+        walk = (math.log(1 + m_reported), math.log(1 - m_reported))
+    elif method == "betting" and ballots is None:  # the fixed bet lambda = lam_frac / mu
+        walk = (math.log(1 + _POLLING_BET / 2), math.log(1 - _POLLING_BET / 2))
+    if walk is not None:
+        stop = walk_stopping_quantile(*walk, true_w, true_l, risk_limit=risk_limit, q=q,
+                                      cap=cap, **seeded)
+        n = stop.sample_size if stop.sample_size is not None and stop.sample_size < cap else None
+        extra: dict[str, Any] = {
+            "computed": stop.computed, "sampling": "with replacement",
+            "stop_probability": stop.prob,
+            "expected_basis": "Wald's approximation (Lindeman, Stark & Yates 2012, Section 5)"}
+        if stop.interval is not None:
+            extra.update(reps=stop.reps, quantile_interval_95=list(stop.interval))
+        else:
+            extra["truncated_mass"] = stop.dropped
+        asn = _wald_asn(*walk, true_w, true_l, risk_limit)
+        return SampleSizeEstimate(sample_size=n, quantile=q, basis="stopping-time distribution",
+                                  expected=asn, details={**details, **extra}, **common)
+    pop = polling_population(true_w, true_l, N=ballots)
+    reported_mean = (1 + m_reported) / 2
+    params: dict[str, Any] = ({"eta0": reported_mean, "d": ALPHA_POLLING_D}
+                              if method == "alpha" else {})
+    spec = MethodSpec(method, method, params)
+    def run(n_reps: int) -> SimulationResult:
+        # the audits need only run until the upper end of the quantile's interval stopped;
+        # without replacement every audit of a true winner stops before the last ballot
+        until = min(1.0, (float(stats.binom.ppf(0.975, n_reps, q)) + 1) / n_reps)
+        return simulate(pop, [spec], risk_limit=risk_limit, reps=n_reps,
+                        max_n=None if ballots is not None else cap, until=until,
+                        vectorised_draws=True, **seeded)
+
+    sim = run(reps)
+    sizes, confirmed = sim.sample_sizes[method], sim.confirmed[method]
+    n_q = sim.quantile(method, q)
+    n_out = n_q if n_q < sim.cap or bool(confirmed.all()) else None
+    lo, hi = quantile_interval(sizes, q)
+    extra = {"computed": "simulated",
+             "sampling": "without replacement" if ballots is not None else "with replacement",
+             "reps": reps, "stop_probability": float((confirmed & (sizes <= n_q)).mean()),
+             "quantile_interval_95": [lo, hi]}
+    return SampleSizeEstimate(sample_size=n_out, quantile=q, basis="stopping-time distribution",
+                              expected=None, details={**details, **extra}, **common)
 
 
 def plan_for_assertion(

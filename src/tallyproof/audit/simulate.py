@@ -174,6 +174,30 @@ def _draw_block(rng: np.random.Generator, pop: Population, remaining: np.ndarray
     return rng.permuted(idx, axis=1)
 
 
+def _draw_block_vectorised(rng: np.random.Generator, pop: Population,
+                           remaining: np.ndarray | None, reps: int, m: int) -> np.ndarray:
+    """As :func:`_draw_block`, with every replicate's category counts drawn at once: the
+    multivariate hypergeometric as a chain of (vectorised) hypergeometric marginals, which
+    is the same distribution (another random stream, so it is opt-in: seeded results made
+    with the loop stay as they were)."""
+    K = pop.values.size
+    if remaining is None:
+        return rng.choice(K, size=(reps, m), p=pop.probs)
+    got = np.empty((reps, K), dtype=np.int64)
+    left = np.full(reps, m, dtype=np.int64)
+    rest = remaining.sum(axis=1)
+    for k in range(K - 1):
+        rest = rest - remaining[:, k]
+        got[:, k] = rng.hypergeometric(remaining[:, k], rest, left)
+        left -= got[:, k]
+    got[:, K - 1] = left
+    remaining -= got
+    edges = np.cumsum(got, axis=1)[:, :-1]
+    pos = np.arange(m)
+    idx = (pos[None, :, None] >= edges[:, None, :]).sum(axis=2)
+    return rng.permuted(idx, axis=1)
+
+
 def simulate(
     pop: Population,
     methods: Sequence[MethodSpec],
@@ -184,11 +208,18 @@ def simulate(
     mu: float = 0.5,
     seed: int = SEED,
     block_elems: int = 200_000,
+    until: float | None = None,
+    vectorised_draws: bool = False,
 ) -> SimulationResult:
     """Run ``reps`` sequential audits of ``pop`` with every method on the same draws.
 
     Stops a replicate for a method at the first n with T_n >= 1/risk_limit. The cap is the
     population size (a full hand count) or ``max_n`` (required with replacement).
+    ``until`` (a fraction) ends the run once that fraction of replicates has stopped for
+    every method: enough for a quantile below it, and the long tail is not drawn; the
+    replicates still open keep the cap and ``confirmed`` False (so their size and the mean
+    are then lower bounds). ``vectorised_draws`` draws without replacement for all
+    replicates at once (:func:`_draw_block_vectorised`).
     """
     if not 0 < risk_limit < 1:
         raise UsageError(f"risk limit must be in (0, 1), got {risk_limit}")
@@ -212,9 +243,11 @@ def simulate(
                              "counts": np.zeros((reps, 5)), "j": 0}
     m = max(16, block_elems // reps)
     drawn = 0
-    while drawn < cap and not all(d.all() for d in done.values()):
+    need = reps if until is None else min(reps, math.ceil(until * reps))
+    draw = _draw_block_vectorised if vectorised_draws else _draw_block
+    while drawn < cap and not all(int(d.sum()) >= need for d in done.values()):
         mm = min(m, cap - drawn)
-        idx = _draw_block(rng, pop, remaining, reps, mm)
+        idx = draw(rng, pop, remaining, reps, mm)
         x = pop.values[idx]
         for name, fn in fns.items():
             if done[name].all():

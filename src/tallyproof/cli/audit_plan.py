@@ -92,9 +92,16 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         error_counts: Annotated[bool, typer.Option(
             "--error-counts", help="--o1..--u2 are counts in the sample (Kaplan-Markov)")] = False,
         quantile: Annotated[float | None, typer.Option(
-            "--quantile", help="plan this quantile of the simulated stopping time; "
-                               "comparison audits with assumed discrepancy rates default to "
-                               "0.9, others to the closed form or expected-rate path")] = None,
+            "--quantile", help="plan this quantile q of the stopping time (the sample size by "
+                               "which the audit stops with probability >= q). Polling audits "
+                               "and comparison audits with assumed discrepancy rates default "
+                               "to 0.9; BRAVO (and ALPHA polling with replacement) exactly, "
+                               "the others by simulation; comparison audits without "
+                               "discrepancies use the expected-rate path")] = None,
+        assumed_votes: Annotated[str | None, typer.Option(
+            "--assumed-votes", help="polling: NAME=COUNT,... the true votes to draw ballots "
+                                    "from (same names as --votes), if not the reported "
+                                    "ones")] = None,
         audit: Annotated[str | None, typer.Option("--audit", help="polling | comparison")] = None,
         reps: Annotated[int, typer.Option("--reps",
                                           help="simulated audits (for quantiles)")] = 400,
@@ -104,22 +111,42 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
                               "calculator and Arlo)")] = "exact",
         json: JsonOpt = False,
     ) -> None:
-        """Plan how many ballots an audit will need."""
+        """Plan how many ballots an audit will need.
+
+        Polling audits (bravo; alpha, betting, agrapa with --audit polling) plan the
+        quantile q (--quantile, 0.9 unless given) of the stopping time: the number of
+        ballots by which the audit stops with probability at least q when the ballots
+        are drawn from a population with the reported shares (or --assumed-votes).
+        BRAVO samples with replacement and is computed exactly (dynamic programming
+        on the lattice of counts; simulated, with a 95% interval, for margins below
+        about 2%); ALPHA with --ballots samples without replacement and is simulated
+        (--reps audits, fixed seed). The output names the basis, the quantile, how
+        it was computed and whether ballots are drawn with or without replacement.
+        """
         from ..audit.plan import estimate_sample_size
 
         est = estimate_sample_size(
             method, risk_limit=risk_limit, margin=margin,
             votes=parse_votes(votes) if votes is not None else None, ballots=ballots,
             gamma=gamma, o1=o1, o2=o2, u1=u1, u2=u2, error_counts=error_counts,
-            quantile=quantile, audit=audit, reps=reps, km_formula=formula)
+            quantile=quantile, audit=audit, reps=reps, km_formula=formula,
+            assumed_votes=parse_votes(assumed_votes) if assumed_votes is not None else None)
         if json:
             emit_json(est.to_json())
             return
         size = "a full hand count" if est.sample_size is None else f"{est.sample_size:,} ballots"
+        d = est.details
+        if est.audit == "polling" and "computed" in d:
+            how = (f"{d['computed']}" if d["computed"] == "exact" else
+                   f"{d['reps']:,} simulated audits, 95% interval "
+                   f"{d['quantile_interval_95'][0]:,}-{d['quantile_interval_95'][1]:,}")
+            basis = (f"quantile {est.quantile:g} of the stopping time, {how}, "
+                     f"ballots drawn {d['sampling']}")
+        else:
+            basis = (est.basis + (f", {d['formula']}" if "formula" in d else "")
+                     + (f", quantile {est.quantile:g}" if est.quantile is not None else ""))
         out.print(f"{est.method} ({est.audit}) at risk limit {est.risk_limit:g}, diluted margin "
-                  f"{est.margin:.4%}: {size} ({est.basis}"
-                  + (f", {est.details['formula']}" if "formula" in est.details else "")
-                  + (f", quantile {est.quantile:g}" if est.quantile is not None else "")
+                  f"{est.margin:.4%}: {size} ({basis}"
                   + (f"; expected {est.expected:,.1f}" if est.expected is not None else "") + ")")
 
     @audit_app.command("risk")

@@ -76,11 +76,14 @@ def register(app: typer.Typer) -> None:
         if add_admin is not None:
             a = add_account(web, add_admin, Role.STATE_ADMIN)
             out.print(f"state admin {a.username}: password {a.password}", highlight=False)
+            err.print("the first sign-in asks it to enrol an authenticator app (TOTP)")
             return
         if demo:
+            err.print("demo accounts (role, county, user, password, TOTP secret: type the "
+                      "secret into an authenticator app; every sign-in asks for its code)")
             for a in seed_demo(web):
-                out.print(f"{a.role:13} {a.county or '':10} {a.username:18} {a.password}",
-                          highlight=False)
+                out.print(f"{a.role:13} {a.county or '':10} {a.username:18} {a.password} "
+                          f"{a.totp_secret}", highlight=False)
         from ..server.live import run
 
         err.print(f"control room on http://{host}:{port}/ (state {state})")

@@ -153,7 +153,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Commit every county's log (with its key in DIR/keys/COUNTY), then publish the
         counties' checkpoints in the state log, signed by the state's key, with the control
-        room's activity log when the state has one (docs/commitment.md §9.1)."""
+        room's activity log when the state has one (docs/commitment.md §9.7)."""
         from ..state.statelog import publish
         from ..state.workflow import CountyFailures, commit_all
 
@@ -268,12 +268,16 @@ def register(app: typer.Typer) -> None:
         folder: Annotated[Path, typer.Argument()],
         county: Annotated[str, typer.Argument()],
         ballot: Annotated[str, typer.Argument()],
+        with_data: Annotated[bool, typer.Option(
+            "--with-data", help="also print the CVR leaf's salt and bytes (secret until "
+                                "publication), which hash to the proof's leaf hash")] = False,
     ) -> None:
         """A ballot's proof through its county checkpoint to the state checkpoint (JSON); in a
-        county with batch tallies only, a batch's (BALLOT = TABULATOR/BATCH)."""
+        county with batch tallies only, a batch's (BALLOT = TABULATOR/BATCH; its leaf bytes
+        are always included)."""
         from ..state.statelog import prove_ballot
 
-        emit_json(prove_ballot(folder, county, ballot))
+        emit_json(prove_ballot(folder, county, ballot, with_data))
 
     @state.command("verify")
     def verify_cmd(

@@ -96,11 +96,19 @@ def hand_tallies(county: County, contest_names: dict[str, str], batches: set[str
     batch, per county contest id (``contest_names``: county contest id -> name), the votes of
     each choice by name."""
     paper = county.paper
-    keys = np.char.add(np.char.add(paper.tabulator.astype(str), "/"), paper.batch.astype(str))
+    # each batch's cards once, grouped by (tabulator, batch) codes: the boards count a few
+    # batches of a county of any size, so no scan of every card per counted batch
+    codes = paper.tabulator.astype(np.int64) * (1 << 32) + paper.batch.astype(np.int64)
+    order = np.argsort(codes, kind="stable")
+    uniq, starts = np.unique(codes[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    where = {f"{u >> 32}/{u & 0xFFFFFFFF}": (int(a), int(b))
+             for u, a, b in zip(uniq.tolist(), starts, ends, strict=True)}
     by_name = {c.name: (i, c) for i, c in enumerate(county.contests)}
     out: dict[str, dict[str, dict[str, int]]] = {}
     for key in sorted(batches):
-        rows = keys == key
+        lo, hi = where.get(key, (0, 0))
+        rows = order[lo:hi]  # the batch's cards in table order (none: a batch not on paper)
         out[key] = {}
         for cid, name in contest_names.items():
             i, contest = by_name[name]

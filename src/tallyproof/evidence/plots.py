@@ -9,12 +9,13 @@ labels, never by colour alone; every plot comes with alt text written from the s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import re
 import textwrap
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import matplotlib
 
@@ -44,7 +45,8 @@ class Plot:
 
     def __init__(self, fig: Figure, key: str, title: str, alt: str) -> None:
         self.key, self.title, self.alt = key, title, alt
-        self._fig = fig
+        self._fig: Figure | None = fig
+        self._redraw: Callable[[], Plot] | None = None
         buf = io.BytesIO()
         with plt.rc_context(RC):  # svg.hashsalt is read when saving, not when drawing
             fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
@@ -52,8 +54,22 @@ class Plot:
         svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE for inlining
         self.svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)
 
+    @classmethod
+    def drawn(cls, rec: Mapping[str, str], redraw: Callable[[], Plot]) -> Plot:
+        """A plot recorded by :func:`recording` (its PNG, if ever asked for, is drawn anew by
+        ``redraw``: only the SVG travels between processes)."""
+        plot = cls.__new__(cls)
+        plot.key, plot.title, plot.alt, plot.svg = rec["key"], rec["title"], rec["alt"], rec["svg"]
+        plot._fig = None
+        plot._redraw = redraw
+        return plot
+
     @functools.cached_property
     def png(self) -> bytes:
+        if self._fig is None:  # recorded in another process: draw it here
+            if self._redraw is None:
+                raise RuntimeError("a recorded plot without a way to draw it")
+            return self._redraw().png
         buf = io.BytesIO()
         with plt.rc_context(RC):
             self._fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
@@ -64,12 +80,81 @@ def _render(fig: Figure, key: str, title: str, alt: str) -> Plot:
     return Plot(fig, key, title, alt)
 
 
+# ---------------------------------------------------------------------------- drawn elsewhere
+# A plot is a pure function of its arguments (the reproducibility above), so a plot drawn in
+# another process from arguments equal to these is the same bytes: the verifier draws the
+# report's plots on its second core from the bundle's own published figures while it recounts
+# (:mod:`tallyproof.verify`), and the rebuild takes a drawn plot only where the recounted
+# arguments are *equal* to the ones it was drawn from; any other plot is drawn afresh.
+_recording: dict[str, dict[str, str]] | None = None
+_reusing: Mapping[str, dict[str, str]] | None = None
+_F = TypeVar("_F", bound=Callable[..., "Plot"])
+#: Argument types whose ``repr`` is exact (equal reprs ⇔ equal values, for drawing).
+_EXACT = (str, int, float, bool, type(None))
+
+
+def _exact(value: Any) -> bool:
+    if type(value) in _EXACT:  # not subclasses: their repr may hide what they hold
+        return True
+    if type(value) in (list, tuple):
+        return all(_exact(v) for v in value)
+    return False
+
+
+def _memo_key(fn: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
+    """``fn``'s name and the exact text of its arguments; None when an argument's text might
+    not determine it (anything but numbers, text, None and lists or tuples of them)."""
+    return f"{fn.__name__}{args!r}" if _exact(args) else None
+
+
+def _drawn_elsewhere(fn: _F) -> _F:
+    """Record the plot inside :func:`recording`; take the recorded one inside :func:`reusing`
+    when the arguments are equal (positional arguments only, as the report passes them)."""
+    @functools.wraps(fn)
+    def plot(*args: Any, **kwargs: Any) -> Plot:
+        if kwargs or (_recording is None and _reusing is None):
+            return fn(*args, **kwargs)
+        key = _memo_key(fn, args)
+        if key is not None and _reusing is not None and key in _reusing:
+            got = _reusing[key]
+            return Plot.drawn(got, lambda: fn(*args))
+        out = fn(*args)
+        if key is not None and _recording is not None:
+            _recording[key] = {"key": out.key, "title": out.title, "alt": out.alt,
+                               "svg": out.svg}
+        return out
+    return plot  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[dict[str, dict[str, str]]]:
+    """Every plot drawn inside the block, by its arguments' key (plain JSON-able data)."""
+    global _recording
+    saved, _recording = _recording, {}
+    try:
+        yield _recording
+    finally:
+        _recording = saved
+
+
+@contextlib.contextmanager
+def reusing(drawn: Mapping[str, dict[str, str]]) -> Iterator[None]:
+    """Inside the block a plot whose arguments equal a recorded one's is taken, not drawn."""
+    global _reusing
+    saved, _reusing = _reusing, drawn
+    try:
+        yield
+    finally:
+        _reusing = saved
+
+
 def _figure(width: float, height: float) -> tuple[Figure, Any]:
     """A figure outside pyplot's registry (no global state, freed with the Plot)."""
     fig = Figure(figsize=(width, height), layout="constrained")  # no tight_layout warnings
     return fig, fig.subplots()
 
 
+@_drawn_elsewhere
 def contest_shares(names: Sequence[str], rows: Sequence[Sequence[tuple[str, int, bool]]]
                    ) -> Plot:
     """One bar per contest split into its candidates' vote shares, largest first; winners'
@@ -123,6 +208,7 @@ def segment_label(name: str, share: float) -> str:
     return ""
 
 
+@_drawn_elsewhere
 def margins(contest_names: Sequence[str], margin_pct: Sequence[float]) -> Plot:
     """Margin between the last winner and the first loser, as a share of cards, per contest."""
     with plt.rc_context(RC):
@@ -141,6 +227,7 @@ def margins(contest_names: Sequence[str], margin_pct: Sequence[float]) -> Plot:
     return _render(fig, "margins", "Margins of victory", alt)
 
 
+@_drawn_elsewhere
 def precinct_reconciliation(precincts: Sequence[str], cvrs: Sequence[int],
                             checkins: Sequence[int | None]) -> Plot:
     """CVRs minus check-ins per precinct (or CVRs per precinct when no pollbooks were given);
@@ -189,6 +276,7 @@ def precinct_reconciliation(precincts: Sequence[str], cvrs: Sequence[int],
                    alt)
 
 
+@_drawn_elsewhere
 def audit_risk(series: Sequence[tuple[str, Sequence[int], Sequence[float]]],
                risk_limit: float) -> Plot:
     """Measured risk against ballots examined, one line per assertion, risk limit dashed.
@@ -240,6 +328,7 @@ def audit_risk(series: Sequence[tuple[str, Sequence[int], Sequence[float]]],
     return _render(fig, "audit_risk", "Audit: measured risk by ballots examined", alt)
 
 
+@_drawn_elsewhere
 def discrepancies(counts: Sequence[tuple[str, int]]) -> Plot:
     """Audit discrepancies by type, each bar labelled with its count."""
     with plt.rc_context(RC):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import duckdb
 
@@ -64,9 +65,16 @@ class ResultsChange:
     correction_list: tuple[CountChange, ...]  # the first MAX_LISTED
 
     def to_json(self) -> dict[str, object]:
-        d = asdict(self)
-        d["kinds"] = list(self.kinds)
-        return d
+        """Plain JSON data (lists, not tuples): what a JSON round trip gives back unchanged."""
+        return _lists(asdict(self))
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    return value
 
 
 def compare_snapshots(a: Snapshot, b: Snapshot, from_seq: int = 1,

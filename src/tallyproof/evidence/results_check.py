@@ -100,7 +100,7 @@ def check_official_results(store: Store, results_path: Path) -> ResultsCheck:
     """Compare the store's count with the certified results in ``results_path``
     (NIST SP 1500-100 v2 JSON, or CSV ``contest,candidate,reporting_unit,votes``)."""
     from ..formats.results import read_official_results
-    from ..tabulate.plurality import tally_table
+    from ..tabulate.plurality import group_index, tally_table
 
     results_path = Path(results_path)
     official = read_official_results(results_path)
@@ -109,6 +109,7 @@ def check_official_results(store: Store, results_path: Path) -> ResultsCheck:
     mismatches: list[Mismatch] = []
     problems: list[str] = []
     not_compared: list[dict[str, str]] = []
+    precincts: tuple[Any, list[str]] | None = None  # every contest groups by the same column
     for key in sorted(official.counts):
         contest = _find_contest(election, key)
         if contest is None:
@@ -123,7 +124,9 @@ def check_official_results(store: Store, results_path: Path) -> ResultsCheck:
         units = official.counts[key]
         by = "precinct" if any(u != ALL_UNITS for u in units) else None
         table = store.cvrs(columns=["precinct", contest.column])
-        tallies = tally_table(table, contest, by=by)
+        if by is not None and precincts is None:
+            precincts = group_index(table, by)
+        tallies = tally_table(table, contest, by=by, groups=precincts if by else None)
         for unit in sorted(units):
             tally = tallies.get(unit)
             computed = dict(tally.votes) if tally is not None else {}

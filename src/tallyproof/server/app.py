@@ -18,7 +18,7 @@ from ..state.spec import load_spec
 from .accounts import hasher
 from .config import Settings
 from .db import make_engine, session_factory
-from .deps import LoginRequired
+from .deps import LoginRequired, TotpRequired
 from .migrate import upgrade
 from .pages import render
 from .ratelimit import LoginLimiter
@@ -28,6 +28,7 @@ from .routes import (accounts, api, board, board_api, board_batch, board_batch_a
                      county_audit, downloads, live, login, present, public, state,
                      state_audit, state_setup, uploads)
 from .security import headers_middleware
+from .writer import writer_for
 
 
 @asynccontextmanager
@@ -39,6 +40,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner.submit(job_id)
     yield
     runner.shutdown()
+    app.state.writer.close()
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -52,6 +54,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
+    app.state.writer = writer_for(app.state.sessionmaker, engine.dialect.name)
     app.state.hasher = hasher(settings.password_cost)
     app.state.limiter = LoginLimiter(settings.login_attempts, settings.login_window)
     app.state.jobs = JobRunner(app.state.sessionmaker, settings, make_executor(settings))
@@ -68,6 +71,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
         if request.url.path.startswith("/api/"):
+            if isinstance(exc, TotpRequired):
+                return JSONResponse({"detail": "enrol the second factor first, at "
+                                     "/account/totp"}, status_code=403)
             return JSONResponse({"detail": "sign in first"}, status_code=401)
         return RedirectResponse(exc.location, status_code=303)
 

@@ -192,12 +192,15 @@ class CurrentBoard:
 def sign_in(db: Session, passphrase: str, slug: str | None,
             now: datetime) -> tuple[str, AuditBoard] | None:
     """A session token for the board whose passphrase this is (and, from a board's link,
-    whose link it is), or None."""
+    whose link it is: the slug names one board of one county in one round), or None. A board
+    of a closed round signs in no more: its link and passphrase were for that round only."""
     if not normalise(passphrase):
         return None
     board = db.scalar(select(AuditBoard).where(
         AuditBoard.passphrase_hash == _passphrase_hash(passphrase)))
     if board is None or (slug is not None and board.slug != slug):
+        return None
+    if is_closed(db, board.round_number):
         return None
     token = secrets.token_urlsafe(32)
     db.add(BoardSession(board_id=board.id, token_hash=_digest(token),
@@ -206,16 +209,28 @@ def sign_in(db: Session, passphrase: str, slug: str | None,
     return token, board
 
 
-def current_board(db: Session, token: str | None, settings: Settings) -> CurrentBoard | None:
-    """The board a cookie signs in, under the users' session limits (8 h, 1 h idle)."""
+def current_board(db: Session, token: str | None, settings: Settings,
+                  touch: bool = True) -> CurrentBoard | None:
+    """The board a cookie signs in, under the users' session limits (8 h, 1 h idle). With
+    ``touch`` the session's idle clock restarts in ``db``'s transaction; an entry passes
+    False and restarts it in its own write (:func:`touch_session`), so its request writes
+    nothing else."""
     if not token:
         return None
     now = settings.now()
     row = db.scalar(select(BoardSession).where(BoardSession.token_hash == _digest(token)))
     if row is None or not live(row, settings, now):
         return None
-    row.last_seen_at = now
+    if touch:
+        row.last_seen_at = now
     return CurrentBoard(db.get(AuditBoard, row.board_id), row.id, row.csrf_token)
+
+
+def touch_session(db: Session, session_id: int, now: datetime) -> None:
+    """Restart a board session's idle clock (what :func:`current_board` does unless told
+    not to: an entry does it in its own write)."""
+    db.execute(update(BoardSession).where(BoardSession.id == session_id)
+               .values(last_seen_at=now))
 
 
 def sign_out(db: Session, session_id: int, now: datetime) -> None:
@@ -277,23 +292,34 @@ def writable(db: Session, board: AuditBoard) -> None:
         raise BoardClosed(f"round {board.round_number} is closed")
 
 
-def save_entry(db: Session, root: Path, board: AuditBoard, entry_key: str, ballot_id: str,
-               reading: dict[str, Any], now: datetime) -> tuple[BoardEntry, bool]:
-    """Save one ballot's reading; returns the entry and whether it is new. A retry with the
-    same key returns the entry already saved (never a second one); the same key with another
-    ballot or reading is an :class:`EntryConflict`."""
+def stored_reading(root: Path, board: AuditBoard, entry_key: str, ballot_id: str,
+                   reading: dict[str, Any]) -> str:
+    """The reading as it is stored (sorted JSON), checked against the card's contests: the
+    part of an entry that needs no database, done before the write (:func:`store_entry`)."""
     if not 8 <= len(entry_key) <= 64:
         raise BoardError("the form's entry key is missing; reload the page")
     card = next((c for c in cards_of(root, board) if c.ballot_id == ballot_id), None)
     if card is None:
         raise BoardError(f"ballot {ballot_id!r} is not on this board's list")
-    stored = orjson.dumps(validate_reading(card, contests_of(root, board.county),
-                                           reading), option=orjson.OPT_SORT_KEYS).decode()
-    key = (BoardEntry.board_id == board.id, BoardEntry.entry_key == entry_key)
+    return orjson.dumps(validate_reading(card, contests_of(root, board.county), reading),
+                        option=orjson.OPT_SORT_KEYS).decode()
+
+
+def store_entry(db: Session, board_id: int, entry_key: str, ballot_id: str, stored: str,
+                now: datetime) -> tuple[BoardEntry, bool]:
+    """Save a reading checked by :func:`stored_reading`; returns the entry and whether it is
+    new. A retry with the same key returns the entry already saved (never a second one); the
+    same key with another ballot or reading is an :class:`EntryConflict`. The board's status
+    is read here, in the writing transaction, so a sign-off committed since the request read
+    the board is seen."""
+    key = (BoardEntry.board_id == board_id, BoardEntry.entry_key == entry_key)
     old = db.scalar(select(BoardEntry).where(*key))
     if old is None:
+        board = db.get(AuditBoard, board_id, populate_existing=True)
+        if board is None:
+            raise BoardError("this board no longer exists")
         writable(db, board)
-        entry = BoardEntry(board_id=board.id, entry_key=entry_key, ballot_id=ballot_id,
+        entry = BoardEntry(board_id=board_id, entry_key=entry_key, ballot_id=ballot_id,
                            reading=stored, created_at=now)
         try:
             with db.begin_nested():
@@ -307,6 +333,14 @@ def save_entry(db: Session, root: Path, board: AuditBoard, entry_key: str, ballo
         raise EntryConflict("this form was already saved with another reading; reload the "
                             "ballot's page to correct it")
     return old, False
+
+
+def save_entry(db: Session, root: Path, board: AuditBoard, entry_key: str, ballot_id: str,
+               reading: dict[str, Any], now: datetime) -> tuple[BoardEntry, bool]:
+    """:func:`stored_reading` then :func:`store_entry`, in ``db``'s transaction (the board
+    pages write through :class:`~tallyproof.server.writer.GroupWriter` instead)."""
+    stored = stored_reading(root, board, entry_key, ballot_id, reading)
+    return store_entry(db, board.id, entry_key, ballot_id, stored, now)
 
 
 # ------------------------------------------------------------------ sign-off

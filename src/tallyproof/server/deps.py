@@ -25,6 +25,13 @@ class LoginRequired(Exception):
     location = "/login"
 
 
+class TotpRequired(LoginRequired):
+    """A live session of an administrator who has not enrolled the TOTP second factor: the
+    second factor is mandatory for every administrator, so pages send them to enrolment and
+    the API refuses (403) until they enrol."""
+    location = "/account/totp"
+
+
 def settings(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -71,9 +78,20 @@ def viewer(request: Request, s: DB) -> Current | None:
 Viewer = Annotated[Current | None, Depends(viewer)]
 
 
-def signed_in(who: Viewer) -> Current:
+def enrolling(who: Viewer) -> Current:
+    """Any live session, enrolled or not: only the enrolment pages and sign-out use this."""
     if who is None:
         raise LoginRequired
+    return who
+
+
+Enrolling = Annotated[Current, Depends(enrolling)]
+
+
+def signed_in(who: Enrolling) -> Current:
+    """A live session whose administrator has enrolled the second factor."""
+    if not who.totp_enrolled:
+        raise TotpRequired
     return who
 
 

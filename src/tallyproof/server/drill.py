@@ -118,8 +118,8 @@ class BoardLogin:
 @dataclass(frozen=True)
 class Prepared:
     boards: list[BoardLogin]
-    #: county administrators' user names and passwords (for the jobs)
-    admins: dict[str, tuple[str, str]]
+    #: county administrators' user names, passwords and TOTP secrets (for the jobs)
+    admins: dict[str, tuple[str, str, str]]
     #: cards on all the boards' lists (entries per pass)
     cards: int
 
@@ -143,8 +143,8 @@ def set_up(root: Path, database_url: str, allocation: dict[str, int]) -> Prepare
                 logins.append(BoardLogin(county, b.number, issue_passphrase(db, b, now)))
                 cards += len(cards_of(root, b))
     app.state.engine.dispose()
-    return Prepared(logins, {a.county: (a.username, a.password) for a in accounts if a.county},
-                    cards)
+    return Prepared(logins, {a.county: (a.username, a.password, a.totp_secret or "")
+                             for a in accounts if a.county}, cards)
 
 
 def paper(root: Path, county: str) -> dict[str, dict[str, list[str]]]:
@@ -326,20 +326,21 @@ async def run_boards(base_url: str, logins: list[BoardLogin],
 
 
 # ------------------------------------------------------------------ jobs and the check
-async def admin_clients(base_url: str, admins: dict[str, tuple[str, str]]
+async def admin_clients(base_url: str, admins: dict[str, tuple[str, str, str]]
                         ) -> list[tuple[str, Any, str]]:
     """Each county's administrator signed in (as a script would): county, client, the
     session's CSRF token for ``X-CSRF-Token``. The caller closes the clients."""
     import httpx2
+    import pyotp
 
     out = []
-    for county, (user, password) in sorted(admins.items()):
+    for county, (user, password, secret) in sorted(admins.items()):
         c = httpx2.AsyncClient(base_url=base_url, timeout=60.0)
         m = CSRF_FIELD.search((await c.get("/login")).text)
         if m is None:
             raise DrillError("the login page carries no CSRF token")
         await c.post("/login", data={"csrf": m.group(1), "username": user,
-                                     "password": password})
+                                     "password": password, "code": pyotp.TOTP(secret).now()})
         r = await c.get("/api/session")
         if r.status_code != 200:
             raise DrillError(f"{user} could not sign in: {r.status_code}")

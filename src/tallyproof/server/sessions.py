@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .board_db import TotpFactor
 from .config import Settings
 from .db import LoginSession, User
 
@@ -35,6 +36,9 @@ class Current:
     county: str | None
     session_id: int
     csrf: str
+    #: whether the user's TOTP second factor is enrolled: administrators without one reach
+    #: only the enrolment page and sign-out (:func:`.deps.signed_in`)
+    totp_enrolled: bool
 
 
 def open_session(db: Session, user: User, now: datetime) -> tuple[str, LoginSession]:
@@ -66,8 +70,10 @@ def current(db: Session, token: str | None, settings: Settings) -> Current | Non
     user = db.get(User, row.user_id)
     if user is None or user.disabled_at is not None:
         return None
+    factor = db.get(TotpFactor, user.id)  # before the write below: a read flushes writes
     row.last_seen_at = now
-    return Current(user.id, user.username, user.role, user.county, row.id, row.csrf_token)
+    return Current(user.id, user.username, user.role, user.county, row.id, row.csrf_token,
+                   factor is not None and factor.secret is not None)
 
 
 def revoke(db: Session, session_id: int, now: datetime) -> None:

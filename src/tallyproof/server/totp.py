@@ -31,6 +31,14 @@ def enrolled(db: Session, user_id: int) -> bool:
     return f is not None and f.secret is not None
 
 
+def enrol_with(db: Session, user_id: int, secret: str, now: datetime) -> None:
+    """Enrol ``secret`` directly, without a first code: only for accounts whose secret is
+    handed over with their password (``serve --demo`` prints both)."""
+    pyotp.TOTP(secret).now()  # a ValueError here if it is no base32 secret
+    db.add(TotpFactor(user_id=user_id, secret=secret, enabled_at=now, last_step=0))
+    db.flush()
+
+
 def pending_secret(db: Session, user_id: int) -> str:
     """The secret waiting for its first code (made on the first call)."""
     f = factor(db, user_id)

@@ -1,7 +1,7 @@
 """The control room's activity log (who did what, when), committed in the state log at each
 publication: its entries are exported as canonical JSON lines into the state folder, and the
 RFC 9162 Merkle root of all entries published so far is signed, with their count, as an
-extension line of the state checkpoint (docs/commitment.md §9.1)::
+extension line of the state checkpoint (docs/commitment.md §9.7)::
 
     tallyproof-activity/v1 <count> <base64 root>
 

@@ -75,13 +75,14 @@ def frame(county: str, root: str, spec: StateSpec, contests: Sequence[str]) -> A
     return CountyFrame(digest, commitment, tuple(out))
 
 
-def batch_ids(county: str, root: str, spec: StateSpec, contest: str) -> list[str]:
-    """The county's batches holding ``contest`` (``tabulator/batch``), in tallies order."""
+def batch_ids(county: str, root: str, spec: StateSpec, contests: Sequence[str]
+              ) -> dict[str, list[str]]:
+    """Per contest held by the county, its batches holding it (``tabulator/batch``), in
+    tallies order: the county's frame of the batch stratum (its tallies read once)."""
     bc = load_batch_county(tallies_dir(root, county))
-    m = _maps(bc, county, spec, [contest]).get(contest)
-    if m is None:
-        return []
-    return [bc.keys[r] for r in np.flatnonzero(bc.on_batch[m.county_contest])]
+    keys = np.asarray(bc.keys, dtype=object)
+    return {cid: keys[np.flatnonzero(bc.on_batch[m.county_contest])].tolist()
+            for cid, m in _maps(bc, county, spec, contests).items()}
 
 
 def all_batches(county: str, root: str) -> list[str]:
@@ -97,11 +98,12 @@ def batches(county: str, root: str, spec: StateSpec, contests: Sequence[str],
     bc = load_batch_county(tallies_dir(root, county))
     readings = current_readings(load_records(records))
     by_id = {c.id: c for c in bc.election.contests}
+    keys = np.asarray(bc.keys, dtype=object)  # one id per batch, taken by row (columnar)
     out = []
     for cid, m in _maps(bc, county, spec, contests).items():
         contest = by_id[m.county_contest]
         rows, reported = _reported(bc, m)
-        out.append(contest_batches(cid, contest, [bc.keys[r] for r in rows], bc.ballots[rows],
+        out.append(contest_batches(cid, contest, keys[rows].tolist(), bc.ballots[rows],
                                    reported, readings, m.codes))
     return CountyBatches(tallies_sha256(root, county), tuple(out))
 

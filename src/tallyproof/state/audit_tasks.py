@@ -173,9 +173,10 @@ def draw_task(county: str, root: str, spec_json: dict[str, Any], seed: str,
     spec = StateSpec.from_json(spec_json)
     out: dict[str, tuple[tuple[str, str], ...]] = {}
     if is_batch_county(spec, county):  # whole batches, whatever the other counties' unit
-        for cid, n in (targets if batch_targets is None else batch_targets).items():
-            frame = [state_ballot_id(county, k)
-                     for k in abc.batch_ids(county, root, spec, cid)]
+        wanted = targets if batch_targets is None else batch_targets
+        frames = abc.batch_ids(county, root, spec, list(wanted))
+        for cid, n in wanted.items():
+            frame = [state_ballot_id(county, k) for k in frames.get(cid, ())]
             if frame and n > 0:
                 out[cid] = tuple((d.id, d.ticket)
                                  for d in sample(frame, seed, min(n, len(frame))))
@@ -358,8 +359,9 @@ def contest_batches(cid: str, contest: Contest, keys: Sequence[str], cards: Any,
 
     hand: list[tuple[int, ...] | None] = []
     missing: list[bool] = []
+    counted = {ballot for ballot, _ in readings}  # the few batches the boards recorded
     for key in keys:
-        r = reading_for(readings, key, contest.id)
+        r = reading_for(readings, key, contest.id) if key in counted else None
         missing.append(bool(r is not None and r.not_found))
         if r is None or r.not_found:
             hand.append(None)
@@ -368,8 +370,9 @@ def contest_batches(cid: str, contest: Contest, keys: Sequence[str], cards: Any,
         hand.append(tuple(int(got.get(contest.candidates[k].id, 0)) if k >= 0 else 0
                           for k in codes))
     return CountyContestBatches(
-        cid, contest.id, tuple(keys), tuple(int(x) for x in cards),
-        tuple(tuple(int(x) for x in row) for row in reported), tuple(hand), tuple(missing))
+        cid, contest.id, tuple(keys), tuple(np.asarray(cards, dtype=np.int64).tolist()),
+        tuple(map(tuple, np.asarray(reported, dtype=np.int64).tolist())), tuple(hand),
+        tuple(missing))
 
 
 @dataclass(frozen=True)

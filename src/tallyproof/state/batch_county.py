@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,13 @@ class BatchCounty:
     tallies: dict[str, np.ndarray]
     on_batch: dict[str, np.ndarray]
 
-    @property
+    @cached_property
     def keys(self) -> tuple[str, ...]:
-        """Batch ids as the batch audit names them (``tabulator/batch``)."""
+        """Batch ids as the batch audit names them (``tabulator/batch``).
+
+        Computed once per county: callers index it per batch (``keys[r]`` for each row), and
+        rebuilding all B ids on each of those B reads made the statewide audit's batch stage
+        quadratic in the county's batches (tests/state/test_audit_batch_county.py counts)."""
         from ..audit.batch import batch_key
 
         return tuple(batch_key(t, b) for t, b in zip(self.tabulators, self.batches,
@@ -130,16 +135,24 @@ class BatchCounty:
                              "supported", file=path)
         election = Election.from_json(d["election"])
         rows = d["batches"]
-        tallies = {c.id: np.zeros((len(rows), len(c.candidates)), dtype=np.int64)
-                   for c in election.contests}
-        on = {c.id: np.zeros(len(rows), dtype=bool) for c in election.contests}
+        width = {c.id: len(c.candidates) for c in election.contests}
+        # gathered per contest, then put in place in one step per contest (columnar): the
+        # file is read at every step of the statewide audit, a row of numpy per batch is not
+        where: dict[str, list[int]] = {cid: [] for cid in width}
+        votes_of: dict[str, list[list[int]]] = {cid: [] for cid in width}
         for b, r in enumerate(rows):
             for cid, votes in r["tallies"].items():
-                if cid not in tallies or len(votes) != tallies[cid].shape[1]:
+                if width.get(cid) != len(votes):
                     raise InputError(f"batch {r['tabulator']}/{r['batch']}: tallies of "
                                      f"{cid!r} do not fit its contest", file=path)
-                tallies[cid][b] = votes
-                on[cid][b] = True
+                where[cid].append(b)
+                votes_of[cid].append(votes)
+        tallies = {cid: np.zeros((len(rows), w), dtype=np.int64) for cid, w in width.items()}
+        on = {cid: np.zeros(len(rows), dtype=bool) for cid in width}
+        for cid, at in where.items():
+            if at:
+                tallies[cid][at] = np.asarray(votes_of[cid], dtype=np.int64)
+                on[cid][at] = True
         return cls(election, tuple(str(r["container"]) for r in rows),
                    tuple(str(r["tabulator"]) for r in rows), tuple(str(r["batch"]) for r in rows),
                    np.asarray([int(r["ballots"]) for r in rows], dtype=np.int64), tallies, on)

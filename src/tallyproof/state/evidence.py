@@ -7,7 +7,7 @@ verify`` re-checks county by county.
     BUNDLE/SHA256SUMS                 every other file, sorted by path
     BUNDLE/state/state.json           counties, statewide contests, county spellings, county keys
     BUNDLE/state/log/...              the state log of county checkpoints (docs/commitment.md §9)
-                                      and the activity log it commits (§9.1), if any
+                                      and the activity log it commits (§9.7), if any
     BUNDLE/state/results/statewide.json, reconciliation.json
     BUNDLE/state/audit/...            the statewide audit, when one was started (:mod:`.audit`)
     BUNDLE/counties/<id>/...          each county's own bundle (docs/bundle.md), unchanged; a

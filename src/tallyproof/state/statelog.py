@@ -5,7 +5,9 @@ A state checkpoint thus commits to every county's checkpoint, and through each t
 that county: a ballot's proof is its inclusion proof in its county's tree, the county
 checkpoint that signs that tree, and that checkpoint's inclusion proof in the state tree.
 Consistency proofs between state checkpoints show that no county checkpoint published earlier
-was removed or altered (a county that re-publishes appends a new leaf; the old one stays).
+was removed or altered (a county that re-publishes appends a new leaf; the old one stays), and
+a county re-published must show, by an RFC 9162 consistency proof of its own log from the
+checkpoint published before, that its records did not change (:mod:`.county_consistency`).
 
 Leaf data (type 0x10, format version 0x01; ``str`` = u32 big-endian byte length ‖ UTF-8)::
 
@@ -17,6 +19,7 @@ size, root, signature lines), ``county_vkey`` the county log's verifier key as r
 
     STATE/log/segments/000001.json     the leaves appended by publication 1 (county, vkey, text)
     STATE/log/checkpoints/000001.txt   the state checkpoint after publication 1, signed
+    STATE/log/consistency/000002.json  the counties' consistency proofs for publication 2
     STATE/log/log.vkey                 the state's verifier key
     STATE/log/activity/000001.jsonl    the control room's activity entries publication 1
                                        commits (:mod:`.activity_log`), when a control room
@@ -40,6 +43,14 @@ from ..ledger.keys import Verifier, load_signer, load_verifier, parse_vkey
 from ..ledger.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
 from ..store import locked
 from . import activity_log
+from .county_consistency import (
+    CONSISTENCY,
+    CountyConsistency,
+    consistency_path,
+    file_json,
+    prove_republished,
+    verify_county_histories,
+)
 from .spec import StateSpec, load_spec, save_spec, with_county
 from .tasks import CountyCommit
 
@@ -121,6 +132,12 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit],
     """Append each county's newest checkpoint that the state log does not hold yet (in county
     order), then sign a new state checkpoint. ``commits``: the counties' latest commits.
 
+    A county published before must prove, from its own log, that its new tree extends the
+    published one (RFC 9162 consistency); the proofs are stored with the publication, and a
+    county whose records changed after publication is refused (VerificationError naming it):
+    nothing is written then.
+
+
     ``activity``: the control room's whole activity log (entries as
     :func:`.activity_log.entry_line` takes them), or None when no control room is used. Its
     entries not yet published are written as this publication's activity file and the new
@@ -141,8 +158,9 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit],
         if checkpoints and tree.root(checkpoints[-1].checkpoint.size) != \
                 checkpoints[-1].checkpoint.root:
             raise StoreError(f"{d}: the leaves do not match the last state checkpoint")
-        latest = {x.county: x for seg in segments for x in seg}
+        latest = {x.county: (k, x) for k, seg in enumerate(segments, start=1) for x in seg}
         new: list[StateLeaf] = []
+        proofs: list[CountyConsistency] = []
         for county in sorted(commits):
             c = commits[county]
             known = spec.county(county).vkey
@@ -153,15 +171,13 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit],
             if not cp.signed_by(parse_vkey(c.vkey)):
                 raise VerificationError(f"county {county}: its checkpoint is not signed by its "
                                         "log key")
-            prev = latest.get(county)
-            if prev is not None:
-                old = parse(prev.checkpoint).checkpoint
+            if county in latest:
+                prev_seq, prev = latest[county]
                 if prev.checkpoint == c.checkpoint:
                     continue
-                if cp.checkpoint.size < old.size:
-                    raise VerificationError(f"county {county}: its new checkpoint covers fewer "
-                                            f"leaves ({cp.checkpoint.size}) than the one "
-                                            f"published ({old.size})")
+                # the county's log must extend what was published (RFC 9162 §2.1.4)
+                proofs.append(prove_republished(root, county, prev_seq, prev.checkpoint,
+                                                c.checkpoint))
             if known is None:
                 spec = with_county(spec, replace(spec.county(county), vkey=c.vkey))
             new.append(StateLeaf(county, c.vkey, c.checkpoint))
@@ -184,6 +200,8 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit],
         text = sign(Checkpoint(origin(spec), tree.size, tree.root(), extensions), signer)
         (d / SEGMENTS).mkdir(parents=True, exist_ok=True)
         (d / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+        if proofs:
+            (d / CONSISTENCY).mkdir(parents=True, exist_ok=True)
         if activity is not None:
             activity_log.activity_dir(d).mkdir(parents=True, exist_ok=True)
         with transaction(root) as tx:
@@ -194,6 +212,8 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit],
                 tx.write_bytes(activity_log.activity_dir(d) / f"{seq:06d}.jsonl",
                                activity_log.file_bytes(add_lines))
             tx.write_bytes(d / CHECKPOINTS / f"{seq:06d}.txt", text.encode("utf-8"))
+            if proofs:
+                tx.write_json(consistency_path(d, seq), file_json(seq, proofs))
             if not key_file.exists():
                 tx.write_bytes(key_file, (signer.verifier.vkey + "\n").encode())
         save_spec(root, spec)
@@ -203,7 +223,9 @@ def publish(root: Path, key: Path, commits: dict[str, CountyCommit],
 
 def verify_state_log(root: Path, state_key: Verifier | None = None) -> list[str]:
     """Every state checkpoint signed and matching the leaves, each consistent with the next,
-    every leaf's county checkpoint signed by that county's key, and the activity log the
+    every leaf's county checkpoint signed by that county's key, each county's successive
+    published checkpoints consistent by the stored proofs
+    (:func:`.county_consistency.verify_county_histories`), and the activity log the
     checkpoints commit (:func:`.activity_log.verify_activity`). Returns the failures."""
     failures: list[str] = []
     root = Path(root)
@@ -240,14 +262,18 @@ def verify_state_log(root: Path, state_key: Verifier | None = None) -> list[str]
                                 "by its key")
     failures += activity_log.verify_activity(log_dir(root),
                                              [cp.checkpoint.extensions for cp in checkpoints])
-    return failures
+    return failures + verify_county_histories(log_dir(root), segments)
 
 
-def prove_ballot(root: Path, county: str, ballot_id: str) -> dict[str, Any]:
+def prove_ballot(root: Path, county: str, ballot_id: str, with_data: bool = False
+                 ) -> dict[str, Any]:
     """A ballot's proof from its CVR leaf (a county with batch tallies only: a batch's tally
     leaf, ``ballot_id`` = ``tabulator/batch``) to the latest state checkpoint: the county proof
     (:func:`tallyproof.ledger.log.prove`) and the state proof of the county checkpoint it ends
-    in. The county must have published its latest checkpoint to the state log."""
+    in. The county must have published its latest checkpoint to the state log. With
+    ``with_data`` the county proof also carries the CVR leaf's salt and bytes (secret until
+    publication), so the leaf hash can be tied to the ballot's data; a batch tally's leaf
+    bytes are always there (they are public)."""
     from ..ledger.log import prove
     from ..store_readonly import read_consistently
     from .batch_county import is_batch_county, prove_batch
@@ -258,17 +284,17 @@ def prove_ballot(root: Path, county: str, ballot_id: str) -> dict[str, Any]:
     else:
         # read-only: a proof is served while a job writes the county's store
         county_proof = read_consistently(county_store_dir(root, county),
-                                         lambda store: prove(store, ballot_id))
+                                         lambda store: prove(store, ballot_id, with_data))
     segments, checkpoints = load_state_log(root)
     if not checkpoints:
-        raise UsageError("the state log is empty: run tallyproof state publish")
+        raise UsageError("the state log is empty: run tallyproof state commit")
     leaves = [x for seg in segments for x in seg]
     index = next((i for i in range(len(leaves) - 1, -1, -1)
                   if leaves[i].county == county
                   and leaves[i].checkpoint == county_proof["checkpoint"]), None)
     if index is None:
         raise UsageError(f"county {county}'s latest checkpoint is not in the state log yet: "
-                         "run tallyproof state publish")
+                         "run tallyproof state commit")
     cp = checkpoints[-1]
     tree = _tree(segments)
     return {
@@ -285,8 +311,7 @@ def prove_ballot(root: Path, county: str, ballot_id: str) -> dict[str, Any]:
 
 def verify_ballot_proof(proof: dict[str, Any], state_key: Verifier) -> list[str]:
     """Check a :func:`prove_ballot` proof with nothing but the state's public key: written
-    from the documentation (docs/commitment.md, "The state log"), as an outside verifier
-    would. Returns the failures (empty: the ballot's CVR leaf is in the state's tree)."""
+    from the documentation (docs/commitment.md §9.4), as an outside verifier would. Returns the failures (empty: the ballot's CVR leaf is in the state's tree)."""
     failures = []
     cpf = proof["county_proof"]
     leaf = StateLeaf.decode(bytes.fromhex(proof["state_leaf_data"]))
@@ -302,6 +327,9 @@ def verify_ballot_proof(proof: dict[str, Any], state_key: Verifier) -> list[str]
                                     [bytes.fromhex(p) for p in cpf["audit_path"]],
                                     county_cp.checkpoint.root)):
         failures.append("the ballot's leaf is not in the county checkpoint's tree")
+    if "leaf_data" in cpf and leaf_hash(bytes.fromhex(cpf["leaf_data"])).hex() != \
+            cpf["leaf_hash"]:
+        failures.append("the ballot's leaf data does not hash to the proof's leaf hash")
     state_cp = parse(proof["state_checkpoint"])
     if not state_cp.signed_by(state_key):
         failures.append("the state checkpoint is not signed by the state key")

@@ -117,10 +117,20 @@ def _group_index(table: pa.Table, by: str) -> tuple[np.ndarray, list[str]]:
     return idx, [labels[i] for i in order]
 
 
-def tally_table(table: pa.Table, contest: Contest, by: str | None = None
+def group_index(table: pa.Table, by: str) -> tuple[np.ndarray, list[str]]:
+    """Each card's group under column ``by`` and the groups' labels, for :func:`tally_table`'s
+    ``groups`` (a caller tallying many contests by the same column encodes it once)."""
+    if by not in table.column_names:
+        raise UsageError(f"the CVR table has no column {by!r}")
+    return _group_index(table, by)
+
+
+def tally_table(table: pa.Table, contest: Contest, by: str | None = None,
+                groups: tuple[np.ndarray, list[str]] | None = None
                 ) -> dict[str, ContestTally]:
     """Tally a vote-for-N/approval contest over a CVR table: key ``"ALL"`` for every card and,
-    with ``by`` (a metadata column such as ``"precinct"``), one key per value (null → ``""``)."""
+    with ``by`` (a metadata column such as ``"precinct"``), one key per value (null → ``""``).
+    ``groups``: :func:`group_index` of the same table rows and ``by``, when already made."""
     if contest.ranked:
         raise UsageError(f"contest {contest.id!r} is {contest.kind.value}; use the RCV tabulator")
     if contest.column not in table.column_names:
@@ -130,7 +140,9 @@ def tally_table(table: pa.Table, contest: Contest, by: str | None = None
         return {ALL: _tally_all(contest, col)}
     if by not in table.column_names:
         raise UsageError(f"the CVR table has no column {by!r}")
-    group, labels = _group_index(table, by)
+    group, labels = groups if groups is not None else _group_index(table, by)
+    if len(group) != len(col.lengths):
+        raise ValueError(f"groups cover {len(group)} cards, the table {len(col.lengths)}")
     return _tally_grouped(contest, col, group, labels)
 
 
@@ -195,8 +207,8 @@ def _tally_grouped(contest: Contest, col: _Column, group: np.ndarray,
     results = {ALL: _tally_all(contest, col)}
     cards_g = np.bincount(group[valid], minlength=n_groups)
     over_g = np.bincount(group[over], minlength=n_groups)
-    under_g = np.zeros(n_groups, np.int64)
-    np.add.at(under_g, group, slots)
+    # float weights are exact here: every sum is a card count times vote_for, far below 2**53
+    under_g = np.bincount(group, weights=slots, minlength=n_groups).astype(np.int64)
     code_group = np.repeat(group, col.lengths)[counted]
     votes_g = np.bincount(code_group * k + good, minlength=n_groups * k).reshape(n_groups, k)
     for gi, label in enumerate(labels):

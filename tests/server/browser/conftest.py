@@ -8,6 +8,7 @@ CI (CI=true), where they fail."""
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 
 from tallyproof.server.accounts import create_user
@@ -23,6 +25,7 @@ from tallyproof.server.app import create_app
 from tallyproof.server.config import Settings
 from tallyproof.server.db import Role
 from tallyproof.server.live import Server
+from tallyproof.server.totp import DRIFT
 
 from ..conftest import CHEAP, PASSWORD, Clock, published_state, unavailable
 
@@ -77,6 +80,7 @@ def serving(app: Any) -> Iterator[str]:
             raise RuntimeError("the test server did not start")
         thread.join(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
+    SERVED[f"http://127.0.0.1:{port}"] = app
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -123,9 +127,44 @@ def open_page(browser: Any) -> Any:
     return pg
 
 
+#: the apps being served, by URL (sign_in reads their clocks), and the TOTP secret and last
+#: step used of each (URL, user name) enrolled through sign_in
+SERVED: dict[str, Any] = {}
+ENROLLED: dict[tuple[str, str], list[Any]] = {}
+TOTP_KEY = re.compile(r"Key: ([A-Z2-7]+)")
+
+
+def next_code(url: str, username: str) -> str:
+    """A code of the user's secret the server takes now: the step after the last one used,
+    within the accepted drift (the server's test clock moves on a step when all of now's are
+    used, as a person waits for the next code)."""
+    clock = SERVED[url].state.settings.now
+    secret, used = ENROLLED[(url, username)]
+    t = pyotp.TOTP(secret)
+    step = max(used + 1, t.timecode(clock()) - DRIFT)
+    ahead = step - (t.timecode(clock()) + DRIFT)
+    if ahead > 0:
+        clock.advance(seconds=30 * ahead)
+    ENROLLED[(url, username)][1] = step
+    return t.generate_otp(step)
+
+
 def sign_in(page: Any, url: str, username: str = "sa", password: str = PASSWORD) -> None:
+    """Sign in as a person does: with the authenticator's code once enrolled; at the first
+    sign-in (the second factor is mandatory) the login sends the administrator to enrolment,
+    where the key shown is typed into the "authenticator" (pyotp) and its code entered."""
     page.goto(url + "/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
+    if (url, username) in ENROLLED:
+        page.fill("input[name=code]", next_code(url, username))
     page.click("button[type=submit]:has-text('Sign in')")
     page.wait_for_url(lambda u: not u.endswith("/login"))
+    if page.url.endswith("/account/totp"):
+        m = TOTP_KEY.search(page.inner_text("main"))
+        assert m is not None, page.inner_text("main")
+        ENROLLED[(url, username)] = [m.group(1), 0]
+        page.fill("input[name=code]", next_code(url, username))
+        with page.expect_navigation():
+            page.click("button[type=submit]:has-text('Enrol')")
+        assert not page.url.endswith("/account/totp"), page.inner_text("main")

@@ -1,6 +1,7 @@
 """Accounts: the state administrator creates administrators (a random password shown once),
-resets a password or a second factor, and disables an account; every signed-in administrator
-enrols a TOTP second factor at /account/totp (QR code of its otpauth URI)."""
+resets a password or a second factor, and disables an account; every administrator must
+enrol a TOTP second factor at /account/totp (QR code of its otpauth URI) before reaching
+any other page (:func:`..deps.signed_in`)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from ...state.spec import load_spec
 from .. import activity, sessions, totp
 from ..accounts import create_user
 from ..db import Role, User
-from ..deps import CSRF, DB, SignedIn, StateAdmin, settings
+from ..deps import CSRF, DB, Enrolling, StateAdmin, settings
 from ..pages import render
 from ..qr import qr_svg
+from .login import landing
 from .state_audit import client
 
 router = APIRouter(include_in_schema=False)
@@ -99,7 +101,7 @@ def disable(request: Request, user_id: int, s: DB, who: StateAdmin) -> Response:
 
 # ------------------------------------------------------------------ TOTP enrolment
 @router.get("/account/totp")
-def totp_page(request: Request, s: DB, who: SignedIn) -> Response:
+def totp_page(request: Request, s: DB, who: Enrolling) -> Response:
     f = totp.factor(s, who.user_id)
     secret = None if totp.enrolled(s, who.user_id) else totp.pending_secret(s, who.user_id)
     return render(request, "totp.html", who, enrolled=f is not None and f.secret is not None,
@@ -107,14 +109,14 @@ def totp_page(request: Request, s: DB, who: SignedIn) -> Response:
 
 
 @router.get("/account/totp/qr.svg")
-def totp_qr(s: DB, who: SignedIn) -> Response:
+def totp_qr(s: DB, who: Enrolling) -> Response:
     if totp.enrolled(s, who.user_id):
         raise HTTPException(404, "already enrolled; a state administrator can reset it")
     return qr_svg(totp.uri(totp.pending_secret(s, who.user_id), who.username))
 
 
 @router.post("/account/totp", dependencies=[CSRF])
-def totp_confirm(request: Request, s: DB, who: SignedIn,
+def totp_confirm(request: Request, s: DB, who: Enrolling,
                  code: Annotated[str, Form(max_length=16)]) -> Response:
     cfg = settings(request)
     if totp.enrolled(s, who.user_id):
@@ -127,4 +129,4 @@ def totp_confirm(request: Request, s: DB, who: SignedIn,
                       error="That code does not match; check the phone's clock and try again.")
     activity.record(s, cfg.now(), who.username, "totp_enrolled", county=who.county,
                     client=client(request))
-    return RedirectResponse("/account/totp", status_code=303)
+    return RedirectResponse(landing(who.county), status_code=303)

@@ -10,10 +10,12 @@ dropped connection, a double tap) finds its entry saved and changes nothing."""
 from __future__ import annotations
 
 import secrets
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from ...errors import TallyproofError
@@ -22,10 +24,12 @@ from ...state.audit_batch_boards import BATCH, CARD
 from .. import activity, batch_boards, boards
 from ..board_db import AuditBoard, BoardEntry, BoardSignoff
 from ..boards import CurrentBoard
+from ..db import SQLITE_BUSY_SECONDS
 from ..messages import public_message
 from ..deps import CSRF, DB, LoginRequired, settings
 from ..pages import render
 from ..security import set_session_cookie
+from ..writer import DirectWriter, GroupWriter
 from .state_audit import client, refused
 
 router = APIRouter(include_in_schema=False)
@@ -43,7 +47,18 @@ def board_viewer(request: Request, s: DB) -> CurrentBoard:
     return cb
 
 
+def entry_board(request: Request, s: DB) -> CurrentBoard:
+    """The board of an entry's request: its idle clock restarts in the entry's write
+    (:func:`save_and_log`), so the request's own transaction writes nothing."""
+    cb = boards.current_board(s, request.cookies.get(BOARD_COOKIE), settings(request),
+                              touch=False)
+    if cb is None:
+        raise BoardRequired
+    return cb
+
+
 Board = Annotated[CurrentBoard, Depends(board_viewer)]
+EntryBoard = Annotated[CurrentBoard, Depends(entry_board)]
 
 
 async def form_data(request: Request) -> FormData:
@@ -63,6 +78,10 @@ def board_csrf(cb: Board, form: Fields) -> None:
 
 
 BoardCSRF = Depends(board_csrf)
+
+
+def entry_csrf(cb: EntryBoard, form: Fields) -> None:
+    _check_csrf(cb, form)
 
 
 def board_page(request: Request, cb: CurrentBoard, name: str, status: int = 200,
@@ -197,22 +216,43 @@ def reading_from_form(card: Any, form: FormData) -> dict[str, Any]:
     return {"not_found": False, "contests": contests}
 
 
+#: how long an entry's request waits for its batch's commit (a write waiting for SQLite's
+#: lock gives up after ``db.SQLITE_BUSY_SECONDS``)
+ENTRY_WAIT_SECONDS = 2 * SQLITE_BUSY_SECONDS
+
+
 def save_and_log(request: Request, s: DB, cb: CurrentBoard, card: BoardCard, entry_key: str,
                  reading: dict[str, Any]) -> tuple[BoardEntry, bool]:
-    """The page's and the API's entry: :func:`boards.save_entry` (idempotent by the key), and
-    a new entry goes to the activity log."""
+    """The page's and the API's entry: the reading checked here, then saved by the app's
+    writer (:func:`~tallyproof.server.writer.writer_for`) with the board session's idle
+    clock and, when new, its activity row, in one transaction (idempotent by the key,
+    :func:`boards.store_entry`). On SQLite the group writer's transaction, committed before
+    this returns; on PostgreSQL the request's ``s``, committed before the answer is sent."""
     cfg = settings(request)
-    entry, new = boards.save_entry(s, cfg.state_dir, cb.board, entry_key, card.ballot_id,
-                                   reading, cfg.now())
-    if new:
-        activity.record(s, cfg.now(), cb.board.label, "board_entry", county=cb.board.county,
-                        detail=f"ballot {card.ballot_id} (entry {entry.id})",
-                        client=client(request))
-    return entry, new
+    stored = boards.stored_reading(cfg.state_dir, cb.board, entry_key, card.ballot_id,
+                                   reading)
+    now, label, county = cfg.now(), cb.board.label, cb.board.county
+    board_id, session_id, address = cb.board.id, cb.session_id, client(request)
+
+    def write(db: Session) -> tuple[BoardEntry, bool]:
+        boards.touch_session(db, session_id, now)
+        entry, new = boards.store_entry(db, board_id, entry_key, card.ballot_id, stored, now)
+        if new:
+            activity.record(db, now, label, "board_entry", county=county,
+                            detail=f"ballot {card.ballot_id} (entry {entry.id})",
+                            client=address)
+        return entry, new
+
+    writer: GroupWriter | DirectWriter = request.app.state.writer
+    try:
+        return writer.write(write, session=s, timeout=ENTRY_WAIT_SECONDS)
+    except FutureTimeout as exc:
+        raise HTTPException(503, "the entry was not confirmed in time: send it again (the "
+                                 "same form is never saved twice)") from exc
 
 
-@router.post("/board/card/{number}", dependencies=[BoardCSRF])
-def enter(request: Request, number: int, s: DB, cb: Board, form: Fields) -> Response:
+@router.post("/board/card/{number}", dependencies=[Depends(entry_csrf)])
+def enter(request: Request, number: int, s: DB, cb: EntryBoard, form: Fields) -> Response:
     """Save the card's reading (idempotent by ``entry_key``), then go to the next card."""
     card = card_at(request, cb, number)
     try:

@@ -38,21 +38,35 @@ def _bearer(authorization: str) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def api_board(request: Request, s: DB,
-              authorization: Annotated[str, Header(include_in_schema=False)] = ""
-              ) -> tuple[CurrentBoard, bool]:
-    """The board of a bearer token, else of the board cookie; and whether it came by cookie.
-    None: 401 (the app's handler answers ``/api/`` paths with JSON)."""
+def _api_board(request: Request, s: DB, authorization: str,
+               touch: bool) -> tuple[CurrentBoard, bool]:
     token = _bearer(authorization)
     by_cookie = token is None
     cb = boards.current_board(s, token if token else request.cookies.get(BOARD_COOKIE),
-                              settings(request))
+                              settings(request), touch=touch)
     if cb is None:
         raise BoardRequired
     return cb, by_cookie
 
 
+def api_board(request: Request, s: DB,
+              authorization: Annotated[str, Header(include_in_schema=False)] = ""
+              ) -> tuple[CurrentBoard, bool]:
+    """The board of a bearer token, else of the board cookie; and whether it came by cookie.
+    None: 401 (the app's handler answers ``/api/`` paths with JSON)."""
+    return _api_board(request, s, authorization, touch=True)
+
+
+def api_entry_board(request: Request, s: DB,
+                    authorization: Annotated[str, Header(include_in_schema=False)] = ""
+                    ) -> tuple[CurrentBoard, bool]:
+    """:func:`api_board` for an entry, whose write restarts the session's idle clock
+    (:func:`.board.save_and_log`): the request's own transaction writes nothing."""
+    return _api_board(request, s, authorization, touch=False)
+
+
 ApiBoardAuth = Annotated[tuple[CurrentBoard, bool], Depends(api_board)]
+ApiEntryAuth = Annotated[tuple[CurrentBoard, bool], Depends(api_entry_board)]
 
 
 def api_board_viewer(auth: ApiBoardAuth) -> CurrentBoard:
@@ -68,8 +82,15 @@ def api_board_writer(auth: ApiBoardAuth,
     return cb
 
 
+def api_entry_writer(auth: ApiEntryAuth,
+                     x_csrf_token: Annotated[str, Header()] = "") -> CurrentBoard:
+    """:func:`api_board_writer` for an entry."""
+    return api_board_writer(auth, x_csrf_token)
+
+
 ApiBoard = Annotated[CurrentBoard, Depends(api_board_viewer)]
 ApiBoardWrite = Annotated[CurrentBoard, Depends(api_board_writer)]
+ApiEntryWrite = Annotated[CurrentBoard, Depends(api_entry_writer)]
 
 
 # ------------------------------------------------------------------ bodies
@@ -178,7 +199,7 @@ def cards(request: Request, s: DB, cb: ApiBoard) -> list[dict[str, Any]]:
                         422: {"description": "the reading is incomplete or names a choice "
                                              "not in the contest"}})
 def enter(request: Request, number: CardNumber, body: EntryBody, s: DB,
-          cb: ApiBoardWrite) -> JSONResponse:
+          cb: ApiEntryWrite) -> JSONResponse:
     """Save what card ``number`` shows. 201 with the new entry; 200 with the entry already
     saved under this ``entry_key`` (a retry). A later entry for the same card, with a new key,
     corrects it (before sign-off)."""

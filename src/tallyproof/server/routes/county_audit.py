@@ -17,7 +17,7 @@ from .. import activity, audit_control, boards
 from ..board_db import AuditBoard
 from ..deps import CSRF, DB, SignedIn, may_see_county, settings
 from ..pages import render
-from ..qr import qr_svg
+from ..qr import qr_svg, svg_text
 from ..sessions import Current
 from .state_audit import client, refused
 
@@ -42,8 +42,14 @@ def _board(s: Session, county: str, board_id: int) -> AuditBoard:
     return board
 
 
-def board_link(request: Request, board: AuditBoard) -> str:
-    return str(request.base_url).rstrip("/") + f"/board/signin/{board.slug}"
+def board_link(request: Request, board: AuditBoard, passphrase: str | None = None) -> str:
+    """The board's sign-in link: its random slug names this board (one county, one round);
+    with ``passphrase`` (just issued) the link carries it in the fragment (``#…``), which a
+    browser never sends: the sign-in page's script (static/board-link.js) posts it, so the
+    passphrase reaches no request line or log. Scanning the QR code of this link signs the
+    board in."""
+    link = str(request.base_url).rstrip("/") + f"/board/signin/{board.slug}"
+    return link if passphrase is None else f"{link}#{passphrase}"
 
 
 @router.get("/county/{county}/audit")
@@ -74,8 +80,10 @@ def _sheet(request: Request, s: Session, who: Current, board: AuditBoard,
            passphrase: str | None) -> Response:
     root = settings(request).state_dir
     by_batch = board.unit == BATCH
+    link = board_link(request, board, passphrase)
     return render(request, "board_sheet.html", who, board=board, passphrase=passphrase,
-                  link=board_link(request, board),
+                  link=link, qr_inline=svg_text(link, "QR code of the board's sign-in link")
+                  if passphrase else None,
                   cards=() if by_batch else boards.cards_of(root, board),
                   batches=boards.batches_of(root, board) if by_batch else (),
                   contests=boards.contests_of(root, board.county))
@@ -103,7 +111,8 @@ def credentials(request: Request, county: str, board_id: int, s: DB,
 
 @router.get("/county/{county}/audit/boards/{board_id}/qr.svg")
 def qr(request: Request, county: str, board_id: int, s: DB, who: CountyAdmin) -> Response:
-    """The QR code of the board's sign-in link (the link holds no secret)."""
+    """The QR code of the board's sign-in link without its passphrase (kept by nobody: the
+    sheet that issues one shows its link's QR code inline)."""
     return qr_svg(board_link(request, _board(s, county, board_id)))
 
 

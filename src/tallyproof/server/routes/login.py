@@ -1,5 +1,8 @@
-"""Sign in and out (with the TOTP code once the user enrolled one). Failed logins are rate-limited per client address and per user name;
-every sign-in, failure and sign-out goes to the activity log."""
+"""Sign in and out. The TOTP second factor is mandatory for every administrator: an enrolled
+one gives a code with the password; one not yet enrolled (a new account, or after a state
+admin's reset) signs in with the password and is sent to enrolment, and reaches nothing else
+until enrolled (:func:`..deps.signed_in`). Failed logins are rate-limited per client address
+and per user name; every sign-in, failure and sign-out goes to the activity log."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from .. import activity, sessions, totp
 from ..accounts import authenticate
-from ..deps import CSRF, DB, SESSION_COOKIE, SignedIn, Viewer, settings
+from ..deps import CSRF, DB, SESSION_COOKIE, Enrolling, Viewer, settings
 from ..pages import render
 from ..security import set_session_cookie
 
@@ -41,7 +44,8 @@ def login(request: Request, s: DB, username: Annotated[str, Form(max_length=64)]
         return render(request, "login.html", None, status=429,
                       error="Too many failed sign-ins: wait a few minutes and try again.")
     user = authenticate(s, request.app.state.hasher, username, password)
-    if user is not None and totp.enrolled(s, user.id) and not totp.check(s, user.id, code, now):
+    enrolled = user is not None and totp.enrolled(s, user.id)
+    if user is not None and enrolled and not totp.check(s, user.id, code, now):
         user = None  # an enrolled second factor is required; refused like a wrong password
     if user is None:
         limiter.failed(keys, now)
@@ -51,14 +55,15 @@ def login(request: Request, s: DB, username: Annotated[str, Form(max_length=64)]
     limiter.succeeded(keys)
     token, _ = sessions.open_session(s, user, now)
     activity.record(s, now, user.username, "login", county=user.county, client=client)
-    resp = RedirectResponse(landing(user.county), status_code=303)
+    resp = RedirectResponse(landing(user.county) if enrolled else "/account/totp",
+                            status_code=303)
     set_session_cookie(resp, request, SESSION_COOKIE, token,
                        int(cfg.session_absolute.total_seconds()))
     return resp
 
 
 @router.post("/logout", dependencies=[CSRF])
-def logout(request: Request, s: DB, who: SignedIn) -> Response:
+def logout(request: Request, s: DB, who: Enrolling) -> Response:
     now = settings(request).now()
     sessions.revoke(s, who.session_id, now)
     activity.record(s, now, who.username, "logout", county=who.county,

@@ -96,7 +96,11 @@ async def form_upload(request: Request, county: str, s: DB, who: SignedIn) -> Re
         opened["up"], opened["f"] = up, open(uploads.data_path(conf, up), "xb")  # noqa: SIM115
         return opened["f"]
 
-    form = StreamingForm(request.headers.get("content-type", ""), open_file, conf.max_upload)
+    try:
+        form = StreamingForm(request.headers.get("content-type", ""), open_file,
+                             conf.max_upload)
+    except UploadRefused as exc:  # not multipart: refused before a byte is read
+        raise _refused(exc) from exc
     try:
         await form.parse(request.stream())
         if "up" not in opened:
