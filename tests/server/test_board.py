@@ -24,7 +24,7 @@ from tallyproof.state.tasks import county_store_dir
 from tallyproof.store import Store
 
 from tallyproof.server.board_db import AuditBoard, BoardEntry
-from tallyproof.server.db import Activity
+from tallyproof.server.db import STATE_LOCK, Activity, Job
 
 from .conftest import Clock, Server, csrf_of, make_server
 
@@ -45,12 +45,26 @@ def _post(c: TestClient, url: str, data: dict, page: str = "/public") -> object:
     return c.post(url, data={"csrf": csrf_of(c, page), **data}, follow_redirects=False)
 
 
+def _audit_job(server: Server, sa: TestClient, url: str, data: dict | None = None) -> Job:
+    """Ask for a statewide audit job (start, round, close): the answer comes at once, the
+    page shows the job, and after the runner's wait it is done."""
+    r = _post(sa, url, data or {})
+    assert r.status_code == 303 and r.headers["location"].startswith("/state/audit#job-"), \
+        r.text
+    job_id = int(r.headers["location"].rsplit("-", 1)[1])
+    server.app.state.jobs.wait()
+    with server.app.state.sessionmaker() as db:
+        job = db.get(Job, job_id)
+    assert job is not None and job.county == STATE_LOCK
+    assert (job.status, job.progress) == ("done", "done"), job.message
+    assert f'id="job-{job_id}"' in sa.get("/state/audit").text
+    return job
+
+
 def _launch(server: Server) -> TestClient:
     sa = server.login("sa")
-    r = _post(sa, "/state/audit/start", {"risk_limit": "0.1", "seed": SEED})
-    assert r.status_code == 303, r.text
-    r = _post(sa, "/state/audit/round", {})
-    assert r.status_code == 303, r.text
+    _audit_job(server, sa, "/state/audit/start", {"risk_limit": "0.1", "seed": SEED})
+    _audit_job(server, sa, "/state/audit/round")
     return sa
 
 
@@ -198,7 +212,7 @@ def test_a_round_from_launch_to_measured_risk(audit_server: Server) -> None:
     assert "could not agree: faint mark" in last.reason
 
     # close the round: the library measures the risk from the records the sign-offs wrote
-    assert _post(sa, "/state/audit/close", {}).status_code == 303
+    _audit_job(server, sa, "/state/audit/close")
     written = orjson.loads((root / "audit" / "status.json").read_bytes())
     again = state_audit_status(root, InProcess(), write=False).to_json()
     assert written == again

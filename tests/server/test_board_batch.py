@@ -32,8 +32,8 @@ from tallyproof.verify import verify_bundle
 from tallyproof.server.board_db import BatchEntry
 
 from .conftest import Clock, Server, csrf_of, make_server
-from .test_board import (_actions, _boards, _cards, _enter_all, _paper, _post, _setup,
-                         _sign_off)
+from .test_board import (_actions, _audit_job, _boards, _cards, _enter_all, _paper, _post,
+                         _setup, _sign_off)
 
 SEED = "31415926535897932384"
 BATCH_COUNTY = "county-03"
@@ -53,10 +53,9 @@ def _start(server: Server, kind: str) -> TestClient:
     sa = server.login("sa")
     # with a batch county, the form offers the stratified audit first
     assert "<option selected>stratified</option>" in sa.get("/state/audit").text
-    r = _post(sa, "/state/audit/start", {"risk_limit": "0.1", "seed": SEED, "kind": kind})
-    assert r.status_code == 303, r.text
-    r = _post(sa, "/state/audit/round", {})
-    assert r.status_code == 303, r.text
+    _audit_job(server, sa, "/state/audit/start", {"risk_limit": "0.1", "seed": SEED,
+                                                  "kind": kind})
+    _audit_job(server, sa, "/state/audit/round")
     return sa
 
 
@@ -239,7 +238,7 @@ def test_the_batch_stratum_from_launch_to_statewide_risk(batch_server: Server,
                and "batch 1 was sealed in the wrong box" in (r.reason or "") for r in new)
 
     # close the round: the library measures the risk statewide, both strata
-    assert _post(sa, "/state/audit/close", {}).status_code == 303
+    _audit_job(server, sa, "/state/audit/close")
     written = orjson.loads((root / "audit" / "status.json").read_bytes())
     assert written == state_audit_status(root, InProcess(), write=False).to_json()
     assert written["rounds"] == 1 and not written["waiting"]
@@ -281,7 +280,7 @@ def test_a_full_hand_count_by_batch(batch_server: Server) -> None:
                      headers=auth)
         assert r.status_code == 200, r.text
     assert _post(sa, "/state/audit/round", {}).status_code == 409  # one list, every batch
-    assert _post(sa, "/state/audit/close", {}).status_code == 303
+    _audit_job(server, sa, "/state/audit/close")
     written = orjson.loads((root / "audit" / "status.json").read_bytes())
     again = [c.to_json() for c in hand_count_status(root, InProcess(), write=False)]
     assert written["kind"] == "handcount" and written["contests"] == again

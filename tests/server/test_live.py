@@ -95,4 +95,4 @@ def test_streams_are_for_whom_their_page_is_for(fast: Server) -> None:
            for u in ("/live/public", "/live/present", "/live/present/county-01")},
         **{(w, "/live/present/elsewhere"): 404 for w in ("none", "ca", "sa")}}
     sa = fast.login("sa")
-    assert set(_events(sa.get("/live/state").text)) == {"counties", "alerts"}
+    assert set(_events(sa.get("/live/state").text)) == {"counties", "risk", "jobs", "alerts"}

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import TallyproofError
-from .db import Activity, Job, JobStatus
+from .db import OPEN_JOBS, STATE_LOCK, Activity, Job, JobStatus
 
 
 class CountyBusy(TallyproofError):
@@ -59,16 +59,50 @@ def export(db: Session) -> list[dict[str, Any]]:
     return [export_entry(a) for a in db.scalars(select(Activity).order_by(Activity.id))]
 
 
+#: the PostgreSQL advisory lock every job's queuing takes for its transaction (any number:
+#: one lock, held by one queuing at a time)
+QUEUE_LOCK = 0x7A11_9F00F
+
+
+def _serialise(db: Session) -> None:
+    """Queue one job at a time, so the check of the other locks below sees every job queued
+    before it. SQLite has one writer: the job's INSERT waits for any other queuing to commit
+    and reads after it. PostgreSQL reads what was committed when each statement starts, so two
+    queuings would each miss the other's uncommitted row: an advisory lock, held until the
+    transaction ends, puts them one after the other."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": QUEUE_LOCK})
+
+
 def start_job(db: Session, county: str, kind: str, user_id: int | None, now: datetime) -> Job:
-    """Queue a job on ``county``, taking its lock; :class:`CountyBusy` if a queued or running
-    job holds it (the database's unique index decides, so two servers cannot both win)."""
+    """Queue a job on ``county`` (or on the statewide audit, ``county`` =
+    :data:`.db.STATE_LOCK`), taking its lock; :class:`CountyBusy` if a queued or running job
+    holds it (the database's unique index decides, so two servers cannot both win). The
+    statewide audit's work reads every county's store, so its lock and the counties' exclude
+    each other: a statewide job waits for no county job to be open, and a county job for no
+    statewide one."""
+    _serialise(db)
     job = Job(county=county, kind=kind, status=JobStatus.QUEUED.value, user_id=user_id,
               created_at=now, message="")
     try:
         with db.begin_nested():
             db.add(job)
+            db.flush()
+            others = select(Job).where(Job.status.in_(OPEN_JOBS), Job.id != job.id)
+            others = others.where((Job.county != STATE_LOCK) if county == STATE_LOCK
+                                  else (Job.county == STATE_LOCK))
+            other = db.scalars(others.order_by(Job.id).limit(1)).first()
+            if other is not None:
+                raise CountyBusy(
+                    f"county {other.county} is busy with job {other.id} ({other.kind}): the "
+                    "statewide audit's work waits until no county job is open"
+                    if county == STATE_LOCK else
+                    f"county {county} is busy: the statewide audit's job {other.id} "
+                    f"({other.kind}) reads every county; county jobs wait until it ends")
     except IntegrityError as exc:
-        raise CountyBusy(f"county {county} is busy: another job holds its lock") from exc
+        raise CountyBusy("the statewide audit is busy: another of its jobs is queued or "
+                         "running" if county == STATE_LOCK else
+                         f"county {county} is busy: another job holds its lock") from exc
     return job
 
 

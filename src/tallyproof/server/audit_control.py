@@ -4,7 +4,8 @@ a full hand count has one, every batch) and close it (every board signed off; th
 measured by :func:`~tallyproof.state.audit_status.state_audit_status`, or a full hand count
 compared with the CVRs by :func:`~tallyproof.state.audit_status.hand_count_status`, written to
 ``audit/status.json``).
-Nothing here computes a risk or a sample."""
+Nothing here computes a risk or a sample. The request checks what it can at once
+(``check_*``); the work itself runs in a job (:mod:`.audit_jobs`) on the job executor."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ..state.audit import (KINDS, StateAuditParams, StateRound, load_state_audit
 from ..state.audit_status import hand_count_status, state_audit_status
 from ..state.audit_tasks import audit_dir
 from ..state.batch_county import BATCH_TALLIES
-from ..state.executor import InProcess
+from ..state.executor import Executor
 from ..state.spec import load_spec
 from .board_db import BoardStatus, ClosedRound
 from .boards import BoardError, is_closed, round_boards
@@ -44,49 +45,80 @@ def default_kind(root: Path) -> str:
     return "stratified" if any(c.kind == BATCH_TALLIES for c in spec.counties) else "comparison"
 
 
-def start(root: Path, risk_limit: float, seed: str, kind: str) -> StateAuditParams:
+def start(root: Path, ex: Executor, risk_limit: float, seed: str,
+          kind: str) -> StateAuditParams:
     """Start the audit of ``kind`` (any of the library's :data:`KINDS`: boards read single
     cards, or count whole batches where the county's part is by batch); the library refuses
     a kind the state cannot have (ballot polling or card-level comparison alone with a county
-    that reports batch tallies only)."""
+    that reports batch tallies only). Runs in a job (:mod:`.audit_jobs`), the counties' work
+    on ``ex``."""
+    check_start(root, kind)
+    return start_state_audit(root, ex, risk_limit=risk_limit, seed=seed, kind=kind)
+
+
+def check_start(root: Path, kind: str) -> None:
+    """What the request refuses before it queues the start (the library checks the rest)."""
     if kind not in KINDS:
         raise BoardError(f"audit kind {kind!r}: choose from {', '.join(KINDS)}")
-    return start_state_audit(root, InProcess(), risk_limit=risk_limit, seed=seed, kind=kind)
+    if params_or_none(root) is not None:
+        raise BoardError("the statewide audit is already started")
 
 
-def launch_round(db: Session, root: Path) -> StateRound:
-    """Draw the next round; the previous one must be closed first."""
+def check_round(db: Session, root: Path) -> int:
+    """The number of the round to draw next; :class:`BoardError` while no audit is started or
+    the previous round is open."""
+    if params_or_none(root) is None:
+        raise BoardError("no statewide audit is started yet")
     n = len(load_state_rounds(root))
     if n and not is_closed(db, n):
         raise BoardError(f"close round {n} before launching the next")
-    return next_state_round(root, InProcess())
+    return n + 1
 
 
-def close_round(db: Session, root: Path, user_id: int, now: datetime) -> str:
-    """Close the latest round once all its boards signed off and every drawn card or batch
-    has a record; returns, in words, the status the library measured (a full hand count's:
-    :func:`~tallyproof.state.audit_status.hand_count_status`, the hand count against the
-    CVRs; else the statewide risk)."""
-    n = len(load_state_rounds(root))
+def launch_round(root: Path, ex: Executor) -> StateRound:
+    """Draw the next round (the library sizes it from the risk measured so far)."""
+    return next_state_round(root, ex)
+
+
+def check_close(db: Session, root: Path) -> int:
+    """The number of the round to close: the latest, open, every board signed off;
+    :class:`BoardError` otherwise. Asked before the measurement and again, in the closing
+    transaction, after it (a board reopened meanwhile keeps the round open)."""
+    n = len(load_state_rounds(root)) if params_or_none(root) is not None else 0
     if n == 0 or is_closed(db, n):
         raise BoardError("no open round to close")
     open_boards = [b.label for b in round_boards(db, n) if b.status != BoardStatus.SIGNED_OFF]
     if open_boards:
         raise BoardError("boards still working: " + ", ".join(open_boards))
+    return n
+
+
+def measure(root: Path, ex: Executor) -> str:
+    """Measure the audit from every record so far (written to ``audit/status.json``); returns
+    the status in words. A full hand count's is
+    :func:`~tallyproof.state.audit_status.hand_count_status` (the hand count against the
+    CVRs), else the statewide risk. :class:`BoardError` while a drawn card or batch has no
+    record: the round cannot close."""
     params = load_state_audit(root)
     if params.kind == "handcount":
-        hand = hand_count_status(root, InProcess(), write=True)
+        hand = hand_count_status(root, ex, write=True)
         waiting = [f"{c.batches - c.counted} batch(es) of {c.contest_id}" for c in hand
                    if c.counted < c.batches]
         if waiting:
             raise BoardError("batches without a count: " + "; ".join(waiting))
-        summary = "; ".join(f"{c.contest_id} {c.status}" for c in hand)
-    else:
-        status = state_audit_status(root, InProcess(), write=True)
-        if status.waiting:
-            raise BoardError("drawn cards or batches without a record: " + "; ".join(
-                f"{k} in county {c}" for c, k in status.waiting.items()))
-        summary = status.status
+        return "; ".join(f"{c.contest_id} {c.status}" for c in hand)
+    status = state_audit_status(root, ex, write=True)
+    if status.waiting:
+        raise BoardError("drawn cards or batches without a record: " + "; ".join(
+            f"{k} in county {c}" for c, k in status.waiting.items()))
+    return status.status
+
+
+def record_closed(db: Session, root: Path, n: int, user_id: int,
+                  now: datetime) -> None:
+    """Close round ``n`` (its boards take no more entries), once :func:`check_close` still
+    holds."""
+    if check_close(db, root) != n:
+        raise BoardError(f"round {n} is no longer the open round")
     db.add(ClosedRound(round_number=n, user_id=user_id, closed_at=now))
     db.flush()
-    return f"round {n}: {summary}"

@@ -31,6 +31,9 @@ class JobStatus(StrEnum):
 
 #: A job in one of these states holds its county's lock.
 OPEN_JOBS = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+#: the ``county`` of a statewide audit job: no county id can be spelled so (county ids begin
+#: with a lower-case letter or a digit, :data:`tallyproof.state.spec.COUNTY_ID`)
+STATE_LOCK = "(state)"
 
 
 class Base(DeclarativeBase):
@@ -74,8 +77,10 @@ class Activity(Base):
 
 
 class Job(Base):
-    """Work on one county. At most one queued or running job per county (a partial unique
-    index): that open row is the county's lock."""
+    """Work on one county, or on the statewide audit (``county`` is then
+    :data:`STATE_LOCK`). At most one queued or running job per county (a partial unique
+    index): that open row is the county's lock; the statewide audit's open row is the state's
+    lock, and it excludes every county's (:func:`.activity.start_job`)."""
     __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     county: Mapped[str] = mapped_column(String(64))
@@ -96,6 +101,9 @@ class Job(Base):
                                                              nullable=True)
     #: the state administrator who acknowledged it
     acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # added by migration 0006 (job parameters)
+    #: JSON: what a statewide audit job was asked (:mod:`.audit_jobs`); None for county jobs
+    params: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         Index("jobs_one_open_per_county", "county", unique=True,

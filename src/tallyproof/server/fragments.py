@@ -1,6 +1,6 @@
 """The parts of a page that live updates send again (:mod:`.live`), rendered by the same
 templates the whole page includes, from the same reads of the state folder (and, for the state
-overview's alerts, of the database), so a swapped part is byte for byte what a reload would
+overview's county table, jobs and alerts, of the database), so a swapped part is byte for byte what a reload would
 show."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from . import public_view, risk_plot, view
+from sqlalchemy.orm import Session
+
+from . import alerts, county_table, jobs, public_view, risk_plot, view
 from .pages import TEMPLATES
 
 
@@ -25,12 +27,27 @@ def public(root: Path) -> dict[str, str]:
             "results": part("_results.html", results=summary["results"])}
 
 
-def state(root: Path, alerts: dict[str, Any]) -> dict[str, str]:
-    """The state overview's county table and its alerts (``alerts``: the context of
-    ``_alerts.html``, read from the database by the caller)."""
-    return {"counties": part("_counties.html", counties=[asdict(r) for r in view.counties(root)],
-                             link=True),
-            "alerts": part("_alerts.html", **alerts)}
+def state_context(db: Session, root: Path, csrf: str,
+                  counties: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What the state overview's live parts show: the county table (the library's files,
+    ``counties`` when the caller read them already, with each county's uploads, open job and
+    audit progress from :mod:`.county_table`), the alerts, the jobs and the statewide risk."""
+    if counties is None:
+        counties = [asdict(r) for r in view.counties(root)]
+    return {"counties": counties,
+            "extras": county_table.extras(db, root, [c["id"] for c in counties]),
+            "jobs": jobs.for_county(db, None),
+            "audit": public_view.audit_progress(root), "risk": risk_plot.risk_history(root),
+            "alerts": alerts.pending(db), "alerts_total": alerts.count(db), "csrf": csrf}
+
+
+def state(db: Session, root: Path, csrf: str) -> dict[str, str]:
+    """The state overview's county table, statewide risk, jobs and alerts."""
+    ctx = state_context(db, root, csrf)
+    return {"counties": part("_counties.html", link=True, **ctx),
+            "risk": part("_state_risk.html", **ctx),
+            "jobs": part("_jobs.html", show_county=True, **ctx),
+            "alerts": part("_alerts.html", **ctx)}
 
 
 def present_state_context(root: Path) -> dict[str, Any]:

@@ -18,6 +18,11 @@ After a crash, :func:`recover` (at server start) closes or resumes what was left
   would bring it down again.
 - ``running`` **commit**: resumed (queued and run again). Committing is idempotent: it
   commits only the CVRs not yet in the log.
+- ``running`` **statewide audit job**: closed done if its result is already written, else
+  resumed (:func:`.audit_jobs.recover`).
+
+The statewide audit's jobs (start, round, close) run on the same runner and executor; their
+work is in :mod:`.audit_jobs`, which :func:`run_job` hands them to.
 """
 
 from __future__ import annotations
@@ -205,6 +210,14 @@ def run_job(runner: JobRunner, job_id: int) -> None:
         job.progress = f"reading {up.kind} {up.filename} ({up.received:,} bytes)"
         return job.kind, job.county, (root, str(data_path(settings, up)), up.kind)
 
+    from . import audit_jobs
+
+    with runner.sessions() as db:
+        job = db.get(Job, job_id)
+        statewide = job is not None and job.kind in audit_jobs.KINDS
+    if statewide:
+        audit_jobs.run(runner, job_id)
+        return
     plan = _set(runner, job_id, begin)
     if plan is None:
         return
@@ -246,6 +259,8 @@ RESTART_INGEST = ("the server stopped while this ingest ran. The store's write i
 def recover(runner: JobRunner) -> list[int]:
     """At server start: fail or resume the jobs a stopped server left open (module
     docstring); returns the ids of the jobs to run, which the caller submits."""
+    from . import audit_jobs
+
     settings, now = runner.settings, runner.settings.now()
     rerun: list[int] = []
     with runner.sessions.begin() as db:
@@ -256,6 +271,10 @@ def recover(runner: JobRunner) -> list[int]:
                 close(db, settings, job, False, RESTART_INGEST)
                 if up is not None:
                     up.status = UploadStatus.VERIFIED.value  # ingestible again
+                continue
+            if job.status == JobStatus.RUNNING.value and job.kind in audit_jobs.KINDS:
+                if not audit_jobs.recover(db, settings, job):
+                    rerun.append(job.id)
                 continue
             if job.status == JobStatus.RUNNING.value:
                 job.status, job.progress = JobStatus.QUEUED.value, "resumed after a restart"

@@ -4,9 +4,10 @@ stream that sends a page's fragments again whenever it moves.
 The web layer computes no election fact, so it has little of its own to announce: what
 changes is what the library wrote (a county committed, the state published, ``state
 reconcile`` or ``state audit status`` ran, a bundle was published). :func:`version` stats
-those files (name, size, modification time) and hashes the listing; the one thing a page
-shows from the database, the state overview's alerts, adds its own version
-(:func:`page_version`, :func:`.alerts.version`). A stream looks every
+those files (name, size, modification time) and hashes the listing; what a page shows from
+the database, the state overview's uploads, jobs (with their progress), board entries and
+alerts, adds its own version (:func:`page_version`, :func:`.county_table.version`: one query
+of counts, largest ids and open jobs' progress). A stream looks every
 ``live_interval`` seconds and, when the version moved, renders the fragments through the
 same templates as the page and sends one event per fragment (htmx's SSE extension swaps
 each into the element whose ``sse-swap`` names it). A stream ends after ``live_lifetime``

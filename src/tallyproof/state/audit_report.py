@@ -35,10 +35,15 @@ def _discrepancies(status: dict[str, Any]) -> dict[str, dict[str, int]]:
     return out
 
 
-def audit_view(state: Path, counties: list[str], names: dict[str, str]) -> dict[str, Any] | None:
-    """Everything the report shows of the statewide audit (None: no audit started).
-    ``names``: statewide contest id -> name."""
-    folder = state / "audit"
+def county_progress(folder: Path, counties: list[str]) -> dict[str, dict[str, Any]] | None:
+    """Each county's part of the statewide audit, in numbers (None: no audit started):
+    ``drawn`` (distinct units, cards or batches, drawn in it so far: the latest round's draws
+    are cumulative; a full hand count's one list), ``recorded`` (distinct units in its
+    ``records.jsonl``), ``discrepancies`` (o1/o2/u1/u2 summed over contests, None before any
+    measurement or in a full hand count), ``waiting`` (drawn units the last measurement found
+    without a record) and ``measured`` (a status has been measured). ``folder`` is an
+    ``audit/`` folder, the state's or a bundle's. The statewide report and the control room
+    count alike from it."""
     if not (folder / "audit.json").exists():
         return None
     params = _json(folder / "audit.json")
@@ -54,22 +59,43 @@ def audit_view(state: Path, counties: list[str], names: dict[str, str]) -> dict[
     if params["kind"] == "handcount":  # one list of every batch per county
         for county, n in last["new_cards"].items():
             drawn[county] = {f"#{i}" for i in range(int(n))}
-    found = _discrepancies(status) if status and params["kind"] != "handcount" else {}
+    counted = status is not None and params["kind"] != "handcount"
+    found = _discrepancies(status) if status and counted else {}
     waiting = (status or {}).get("waiting", {})
-    rows = {}
+    out = {}
     for county in counties:
         recs = load_records(folder / "counties" / county / "records.jsonl")
-        recorded = len({r.ballot_id for r in recs})
-        d = found.get(county, {})
+        out[county] = {"drawn": len(drawn.get(county, ())),
+                       "recorded": len({r.ballot_id for r in recs}),
+                       "discrepancies": found.get(county, {}) if counted else None,
+                       "waiting": int(waiting.get(county, 0)), "measured": status is not None}
+    return out
+
+
+def audit_view(state: Path, counties: list[str], names: dict[str, str]) -> dict[str, Any] | None:
+    """Everything the report shows of the statewide audit (None: no audit started).
+    ``names``: statewide contest id -> name."""
+    folder = state / "audit"
+    progress = county_progress(folder, counties)
+    if progress is None:
+        return None
+    params = _json(folder / "audit.json")
+    rounds = sorted((folder / "rounds").glob("round-*.json")) if (folder / "rounds").exists() \
+        else []
+    status = _json(folder / "status.json") if (folder / "status.json").exists() else None
+    rows = {}
+    for county in counties:
+        p = progress[county]
+        d = p["discrepancies"] or {}
         text = ", ".join(f"{v} {k}" for k, v in d.items() if v) or "none"
-        if not drawn.get(county):
+        if not p["drawn"]:
             rows[county] = {"status": "not_run", "text": "nothing drawn"}
             continue
-        owed = waiting.get(county, 0)
+        owed = p["waiting"]
         rows[county] = {
             "status": "fail" if any(d.values()) else "pass" if status and not owed
             else "not_run",
-            "text": f"{len(drawn[county]):,} drawn, {recorded:,} recorded; discrepancies: "
+            "text": f"{p['drawn']:,} drawn, {p['recorded']:,} recorded; discrepancies: "
                     f"{text}; " + (f"waiting for {owed:,}" if owed else
                                    "in the measured risk" if status else "not measured yet")}
     history = [(int(h["rounds"]), {

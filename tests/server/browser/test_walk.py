@@ -163,6 +163,13 @@ def wait_for_jobs(page: Any) -> None:
     assert states and "failed" not in states, page.inner_text("h2#jobs ~ table")
 
 
+def audit_job(w: Walk, page: Any, action: str, fields: dict[str, str]) -> None:
+    """Ask for a statewide audit job (start, round, close) and wait for it on the audit page."""
+    page.goto(w.url + "/state/audit")
+    post_form(page, action, fields)
+    wait_for_jobs(page)
+
+
 def run_job(page: Any, button: Any) -> None:
     with page.expect_navigation():
         button.click()
@@ -282,17 +289,15 @@ def test_statewide_audit_from_set_up_to_the_public_outcome(walk: Walk, browser: 
     sa.goto(walk.url + "/state")
     walk.shot(sa, "state-overview")
 
-    sa.goto(walk.url + "/state/audit")
-    post_form(sa, "/state/audit/start", {"risk_limit": RISK_LIMIT, "seed": SEED,
-                                         "kind": "comparison"})
+    audit_job(walk, sa, "/state/audit/start", {"risk_limit": RISK_LIMIT, "seed": SEED,
+                                               "kind": "comparison"})
     paper = Paper(walk)
     for rnd in range(1, 4):  # a round that does not confirm is followed by another
-        sa.goto(walk.url + "/state/audit")
-        post_form(sa, "/state/audit/round", {})
+        audit_job(walk, sa, "/state/audit/round", {})
         drawn = load_state_rounds(walk.root)[-1].new_cards
         for county, ca in admins.items():
             assert board_round(walk, browser, ca, county, paper) >= drawn.get(county, 0)
-        post_form(sa, "/state/audit/close", {})
+        audit_job(walk, sa, "/state/audit/close", {})
         walk.shot(sa, f"audit-round-{rnd}")
         measured = status_history(walk.root)[-1]
         assert measured["rounds"] == rnd

@@ -1,6 +1,6 @@
 """Server-sent event streams of the live pages (:mod:`..live`): each sends the parts of its
-page again when the state folder's files change (the state overview's also when its alerts
-do). The state overview's stream is for state admins only, like the page; the public ones
+page again when the state folder's files change (the state overview's also when the database
+rows it shows do). The state overview's stream is for state admins only, like the page; the public ones
 for anyone."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from .. import alerts, fragments, live
+from .. import county_table, fragments, live
 from ..deps import KnownCounty, StateAdmin, settings
 
 router = APIRouter(prefix="/live", include_in_schema=False)
@@ -29,21 +29,21 @@ def public(request: Request) -> Response:
 
 @router.get("/state")
 def state(request: Request, who: StateAdmin) -> Response:
-    """The county table, and the alerts (read from the database at each look)."""
-    from .state import alerts_context
-
+    """The county table, the statewide risk, the jobs and the alerts; besides the state
+    folder's files, the database's rows they show move it (:func:`..county_table.version`:
+    uploads, jobs and their progress, board entries and sign-offs)."""
     sessions = request.app.state.sessionmaker
     root = settings(request).state_dir
 
-    def alerts_version() -> str:
+    def db_version() -> str:
         with sessions() as db:
-            return alerts.version(db)
+            return county_table.version(db)
 
     def parts() -> dict[str, str]:
         with sessions() as db:
-            return fragments.state(root, alerts_context(db, who.csrf))
+            return fragments.state(db, root, who.csrf)
 
-    return live.stream(request, root, parts, alerts_version)
+    return live.stream(request, root, parts, db_version)
 
 
 @router.get("/present")

@@ -4,14 +4,11 @@ a state admin can revoke)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from .. import activity, alerts, jobs, live, sessions, view
+from .. import activity, alerts, county_table, fragments, live, sessions, view
 from ..db import User
 from ..deps import CSRF, DB, StateAdmin, settings
 from ..pages import render
@@ -19,18 +16,14 @@ from ..pages import render
 router = APIRouter(include_in_schema=False)
 
 
-def alerts_context(db: Session, csrf: str) -> dict[str, Any]:
-    """What ``_alerts.html`` shows: every county's alerts not yet acknowledged."""
-    return {"alerts": alerts.pending(db), "alerts_total": alerts.count(db), "csrf": csrf}
-
-
 @router.get("/state")
 def overview(request: Request, s: DB, who: StateAdmin) -> Response:
     root = settings(request).state_dir
-    version = live.page_version(root, lambda: alerts.version(s))
-    return render(request, "state.html", who, live_version=version,
-                  summary=view.state_summary(root), jobs=jobs.for_county(s, None),
-                  **alerts_context(s, who.csrf))
+    version = live.page_version(root, lambda: county_table.version(s))
+    summary = view.state_summary(root)
+    ctx = fragments.state_context(s, root, who.csrf, summary["counties"])
+    del ctx["counties"]  # the page shows them as summary.counties
+    return render(request, "state.html", who, live_version=version, summary=summary, **ctx)
 
 
 @router.post("/state/alerts/{job_id}/ack", dependencies=[CSRF])
