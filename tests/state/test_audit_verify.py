@@ -150,3 +150,58 @@ def test_a_state_bundle_without_an_audit_says_not_run(tmp_path: Path) -> None:
     rep, check = _check(bundle)
     assert rep.ok and check.status == "not_run"
     assert "no statewide audit" in check.summary
+
+
+def test_a_batch_comparison_audit_is_redrawn_by_batch(tmp_path: Path) -> None:
+    """Whole batches (``county/tabulator/batch``): the re-draw and the re-measure pass; the
+    first round's targets raised (draws left as they were) fail."""
+    from .test_audit import count_drawn_batches
+
+    root = make_state(tmp_path / "state")
+    start_state_audit(root, EX, risk_limit=0.1, seed=SEED, kind="batch")
+    next_state_round(root, EX)
+    count_drawn_batches(root)
+    state_audit_status(root, EX)
+    bundle = _bundle(root, tmp_path / "bundle")
+    rep, check = _check(bundle)
+    assert rep.ok and check.status == "pass" and "batch audit" in check.summary
+
+    def edit(audit: Path) -> None:
+        p = audit / "rounds" / "round-1.json"
+        doc = orjson.loads(p.read_bytes())
+        doc["targets"]["mayor"] += 1
+        p.write_bytes(orjson.dumps(doc))
+
+    rep, check = _check(_forge(bundle, tmp_path, "bad", edit))
+    assert not rep.ok and check.status == "fail"
+    assert "round 1: targets" in check.summary and "the plan gives" in check.summary
+
+
+def test_a_full_hand_count_is_recompared(tmp_path: Path) -> None:
+    """A full hand count: its batch comparison is recomputed from the bundled hand tallies;
+    a status.json claiming the outcome confirmed while batches are uncounted fails."""
+    from tallyproof.state.audit import record_county
+    from tallyproof.state.audit_status import hand_count_status
+
+    from .test_audit import hand_rows
+
+    root = make_state(tmp_path / "state")
+    start_state_audit(root, EX, risk_limit=0.05, seed=SEED, kind="handcount")
+    next_state_round(root, EX)
+    record_county(root, "north", hand_rows(root, "north"))
+    (mayor,) = hand_count_status(root, EX)
+    assert mayor.status == "waiting"
+    bundle = _bundle(root, tmp_path / "bundle")
+    rep, check = _check(bundle)
+    assert check.status == "pass" and "handcount audit" in check.summary
+    assert f"{mayor.counted} of {mayor.batches} batches counted" in check.summary
+
+    def edit(audit: Path) -> None:
+        p = audit / "status.json"
+        doc = orjson.loads(p.read_bytes())
+        doc["contests"][0]["status"] = CONFIRMED
+        p.write_bytes(orjson.dumps(doc))
+
+    rep, check = _check(_forge(bundle, tmp_path, "bad", edit))
+    assert not rep.ok and check.status == "fail"
+    assert "contest mayor: status 'confirmed', re-measured 'waiting'" in check.summary
