@@ -45,6 +45,7 @@ LABELS = {
     "state.counties": "every county's bundle",
     "state.log": "the state log of county checkpoints",
     "state.results": "the statewide results, recounted from every county's CVRs",
+    "state.audit": "the statewide audit, re-drawn from its seed and re-measured",
 }
 #: Names ``--require`` takes beyond check names: a group stands for its checks.
 GROUPS = {"reconciliation": ("reconciliation",), "audit": ("audit",)}

@@ -162,7 +162,8 @@ def test_state_bundle_verifies_and_names_what_was_altered(tmp_path: Path) -> Non
     for county in ("county-01", "county-02", "county-03"):
         assert by_name[f"{county}:audit"]["status"] == "pass"
     assert html.count("recorded; discrepancies: none; in the measured risk") == 3
-    # the audit's status altered in the bundle: the rebuilt report no longer matches
+    # the audit's status altered in the bundle: the re-measured audit and the rebuilt report
+    # no longer match it
     b0 = tmp_path / "b0"
     shutil.copytree(r.bundle, b0)
     p0 = b0 / "state" / "audit" / "status.json"
@@ -171,7 +172,7 @@ def test_state_bundle_verifies_and_names_what_was_altered(tmp_path: Path) -> Non
     p0.write_bytes(orjson.dumps(doc0))
     write_sums(b0)
     rep0 = verify_bundle(b0)
-    assert not rep0.ok and {f.check for f in rep0.failures} == {"report"}
+    assert not rep0.ok and {f.check for f in rep0.failures} == {"report", "state.audit"}
     # statewide results altered (and SHA256SUMS re-made to match): the recount says where
     b = tmp_path / "b1"
     shutil.copytree(r.bundle, b)

@@ -77,6 +77,7 @@ from .batch_county import BATCH_TALLIES
 from .executor import Executor, Outcome
 from .spec import StateSpec, load_spec, map_county
 from .audit_tasks import (
+    CountyDraws,
     CountyFrame,
     audit_dir,
     batch_task,
@@ -392,6 +393,40 @@ def merge_draws(seed: str, per_county: Sequence[Sequence[tuple[str, str]]],
     return [{"id": i, "ticket": t} for _, i, t in pool[:n]]
 
 
+def _batch_targets(params: StateAuditParams, targets: dict[str, int]) -> dict[str, int] | None:
+    """A stratified audit with a batch stratum: the batches each contest draws with the card
+    stratum's targets (None in every other audit)."""
+    if params.kind == "stratified" and params.batch_counties:
+        return {cid: params.batch_target(cid, n) for cid, n in targets.items()}
+    return None
+
+
+def draw_counties(root: Path, ex: Executor, spec: StateSpec, params: StateAuditParams,
+                  targets: dict[str, int]) -> dict[str, CountyDraws]:
+    """Every county's first draws for ``targets`` (contest -> statewide sample size), on the
+    executor. A county's first n contain its first m for every m < n (consistent sampling),
+    so one draw at the largest targets serves every smaller round (:func:`merge_targets`)."""
+    unit = "batch" if params.kind == "batch" else "card"
+    return _ok("audit draw", ex.map(draw_task, _counties(spec), str(root), spec.to_json(),
+                                    params.seed, targets, unit, _batch_targets(params, targets)))
+
+
+def merge_targets(params: StateAuditParams, per_county: dict[str, CountyDraws],
+                  targets: dict[str, int]) -> dict[str, list[dict[str, str]]]:
+    """The statewide draws of a round with ``targets`` from the counties' first draws (drawn
+    at these targets or larger ones): what ``next_state_round`` writes and ``verify``
+    re-draws."""
+    batch_targets = _batch_targets(params, targets)
+    if batch_targets is not None:
+        return {cid: merge_strata(params.seed, {c: per_county[c].draws.get(cid, ())
+                                                for c in per_county},
+                                  params.batch_counties, n, batch_targets[cid])
+                for cid, n in targets.items()}
+    return {cid: merge_draws(params.seed, [per_county[c].draws.get(cid, ())
+                                           for c in sorted(per_county)], n)
+            for cid, n in targets.items()}
+
+
 def next_state_round(root: Path, ex: Executor) -> StateRound:
     """Size the next round statewide, draw it, and write each county's retrieval list."""
     params = load_state_audit(root)
@@ -424,22 +459,8 @@ def next_state_round(root: Path, ex: Executor) -> StateRound:
         if all(t == last.targets.get(c, 0) for c, t in targets.items()):
             raise AuditError("no contest needs more ballots: those not confirmed go to a full "
                              "hand count")
-    counties = _counties(spec)
     unit = "batch" if params.kind == "batch" else "card"
-    mixed = params.kind == "stratified" and bool(params.batch_counties)
-    batch_targets = ({cid: params.batch_target(cid, n) for cid, n in targets.items()}
-                     if mixed else None)
-    per_county = _ok("audit draw", ex.map(draw_task, counties, str(root), spec.to_json(),
-                                          params.seed, targets, unit, batch_targets))
-    if mixed and batch_targets is not None:
-        draws = {cid: merge_strata(params.seed, {c: per_county[c].draws.get(cid, ())
-                                                 for c in per_county},
-                                   params.batch_counties, n, batch_targets[cid])
-                 for cid, n in targets.items()}
-    else:
-        draws = {cid: merge_draws(params.seed, [per_county[c].draws.get(cid, ())
-                                                for c in sorted(per_county)], n)
-                 for cid, n in targets.items()}
+    draws = merge_targets(params, draw_counties(root, ex, spec, params, targets), targets)
     before = {(cid, d["id"]) for cid, ds in (rounds[-1].draws.items() if rounds else ())
               for d in ds}
     tickets: dict[str, dict[str, str]] = {}

@@ -7,6 +7,7 @@ status after round NNN, as last measured), which the statewide report reads."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -523,7 +524,11 @@ def hand_count_status(root: Path, ex: Executor, *, write: bool = True
             {i: int(x) for i, x in zip(ids, totals, strict=True)},
             len(sb.hand), int(counted.sum()), by_county, st))
     if write:
-        atomic_write_json(audit_dir(root) / "status.json", {
-            "schema_version": SCHEMA_VERSION, "kind": "handcount",
-            "contests": [c.to_json() for c in out]})
+        atomic_write_json(audit_dir(root) / "status.json", hand_count_json(out))
     return tuple(out)
+
+
+def hand_count_json(contests: Sequence[HandCountContest]) -> dict[str, Any]:
+    """``audit/status.json`` of a full hand count (what ``verify`` compares it with)."""
+    return {"schema_version": SCHEMA_VERSION, "kind": "handcount",
+            "contests": [c.to_json() for c in contests]}

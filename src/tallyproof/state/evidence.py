@@ -17,7 +17,9 @@ verify`` re-checks county by county.
 Every county bundle is built by the county's own code path (:func:`build_bundle`) on the
 executor; the statewide files are merges of what the counties' stores say. ``verify`` checks
 each county bundle as it would alone, the state log against the counties' checkpoints, and
-recomputes the statewide results from the county bundles' CVRs.
+recomputes the statewide results from the county bundles' CVRs; it re-draws every round of
+the statewide audit from its seed and re-measures its risk from the bundled records
+(:mod:`.audit_verify`) before the report, built from the bundled status, is compared.
 """
 
 from __future__ import annotations
@@ -294,8 +296,10 @@ def verify_state_folder(folder: Path, ex: Executor | None = None,
                         public_keys: Sequence[str] | None = None) -> list[Check]:
     """Every county bundle as it would be verified alone (on the executor), the state log
     against the counties' bundled checkpoints, the statewide results recomputed from the
-    counties' CVRs, and the statewide report rebuilt."""
+    counties' CVRs, the statewide audit re-drawn and re-measured (:mod:`.audit_verify`), and
+    the statewide report rebuilt."""
     from ..ledger.keys import parse_vkey
+    from .audit_verify import state_audit_check
     from .statelog import load_state_log, verify_state_log
     from .workflow import merge_tallies
 
@@ -329,6 +333,7 @@ def verify_state_folder(folder: Path, ex: Executor | None = None,
                         f"checkpoint is the one the state log publishes ({len(ids)} counties)"
                         + _activity_summary(checkpoints)))
     checks.append(_results_check(folder, ids, ex, merge_tallies))
+    checks.append(state_audit_check(folder, ids, ex))
     ctx = state_context(state, {c: folder / "counties" / c for c in ids},
                         int(meta["source_date_epoch"]))
     same = render_state_html(ctx).encode() == (folder / "report" / "report.html").read_bytes()
