@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from ..state.executor import Executor, InProcess
 from .activity import finish_job, record, start_job
 from .config import Settings
@@ -88,6 +88,9 @@ def ingest_upload_task(county: str, root: str, path: str, kind: str) -> UploadIn
             res = ingest_task(county, root, [str(_export_source(work))])
         finally:
             shutil.rmtree(work)
+    if res.already:  # a second upload of one export is the county's mistake to see
+        raise InputError("this exact export was already ingested into the county's store; "
+                         "nothing was added", file=src)
     return UploadIngest(f"{res.cards_added:,} cards added ({res.format}); "
                         f"{res.cards_total:,} in the store")
 
