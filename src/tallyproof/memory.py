@@ -16,11 +16,31 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 
-__all__ = ["lean_arrow_pool", "release_memory"]
+__all__ = ["gc_paused", "lean_arrow_pool", "release_memory"]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large tree of Python objects is built.
+
+    With the collector on, every few hundred new container objects trigger a collection that
+    walks (and promotes) the tree built so far, so decoding a document of n objects costs
+    about n² / threshold object visits: ``orjson.loads`` of a batch county's 4,105 batches
+    took 22× the time of 1,186. Only for code that makes no reference cycles: its objects are
+    freed by reference counting; the collector's previous state is restored."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @cache

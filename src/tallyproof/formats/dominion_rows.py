@@ -22,7 +22,7 @@ fast they are applied.
 from __future__ import annotations
 
 import bisect
-import gc
+
 import hashlib
 import re
 from collections.abc import Callable, Iterable
@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from ..cvr_table import MARKS_TYPE, cvr_schema
 from ..errors import InputError
+from ..memory import gc_paused
 from ..model import Contest, VoteType
 from .dominion_pool import FileKeys, FilesRows
 
@@ -403,13 +404,8 @@ def rows_of_file(
     the lists and arrays made while flattening trigger collections that walk the whole tree
     (and promote it, so that later collections walk it again). Nothing here makes a reference
     cycle; the tree is freed by reference counting when this returns."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _rows_of_file(path, job, chunk, batches)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _rows_of_file(

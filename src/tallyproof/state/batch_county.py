@@ -41,6 +41,7 @@ from ..evidence.checks import Check
 from ..fsutil import atomic_write_bytes, atomic_write_json
 from ..ledger.canonical import FORMAT_VERSION, definition_leaf, enc_str
 from ..ledger.checkpoint import Checkpoint, origin_for, parse, sign
+from ..memory import gc_paused
 from ..ledger.merkle import Tree, leaf_hash
 from ..model import Candidate, Contest, ContestKind, Election, SourceFile
 from .spec import StateSpec, fold, map_county
@@ -164,7 +165,8 @@ def load_batch_county(folder: Path) -> BatchCounty:
     path = Path(folder) / TALLIES_JSON
     if not path.exists():
         raise StoreError(f"{folder}: no {TALLIES_JSON} (ingest the county's batch tallies)")
-    return BatchCounty.from_json(orjson.loads(path.read_bytes()), path)
+    with gc_paused():  # thousands of batches of nested dicts: no cycles among them
+        return BatchCounty.from_json(orjson.loads(path.read_bytes()), path)
 
 
 # ------------------------------------------------------------------ ingest
