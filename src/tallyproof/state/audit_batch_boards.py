@@ -31,9 +31,8 @@ import numpy as np
 
 from ..audit.records import BATCH_COLUMNS, Record
 from ..errors import AuditError, UsageError
-from ..fsutil import atomic_write_bytes
 from .audit import StateAuditParams, audited_contests, load_state_audit, load_state_rounds
-from .audit_boards import signoff_path
+from .audit_boards import write_signoff
 from .batch_county import BATCH_TALLIES
 
 #: what a board's work is made of
@@ -168,24 +167,7 @@ def record_board_batches(root: Path, county: str, round_no: int, board: int, sig
     """Write a board's signed-off batch counts as a hand-count CSV and append them to the
     county's records through :func:`~tallyproof.state.audit.record_county` (which validates
     every row: drawn batches, audited contests, known choices, corrections with reasons)."""
-    from .audit import record_county
-
-    if not rows:
-        return []
-    path = signoff_path(root, county, round_no, board, signoff)
-    if path.exists():
-        raise AuditError(f"{path} exists: this sign-off was already written")
-    buf = io.StringIO(newline="")
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(BATCH_COLUMNS)
-    for r in rows:
-        w.writerow([r.batch_id, r.contest_id, "" if r.tallies is None else _cell(r.tallies),
-                    "yes" if r.tallies is None else "", "yes" if r.correction else "",
-                    r.reason or ""])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue().encode())
-    try:
-        return record_county(root, county, path)
-    except Exception:
-        path.unlink()  # nothing was appended: the sign-off did not happen, leave no file
-        raise
+    return write_signoff(root, county, round_no, board, signoff, BATCH_COLUMNS, [
+        [r.batch_id, r.contest_id, "" if r.tallies is None else _cell(r.tallies),
+         "yes" if r.tallies is None else "", "yes" if r.correction else "", r.reason or ""]
+        for r in rows])

@@ -110,19 +110,29 @@ def record_board(root: Path, county: str, round_no: int, board: int, signoff: in
     """Write a board's signed-off readings as a record CSV and append them to the county's
     records through :func:`~tallyproof.state.audit.record_county` (which validates every row:
     drawn cards, audited contests, valid choices, corrections with reasons)."""
+    return write_signoff(root, county, round_no, board, signoff, RECORD_COLUMNS, [
+        [r.ballot_id, r.contest_id, r.marks, "yes" if r.not_found else "",
+         "yes" if r.correction else "", r.reason or ""] for r in rows])
+
+
+def write_signoff(root: Path, county: str, round_no: int, board: int, signoff: int,
+                  header: Sequence[str], cells: Sequence[Sequence[str]]) -> list[Record]:
+    """Write one sign-off's rows as the CSV ``tallyproof state audit record`` takes (card
+    readings or batch counts alike) and append them to the county's records through
+    :func:`~tallyproof.state.audit.record_county`; a refused file is removed again, so a
+    sign-off either happened whole or left nothing."""
     from .audit import record_county
 
-    if not rows:
+    if not cells:
         return []
     path = signoff_path(root, county, round_no, board, signoff)
     if path.exists():
         raise AuditError(f"{path} exists: this sign-off was already written")
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(RECORD_COLUMNS)
-    for r in rows:
-        w.writerow([r.ballot_id, r.contest_id, r.marks, "yes" if r.not_found else "",
-                    "yes" if r.correction else "", r.reason or ""])
+    w.writerow(header)
+    w.writerows(cells)
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, buf.getvalue().encode())
     try:
         return record_county(root, county, path)
