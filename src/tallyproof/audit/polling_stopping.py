@@ -98,70 +98,142 @@ def quantile_interval(sizes: np.ndarray, q: float, conf: float = 0.95) -> tuple[
     return int(x[max(lo - 1, 0)]), int(x[min(hi - 1, n - 1)])
 
 
-class _BravoLattice:
-    """P(K = k), the pair ballots drawn when BRAVO stops, by dynamic programming over the
-    lattice of (W, L) = (winner, loser) ballots drawn, one row of W at a time.
+class _WalkLattice:
+    """P(K = k), the pair ballots drawn when the walk stops, by dynamic programming over
+    the number of pair draws k, B draws (``BLOCK``) per step of the Python loop.
 
-    Row W holds Q_W[L] = P(reach (W, L) without having stopped). A loser ballot moves along
-    the row and a winner ballot to the next one, so Q_W[L] = t Q_{W-1}[L] + (1 - t) Q_W[L-1],
-    a first-order recursion along the row (``scipy.signal.lfilter``, in C). BRAVO stops on
-    a winner ballot that brings a W + b L to ln(1/alpha), i.e. at (W, L) with
-    L <= l*(W) = floor((a W - ln(1/alpha)) / -b): that mass, t Q_{W-1}[L], is P(K = W + L),
-    and those cells hold nothing afterwards. Mass above the top of the window is dropped
-    once below 1e-16 (only lowering P(stop), so plans only grow); ``dropped`` sums it.
-    Resumable: ``advance(k_hi)`` continues from where the last call stopped."""
+    The state after k pair draws is the vector of P(W_k = w, not stopped) over the winner
+    counts w below the stopping boundary c_k. A cell (W, L) stops the audit when
+    L <= l*(W) = floor((a W - ln(1/alpha)) / -b) (LSY 2012, Section 3: BRAVO's log T =
+    a W + b L reaches ln(1/alpha)); W + l*(W) rises by at least 1 with W, so after k draws
+    the stopped cells are exactly W >= c_k = min{W : W + l*(W) >= k}, c_{k+1} - c_k is 0 or
+    1, and a path stops exactly when a winner draw lands it on c_k (one cell a draw).
+
+    A block of B draws is split exactly (no approximation):
+
+    * cells W < c_{k0} - B cannot reach c_{k0} <= c_k within the block (W rises by at most
+      one a draw), so they move by the Binomial(B, t) law of the winners among B draws: one
+      convolution with its pmf;
+    * the B cells just below c_{k0} are moved by a matrix computed by stepping a unit mass
+      from each of them through the B draws (p <- (1 - t) p + t shift(p), then the cell on
+      the boundary removed and recorded as P(K = k)). The matrix depends only on the
+      boundary's rises c_{k0+s} - c_{k0}, s = 1..B (a Sturmian word: at most B + 1 of them
+      occur, Lothaire, Algebraic Combinatorics on Words, Chapter 2), so it is cached.
+
+    The result is the same recursion as the row-by-row lattice it replaced (the sums are
+    taken in another order, so values agree to rounding; tests/audit/test_polling_lattice.py
+    checks that plans are identical). Cells far below the boundary are dropped once below
+    1e-16 each: dropped mass only lowers P(stop), so a plan can only grow; ``dropped`` sums
+    it. Resumable: ``advance(k_hi)`` continues from where the last call stopped."""
+
+    BLOCK = 32
 
     def __init__(self, a: float, b: float, thr: float, t: float) -> None:
         self.a, self.b, self.thr, self.t = a, b, thr, t
-        self.w = 0  # the row held
-        self.l0 = 0  # L of row[0]
-        # rows are padded by this many cells a step: the geometric tail beyond is < 1e-16
-        self.pad = int(math.ceil(-37.0 / math.log(1 - t))) + 1 if 0 < t < 1 else 1
-        # row 0: only losers drawn, nobody stops (thr > 0): P(0, L) = (1 - t)^L, trimmed
-        self.row = (1 - t) ** np.arange(self.pad, dtype=float) if t < 1 else np.ones(1)
+        self.k = 0  # pair draws done
+        self.w_lo = 0  # W of vec[0]
+        self.c = self._boundary(np.arange(1))  # c_k for k < c.size
+        self.vec = np.zeros(int(self.c[0]))  # unstopped cells W = w_lo .. c_k - 1
+        if self.vec.size:
+            self.vec[0] = 1.0
         self.pk = np.zeros(1)
         self.dropped = 0.0
-        self._trim()
+        self._transfers: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        j = np.arange(self.BLOCK + 1)
+        self._kernel = stats.binom.pmf(j, self.BLOCK, t) if 0 < t < 1 else (
+            (j == (self.BLOCK if t >= 1 else 0)).astype(float))
 
-    def _l_star(self, w: int) -> int:
-        return math.floor((self.a * w - self.thr) / -self.b + _EPS)
+    def _l_star(self, w: np.ndarray) -> np.ndarray:
+        """l*(W), the same floating-point expression as the row-by-row lattice used."""
+        return np.floor((self.a * w.astype(float) - self.thr) / -self.b + _EPS)
 
-    def _trim(self) -> None:
-        keep = np.flatnonzero(self.row >= _TINY)
-        if keep.size == 0:
-            self.dropped += float(self.row.sum())
-            self.row = np.zeros(0)
+    def _boundary(self, k: np.ndarray) -> np.ndarray:
+        """c_k for the given k (ascending): the first W with W + l*(W) >= k."""
+        k_max = int(k[-1]) if k.size else 0
+        # W + l*(W) >= W, so c_k <= k + c_0; c_0 <= ln(1/alpha)/a + 1
+        w = np.arange(int(self.thr / self.a) + k_max + 3)
+        s = w + self._l_star(w)
+        return np.searchsorted(s, k, side="left").astype(np.int64)
+
+    def _transfers_for(self, rises: np.ndarray) -> None:
+        """Cache (A, F) for every row of ``rises`` (one block's boundary rises
+        c_{k0+s} - c_{k0}, s = 1..B, a row) not cached yet, all stepped together:
+        A[s - 1, j] = P(stop at draw k0 + s | start in cell c_{k0} - B + j), F[i, j] =
+        P(in cell c_{k0} - B + i, unstopped, after B draws | the same)."""
+        todo = {r.tobytes(): r for r in np.unique(rises, axis=0)
+                if r.tobytes() not in self._transfers}
+        if not todo:
             return
-        top = int(keep[-1]) + 1
-        self.dropped += float(self.row[top:].sum())
-        self.row = self.row[:top]
+        keys = list(todo)
+        top = np.stack([todo[k] for k in keys]) + self.BLOCK  # boundary cell per draw
+        B, t, n = self.BLOCK, self.t, len(keys)
+        p = np.zeros((n, 2 * B + 1, B))  # the boundary rises by at most B in B draws
+        p[:, :B, :] = np.eye(B)
+        absorbed = np.zeros((n, B, B))
+        cells = np.arange(2 * B + 1)
+        every = np.arange(n)
+        for s in range(B):
+            moved = (1 - t) * p
+            moved[:, 1:] += t * p[:, :-1]
+            absorbed[:, s] = moved[every, top[:, s]]
+            moved *= (cells[None, :] < top[:, s, None])[:, :, None]
+            p = moved
+        for i, key in enumerate(keys):
+            self._transfers[key] = (absorbed[i], p[i, : int(top[i, -1])])
 
     def advance(self, k_hi: int) -> np.ndarray:
-        """P(K = k) for k = 0..k_hi (rows computed as far as any of them can change it)."""
-        from scipy.signal import lfilter
-
-        if self.pk.size < k_hi + 1:
-            self.pk = np.concatenate((self.pk, np.zeros(k_hi + 1 - self.pk.size)))
-        t, pad = self.t, self.pad
-        # a stop from row w + 1 onwards is at k >= w + 1 + l0 (L never decreases)
-        b_filter, a_filter = np.array([1.0]), np.array([1.0, -(1 - t)])
-        while self.row.size and self.w + 1 + self.l0 <= k_hi:
-            w = self.w + 1
-            x = t * np.concatenate((self.row, np.zeros(pad)))  # arriving by a winner ballot
-            cut = max(0, min(self._l_star(w) - self.l0 + 1, x.size))  # cells L <= l*(w)
-            for i in range(cut):  # at most a couple of cells a row
-                k = w + self.l0 + i
-                if k >= self.pk.size:
-                    self.pk = np.concatenate((self.pk, np.zeros(k + 1 - self.pk.size)))
-                self.pk[k] += x[i]
-            rest = x[cut:]
-            self.row = lfilter(b_filter, a_filter, rest) if t < 1 else rest
-            self.l0 += cut
-            self.w = w
-            if w % 16 == 0:
-                self._trim()
-        self._trim()
+        """P(K = k) for k = 0..k_hi (blocks run on past k_hi to the next multiple of B)."""
+        B = self.BLOCK
+        blocks = max(0, -(-(k_hi - self.k) // B))
+        need = max(k_hi, self.k + blocks * B) + 1
+        if self.pk.size < need:
+            self.pk = np.concatenate((self.pk, np.zeros(need - self.pk.size)))
+        if blocks and self.vec.size:
+            k_end = self.k + blocks * B
+            if self.c.size <= k_end:
+                self.c = self._boundary(np.arange(k_end + 1))
+            starts = self.k + B * np.arange(blocks)
+            rises = self.c[starts[:, None] + np.arange(1, B + 1)[None, :]] - \
+                self.c[starts][:, None]
+            self._transfers_for(rises)
+            for row in rises:
+                if not self.vec.size:
+                    break
+                self._block(row)
         return self.pk[: k_hi + 1]
+
+    def _block(self, rises: np.ndarray) -> None:
+        """B draws from self.k (class docstring); ``rises`` as in :meth:`_transfers_for`."""
+        B, k0 = self.BLOCK, self.k
+        c0 = int(self.c[k0])
+        absorbed, final = self._transfers[rises.tobytes()]
+        near = np.zeros(B)
+        n_far = c0 - B - self.w_lo  # cells below c0 - B
+        if n_far > 0:
+            near[:] = self.vec[n_far:]
+            far = self.vec[:n_far]
+        else:
+            near[-n_far:] = self.vec
+            far = self.vec[:0]
+        new_top = c0 + int(rises[-1])  # c_{k0+B}: the new vector is w_lo' .. new_top - 1
+        new_lo = min(self.w_lo, c0 - B)
+        new = np.zeros(new_top - new_lo)
+        if far.size:
+            new[: far.size + B] += np.convolve(far, self._kernel)
+        off = c0 - B - new_lo
+        new[off:] += final @ near
+        self.pk[k0 + 1: k0 + B + 1] += absorbed @ near
+        self.k = k0 + B
+        # drop the cells far below the boundary once each is below 1e-16 (conservative)
+        keep = np.flatnonzero(new >= _TINY)
+        if keep.size == 0:
+            self.dropped += float(new.sum())
+            self.vec, self.w_lo = np.zeros(0), new_top
+            return
+        first = int(keep[0])
+        self.dropped += float(new[:first].sum())
+        self.vec = new[first:]
+        self.w_lo = new_lo + first
 
 
 def _total_draw_cdf(pk: np.ndarray, n: int, f: float) -> float:
@@ -233,7 +305,7 @@ def walk_stopping_quantile(
     # upward drift (assumed shares far from the reported ones) that is the cap at once.
     drift = t * a + (1 - t) * b
     k_hi = min(cap, max(64, int(2 * (thr + a) / drift)) if drift > 0 else cap)
-    lattice = _BravoLattice(a, b, thr, t)
+    lattice = _WalkLattice(a, b, thr, t)
     while True:
         if k_hi > max_pairs:
             return _simulate(a, b, thr, t, f, q=q, cap=cap, reps=reps, seed=seed)

@@ -1,0 +1,178 @@
+"""The blocked lattice (polling_stopping._WalkLattice) that plans polling audits gives the
+same plans as the row-by-row lattice it replaced, kept here verbatim as the reference
+(``_ReferenceLattice``): the same quantile of the same stopping-time distribution, checked
+over a grid of margins, assumed shares, ballots showing neither, caps, risk limits and
+quantiles, and over random cases; P(K = k) agrees to rounding."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tallyproof.audit import polling_stopping as ps
+from tallyproof.audit.plan import _polling_quantile, estimate_sample_size
+
+_EPS = ps._EPS
+_TINY = ps._TINY
+
+
+class _ReferenceLattice:
+    """P(K = k), the pair ballots drawn when BRAVO stops, by dynamic programming over the
+    lattice of (W, L) = (winner, loser) ballots drawn, one row of W at a time.
+
+    Row W holds Q_W[L] = P(reach (W, L) without having stopped). A loser ballot moves along
+    the row and a winner ballot to the next one, so Q_W[L] = t Q_{W-1}[L] + (1 - t) Q_W[L-1],
+    a first-order recursion along the row (``scipy.signal.lfilter``, in C). BRAVO stops on
+    a winner ballot that brings a W + b L to ln(1/alpha), i.e. at (W, L) with
+    L <= l*(W) = floor((a W - ln(1/alpha)) / -b): that mass, t Q_{W-1}[L], is P(K = W + L),
+    and those cells hold nothing afterwards. Mass above the top of the window is dropped
+    once below 1e-16 (only lowering P(stop), so plans only grow); ``dropped`` sums it.
+    Resumable: ``advance(k_hi)`` continues from where the last call stopped."""
+
+    def __init__(self, a: float, b: float, thr: float, t: float) -> None:
+        self.a, self.b, self.thr, self.t = a, b, thr, t
+        self.w = 0  # the row held
+        self.l0 = 0  # L of row[0]
+        # rows are padded by this many cells a step: the geometric tail beyond is < 1e-16
+        self.pad = int(math.ceil(-37.0 / math.log(1 - t))) + 1 if 0 < t < 1 else 1
+        # row 0: only losers drawn, nobody stops (thr > 0): P(0, L) = (1 - t)^L, trimmed
+        self.row = (1 - t) ** np.arange(self.pad, dtype=float) if t < 1 else np.ones(1)
+        self.pk = np.zeros(1)
+        self.dropped = 0.0
+        self._trim()
+
+    def _l_star(self, w: int) -> int:
+        return math.floor((self.a * w - self.thr) / -self.b + _EPS)
+
+    def _trim(self) -> None:
+        keep = np.flatnonzero(self.row >= _TINY)
+        if keep.size == 0:
+            self.dropped += float(self.row.sum())
+            self.row = np.zeros(0)
+            return
+        top = int(keep[-1]) + 1
+        self.dropped += float(self.row[top:].sum())
+        self.row = self.row[:top]
+
+    def advance(self, k_hi: int) -> np.ndarray:
+        """P(K = k) for k = 0..k_hi (rows computed as far as any of them can change it)."""
+        from scipy.signal import lfilter
+
+        if self.pk.size < k_hi + 1:
+            self.pk = np.concatenate((self.pk, np.zeros(k_hi + 1 - self.pk.size)))
+        t, pad = self.t, self.pad
+        # a stop from row w + 1 onwards is at k >= w + 1 + l0 (L never decreases)
+        b_filter, a_filter = np.array([1.0]), np.array([1.0, -(1 - t)])
+        while self.row.size and self.w + 1 + self.l0 <= k_hi:
+            w = self.w + 1
+            x = t * np.concatenate((self.row, np.zeros(pad)))  # arriving by a winner ballot
+            cut = max(0, min(self._l_star(w) - self.l0 + 1, x.size))  # cells L <= l*(w)
+            for i in range(cut):  # at most a couple of cells a row
+                k = w + self.l0 + i
+                if k >= self.pk.size:
+                    self.pk = np.concatenate((self.pk, np.zeros(k + 1 - self.pk.size)))
+                self.pk[k] += x[i]
+            rest = x[cut:]
+            self.row = lfilter(b_filter, a_filter, rest) if t < 1 else rest
+            self.l0 += cut
+            self.w = w
+            if w % 16 == 0:
+                self._trim()
+        self._trim()
+        return self.pk[: k_hi + 1]
+
+
+def _walk(share: float) -> tuple[float, float]:
+    return math.log(2 * share), math.log(2 * (1 - share))
+
+
+def _both(monkeypatch: pytest.MonkeyPatch, *args: float, **kw: float
+          ) -> tuple[ps.PollingStop, ps.PollingStop]:
+    new = ps.walk_stopping_quantile(*args, **kw)
+    with monkeypatch.context() as m:
+        m.setattr(ps, "_WalkLattice", _ReferenceLattice)
+        old = ps.walk_stopping_quantile(*args, **kw)
+    return new, old
+
+
+def _same(new: ps.PollingStop, old: ps.PollingStop) -> None:
+    assert new.computed == old.computed
+    assert new.sample_size == old.sample_size
+    if new.prob is not None and old.prob is not None:
+        assert new.prob == pytest.approx(old.prob, abs=1e-12)
+
+
+# (reported share of the pair, true winner fraction, true loser fraction): the reported
+# shares, assumed shares closer than reported, and ballots showing neither candidate
+SHARES = [(0.52, 0.52, 0.48), (0.55, 0.55, 0.45), (0.6, 0.6, 0.4), (0.75, 0.75, 0.25),
+          (0.55, 0.53, 0.47), (0.6, 0.35, 0.25), (0.53, 0.4, 0.35), (0.7, 0.5, 0.3),
+          (0.51, 0.51, 0.49)]
+
+
+@pytest.mark.parametrize(("share", "w", "l"), SHARES)
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.1, 0.25])
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.99])
+def test_plans_equal_the_row_by_row_lattice(monkeypatch: pytest.MonkeyPatch, share: float,
+                                            w: float, l: float, alpha: float,
+                                            q: float) -> None:
+    for cap in (10**7, 2_000):
+        new, old = _both(monkeypatch, *_walk(share), w, l, risk_limit=alpha, q=q, cap=cap)
+        _same(new, old)  # (past DP_MAX_PAIRS both simulate, on the same seed)
+
+
+def test_plans_equal_the_row_by_row_lattice_on_random_cases(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(20_261_206)
+    sizes = []
+    for _ in range(60):
+        share = float(rng.uniform(0.515, 0.9))
+        f = float(rng.choice([1.0, rng.uniform(0.3, 1.0)]))
+        t = min(0.999, share + float(rng.uniform(-0.01, 0.03)))
+        alpha = float(rng.uniform(0.005, 0.3))
+        q = float(rng.uniform(0.05, 0.995))
+        cap = int(rng.choice([10**7, int(rng.integers(50, 20_000))]))
+        new, old = _both(monkeypatch, *_walk(share), t * f, (1 - t) * f, risk_limit=alpha,
+                         q=q, cap=cap)
+        _same(new, old)
+        sizes.append(new.sample_size)
+    assert len({s for s in sizes if s is not None}) > 40  # the cases are not all alike
+
+
+@pytest.mark.parametrize(("share", "t", "alpha"), [(0.51, 0.51, 0.05), (0.6, 0.58, 0.01),
+                                                   (0.53, 0.55, 0.1), (0.9, 0.9, 0.05)])
+def test_stopping_probabilities_agree_to_rounding(share: float, t: float, alpha: float) -> None:
+    a, b = _walk(share)
+    thr = math.log(1 / alpha)
+    k_hi = 12_000
+    new = ps._WalkLattice(a, b, thr, t)
+    old = _ReferenceLattice(a, b, thr, t)
+    p_new = new.advance(k_hi).copy()
+    p_old = old.advance(k_hi).copy()
+    assert p_old.sum() > 0.5  # most of the mass decided: the comparison means something
+    assert np.abs(np.cumsum(p_new) - np.cumsum(p_old)).max() < 1e-12
+    assert np.abs(p_new - p_old).max() < 1e-13
+    # resumable: two calls give what one does
+    again = ps._WalkLattice(a, b, thr, t)
+    again.advance(k_hi // 3)
+    assert np.array_equal(again.advance(k_hi), p_new)
+    assert 0 <= new.dropped < 1e-10
+
+
+@pytest.mark.parametrize("method", ["bravo", "alpha"])
+@pytest.mark.parametrize("margin", [0.02, 0.05, 0.137, 0.3])
+@pytest.mark.parametrize("ballots", [None, 1_000_000, 20_000])
+def test_polling_plans_through_the_calculator(monkeypatch: pytest.MonkeyPatch, method: str,
+                                              margin: float, ballots: int | None) -> None:
+    # the CLI's `audit estimate` calls estimate_sample_size, so this is its path too
+    kw = dict(audit="polling", risk_limit=0.05, margin=margin, ballots=ballots)
+    _polling_quantile.cache_clear()
+    new = estimate_sample_size(method, **kw)
+    _polling_quantile.cache_clear()
+    with monkeypatch.context() as m:
+        m.setattr(ps, "_WalkLattice", _ReferenceLattice)
+        old = estimate_sample_size(method, **kw)
+    _polling_quantile.cache_clear()
+    assert new.sample_size == old.sample_size
+    assert new.details.get("computed") == old.details.get("computed")
