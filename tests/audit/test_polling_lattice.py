@@ -84,6 +84,12 @@ class _ReferenceLattice:
         return self.pk[: k_hi + 1]
 
 
+def _reference(a: float, b: float, thr: float, t: float, *, block: int | None = None
+               ) -> _ReferenceLattice:
+    """The reference in place of _WalkLattice (which takes a block size; rows have none)."""
+    return _ReferenceLattice(a, b, thr, t)
+
+
 def _walk(share: float) -> tuple[float, float]:
     return math.log(2 * share), math.log(2 * (1 - share))
 
@@ -92,7 +98,7 @@ def _both(monkeypatch: pytest.MonkeyPatch, *args: float, **kw: float
           ) -> tuple[ps.PollingStop, ps.PollingStop]:
     new = ps.walk_stopping_quantile(*args, **kw)
     with monkeypatch.context() as m:
-        m.setattr(ps, "_WalkLattice", _ReferenceLattice)
+        m.setattr(ps, "_WalkLattice", _reference)
         old = ps.walk_stopping_quantile(*args, **kw)
     return new, old
 
@@ -108,7 +114,7 @@ def _same(new: ps.PollingStop, old: ps.PollingStop) -> None:
 # shares, assumed shares closer than reported, and ballots showing neither candidate
 SHARES = [(0.52, 0.52, 0.48), (0.55, 0.55, 0.45), (0.6, 0.6, 0.4), (0.75, 0.75, 0.25),
           (0.55, 0.53, 0.47), (0.6, 0.35, 0.25), (0.53, 0.4, 0.35), (0.7, 0.5, 0.3),
-          (0.51, 0.51, 0.49)]
+          (0.515, 0.515, 0.485)]
 
 
 @pytest.mark.parametrize(("share", "w", "l"), SHARES)
@@ -141,20 +147,24 @@ def test_plans_equal_the_row_by_row_lattice_on_random_cases(
 
 
 @pytest.mark.parametrize(("share", "t", "alpha"), [(0.51, 0.51, 0.05), (0.6, 0.58, 0.01),
-                                                   (0.53, 0.55, 0.1), (0.9, 0.9, 0.05)])
-def test_stopping_probabilities_agree_to_rounding(share: float, t: float, alpha: float) -> None:
+                                                   (0.53, 0.55, 0.1), (0.9, 0.9, 0.05),
+                                                   (0.97, 0.999, 0.2)])
+@pytest.mark.parametrize("block", [16, 32, 7])
+def test_stopping_probabilities_agree_to_rounding(share: float, t: float, alpha: float,
+                                                  block: int) -> None:
     a, b = _walk(share)
     thr = math.log(1 / alpha)
     k_hi = 12_000
-    new = ps._WalkLattice(a, b, thr, t)
+    new = ps._WalkLattice(a, b, thr, t, block=block)
     old = _ReferenceLattice(a, b, thr, t)
     p_new = new.advance(k_hi).copy()
     p_old = old.advance(k_hi).copy()
+    assert p_new.size == k_hi + 1
     assert p_old.sum() > 0.5  # most of the mass decided: the comparison means something
     assert np.abs(np.cumsum(p_new) - np.cumsum(p_old)).max() < 1e-12
     assert np.abs(p_new - p_old).max() < 1e-13
     # resumable: two calls give what one does
-    again = ps._WalkLattice(a, b, thr, t)
+    again = ps._WalkLattice(a, b, thr, t, block=block)
     again.advance(k_hi // 3)
     assert np.array_equal(again.advance(k_hi), p_new)
     assert 0 <= new.dropped < 1e-10
@@ -171,7 +181,7 @@ def test_polling_plans_through_the_calculator(monkeypatch: pytest.MonkeyPatch, m
     new = estimate_sample_size(method, **kw)
     _polling_quantile.cache_clear()
     with monkeypatch.context() as m:
-        m.setattr(ps, "_WalkLattice", _ReferenceLattice)
+        m.setattr(ps, "_WalkLattice", _reference)
         old = estimate_sample_size(method, **kw)
     _polling_quantile.cache_clear()
     assert new.sample_size == old.sample_size

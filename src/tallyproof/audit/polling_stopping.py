@@ -18,11 +18,14 @@ BRAVO (with replacement) is computed exactly:
   With W of them for the winner, the audit stops at the first k with W_k >= w*(k) =
   ceil((ln(1/alpha) - b k) / (a - b)); w*(k) rises by 0 or 1 per draw, so a path stops exactly
   on a winner draw that lands on the boundary. ``P(K = k)`` comes from dynamic programming
-  over the lattice of (k, W): the probability of every unstopped W, moved one pair draw at a
-  time (W + 1 with the true pair share t, else W), the mass on the boundary removed and
-  recorded as stopping at k. The window of W kept is cut below where the mass is < 1e-16
-  (dropped mass only lowers P(stop), so the plan can only be larger; the dropped total is
-  reported).
+  over the lattice of (k, W): the probability of every unstopped W, moved by pair draws
+  (W + 1 with the true pair share t, else W), the mass on the boundary removed and recorded
+  as stopping at k. :class:`_WalkLattice` moves 16 or 32 draws per Python step, exactly:
+  cells too far below the boundary to reach it in the block by one binomial convolution,
+  the cells next to it by cached transfer matrices. The window of W kept is cut below where
+  the mass is < 1e-16 (dropped mass only lowers P(stop), so the plan can only be larger;
+  the dropped total is reported). Plans are identical to those of the row-by-row lattice
+  used before (kept as the reference in tests/audit/test_polling_lattice.py).
 * Total draws: the k-th pair ballot arrives at draw n with probability given by the negative
   binomial, so P(stop by n) = sum_k P(K = k) P(Binomial(n, f) >= k), f = the fraction of
   ballots with a vote for one of the two. Terms k > n vanish, so P(stop by n) is exact once
@@ -30,12 +33,11 @@ BRAVO (with replacement) is computed exactly:
   (bounds from the unknown tail included).
 
 When the dynamic programme would need more than ``DP_MAX_PAIRS`` pair draws (margins below
-about 2%: it costs one row of the lattice per two pair draws, about 1.6 s for a 2% margin on
-a loaded 2-core machine), the same stopping time is simulated instead: each replicate jumps ahead by as
-many pair draws as cannot possibly reach the threshold (W advanced binomially), then steps
-one draw at a time near it; the skipped draws for neither are added from the negative
-binomial. Exact in distribution, seeded, and reported with a distribution-free 95% interval
-for the quantile (order statistics of the binomial).
+about 2% at alpha 5%), the same stopping time is simulated instead: each replicate jumps
+ahead by as many pair draws as cannot possibly reach the threshold (W advanced
+binomially), then steps one draw at a time near it; the skipped draws for neither are added
+from the negative binomial. Exact in distribution, seeded, and reported with a
+distribution-free 95% interval for the quantile (order statistics of the binomial).
 """
 
 from __future__ import annotations
@@ -126,10 +128,15 @@ class _WalkLattice:
     1e-16 each: dropped mass only lowers P(stop), so a plan can only grow; ``dropped`` sums
     it. Resumable: ``advance(k_hi)`` continues from where the last call stopped."""
 
+    #: Pair draws per block: a larger B means fewer Python steps but costs ~B^4 to
+    #: build the transfer matrices (at most B + 1 of B x 2B), so small plans use 16.
     BLOCK = 32
 
-    def __init__(self, a: float, b: float, thr: float, t: float) -> None:
+    def __init__(self, a: float, b: float, thr: float, t: float, *,
+                 block: int | None = None) -> None:
         self.a, self.b, self.thr, self.t = a, b, thr, t
+        if block is not None:
+            self.BLOCK = block
         self.k = 0  # pair draws done
         self.w_lo = 0  # W of vec[0]
         self.c = self._boundary(np.arange(1))  # c_k for k < c.size
@@ -160,8 +167,11 @@ class _WalkLattice:
         c_{k0+s} - c_{k0}, s = 1..B, a row) not cached yet, all stepped together:
         A[s - 1, j] = P(stop at draw k0 + s | start in cell c_{k0} - B + j), F[i, j] =
         P(in cell c_{k0} - B + i, unstopped, after B draws | the same)."""
-        todo = {r.tobytes(): r for r in np.unique(rises, axis=0)
-                if r.tobytes() not in self._transfers}
+        todo = {}
+        for r in rises:
+            key = r.tobytes()
+            if key not in self._transfers:
+                todo[key] = r
         if not todo:
             return
         keys = list(todo)
@@ -170,13 +180,14 @@ class _WalkLattice:
         p = np.zeros((n, 2 * B + 1, B))  # the boundary rises by at most B in B draws
         p[:, :B, :] = np.eye(B)
         absorbed = np.zeros((n, B, B))
-        cells = np.arange(2 * B + 1)
         every = np.arange(n)
         for s in range(B):
             moved = (1 - t) * p
             moved[:, 1:] += t * p[:, :-1]
+            # before the draw every cell is below the boundary, so after it only the
+            # boundary cell itself can hold the stopped paths
             absorbed[:, s] = moved[every, top[:, s]]
-            moved *= (cells[None, :] < top[:, s, None])[:, :, None]
+            moved[every, top[:, s]] = 0.0
             p = moved
         for i, key in enumerate(keys):
             self._transfers[key] = (absorbed[i], p[i, : int(top[i, -1])])
@@ -204,36 +215,30 @@ class _WalkLattice:
 
     def _block(self, rises: np.ndarray) -> None:
         """B draws from self.k (class docstring); ``rises`` as in :meth:`_transfers_for`."""
-        B, k0 = self.BLOCK, self.k
+        B, k0, vec = self.BLOCK, self.k, self.vec
         c0 = int(self.c[k0])
         absorbed, final = self._transfers[rises.tobytes()]
-        near = np.zeros(B)
-        n_far = c0 - B - self.w_lo  # cells below c0 - B
-        if n_far > 0:
-            near[:] = self.vec[n_far:]
-            far = self.vec[:n_far]
+        n_far = c0 - B - self.w_lo  # cells below c0 - B: they cannot stop in this block
+        if n_far >= 0:
+            near, new_lo = vec[n_far:], self.w_lo
+        else:  # fewer than B cells held: the ones below w_lo are empty
+            near, new_lo, n_far = np.concatenate((np.zeros(-n_far), vec)), c0 - B, 0
+        np.dot(absorbed, near, out=self.pk[k0 + 1: k0 + B + 1])
+        moved = final @ near  # cells c0 - B .. c_{k0+B} - 1
+        if n_far:
+            new = np.convolve(vec[: c0 - B - self.w_lo], self._kernel)  # n_far + B cells
+            new[n_far:] += moved[:B]
+            new = np.concatenate((new, moved[B:]))
         else:
-            near[-n_far:] = self.vec
-            far = self.vec[:0]
-        new_top = c0 + int(rises[-1])  # c_{k0+B}: the new vector is w_lo' .. new_top - 1
-        new_lo = min(self.w_lo, c0 - B)
-        new = np.zeros(new_top - new_lo)
-        if far.size:
-            new[: far.size + B] += np.convolve(far, self._kernel)
-        off = c0 - B - new_lo
-        new[off:] += final @ near
-        self.pk[k0 + 1: k0 + B + 1] += absorbed @ near
+            new = moved
         self.k = k0 + B
         # drop the cells far below the boundary once each is below 1e-16 (conservative)
-        keep = np.flatnonzero(new >= _TINY)
-        if keep.size == 0:
-            self.dropped += float(new.sum())
-            self.vec, self.w_lo = np.zeros(0), new_top
-            return
-        first = int(keep[0])
-        self.dropped += float(new[:first].sum())
-        self.vec = new[first:]
-        self.w_lo = new_lo + first
+        if new[0] < _TINY:
+            big = new >= _TINY
+            first = int(big.argmax()) if big[-1] or big.any() else new.size
+            self.dropped += float(new[:first].sum())
+            new, new_lo = new[first:], new_lo + first
+        self.vec, self.w_lo = new, new_lo
 
 
 def _total_draw_cdf(pk: np.ndarray, n: int, f: float) -> float:
@@ -305,7 +310,7 @@ def walk_stopping_quantile(
     # upward drift (assumed shares far from the reported ones) that is the cap at once.
     drift = t * a + (1 - t) * b
     k_hi = min(cap, max(64, int(2 * (thr + a) / drift)) if drift > 0 else cap)
-    lattice = _WalkLattice(a, b, thr, t)
+    lattice = _WalkLattice(a, b, thr, t, block=16 if k_hi <= 8_000 else None)
     while True:
         if k_hi > max_pairs:
             return _simulate(a, b, thr, t, f, q=q, cap=cap, reps=reps, seed=seed)
