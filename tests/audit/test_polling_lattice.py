@@ -1,8 +1,10 @@
-"""The blocked lattice (polling_stopping._WalkLattice) that plans polling audits gives the
-same plans as the row-by-row lattice it replaced, kept here verbatim as the reference
-(``_ReferenceLattice``): the same quantile of the same stopping-time distribution, checked
-over a grid of margins, assumed shares, ballots showing neither, caps, risk limits and
-quantiles, and over random cases; P(K = k) agrees to rounding."""
+"""The blocked lattice (polling_stopping._WalkLattice) and the bracketed search for the
+quantile (polling_stopping._search) that plan polling audits give the same plans as the
+row-by-row lattice and the bisection over [0, cap] they replaced, kept here verbatim as the
+reference (``_ReferenceLattice``, ``_reference_search``): the same quantile of the same
+stopping-time distribution, checked over a grid of margins, assumed shares, ballots showing
+neither, caps, risk limits and quantiles, over random cases and through the calculator;
+P(K = k) agrees to rounding."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import binom
 
 from tallyproof.audit import polling_stopping as ps
 from tallyproof.audit.plan import _polling_quantile, estimate_sample_size
@@ -84,6 +87,35 @@ class _ReferenceLattice:
         return self.pk[: k_hi + 1]
 
 
+def _reference_search(pk: np.ndarray, known: float, k_hi: int, f: float, q: float, cap: int
+            ) -> tuple[int | None, float] | None:
+    """(n_q, P(stop by n_q)) when P(K = k) for k <= k_hi decides the smallest n <= cap with
+    P(stop by n) >= q; (None, P(stop by cap)) when it decides that there is none; None when
+    the DP must be extended.
+
+    The unknown tail k > k_hi adds at most (1 - known) P(Binomial(n, f) > k_hi) to
+    P(stop by n): the known sum is a lower bound, that plus the tail an upper bound."""
+    def low(n: int) -> float:
+        return ps._total_draw_cdf(pk, n, f)
+
+    def high(n: int) -> float:
+        tail = float(binom.sf(k_hi, n, f)) if f < 1 else float(n > k_hi)
+        return low(n) + max(1.0 - known, 0.0) * tail
+
+    if low(cap) < q:
+        return (None, low(cap)) if high(cap) < q else None
+    lo_n, hi_n = 0, cap  # low(hi_n) >= q; low(lo_n) < q (low(0) = 0)
+    while hi_n - lo_n > 1:
+        mid = (lo_n + hi_n) // 2
+        if low(mid) >= q:
+            hi_n = mid
+        else:
+            lo_n = mid
+    if lo_n >= 1 and high(lo_n) >= q:
+        return None  # the draw before might already reach q: know more of the tail
+    return hi_n, low(hi_n)
+
+
 def _reference(a: float, b: float, thr: float, t: float, *, block: int | None = None
                ) -> _ReferenceLattice:
     """The reference in place of _WalkLattice (which takes a block size; rows have none)."""
@@ -99,6 +131,7 @@ def _both(monkeypatch: pytest.MonkeyPatch, *args: float, **kw: float
     new = ps.walk_stopping_quantile(*args, **kw)
     with monkeypatch.context() as m:
         m.setattr(ps, "_WalkLattice", _reference)
+        m.setattr(ps, "_search", _reference_search)
         old = ps.walk_stopping_quantile(*args, **kw)
     return new, old
 
@@ -120,6 +153,7 @@ SHARES = [(0.52, 0.52, 0.48), (0.55, 0.55, 0.45), (0.6, 0.6, 0.4), (0.75, 0.75, 
 @pytest.mark.parametrize(("share", "w", "l"), SHARES)
 @pytest.mark.parametrize("alpha", [0.01, 0.05, 0.1, 0.25])
 @pytest.mark.parametrize("q", [0.5, 0.9, 0.99])
+@pytest.mark.slow
 def test_plans_equal_the_row_by_row_lattice(monkeypatch: pytest.MonkeyPatch, share: float,
                                             w: float, l: float, alpha: float,
                                             q: float) -> None:
@@ -182,6 +216,7 @@ def test_polling_plans_through_the_calculator(monkeypatch: pytest.MonkeyPatch, m
     _polling_quantile.cache_clear()
     with monkeypatch.context() as m:
         m.setattr(ps, "_WalkLattice", _reference)
+        m.setattr(ps, "_search", _reference_search)
         old = estimate_sample_size(method, **kw)
     _polling_quantile.cache_clear()
     assert new.sample_size == old.sample_size

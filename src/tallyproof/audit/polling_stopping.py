@@ -334,8 +334,12 @@ def _search(pk: np.ndarray, known: float, k_hi: int, f: float, q: float, cap: in
 
     The unknown tail k > k_hi adds at most (1 - known) P(Binomial(n, f) > k_hi) to
     P(stop by n): the known sum is a lower bound, that plus the tail an upper bound."""
+    memo: dict[int, float] = {}
+
     def low(n: int) -> float:
-        return _total_draw_cdf(pk, n, f)
+        if n not in memo:
+            memo[n] = _total_draw_cdf(pk, n, f)
+        return memo[n]
 
     def high(n: int) -> float:
         tail = float(stats.binom.sf(k_hi, n, f)) if f < 1 else float(n > k_hi)
@@ -343,8 +347,26 @@ def _search(pk: np.ndarray, known: float, k_hi: int, f: float, q: float, cap: in
 
     if low(cap) < q:
         return (None, low(cap)) if high(cap) < q else None
-    lo_n, hi_n = 0, cap  # low(hi_n) >= q; low(lo_n) < q (low(0) = 0)
-    while hi_n - lo_n > 1:
+    # low(n) rises with n (P(Binomial(n, f) >= k) does), so the smallest n with low(n) >= q
+    # is found by bisection in any bracket low(lo_n) < q <= low(hi_n); it starts near the
+    # n at which the pair draws alone would reach q (each evaluation costs a pass over
+    # P(K = k), so a tight bracket saves most of the ~24 of bisecting [0, cap])
+    cdf = np.cumsum(pk)
+    guess = min(cap, max(1, math.ceil(int(np.searchsorted(cdf, q)) / f)))
+    step = max(1, guess // 64)
+    if low(guess) >= q:
+        hi_n = guess
+        lo_n = max(0, guess - step)
+        while lo_n > 0 and low(lo_n) >= q:
+            hi_n, step = lo_n, 2 * step
+            lo_n = max(0, lo_n - step)
+    else:
+        lo_n = guess
+        hi_n = min(cap, guess + step)
+        while low(hi_n) < q:  # low(cap) >= q ends it
+            lo_n, step = hi_n, 2 * step
+            hi_n = min(cap, hi_n + step)
+    while hi_n - lo_n > 1:  # low(hi_n) >= q; low(lo_n) < q (low(0) = 0)
         mid = (lo_n + hi_n) // 2
         if low(mid) >= q:
             hi_n = mid
