@@ -221,3 +221,27 @@ def test_polling_plans_through_the_calculator(monkeypatch: pytest.MonkeyPatch, m
     _polling_quantile.cache_clear()
     assert new.sample_size == old.sample_size
     assert new.details.get("computed") == old.details.get("computed")
+
+
+def test_simulated_draws_are_unchanged() -> None:
+    # simulate.py builds each block's category indices and the Kelly counts with fewer
+    # passes; the seeded audits must stop where they did before (sums and first sizes
+    # recorded from the code before the change, 2026-12-06)
+    from tallyproof.audit.simulate import (
+        MethodSpec,
+        comparison_population,
+        polling_population,
+        simulate,
+    )
+    pop = polling_population(0.4, 0.3, N=50_000)
+    got = simulate(pop, [MethodSpec("alpha", "alpha", {"eta0": 0.55, "d": 1e12}),
+                         MethodSpec("agrapa", "agrapa")], risk_limit=0.1, reps=200,
+                   vectorised_draws=True).sample_sizes
+    assert int(got["alpha"].sum()) == 72_272 and got["alpha"][:6].tolist() == [
+        177, 203, 475, 262, 272, 311]
+    assert int(got["agrapa"].sum()) == 91_635
+    cp = comparison_population(0.02, o1=0.002, u1=0.001, N=200_000)
+    got = simulate(cp, [MethodSpec("kelly", "kelly"),
+                        MethodSpec("km", "kaplan-markov", {"margin": 0.02}, use_N=False)],
+                   risk_limit=0.05, reps=200).sample_sizes
+    assert int(got["kelly"].sum()) == 67_367 and int(got["km"].sum()) == 69_685
