@@ -245,3 +245,14 @@ def test_simulated_draws_are_unchanged() -> None:
                         MethodSpec("km", "kaplan-markov", {"margin": 0.02}, use_N=False)],
                    risk_limit=0.05, reps=200).sample_sizes
     assert int(got["kelly"].sum()) == 67_367 and int(got["km"].sum()) == 69_685
+
+
+def test_without_upward_drift_the_plan_is_simulated_as_before(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # assumed shares far below the reported ones (no upward drift): the boundary runs away
+    # from the mass, the lattice would be slow, so past DP_MAX_PAIRS_NO_DRIFT pair draws
+    # the stopping time is simulated, as it was
+    new, old = _both(monkeypatch, *_walk(0.6), 0.52, 0.48, risk_limit=0.05, q=0.9,
+                     cap=500_000)
+    assert new.computed == "simulated" and new.sample_size is None
+    _same(new, old)
