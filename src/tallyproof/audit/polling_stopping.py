@@ -115,8 +115,8 @@ class _WalkLattice:
 
     The state after k pair draws is the vector of P(W_k = w, not stopped) over the winner
     counts w below the stopping boundary c_k. A cell (W, L) stops the audit when
-    L <= l*(W) = floor((a W - ln(1/alpha)) / -b) (LSY 2012, Section 3: BRAVO's log T =
-    a W + b L reaches ln(1/alpha)); W + l*(W) rises by at least 1 with W, so after k draws
+    L <= l*(W) = floor((a W - ln(1/alpha)) / -b) (Lindeman, Stark & Yates 2012, BRAVO:
+    its log T = a W + b L reaches ln(1/alpha)); W + l*(W) rises by at least 1 with W, so after k draws
     the stopped cells are exactly W >= c_k = min{W : W + l*(W) >= k}, c_{k+1} - c_k is 0 or
     1, and a path stops exactly when a winner draw lands it on c_k (one cell a draw).
 
@@ -128,8 +128,10 @@ class _WalkLattice:
     * the B cells just below c_{k0} are moved by a matrix computed by stepping a unit mass
       from each of them through the B draws (p <- (1 - t) p + t shift(p), then the cell on
       the boundary removed and recorded as P(K = k)). The matrix depends only on the
-      boundary's rises c_{k0+s} - c_{k0}, s = 1..B (a Sturmian word: at most B + 1 of them
-      occur, Lothaire, Algebraic Combinatorics on Words, Chapter 2), so it is cached.
+      boundary's rises c_{k0+s} - c_{k0}, s = 1..B, so it is cached: c_k is a floor of a
+      linear function of k (up to the rounding of l*), whose words of rises of length B
+      number at most B + 1 (mechanical words; Lothaire, Algebraic Combinatorics on Words,
+      Chapter 2). Nothing relies on that count but the speed.
 
     The result is the same recursion as the row-by-row lattice it replaced (the sums are
     taken in another order, so values agree to rounding; tests/audit/test_polling_lattice.py
