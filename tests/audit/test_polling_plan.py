@@ -117,9 +117,9 @@ def test_alpha_with_replacement_is_bravo_on_the_diluted_margin() -> None:
     assert alpha.details["computed"] == "exact" and alpha.sample_size == bravo.sample_size
 
 
-@pytest.mark.parametrize(("method", "margin", "N"), [("alpha", 0.1, 10_000),
+@pytest.mark.parametrize(("method", "margin", "N"), [("alpha", 0.1, 5_000),
                                                      ("agrapa", 0.2, 5_000),
-                                                     ("alpha", 0.05, 50_000)])
+                                                     ("alpha", 0.05, 25_000)])
 def test_simulated_polling_plan_stops_with_probability_q(method: str, margin: float,
                                                          N: int) -> None:
     # an independent simulation (other seed, the per-replicate draw loop) of the audit the

@@ -480,7 +480,7 @@ def _polling_plan(method: str, q: float, *, share: float, reported: tuple[float,
 #: ballots: an upper bound for sampling without (docs/audit-math.md, "Planning"), tight
 #: when the sample is a small part of the population. Above it the audits without
 #: replacement are simulated, so a plan near the population size is not needlessly large.
-WOR_BOUND_FRACTION = 0.05
+WOR_BOUND_FRACTION = 0.10
 #: The basis named in a plan taken from the with-replacement stopping time.
 WOR_BOUND_BASIS = ("quantile q of the stopping time with replacement, an upper bound for "
                    "sampling without")
