@@ -183,7 +183,7 @@ def test_progress_names_each_step_and_changes_no_byte(state_root: Path,
     seen: list[str] = []
     out = []
     for name, ex in (("plain", InProcess()),
-                     ("reported", audit_jobs.ProgressExecutor(InProcess(), seen.append))):
+                     ("reported", audit_jobs.progress_executor(InProcess(), seen.append))):
         root = tmp_path / name
         shutil.copytree(state_root, root)
         start_state_audit(root, ex, risk_limit=0.1, seed=SEED, now="2026-11-03T20:00:00Z")

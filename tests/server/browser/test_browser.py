@@ -78,7 +78,11 @@ def test_live_updates_arrive_over_sse(live: Live, page: Any, browser: Any) -> No
     admin = admin.new_page()
     sign_in(admin, live.url)
     admin.goto(live.url + "/state")
-    for p in (page, admin):
+    audit = admin.context.new_page()  # the same administrator's statewide audit page
+    audit.goto(live.url + "/state/audit")
+    assert "Launch the next round" in audit.inner_text("#audit-live")
+    assert "round 1" not in audit.inner_text("#audit-live").lower()
+    for p in (page, admin, audit):
         p.wait_for_function("() => window.__sseOpen > 0")
         p.evaluate("window.__notReloaded = true")
     ex = InProcess()
@@ -94,6 +98,12 @@ def test_live_updates_arrive_over_sse(live: Live, page: Any, browser: Any) -> No
     # the state overview's county table was sent again over its own stream
     admin.wait_for_function("() => window.__sse > 0")
     assert admin.evaluate("window.__notReloaded")
+    # the statewide audit page's rounds table and risk came over its own stream, unreloaded
+    audit.wait_for_function("() => document.querySelector('#audit-live table.risk-rounds')"
+                            " !== null")
+    rows = audit.inner_html("#audit-live")
+    assert f'<td>1</td><td class="num">{sum(info.new_cards.values())}</td>' in rows
+    assert audit.evaluate("window.__notReloaded && window.__sse > 0")
     assert page.problems == []
     admin.context.close()
 
