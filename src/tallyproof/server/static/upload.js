@@ -220,9 +220,9 @@
         say(`Upload ${up.id}: ${up.status}. SHA-256 of your file ${local}`
           + `${local === typed ? ", as you typed" : `, not ${typed} as you typed`}`
           + `${up.sha256 ? `; the server's ${up.sha256}` : ""}.${up.message ? " " + up.message : ""}`);
-        if (status.dataset.state === "verified") {
-          window.location.assign(new URL(form.action, location.href).pathname
-            .replace(/\/uploads$/, "") + "#uploads");
+        if (status.dataset.state === "verified") { // the county page, as the form's answer
+          const page = new URL(form.action, location.href).pathname.replace(/\/uploads$/, "");
+          window.location.assign(`${page}?uploaded=${up.id}#uploads`); // a new load, not a scroll
         }
       } catch (e) {
         status.dataset.state = "failed";
