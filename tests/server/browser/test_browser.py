@@ -153,3 +153,25 @@ def test_proof_check_in_the_browser(live: Live, page: Any, a_ballot: str) -> Non
     verdict, classes, _ = _check_in_browser(page, "county-01", a_ballot)
     assert "fail" in verdict and classes == ["pass"] * 5 + ["fail"]
     assert page.problems == []
+
+
+def test_a_stream_ending_by_design_reconnects_without_a_console_error(
+        live_root: Path, browser: Any, tmp_path: Path) -> None:
+    """A live page's stream ends after ``live_lifetime`` and the browser reconnects: no
+    console error for that routine end (``static/sse-reconnect.js``), and the page stays
+    live."""
+    from tallyproof.server.app import create_app
+    from tallyproof.server.config import Settings
+
+    from ..conftest import CHEAP, Clock
+    from .conftest import open_page, serving
+
+    app = create_app(Settings(live_root, f"sqlite:///{tmp_path / 'db.sqlite'}",
+                              password_cost=CHEAP, now=Clock(), live_interval=0.2,
+                              live_lifetime=1.0))
+    with serving(app) as url:
+        page = open_page(browser)
+        page.goto(url + "/present")
+        page.wait_for_function("() => window.__sseOpen >= 3", timeout=30_000)
+        assert page.problems == []
+        page.context.close()
