@@ -66,6 +66,7 @@ def state_audit_context(db: Session, root: Path, csrf: str) -> dict[str, Any]:
                        for r in rounds],
             "measured": audit_control.last_status(root), "kinds": KINDS,
             "default_kind": audit_control.default_kind(root),
+            "polling_choices": audit_control.polling_choices(root),
             "risk": risk_plot.risk_history(root), "jobs": audit_work,
             "working": any(j.status in OPEN_JOBS for j in audit_work), "csrf": csrf}
 
