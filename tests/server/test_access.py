@@ -57,6 +57,7 @@ TABLE = [
     ("GET", "/live/present/county-02", ANY),
     ("GET", "/live/present/elsewhere", [404] * 6),
     ("GET", "/live/state", [LOGIN, LOGIN, NO, NO, OK, LOGIN]),
+    ("GET", "/live/state/audit", [LOGIN, LOGIN, NO, NO, OK, LOGIN]),
     ("GET", "/download/state/log.vkey", ANY),
     ("GET", "/download/state/checkpoints/000001.txt", ANY),
     ("GET", "/download/county/county-02/checkpoints/000001.txt", ANY),

@@ -5,9 +5,11 @@ what a stopped server left open. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -27,6 +29,7 @@ from tallyproof.state.executor import InProcess
 
 from .conftest import CHEAP, Clock, Server, make_server
 from .test_board import SEED, _audit_job, _post
+from .test_live import _events
 from .test_uploads import Api
 
 START = {"risk_limit": "0.1", "seed": SEED}
@@ -180,7 +183,7 @@ def test_progress_names_each_step_and_changes_no_byte(state_root: Path,
     seen: list[str] = []
     out = []
     for name, ex in (("plain", InProcess()),
-                     ("reported", audit_jobs.ProgressExecutor(InProcess(), seen.append))):
+                     ("reported", audit_jobs.progress_executor(InProcess(), seen.append))):
         root = tmp_path / name
         shutil.copytree(state_root, root)
         start_state_audit(root, ex, risk_limit=0.1, seed=SEED, now="2026-11-03T20:00:00Z")
@@ -286,3 +289,59 @@ def test_the_audit_jobs_run_their_county_tasks_on_dask(state_root: Path, tmp_pat
     finally:
         dask.close()
         engine.dispose()
+
+
+AUDIT_LIVE = re.compile(r'sse-connect="/live/state/audit\?since=([0-9a-f-]+)"')
+
+
+def test_the_audit_page_follows_its_jobs_over_its_event_stream(audit_server: Server) -> None:
+    """``/state/audit`` no longer reloads itself: its stream sends the audit part and the
+    jobs again when a job is queued, reports progress or ends (the same bytes as the page),
+    and nothing while nothing moved."""
+    server = audit_server
+    server.app.state.settings = replace(server.app.state.settings, live_interval=0.02,
+                                        live_lifetime=0.3)
+    sa = server.login("sa")
+
+    def since() -> str:
+        page = sa.get("/state/audit").text
+        assert 'http-equiv="refresh"' not in page
+        assert re.search(r"<script(?![^>]*\bsrc=)", page) is None  # no inline script
+        m = AUDIT_LIVE.search(page)
+        assert m is not None
+        return m.group(1)
+
+    def sent(v: str) -> dict[str, str]:
+        return _events(sa.get(f"/live/state/audit?since={v}").text)
+
+    v0 = since()
+    assert sa.get(f"/live/state/audit?since={v0}").text == "retry: 2000\n\n"
+    start = _audit_job(server, sa, "/state/audit/start", START)
+    got = sent(v0)
+    assert set(got) == {"audit", "jobs"}
+    assert "comparison audit, risk limit 0.1" in got["audit"]
+    assert 'id="audit-start"' not in got["audit"]  # the start form is gone with the start
+    assert f'id="job-{start.id}"' in got["jobs"] and "A job is working" not in got["jobs"]
+    page = sa.get("/state/audit").text
+    for html in got.values():
+        assert html.strip() in page  # what a reload would show
+    # a running job, then its progress alone: each moves the stream
+    v1 = since()
+    with server.app.state.sessionmaker.begin() as db:
+        job = Job(county=STATE_LOCK, kind=audit_jobs.AUDIT_ROUND, status="running",
+                  progress="drawing: 1 of 3 county task(s) done",
+                  created_at=server.app.state.settings.now(), message="",
+                  params=orjson.dumps({"round": 1}).decode())
+        db.add(job)
+    got = sent(v1)
+    assert "A job is working" in got["jobs"] and "1 of 3 county task(s)" in got["jobs"]
+    v2 = since()
+    with server.app.state.sessionmaker.begin() as db:
+        db.get(Job, job.id).progress = "drawing: 2 of 3 county task(s) done"
+    assert "2 of 3 county task(s)" in sent(v2)["jobs"]
+    with server.app.state.sessionmaker.begin() as db:
+        finish_job(db, db.get(Job, job.id), False, server.app.state.settings.now(),
+                   "stopped by the test")
+    got = sent(v2)
+    assert "A job is working" not in got["jobs"] and "stopped by the test" in got["jobs"]
+    assert sa.get(f"/live/state/audit?since={since()}").text == "retry: 2000\n\n"

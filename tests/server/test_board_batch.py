@@ -19,16 +19,16 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from tallyproof.audit.records import load_records
-from tallyproof.state.audit import audited_contests, load_state_audit
 from tallyproof.state.audit_status import hand_count_status, state_audit_status
-from tallyproof.state.audit_tasks import batch_task, county_records_path
+from tallyproof.state.audit_tasks import county_records_path
 from tallyproof.state.batch_county import load_batch_county, tallies_dir
 from tallyproof.state.evidence import build_state_bundle
 from tallyproof.state.executor import InProcess
-from tallyproof.state.spec import load_spec, map_county
+from tallyproof.state.spec import load_spec
 
 from tallyproof.verify import verify_bundle
 
+from tallyproof.server import drill
 from tallyproof.server.board_db import BatchEntry
 
 from .conftest import Clock, Server, csrf_of, make_server
@@ -62,22 +62,7 @@ def _start(server: Server, kind: str) -> TestClient:
 def _reported(root: Path, county: str) -> dict[str, dict[str, dict[str, int]]]:
     """What the paper of each batch holds, taken as the county's reported batch tallies (the
     test reads them; the boards never do): batch -> county contest -> choice -> votes."""
-    spec = load_spec(root)
-    params = load_state_audit(root)
-    contests = audited_contests(root, county)
-    maps = {m.state_contest: m for m in map_county(spec, county, tuple(contests.values()))}
-    got = batch_task(county, str(root), spec.to_json(), list(params.contests))
-    out: dict[str, dict[str, dict[str, int]]] = {}
-    for cb in got.contests:
-        cands = contests[cb.county_contest].candidates
-        codes = maps[cb.contest].codes
-        for key, row in zip(cb.keys, cb.cvr, strict=True):
-            votes = dict.fromkeys((c.id for c in cands), 0)
-            for k, v in zip(codes, row, strict=True):
-                if k >= 0:
-                    votes[cands[k].id] = int(v)
-            out.setdefault(key, {})[cb.county_contest] = votes
-    return out
+    return drill.batch_paper(root, county)
 
 
 def _api_signin(server: Server, county: str, number: int) -> tuple[TestClient, dict]:
@@ -288,3 +273,59 @@ def test_a_full_hand_count_by_batch(batch_server: Server) -> None:
                and c["hand_votes"] == c["cvr_votes"] for c in again)
     page = sa.get("/state/audit").text
     assert "Full hand count against the CVRs" in page and "confirmed" in page
+
+
+def test_batch_counts_are_saved_by_the_writer_and_acknowledged_once_committed(
+        batch_server: Server) -> None:
+    """A batch board's counts go through the app's writer, as a card board's readings do:
+    sent together from 8 threads each is answered with its own entry and its activity row,
+    in the writer's commits (group commit on SQLite); a count whose transaction does not
+    commit is not acknowledged and not saved, and its retry with the same key is saved once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    server = batch_server
+    root = server.app.state.settings.state_dir
+    _start(server, "stratified")
+    _setup(server, "sa", BATCH_COUNTY, 1)
+    api, auth = _api_signin(server, BATCH_COUNTY, 1)
+    listed = api.get("/api/board/batches", headers=auth).json()
+    paper = _reported(root, BATCH_COUNTY)
+    writer = server.app.state.writer
+    before = (writer.batches, writer.writes)
+    sends = [x for x in listed for _ in range(3)][:max(12, len(listed))]
+
+    def enter(k: int) -> tuple[int, int]:
+        x = sends[k]
+        r = api.post(f"/api/board/batches/{x['number']}/entries", headers=auth,
+                     json={"entry_key": f"together-{k:04d}", "contests": paper[x["batch_id"]]})
+        return r.status_code, r.json().get("id", 0)
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(enter, range(len(sends))))
+    assert [st for st, _ in got] == [201] * len(sends)
+    assert len({i for _, i in got}) == len(sends) == _entries(server)
+    assert writer.writes - before[1] == len(sends) and writer.batches > before[0]
+    assert [a for _, a, _ in _actions(server)].count("board_batch_entry") == len(sends)
+
+    # the commit of the next count fails: the board is not told it was saved
+    x = listed[0]
+    body = {"entry_key": "lost-0001", "contests": paper[x["batch_id"]]}
+
+    def fail(session: Session) -> None:
+        raise RuntimeError("the disk is full (the test)")
+
+    event.listen(Session, "before_commit", fail)
+    try:
+        with pytest.raises(RuntimeError, match="disk is full"):
+            api.post(f"/api/board/batches/{x['number']}/entries", json=body, headers=auth)
+    finally:
+        event.remove(Session, "before_commit", fail)
+    assert _entries(server) == len(sends)
+    assert [a for _, a, _ in _actions(server)].count("board_batch_entry") == len(sends)
+    r = api.post(f"/api/board/batches/{x['number']}/entries", json=body, headers=auth)
+    again = api.post(f"/api/board/batches/{x['number']}/entries", json=body, headers=auth)
+    assert (r.status_code, again.status_code) == (201, 200)
+    assert r.json()["id"] == again.json()["id"] and _entries(server) == len(sends) + 1

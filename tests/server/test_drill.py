@@ -66,3 +66,33 @@ def test_the_drill_finds_a_lost_entry(tmp_path: Path) -> None:
     tally = drill.Tally(acked={("board x/round-1/1", "key-1"): (1, "b-1")})
     check = drill.check_entries(url, tally)
     assert check.lost == ["board x/round-1/1 key-1"] and not check.ok
+
+
+def test_kill_9_loses_no_acknowledged_batch_count(batch_state_root: Path, database_url: str,
+                                                  tmp_path: Path) -> None:
+    """The same drill with boards that count whole batches (a stratified audit's batch
+    county) beside a card board: their counts go through the same writer, so a kill -9
+    loses none that was acknowledged and a retry saves none twice."""
+    root = tmp_path / "state"
+    shutil.copytree(batch_state_root, root)
+    drill.start_audit(root, risk_limit=0.2, kind="stratified")
+    allocation = {"county-01": 1, "county-03": 2}
+    prepared = drill.set_up(root, database_url, allocation)
+    truth = {"county-01": drill.paper(root, "county-01"),
+             "county-03": drill.batch_paper(root, "county-03")}
+    passes = 2
+    total = prepared.cards * passes
+    server = drill.ServerProcess(root, database_url, tmp_path / "server.log")
+    res = drill.run_drill(server, prepared, truth, passes, think=0.01, kill_after=total // 3)
+
+    log = (tmp_path / "server.log").read_text()
+    assert not res.tally.errors, (res.tally.errors, log[-3000:])
+    assert 0 < res.acked_at_kill < total
+    assert log.count("Application startup complete") == 2
+    assert len(res.tally.acked) == total
+    assert res.check.lost == [] and res.check.duplicated == []
+    assert res.check.entries == total and res.check.unacknowledged_rows == 0
+    # batch counts were among what the kill interrupted, and are all there
+    batch_ids = set(truth["county-03"])
+    assert any(unit in batch_ids for _, unit in res.tally.acked.values())
+    assert res.jobs_ok

@@ -6,7 +6,7 @@ set), as the county jobs are.
 
 The request checks what it can at once (:mod:`.audit_control`'s ``check_*``: 409 with the
 reason), queues the job and returns; the job's row shows its progress (each county task's end,
-:class:`ProgressExecutor`) and ends done with the outcome in words or failed with the
+:func:`progress_executor`) and ends done with the outcome in words or failed with the
 library's own message. The job's row holds the statewide lock (``county`` =
 :data:`.db.STATE_LOCK`): one statewide job at a time, and none while a county job is open
 (the audit reads every county's store), nor a county job while it is
@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 
 from ..errors import TallyproofError
 from ..state.audit import load_state_rounds
-from ..state.executor import Call, Executor, Outcome, R
+from ..state.executor import Executor, Outcome
+from ..state.observe import Observed
 from . import audit_control
 from .activity import finish_job, record, start_job
 from .boards import is_closed
@@ -45,13 +46,14 @@ KINDS = (AUDIT_START, AUDIT_ROUND, AUDIT_CLOSE)
 #: the activity log's action for each job's success (as when the work ran in the request)
 DONE_ACTION = {AUDIT_START: "audit_started", AUDIT_ROUND: "audit_round_launched",
                AUDIT_CLOSE: "audit_round_closed"}
-#: what each county task of the library does, in words (by the task function's name)
-STEPS = {"frame_task": "reading each county's audit frame",
-         "batch_task": "reading each county's batches",
-         "draw_task": "drawing each county's part of the sample",
-         "retrieval_task": "writing each county's retrieval list",
-         "county_batches": "listing each county's batches",
-         "readings_task": "reading each county's audit-board records"}
+#: what each county task of the library does, in words (by its stage name,
+#: :func:`tallyproof.state.observe.stage_of`)
+STEPS = {"frame": "reading each county's audit frame",
+         "batch": "reading each county's batches",
+         "draw": "drawing each county's part of the sample",
+         "retrieval": "writing each county's retrieval list",
+         "batches": "listing each county's batches",
+         "readings": "reading each county's audit-board records"}
 #: the least time between two writes of a job's progress (a state of many counties on Dask
 #: ends tasks faster than a row needs rewriting); the last county's end is always written
 PROGRESS_EVERY = 0.25
@@ -81,35 +83,39 @@ def queue(db: Session, kind: str, params: dict[str, Any], user_id: int, username
     return job
 
 
-class ProgressExecutor:
-    """The job executor, reporting on the job's row how many counties' tasks of each step
-    have ended (``report`` writes it). The tasks and their results are the inner executor's:
-    a run reported so gives the same bytes as one that is not."""
+class JobProgress:
+    """A :class:`~tallyproof.state.observe.Listener` that writes on the job's row how many
+    counties' tasks of each step have ended (``report`` writes it), at most every
+    :data:`PROGRESS_EVERY` seconds and always at a step's last county."""
 
-    def __init__(self, inner: Executor, report: Callable[[str], None]) -> None:
-        self.inner, self.report = inner, report
-        self.dashboard = inner.dashboard
+    def __init__(self, report: Callable[[str], None]) -> None:
+        self.report = report
+        self._total, self._done, self._last = 0, 0, 0.0
 
-    def map(self, fn: Callable[..., R], counties: Sequence[str], *args: Any,
-            progress: Callable[[Outcome[R]], None] | None = None) -> list[Outcome[R]]:
-        return self.map_each(fn, [(c, args) for c in counties], progress)
+    def _say(self, stage: str) -> None:
+        self.report(f"{STEPS.get(stage, stage)}: {self._done} of {self._total} county "
+                    "task(s) done")
+        self._last = time.monotonic()
 
-    def map_each(self, fn: Callable[..., R], calls: Sequence[Call],
-                 progress: Callable[[Outcome[R]], None] | None = None) -> list[Outcome[R]]:
-        what, total, done = STEPS.get(fn.__name__, fn.__name__), len(calls), 0
-        last = time.monotonic()
-        self.report(f"{what}: 0 of {total} county task(s) done")
+    def stage_started(self, stage: str, counties: Sequence[str]) -> None:
+        self._total, self._done = len(counties), 0
+        self._say(stage)
 
-        def each(o: Outcome[R]) -> None:
-            nonlocal done, last
-            done += 1
-            if done == total or time.monotonic() - last >= PROGRESS_EVERY:
-                self.report(f"{what}: {done} of {total} county task(s) done")
-                last = time.monotonic()
-            if progress:
-                progress(o)
+    def county_done(self, stage: str, outcome: Outcome[Any]) -> None:
+        self._done += 1
+        if self._done == self._total or time.monotonic() - self._last >= PROGRESS_EVERY:
+            self._say(stage)
 
-        return self.inner.map_each(fn, calls, each)
+    def stage_finished(self, stage: str, seconds: float) -> None:
+        """Nothing more to say: the step's last county was reported."""
+
+
+def progress_executor(inner: Executor, report: Callable[[str], None]) -> Observed:
+    """The job executor, reporting each step's progress on the job's row
+    (:class:`JobProgress`, through the state layer's :class:`~tallyproof.state.observe.Observed`
+    that the CLI's progress bars use too). The tasks and their results are the inner
+    executor's: a run reported so gives the same bytes as one that is not."""
+    return Observed(inner, JobProgress(report))
 
 
 def _params(job: Job) -> dict[str, Any]:
@@ -139,7 +145,7 @@ def run(runner: Any, job_id: int) -> None:
     def report(text: str) -> None:
         _set(runner, job_id, lambda db, job: setattr(job, "progress", text))
 
-    ex = ProgressExecutor(runner.executor, report)
+    ex = progress_executor(runner.executor, report)
     finish: Finish | None = None
     try:
         summary, finish = _work(runner, kind, params, root, ex)

@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audit.records import current_readings, load_records
@@ -29,8 +28,8 @@ from ..model import Contest
 from ..state.audit_batch_boards import BatchRow, BoardBatch, record_board_batches
 from ..state.audit_tasks import county_records_path
 from .board_db import AuditBoard, BatchEntry, BoardSignoff
-from .boards import (BoardError, EntryConflict, batches_of, close_signoff, contests_of,
-                     next_signoff, signers, writable)
+from .boards import (BoardError, batches_of, close_signoff, contests_of, next_signoff,
+                     signers, store_row)
 
 #: the most votes one choice may get in an entry (a batch is a few thousand cards at most)
 MAX_VOTES = 10_000_000
@@ -88,34 +87,26 @@ def validate_counts(batch: BoardBatch, contests: dict[str, Contest],
     return {"not_found": False, "contests": out}
 
 
-def save_batch_entry(db: Session, root: Path, board: AuditBoard, entry_key: str,
-                     batch: BoardBatch, counts: dict[str, Any],
-                     now: datetime) -> tuple[BatchEntry, bool]:
-    """Save one batch's counts; returns the entry and whether it is new. A retry with the
-    same key returns the entry already saved (never a second one); the same key with another
-    batch or counts is an :class:`~.boards.EntryConflict`."""
+def stored_counts(root: Path, board: AuditBoard, entry_key: str, batch: BoardBatch,
+                  counts: dict[str, Any]) -> str:
+    """The counts as they are stored (sorted JSON), checked against the batch's contests: the
+    part of an entry that needs no database, done in the request before the write
+    (:func:`store_batch_entry`, through the app's writer)."""
     if not 8 <= len(entry_key) <= 64:
         raise BoardError("the form's entry key is missing; reload the page")
-    stored = orjson.dumps(validate_counts(batch, contests_of(root, board.county), counts),
-                          option=orjson.OPT_SORT_KEYS).decode()
-    key = (BatchEntry.board_id == board.id, BatchEntry.entry_key == entry_key)
-    old = db.scalar(select(BatchEntry).where(*key))
-    if old is None:
-        writable(db, board)
-        entry = BatchEntry(board_id=board.id, entry_key=entry_key, batch_id=batch.batch_id,
-                           counts=stored, created_at=now)
-        try:
-            with db.begin_nested():
-                db.add(entry)
-            return entry, True
-        except IntegrityError:  # the same key, saved meanwhile by a concurrent retry
-            old = db.scalar(select(BatchEntry).where(*key))
-            if old is None:
-                raise
-    if old.batch_id != batch.batch_id or old.counts != stored:
-        raise EntryConflict("this form was already saved with other counts; reload the "
-                            "batch's page to correct it")
-    return old, False
+    return orjson.dumps(validate_counts(batch, contests_of(root, board.county), counts),
+                        option=orjson.OPT_SORT_KEYS).decode()
+
+
+def store_batch_entry(db: Session, board_id: int, entry_key: str, batch_id: str, stored: str,
+                      now: datetime) -> tuple[BatchEntry, bool]:
+    """Save counts checked by :func:`stored_counts`; returns the entry and whether it is new.
+    A retry with the same key returns the entry already saved (never a second one); the same
+    key with another batch or counts is an :class:`~.boards.EntryConflict`
+    (:func:`.boards.store_row`, as a card's reading)."""
+    return store_row(db, BatchEntry, board_id, entry_key, now,
+                     "this form was already saved with other counts; reload the batch's page "
+                     "to correct it", batch_id=batch_id, counts=stored)
 
 
 def _nonzero(tallies: dict[str, int] | tuple[tuple[str, int], ...] | None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import select, update
@@ -34,8 +34,8 @@ from ..state.audit import audited_contests, load_state_rounds
 from ..state.audit_batch_boards import BATCH, CARD, BoardBatch, board_batch_lists, unit_of
 from ..state.audit_boards import BoardCard, BoardRow, board_lists, record_board, signoff_path
 from ..state.audit_tasks import county_records_path
-from .board_db import (AuditBoard, BoardEntry, BoardReopening, BoardSession, BoardSignoff,
-                       BoardStatus, ClosedRound)
+from .board_db import (AuditBoard, BatchEntry, BoardEntry, BoardReopening, BoardSession,
+                       BoardSignoff, BoardStatus, ClosedRound)
 from .config import Settings
 from .sessions import _digest, live
 
@@ -308,39 +308,41 @@ def stored_reading(root: Path, board: AuditBoard, entry_key: str, ballot_id: str
 def store_entry(db: Session, board_id: int, entry_key: str, ballot_id: str, stored: str,
                 now: datetime) -> tuple[BoardEntry, bool]:
     """Save a reading checked by :func:`stored_reading`; returns the entry and whether it is
-    new. A retry with the same key returns the entry already saved (never a second one); the
-    same key with another ballot or reading is an :class:`EntryConflict`. The board's status
-    is read here, in the writing transaction, so a sign-off committed since the request read
-    the board is seen."""
-    key = (BoardEntry.board_id == board_id, BoardEntry.entry_key == entry_key)
-    old = db.scalar(select(BoardEntry).where(*key))
+    new (:func:`store_row`)."""
+    return store_row(db, BoardEntry, board_id, entry_key, now,
+                     "this form was already saved with another reading; reload the ballot's "
+                     "page to correct it", ballot_id=ballot_id, reading=stored)
+
+
+E = TypeVar("E", BoardEntry, BatchEntry)
+
+
+def store_row(db: Session, model: type[E], board_id: int, entry_key: str, now: datetime,
+              conflict: str, **fields: str) -> tuple[E, bool]:
+    """Save one entry of a board (a card's reading, a batch's counts: ``fields``, already
+    checked); returns the entry and whether it is new. A retry with the same key returns the
+    entry already saved (never a second one); the same key with other ``fields`` is an
+    :class:`EntryConflict` saying ``conflict``. The board's status is read here, in the
+    writing transaction, so a sign-off committed since the request read the board is seen."""
+    key = (model.board_id == board_id, model.entry_key == entry_key)
+    old = db.scalar(select(model).where(*key))
     if old is None:
         board = db.get(AuditBoard, board_id, populate_existing=True)
         if board is None:
             raise BoardError("this board no longer exists")
         writable(db, board)
-        entry = BoardEntry(board_id=board_id, entry_key=entry_key, ballot_id=ballot_id,
-                           reading=stored, created_at=now)
+        entry = model(board_id=board_id, entry_key=entry_key, created_at=now, **fields)
         try:
             with db.begin_nested():
                 db.add(entry)
             return entry, True
         except IntegrityError:  # the same key, saved meanwhile by a concurrent retry
-            old = db.scalar(select(BoardEntry).where(*key))
+            old = db.scalar(select(model).where(*key))
             if old is None:
                 raise
-    if old.ballot_id != ballot_id or old.reading != stored:
-        raise EntryConflict("this form was already saved with another reading; reload the "
-                            "ballot's page to correct it")
+    if any(getattr(old, k) != v for k, v in fields.items()):
+        raise EntryConflict(conflict)
     return old, False
-
-
-def save_entry(db: Session, root: Path, board: AuditBoard, entry_key: str, ballot_id: str,
-               reading: dict[str, Any], now: datetime) -> tuple[BoardEntry, bool]:
-    """:func:`stored_reading` then :func:`store_entry`, in ``db``'s transaction (the board
-    pages write through :class:`~tallyproof.server.writer.GroupWriter` instead)."""
-    stored = stored_reading(root, board, entry_key, ballot_id, reading)
-    return store_entry(db, board.id, entry_key, ballot_id, stored, now)
 
 
 # ------------------------------------------------------------------ sign-off

@@ -56,12 +56,13 @@ def prepare_state(out: Path, counties: int, cards: int, risk_limit: float) -> Pa
     return root
 
 
-def start_audit(root: Path, risk_limit: float) -> None:
-    """A statewide polling audit of the state, and its first round drawn."""
+def start_audit(root: Path, risk_limit: float, kind: str = "polling") -> None:
+    """A statewide audit of the state (polling unless ``kind`` says otherwise: a state with
+    a county of batch tallies only takes ``stratified``), and its first round drawn."""
     from ..state.audit import next_state_round, start_state_audit
     from ..state.executor import InProcess
 
-    start_state_audit(root, InProcess(), risk_limit=risk_limit, seed=SEED, kind="polling")
+    start_state_audit(root, InProcess(), risk_limit=risk_limit, seed=SEED, kind=kind)
     next_state_round(root, InProcess())
 
 
@@ -120,7 +121,8 @@ class Prepared:
     boards: list[BoardLogin]
     #: county administrators' user names, passwords and TOTP secrets (for the jobs)
     admins: dict[str, tuple[str, str, str]]
-    #: cards on all the boards' lists (entries per pass)
+    #: cards (and batches, for boards that count batches) on all the boards' lists: entries
+    #: per pass
     cards: int
 
 
@@ -128,7 +130,8 @@ def set_up(root: Path, database_url: str, allocation: dict[str, int]) -> Prepare
     """Migrate the database, make the demo's accounts, set up each county's boards and issue
     their passphrases, as the county pages do."""
     from .app import create_app
-    from .boards import cards_of, issue_passphrase, setup_boards
+    from ..state.audit_batch_boards import BATCH
+    from .boards import batches_of, cards_of, issue_passphrase, setup_boards
     from .config import Settings
     from .seed import seed_demo
 
@@ -141,7 +144,7 @@ def set_up(root: Path, database_url: str, allocation: dict[str, int]) -> Prepare
         for county, n in allocation.items():
             for b in setup_boards(db, root, county, n, now):
                 logins.append(BoardLogin(county, b.number, issue_passphrase(db, b, now)))
-                cards += len(cards_of(root, b))
+                cards += len(batches_of(root, b) if b.unit == BATCH else cards_of(root, b))
     app.state.engine.dispose()
     return Prepared(logins, {a.county: (a.username, a.password, a.totp_secret or "")
                              for a in accounts if a.county}, cards)
@@ -158,6 +161,31 @@ def paper(root: Path, county: str) -> dict[str, dict[str, list[str]]]:
         rows = store.cvrs(columns=["ballot_id", *(c.column for c in contests)]).to_pylist()
     return {r["ballot_id"]: {c.id: [c.candidates[k].id for k in r[c.column][0]]
                              for c in contests if r[c.column] is not None} for r in rows}
+
+
+def batch_paper(root: Path, county: str) -> dict[str, dict[str, dict[str, int]]]:
+    """What the paper of each batch of a county of batch tallies holds, for the drill's
+    batch boards to enter (taken as the county's reported tallies; a real board never reads
+    them): batch id -> contest id -> choice id -> votes, every choice of the contest."""
+    from ..state.audit import audited_contests, load_state_audit
+    from ..state.audit_tasks import batch_task
+    from ..state.spec import load_spec, map_county
+
+    spec = load_spec(root)
+    contests = audited_contests(root, county)
+    maps = {m.state_contest: m for m in map_county(spec, county, tuple(contests.values()))}
+    got = batch_task(county, str(root), spec.to_json(), list(load_state_audit(root).contests))
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for cb in got.contests:
+        cands = contests[cb.county_contest].candidates
+        votes_of = dict.fromkeys((c.id for c in cands), 0)
+        for key, row in zip(cb.keys, cb.cvr, strict=True):
+            votes = dict(votes_of)
+            for k, v in zip(maps[cb.contest].codes, row, strict=True):
+                if k >= 0:
+                    votes[cands[k].id] = int(v)
+            out.setdefault(key, {})[cb.county_contest] = votes
+    return out
 
 
 # ------------------------------------------------------------------ the server process
@@ -239,7 +267,9 @@ class BoardSession:
     login: BoardLogin
     label: str
     auth: dict[str, str]
+    #: the board's list: cards, or batches for a board that counts batches (``unit``)
     cards: list[dict[str, Any]]
+    unit: str = "card"
 
 
 async def _sign_in(client: Any, login: BoardLogin) -> BoardSession:
@@ -248,14 +278,33 @@ async def _sign_in(client: Any, login: BoardLogin) -> BoardSession:
         raise DrillError(f"board {login.county}/{login.number}: sign-in {r.status_code} "
                          f"{r.text[:200]}")
     auth = {"Authorization": f"Bearer {r.json()['token']}"}
-    cards = await client.get("/api/board/cards", headers=auth)
-    if cards.status_code != 200:
-        raise DrillError(f"board {login.county}/{login.number}: cards {cards.status_code}")
-    return BoardSession(login, r.json()["board"]["label"], auth, cards.json())
+    unit = r.json()["board"]["unit"]
+    listed = await client.get("/api/board/batches" if unit == "batch" else "/api/board/cards",
+                              headers=auth)
+    if listed.status_code != 200:
+        raise DrillError(f"board {login.county}/{login.number}: list {listed.status_code}")
+    return BoardSession(login, r.json()["board"]["label"], auth, listed.json(), unit)
+
+
+def _entry(board: BoardSession, item: dict[str, Any], key: str, truth: dict[str, Any],
+           last: bool) -> tuple[str, dict[str, Any], str]:
+    """The URL, body and unit (ballot or batch id) of one entry; earlier passes enter a
+    blank card or a batch of zeros, which the last pass corrects."""
+    if board.unit == "batch":
+        counts = truth[item["batch_id"]]
+        return (f"/api/board/batches/{item['number']}/entries",
+                {"entry_key": key, "contests": counts if last else {
+                    cid: dict.fromkeys(votes, 0) for cid, votes in counts.items()}},
+                item["batch_id"])
+    marks = truth[item["ballot_id"]]
+    return (f"/api/board/cards/{item['number']}/entries",
+            {"entry_key": key, "contests": {c["id"]: {"marks": marks[c["id"]] if last else []}
+                                            for c in item["contests"]}},
+            item["ballot_id"])
 
 
 async def _board_client(client: Any, board: BoardSession,
-                        truth: dict[str, dict[str, list[str]]], passes: int, think: float,
+                        truth: dict[str, Any], passes: int, think: float,
                         tally: Tally, acked: Callable[[], None]) -> None:
     import httpx2
 
@@ -265,16 +314,12 @@ async def _board_client(client: Any, board: BoardSession,
     for p in range(passes):
         for card in cards:
             key = f"{label}-{card['number']}-{p}"  # unique per board: the board's own choice
-            marks = truth[card["ballot_id"]]
-            last = p == passes - 1  # earlier passes read a blank: the last corrects them
-            body = {"entry_key": key, "contests": {
-                c["id"]: {"marks": marks[c["id"]] if last else []} for c in card["contests"]}}
+            url, body, unit = _entry(board, card, key, truth, p == passes - 1)
             deadline, tries = time.monotonic() + RETRY_FOR, 0
             while True:
                 t0 = time.perf_counter()
                 try:
-                    r = await client.post(f"/api/board/cards/{card['number']}/entries",
-                                          json=body, headers=auth)
+                    r = await client.post(url, json=body, headers=auth)
                 except httpx2.TransportError as exc:
                     if time.monotonic() > deadline:
                         tally.errors.append(f"{label} {key}: {type(exc).__name__}")
@@ -291,13 +336,13 @@ async def _board_client(client: Any, board: BoardSession,
                 tally.saved_before_ack += r.status_code == 200
             else:
                 tally.latencies.append(time.perf_counter() - t0)
-            tally.acked[(label, key)] = (r.json()["id"], card["ballot_id"])
+            tally.acked[(label, key)] = (r.json()["id"], unit)
             acked()
             await asyncio.sleep(pace.uniform(0.5, 1.5) * think)
 
 
 async def run_boards(base_url: str, logins: list[BoardLogin],
-                     truth: dict[str, dict[str, dict[str, list[str]]]], passes: int,
+                     truth: dict[str, dict[str, Any]], passes: int,
                      think: float = 0.0,
                      on_acked: Callable[[int], None] | None = None,
                      tally: Tally | None = None) -> Tally:
@@ -376,7 +421,7 @@ def job_states(database_url: str) -> dict[int, tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Check:
-    entries: int  # rows in board_entries
+    entries: int  # rows in board_entries and batch_entries
     acknowledged: int
     lost: list[str]  # acknowledged, but not in the database (or another ballot)
     duplicated: list[str]  # an entry key saved more than once
@@ -388,12 +433,13 @@ class Check:
 
 
 def check_entries(database_url: str, tally: Tally) -> Check:
-    """Every acknowledged entry in ``board_entries`` (same id, same ballot), no key twice."""
+    """Every acknowledged entry in ``board_entries`` or, for a board counting batches,
+    ``batch_entries`` (same id, same ballot or batch), no key twice."""
     from collections import Counter
 
     from sqlalchemy import create_engine, select
 
-    from .board_db import AuditBoard, BoardEntry
+    from .board_db import AuditBoard, BatchEntry, BoardEntry
 
     from sqlalchemy.orm import Session
 
@@ -401,12 +447,14 @@ def check_entries(database_url: str, tally: Tally) -> Check:
     try:
         with Session(engine) as db:
             labels = {b.id: b.label for b in db.scalars(select(AuditBoard))}
-            rows = list(db.execute(select(BoardEntry.id, BoardEntry.board_id,
-                                          BoardEntry.entry_key, BoardEntry.ballot_id)))
+            rows = [*db.execute(select(BoardEntry.id, BoardEntry.board_id,
+                                       BoardEntry.entry_key, BoardEntry.ballot_id)),
+                    *db.execute(select(BatchEntry.id, BatchEntry.board_id,
+                                       BatchEntry.entry_key, BatchEntry.batch_id))]
     finally:
         engine.dispose()
-    by_key = {(labels[r.board_id], r.entry_key): (r.id, r.ballot_id) for r in rows}
-    counts = Counter((labels[r.board_id], r.entry_key) for r in rows)
+    by_key = {(labels[r[1]], r[2]): (r[0], r[3]) for r in rows}
+    counts = Counter((labels[r[1]], r[2]) for r in rows)
     lost = [f"{b} {k}" for (b, k), v in sorted(tally.acked.items()) if by_key.get((b, k)) != v]
     dup = [f"{b} {k}" for (b, k), n in sorted(counts.items()) if n > 1]
     return Check(len(rows), len(tally.acked), lost, dup, len(set(by_key) - set(tally.acked)))
@@ -436,7 +484,7 @@ class DrillResult:
 
 
 def run_drill(server: ServerProcess, prepared: Prepared,
-              truth: dict[str, dict[str, dict[str, list[str]]]], passes: int,
+              truth: dict[str, dict[str, Any]], passes: int,
               think: float = 0.0, kill_after: int | None = None,
               job_timeout: float = 300.0) -> DrillResult:
     """Start the server, run every board at once; with ``kill_after``, once that many entries

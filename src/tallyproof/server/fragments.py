@@ -9,9 +9,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import alerts, county_table, jobs, public_view, risk_plot, view
+from ..state.audit import KINDS, load_state_rounds
+from . import alerts, audit_control, boards, county_table, jobs, public_view, risk_plot, view
+from .db import OPEN_JOBS, STATE_LOCK, Job
 from .pages import TEMPLATES
 
 
@@ -48,6 +51,31 @@ def state(db: Session, root: Path, csrf: str) -> dict[str, str]:
             "risk": part("_state_risk.html", **ctx),
             "jobs": part("_jobs.html", show_county=True, **ctx),
             "alerts": part("_alerts.html", **ctx)}
+
+
+def state_audit_context(db: Session, root: Path, csrf: str) -> dict[str, Any]:
+    """What the statewide audit page shows: the audit's parameters (None before it starts),
+    each round with whether it is closed and its boards, the last measurement, the risk over
+    rounds, and the audit's latest jobs (``working`` while one is open)."""
+    params = audit_control.params_or_none(root)
+    rounds = load_state_rounds(root) if params else []
+    audit_work = list(db.scalars(select(Job).where(Job.county == STATE_LOCK)
+                                 .order_by(Job.id.desc()).limit(20)))
+    return {"params": params,
+            "rounds": [(r, boards.is_closed(db, r.number), boards.round_boards(db, r.number))
+                       for r in rounds],
+            "measured": audit_control.last_status(root), "kinds": KINDS,
+            "default_kind": audit_control.default_kind(root),
+            "polling_choices": audit_control.polling_choices(root),
+            "risk": risk_plot.risk_history(root), "jobs": audit_work,
+            "working": any(j.status in OPEN_JOBS for j in audit_work), "csrf": csrf}
+
+
+def state_audit(db: Session, root: Path, csrf: str) -> dict[str, str]:
+    """The statewide audit page's two live parts: the audit (start form, rounds, risk) and
+    its jobs."""
+    ctx = state_audit_context(db, root, csrf)
+    return {"audit": part("_state_audit.html", **ctx), "jobs": part("_audit_jobs.html", **ctx)}
 
 
 def present_state_context(root: Path) -> dict[str, Any]:

@@ -78,7 +78,11 @@ def test_live_updates_arrive_over_sse(live: Live, page: Any, browser: Any) -> No
     admin = admin.new_page()
     sign_in(admin, live.url)
     admin.goto(live.url + "/state")
-    for p in (page, admin):
+    audit = admin.context.new_page()  # the same administrator's statewide audit page
+    audit.goto(live.url + "/state/audit")
+    assert "Launch the next round" in audit.inner_text("#audit-live")
+    assert "round 1" not in audit.inner_text("#audit-live").lower()
+    for p in (page, admin, audit):
         p.wait_for_function("() => window.__sseOpen > 0")
         p.evaluate("window.__notReloaded = true")
     ex = InProcess()
@@ -94,6 +98,12 @@ def test_live_updates_arrive_over_sse(live: Live, page: Any, browser: Any) -> No
     # the state overview's county table was sent again over its own stream
     admin.wait_for_function("() => window.__sse > 0")
     assert admin.evaluate("window.__notReloaded")
+    # the statewide audit page's rounds table and risk came over its own stream, unreloaded
+    audit.wait_for_function("() => document.querySelector('#audit-live table.risk-rounds')"
+                            " !== null")
+    rows = audit.inner_html("#audit-live")
+    assert f'<td>1</td><td class="num">{sum(info.new_cards.values())}</td>' in rows
+    assert audit.evaluate("window.__notReloaded && window.__sse > 0")
     assert page.problems == []
     admin.context.close()
 
@@ -143,3 +153,25 @@ def test_proof_check_in_the_browser(live: Live, page: Any, a_ballot: str) -> Non
     verdict, classes, _ = _check_in_browser(page, "county-01", a_ballot)
     assert "fail" in verdict and classes == ["pass"] * 5 + ["fail"]
     assert page.problems == []
+
+
+def test_a_stream_ending_by_design_reconnects_without_a_console_error(
+        live_root: Path, browser: Any, tmp_path: Path) -> None:
+    """A live page's stream ends after ``live_lifetime`` and the browser reconnects: no
+    console error for that routine end (``static/sse-reconnect.js``), and the page stays
+    live."""
+    from tallyproof.server.app import create_app
+    from tallyproof.server.config import Settings
+
+    from ..conftest import CHEAP, Clock
+    from .conftest import open_page, serving
+
+    app = create_app(Settings(live_root, f"sqlite:///{tmp_path / 'db.sqlite'}",
+                              password_cost=CHEAP, now=Clock(), live_interval=0.2,
+                              live_lifetime=1.0))
+    with serving(app) as url:
+        page = open_page(browser)
+        page.goto(url + "/present")
+        page.wait_for_function("() => window.__sseOpen >= 3", timeout=30_000)
+        assert page.problems == []
+        page.context.close()

@@ -150,8 +150,11 @@ def upload(page: Any, county: str, kind: str, path: Path) -> None:
 
 
 def wait_for_jobs(page: Any) -> None:
-    """Reload the county page until no job is queued or running; none may have failed."""
-    jobs = page.locator("h2#jobs ~ table span.status")
+    """Wait until no job is queued or running; none may have failed. The statewide audit
+    page follows its jobs over its event stream (no reload); the county page is reloaded."""
+    live = page.locator("#audit-jobs-live").count() > 0
+    table = "#audit-jobs-live table" if live else "h2#jobs ~ table"
+    jobs = page.locator(f"{table} span.status")
     deadline = time.monotonic() + JOB_WAIT
     while True:
         states = jobs.all_inner_texts()
@@ -159,8 +162,9 @@ def wait_for_jobs(page: Any) -> None:
             break
         assert time.monotonic() < deadline, f"jobs still open after {JOB_WAIT} s: {states}"
         time.sleep(0.3)
-        page.reload()
-    assert states and "failed" not in states, page.inner_text("h2#jobs ~ table")
+        if not live:
+            page.reload()
+    assert states and "failed" not in states, page.inner_text(table)
 
 
 def audit_job(w: Walk, page: Any, action: str, fields: dict[str, str]) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import secrets
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Annotated, Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -22,7 +24,7 @@ from ...errors import TallyproofError
 from ...state.audit_boards import BoardCard
 from ...state.audit_batch_boards import BATCH, CARD
 from .. import activity, batch_boards, boards
-from ..board_db import AuditBoard, BoardEntry, BoardSignoff
+from ..board_db import AuditBoard, BatchEntry, BoardEntry, BoardSignoff
 from ..boards import CurrentBoard
 from ..db import SQLITE_BUSY_SECONDS
 from ..messages import public_message
@@ -223,24 +225,37 @@ ENTRY_WAIT_SECONDS = 2 * SQLITE_BUSY_SECONDS
 
 def save_and_log(request: Request, s: DB, cb: CurrentBoard, card: BoardCard, entry_key: str,
                  reading: dict[str, Any]) -> tuple[BoardEntry, bool]:
-    """The page's and the API's entry: the reading checked here, then saved by the app's
-    writer (:func:`~tallyproof.server.writer.writer_for`) with the board session's idle
-    clock and, when new, its activity row, in one transaction (idempotent by the key,
-    :func:`boards.store_entry`). On SQLite the group writer's transaction, committed before
-    this returns; on PostgreSQL the request's ``s``, committed before the answer is sent."""
-    cfg = settings(request)
-    stored = boards.stored_reading(cfg.state_dir, cb.board, entry_key, card.ballot_id,
-                                   reading)
-    now, label, county = cfg.now(), cb.board.label, cb.board.county
-    board_id, session_id, address = cb.board.id, cb.session_id, client(request)
+    """The page's and the API's card entry: the reading checked here, then saved by
+    :func:`write_entry` (idempotent by the key, :func:`boards.store_entry`)."""
+    stored = boards.stored_reading(settings(request).state_dir, cb.board, entry_key,
+                                   card.ballot_id, reading)
+    board_id = cb.board.id
+    return write_entry(request, s, cb, lambda db, now: boards.store_entry(
+        db, board_id, entry_key, card.ballot_id, stored, now),
+        "board_entry", f"ballot {card.ballot_id}")
 
-    def write(db: Session) -> tuple[BoardEntry, bool]:
+
+E = TypeVar("E", BoardEntry, BatchEntry)
+
+
+def write_entry(request: Request, s: DB, cb: CurrentBoard,
+                store: Callable[[Session, datetime], tuple[E, bool]], action: str,
+                what: str) -> tuple[E, bool]:
+    """Save a board's entry (a card's reading, a batch's counts: ``store``, checked by the
+    caller) by the app's writer (:func:`~tallyproof.server.writer.writer_for`) with the
+    board session's idle clock and, when new, its activity row (``action``, ``what``), in one
+    transaction. On SQLite the group writer's transaction, committed before this returns; on
+    PostgreSQL the request's ``s``, committed before the answer is sent. Either way an
+    acknowledged entry is durable."""
+    now, label, county = settings(request).now(), cb.board.label, cb.board.county
+    session_id, address = cb.session_id, client(request)
+
+    def write(db: Session) -> tuple[E, bool]:
         boards.touch_session(db, session_id, now)
-        entry, new = boards.store_entry(db, board_id, entry_key, card.ballot_id, stored, now)
+        entry, new = store(db, now)
         if new:
-            activity.record(db, now, label, "board_entry", county=county,
-                            detail=f"ballot {card.ballot_id} (entry {entry.id})",
-                            client=address)
+            activity.record(db, now, label, action, county=county,
+                            detail=f"{what} (entry {entry.id})", client=address)
         return entry, new
 
     writer: GroupWriter | DirectWriter = request.app.state.writer

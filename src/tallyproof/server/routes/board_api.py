@@ -13,7 +13,8 @@ a dropped connection or a server restart finds its entry and adds nothing."""
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
@@ -206,13 +207,25 @@ def enter(request: Request, number: CardNumber, body: EntryBody, s: DB,
     card = card_at(request, cb, number)
     reading = {"not_found": True} if body.not_found else {
         "not_found": False, "contests": {cid: r.stored_form() for cid, r in body.contests.items()}}
+    return entry_answer(lambda: save_and_log(request, s, cb, card, body.entry_key, reading),
+                        {"ballot_id": card.ballot_id}, _entry_json)
+
+
+E = TypeVar("E")
+
+
+def entry_answer(save: Callable[[], tuple[E, bool]], unit: dict[str, str],
+                 as_json: Callable[[E], dict[str, Any] | None]) -> JSONResponse:
+    """The answer to an entry (a card's, a batch's) that ``save`` saves: 201 with a new
+    entry, 200 with the one already saved under its key; 409 for a key used with another
+    entry or a board that may not change; 422 with the reason for a refused one."""
     try:
-        entry, new = save_and_log(request, s, cb, card, body.entry_key, reading)
+        entry, new = save()
     except (boards.EntryConflict, boards.BoardClosed) as exc:
         raise refused(exc) from exc
     except TallyproofError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return JSONResponse({"ballot_id": card.ballot_id, "new": new, **(_entry_json(entry) or {})},
+    return JSONResponse({**unit, "new": new, **(as_json(entry) or {})},
                         status_code=201 if new else 200)
 
 

@@ -11,18 +11,18 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from ...errors import TallyproofError
 from ...state.audit_batch_boards import BATCH, BoardBatch
-from .. import activity, batch_boards, boards
+from .. import batch_boards, boards
 from ..board_db import BatchEntry
 from ..boards import CurrentBoard
 from ..deps import DB, settings
-from .board import Board, BoardCSRF, Fields, board_page
-from .state_audit import client, refused
+from .board import Board, EntryBoard, Fields, board_page, entry_csrf, write_entry
+from .state_audit import refused
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,21 +73,19 @@ def counts_from_form(batch: BoardBatch, form: FormData) -> dict[str, Any]:
 
 def save_batch_and_log(request: Request, s: DB, cb: CurrentBoard, batch: BoardBatch,
                        entry_key: str, counts: dict[str, Any]) -> tuple[BatchEntry, bool]:
-    """The page's and the API's batch entry (:func:`batch_boards.save_batch_entry`,
-    idempotent by the key); a new entry goes to the activity log."""
-    cfg = settings(request)
-    entry, new = batch_boards.save_batch_entry(s, cfg.state_dir, cb.board, entry_key, batch,
-                                               counts, cfg.now())
-    if new:
-        activity.record(s, cfg.now(), cb.board.label, "board_batch_entry",
-                        county=cb.board.county,
-                        detail=f"batch {batch.batch_id} (entry {entry.id})",
-                        client=client(request))
-    return entry, new
+    """The page's and the API's batch entry: the counts checked here, then saved by the
+    app's writer as a card's reading is (:func:`.board.write_entry`; idempotent by the key,
+    :func:`batch_boards.store_batch_entry`), so its acknowledgement means durable the same way."""
+    stored = batch_boards.stored_counts(settings(request).state_dir, cb.board, entry_key,
+                                        batch, counts)
+    board_id = cb.board.id
+    return write_entry(request, s, cb, lambda db, now: batch_boards.store_batch_entry(
+        db, board_id, entry_key, batch.batch_id, stored, now),
+        "board_batch_entry", f"batch {batch.batch_id}")
 
 
-@router.post("/board/batch/{number}", dependencies=[BoardCSRF])
-def enter(request: Request, number: int, s: DB, cb: Board, form: Fields) -> Response:
+@router.post("/board/batch/{number}", dependencies=[Depends(entry_csrf)])
+def enter(request: Request, number: int, s: DB, cb: EntryBoard, form: Fields) -> Response:
     """Save the batch's counts (idempotent by ``entry_key``), then go to the next batch."""
     batch = batch_at(request, cb, number)
     counts = counts_from_form(batch, form)

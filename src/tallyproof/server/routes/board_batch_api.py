@@ -11,14 +11,12 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ...errors import TallyproofError
 from ...state.audit_batch_boards import BATCH
 from .. import batch_boards, boards
 from ..board_db import AuditBoard, BatchEntry
 from ..deps import DB, settings
-from .board_api import ApiBoard, ApiBoardWrite
+from .board_api import ApiBoard, ApiEntryWrite, entry_answer
 from .board_batch import batch_at, save_batch_and_log
-from .state_audit import refused
 
 router = APIRouter(prefix="/api/board", tags=["audit board"])
 BatchNumber = Annotated[int, Path(ge=1, le=100_000)]
@@ -77,18 +75,13 @@ def batches(request: Request, s: DB, cb: ApiBoard) -> list[dict[str, Any]]:
                         422: {"description": "a choice without a count, a name not in the "
                                              "contest, or more votes than the cards allow"}})
 def enter(request: Request, number: BatchNumber, body: BatchEntryBody, s: DB,
-          cb: ApiBoardWrite) -> JSONResponse:
+          cb: ApiEntryWrite) -> JSONResponse:
     """Save the count of batch ``number``. 201 with the new entry; 200 with the entry
     already saved under this ``entry_key`` (a retry). A later entry for the same batch, with a
     new key, corrects it (before sign-off)."""
     batch = batch_at(request, cb, number)
     counts = {"not_found": True} if body.not_found else {"not_found": False,
                                                           "contests": body.contests}
-    try:
-        entry, new = save_batch_and_log(request, s, cb, batch, body.entry_key, counts)
-    except (boards.EntryConflict, boards.BoardClosed) as exc:
-        raise refused(exc) from exc
-    except TallyproofError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    return JSONResponse({"batch_id": batch.batch_id, "new": new, **(_entry_json(entry) or {})},
-                        status_code=201 if new else 200)
+    return entry_answer(lambda: save_batch_and_log(request, s, cb, batch, body.entry_key,
+                                                   counts),
+                        {"batch_id": batch.batch_id}, _entry_json)

@@ -1,7 +1,7 @@
 """Server-sent event streams of the live pages (:mod:`..live`): each sends the parts of its
 page again when the state folder's files change (the state overview's also when the database
-rows it shows do). The state overview's stream is for state admins only, like the page; the public ones
-for anyone."""
+rows it shows do). The state overview's and the statewide audit page's streams are for state admins only, like
+the pages; the public ones for anyone."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from .. import county_table, fragments, live
 from ..deps import KnownCounty, StateAdmin, settings
@@ -32,6 +33,12 @@ def state(request: Request, who: StateAdmin) -> Response:
     """The county table, the statewide risk, the jobs and the alerts; besides the state
     folder's files, the database's rows they show move it (:func:`..county_table.version`:
     uploads, jobs and their progress, board entries and sign-offs)."""
+    return _db_stream(request, lambda db, root: fragments.state(db, root, who.csrf))
+
+
+def _db_stream(request: Request, parts: Callable[[Session, Path], dict[str, str]]) -> Response:
+    """A stream of a page that shows database rows too: its version adds
+    :func:`..county_table.version`'s, and each render reads in a short session of its own."""
     sessions = request.app.state.sessionmaker
     root = settings(request).state_dir
 
@@ -39,11 +46,19 @@ def state(request: Request, who: StateAdmin) -> Response:
         with sessions() as db:
             return county_table.version(db)
 
-    def parts() -> dict[str, str]:
+    def render() -> dict[str, str]:
         with sessions() as db:
-            return fragments.state(db, root, who.csrf)
+            return parts(db, root)
 
-    return live.stream(request, root, parts, db_version)
+    return live.stream(request, root, render, db_version)
+
+
+@router.get("/state/audit")
+def state_audit(request: Request, who: StateAdmin) -> Response:
+    """The statewide audit page's audit part (start form, rounds, risk) and its jobs, moved
+    by the same files and rows as the state overview's (the audit's jobs and their progress,
+    boards' sign-offs and closed rounds are among them)."""
+    return _db_stream(request, lambda db, root: fragments.state_audit(db, root, who.csrf))
 
 
 @router.get("/present")

@@ -9,14 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...errors import TallyproofError
-from ...state.audit import KINDS, load_state_rounds
-from .. import audit_control, audit_jobs, boards, risk_plot
+from .. import audit_control, audit_jobs, county_table, fragments, live
 from ..activity import CountyBusy
-from ..db import OPEN_JOBS, STATE_LOCK, Job
 from ..deps import CSRF, DB, Current, StateAdmin, settings
 from ..pages import render
 
@@ -47,18 +44,13 @@ def _queue(request: Request, s: Session, who: Current, kind: str, params: dict[s
 
 @router.get("/state/audit")
 def audit_page(request: Request, s: DB, who: StateAdmin) -> Response:
+    """The page, live over ``/live/state/audit`` (its audit part and its jobs are sent again
+    when the state folder or the database rows they show move)."""
     root = settings(request).state_dir
-    rounds = load_state_rounds(root) if audit_control.params_or_none(root) else []
-    audit_work = list(s.scalars(select(Job).where(Job.county == STATE_LOCK)
-                                .order_by(Job.id.desc()).limit(20)))
-    return render(request, "state_audit.html", who, params=audit_control.params_or_none(root),
-                  rounds=[(r, boards.is_closed(s, r.number), boards.round_boards(s, r.number))
-                          for r in rounds],
-                  measured=audit_control.last_status(root), kinds=KINDS,
-                  default_kind=audit_control.default_kind(root),
-                  polling_choices=audit_control.polling_choices(root),
-                  risk=risk_plot.risk_history(root), jobs=audit_work,
-                  working=any(j.status in OPEN_JOBS for j in audit_work))
+    version = live.page_version(root, lambda: county_table.version(s))
+    ctx = fragments.state_audit_context(s, root, who.csrf)
+    del ctx["csrf"]  # render adds the session's
+    return render(request, "state_audit.html", who, live_version=version, **ctx)
 
 
 @router.post("/state/audit/start", dependencies=[CSRF])
