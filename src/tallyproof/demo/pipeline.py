@@ -38,6 +38,7 @@ from ..audit.workflow import (
     start_audit,
 )
 from ..errors import TallyproofError, UsageError
+from ..evidence import shared
 from ..evidence.bundle import build_bundle
 from ..evidence.checks import Check
 from ..evidence.collect import (
@@ -523,12 +524,13 @@ def _audit_check(status: AuditStatus | None) -> dict[str, Any]:
 
 
 def _evidence(result: DemoResult, store: Store, progress: Progress | None) -> None:
-    with _timed(result, "report", progress):
-        paths = build_report(store, result.out / "report")
-        result.report_html, result.report_pdf = paths.html, paths.pdf
-    with _timed(result, "bundle", progress):
-        bundle = build_bundle(store, result.out / "bundle")
-        result.bundle, result.bundle_zip = bundle.folder, bundle.zip
+    with shared.one_report():  # the bundle takes over the report made from the same files
+        with _timed(result, "report", progress):
+            paths = build_report(store, result.out / "report")
+            result.report_html, result.report_pdf = paths.html, paths.pdf
+        with _timed(result, "bundle", progress):
+            bundle = build_bundle(store, result.out / "bundle")
+            result.bundle, result.bundle_zip = bundle.folder, bundle.zip
     with _timed(result, "verify", progress):
         rep = verify_bundle(result.bundle)
         failures = [f.message for f in rep.failures]
