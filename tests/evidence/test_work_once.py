@@ -12,8 +12,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tallyproof.errors import UsageError
+
 from tallyproof.demo.faults import alter_committed_cvr
 from tallyproof.evidence.bundle import build_bundle, iter_files
+from tallyproof.evidence import collect as collect_mod
+from tallyproof.evidence import report as report_mod
+from tallyproof.evidence import shared
 from tallyproof.evidence.collect import collect
 from tallyproof.evidence.report import build_report
 from tallyproof.ledger.verified import record_path, record_verification, verified_report
@@ -105,6 +110,49 @@ def test_report_and_bundle_rely_on_the_record_and_give_the_same_bytes(
     assert sums == {rel: sha256_file(tmp_path / "b-rec" / rel) for rel in bundled
                     if rel != "SHA256SUMS"}
     assert verify_bundle(tmp_path / "b-rec").ok
+
+
+@pytest.fixture
+def collects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The stores ``collect`` ran on, for the report and the bundle (the real one still
+    runs)."""
+    calls: list[str] = []
+    real = collect_mod.collect
+
+    def spy(store: Store, verified: object = None) -> object:
+        calls.append(str(store.root))
+        return real(store, verified)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(collect_mod, "collect", spy)
+    monkeypatch.setattr(report_mod, "collect", spy)
+    return calls
+
+
+def test_a_bundle_in_the_same_command_takes_over_the_report(
+        store: Store, tmp_path: Path, collects: list[str]) -> None:
+    build_report(store, tmp_path / "r-alone")
+    build_bundle(store, tmp_path / "b-alone")
+    assert len(collects) == 2  # outside one_report each builds its own
+    collects.clear()
+    with shared.one_report():
+        build_report(store, tmp_path / "r-once")
+        build_bundle(store, tmp_path / "b-once")
+    assert collects == [str(store.root)]  # the bundle ran no check of its own
+    assert _files(tmp_path / "r-once") == _files(tmp_path / "r-alone")
+    assert _files(tmp_path / "b-once") == _files(tmp_path / "b-alone")
+    assert (tmp_path / "b-once.zip").read_bytes() == (tmp_path / "b-alone.zip").read_bytes()
+    assert shared.recall({}, 0) is None  # dropped when the block ended
+    assert verify_bundle(tmp_path / "b-once").ok
+
+
+def test_a_store_changed_after_the_report_gets_its_own_bundle_report(
+        store: Store, tmp_path: Path, collects: list[str]) -> None:
+    with shared.one_report():
+        build_report(store, tmp_path / "r")
+        alter_committed_cvr(store.cvrs_path, store.election.contests[0].column)
+        with pytest.raises(UsageError, match="does not cover or match"):
+            build_bundle(store, tmp_path / "b")
+    assert len(collects) == 2  # the copied table's digest differed: checked again, and refused
 
 
 def test_a_record_of_other_files_is_not_relied_on(store: Store, tmp_path: Path,
