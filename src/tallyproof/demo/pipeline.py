@@ -1,11 +1,12 @@
 """Run the whole of tallyproof on the demo county and record every check's verdict.
 
-Stages, in order: draw the county → inject export-side faults → write the Dominion export and
-the side files → ingest → declare the approval question → commit the CVRs to the log (→
+Stages, in order: draw the county → inject export-side faults → write the Dominion export, the
+side files and the county's voter files (roll, history, mail ballots and death records:
+``voter_files``) → ingest → declare the approval question → commit the CVRs to the log (→
 ``alter-after-commit``) → verify the log → tabulate → compare with the official results →
-reconcile → comparison audit with simulated audit boards → the voter checks (roll, history,
-mail ballots and death records drawn for the county: ``voter_files``) → report → bundle →
-verify the bundle.
+reconcile → comparison audit with simulated audit boards → the voter checks on the voter
+files → report → bundle (taking over the report: :mod:`tallyproof.evidence.shared`) → verify
+the bundle.
 
 A stage that raises a tallyproof error (bad evidence stopping it, e.g. an
 audit refusing CVRs that do not match the manifest) is a ``fail`` of that stage's check with the
@@ -331,6 +332,9 @@ def run_demo(
         counts = shift_results(scenario, results_counts(county, scenario.reported))
         results = write_official_results(county, counts, out / "official_results.csv")
         result.export = export.folder
+        from .voter_files import draw_voter_files
+
+        voter_truth = draw_voter_files(county, out / "voters", scenario.faults)
 
     with _timed(result, "ingest", progress):
         from ..ingest import ingest
@@ -366,7 +370,8 @@ def run_demo(
     with _timed(result, "voters", progress):
         from .voter_files import run_voter_checks
 
-        voter_checks, notes = run_voter_checks(county, store, out / "voters", scenario.faults)
+        voter_checks, notes = run_voter_checks(county, store, out / "voters", scenario.faults,
+                                               voter_truth)
         result.checks += [_as_check(c) for c in voter_checks]
         result.notes += notes
     if evidence:
