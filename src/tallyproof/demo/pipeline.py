@@ -363,9 +363,10 @@ def run_demo(
         result.checks.append(_as_check(results_history_of(store)))
 
     _commit_and_verify(result, store, county, scenario, progress)
-    _tabulate(result, store, progress)
-    _official_results(result, store, results, progress)
-    _reconcile(result, store, pollbooks, results, progress)
+    with store.reading_cvrs_once():  # the count, its recount and both comparisons: one read
+        _tabulate(result, store, progress)
+        _official_results(result, store, results, progress)
+        _reconcile(result, store, pollbooks, results, progress)
     _audit(result, store, county, seed, risk_limit, progress)
     with _timed(result, "voters", progress):
         from .voter_files import run_voter_checks
