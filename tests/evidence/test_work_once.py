@@ -217,3 +217,36 @@ def test_verify_with_the_audit_recheck_in_a_child_gives_the_same_report(
     assert parallel.processes_for(store.cvr_count()) == parallel.PROCESSES
     forked = verify_bundle(paths.folder).to_json()
     assert alone["ok"] and orjson.dumps(forked) == orjson.dumps(alone)
+
+
+def test_streams_deflated_while_the_report_is_made_give_the_same_zip(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tallyproof.evidence import bundle as bundle_mod
+
+    build_report(store, tmp_path / "r-alone")
+    build_bundle(store, tmp_path / "b-alone")
+    monkeypatch.setattr(bundle_mod, "DEFLATE_AHEAD_BYTES", 1)  # every file deflated early
+    asked: list[list[str]] = []
+    real = bundle_mod.deflate_ahead
+
+    def spy(folder: Path, rels: list[str]) -> object:
+        asked.append(list(rels))
+        return real(folder, rels)
+
+    monkeypatch.setattr(bundle_mod, "deflate_ahead", spy)
+    with shared.one_report():
+        build_report(store, tmp_path / "r-once")
+        early = shared.deflated()
+        assert "cvrs.parquet" in early and "results/reconciliation.json" not in early
+        build_bundle(store, tmp_path / "b-once")
+    # the rest came deflated early (an empty file is never deflated ahead)
+    assert len(asked) == 1 and {r for r in asked[0] if (tmp_path / "b-once" / r).stat().st_size
+                                } <= {"store/results/reconciliation.json"}
+    assert (tmp_path / "b-once.zip").read_bytes() == (tmp_path / "b-alone.zip").read_bytes()
+    with shared.one_report():  # a stream of other bytes than the copy's is not used
+        build_report(store, tmp_path / "r-changed")
+        alter_committed_cvr(store.cvrs_path, store.election.contests[0].column)
+        asked.clear()
+        with pytest.raises(UsageError):
+            build_bundle(store, tmp_path / "b-changed")
+    assert "store/cvrs.parquet" in asked[0]

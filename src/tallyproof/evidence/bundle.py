@@ -81,8 +81,13 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
     digests: dict[str, str] = {}
     with staged_bundle(out, digests) as stage, ThreadPoolExecutor(1) as pool:
         copied = _copy_store(store.root, stage / STORE_DIR)
+        # streams deflated while the report was made, for copies of the same bytes
+        early = {f"{STORE_DIR}/{rel}": (size, stream)
+                 for rel, (sha, size, stream) in shared.deflated().items()
+                 if copied.get(rel) == sha}
         ahead = pool.submit(deflate_ahead, stage, [f"{STORE_DIR}/{rel}" for rel in copied
-                                                   if rel != f"results/{RECONCILIATION_FILE}"])
+                                                   if rel != f"results/{RECONCILIATION_FILE}"
+                                                   and f"{STORE_DIR}/{rel}" not in early])
         bstore = Store(stage / STORE_DIR)
         epoch = source_date_epoch(bstore.election)
         # the report this command made already, from files with the digests just copied
@@ -123,7 +128,7 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         (stage / "report" / "report.pdf").write_bytes(pdf)
         (stage / "report" / HASH_APPENDIX).write_bytes(appendix)
         (stage / BUNDLE_JSON).write_bytes(_json(_bundle_meta(bstore, evidence, epoch)))
-        deflated = ahead.result()  # before the staging folder is renamed
+        deflated = {**early, **ahead.result()}  # before the staging folder is renamed
     zpath = out.with_name(out.name + ".zip")
     write_zip(out, zpath, epoch, deflated)
     return BundlePaths(folder=out, zip=zpath)
@@ -270,6 +275,15 @@ def _deflate_file(path: Path) -> tuple[int, bytes]:
             out.append(c.compress(block))
     out.append(c.flush())
     return size, b"".join(out)
+
+
+def deflate_early(root: Path) -> None:
+    """Start deflating the store's large files for a bundle built later in the same command
+    (:func:`tallyproof.evidence.shared.deflate_early`; the reconciliation is left out: the
+    bundle writes it anew)."""
+    rels = [rel for rel in bundled_files(root) if rel != f"results/{RECONCILIATION_FILE}"
+            and (root / rel).stat().st_size >= DEFLATE_AHEAD_BYTES]
+    shared.deflate_early(root, rels, _ZIP_LEVEL)
 
 
 def deflate_ahead(folder: Path, rels: list[str]) -> dict[str, tuple[int, bytes]]:

@@ -90,8 +90,9 @@ def build_report(store: Store, out_dir: Path) -> ReportPaths:
     # hashed first (the recorded verification's check then hashes nothing again)
     digests = None
     if shared.active():
-        from .bundle import store_digests
+        from .bundle import deflate_early, store_digests
 
+        deflate_early(store.root)  # the bundle's zip, on the other core meanwhile
         digests = store_digests(store.root)
     with store.reading_cvrs_once():
         evidence = collect(store, verified_report(store, digests))
