@@ -12,8 +12,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tallyproof.errors import UsageError
+
 from tallyproof.demo.faults import alter_committed_cvr
 from tallyproof.evidence.bundle import build_bundle, iter_files
+from tallyproof.evidence import collect as collect_mod
+from tallyproof.evidence import report as report_mod
+from tallyproof.evidence import shared
 from tallyproof.evidence.collect import collect
 from tallyproof.evidence.report import build_report
 from tallyproof.ledger.verified import record_path, record_verification, verified_report
@@ -107,6 +112,49 @@ def test_report_and_bundle_rely_on_the_record_and_give_the_same_bytes(
     assert verify_bundle(tmp_path / "b-rec").ok
 
 
+@pytest.fixture
+def collects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The stores ``collect`` ran on, for the report and the bundle (the real one still
+    runs)."""
+    calls: list[str] = []
+    real = collect_mod.collect
+
+    def spy(store: Store, verified: object = None) -> object:
+        calls.append(str(store.root))
+        return real(store, verified)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(collect_mod, "collect", spy)
+    monkeypatch.setattr(report_mod, "collect", spy)
+    return calls
+
+
+def test_a_bundle_in_the_same_command_takes_over_the_report(
+        store: Store, tmp_path: Path, collects: list[str]) -> None:
+    build_report(store, tmp_path / "r-alone")
+    build_bundle(store, tmp_path / "b-alone")
+    assert len(collects) == 2  # outside one_report each builds its own
+    collects.clear()
+    with shared.one_report():
+        build_report(store, tmp_path / "r-once")
+        build_bundle(store, tmp_path / "b-once")
+    assert collects == [str(store.root)]  # the bundle ran no check of its own
+    assert _files(tmp_path / "r-once") == _files(tmp_path / "r-alone")
+    assert _files(tmp_path / "b-once") == _files(tmp_path / "b-alone")
+    assert (tmp_path / "b-once.zip").read_bytes() == (tmp_path / "b-alone.zip").read_bytes()
+    assert shared.recall({}, 0) is None  # dropped when the block ended
+    assert verify_bundle(tmp_path / "b-once").ok
+
+
+def test_a_store_changed_after_the_report_gets_its_own_bundle_report(
+        store: Store, tmp_path: Path, collects: list[str]) -> None:
+    with shared.one_report():
+        build_report(store, tmp_path / "r")
+        alter_committed_cvr(store.cvrs_path, store.election.contests[0].column)
+        with pytest.raises(UsageError, match="does not cover or match"):
+            build_bundle(store, tmp_path / "b")
+    assert len(collects) == 2  # the copied table's digest differed: checked again, and refused
+
+
 def test_a_record_of_other_files_is_not_relied_on(store: Store, tmp_path: Path,
                                                   full_checks: list[int]) -> None:
     assert vs.verify_store(store, record=True).ok
@@ -169,3 +217,36 @@ def test_verify_with_the_audit_recheck_in_a_child_gives_the_same_report(
     assert parallel.processes_for(store.cvr_count()) == parallel.PROCESSES
     forked = verify_bundle(paths.folder).to_json()
     assert alone["ok"] and orjson.dumps(forked) == orjson.dumps(alone)
+
+
+def test_streams_deflated_while_the_report_is_made_give_the_same_zip(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tallyproof.evidence import bundle as bundle_mod
+
+    build_report(store, tmp_path / "r-alone")
+    build_bundle(store, tmp_path / "b-alone")
+    monkeypatch.setattr(bundle_mod, "DEFLATE_AHEAD_BYTES", 1)  # every file deflated early
+    asked: list[list[str]] = []
+    real = bundle_mod.deflate_ahead
+
+    def spy(folder: Path, rels: list[str]) -> object:
+        asked.append(list(rels))
+        return real(folder, rels)
+
+    monkeypatch.setattr(bundle_mod, "deflate_ahead", spy)
+    with shared.one_report():
+        build_report(store, tmp_path / "r-once")
+        early = shared.deflated()
+        assert "cvrs.parquet" in early and "results/reconciliation.json" not in early
+        build_bundle(store, tmp_path / "b-once")
+    # the rest came deflated early (an empty file is never deflated ahead)
+    assert len(asked) == 1 and {r for r in asked[0] if (tmp_path / "b-once" / r).stat().st_size
+                                } <= {"store/results/reconciliation.json"}
+    assert (tmp_path / "b-once.zip").read_bytes() == (tmp_path / "b-alone.zip").read_bytes()
+    with shared.one_report():  # a stream of other bytes than the copy's is not used
+        build_report(store, tmp_path / "r-changed")
+        alter_committed_cvr(store.cvrs_path, store.election.contests[0].column)
+        asked.clear()
+        with pytest.raises(UsageError):
+            build_bundle(store, tmp_path / "b-changed")
+    assert "store/cvrs.parquet" in asked[0]

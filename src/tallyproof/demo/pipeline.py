@@ -1,11 +1,12 @@
 """Run the whole of tallyproof on the demo county and record every check's verdict.
 
-Stages, in order: draw the county → inject export-side faults → write the Dominion export and
-the side files → ingest → declare the approval question → commit the CVRs to the log (→
+Stages, in order: draw the county → inject export-side faults → write the Dominion export, the
+side files and the county's voter files (roll, history, mail ballots and death records:
+``voter_files``) → ingest → declare the approval question → commit the CVRs to the log (→
 ``alter-after-commit``) → verify the log → tabulate → compare with the official results →
-reconcile → comparison audit with simulated audit boards → the voter checks (roll, history,
-mail ballots and death records drawn for the county: ``voter_files``) → report → bundle →
-verify the bundle.
+reconcile → comparison audit with simulated audit boards → the voter checks on the voter
+files → report → bundle (taking over the report: :mod:`tallyproof.evidence.shared`) → verify
+the bundle.
 
 A stage that raises a tallyproof error (bad evidence stopping it, e.g. an
 audit refusing CVRs that do not match the manifest) is a ``fail`` of that stage's check with the
@@ -38,6 +39,7 @@ from ..audit.workflow import (
     start_audit,
 )
 from ..errors import TallyproofError, UsageError
+from ..evidence import shared
 from ..evidence.bundle import build_bundle
 from ..evidence.checks import Check
 from ..evidence.collect import (
@@ -330,6 +332,9 @@ def run_demo(
         counts = shift_results(scenario, results_counts(county, scenario.reported))
         results = write_official_results(county, counts, out / "official_results.csv")
         result.export = export.folder
+        from .voter_files import draw_voter_files
+
+        voter_truth = draw_voter_files(county, out / "voters", scenario.faults)
 
     with _timed(result, "ingest", progress):
         from ..ingest import ingest
@@ -358,14 +363,16 @@ def run_demo(
         result.checks.append(_as_check(results_history_of(store)))
 
     _commit_and_verify(result, store, county, scenario, progress)
-    _tabulate(result, store, progress)
-    _official_results(result, store, results, progress)
-    _reconcile(result, store, pollbooks, results, progress)
+    with store.reading_cvrs_once():  # the count, its recount and both comparisons: one read
+        _tabulate(result, store, progress)
+        _official_results(result, store, results, progress)
+        _reconcile(result, store, pollbooks, results, progress)
     _audit(result, store, county, seed, risk_limit, progress)
     with _timed(result, "voters", progress):
         from .voter_files import run_voter_checks
 
-        voter_checks, notes = run_voter_checks(county, store, out / "voters", scenario.faults)
+        voter_checks, notes = run_voter_checks(county, store, out / "voters", scenario.faults,
+                                               voter_truth)
         result.checks += [_as_check(c) for c in voter_checks]
         result.notes += notes
     if evidence:
@@ -523,12 +530,13 @@ def _audit_check(status: AuditStatus | None) -> dict[str, Any]:
 
 
 def _evidence(result: DemoResult, store: Store, progress: Progress | None) -> None:
-    with _timed(result, "report", progress):
-        paths = build_report(store, result.out / "report")
-        result.report_html, result.report_pdf = paths.html, paths.pdf
-    with _timed(result, "bundle", progress):
-        bundle = build_bundle(store, result.out / "bundle")
-        result.bundle, result.bundle_zip = bundle.folder, bundle.zip
+    with shared.one_report():  # the bundle takes over the report made from the same files
+        with _timed(result, "report", progress):
+            paths = build_report(store, result.out / "report")
+            result.report_html, result.report_pdf = paths.html, paths.pdf
+        with _timed(result, "bundle", progress):
+            bundle = build_bundle(store, result.out / "bundle")
+            result.bundle, result.bundle_zip = bundle.folder, bundle.zip
     with _timed(result, "verify", progress):
         rep = verify_bundle(result.bundle)
         failures = [f.message for f in rep.failures]

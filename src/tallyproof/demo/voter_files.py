@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,15 +55,23 @@ PLANTED = {"dead-voter": ("dead_voter", "voters credited after the date of their
                                           "counted")}
 
 
-def run_voter_checks(county: County, store: Store, folder: Path,
-                     faults: tuple[str, ...]) -> tuple[list[Check], list[str]]:
-    """Draw the voter files into ``folder``, run the four checks (ballots counted per
-    precinct from the store's CVRs, matching scored against the planted truth), record the
-    counts in the store; return the checks and a note per voter fault planted."""
+def draw_voter_files(county: County, folder: Path,
+                     faults: tuple[str, ...]) -> dict[str, Any]:
+    """Draw the county's voter files into ``folder`` (the synthetic input, like the export:
+    the demo draws them with it, so the voter stage times the checks alone); returns the
+    planted truth."""
+    return generate(folder, deaths=max(100, int(county.cards * DEATHS_PER_CARD)),
+                    seed=county.seed + 15, faults=tuple(f for f in faults if f in PLANTED),
+                    baseline_cases=False, died_after_cases=True, plan=voter_plan(county))
+
+
+def run_voter_checks(county: County, store: Store, folder: Path, faults: tuple[str, ...],
+                     truth: dict[str, Any]) -> tuple[list[Check], list[str]]:
+    """Run the four checks on the voter files drawn into ``folder`` by
+    :func:`draw_voter_files` (ballots counted per precinct from the store's CVRs, matching
+    scored against the planted ``truth``), record the counts in the store; return the checks
+    and a note per voter fault planted."""
     plan = voter_plan(county)
-    truth = generate(folder, deaths=max(100, int(county.cards * DEATHS_PER_CARD)),
-             seed=county.seed + 15, faults=tuple(f for f in faults if f in PLANTED),
-             baseline_cases=False, died_after_cases=True, plan=plan)
     files = VoterFiles(roll=folder / "roll.csv", history=folder / "history.csv",
                        mail=folder / "mail.csv", deaths=folder / "deaths.csv",
                        truth=folder / "truth.json")

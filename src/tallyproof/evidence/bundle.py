@@ -39,6 +39,7 @@ from ..errors import UsageError
 from ..fsutil import JOURNAL, fsync_dir, fsync_file, temp_path_for
 from ..store import Store, sha256_file
 from ..reconcile import RECONCILIATION_FILE
+from . import shared
 from .collect import TABULATION_FILE
 
 BUNDLE_SCHEMA_VERSION = 1
@@ -80,22 +81,34 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
     digests: dict[str, str] = {}
     with staged_bundle(out, digests) as stage, ThreadPoolExecutor(1) as pool:
         copied = _copy_store(store.root, stage / STORE_DIR)
+        # streams deflated while the report was made, for copies of the same bytes
+        early = {f"{STORE_DIR}/{rel}": (size, stream)
+                 for rel, (sha, size, stream) in shared.deflated().items()
+                 if copied.get(rel) == sha}
         ahead = pool.submit(deflate_ahead, stage, [f"{STORE_DIR}/{rel}" for rel in copied
-                                                   if rel != f"results/{RECONCILIATION_FILE}"])
+                                                   if rel != f"results/{RECONCILIATION_FILE}"
+                                                   and f"{STORE_DIR}/{rel}" not in early])
         bstore = Store(stage / STORE_DIR)
-        # the copies were hashed as they were written: when they are the files the store's
-        # recorded verification read, that verification stands for the bundled log too
-        with bstore.reading_cvrs_once():
-            evidence = collect(bstore, verified_report(bstore, copied, record_path(store)))
+        epoch = source_date_epoch(bstore.election)
+        # the report this command made already, from files with the digests just copied
+        made = shared.recall(copied, epoch)
+        if made is not None:
+            evidence, ctx = made.evidence, made.ctx
             _require_committed(evidence)
-            ctx = report_context(bstore, evidence)
+        else:
+            # the copies were hashed as they were written: when they are the files the
+            # store's recorded verification read, that verification stands for the bundled
+            # log too
+            with bstore.reading_cvrs_once():
+                evidence = collect(bstore, verified_report(bstore, copied, record_path(store)))
+                _require_committed(evidence)
+                ctx = report_context(bstore, evidence)
         digests.update({f"{STORE_DIR}/{rel}": d for rel, d in copied.items()})
         if evidence.reconciliation is not None:
             # as the report shows it: recomputed now, so a reconciliation made before the
             # last commit (or another stage) is never bundled stale beside a fresh report
             (bstore.results_dir / RECONCILIATION_FILE).write_bytes(_json(evidence.reconciliation))
             digests.pop(f"{STORE_DIR}/results/{RECONCILIATION_FILE}", None)
-        epoch = source_date_epoch(bstore.election)
         (stage / "evidence").mkdir()
         (stage / "evidence" / TABULATION_FILE).write_bytes(_json(evidence.tabulation))
         (stage / "evidence" / "checks.json").write_bytes(
@@ -104,13 +117,18 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
         (stage / "evidence" / "claims.json").write_bytes(
             _json({"schema_version": 1, "claims": [c.to_json() for c in claims]}))
         (stage / "report").mkdir()
-        (stage / "report" / "report.html").write_bytes(render_html(ctx).encode("utf-8"))
-        from .pdf import render_pdf
+        if made is not None:
+            html, pdf, appendix = made.html, made.pdf, made.appendix
+        else:
+            from .pdf import render_pdf
 
-        (stage / "report" / "report.pdf").write_bytes(render_pdf(ctx))
-        (stage / "report" / HASH_APPENDIX).write_bytes(render_hash_appendix(ctx))
+            html, pdf = render_html(ctx).encode("utf-8"), render_pdf(ctx)
+            appendix = render_hash_appendix(ctx)
+        (stage / "report" / "report.html").write_bytes(html)
+        (stage / "report" / "report.pdf").write_bytes(pdf)
+        (stage / "report" / HASH_APPENDIX).write_bytes(appendix)
         (stage / BUNDLE_JSON).write_bytes(_json(_bundle_meta(bstore, evidence, epoch)))
-        deflated = ahead.result()  # before the staging folder is renamed
+        deflated = {**early, **ahead.result()}  # before the staging folder is renamed
     zpath = out.with_name(out.name + ".zip")
     write_zip(out, zpath, epoch, deflated)
     return BundlePaths(folder=out, zip=zpath)
@@ -154,10 +172,10 @@ def _require_committed(evidence: Any) -> None:
                          "what changed")
 
 
-def _copy_store(src: Path, dst: Path) -> dict[str, str]:
-    """Copy the store's evidence files, hashing each as it is copied (one read per file);
-    returns their SHA-256 by path relative to the store."""
-    digests: dict[str, str] = {}
+def bundled_files(src: Path) -> list[str]:
+    """The store's evidence files a bundle copies, as POSIX paths relative to ``src``, sorted
+    (machinery and temporary files left out; a symbolic link is refused)."""
+    rels: list[str] = []
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
         if path.is_symlink():
@@ -166,9 +184,23 @@ def _copy_store(src: Path, dst: Path) -> dict[str, str]:
             continue
         if path.is_dir():
             continue
+        rels.append(rel.as_posix())
+    return rels
+
+
+def store_digests(src: Path) -> dict[str, str]:
+    """SHA-256 of every file :func:`bundled_files` lists, by the same relative path."""
+    return {rel: sha256_file(src / rel) for rel in bundled_files(src)}
+
+
+def _copy_store(src: Path, dst: Path) -> dict[str, str]:
+    """Copy the store's evidence files, hashing each as it is copied (one read per file);
+    returns their SHA-256 by path relative to the store."""
+    digests: dict[str, str] = {}
+    for rel in bundled_files(src):
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        digests[rel.as_posix()] = copy_hashing(path, target)
+        digests[rel] = copy_hashing(src / rel, target)
     return digests
 
 
@@ -243,6 +275,15 @@ def _deflate_file(path: Path) -> tuple[int, bytes]:
             out.append(c.compress(block))
     out.append(c.flush())
     return size, b"".join(out)
+
+
+def deflate_early(root: Path) -> None:
+    """Start deflating the store's large files for a bundle built later in the same command
+    (:func:`tallyproof.evidence.shared.deflate_early`; the reconciliation is left out: the
+    bundle writes it anew)."""
+    rels = [rel for rel in bundled_files(root) if rel != f"results/{RECONCILIATION_FILE}"
+            and (root / rel).stat().st_size >= DEFLATE_AHEAD_BYTES]
+    shared.deflate_early(root, rels, _ZIP_LEVEL)
 
 
 def deflate_ahead(folder: Path, rels: list[str]) -> dict[str, tuple[int, bytes]]:

@@ -22,7 +22,7 @@ from ..errors import UsageError
 from ..fsutil import atomic_write_bytes
 from ..model import Contest, Election
 from ..store import Store
-from . import plots
+from . import plots, shared
 from .checks import Check
 from .claims import CHECK_DATA, CHECK_LABELS, Claim, claims_from_checks
 from .collect import Evidence, collect
@@ -86,19 +86,31 @@ def build_report(store: Store, out_dir: Path) -> ReportPaths:
     from ..ledger.verified import verified_report
 
     out_dir = Path(out_dir)
+    # kept for a bundle built in the same command (:mod:`.shared`): the store's files are
+    # hashed first (the recorded verification's check then hashes nothing again)
+    digests = None
+    if shared.active():
+        from .bundle import deflate_early, store_digests
+
+        deflate_early(store.root)  # the bundle's zip, on the other core meanwhile
+        digests = store_digests(store.root)
     with store.reading_cvrs_once():
-        evidence = collect(store, verified_report(store))
+        evidence = collect(store, verified_report(store, digests))
         ctx = report_context(store, evidence)
-    html = render_html(ctx)
+    html = render_html(ctx).encode("utf-8")
     from .pdf import render_pdf
 
     pdf = render_pdf(ctx)
+    appendix = render_hash_appendix(ctx)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = ReportPaths(html=out_dir / "report.html", pdf=out_dir / "report.pdf",
                         hashes=out_dir / HASH_APPENDIX)
-    atomic_write_bytes(paths.hashes, render_hash_appendix(ctx))
-    atomic_write_bytes(paths.html, html.encode("utf-8"))
+    atomic_write_bytes(paths.hashes, appendix)
+    atomic_write_bytes(paths.html, html)
     atomic_write_bytes(paths.pdf, pdf)
+    if digests is not None:
+        shared.remember(shared.Made(digests, int(ctx["meta"]["epoch"]), evidence, ctx, html,
+                                    pdf, appendix))
     return paths
 
 
