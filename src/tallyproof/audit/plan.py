@@ -27,8 +27,8 @@ Four bases, named in every estimate's ``basis``:
     typical figure, not a chance. BRAVO (with replacement) and ALPHA with eta fixed at the
     reported mean sampling with replacement (which is BRAVO on the diluted margin) are
     computed exactly by dynamic programming on the lattice of (winner, loser) counts
-    (:mod:`tallyproof.audit.polling_stopping`; simulated with a 95% interval past 30,000
-    pair draws). ALPHA sampling without replacement takes that with-replacement quantile
+    (:mod:`tallyproof.audit.polling_stopping`; simulated with a 95% interval past
+    ``DP_MAX_PAIRS`` = 600,000 pair draws). ALPHA sampling without replacement takes that with-replacement quantile
     while it is at most ``WOR_BOUND_FRACTION`` of the ballots (an upper bound:
     :func:`_polling_quantile`); the others, and larger samples without replacement, are
     simulated (``reps`` audits, fixed seed) and reported with a 95% interval for the

@@ -193,8 +193,10 @@ def _draw_block_vectorised(rng: np.random.Generator, pop: Population,
     got[:, K - 1] = left
     remaining -= got
     edges = np.cumsum(got, axis=1)[:, :-1]
-    pos = np.arange(m)
-    idx = (pos[None, :, None] >= edges[:, None, :]).sum(axis=2)
+    pos = np.arange(m)[None, :]
+    idx = np.zeros((reps, m), dtype=np.int64)  # category of each sorted position
+    for e in range(K - 1):
+        idx += pos >= edges[:, e, None]
     return rng.permuted(idx, axis=1)
 
 
@@ -256,14 +258,18 @@ def simulate(
                 path = log_t[name][:, None] + np.cumsum(fn(x, idx, state), axis=1)
             path = np.where(np.isnan(path), -np.inf, path)
             crossed = path >= threshold
-            first = np.where(crossed.any(axis=1), crossed.argmax(axis=1) + 1 + drawn, cap)
-            newly = ~done[name] & crossed.any(axis=1)
+            any_crossed = crossed.any(axis=1)
+            first = np.where(any_crossed, crossed.argmax(axis=1) + 1 + drawn, cap)
+            newly = ~done[name] & any_crossed
             stop[name] = np.where(newly, first, stop[name])
             done[name] |= newly
             log_t[name] = path[:, -1]
         state["sum"] = state["sum"] + x.sum(axis=1)
         state["sumsq"] = state["sumsq"] + (x * x).sum(axis=1)
-        state["counts"] = state["counts"] + hits_of_category[idx].sum(axis=1)
+        # draws per category, then per support bucket: integer counts, exact in floats
+        per_category = np.stack([(idx == k).sum(axis=1) for k in range(pop.values.size)],
+                                axis=1)
+        state["counts"] = state["counts"] + per_category @ hits_of_category
         state["j"] += mm
         drawn += mm
     return SimulationResult(sample_sizes=stop, confirmed=done, cap=cap)
