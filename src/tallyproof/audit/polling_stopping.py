@@ -158,7 +158,7 @@ class _WalkLattice:
         self.dropped = 0.0
         self._transfers: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         j = np.arange(self.BLOCK + 1)
-        self._kernel = stats.binom.pmf(j, self.BLOCK, t) if 0 < t < 1 else (
+        self._kernel = _stats().binom.pmf(j, self.BLOCK, t) if 0 < t < 1 else (
             (j == (self.BLOCK if t >= 1 else 0)).astype(float))
 
     def _l_star(self, w: np.ndarray) -> np.ndarray:
