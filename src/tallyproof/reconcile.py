@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -140,14 +141,15 @@ def compute_reconciliation(
     try:
         cards = store.cvr_count()
         checks: list[Check] = []
-        checks.append(_duplicates(con, cards))
+        duplicates = _duplicates(con, cards)
+        checks.append(duplicates)
         manifest_check, by_batch = _manifest(con, store, cards)
         checks.append(manifest_check)
         pb_rows = read_pollbooks(pollbooks) if pollbooks is not None else None
         pb_check, by_precinct = _pollbooks(con, cards, pb_rows)
         checks.append(pb_check)
         checks.append(_mail(con, cards, pb_rows))
-        checks.append(_log(store, cards))
+        checks.append(_log(store, cards, distinct=duplicates.details.get("duplicated_ids") == 0))
     finally:
         con.close()
     if results is not None:
@@ -420,11 +422,14 @@ def _sorted_ids(ids: pa.Array) -> list[str]:
     return ids.take(pc.sort_indices(ids)).to_pylist()
 
 
-def _log(store: Store, cards: int) -> Check:
+def _log(store: Store, cards: int, distinct: bool = False) -> Check:
     """Ballot ids committed to the log (latest CVR/supersede leaf per id) against the store's:
     ids committed but gone from the store were deleted or lost after the commitment, ids in
     the store but never committed were added after it. Column operations over the log's id
-    column and the (shared, :meth:`Store.reading_cvrs_once`) CVR table's."""
+    column and the (shared, :meth:`Store.reading_cvrs_once`) CVR table's.
+
+    ``distinct``: the store's ids are known to be distinct (the duplicates check found none),
+    which lets :func:`_same_ids` settle the common case without hashing every id."""
     if not log_exists(store):
         return Check("reconciliation.log", "not_run", "the CVRs have not been committed")
     from .ledger import canonical as cn
@@ -433,21 +438,21 @@ def _log(store: Store, cards: int) -> Check:
     segments = sorted((store.log_dir / SEGMENTS).glob("[0-9]*.parquet"))
     if not segments:
         raise StoreError(f"{store.log_dir}: the log has no segments")
-    leaves = pa.concat_tables([pq.read_table(p, columns=["ballot_id", "leaf_type"])
-                               for p in segments])
+    hinted = all("table_row" in pq.read_schema(p).names for p in segments)
+    columns = ["ballot_id", "leaf_type", *(["table_row"] if hinted else [])]
+    leaves = pa.concat_tables([pq.read_table(p, columns=columns) for p in segments])
     card_leaf = pc.is_in(leaves.column("leaf_type"),
                          value_set=pa.array([int(cn.CVR), int(cn.SUPERSEDE)], pa.uint8()))
-    committed = pc.unique(leaves.column("ballot_id").filter(card_leaf).combine_chunks()
-                          .cast(pa.string()))
+    card_leaves = leaves.filter(card_leaf)
     stored = (store.cvrs(columns=["ballot_id"]).column("ballot_id").combine_chunks()
               .cast(pa.string()) if store.has_cvrs() else pa.array([], pa.string()))
-    n_committed = len(committed)
-    if committed.equals(stored):  # the same distinct ids in the same order: no set differs
-        gone_ids, new_ids = [], []
+    if distinct and hinted and _same_ids(card_leaves, stored):  # no set differs
+        n_committed, gone_ids, new_ids = len(stored), [], []
     else:
-        gone_ids = _sorted_ids(committed.filter(pc.invert(pc.is_in(committed, value_set=stored))))
-        new_ids = _sorted_ids(pc.unique(stored.filter(pc.invert(pc.is_in(stored,
-                                                                          value_set=committed)))))
+        committed = pc.unique(card_leaves.column("ballot_id").combine_chunks()
+                              .cast(pa.string()))
+        n_committed = len(committed)
+        gone_ids, new_ids = _id_differences(committed, stored)
     diff = cards - n_committed
     failed = bool(gone_ids or new_ids or diff)
     summary = f"the log commits {n_committed:,} ballot ids and the store holds {cards:,} CVRs"
@@ -467,3 +472,36 @@ def _log(store: Store, cards: int) -> Check:
          "never_committed": len(new_ids), "differences": differences,
          "differences_total": len(gone_ids) + len(new_ids)},
     )
+
+
+def _id_differences(committed: pa.Array, stored: pa.Array) -> tuple[list[str], list[str]]:
+    """(committed ids missing from ``stored``, stored ids never committed), each sorted;
+    ``committed`` holds distinct ids."""
+    if committed.equals(stored):  # the same distinct ids in the same order: no set differs
+        return [], []
+    gone = _sorted_ids(committed.filter(pc.invert(pc.is_in(committed, value_set=stored))))
+    new = _sorted_ids(pc.unique(stored.filter(pc.invert(pc.is_in(stored, value_set=committed)))))
+    return gone, new
+
+
+def _same_ids(card_leaves: pa.Table, stored: pa.Array) -> bool:
+    """True when the log's card leaves (no corrections among them) are one leaf per stored
+    id: their ``table_row`` columns are a permutation of the stored rows and each leaf's id is
+    the id at its row. Then the committed ids are exactly the stored ones, which costs one
+    string comparison per id instead of hashing both sides. False only means "not shown this
+    way"; the caller then compares the id sets by hashing."""
+    n = len(stored)
+    if card_leaves.num_rows != n or n == 0:
+        return False
+    from .ledger import canonical as cn
+
+    types = card_leaves.column("leaf_type")
+    rows_col = card_leaves.column("table_row")
+    if rows_col.null_count or pc.any(pc.not_equal(types, int(cn.CVR))).as_py():
+        return False
+    rows = rows_col.combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
+    if rows.min() < 0 or rows.max() >= n or np.bincount(rows, minlength=n).max() != 1:
+        return False
+    ids = card_leaves.column("ballot_id").combine_chunks().cast(pa.string())
+    same = pc.equal(stored.take(pa.array(rows)), ids)
+    return same.null_count == 0 and bool(pc.all(same).as_py())

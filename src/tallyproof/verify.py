@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import importlib
 import tempfile
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -249,11 +251,15 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
     # history and the report's plots need nothing they compute: with both cores a forked child
     # runs those meanwhile on the same decoded table (:mod:`.ledger.parallel`); their checks
     # come back as JSON and are listed in the same order as one process would list them
+    warm = threading.Thread(target=_import_modules, args=(_modules_needed(store),))
+    warm.start()  # imports hold the GIL, the Parquet decoding below mostly does not
     try:
         store.cvrs()  # decoded before the fork, so the child inherits it
         fork = processes_for(store.cvr_count()) > 1
     except DAMAGE:  # each check reads the table itself and names this as its failure
         fork = False
+    finally:
+        warm.join()  # no thread may be running at the fork
     _, other = run_pair(counts_part, other_part, fork)
     got_other = orjson.loads(other)
     if got_other["reconciliation"] is not None:
@@ -278,6 +284,41 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
                                                      reconciliation, audit, voters))
         if rc is not None:
             checks.append(rc)
+
+
+#: Modules the checks below import, loaded while the CVR table is decoded and before the
+#: fork, so that this process and the forked child do not each import them afresh (matplotlib
+#: alone takes about half a second of CPU to import).
+_CHECK_MODULES = (
+    "tallyproof.ledger.verify_store", "tallyproof.reconcile",
+    "tallyproof.evidence.results_check", "tallyproof.formats.results",
+    "tallyproof.tabulate.store_results", "tallyproof.evidence.results_changes",
+    "tallyproof.results_history", "tallyproof.evidence.audit_view",
+    "tallyproof.evidence.report", "tallyproof.voters.store_evidence",
+)
+
+
+def _modules_needed(store: Store) -> tuple[str, ...]:
+    """:data:`_CHECK_MODULES`, plus the audit workflow when the store holds an audit and
+    SciPy's special functions when it holds voter checks (their re-check uses them)."""
+    from .voters.store_evidence import VOTERS_FILE
+
+    extra: tuple[str, ...] = ()
+    if (store.audit_dir / "audit.json").is_file():
+        extra += ("tallyproof.audit.workflow",)
+    if (store.results_dir / VOTERS_FILE).is_file():
+        extra += ("scipy.special",)
+    return _CHECK_MODULES + extra
+
+
+def _import_modules(names: Sequence[str]) -> None:
+    """Import ``names`` ahead of use. Only speed depends on it: a module that fails to import
+    here fails again, with its error reported, where a check imports it."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
 
 
 def _travels(value: Check | dict[str, Any] | None) -> bool:

@@ -159,3 +159,59 @@ def test_log_names_ids_gone_and_never_committed_in_order(store, tmp_path):
              if d["kind"] == "cvr_never_committed"]
     assert gone == sorted([ids[0], ids[3], ids[5]]) and added == ["A-1", "Z-9"]
     assert log.details["log_ballot_ids"] == len(ids) and pc.count(table.column(0)).as_py() == 12
+
+
+def _committed_table(store, tmp_path):
+    import pyarrow.parquet as pq
+
+    from tallyproof.ledger import commit_store, new_keypair
+
+    key, _ = new_keypair(tmp_path / "k.key", "county")
+    commit_store(store, key)
+    return pq.read_table(store.cvrs_path)
+
+
+def test_log_shortcut_settles_only_the_same_ids_at_their_committed_rows(store, tmp_path):
+    """``reconciliation.log`` takes the log's table_row hints as proof of equal id sets only
+    when every committed id is at its row: a clean store passes by the shortcut; ids renamed
+    with the card count unchanged, or a duplicate in place of a card, are still named."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tallyproof import reconcile
+    from tallyproof.ledger.log import SEGMENTS
+
+    table = _committed_table(store, tmp_path)
+    ids = table.column("ballot_id").to_pylist()
+    segment = next((store.log_dir / SEGMENTS).glob("*.parquet"))
+    leaves = pq.read_table(segment)
+    cards = leaves.filter(pa.compute.equal(leaves.column("leaf_type"), 1))
+    assert reconcile._same_ids(cards, table.column("ballot_id").combine_chunks())
+    clean = compute_reconciliation(store).check("reconciliation.log")
+    assert clean.status == "pass" and clean.details["log_ballot_ids"] == len(ids)
+
+    renamed = ["Z-9" if i == ids[2] else i for i in ids]  # same number of cards
+    pq.write_table(table.set_column(0, table.schema.field(0), pa.array(renamed, pa.string())),
+                   store.cvrs_path)
+    assert not reconcile._same_ids(cards, pa.array(renamed, pa.string()))
+    log = compute_reconciliation(store).check("reconciliation.log")
+    assert log.status == "fail"
+    assert log.details["missing_from_store"] == 1 and log.details["never_committed"] == 1
+
+    copied = [ids[1] if i == ids[2] else i for i in ids]  # a duplicate in place of a card
+    pq.write_table(table.set_column(0, table.schema.field(0), pa.array(copied, pa.string())),
+                   store.cvrs_path)
+    log = compute_reconciliation(store).check("reconciliation.log")
+    assert log.status == "fail"
+    assert log.details["missing_from_store"] == 1 and log.details["never_committed"] == 0
+
+
+def test_log_passes_a_reordered_table_without_the_shortcut(store, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = _committed_table(store, tmp_path)
+    reordered = table.take(pa.array(list(reversed(range(table.num_rows)))))
+    pq.write_table(reordered, store.cvrs_path)
+    log = compute_reconciliation(store).check("reconciliation.log")
+    assert log.status == "pass" and log.details["log_ballot_ids"] == table.num_rows

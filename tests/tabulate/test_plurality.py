@@ -89,3 +89,26 @@ def test_totals_equal_marks_counted(raw: list[list[int] | None], vote_for: int) 
     assert t.overvotes == len(present) - len(valid)
     assert sum(t.votes.values()) == sum(len(r) for r in valid)
     assert t.undervotes == sum(vote_for - len(r) for r in valid)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(
+    st.one_of(st.none(), st.lists(st.one_of(st.integers(0, 3), st.just(OVERVOTE_UNKNOWN)),
+                                  max_size=3, unique=True)),
+    st.sampled_from(["p1", "p2", "p3", None])), max_size=40),
+       st.integers(1, 3))
+def test_each_precinct_is_counted_as_its_own_cards_alone(
+        raw: list[tuple[list[int] | None, str | None]], vote_for: int) -> None:
+    """The grouped count (one pass over all marks, dropped cards taken back) gives every
+    precinct exactly the tally of that precinct's cards counted on their own: overvotes,
+    unknown-candidate overvotes, cards without the contest and undervotes included."""
+    c = contest("c", ["a", "b", "c", "d"], vote_for=vote_for, seats=vote_for)
+    cards = [{} if r is None else {"c": [r]} for r, _ in raw]
+    precincts = [p for _, p in raw]
+    res = tally_table(table([c], cards, precincts=precincts), c, by="precinct")
+    assert res["ALL"] == tally_table(table([c], cards), c)["ALL"]
+    for label in {p or "" for p in precincts}:
+        mine = [i for i, p in enumerate(precincts) if (p or "") == label]
+        alone = tally_table(table([c], [cards[i] for i in mine],
+                                  precincts=[precincts[i] for i in mine]), c)["ALL"]
+        assert res[label] == alone

@@ -51,7 +51,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from ..errors import UsageError
 from .bravo import bravo_log_factors
@@ -540,6 +539,8 @@ def _polling_quantile(method: str, q: float, share: float, reported: tuple[float
     def run(n_reps: int) -> SimulationResult:
         # the audits need only run until the upper end of the quantile's interval stopped;
         # without replacement every audit of a true winner stops before the last ballot
+        from scipy import stats  # imported here: slow, and only planning needs it
+
         until = min(1.0, (float(stats.binom.ppf(0.975, n_reps, q)) + 1) / n_reps)
         return simulate(pop, [spec], risk_limit=risk_limit, reps=n_reps,
                         max_n=None if ballots is not None else cap, until=until,

@@ -45,9 +45,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from ..errors import UsageError
 
@@ -104,8 +104,8 @@ def quantile_interval(sizes: np.ndarray, q: float, conf: float = 0.95) -> tuple[
     (e.g. Conover, Practical Nonparametric Statistics, Section 3.2)."""
     x = np.sort(np.asarray(sizes))
     n = x.size
-    lo = int(stats.binom.ppf((1 - conf) / 2, n, q))
-    hi = int(stats.binom.ppf(1 - (1 - conf) / 2, n, q)) + 1
+    lo = int(_stats().binom.ppf((1 - conf) / 2, n, q))
+    hi = int(_stats().binom.ppf(1 - (1 - conf) / 2, n, q)) + 1
     return int(x[max(lo - 1, 0)]), int(x[min(hi - 1, n - 1)])
 
 
@@ -158,7 +158,7 @@ class _WalkLattice:
         self.dropped = 0.0
         self._transfers: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         j = np.arange(self.BLOCK + 1)
-        self._kernel = stats.binom.pmf(j, self.BLOCK, t) if 0 < t < 1 else (
+        self._kernel = _stats().binom.pmf(j, self.BLOCK, t) if 0 < t < 1 else (
             (j == (self.BLOCK if t >= 1 else 0)).astype(float))
 
     def _l_star(self, w: np.ndarray) -> np.ndarray:
@@ -257,7 +257,7 @@ def _total_draw_cdf(pk: np.ndarray, n: int, f: float) -> float:
     if f >= 1.0:
         return float(pk[: n + 1].sum())
     k = np.arange(1, min(n, pk.size - 1) + 1)
-    return float(np.dot(pk[k], stats.binom.sf(k - 1, n, f)))
+    return float(np.dot(pk[k], _stats().binom.sf(k - 1, n, f)))
 
 
 def bravo_stopping_quantile(
@@ -350,7 +350,7 @@ def _search(pk: np.ndarray, known: float, k_hi: int, f: float, q: float, cap: in
         return memo[n]
 
     def high(n: int) -> float:
-        tail = float(stats.binom.sf(k_hi, n, f)) if f < 1 else float(n > k_hi)
+        tail = float(_stats().binom.sf(k_hi, n, f)) if f < 1 else float(n > k_hi)
         return low(n) + max(1.0 - known, 0.0) * tail
 
     if low(cap) < q:
@@ -443,8 +443,16 @@ def bravo_round_end_probability(n: np.ndarray | int, reported_share: float, winn
     ns = np.atleast_1d(np.asarray(n, dtype=np.int64))
     k = np.arange(int(ns.max()) + 1 if ns.size else 1)
     w_star = np.ceil((thr - b * k) / (a - b) - _EPS)
-    pass_k = stats.binom.sf(w_star - 1, k, t)  # P(the round's total passes | k pair ballots)
+    pass_k = _stats().binom.sf(w_star - 1, k, t)  # P(the round's total passes | k pair ballots)
     if f >= 1:
         return pass_k[ns]
-    return np.array([float(np.dot(stats.binom.pmf(k[: m + 1], int(m), f), pass_k[: m + 1]))
+    return np.array([float(np.dot(_stats().binom.pmf(k[: m + 1], int(m), f), pass_k[: m + 1]))
                      for m in ns])
+
+
+def _stats() -> Any:
+    """``scipy.stats``, imported on first use: it takes about a second of CPU to import, and
+    most commands that load this module (``verify`` re-checking an audit) never plan one."""
+    from scipy import stats
+
+    return stats

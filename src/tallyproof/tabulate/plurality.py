@@ -196,21 +196,28 @@ def _tally_all(contest: Contest, col: _Column) -> ContestTally:
 
 def _tally_grouped(contest: Contest, col: _Column, group: np.ndarray,
                    labels: list[str]) -> dict[str, ContestTally]:
+    """Per-group counts in one pass over the marks, in whole numbers throughout: every mark
+    is counted under its card's group, then the marks of the few cards that do not count
+    (overvoted or null) are taken back, as :func:`_tally_all` does for the whole table."""
     k = len(contest.candidates)
     n_groups = len(labels)
-    valid = col.valid if col.valid is not None else np.ones(len(col.lengths), bool)
-    over, drop = _excluded(contest, col)
-    ok = valid & ~over
-    counted = np.repeat(~drop, col.lengths)
-    good = col.codes[counted].astype(np.int64)
-    slots = np.where(ok, np.maximum(contest.vote_for - col.lengths, 0), 0).astype(np.int64)
+    over, drop = _excluded(contest, col)  # ``over`` holds valid cards only
     results = {ALL: _tally_all(contest, col)}
-    cards_g = np.bincount(group[valid], minlength=n_groups)
-    over_g = np.bincount(group[over], minlength=n_groups)
-    # float weights are exact here: every sum is a card count times vote_for, far below 2**53
-    under_g = np.bincount(group, weights=slots, minlength=n_groups).astype(np.int64)
-    code_group = np.repeat(group, col.lengths)[counted]
-    votes_g = np.bincount(code_group * k + good, minlength=n_groups * k).reshape(n_groups, k)
+    g = group.astype(np.int64)
+    cards_g = np.bincount(g if col.valid is None else g[col.valid], minlength=n_groups)
+    over_g = np.bincount(g[over], minlength=n_groups)
+    # a mark's slot: its card's group times k plus its code; an out-of-range code (unknown
+    # overvote) belongs to a dropped card, so whatever slot it lands in is taken back below
+    key = np.repeat(g * k, col.lengths) + col.codes
+    size = max(n_groups * k, int(key.max()) + 1 if len(key) else 0)
+    votes = np.bincount(key, minlength=size)
+    dropped = np.flatnonzero(drop)
+    if len(dropped):
+        votes -= np.bincount(key[_codes_of_rows(col, dropped)], minlength=size)
+    votes_g = votes[: n_groups * k].reshape(n_groups, k)
+    # counted cards (valid, not overvoted) leave vote_for - marks slots unused; their marks
+    # are exactly the counted ones
+    under_g = contest.vote_for * (cards_g - over_g) - votes_g.sum(axis=1)
     for gi, label in enumerate(labels):
         results[label] = _make(contest, int(cards_g[gi]), votes_g[gi], int(over_g[gi]),
                                int(under_g[gi]))
