@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from .. import county_table, fragments, live
-from ..deps import KnownCounty, StateAdmin, settings
+from ..db import Role
+from ..deps import KnownCounty, Watching, settings
 
 router = APIRouter(prefix="/live", include_in_schema=False)
 
@@ -28,10 +29,14 @@ def public(request: Request) -> Response:
 
 
 @router.get("/state")
-def state(request: Request, who: StateAdmin) -> Response:
+def state(request: Request, who: Watching) -> Response:
     """The county table, the statewide risk, the jobs and the alerts; besides the state
     folder's files, the database's rows they show move it (:func:`..county_table.version`:
-    uploads, jobs and their progress, board entries and sign-offs)."""
+    uploads, jobs and their progress, board entries and sign-offs). The session is checked
+    without restarting its idle clock, and the stream ends when the session would
+    (:func:`..deps.watching`)."""
+    if who.role != Role.STATE_ADMIN:
+        raise HTTPException(403, "state administrators only")
     sessions = request.app.state.sessionmaker
     root = settings(request).state_dir
 
@@ -43,7 +48,7 @@ def state(request: Request, who: StateAdmin) -> Response:
         with sessions() as db:
             return fragments.state(db, root, who.csrf)
 
-    return live.stream(request, root, parts, db_version)
+    return live.stream(request, root, parts, db_version, ends_at=who.expires_at)
 
 
 @router.get("/present")
