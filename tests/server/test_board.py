@@ -366,3 +366,24 @@ def test_the_printed_link_carries_the_passphrase_and_signs_in(audit_server: Serv
     with server.app.state.sessionmaker() as db:
         acts = [a.action for a in db.scalars(select(Activity))]
     assert acts.count("board_login") == 2 and acts.count("board_login_failed") == 4
+
+
+def test_board_sign_in_is_rate_limited_per_link_and_address(audit_server: Server) -> None:
+    """A county's boards sign in from one office address: five wrong passphrases behind one
+    board's link block that link from that address, not the county's other boards."""
+    server = audit_server
+    _launch(server)
+    ca = server.login("ca")
+    assert _post(ca, "/county/county-01/audit/boards", {"count": "2"}).status_code == 303
+    one, two = _boards(server, "county-01")
+    link1, pass1, _ = _issue(server, ca, one)
+    link2, _, _ = _issue(server, ca, two)
+    for _ in range(5):
+        assert _follow(server, link1.split("#")[0] + "#WRONG-WORDS-HERE") == 401
+    assert _follow(server, link1) == 429  # this link, from this address: blocked
+    assert _follow(server, link2) == "303 /board"  # the other board, same address
+    elsewhere = TestClient(server.app, client=("198.51.100.9", 40000))
+    r = elsewhere.post("/board/signin", data={
+        "csrf": csrf_of(elsewhere, f"/board/signin/{one.slug}"), "slug": one.slug,
+        "passphrase": pass1}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/board")

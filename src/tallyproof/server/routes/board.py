@@ -111,10 +111,12 @@ class SigninRefused(Exception):
 
 def open_board_session(request: Request, s: DB, passphrase: str,
                        slug: str | None) -> tuple[str, AuditBoard]:
-    """The page's and the API's sign-in: rate-limited by address, logged either way; the
-    new session's token and its board, or :class:`SigninRefused`."""
+    """The page's and the API's sign-in: rate-limited by the board's link and the address
+    together (boards of a county often sign in from one office address: one board's typos
+    must not lock the others out), logged either way; the new session's token and its
+    board, or :class:`SigninRefused`."""
     now = settings(request).now()
-    keys = (f"board-ip:{client(request)}",)
+    keys = (f"board:{slug or '-'}:{client(request)}",)
     limiter = request.app.state.limiter
     if limiter.blocked(keys, now):
         activity.record(s, now, None, "board_login_refused", detail="rate limit",
