@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from ...errors import TallyproofError
 from ...state.audit_boards import BoardCard
 from ...state.audit_batch_boards import BATCH, CARD
-from .. import activity, batch_boards, boards
+from .. import activity, alerts, batch_boards, boards
 from ..board_db import AuditBoard, BoardEntry, BoardSignoff
 from ..boards import CurrentBoard
 from ..db import SQLITE_BUSY_SECONDS
@@ -291,12 +291,14 @@ def sign_off_and_log(request: Request, s: DB, cb: CurrentBoard,
     batches :func:`batch_boards.sign_off_batches`), logged with its members."""
     cfg = settings(request)
     sign = batch_boards.sign_off_batches if cb.board.unit == BATCH else boards.sign_off
+    alerts.lock_round(s, cb.board.county, cb.board.round_number)
     so = sign(s, cfg.state_dir, cb.board, members, cfg.now())
     activity.record(s, cfg.now(), cb.board.label, "board_signed_off", county=cb.board.county,
                     detail=f"sign-off {so.number} by {', '.join(m.strip() for m in members if m.strip())}: "
                            f"{so.records_written} record(s) written"
                            + (f" to {so.records_file}" if so.records_file else ""),
                     client=client(request))
+    alerts.round_entered(s, cb.board.county, cb.board.round_number, cfg.now())
     return so
 
 
