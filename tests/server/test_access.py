@@ -102,6 +102,9 @@ TABLE = [
     ("GET", "/state/setup", [LOGIN, LOGIN, NO, NO, OK, LOGIN]),
     ("POST", "/state/setup/county", [NO, LOGIN, NO, NO, 422, LOGIN]),
     ("POST", "/state/setup/contest", [NO, LOGIN, NO, NO, 422, LOGIN]),
+    # a county's signing key: county-01's exists (the demo's), so even the state admin is
+    # refused; a key is never replaced
+    ("POST", "/state/setup/keys/county-01", [NO, LOGIN, NO, NO, 409, LOGIN]),
     ("POST", "/state/audit/start", [NO, LOGIN, NO, NO, 422, LOGIN]),
     ("POST", "/state/audit/round", [NO, LOGIN, NO, NO, 409, LOGIN]),  # round 1 is open
     ("GET", "/county/county-01/audit", [LOGIN, LOGIN, OK, NO, OK, LOGIN]),

@@ -110,8 +110,8 @@ def test_two_launches_at_once_one_is_refused(audit_server: Server,
 
     calls: list[int] = []
 
-    def together(root: Path, kind: str) -> None:
-        real(root, kind)
+    def together(root: Path, kind: str, *polling: object) -> None:
+        real(root, kind, *polling)  # type: ignore[arg-type]
         calls.append(1)
         if len(calls) <= 2:  # the two requests' checks (the job checks again, alone)
             barrier.wait()

@@ -4,6 +4,7 @@ them, through the library's ``state.workflow``) and the statewide risk plotted o
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -133,3 +134,164 @@ def test_the_plot_over_several_rounds_falls_with_the_risk() -> None:
     assert len(lines[1].split()) == 2  # a round not measured for a contest is not drawn
     assert "risk limit 0.05" in out and "Senator 0.04" in h.summary()
     assert "After round 3: Governor 0.01; Senator 0.04." in h.summary()
+
+
+def _cli_state(tmp_path: Path, *commands: list[str]) -> bytes:
+    """``state.json`` as the command line writes it after ``commands`` (a fresh state made
+    like :func:`fresh`'s)."""
+    from tallyproof.cli import main
+    from tallyproof.state.workflow import init_state
+
+    root = tmp_path / "cli-state"
+    init_state(root, "Set-up Test Election", "2026-11-03", "SY")
+    for cmd in commands:
+        assert main([cmd[0], cmd[1], str(root), *cmd[2:]]) == 0
+    return (root / "state.json").read_bytes()
+
+
+def test_ranked_contests_and_a_batch_county_are_written_as_the_cli_writes_them(
+        fresh: tuple[Path, TestClient], tmp_path: Path) -> None:
+    from tallyproof.model import ContestKind
+
+    root, c = fresh
+    token = csrf_of(c, "/state/setup")
+    page = c.get("/state/setup").text
+    assert all(f'<option value="{k}">' in page for k in ("plurality", "approval", "irv", "stv"))
+    for form in ({"county_id": "east", "name": "East County"},
+                 {"county_id": "hills", "name": "Hills County", "batch_tallies": "true"}):
+        r = c.post("/state/setup/county", data={"csrf": token, **form}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+    for form in ({"contest_id": "mayor", "name": "Mayor", "kind": "irv",
+                  "candidates": "a=Ann\nb=Bo\nc=Cy"},
+                 {"contest_id": "board", "name": "School Board", "kind": "stv", "seats": "2",
+                  "candidates": "a=Ann\nb=Bo\nc=Cy\nd=Di", "aliases": "east=SCHOOL BOARD"}):
+        r = c.post("/state/setup/contest", data={"csrf": token, **form}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+    spec = load_spec(root)
+    assert [(x.id, x.kind) for x in spec.counties] == [("east", "cvrs"),
+                                                       ("hills", "batch_tallies")]
+    assert [(x.id, x.kind, x.seats) for x in spec.contests] == [
+        ("mayor", ContestKind.IRV, 1), ("board", ContestKind.STV, 2)]
+    assert (root / "state.json").read_bytes() == _cli_state(
+        tmp_path, ["state", "add-county", "east", "--name", "East County"],
+        ["state", "add-county", "hills", "--name", "Hills County", "--batch-tallies"],
+        ["state", "add-contest", "mayor", "--name", "Mayor", "--kind", "irv",
+         "--candidate", "a=Ann", "--candidate", "b=Bo", "--candidate", "c=Cy"],
+        ["state", "add-contest", "board", "--name", "School Board", "--kind", "stv",
+         "--seats", "2", "--candidate", "a=Ann", "--candidate", "b=Bo", "--candidate", "c=Cy",
+         "--candidate", "d=Di", "--alias", "east=SCHOOL BOARD"])
+    page = c.get("/state/setup").text
+    assert "batch tallies only" in page and "irv" in page and "stv, 2 seats" in page
+    with c.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
+        details = [a.detail for a in db.scalars(select(Activity).order_by(Activity.id))
+                   if a.action in ("county_added", "contest_added")]
+    assert details[1] == "Hills County (batch_tallies)"
+    assert details[3].startswith("board: School Board (stv, 2 seat(s))")
+
+
+def test_an_irv_contest_of_several_seats_is_refused_by_the_library(
+        fresh: tuple[Path, TestClient]) -> None:
+    """The statewide count runs IRV for one seat: two seats would be counted as one, so the
+    library (and so the CLI and the page) refuses it, and nothing is written."""
+    root, c = fresh
+    token = csrf_of(c, "/state/setup")
+    before = (root / "state.json").read_bytes()
+    r = c.post("/state/setup/contest", data={"csrf": token, "contest_id": "mayor",
+                                             "name": "Mayor", "kind": "irv", "seats": "2",
+                                             "candidates": "a=Ann\nb=Bo"})
+    assert r.status_code == 409 and "an IRV contest elects one" in r.text
+    assert (root / "state.json").read_bytes() == before
+
+
+def _actions(c: TestClient) -> list[tuple[str, str | None, str]]:
+    with c.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
+        return [(a.action, a.county, a.detail)
+                for a in db.scalars(select(Activity).order_by(Activity.id))]
+
+
+def test_the_state_admin_makes_a_countys_signing_key_as_keys_new_does(
+        fresh: tuple[Path, TestClient]) -> None:
+    from tallyproof.ledger.keys import load_signer, load_verifier
+
+    root, c = fresh
+    token = csrf_of(c, "/state/setup")
+    c.post("/state/setup/county", data={"csrf": token, "county_id": "east", "name": "East"})
+    assert "Make east's signing key" in c.get("/state/setup").text
+    r = c.post("/state/setup/keys/east", data={"csrf": token}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/state/setup#key-east")
+    private, pub = root / "keys" / "east", root / "keys" / "east.pub"
+    assert private.stat().st_mode & 0o777 == 0o600
+    signer, verifier = load_signer(private), load_verifier(pub)
+    assert signer.verifier == verifier and verifier.name == "east"  # keys new's default name
+    secret = private.read_text().strip().rsplit("+", 1)[1]
+    page = c.get("/state/setup").text
+    assert verifier.vkey in page and "Make east's signing key" not in page
+    shown = re.search(r'class="fingerprint">([0-9a-f ]+)<', page)
+    assert shown is not None
+    assert shown.group(1).replace(" ", "") == hashlib.sha256(verifier.public_key).hexdigest()
+    action, county, detail = _actions(c)[-1]
+    assert (action, county) == ("county_key_made", "east") and verifier.vkey in detail
+    # the private key is on no page and in no log entry
+    for url in ("/state/setup", "/activity", "/county/east", "/api/state", "/api/counties"):
+        assert secret not in c.get(url).text, url
+    assert not any(secret in d for _, _, d in _actions(c))
+    # a second press (another tab, a retry) is refused: the key is never replaced
+    held = (private.read_bytes(), pub.read_bytes())
+    r = c.post("/state/setup/keys/east", data={"csrf": token})
+    assert r.status_code == 409 and "has a signing key already" in r.text
+    assert (private.read_bytes(), pub.read_bytes()) == held
+    assert secret not in r.text and str(root) not in r.text
+    r = c.post("/state/setup/keys/nowhere", data={"csrf": token})
+    assert r.status_code == 409 and "no county &#39;nowhere&#39;" in r.text
+    assert not (root / "keys" / "nowhere").exists()
+    assert [a for a, _, _ in _actions(c)].count("county_key_made") == 1
+
+
+def test_a_public_key_alone_still_refuses_a_new_key(fresh: tuple[Path, TestClient]) -> None:
+    """``keys new`` refuses when either file exists; a lone ``.pub`` (a key moved off the
+    server, say) is kept, and the page says the county has a key."""
+    root, c = fresh
+    token = csrf_of(c, "/state/setup")
+    c.post("/state/setup/county", data={"csrf": token, "county_id": "east", "name": "East"})
+    from tallyproof.ledger.keys import new_keypair
+
+    _, pub = new_keypair(root / "keys" / "east")
+    (root / "keys" / "east").unlink()
+    r = c.post("/state/setup/keys/east", data={"csrf": token})
+    assert r.status_code == 409 and "east.pub" in r.text
+    assert not (root / "keys" / "east").exists()
+
+
+def test_two_key_requests_at_once_make_one_key(tmp_path: Path) -> None:
+    """The library's "already exists" check and its write are not one step; two requests
+    racing must not both pass it (one key written over the other, a county signing with a
+    key the page no longer shows): the lock makes one of them wait and then refuse."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from tallyproof.errors import UsageError
+    from tallyproof.ledger.keys import load_signer, load_verifier
+    from tallyproof.server.county_keys import make_county_key
+    from tallyproof.state.workflow import add_county, init_state
+
+    root = tmp_path / "state"
+    init_state(root, "Race", "2026-11-03", "SY")
+    add_county(root, "east", "East")
+    for attempt in range(5):
+        for p in (root / "keys").glob("east*"):
+            p.unlink()
+        gate = Barrier(4)
+
+        def go(_: int) -> object:
+            gate.wait()
+            try:
+                return make_county_key(root, "east")
+            except UsageError as exc:
+                return exc
+
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(go, range(4)))
+        made = [r for r in results if not isinstance(r, UsageError)]
+        assert len(made) == 1, (attempt, results)
+        assert made[0] == load_verifier(root / "keys" / "east.pub")
+        assert load_signer(root / "keys" / "east").verifier == made[0]

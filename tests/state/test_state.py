@@ -225,3 +225,16 @@ def test_verify_recounts_statewide_ranked_contests(state: Path, tmp_path: Path) 
     rep = verify_bundle(bad)
     recount = next(c for c in rep.checks if c.name == "state.results")
     assert not rep.ok and recount.status == "fail" and "rcv" in recount.summary
+
+
+def test_an_irv_contest_has_one_seat() -> None:
+    """The statewide count runs IRV for one seat whatever ``seats`` says: a contest declared
+    with two would be counted as one, so ``state add-contest`` (and the control room) refuse
+    it; STV takes the seats."""
+    from tallyproof.errors import UsageError
+    from tallyproof.state.workflow import contest_from_options
+
+    with pytest.raises(UsageError, match="an IRV contest elects one; for 2 seats choose stv"):
+        contest_from_options("m", "Mayor", ["a=A", "b=B", "c=C"], kind="irv", seats=2)
+    assert contest_from_options("m", "Mayor", ["a=A", "b=B", "c=C"], kind="stv",
+                                seats=2).seats == 2

@@ -9,6 +9,7 @@ Nothing here computes a risk or a sample. The request checks what it can at once
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from ..state.audit import (KINDS, StateAuditParams, StateRound, load_state_audit,
-                           load_state_rounds, next_state_round, start_state_audit)
+from ..state.audit import (KINDS, StateAuditParams, StateRound, check_strata,
+                           load_state_audit, load_state_rounds, next_state_round,
+                           start_state_audit)
 from ..state.audit_status import hand_count_status, state_audit_status
 from ..state.audit_tasks import audit_dir
 from ..state.batch_county import BATCH_TALLIES
@@ -45,23 +47,39 @@ def default_kind(root: Path) -> str:
     return "stratified" if any(c.kind == BATCH_TALLIES for c in spec.counties) else "comparison"
 
 
+def polling_choices(root: Path) -> list[str]:
+    """The counties the start form offers as polling counties of a stratified audit: those
+    with CVRs, in a state without a county that reports batch tallies only (there the batch
+    counties are the second stratum and the library takes no polling county)."""
+    spec = load_spec(root)
+    if any(c.kind == BATCH_TALLIES for c in spec.counties):
+        return []
+    return [c.id for c in spec.counties]
+
+
 def start(root: Path, ex: Executor, risk_limit: float, seed: str,
-          kind: str) -> StateAuditParams:
+          kind: str, polling_counties: Sequence[str] = ()) -> StateAuditParams:
     """Start the audit of ``kind`` (any of the library's :data:`KINDS`: boards read single
     cards, or count whole batches where the county's part is by batch); the library refuses
     a kind the state cannot have (ballot polling or card-level comparison alone with a county
-    that reports batch tallies only). Runs in a job (:mod:`.audit_jobs`), the counties' work
-    on ``ex``."""
-    check_start(root, kind)
-    return start_state_audit(root, ex, risk_limit=risk_limit, seed=seed, kind=kind)
+    that reports batch tallies only). ``polling_counties``: a stratified audit's counties
+    audited by ballot polling (``state audit start --polling-county``). Runs in a job
+    (:mod:`.audit_jobs`), the counties' work on ``ex``."""
+    check_start(root, kind, polling_counties)
+    return start_state_audit(root, ex, risk_limit=risk_limit, seed=seed, kind=kind,
+                             polling_counties=polling_counties)
 
 
-def check_start(root: Path, kind: str) -> None:
-    """What the request refuses before it queues the start (the library checks the rest)."""
+def check_start(root: Path, kind: str, polling_counties: Sequence[str] = ()) -> None:
+    """What the request refuses before it queues the start: an unknown kind, an audit
+    already started, and the strata the library would refuse (:func:`check_strata`: polling
+    counties only in a stratified audit, some but not all of them, none with batch
+    counties); the library checks the rest when the job runs."""
     if kind not in KINDS:
         raise BoardError(f"audit kind {kind!r}: choose from {', '.join(KINDS)}")
     if params_or_none(root) is not None:
         raise BoardError("the statewide audit is already started")
+    check_strata(load_spec(root), kind, polling_counties)
 
 
 def check_round(db: Session, root: Path) -> int:

@@ -59,8 +59,10 @@ PROGRESS_EVERY = 0.25
 
 def describe(kind: str, params: dict[str, Any]) -> str:
     if kind == AUDIT_START:
+        polling = params.get("polling_counties") or []
         return (f"start a {params['kind']} audit, risk limit {params['risk_limit']:g}, "
-                f"seed {params['seed']}")
+                f"seed {params['seed']}"
+                + (f", polling counties {', '.join(polling)}" if polling else ""))
     if kind == AUDIT_ROUND:
         return f"draw round {params['round']}"
     return f"close round {params['round']} and measure the risk"
@@ -172,8 +174,11 @@ def _work(runner: Any, kind: str, params: dict[str, Any], root: Path,
     :class:`TallyproofError` fails the job)."""
     if kind == AUDIT_START:
         p = audit_control.start(root, ex, float(params["risk_limit"]), str(params["seed"]),
-                                str(params["kind"]))
-        return (f"{p.kind}, risk limit {p.risk_limit:g}, seed {p.seed}: "
+                                str(params["kind"]),
+                                [str(c) for c in params.get("polling_counties") or []])
+        polling = (f", polling counties {', '.join(p.polling_counties)}"
+                   if p.polling_counties else "")
+        return (f"{p.kind}, risk limit {p.risk_limit:g}, seed {p.seed}{polling}: "
                 f"{len(p.contests)} contest(s), {len(p.assertions)} assertion(s)"), None
     if kind == AUDIT_ROUND:
         want = int(params["round"])

@@ -118,6 +118,8 @@ class UploadKind(StrEnum):
     MANIFEST = "manifest"
     POLLBOOKS = "pollbooks"
     OFFICIAL_RESULTS = "official_results"
+    #: a county with batch tallies only: its batch tallies CSV (migration 0007)
+    BATCH_TALLIES = "batch_tallies"
 
 
 class UploadStatus(StrEnum):

@@ -53,7 +53,7 @@ KINDS = (INGEST, COMMIT)
 #: a batch county's tallies): once the audit has started, ingesting one would change the
 #: population under an audit whose parameters and sample are already fixed
 FROZEN_BY_AUDIT = frozenset({UploadKind.CVR_EXPORT.value, UploadKind.MANIFEST.value,
-                             "batch_tallies"})
+                             UploadKind.BATCH_TALLIES.value})
 
 
 def audit_started(settings: Settings) -> bool:
@@ -86,12 +86,19 @@ def ingest_upload_task(county: str, root: str, path: str, kind: str) -> UploadIn
     """Read one verified upload into the county: an export (a zip is extracted first, with
     :func:`tallyproof.bundle_zip.safe_extract`'s checks) or a ballot manifest through
     :func:`tallyproof.ingest.ingest` (one transaction), pollbooks or certified results through
-    their readers, then into ``STATE/counties/<id>/inputs/`` atomically."""
+    their readers, then into ``STATE/counties/<id>/inputs/`` atomically; in a county with
+    batch tallies only, its batch tallies CSV and ballot manifest
+    (:func:`_ingest_batch_county`)."""
+    from ..state.batch_county import is_batch_county
+    from ..state.spec import load_spec
     from ..state.tasks import ingest_task
 
     src = Path(path)
     if kind in (UploadKind.POLLBOOKS, UploadKind.OFFICIAL_RESULTS):
         return UploadIngest(_install_input(county, root, src, kind))
+    batch = is_batch_county(load_spec(Path(root)), county)
+    if batch or kind == UploadKind.BATCH_TALLIES:
+        return UploadIngest(_ingest_batch_county(county, root, src, kind, batch))
     if kind == UploadKind.MANIFEST:
         res = ingest_task(county, root, [], manifest=str(src))
         return UploadIngest(f"ballot manifest replaced ({res.cards_total:,} cards in the store)")
@@ -111,6 +118,57 @@ def ingest_upload_task(county: str, root: str, path: str, kind: str) -> UploadIn
                          "nothing was added", file=src)
     return UploadIngest(f"{res.cards_added:,} cards added ({res.format}); "
                         f"{res.cards_total:,} in the store")
+
+
+#: where a batch county's tallies CSV is kept once ingested, beside its ballot manifest
+#: (``exports/ballot_manifest.csv``): the county's exports folder, which
+#: ``tallyproof state ingest STATE ID`` reads, so the command line finds what the web took
+BATCH_TALLIES_FILE = "batch_tallies.csv"
+
+
+def _ingest_batch_county(county: str, root: str, src: Path, kind: str, batch: bool) -> str:
+    """A county with batch tallies only, as ``tallyproof state ingest`` ingests it: its one
+    batch tallies CSV and its ballot manifest, through :func:`~tallyproof.state.tasks.
+    ingest_task` (:func:`~tallyproof.state.batch_county.ingest_batch_county`: every error
+    names the file, line and column; ``tallies.json`` written atomically, after both files
+    are read, so a refused file leaves it as it was).
+
+    The two files arrive as two uploads, in either order. Each, once read, is kept in the
+    county's exports folder (``batch_tallies.csv``, ``ballot_manifest.csv``, atomically,
+    after the county's tallies were written from it): a manifest read before any tallies is
+    only kept; a tallies CSV needs the kept manifest; a manifest sent after the tallies is
+    read again with them (a corrected manifest replaces the county's batches)."""
+    from ..formats.manifest import read_manifest
+    from ..fsutil import atomic_copy
+    from ..state.tasks import MANIFEST_FILE, county_exports_dir, ingest_task
+
+    if not batch:
+        raise UsageError(f"county {county} reports CVRs: batch tallies are for a county "
+                         "added as reporting batch tallies only (send its CVR export)")
+    if kind not in (UploadKind.BATCH_TALLIES, UploadKind.MANIFEST):
+        raise UsageError(f"county {county} reports batch tallies only: send its batch "
+                         "tallies CSV (batch_tallies) and its ballot manifest, not a "
+                         f"{kind.replace('_', ' ')}")
+    exports = county_exports_dir(root, county)
+    kept_manifest, kept_tallies = exports / MANIFEST_FILE, exports / BATCH_TALLIES_FILE
+    if kind == UploadKind.MANIFEST:
+        if not kept_tallies.exists():
+            rows = len(read_manifest(src))
+            exports.mkdir(parents=True, exist_ok=True)
+            atomic_copy(src, kept_manifest)
+            return (f"ballot manifest read ({rows:,} batch(es)) and kept; now send the "
+                    "county's batch tallies")
+        res = ingest_task(county, root, [str(kept_tallies)], manifest=str(src))
+        atomic_copy(src, kept_manifest)
+        return (f"ballot manifest replaced; the county's batch tallies read again with it: "
+                f"{res.cards_total:,} ballots")
+    if not kept_manifest.exists():
+        raise UsageError(f"county {county} reports batch tallies: send and ingest its ballot "
+                         "manifest first (the tallies are read against its batches)")
+    res = ingest_task(county, root, [str(src)], manifest=str(kept_manifest))
+    exports.mkdir(parents=True, exist_ok=True)
+    atomic_copy(src, kept_tallies)
+    return f"batch tallies read with the ballot manifest: {res.cards_total:,} ballots"
 
 
 def _install_input(county: str, root: str, src: Path, kind: str) -> str:

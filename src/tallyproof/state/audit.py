@@ -167,6 +167,32 @@ def _counties(spec: StateSpec) -> list[str]:
     return [c.id for c in spec.counties]
 
 
+def check_strata(spec: StateSpec, kind: str, polling_counties: Sequence[str] = ()
+                 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The polling counties (sorted, each once) and the counties with batch tallies only, once
+    ``kind`` and ``polling_counties`` are checked against the state's counties (what
+    :func:`start_state_audit` checks before reading any county; the control room asks it
+    before it queues the start). :class:`UsageError` with the reason otherwise."""
+    counties = _counties(spec)
+    polling = tuple(sorted(set(polling_counties)))
+    for c in polling:
+        spec.county(c)
+    batch = tuple(c.id for c in spec.counties if c.kind == BATCH_TALLIES)
+    if batch and kind in ("polling", "comparison"):
+        raise UsageError(f"county(ies) {', '.join(batch)} report batch tallies only: audit "
+                         "them by batch comparison (--kind stratified: card-level comparison "
+                         "in the CVR counties, whole batches in these; or --kind batch)")
+    if batch and (polling or set(batch) == set(counties)) and kind == "stratified":
+        raise UsageError("a stratified audit has two strata: with counties that report batch "
+                         "tallies only, they are the second one (no polling counties), and "
+                         "some counties must have CVRs")
+    if not batch and ((kind == "stratified") != bool(polling)
+                      or set(polling) == set(counties)):
+        raise UsageError("a stratified audit names some, not all, counties as polling "
+                         "counties, and only a stratified audit names them")
+    return polling, batch
+
+
 def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
                       kind: str = "comparison", contests: Sequence[str] | None = None,
                       method: str | None = None, polling_counties: Sequence[str] = (),
@@ -194,22 +220,7 @@ def start_state_audit(root: Path, ex: Executor, *, risk_limit: float, seed: str,
         raise AuditError(f"a statewide audit is already started in {audit_dir(root)}")
     spec = load_spec(root)
     counties = _counties(spec)
-    polling = tuple(sorted(set(polling_counties)))
-    for c in polling:
-        spec.county(c)
-    batch = tuple(c.id for c in spec.counties if c.kind == BATCH_TALLIES)
-    if batch and kind in ("polling", "comparison"):
-        raise UsageError(f"county(ies) {', '.join(batch)} report batch tallies only: audit "
-                         "them by batch comparison (--kind stratified: card-level comparison "
-                         "in the CVR counties, whole batches in these; or --kind batch)")
-    if batch and (polling or set(batch) == set(counties)) and kind == "stratified":
-        raise UsageError("a stratified audit has two strata: with counties that report batch "
-                         "tallies only, they are the second one (no polling counties), and "
-                         "some counties must have CVRs")
-    if not batch and ((kind == "stratified") != bool(polling)
-                      or set(polling) == set(counties)):
-        raise UsageError("a stratified audit names some, not all, counties as polling "
-                         "counties, and only a stratified audit names them")
+    polling, batch = check_strata(spec, kind, polling_counties)
     second = polling or (batch if kind == "stratified" else ())
     by_id = {sc.id: sc for sc in spec.contests}
     wanted = list(dict.fromkeys(contests)) if contests else [sc.id for sc in spec.contests]

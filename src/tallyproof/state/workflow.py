@@ -212,7 +212,10 @@ def tabulate_state(root: Path, ex: Executor,
 def contest_from_options(cid: str, name: str, candidates: Sequence[str], kind: str = "plurality",
                          seats: int = 1, vote_for: int = 1,
                          aliases: dict[str, Any] | None = None) -> StateContest:
-    """A statewide contest from command-line values (candidates as ``id=Name``)."""
+    """A statewide contest from command-line values (candidates as ``id=Name``); ``kind`` one
+    of :class:`~tallyproof.model.ContestKind` (plurality, approval, irv, stv). A ranked
+    contest takes no rule options: the statewide count uses RCTab's defaults (:mod:`.ranked`),
+    so an IRV contest has one seat."""
     from .spec import Alias
 
     cands = []
@@ -225,6 +228,10 @@ def contest_from_options(cid: str, name: str, candidates: Sequence[str], kind: s
         k = ContestKind(kind)
     except ValueError as exc:
         raise UsageError(f"unknown contest kind {kind!r}") from exc
+    if k == ContestKind.IRV and seats != 1:
+        # the statewide count runs IRV for one seat whatever ``seats`` says (ranked.py)
+        raise UsageError(f"contest {cid}: an IRV contest elects one; for {seats} seats "
+                         "choose stv")
     return StateContest(cid, name, k, seats, vote_for, tuple(cands),
                         {c: Alias(a["contest"], dict(a.get("candidates", {})))
                          for c, a in (aliases or {}).items()})

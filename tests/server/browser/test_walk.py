@@ -15,8 +15,8 @@ confirmed outcome (issue #14's end-to-end walk):
 
 The election's folder itself is made with the library (``init_state``, what ``tallyproof
 state init`` runs), and the first state administrator as ``tallyproof serve --add-admin``
-makes it: the server serves an existing state folder. Each county's signing key is made with
-the library too (``tallyproof keys new``), where the commit job finds it. The paper the boards read is the demo's
+makes it: the server serves an existing state folder. Each county's signing key is made on
+the set-up page (what ``tallyproof keys new`` makes), where the commit job finds it. The paper the boards read is the demo's
 own paper (:class:`~tallyproof.demo.pipeline.PaperBallots` over the demo's drawn county),
 never a page the board sees. Every page is photographed into ``test-output/screenshots/walk``
 (:data:`.conftest.SCREENSHOTS`); the pages a walk adds are checked with axe-core and at phone
@@ -286,17 +286,22 @@ def board_round(w: Walk, browser: Any, ca: Any, county: str, paper: Paper) -> in
 # ------------------------------------------------------------------ the walk
 def test_statewide_audit_from_set_up_to_the_public_outcome(walk: Walk, browser: Any) -> None:
     from tallyproof.state.audit import load_state_rounds
-    from tallyproof.ledger.keys import new_keypair
+    from tallyproof.ledger.keys import load_verifier
     from tallyproof.state.audit_status import status_history
     from tallyproof.state.tasks import county_key_path
 
     sa = open_page(browser)
     sign_in(sa, walk.url)
     passwords = set_up_election(walk, sa)
-    # Each county's signing key, for its commit job (STATE/keys/X), made as `tallyproof keys
-    # new --out STATE/keys/X` makes it: the control room makes no keys (docs/server.md).
+    # Each county's signing key, for its commit job (STATE/keys/X), made on the set-up page
+    # as `tallyproof keys new --out STATE/keys/X` makes it; the page shows its public key
     for county in passwords:
-        new_keypair(county_key_path(walk.root, county))
+        sa.goto(walk.url + "/state/setup")
+        with sa.expect_navigation():
+            sa.locator(f"form[action='/state/setup/keys/{county}'] button").click()
+        shown = sa.locator(f"#key-{county} code.vkey").inner_text()
+        assert shown == load_verifier(county_key_path(walk.root, county).with_suffix(
+            ".pub")).vkey
     admins = {}
     for county, password in passwords.items():
         admins[county] = open_page(browser)

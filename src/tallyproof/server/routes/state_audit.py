@@ -56,6 +56,7 @@ def audit_page(request: Request, s: DB, who: StateAdmin) -> Response:
                           for r in rounds],
                   measured=audit_control.last_status(root), kinds=KINDS,
                   default_kind=audit_control.default_kind(root),
+                  polling_choices=audit_control.polling_choices(root),
                   risk=risk_plot.risk_history(root), jobs=audit_work,
                   working=any(j.status in OPEN_JOBS for j in audit_work))
 
@@ -64,13 +65,19 @@ def audit_page(request: Request, s: DB, who: StateAdmin) -> Response:
 def start(request: Request, s: DB, who: StateAdmin, background: BackgroundTasks,
           risk_limit: Annotated[float, Form(gt=0, lt=1)],
           seed: Annotated[str, Form(min_length=1, max_length=200)],
-          kind: Annotated[str, Form(max_length=32)] = "comparison") -> Response:
+          kind: Annotated[str, Form(max_length=32)] = "comparison",
+          polling_county: Annotated[list[str] | None, Form()] = None) -> Response:
+    """Queue the start; ``polling_county`` (repeated): a stratified audit's counties audited
+    by ballot polling, as ``state audit start --polling-county``."""
+    polling = sorted({c.strip() for c in polling_county or () if c.strip()})
     try:
-        audit_control.check_start(settings(request).state_dir, kind)
+        audit_control.check_start(settings(request).state_dir, kind, polling)
     except TallyproofError as exc:
         raise refused(exc) from exc
-    return _queue(request, s, who, audit_jobs.AUDIT_START,
-                  {"risk_limit": risk_limit, "seed": seed.strip(), "kind": kind}, background)
+    params: dict[str, Any] = {"risk_limit": risk_limit, "seed": seed.strip(), "kind": kind}
+    if polling:  # a start without them keeps the row's parameters as they always were
+        params["polling_counties"] = polling
+    return _queue(request, s, who, audit_jobs.AUDIT_START, params, background)
 
 
 @router.post("/state/audit/round", dependencies=[CSRF])

@@ -196,7 +196,8 @@ def _start(request: Request, s: Any, who: Current, county: str, kind: str,
 
 # ------------------------------------------------------------------------------------- API
 class NewUpload(BaseModel):
-    kind: str = Field(description="cvr_export, manifest, pollbooks or official_results")
+    kind: str = Field(description="cvr_export, manifest, pollbooks, official_results or "
+                                  "batch_tallies (a county without CVRs)")
     filename: str = Field(max_length=1000, description="shown only; never a path")
     size: int = Field(description="the file's size in bytes")
     sha256: str = Field(description="the SHA-256 the county computed (64 hex digits)")
