@@ -3,6 +3,7 @@ login rate limit, and what the activity log records. Runs on SQLite and PostgreS
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tallyproof.server.db import Activity, LoginSession, User
@@ -106,15 +107,30 @@ def test_every_form_needs_its_csrf_token(server: Server) -> None:
 
 
 def test_login_is_rate_limited(server: Server, clock: Clock) -> None:
-    c = server.client()
+    """Five failures block the address for everything, and the user name for all but its
+    right password with a valid unused code: a stranger's guesses cannot lock an official
+    out, and a stolen password alone still gets nowhere."""
+    guesser = TestClient(server.app, client=("203.0.113.7", 40000))
+    official = TestClient(server.app, client=("198.51.100.2", 40000))
     for _ in range(5):
-        r = c.post("/login", data={"csrf": csrf_of(c), "username": "sa", "password": "w" * 12})
+        r = guesser.post("/login", data={"csrf": csrf_of(guesser), "username": "sa",
+                                         "password": "w" * 12})
         assert r.status_code == 401
-    r = c.post("/login", data={"csrf": csrf_of(c), "username": "sa", "password": PASSWORD,
-                               "code": server.code("sa")}, follow_redirects=False)
-    assert r.status_code == 429  # even the right password and code, until the window passes
+    r = guesser.post("/login", data={"csrf": csrf_of(guesser), "username": "sa",
+                                     "password": PASSWORD, "code": server.code("sa")},
+                     follow_redirects=False)
+    assert r.status_code == 429  # the address: even the right password and code
     assert ("sa", "login_refused") in _actions(server)
+    for password, code in ((PASSWORD, ""), (PASSWORD, "000000"), ("w" * 12, "")):
+        r = official.post("/login", data={"csrf": csrf_of(official), "username": "sa",
+                                          "password": password, "code": code})
+        assert r.status_code == 429, (password, code)  # the user name, from elsewhere
+    r = official.post("/login", data={"csrf": csrf_of(official), "username": "sa",
+                                      "password": PASSWORD, "code": server.code("sa")},
+                      follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/state")
     clock.advance(minutes=16)
-    r = c.post("/login", data={"csrf": csrf_of(c), "username": "sa", "password": PASSWORD,
-                               "code": server.code("sa")}, follow_redirects=False)
+    r = guesser.post("/login", data={"csrf": csrf_of(guesser), "username": "sa",
+                                     "password": PASSWORD, "code": server.code("sa")},
+                     follow_redirects=False)
     assert r.status_code == 303

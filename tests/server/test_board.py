@@ -366,3 +366,55 @@ def test_the_printed_link_carries_the_passphrase_and_signs_in(audit_server: Serv
     with server.app.state.sessionmaker() as db:
         acts = [a.action for a in db.scalars(select(Activity))]
     assert acts.count("board_login") == 2 and acts.count("board_login_failed") == 4
+
+
+def test_board_sign_in_is_rate_limited_per_link_and_address(audit_server: Server) -> None:
+    """A county's boards sign in from one office address: five wrong passphrases behind one
+    board's link block that link from that address, not the county's other boards."""
+    server = audit_server
+    _launch(server)
+    ca = server.login("ca")
+    assert _post(ca, "/county/county-01/audit/boards", {"count": "2"}).status_code == 303
+    one, two = _boards(server, "county-01")
+    link1, pass1, _ = _issue(server, ca, one)
+    link2, _, _ = _issue(server, ca, two)
+    for _ in range(5):
+        assert _follow(server, link1.split("#")[0] + "#WRONG-WORDS-HERE") == 401
+    assert _follow(server, link1) == 429  # this link, from this address: blocked
+    assert _follow(server, link2) == "303 /board"  # the other board, same address
+    elsewhere = TestClient(server.app, client=("198.51.100.9", 40000))
+    r = elsewhere.post("/board/signin", data={
+        "csrf": csrf_of(elsewhere, f"/board/signin/{one.slug}"), "slug": one.slug,
+        "passphrase": pass1}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/board")
+
+
+def test_a_county_finishing_its_round_is_an_alert(audit_server: Server) -> None:
+    """When a county's last board of the round signs off, the state administrators get an
+    alert (shown, acknowledged and logged like a job's); not before."""
+    server = audit_server
+    sa = _launch(server)
+    b1, b2 = _setup(server, "ca", "county-01", count=2)
+    paper = _paper(server, "county-01")
+
+    def entered(c: TestClient) -> list[dict]:
+        return [a for a in c.get("/api/alerts").json()["alerts"] if a["kind"] == "round_entered"]
+
+    _enter_all(b1, paper)
+    assert _sign_off(b1).status_code == 303
+    assert entered(sa) == []  # one board of two: the county is not finished
+    _enter_all(b2, paper)
+    assert _sign_off(b2).status_code == 303
+    (alert,) = entered(sa)
+    assert (alert["county"], alert["outcome"]) == ("county-01", "done")
+    assert alert["message"] == ("round 1: all 2 audit board(s) signed off; the county's entry "
+                                "of the round is finished")
+    page = sa.get("/state").text
+    assert f'id="alert-{alert["job"]}"' in page and "round entered (job" in page
+    assert [a["job"] for a in entered(server.login("ca"))] == [alert["job"]]
+    assert entered(server.login("cb")) == []
+    r = _post(sa, f"/state/alerts/{alert['job']}/ack", {})
+    assert r.status_code == 303 and entered(sa) == []
+    acts = [(a, d) for _, a, d in _actions(server)]
+    assert ("county_round_entered", f"job {alert['job']}: {alert['message']}") in acts
+    assert ("alert_acknowledged", f"job {alert['job']}: round_entered done") in acts

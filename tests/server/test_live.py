@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from tallyproof.fsutil import atomic_write_bytes
 from tallyproof.server import fragments
-from tallyproof.server.live import sse_event, version
+from tallyproof.server.live import SESSION_ENDED, sse_event, version
 from tallyproof.state.tasks import county_store_dir
 
 from .conftest import Server
@@ -96,3 +97,34 @@ def test_streams_are_for_whom_their_page_is_for(fast: Server) -> None:
         **{(w, "/live/present/elsewhere"): 404 for w in ("none", "ca", "sa")}}
     sa = fast.login("sa")
     assert set(_events(sa.get("/live/state").text)) == {"counties", "risk", "jobs", "alerts"}
+
+
+def test_an_open_live_stream_does_not_keep_the_session_alive(fast: Server) -> None:
+    """The state overview's stream reconnects every ``live_lifetime``: a reconnect is no
+    sign of someone at the keyboard, so the 1 h idle limit still applies."""
+    sa = fast.login("sa")
+    seen = []
+    for _ in range(3):  # the /state tab left open, nobody at the keyboard
+        fast.clock.advance(minutes=40)
+        seen.append(sa.get("/live/state", follow_redirects=False).status_code)
+    assert seen == [200, 303, 303]  # 40 min idle: still signed in; 80 min: not any more
+    r = sa.get("/state", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/login")
+
+
+def test_a_live_stream_ends_when_its_session_does(fast: Server) -> None:
+    clock = fast.clock
+    sa = fast.login("sa")
+    clock.advance(minutes=59)
+    fast.app.state.settings = replace(fast.app.state.settings, live_lifetime=60.0)
+
+    def ticking() -> datetime:  # the clock moves 20 s at each of the stream's looks
+        clock.advance(seconds=20)
+        return clock()
+
+    fast.app.state.settings = replace(fast.app.state.settings, now=ticking)
+    text = sa.get("/live/state").text  # ends at the idle limit, long before its lifetime
+    assert text.endswith(sse_event(SESSION_ENDED, "the session has ended: sign in again"))
+    fast.app.state.settings = replace(fast.app.state.settings, now=clock)
+    clock.advance(seconds=1)
+    assert sa.get("/live/state", follow_redirects=False).status_code == 303

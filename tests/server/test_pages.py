@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -139,3 +140,22 @@ def test_a_proof_checked_against_another_key_is_reported_failing(
     r = c.post("/public/proof", data={"csrf": csrf_of(c), "county": "county-01",
                                       "ballot": a_ballot})
     assert "The proof does not verify" in r.text and "not signed by the state key" in r.text
+
+
+def test_the_api_proves_a_batch_countys_ballot_whose_id_has_a_slash(
+        batch_state_root: Path, engine: Engine, clock: Clock, tmp_path: Path) -> None:
+    """A batch-tally county's ids are ``BATCH/N`` (101/1): the page's script asks for
+    ``/api/proof/county-03/101%2F1`` (encodeURIComponent), which reaches the route as
+    ``101/1``."""
+    tallies = orjson.loads((batch_state_root / "counties" / "county-03" / "tallies"
+                           / "tallies.json").read_bytes())
+    first = tallies["batches"][0]
+    ballot = f"{first['tabulator']}/{first['batch']}"  # 101/1
+    c = make_server(batch_state_root, engine, clock, upload_dir=tmp_path / "up").client()
+    for url in (f"/api/proof/county-03/{quote(ballot, safe='')}",
+                f"/api/proof/county-03/{ballot}"):
+        body = c.get(url).json()
+        assert body["verified"] is True, body
+        assert body["proof"]["county_proof"]["leaf_index"] >= 0
+    r = c.get(f"/api/proof/county-03/{ballot}9999")
+    assert r.status_code == 404 and f"no batch '{ballot}9999'" in r.json()["detail"]

@@ -1,5 +1,6 @@
 """Alerts: every county job that finished or failed is an alert for the state administrators
-until one of them acknowledges it.
+until one of them acknowledges it; so is a county finishing its entry of an audit round (its
+last audit board of the round signing off, :func:`round_entered`).
 
 An alert is not a row of its own: it is a closed job (``done`` or ``failed``) whose
 ``acknowledged_at`` is empty. Deriving it from the job keeps one fact in one place: a job
@@ -8,6 +9,11 @@ moment it closes, in the same transaction, with no second write to forget. Ackno
 sets who and when on the row, once, and records ``alert_acknowledged`` in the activity log.
 A county administrator sees only the alerts of their own county (the JSON API); the public
 sees none.
+
+A county's finished round is a job row too, of kind :data:`ROUND_ENTERED`, closed ``done``
+the moment it is made (it is never queued nor run, so it takes no county lock): written in
+the transaction of the last sign-off, it is shown, acknowledged and logged like any job's
+alert, with no table of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from .activity import record
+from .board_db import AuditBoard, BoardStatus
 from .db import Job, JobStatus
 
 CLOSED = (JobStatus.DONE.value, JobStatus.FAILED.value)
@@ -69,6 +76,38 @@ def acknowledge(db: Session, job_id: int, username: str, now: datetime) -> Job:
     record(db, now, username, "alert_acknowledged", job.county,
            f"job {job.id}: {job.kind} {job.status}")
     db.flush()
+    return job
+
+
+#: the kind of a county's "finished its entry of the round" alert
+ROUND_ENTERED = "round_entered"
+
+
+def lock_round(db: Session, county: str, round_number: int) -> None:
+    """Lock the county's boards of the round (PostgreSQL; SQLite has one writer) before a
+    sign-off, so of two boards signing off at once the second sees the first's sign-off and
+    exactly one of them finds the round entered."""
+    db.execute(select(AuditBoard.id).where(AuditBoard.county == county,
+                                           AuditBoard.round_number == round_number)
+               .order_by(AuditBoard.id).with_for_update())
+
+
+def round_entered(db: Session, county: str, round_number: int, now: datetime) -> Job | None:
+    """After a sign-off: if every audit board of ``county`` in round ``round_number`` has
+    signed off, the alert that the county finished its entry of the round (logged as
+    ``county_round_entered``); None while a board is still open."""
+    boards = list(db.scalars(select(AuditBoard).where(
+        AuditBoard.county == county, AuditBoard.round_number == round_number)))
+    if not boards or any(b.status != BoardStatus.SIGNED_OFF for b in boards):
+        return None
+    message = (f"round {round_number}: all {len(boards)} audit board(s) signed off; the "
+               "county's entry of the round is finished")
+    job = Job(county=county, kind=ROUND_ENTERED, status=JobStatus.DONE.value, user_id=None,
+              created_at=now, started_at=now, finished_at=now, message=message,
+              progress="done")
+    db.add(job)
+    db.flush()
+    record(db, now, None, "county_round_entered", county, f"job {job.id}: {message}")
     return job
 
 

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..state.spec import load_spec
 from .accounts import hasher
+from .bodylimit import BodyLimit
 from .config import Settings
 from .db import make_engine, session_factory
 from .deps import LoginRequired, TotpRequired
@@ -58,7 +59,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.hasher = hasher(settings.password_cost)
     app.state.limiter = LoginLimiter(settings.login_attempts, settings.login_window)
     app.state.jobs = JobRunner(app.state.sessionmaker, settings, make_executor(settings))
-    app.middleware("http")(headers_middleware)
+    app.add_middleware(BodyLimit)  # before any route: a body over the limit is never read
+    app.middleware("http")(headers_middleware)  # outside it: a 413 has the headers too
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")),
               name="static")
     for r in (public.router, login.router, county.router, state.router, api.router,

@@ -9,7 +9,8 @@ from typing import Annotated
 
 from anyio import Semaphore
 from anyio.lowlevel import RunVar
-from fastapi import Depends, Form, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from .config import Settings
@@ -73,6 +74,46 @@ DB = Annotated[Session, Depends(db, scope="function")]
 
 def viewer(request: Request, s: DB) -> Current | None:
     return current(s, request.cookies.get(SESSION_COOKIE), settings(request))
+
+
+def _viewer_briefly(request: Request, touch: bool) -> Current | None:
+    with request.app.state.sessionmaker.begin() as s:
+        return current(s, request.cookies.get(SESSION_COOKIE), settings(request), touch=touch)
+
+
+def _enrolled(who: Current | None) -> Current:
+    if who is None:
+        raise LoginRequired
+    if not who.totp_enrolled:
+        raise TotpRequired
+    return who
+
+
+async def signed_in_briefly(request: Request) -> Current:
+    """:func:`signed_in` for routes that must hold no database session while they run (a
+    file transfer, an event stream): the session is checked in a short transaction of its
+    own, in a worker thread, and no place of :func:`db_slot` is taken. An upload that
+    streams for minutes thus holds neither a pooled connection nor SQLite's write lock, and
+    its database steps never run on the event loop."""
+    return _enrolled(await run_in_threadpool(_viewer_briefly, request, True))
+
+
+async def watching(request: Request) -> Current:
+    """A signed-in user's live event stream (``/live/*``): checked like :func:`signed_in`,
+    but without restarting the idle clock. A stream reconnects by itself every
+    ``live_lifetime`` seconds; were each reconnect a request of the user's, an open page
+    would keep its session alive for ever and the idle limit would never apply."""
+    return _enrolled(await run_in_threadpool(_viewer_briefly, request, False))
+
+
+SignedInBriefly = Annotated[Current, Depends(signed_in_briefly)]
+Watching = Annotated[Current, Depends(watching)]
+
+
+def api_csrf_briefly(who: SignedInBriefly, x_csrf_token: Annotated[str, Header()] = "") -> None:
+    """The API's CSRF check (``X-CSRF-Token``) for :data:`SignedInBriefly` routes."""
+    if not secrets.compare_digest(x_csrf_token, who.csrf):
+        raise HTTPException(403, "the X-CSRF-Token header is missing or wrong")
 
 
 Viewer = Annotated[Current | None, Depends(viewer)]

@@ -9,7 +9,8 @@ file is accepted.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import BinaryIO
 
 from python_multipart.exceptions import FormParserError
@@ -24,7 +25,8 @@ FIELDS_MAX = 16
 class StreamingForm:
     """Parse one form whose field ``file_field`` is the file (see the module docstring)."""
 
-    def __init__(self, content_type: str, open_file: Callable[[dict[str, str], str], BinaryIO],
+    def __init__(self, content_type: str,
+                 open_file: Callable[[dict[str, str], str], Awaitable[BinaryIO]],
                  max_bytes: int, file_field: str = "file") -> None:
         kind, params = parse_options_header(content_type)
         if kind != b"multipart/form-data" or b"boundary" not in params:
@@ -43,6 +45,10 @@ class StreamingForm:
         self._hf = bytearray()
         self._hv = bytearray()
         self._headers: dict[bytes, bytes] = {}
+        #: the file part began in the chunk being parsed: its fields and name, for the
+        #: (async) ``open_file`` once the parser returns; its first bytes wait in a buffer
+        self._pending: tuple[dict[str, str], str] | None = None
+        self._early: io.BytesIO | None = None
 
     def _part_begin(self) -> None:
         self._headers, self._buf, self._sink = {}, bytearray(), None
@@ -65,8 +71,10 @@ class StreamingForm:
             if self.file_seen:
                 raise UploadRefused(400, "the form may carry one file")
             self.file_seen = True
-            self._sink = self._open_file(dict(self.fields),
-                                         filename.decode("utf-8", "replace") if filename else "")
+            self._pending = (dict(self.fields),
+                             filename.decode("utf-8", "replace") if filename else "")
+            # at most the rest of one chunk, until the file opens
+            self._sink = self._early = io.BytesIO()
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._sink is not None:
@@ -85,6 +93,20 @@ class StreamingForm:
                 raise UploadRefused(400, "too many form fields")
             self.fields[self._name] = self._buf.decode("utf-8", "replace")
 
+    async def _open_pending(self) -> None:
+        """Open the file's sink (the caller's ``open_file`` may wait for the database, so it
+        is awaited here, between two chunks, not inside the parser's callback) and move the
+        bytes buffered meanwhile into it."""
+        if self._pending is None:
+            return
+        fields, filename = self._pending
+        self._pending = None
+        early, self._early = self._early, None
+        sink = await self._open_file(fields, filename)
+        sink.write(early.getvalue() if early is not None else b"")
+        if self._sink is early:  # the part goes on in the next chunk: its bytes go there
+            self._sink = sink
+
     async def parse(self, stream: AsyncIterator[bytes]) -> None:
         parser = MultipartParser(self._boundary, {
             "on_part_begin": self._part_begin, "on_part_data": self._part_data,
@@ -92,8 +114,12 @@ class StreamingForm:
             "on_header_value": self._header_value, "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished})
         try:
-            async for chunk in stream:
-                parser.write(chunk)
-            parser.finalize()
+            try:
+                async for chunk in stream:
+                    parser.write(chunk)
+                    await self._open_pending()
+                parser.finalize()
+            finally:  # a file begun before an error is opened too: the caller records why
+                await self._open_pending()
         except FormParserError as exc:
             raise UploadRefused(400, f"the form is not valid multipart data ({exc})") from exc

@@ -49,6 +49,24 @@ from .uploads import UploadRefused, data_path
 
 INGEST, COMMIT = "ingest", "commit"
 KINDS = (INGEST, COMMIT)
+#: upload kinds the statewide audit's sample is drawn from (the CVRs, the ballot manifest,
+#: a batch county's tallies): once the audit has started, ingesting one would change the
+#: population under an audit whose parameters and sample are already fixed
+FROZEN_BY_AUDIT = frozenset({UploadKind.CVR_EXPORT.value, UploadKind.MANIFEST.value,
+                             UploadKind.BATCH_TALLIES.value})
+
+
+def audit_started(settings: Settings) -> bool:
+    """Whether the statewide audit has started: ``audit/audit.json``, the parameters
+    ``state audit start`` fixes (the library has no other test of it)."""
+    from ..state.audit_tasks import audit_dir
+
+    return (audit_dir(settings.state_dir) / "audit.json").exists()
+
+
+def audit_refusal(kind: str) -> str:
+    return (f"the statewide audit has started: a {kind.replace('_', ' ')} can no longer be "
+            "ingested (it would change the ballots the audit's sample is drawn from)")
 
 
 # ------------------------------------------------------------------ county tasks (picklable)
@@ -235,6 +253,8 @@ def queue(db: Session, settings: Settings, county: str, kind: str, upload_id: in
         if up.status != UploadStatus.VERIFIED.value:
             raise UploadRefused(409, f"upload {up.id} is {up.status}: only a verified upload "
                                      "can be ingested")
+        if up.kind in FROZEN_BY_AUDIT and audit_started(settings):
+            raise UploadRefused(409, f"upload {up.id}: {audit_refusal(up.kind)}")
     elif upload_id is not None:
         raise UploadRefused(422, f"a {kind} job takes no upload")
     job = start_job(db, county, kind, user_id, now)
@@ -283,6 +303,11 @@ def run_job(runner: JobRunner, job_id: int) -> None:
     if plan is None:
         return
     kind, county, args = plan
+    if kind == INGEST and args[2] in FROZEN_BY_AUDIT and audit_started(settings):
+        # queued before the audit started, run after: refused as a new request would be
+        refused = audit_refusal(args[2])
+        _set(runner, job_id, lambda db, job: close(db, settings, job, False, refused))
+        return
     task = commit_county_task if kind == COMMIT else ingest_upload_task
     try:
         (outcome,) = runner.executor.map_each(task, [(county, args)])

@@ -23,6 +23,7 @@ import hashlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -44,6 +45,8 @@ STORE_PARTS = ("store.json", "cvrs.parquet", "manifest.parquet", "log", "results
 RETRY_MS = 2000
 #: a comment line at least this often keeps proxies from closing a quiet stream
 KEEPALIVE = 15.0
+#: the last event of a signed-in user's stream whose session ran out (idle or absolute limit)
+SESSION_ENDED = "session-ended"
 
 
 def _stat_tree(path: Path, out: list[str]) -> None:
@@ -96,13 +99,19 @@ def page_version(root: Path, extra: Callable[[], str] | None = None) -> str:
 
 
 async def _events(request: Request, root: Path, fragments: Fragments, since: str | None,
-                  interval: float, lifetime: float, extra: Callable[[], str] | None = None
-                  ) -> AsyncIterator[str]:
+                  interval: float, lifetime: float, extra: Callable[[], str] | None = None,
+                  ends_at: datetime | None = None) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
     last, started = since, time.monotonic()
     quiet = started
+    clock = request.app.state.settings.now
     while time.monotonic() - started < lifetime:
         if getattr(request.app.state, "stopping", False) or await request.is_disconnected():
+            return
+        if ends_at is not None and clock() >= ends_at:
+            # the session ran out while the page was open: nothing more is sent, and the
+            # browser's reconnect is refused like any request of an ended session
+            yield sse_event(SESSION_ENDED, "the session has ended: sign in again")
             return
         now = await run_in_threadpool(page_version, root, extra)
         if now != last:
@@ -116,15 +125,18 @@ async def _events(request: Request, root: Path, fragments: Fragments, since: str
 
 
 def stream(request: Request, root: Path, fragments: Fragments,
-           extra: Callable[[], str] | None = None) -> StreamingResponse:
+           extra: Callable[[], str] | None = None,
+           ends_at: datetime | None = None) -> StreamingResponse:
     """The event stream of one page. The page names the version it was rendered at
     (``?since=``, :func:`page_version` with the same ``extra``); a reconnecting browser sends
-    the last event's id, which wins. Nothing is sent until the version moves."""
+    the last event's id, which wins. Nothing is sent until the version moves. A signed-in
+    user's stream ends at ``ends_at`` (when the session would end, the stream not restarting
+    its idle clock), with a last :data:`SESSION_ENDED` event."""
     settings = request.app.state.settings
     since = request.headers.get("last-event-id") or request.query_params.get("since")
     return StreamingResponse(
         _events(request, root, fragments, since, settings.live_interval,
-                settings.live_lifetime, extra),
+                settings.live_lifetime, extra, ends_at),
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"})  # nginx: pass events on as they come
 

@@ -39,6 +39,9 @@ class Current:
     #: whether the user's TOTP second factor is enrolled: administrators without one reach
     #: only the enrolment page and sign-out (:func:`.deps.signed_in`)
     totp_enrolled: bool
+    #: when the session ends unless it is used again (the idle limit, or the absolute one if
+    #: sooner): a live event stream ends there (:func:`.live.stream`)
+    expires_at: datetime | None = None
 
 
 def open_session(db: Session, user: User, now: datetime) -> tuple[str, LoginSession]:
@@ -58,9 +61,11 @@ def live(row: LoginSession | Any, settings: Settings, now: datetime) -> bool:
             and now - _aware(row.last_seen_at) <= settings.session_idle)
 
 
-def current(db: Session, token: str | None, settings: Settings) -> Current | None:
+def current(db: Session, token: str | None, settings: Settings,
+            touch: bool = True) -> Current | None:
     """The session this token opens, if it is neither revoked nor past either limit; a live
-    session's idle clock restarts."""
+    session's idle clock restarts, unless ``touch`` is false (a live page's event stream
+    reconnecting by itself is no sign that someone is at the keyboard)."""
     if not token:
         return None
     now = settings.now()
@@ -71,9 +76,12 @@ def current(db: Session, token: str | None, settings: Settings) -> Current | Non
     if user is None or user.disabled_at is not None:
         return None
     factor = db.get(TotpFactor, user.id)  # before the write below: a read flushes writes
-    row.last_seen_at = now
+    if touch:
+        row.last_seen_at = now
+    expires = min(_aware(row.last_seen_at) + settings.session_idle,
+                  _aware(row.created_at) + settings.session_absolute)
     return Current(user.id, user.username, user.role, user.county, row.id, row.csrf_token,
-                   factor is not None and factor.secret is not None)
+                   factor is not None and factor.secret is not None, expires)
 
 
 def revoke(db: Session, session_id: int, now: datetime) -> None:

@@ -9,6 +9,7 @@ CI (CI=true), where they fail."""
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -32,6 +33,9 @@ from ..conftest import CHEAP, PASSWORD, Clock, published_state, unavailable
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+#: every browser test's screenshots (gitignored): emptied when a session first needs it, so
+#: it holds one run's pictures; its path is printed at the end of the run
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-output" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 #: counts htmx's SSE events (run before the page's own scripts, outside its CSP)
@@ -48,6 +52,19 @@ class Live:
 
 
 @pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """:data:`SCREENSHOTS`, emptied."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.rglob("*.png")):
+        terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS}")
+
+
+@pytest.fixture(scope="session")
 def live_root(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session state with the statewide audit started (no round yet) and a bundle
     published; the live-update test draws the first round."""
@@ -55,7 +72,8 @@ def live_root(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 @pytest.fixture(scope="session")
-def live(live_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def live(live_root: Path, tmp_path_factory: pytest.TempPathFactory,
+         screenshots: Path) -> Iterator[Live]:
     """The server, with a state admin ``sa``; stopped at the end of the session."""
     db = tmp_path_factory.mktemp("livedb") / "control-room.sqlite"
     app = create_app(Settings(live_root, f"sqlite:///{db}", password_cost=CHEAP, now=Clock(),
@@ -63,7 +81,9 @@ def live(live_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     with app.state.sessionmaker.begin() as s:
         create_user(s, app.state.hasher, "sa", PASSWORD, Role.STATE_ADMIN, None, Clock()())
     with serving(app) as url:
-        yield Live(url, live_root, tmp_path_factory.mktemp("screenshots"))
+        shots = screenshots / "pages"
+        shots.mkdir()
+        yield Live(url, live_root, shots)
 
 
 @contextmanager

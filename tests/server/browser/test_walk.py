@@ -18,7 +18,9 @@ state init`` runs), and the first state administrator as ``tallyproof serve --ad
 makes it: the server serves an existing state folder. Each county's signing key is made on
 the set-up page (what ``tallyproof keys new`` makes), where the commit job finds it. The paper the boards read is the demo's
 own paper (:class:`~tallyproof.demo.pipeline.PaperBallots` over the demo's drawn county),
-never a page the board sees. Every page is photographed into the test's temporary folder."""
+never a page the board sees. Every page is photographed into ``test-output/screenshots/walk``
+(:data:`.conftest.SCREENSHOTS`); the pages a walk adds are checked with axe-core and at phone
+width."""
 
 from __future__ import annotations
 
@@ -60,9 +62,19 @@ class Walk:
         self.n += 1
         page.screenshot(path=str(self.shots / f"{self.n:02d}-{name}.png"), full_page=True)
 
+    def check(self, page: Any, name: str) -> None:
+        """The page as it is now: no serious or critical axe violation, no sideways scroll at
+        phone width; photographed at both widths, then back at desktop width."""
+        page.set_viewport_size(DESKTOP)
+        self.shot(page, name)
+        assert serious_violations(page, axe_source()) == [], name
+        assert fits_phone(page), name
+        self.shot(page, f"{name}-phone")
+        page.set_viewport_size(DESKTOP)
+
 
 @pytest.fixture(scope="module")
-def walk(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def walk(state_root: Path, tmp_path_factory: pytest.TempPathFactory, screenshots: Path) -> Any:
     from tallyproof.state.workflow import init_state
 
     base = tmp_path_factory.mktemp("walk")
@@ -74,7 +86,9 @@ def walk(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     with app.state.sessionmaker.begin() as s:
         create_user(s, app.state.hasher, "sa", PASSWORD, Role.STATE_ADMIN, None, Clock()())
     with serving(app) as url:
-        yield Walk(url, root, state_root, tmp_path_factory.mktemp("walk-shots"))
+        shots = screenshots / "walk"
+        shots.mkdir()
+        yield Walk(url, root, state_root, shots)
 
 
 def post_form(page: Any, action: str, fields: dict[str, str]) -> None:
@@ -124,7 +138,7 @@ def set_up_election(w: Walk, sa: Any) -> dict[str, str]:
         sa.goto(w.url + "/users")
         post_form(sa, "/users/new", {"username": f"admin-{c.id}", "county": c.id})
         passwords[c.id] = sa.locator("main code").inner_text().strip()
-        w.shot(sa, f"account-{c.id}")
+        w.check(sa, f"account-{c.id}")  # account_password.html
     return passwords
 
 
@@ -132,7 +146,7 @@ def set_up_election(w: Walk, sa: Any) -> dict[str, str]:
 def zipped_export(w: Walk, county: str) -> Path:
     """The demo's Dominion export folder of ``county`` as one zip (its top folder kept)."""
     folder = w.demo / "exports" / county / "dominion"
-    out = w.shots.parent / f"{county}-export.zip"
+    out = w.root.parent / f"{county}-export.zip"
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for p in sorted(folder.rglob("*")):
             if p.is_file():
@@ -182,6 +196,8 @@ def run_job(page: Any, button: Any) -> None:
 
 def county_uploads(w: Walk, ca: Any, county: str) -> None:
     ca.goto(f"{w.url}/county/{county}")
+    assert ca.locator(f"form[action='/county/{county}/uploads']").is_visible()
+    w.check(ca, f"{county}-admin")  # the county admin's page, its upload form shown
     upload(ca, county, "cvr_export", zipped_export(w, county))
     upload(ca, county, "manifest", w.demo / "exports" / county / "ballot_manifest.csv")
     w.shot(ca, f"{county}-uploaded")
@@ -329,12 +345,21 @@ def test_statewide_audit_from_set_up_to_the_public_outcome(walk: Walk, browser: 
     assert "risk limit 0.05" in plot.get_attribute("alt")
     walk.shot(public, "present-confirmed")
     # the pages this walk added, with the plot drawn: no serious axe violation, phone width
-    source = axe_source()
-    for pg, path in ((public, "/present"), (sa, "/state/audit"), (sa, "/state/setup")):
-        pg.set_viewport_size(DESKTOP)
+    first, other = sorted(admins)[:2]
+    for pg, path in ((public, "/present"), (sa, "/state/audit"), (sa, "/state/setup"),
+                     (public, f"/present/{first}"), (admins[first], f"/county/{first}")):
         pg.goto(walk.url + path)
-        assert serious_violations(pg, source) == [], path
-        assert fits_phone(pg), path
+        walk.check(pg, path.strip("/").replace("/", "-"))
+    ca = admins[first]
+    assert ca.locator(f"form[action='/county/{first}/uploads']").is_visible()
+    response = ca.goto(f"{walk.url}/county/{other}")  # another county's page: the error page
+    assert response is not None and response.status == 403
+    assert ca.title().startswith("Error")
+    walk.check(ca, "error-page")
+    asked = {f"403 {walk.url}/county/{other}",  # the answer, and the console's note of it
+             "Failed to load resource: the server responded with a status of 403 (Forbidden)"}
+    assert asked <= set(ca.problems), ca.problems
+    ca.problems[:] = [p for p in ca.problems if p not in asked]
     for pg in (sa, public, *admins.values()):
         assert pg.problems == [], pg.problems
         pg.context.close()

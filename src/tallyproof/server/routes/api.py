@@ -27,10 +27,12 @@ def counties(request: Request) -> list[dict[str, Any]]:
     return [asdict(r) for r in view.counties(settings(request).state_dir)]
 
 
-@router.get("/proof/{county}/{ballot}")
+@router.get("/proof/{county}/{ballot:path}")
 def proof(request: Request, county: str, ballot: str) -> dict[str, Any]:
     """A ballot's inclusion proof into the latest state checkpoint (``prove_ballot``), with
-    the failures the server's check found (``verified`` is true when there are none)."""
+    the failures the server's check found (``verified`` is true when there are none). The
+    ballot id may hold ``/`` (a batch-tally county's ids are ``BATCH/N``), sent as is or as
+    ``%2F``."""
     try:
         p, failures = view.ballot_proof(settings(request).state_dir, county, ballot)
     except UsageError as exc:

@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from ...errors import TallyproofError
 from ...state.audit_boards import BoardCard
 from ...state.audit_batch_boards import BATCH, CARD
-from .. import activity, batch_boards, boards
+from .. import activity, alerts, batch_boards, boards
 from ..board_db import AuditBoard, BatchEntry, BoardEntry, BoardSignoff
 from ..boards import CurrentBoard
 from ..db import SQLITE_BUSY_SECONDS
@@ -113,10 +113,12 @@ class SigninRefused(Exception):
 
 def open_board_session(request: Request, s: DB, passphrase: str,
                        slug: str | None) -> tuple[str, AuditBoard]:
-    """The page's and the API's sign-in: rate-limited by address, logged either way; the
-    new session's token and its board, or :class:`SigninRefused`."""
+    """The page's and the API's sign-in: rate-limited by the board's link and the address
+    together (boards of a county often sign in from one office address: one board's typos
+    must not lock the others out), logged either way; the new session's token and its
+    board, or :class:`SigninRefused`."""
     now = settings(request).now()
-    keys = (f"board-ip:{client(request)}",)
+    keys = (f"board:{slug or '-'}:{client(request)}",)
     limiter = request.app.state.limiter
     if limiter.blocked(keys, now):
         activity.record(s, now, None, "board_login_refused", detail="rate limit",
@@ -304,12 +306,14 @@ def sign_off_and_log(request: Request, s: DB, cb: CurrentBoard,
     batches :func:`batch_boards.sign_off_batches`), logged with its members."""
     cfg = settings(request)
     sign = batch_boards.sign_off_batches if cb.board.unit == BATCH else boards.sign_off
+    alerts.lock_round(s, cb.board.county, cb.board.round_number)
     so = sign(s, cfg.state_dir, cb.board, members, cfg.now())
     activity.record(s, cfg.now(), cb.board.label, "board_signed_off", county=cb.board.county,
                     detail=f"sign-off {so.number} by {', '.join(m.strip() for m in members if m.strip())}: "
                            f"{so.records_written} record(s) written"
                            + (f" to {so.records_file}" if so.records_file else ""),
                     client=client(request))
+    alerts.round_entered(s, cb.board.county, cb.board.round_number, cfg.now())
     return so
 
 

@@ -26,4 +26,6 @@ def county_page(request: Request, county: str, s: DB, who: SignedIn) -> Response
     return render(request, "county.html", who, county=row,
                   results=view.county_results(root, county),
                   activity=activity.recent(s, 50, county=county),
-                  uploads=uploads.for_county(s, county), jobs=jobs.for_county(s, county))
+                  uploads=uploads.for_county(s, county), jobs=jobs.for_county(s, county),
+                  audit_frozen=(sorted(jobs.FROZEN_BY_AUDIT)
+                                if jobs.audit_started(settings(request)) else []))

@@ -2,7 +2,9 @@
 one gives a code with the password; one not yet enrolled (a new account, or after a state
 admin's reset) signs in with the password and is sent to enrolment, and reaches nothing else
 until enrolled (:func:`..deps.signed_in`). Failed logins are rate-limited per client address
-and per user name; every sign-in, failure and sign-out goes to the activity log."""
+and per user name; a blocked user name still lets in its right password with a valid unused
+TOTP code (a blocked address lets in nothing). Every sign-in, failure and sign-out goes to
+the activity log."""
 
 from __future__ import annotations
 
@@ -37,16 +39,28 @@ def login(request: Request, s: DB, username: Annotated[str, Form(max_length=64)]
     cfg = settings(request)
     now = cfg.now()
     client = request.client.host if request.client else "unknown"
-    keys = (f"ip:{client}", f"user:{username.casefold()}")
+    by_ip, by_name = f"ip:{client}", f"user:{username.casefold()}"
+    keys = (by_ip, by_name)
     limiter = request.app.state.limiter
-    if limiter.blocked(keys, now):
+
+    def refused() -> Response:
         activity.record(s, now, username, "login_refused", detail="rate limit", client=client)
         return render(request, "login.html", None, status=429,
                       error="Too many failed sign-ins: wait a few minutes and try again.")
+
+    if limiter.blocked((by_ip,), now):
+        return refused()
     user = authenticate(s, request.app.state.hasher, username, password)
     enrolled = user is not None and totp.enrolled(s, user.id)
     if user is not None and enrolled and not totp.check(s, user.id, code, now):
         user = None  # an enrolled second factor is required; refused like a wrong password
+    if limiter.blocked((by_name,), now) and not (user is not None and enrolled):
+        # the user name is blocked (failures from anywhere): only its right password with a
+        # valid, unused code gets through, so strangers' guesses cannot lock an official
+        # out, while a stolen password alone still gets nowhere
+        if user is None:
+            limiter.failed((by_ip,), now)
+        return refused()
     if user is None:
         limiter.failed(keys, now)
         activity.record(s, now, username, "login_failed", client=client)

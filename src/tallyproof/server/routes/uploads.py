@@ -24,7 +24,8 @@ from .. import alerts, jobs, uploads
 from ..activity import CountyBusy, record
 from ..db import Job, Role, UploadStatus
 from ..formstream import StreamingForm
-from ..deps import CSRF, DB, SignedIn, StateAdmin, may_see_county, settings
+from ..deps import (CSRF, DB, SignedIn, SignedInBriefly, StateAdmin, api_csrf_briefly,
+                    may_see_county, settings)
 from ..sessions import Current
 from ..uploads import UploadRefused
 
@@ -67,17 +68,20 @@ def api_csrf(who: SignedIn, x_csrf_token: Annotated[str, Header()] = "") -> None
 
 
 ApiCSRF = Depends(api_csrf)
+ApiCSRFBriefly = Depends(api_csrf_briefly)
 
 
 # ----------------------------------------------------------------------------------- pages
 @router.post("/county/{county}/uploads", include_in_schema=False)
-async def form_upload(request: Request, county: str, s: DB, who: SignedIn) -> Response:
+async def form_upload(request: Request, county: str, who: SignedInBriefly) -> Response:
     """The county page's plain HTML form (works without script): the file streams to disk.
 
-    The upload's row is made in a short transaction of its own when the file begins, and
-    the request's transaction writes only after the last byte: a long transfer holds no
-    database lock (SQLite has one writer at a time)."""
-    _sender(request, who, county)
+    No database session is held while the file arrives: the viewer was checked in a short
+    transaction (:func:`..deps.signed_in_briefly`), the upload's row is made in another when
+    the file begins, and the verdict is written in a third after the last byte, each in a
+    worker thread. A long or stalled transfer thus holds no pooled connection and no
+    database lock, and the event loop never waits for SQLite."""
+    await run_in_threadpool(_sender, request, who, county)
     conf = settings(request)
     length = request.headers.get("content-length")
     if length is None:
@@ -86,13 +90,17 @@ async def form_upload(request: Request, county: str, s: DB, who: SignedIn) -> Re
         raise HTTPException(413, f"the file is larger than {conf.max_upload:,} bytes")
     opened: dict[str, Any] = {}
 
-    def open_file(fields: dict[str, str], filename: str) -> BinaryIO:
-        if not secrets.compare_digest(fields.get("csrf", ""), who.csrf):
-            raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
+    def create(fields: dict[str, str], filename: str) -> Any:
         with request.app.state.sessionmaker.begin() as db:
             up = uploads.create(db, conf, county, fields.get("kind", ""), filename, None,
                                 fields.get("sha256", ""), who.user_id, conf.now())
             _record(request, db, who, "upload_started", up, "from the county page's form")
+        return up
+
+    async def open_file(fields: dict[str, str], filename: str) -> BinaryIO:
+        if not secrets.compare_digest(fields.get("csrf", ""), who.csrf):
+            raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
+        up = await run_in_threadpool(create, fields, filename)
         opened["up"], opened["f"] = up, open(uploads.data_path(conf, up), "xb")  # noqa: SIM115
         return opened["f"]
 
@@ -110,7 +118,7 @@ async def form_upload(request: Request, county: str, s: DB, who: SignedIn) -> Re
     except BaseException as exc:
         if "f" in opened:  # the row exists: it says why the transfer stopped
             opened["f"].close()
-            _abandon(request, who, opened["up"], exc)
+            await run_in_threadpool(_abandon, request, who, opened["up"], exc)
         if isinstance(exc, UploadRefused):
             raise _refused(exc) from exc
         raise
@@ -119,7 +127,7 @@ async def form_upload(request: Request, county: str, s: DB, who: SignedIn) -> Re
             opened["f"].close()
     snap = opened["up"]
     snap.size = snap.received = form.file_bytes
-    await _complete(request, s, who, snap)
+    await run_in_threadpool(_complete, request, who, snap)
     return RedirectResponse(f"/county/{county}", status_code=303)
 
 
@@ -141,19 +149,28 @@ def _abandon(request: Request, who: Current, up: Any, exc: BaseException) -> Non
         _record(request, db, who, "upload_rejected", row, row.message)
 
 
-async def _complete(request: Request, s: Any, who: Current, snap: Any) -> Any:
-    """Every byte of a (detached) upload is in: check it off the request's transaction
-    (hashing a large file takes a while), then write the verdict in it."""
+def _complete(request: Request, who: Current, snap: Any) -> Any:
+    """Every byte of a (detached) upload is in: check it with no session open (hashing a
+    large file takes a while), then write the verdict in a short transaction. Runs in a
+    worker thread."""
     conf = settings(request)
     if snap.received == 0:
         uploads.reject(conf, snap, "the file is empty")
     else:
-        await run_in_threadpool(uploads.finish, conf, snap, conf.now())
-    up = s.merge(snap)
-    verified = up.status == UploadStatus.VERIFIED.value
-    _record(request, s, who, "upload_verified" if verified else "upload_rejected", up,
-            up.message)
-    return up
+        uploads.finish(conf, snap, conf.now())
+    with request.app.state.sessionmaker.begin() as db:
+        up = db.merge(snap)
+        verified = up.status == UploadStatus.VERIFIED.value
+        _record(request, db, who, "upload_verified" if verified else "upload_rejected", up,
+                up.message)
+        return uploads.to_json(up)
+
+
+def _save_offset(request: Request, snap: Any) -> dict[str, Any]:
+    """Record how many bytes of an upload are on disk (a short transaction, in a worker
+    thread)."""
+    with request.app.state.sessionmaker.begin() as db:
+        return uploads.to_json(db.merge(snap))
 
 
 @router.post("/county/{county}/jobs", include_in_schema=False, dependencies=[CSRF])
@@ -230,19 +247,19 @@ def get_upload(request: Request, county: str, upload_id: RowId, s: DB,
         raise _refused(exc) from exc
 
 
-@router.put("/api/county/{county}/uploads/{upload_id}", dependencies=[ApiCSRF])
-async def put_bytes(request: Request, county: str, upload_id: RowId, s: DB, who: SignedIn,
+@router.put("/api/county/{county}/uploads/{upload_id}", dependencies=[ApiCSRFBriefly])
+async def put_bytes(request: Request, county: str, upload_id: RowId, who: SignedInBriefly,
                     content_range: Annotated[str | None, Header()] = None) -> Any:
     """Bytes ``START-END`` of the file (``Content-Range: bytes START-END/TOTAL``), START being
     the offset received so far. A transfer cut short keeps what arrived: ask ``GET`` for the
-    offset and go on from there. The last byte triggers the SHA-256 check. The row is read
-    in a short session and written by the request only after the bytes: a long transfer
-    holds no database lock."""
-    _sender(request, who, county)
+    offset and go on from there. The last byte triggers the SHA-256 check. No database
+    session is held while the bytes arrive: the row is read in a short session before and
+    written in another after, each in a worker thread (a long or dropped transfer holds no
+    pooled connection nor lock, and the event loop never waits for the database)."""
+    await run_in_threadpool(_sender, request, who, county)
     conf = settings(request)
     try:
-        with request.app.state.sessionmaker() as db:
-            snap = uploads.get(db, county, upload_id)
+        snap = await run_in_threadpool(_snapshot, request, county, upload_id)
         start, end = uploads.parse_range(content_range, snap)
     except UploadRefused as exc:
         raise _refused(exc) from exc
@@ -257,7 +274,7 @@ async def put_bytes(request: Request, county: str, upload_id: RowId, s: DB, who:
         held = os.fstat(f.fileno()).st_size
         if held < start:  # the file lost bytes the database counted: resume from the file
             snap.received = held
-            s.merge(snap)
+            await run_in_threadpool(_save_offset, request, snap)
             return JSONResponse({"detail": f"upload {snap.id} has {held} bytes: send from "
                                            f"offset {held}"}, status_code=409)
         f.truncate(start)  # bytes past the recorded offset were never acknowledged
@@ -274,9 +291,17 @@ async def put_bytes(request: Request, county: str, upload_id: RowId, s: DB, who:
             pass  # keep what arrived; the client resumes from the offset
         f.flush()
         os.fsync(f.fileno())
-    snap.received = start + written
-    up = await _complete(request, s, who, snap) if snap.received == snap.size else s.merge(snap)
-    return uploads.to_json(up)
+        # recorded while the file lock is held: a resumed transfer reads this offset
+        snap.received = start + written
+        if snap.received == snap.size:
+            return await run_in_threadpool(_complete, request, who, snap)
+        return await run_in_threadpool(_save_offset, request, snap)
+
+
+def _snapshot(request: Request, county: str, upload_id: int) -> Any:
+    """The upload's row, read in a short session and detached from it."""
+    with request.app.state.sessionmaker() as db:
+        return uploads.get(db, county, upload_id)
 
 
 @router.get("/api/county/{county}/jobs")
