@@ -13,6 +13,10 @@ from tallyproof.demo.state import StateDemoResult
 from tallyproof.state.executor import DaskExecutor, InProcess
 from tallyproof.state.workflow import tabulate_state
 
+#: one xdist worker runs this module and the state demo's bundle test, which share the
+#: session's ``clean_state_demo`` (see tests/conftest.py)
+pytestmark = pytest.mark.xdist_group("clean-state-demo")
+
 
 @pytest.fixture(scope="module")
 def cluster():  # noqa: ANN201

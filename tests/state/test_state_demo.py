@@ -140,6 +140,7 @@ def test_demo_state_fault_in_a_county_named_by_its_number(tmp_path: Path,
     assert "county-9" in err and "county-01, county-02, county-03" in err
 
 
+@pytest.mark.xdist_group("clean-state-demo")  # with test_dask: one clean_state_demo for both
 def test_state_bundle_verifies_and_names_what_was_altered(
         tmp_path: Path, clean_state_demo: StateDemoResult) -> None:
     import shutil
