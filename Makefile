@@ -34,7 +34,7 @@ $(PDFTOTEXT):
 
 test: $(STAMP) $(CHROMIUM) $(PDFTOTEXT)
 	$(BIN)/ruff check --quiet src tests benchmarks
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # votekit's numba needs an older numpy than the project pins, so it gets its own venv and
 # bench_irv runs it in a subprocess on the same ballots.

@@ -36,3 +36,31 @@ def rctab_data() -> Path:
 @pytest.fixture
 def nist_data() -> Path:
     return require_shared_data("nist-cdf")
+
+
+# ------------------------------------------------------------------ xdist work units
+# ``make test`` runs ``pytest -n 2 --dist loadgroup``: tests go to the two workers one by one,
+# as with ``--dist load``, except that the tests of a module with a module-scoped fixture go
+# to one worker together, so that the fixture (a demo run, a built store, a browser) is built
+# once per run rather than once on each worker the module's tests happened to land on. Tests
+# marked ``xdist_group(name)`` by hand (several modules sharing one session fixture) also go
+# together. Without xdist (``-p no:xdist``) the marks do nothing.
+GROUPED_SCOPES = ("module", "class", "package")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # registered here too, so that --strict-markers accepts it when xdist is not loaded
+    config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks (it runs in each worker)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        if any(d.scope in GROUPED_SCOPES for defs in info.name2fixturedefs.values()
+               for d in defs[-1:]):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

@@ -230,3 +230,20 @@ def published_state(state_root: Path, out: Path, audit_round: bool = False) -> P
         state_audit_status(root, ex)
     publish(root, state_root.parent / "bundle", "demo-1")
     return root
+
+
+@pytest.fixture(scope="session")
+def audit_round_template(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`published_state` with round 1 drawn and measured, built once per worker (each
+    build starts the audit, draws a round with its worksheets and publishes the bundle).
+    Never served or altered itself: its users take a :func:`copy_of` it."""
+    return published_state(state_root, tmp_path_factory.mktemp("auditround"), audit_round=True)
+
+
+def copy_of(template: Path, out: Path) -> Path:
+    """A copy of a state folder ``template`` as ``out/state`` (much cheaper than a rebuild)."""
+    import shutil
+
+    root = out / "state"
+    shutil.copytree(template, root)
+    return root

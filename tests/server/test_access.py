@@ -29,7 +29,7 @@ from starlette.routing import Mount
 from tallyproof.server import boards
 from tallyproof.server.db import Activity, LoginSession
 
-from .conftest import Clock, Server, csrf_of, make_server, published_state
+from .conftest import Clock, Server, csrf_of, make_server, copy_of
 
 ROLES = ("none", "public", "ca", "cb", "sa", "board")
 OK = 200
@@ -156,10 +156,10 @@ TABLE = [
 
 
 @pytest.fixture(scope="module")
-def audit_template(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def audit_template(audit_round_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session state with the statewide audit started, round 1 drawn and measured and
     the demo's bundle published (copied for each test: the table closes the round)."""
-    return published_state(state_root, tmp_path_factory.mktemp("access"), audit_round=True)
+    return copy_of(audit_round_template, tmp_path_factory.mktemp("access"))
 
 
 @pytest.fixture

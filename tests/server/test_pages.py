@@ -80,13 +80,22 @@ def test_counties_come_from_the_stores_and_results_files(server: Server,
     _check_county_rows(server, state_root, None)
 
 
-def test_a_batch_tally_county_shows_its_tallies_and_their_log(
-        engine: Engine, clock: Clock, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def batch_pair_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two counties, county-02 reporting batch tallies only: built once for both databases
+    (the server only reads the state folder, as it reads the session's ``state_root``)."""
     from tallyproof.demo.state import run_state_demo
 
-    run_state_demo(tmp_path / "demo", counties=2, cards=600, in_process=True, audit=False)
-    root = tmp_path / "demo" / "state"  # county-02 reports batch tallies only
-    _check_county_rows(make_server(root, engine, clock), root, "county-02")
+    out = tmp_path_factory.mktemp("batchpair")
+    run_state_demo(out / "demo", counties=2, cards=600, in_process=True, audit=False)
+    return out / "demo" / "state"
+
+
+def test_a_batch_tally_county_shows_its_tallies_and_their_log(
+        engine: Engine, clock: Clock, batch_pair_root: Path, tmp_path: Path) -> None:
+    root = batch_pair_root  # county-02 reports batch tallies only
+    _check_county_rows(make_server(root, engine, clock, upload_dir=tmp_path / "uploads"), root,
+                       "county-02")
 
 
 def test_public_page_shows_the_state_checkpoint_and_statewide_winners(

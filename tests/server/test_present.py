@@ -19,12 +19,12 @@ from tallyproof.server.config import Settings
 from tallyproof.state.statelog import LOG_KEY, log_dir
 from tallyproof.state.tasks import county_store_dir
 
-from .conftest import CHEAP, Server, published_state
+from .conftest import CHEAP, Server, copy_of
 
 
 @pytest.fixture(scope="module")
-def root(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return published_state(state_root, tmp_path_factory.mktemp("present"), audit_round=True)
+def root(audit_round_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_of(audit_round_template, tmp_path_factory.mktemp("present"))
 
 
 @pytest.fixture(scope="module")

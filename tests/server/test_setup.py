@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from tallyproof.server.db import Activity
 from tallyproof.state.spec import load_spec
 
-from .conftest import Clock, csrf_of, make_server, published_state
+from .conftest import Clock, csrf_of, make_server, copy_of
 
 
 @pytest.fixture
@@ -96,10 +96,10 @@ def test_a_refused_contest_says_why_and_writes_nothing(
 
 
 def test_the_risk_plot_draws_the_measured_risk_the_library_wrote(
-        state_root: Path, tmp_path: Path, engine: Engine, clock: Clock) -> None:
+        audit_round_template: Path, tmp_path: Path, engine: Engine, clock: Clock) -> None:
     from tallyproof.state.audit_status import status_history
 
-    root = published_state(state_root, tmp_path, audit_round=True)
+    root = copy_of(audit_round_template, tmp_path)
     c = make_server(root, engine, clock).client()
     history = status_history(root)
     assert history == [orjson.loads((root / "audit" / "status.json").read_bytes())]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tallyproof.demo.state import StateDemoResult, run_state_demo
 from tallyproof.ledger import new_keypair
 from tallyproof.model import Candidate
 from tallyproof.state.tasks import county_key_path, county_store_dir
@@ -47,3 +48,12 @@ def state(tmp_path: Path) -> Path:
     fill(root, "north", 40, 1)
     fill(root, "south", 25, 2, SOUTH)
     return root
+
+
+@pytest.fixture(scope="session")
+def clean_state_demo(tmp_path_factory: pytest.TempPathFactory) -> StateDemoResult:
+    """The clean three-county state demo of 3,000 cards (report, bundle and its verification),
+    built once per worker: a full run costs tens of seconds, and its users only read it (a
+    test that alters the bundle alters a copy)."""
+    return run_state_demo(tmp_path_factory.mktemp("cleanstate") / "s", counties=3,
+                          cards=3_000, in_process=True)

@@ -9,8 +9,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tallyproof.demo.state import StateDemoResult
 from tallyproof.state.executor import DaskExecutor, InProcess
 from tallyproof.state.workflow import tabulate_state
+
+#: one xdist worker runs this module and the state demo's bundle test, which share the
+#: session's ``clean_state_demo`` (see tests/conftest.py)
+pytestmark = pytest.mark.xdist_group("clean-state-demo")
 
 
 @pytest.fixture(scope="module")
@@ -179,11 +184,11 @@ def test_a_worker_killed_inside_a_county_write_leaves_nothing_half_written(
         k: v for k, v in clean_commit.items() if "/log/" not in k}
 
 
-def test_a_state_bundle_verifies_on_the_cluster(tmp_path: Path, cluster: DaskExecutor) -> None:
-    from tallyproof.demo.state import run_state_demo
+def test_a_state_bundle_verifies_on_the_cluster(clean_state_demo: StateDemoResult,
+                                                cluster: DaskExecutor) -> None:
     from tallyproof.verify import verify_bundle
 
-    r = run_state_demo(tmp_path / "s", counties=3, cards=3_000, in_process=True)
+    r = clean_state_demo  # shared with test_state_demo: verifying only reads the bundle
     assert r.bundle is not None
     on_dask = verify_bundle(r.bundle, executor=cluster)
     in_process = verify_bundle(r.bundle)

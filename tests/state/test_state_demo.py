@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tallyproof.demo.state import county_sizes, parse_faults, run_state_demo
+from tallyproof.demo.state import StateDemoResult, county_sizes, parse_faults, run_state_demo
 from tallyproof.errors import UsageError
 
 
@@ -140,7 +140,9 @@ def test_demo_state_fault_in_a_county_named_by_its_number(tmp_path: Path,
     assert "county-9" in err and "county-01, county-02, county-03" in err
 
 
-def test_state_bundle_verifies_and_names_what_was_altered(tmp_path: Path) -> None:
+@pytest.mark.xdist_group("clean-state-demo")  # with test_dask: one clean_state_demo for both
+def test_state_bundle_verifies_and_names_what_was_altered(
+        tmp_path: Path, clean_state_demo: StateDemoResult) -> None:
     import shutil
 
     import orjson
@@ -148,7 +150,7 @@ def test_state_bundle_verifies_and_names_what_was_altered(tmp_path: Path) -> Non
     from tallyproof.evidence.bundle import write_sums
     from tallyproof.verify import verify_bundle
 
-    r = run_state_demo(tmp_path / "s", counties=3, cards=3_000, in_process=True)
+    r = clean_state_demo  # shared: only copies of its bundle are altered below
     assert r.bundle is not None
     by_name = {c["name"]: c for c in r.checks}
     assert by_name["verify"]["status"] == "pass", by_name["verify"]["summary"]
