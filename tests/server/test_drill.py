@@ -34,20 +34,7 @@ def test_kill_9_loses_no_acknowledged_entry(state_root: Path, database_url: str,
     allocation = drill.allocate(root, 3)
     prepared = drill.set_up(root, database_url, allocation)
     truth = {c: drill.paper(root, c) for c in allocation}
-    passes = 2
-    total = prepared.cards * passes
-    server = drill.ServerProcess(root, database_url, tmp_path / "server.log")
-    res = drill.run_drill(server, prepared, truth, passes, think=0.01, kill_after=total // 3)
-
-    log = (tmp_path / "server.log").read_text()
-    assert not res.tally.errors, (res.tally.errors, log[-3000:])
-    # the kill came in the middle of the load, and the server came back
-    assert 0 < res.acked_at_kill < total
-    assert log.count("Application startup complete") == 2
-    # every entry acknowledged, each once, each in the database with its ballot
-    assert len(res.tally.acked) == total
-    assert res.check.lost == [] and res.check.duplicated == []
-    assert res.check.entries == total and res.check.unacknowledged_rows == 0
+    res = _killed_half_way(root, database_url, tmp_path, prepared, truth)
     # the commit jobs queued just before the kill: none left open, none failed silently
     assert res.jobs_after and all(st in ("done", "failed") for st, _ in res.jobs_after.values())
     assert res.jobs_ok
@@ -80,11 +67,21 @@ def test_kill_9_loses_no_acknowledged_batch_count(batch_state_root: Path, databa
     prepared = drill.set_up(root, database_url, allocation)
     truth = {"county-01": drill.paper(root, "county-01"),
              "county-03": drill.batch_paper(root, "county-03")}
+    res = _killed_half_way(root, database_url, tmp_path, prepared, truth)
+    # batch counts were among what the kill interrupted, and are all there
+    batch_ids = set(truth["county-03"])
+    assert any(unit in batch_ids for _, unit in res.tally.acked.values())
+    assert res.jobs_ok
+
+
+def _killed_half_way(root: Path, database_url: str, tmp_path: Path, prepared, truth):  # noqa: ANN001, ANN202
+    """Two passes over every board's cards with a kill -9 a third of the way, and what every
+    run of the drill must show: the kill in the middle of the load, the server back, every
+    entry acknowledged once and in the database."""
     passes = 2
     total = prepared.cards * passes
     server = drill.ServerProcess(root, database_url, tmp_path / "server.log")
     res = drill.run_drill(server, prepared, truth, passes, think=0.01, kill_after=total // 3)
-
     log = (tmp_path / "server.log").read_text()
     assert not res.tally.errors, (res.tally.errors, log[-3000:])
     assert 0 < res.acked_at_kill < total
@@ -92,7 +89,4 @@ def test_kill_9_loses_no_acknowledged_batch_count(batch_state_root: Path, databa
     assert len(res.tally.acked) == total
     assert res.check.lost == [] and res.check.duplicated == []
     assert res.check.entries == total and res.check.unacknowledged_rows == 0
-    # batch counts were among what the kill interrupted, and are all there
-    batch_ids = set(truth["county-03"])
-    assert any(unit in batch_ids for _, unit in res.tally.acked.values())
-    assert res.jobs_ok
+    return res
