@@ -4,6 +4,7 @@ log, the county lock of jobs, the users' role rule. Runs on SQLite and PostgreSQ
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, inspect, text, update
@@ -17,6 +18,9 @@ from tallyproof.server.db import Activity, Role, User
 from tallyproof.server.migrate import upgrade
 
 from .conftest import Server
+
+#: the migrations themselves are under test: every database here starts empty
+pytestmark = pytest.mark.fresh_database
 
 NOW = datetime(2026, 11, 3, 20, 0, tzinfo=UTC)
 
@@ -93,3 +97,47 @@ def test_users_roles_and_counties_go_together(server: Server) -> None:
                     created_at=NOW))
     with pytest.raises(IntegrityError), sm.begin() as db:
         db.add(User(username="sa", password_hash="h", role="state_admin", created_at=NOW))
+
+
+def _schema(engine: Engine) -> dict[str, object]:
+    """Every table's columns, keys, constraints and indexes, as the inspector reads them."""
+    import json
+
+    def text_of(items: list[Any]) -> list[str]:  # a partial index's WHERE is a TextClause
+        return sorted(json.dumps(x, default=str, sort_keys=True) for x in items)
+
+    i = inspect(engine)
+    return {t: (text_of(i.get_columns(t)), text_of([i.get_pk_constraint(t)]),
+                text_of(i.get_foreign_keys(t)), text_of(i.get_check_constraints(t)),
+                text_of(i.get_indexes(t)), text_of(i.get_unique_constraints(t)))
+            for t in sorted(i.get_table_names())}
+
+
+def test_the_tests_shortcut_databases_equal_a_migrated_one(
+        engine: Engine, request: pytest.FixtureRequest, tmp_path) -> None:  # noqa: ANN001
+    """The other tests' databases are a copy (SQLite) or a replay of the recorded statements
+    (PostgreSQL) of one migration (tests/server/conftest.py): the same schema as migrating."""
+    from .conftest import make_engine, pg_schema
+
+    upgrade(engine)
+    if engine.dialect.name == "sqlite":
+        import shutil
+
+        shutil.copyfile(request.getfixturevalue("sqlite_migrated"), tmp_path / "copy.sqlite")
+        short = make_engine(f"sqlite:///{tmp_path / 'copy.sqlite'}")
+        try:
+            assert _schema(short) == _schema(engine)
+        finally:
+            short.dispose()
+        return
+    with pg_schema("tp_replay") as (url, schema):
+        short = make_engine(url, schema)
+        try:
+            with short.begin() as c:
+                for statement, params in request.getfixturevalue("pg_migration"):
+                    c.exec_driver_sql(statement, params)
+            assert _schema(short) == _schema(engine)
+            with short.connect() as c:
+                assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head()
+        finally:
+            short.dispose()
