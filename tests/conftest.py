@@ -54,13 +54,29 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the marks (it runs in each worker)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        if any(d.scope in GROUPED_SCOPES for defs in info.name2fixturedefs.values()
-               for d in defs[-1:]):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+        if item.get_closest_marker("xdist_group") is None:
+            info = getattr(item, "_fixtureinfo", None)
+            if info is not None and any(d.scope in GROUPED_SCOPES
+                                        for defs in info.name2fixturedefs.values()
+                                        for d in defs[-1:]):
+                item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+        if getattr(config.option, "loadgroup", False):
+            _name_the_group(item)
+
+
+def _name_the_group(item: pytest.Item) -> None:
+    """Append ``@group`` to the test's node id, as xdist's loadgroup does to find a test's
+    work unit. xdist 3.8 does it by setting ``item._nodeid``, which pytest 9 no longer reads
+    (a node's id is its ``_id``): without this every test was its own unit, the groups split
+    across the workers and each worker built the module-scoped fixtures again (seen as two
+    setups of one module's fixture in the durations). Where ``_id`` does not exist (pytest
+    before 9), xdist's own renaming works and this does nothing."""
+    names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                    for m in item.iter_markers("xdist_group")})
+    if not names or not hasattr(item, "_id"):
+        return
+    from _pytest.nodeid import NodeId  # pytest 9's node id (no public setter)
+
+    item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")

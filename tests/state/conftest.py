@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import contextlib
+import io
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 import pytest
 
-from tallyproof.demo.state import StateDemoResult, run_state_demo
+from tallyproof.demo.state import StateDemoResult
 from tallyproof.ledger import new_keypair
 from tallyproof.model import Candidate
 from tallyproof.state.tasks import county_key_path, county_store_dir
@@ -50,10 +55,30 @@ def state(tmp_path: Path) -> Path:
     return root
 
 
+@dataclass
+class CleanStateDemo(StateDemoResult):
+    """The clean state demo as ``tallyproof demo --state --json`` made it: the summary's
+    checks and bundle (what its users read), and ``cli``, the command's exit code and JSON."""
+
+    cli: tuple[int, dict[str, Any]] = (0, {})
+
+
 @pytest.fixture(scope="session")
-def clean_state_demo(tmp_path_factory: pytest.TempPathFactory) -> StateDemoResult:
+def clean_state_demo(tmp_path_factory: pytest.TempPathFactory) -> CleanStateDemo:
     """The clean three-county state demo of 3,000 cards (report, bundle and its verification),
-    built once per worker: a full run costs tens of seconds, and its users only read it (a
-    test that alters the bundle alters a copy)."""
-    return run_state_demo(tmp_path_factory.mktemp("cleanstate") / "s", counties=3,
-                          cards=3_000, in_process=True)
+    built once per worker by the command line (``demo --state --in-process --json``, whose
+    test reads ``cli``): a full run costs tens of seconds, and its users only read it (a test
+    that alters the bundle alters a copy)."""
+    from tallyproof.cli import main
+
+    out = tmp_path_factory.mktemp("cleanstate") / "s"
+    raw = io.BytesIO()
+    text = io.TextIOWrapper(raw, encoding="utf-8")
+    with contextlib.redirect_stdout(text):
+        code = main(["demo", "--state", "--counties", "3", "--cards", "3000", "--in-process",
+                     "--json", "--out", str(out)])
+    text.flush()
+    doc = orjson.loads(raw.getvalue())
+    bundle = doc["bundle"]["folder"]
+    return CleanStateDemo(out=Path(doc["out"]), checks=doc["checks"], seed=doc["seed"],
+                          bundle=Path(bundle) if bundle else None, cli=(code, doc))

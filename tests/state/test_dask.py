@@ -13,8 +13,8 @@ from tallyproof.demo.state import StateDemoResult
 from tallyproof.state.executor import DaskExecutor, InProcess
 from tallyproof.state.workflow import tabulate_state
 
-#: one xdist worker runs this module and the state demo's bundle test, which share the
-#: session's ``clean_state_demo`` (see tests/conftest.py)
+#: one xdist worker runs this module and the state demo's bundle and command-line tests,
+#: which share the session's ``clean_state_demo`` (see tests/conftest.py)
 pytestmark = pytest.mark.xdist_group("clean-state-demo")
 
 

@@ -10,6 +10,8 @@ import pytest
 from tallyproof.demo.state import StateDemoResult, county_sizes, parse_faults, run_state_demo
 from tallyproof.errors import UsageError
 
+from .conftest import CleanStateDemo
+
 
 def test_state_demo_catches_each_fault_in_its_county(tmp_path: Path) -> None:
     r = run_state_demo(tmp_path / "s", counties=4, cards=4_000, in_process=True,
@@ -43,7 +45,8 @@ def test_switched_votes_are_found_by_the_statewide_audit_in_their_county(tmp_pat
     (county-03 of three): the statewide audit's sample of each county's paper disagrees with
     what it reported, and only those two counties' audit checks fail."""
     r = run_state_demo(tmp_path / "s", counties=3, cards=3_000, in_process=True,
-                       faults=["switch-votes@county-01", "switch-votes@county-03"])
+                       faults=["switch-votes@county-01", "switch-votes@county-03"],
+                       evidence=False)  # the audit catches these; the bundle adds only time
     doc = r.to_json()
     assert doc["counties"]["county-03"]["format"] == "batch_tallies"
     assert doc["ok"], doc["faults"]
@@ -56,7 +59,8 @@ def test_switched_votes_are_found_by_the_statewide_audit_in_their_county(tmp_pat
 
 def test_batch_county_faults_are_caught_in_that_county(tmp_path: Path) -> None:
     r = run_state_demo(tmp_path / "s", counties=3, cards=3_000, in_process=True,
-                       faults=["delete-batch@county-03", "alter-after-commit@county-03"])
+                       faults=["delete-batch@county-03", "alter-after-commit@county-03"],
+                       evidence=False)  # caught by county checks; the bundle adds only time
     doc = r.to_json()
     assert doc["ok"], doc["faults"]
     assert doc["faults"]["delete-batch@county-03"]["caught_by"] == [
@@ -99,10 +103,12 @@ def _demo_json(tmp_path: Path, capsys, *faults: str) -> tuple[int, dict]:  # noq
     return code, orjson.loads(capsys.readouterr().out)
 
 
-def test_demo_state_json_from_the_command_line(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+@pytest.mark.xdist_group("clean-state-demo")  # the session's clean_state_demo is this run
+def test_demo_state_json_from_the_command_line(clean_state_demo: CleanStateDemo) -> None:
     """`tallyproof demo --state --json`: the county demo's kind of summary; a clean state
-    passes every check and exits 0, its report and bundle on disk."""
-    code, doc = _demo_json(tmp_path, capsys)
+    passes every check and exits 0, its report and bundle on disk. The run is the session's
+    ``clean_state_demo``, made by this very command (tests/state/conftest.py)."""
+    code, doc = clean_state_demo.cli
     assert code == 0 and doc["ok"] is True and doc["faults"] == {} and doc["seed"] == 2026
     assert doc["cards"] == 3000 and sorted(doc["counties"]) == ["county-01", "county-02",
                                                                 "county-03"]

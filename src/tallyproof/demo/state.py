@@ -387,7 +387,7 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
                    in_process: bool = False,
                    progress: Callable[[str, Any], None] | None = None,
                    batch: bool = True, audit: bool = True,
-                   ex: Executor | None = None) -> StateDemoResult:
+                   ex: Executor | None = None, evidence: bool = True) -> StateDemoResult:
     """Build the state, run every county through ingest and commit on the executor, publish
     the state log, tabulate statewide and run every county's checks, run the statewide audit,
     build the state bundle and verify it. Every per-county stage runs on ``ex`` when given
@@ -396,7 +396,12 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
 
     ``batch`` False leaves out the county with batch tallies only, and ``audit`` False stops
     before the statewide audit: the control room's demo and tests start the audit from the
-    web, where boards enter card readings and batch counts."""
+    web, where boards enter card readings and batch counts.
+
+    ``evidence`` False stops before the statewide report, bundle and its verification
+    (``verify`` recorded as ``not_run``), as ``run_demo(evidence=False)`` does: for tests of
+    the checks that catch faults, where those stages cost most of the run and catch none of
+    the faults."""
     import shutil
 
     from ..ledger.keys import load_verifier
@@ -412,7 +417,7 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
         with executor("inprocess" if in_process else "dask" if scheduler else "local",
                       scheduler) as made:
             return run_state_demo(out, counties, cards, seed, faults, progress=progress,
-                                  batch=batch, audit=audit, ex=made)
+                                  batch=batch, audit=audit, ex=made, evidence=evidence)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not (out / MARKER).exists():
@@ -487,7 +492,11 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
                           "summary": "; ".join(bad) or f"a ballot of {probe} proves into the "
                           "state checkpoint"})
     result.checks.append(statewide_tabulation(tabulated, official, load_spec(root)))
-    _state_bundle(result, root, out, ex)
+    if evidence:
+        _state_bundle(result, root, out, ex)
+    else:
+        result.checks.append({"name": "verify", "status": "not_run",
+                              "summary": "report, bundle and verify not asked for"})
     return result
 
 
