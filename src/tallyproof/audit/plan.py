@@ -71,7 +71,7 @@ from .simulate import (
     polling_population,
     simulate,
 )
-from .polling_stopping import quantile_interval, walk_stopping_quantile
+from .polling_stopping import binom_ppf, quantile_interval, walk_stopping_quantile
 from .stopping import comparison_stopping_times
 
 __all__ = [
@@ -539,9 +539,7 @@ def _polling_quantile(method: str, q: float, share: float, reported: tuple[float
     def run(n_reps: int) -> SimulationResult:
         # the audits need only run until the upper end of the quantile's interval stopped;
         # without replacement every audit of a true winner stops before the last ballot
-        from scipy import stats  # imported here: slow, and only planning needs it
-
-        until = min(1.0, (float(stats.binom.ppf(0.975, n_reps, q)) + 1) / n_reps)
+        until = min(1.0, (binom_ppf(0.975, n_reps, q) + 1) / n_reps)
         return simulate(pop, [spec], risk_limit=risk_limit, reps=n_reps,
                         max_n=None if ballots is not None else cap, until=until,
                         vectorised_draws=True, **seeded)
