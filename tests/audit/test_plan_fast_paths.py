@@ -97,7 +97,7 @@ def _kelly_reference(p: np.ndarray, mu_i: np.ndarray, upper: float, eps: float) 
 def test_kelly_bets_are_bit_for_bit_the_reference() -> None:
     rng = np.random.default_rng(3)
     with np.errstate(all="ignore"):
-        for t in range(400):
+        for t in range(160):
             M = int(rng.integers(1, 200))
             upper = 2 / (2 - rng.uniform(0.001, 0.9))
             mu = rng.uniform(-0.1, 1.2, size=M)
@@ -146,3 +146,19 @@ def test_bench_election_plans_are_unchanged() -> None:
                for m in margins]
     assert comparison == BENCH_COMPARISON
     assert polling == BENCH_POLLING
+
+
+def test_comparison_stopping_times_are_cached_and_read_only() -> None:
+    from tallyproof.audit import plan
+
+    args = dict(risk_limit=0.05, margin=0.0437, ballots=200_000, o1=0.002)
+    first = estimate_sample_size("kelly", **args)
+    hits = plan._comparison_stops.cache_info().hits
+    again = estimate_sample_size("kelly", **args)
+    assert plan._comparison_stops.cache_info().hits == hits + 1
+    assert again.to_json() == first.to_json()
+    key = (0.0437, 0.05, "kelly", (("o1", 0.002),), 200_000, 200_000, 400, 512, (), None)
+    st = plan._comparison_stops(*key)
+    assert st is not None and plan._comparison_stops(*key) is st
+    with pytest.raises(ValueError):
+        st.sizes[0] = 1

@@ -32,7 +32,8 @@ Four bases, named in every estimate's ``basis``:
     while it is at most ``WOR_BOUND_FRACTION`` of the ballots (an upper bound:
     :func:`_polling_quantile`); the others, and larger samples without replacement, are
     simulated (``reps`` audits, fixed seed) and reported with a 95% interval for the
-    quantile. Polling plans are cached within the process.
+    quantile. Polling plans, and comparison plans' stopping times, are cached within the
+    process.
 * ``"simulation"``: the ``quantile`` of the sample size over ``reps`` simulated
   Kaplan-Markov audits (vectorised, fixed seed), when a quantile is asked for.
 
@@ -72,7 +73,7 @@ from .simulate import (
     simulate,
 )
 from .polling_stopping import binom_ppf, quantile_interval, walk_stopping_quantile
-from .stopping import comparison_stopping_times
+from .stopping import StoppingTimes, comparison_stopping_times
 
 __all__ = [
     "SampleSizeEstimate",
@@ -390,10 +391,9 @@ def estimate_sample_size(
         path = _path_sample_size(pop, spec, risk_limit, cap)
         horizon = min(cap, 4 * path if path is not None else 1024)
         seeded = {} if seed is None else {"seed": seed}
-        st = comparison_stopping_times(  # rare discrepancies: the fast lattice
-            margin, risk_limit=risk_limit, method=spec.kind, rates=rates, N=ballots, cap=cap,
-            reps=reps, horizon=horizon, params=spec.params, max_errors=_LATTICE_MAX_ERRORS,
-            **seeded)
+        st = _comparison_stops(  # rare discrepancies: the fast lattice
+            margin, risk_limit, spec.kind, tuple(sorted(rates.items())), ballots, cap, reps,
+            horizon, tuple(sorted(spec.params.items())), seed)
         if st is not None:
             n_q, confirmed, sizes = st.quantile(q), st.confirmed, st.sizes
         else:  # many discrepancies: draw by draw (simulate.py), the same distribution
@@ -421,6 +421,25 @@ def estimate_sample_size(
                               expected=sim.mean(spec.name),
                               details={**details, "reps": reps,
                                        "confirm_rate": float(confirmed.mean())}, **common)
+
+
+@lru_cache(maxsize=4096)
+def _comparison_stops(margin: float, risk_limit: float, method: str,
+                      rates: tuple[tuple[str, float], ...], ballots: int | None, cap: int,
+                      reps: int, horizon: int, params: tuple[tuple[str, Any], ...],
+                      seed: int | None) -> StoppingTimes | None:
+    """:func:`tallyproof.audit.stopping.comparison_stopping_times` for hashable arguments,
+    cached within the process: contests with the same margin and rates have the same
+    stopping times (the seed is fixed), and the audit workflow re-plans the same assertions
+    every round. The arrays returned are read-only, so no caller can change a cached plan."""
+    st = comparison_stopping_times(
+        margin, risk_limit=risk_limit, method=method, rates=dict(rates), N=ballots, cap=cap,
+        reps=reps, horizon=horizon, params=dict(params), max_errors=_LATTICE_MAX_ERRORS,
+        **({} if seed is None else {"seed": seed}))
+    if st is not None:
+        st.sizes.setflags(write=False)
+        st.confirmed.setflags(write=False)
+    return st
 
 
 def _assumed_fractions(votes: Mapping[str, int] | None, assumed: Mapping[str, int],
