@@ -201,7 +201,9 @@ def _path_sample_size(pop: Population, spec: MethodSpec, risk_limit: float, cap:
         n = math.ceil(threshold / step - 1e-9)
         return n if n <= cap else None
     N = pop.N if spec.use_N else None
-    length = min(cap, 1024)
+    # every factor depends only on its own draw's expected history, and T on the factors
+    # before it, so a longer path starts with the shorter one: start short, grow 4x
+    length = min(cap, 256)
     while True:
         lf = expected_log_factors(pop.values, probs, length, upper=pop.upper, N=N,
                                   method=spec.kind, mu=mu, **spec.params)

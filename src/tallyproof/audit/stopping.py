@@ -218,14 +218,16 @@ def comparison_stopping_times(
         width = int(n_err.max()) + 1
         where = np.full((errs.size + 1, width), H, dtype=np.int64)
         kinds = np.full((errs.size + 1, width), -1, dtype=np.int64)
-        for row, rep in enumerate(errs.tolist()):
-            e = int(n_err[rep])
-            where[row, :e] = np.sort(rng.choice(H, size=e, replace=False))
-            if counts is None:
-                kinds[row, :e] = rng.choice(np.array(_KINDS), size=e, p=kinds_p)
+        kind_values = np.array(_KINDS)
+        kind_counts = got[:, list(_KINDS)] if counts is not None else None
+        for row, (rep, e) in enumerate(zip(errs.tolist(), n_err[errs].tolist(), strict=True)):
+            at = rng.choice(H, size=e, replace=False)
+            at.sort()
+            where[row, :e] = at
+            if kind_counts is None:
+                kinds[row, :e] = rng.choice(kind_values, size=e, p=kinds_p)
             else:
-                kinds[row, :e] = rng.permutation(np.repeat(np.array(_KINDS),
-                                                           got[rep, list(_KINDS)]))
+                kinds[row, :e] = rng.permutation(np.repeat(kind_values, kind_counts[rep]))
         walked = _walk_all(lat, where, kinds, threshold)  # last row: no discrepancy at all
         n_all = np.full(reps, walked[-1], dtype=np.int64)
         n_all[errs] = walked[:-1]
