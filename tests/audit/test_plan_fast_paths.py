@@ -157,8 +157,20 @@ def test_comparison_stopping_times_are_cached_and_read_only() -> None:
     again = estimate_sample_size("kelly", **args)
     assert plan._comparison_stops.cache_info().hits == hits + 1
     assert again.to_json() == first.to_json()
-    key = (0.0437, 0.05, "kelly", (("o1", 0.002),), 200_000, 200_000, 400, 512, (), None)
+    key = (0.0437, 0.05, "kelly", (("o1", 0.002),), 200_000, 200_000, 400, 512, (), None, 40)
     st = plan._comparison_stops(*key)
     assert st is not None and plan._comparison_stops(*key) is st
     with pytest.raises(ValueError):
         st.sizes[0] = 1
+
+
+
+def test_a_changed_lattice_limit_is_not_served_from_the_cache(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tallyproof.audit import plan
+
+    kw = dict(risk_limit=0.05, margin=0.05, o1=0.005, ballots=20_000, reps=200)
+    lattice = estimate_sample_size("kelly", **kw)  # about 4 discrepancies in its horizon
+    monkeypatch.setattr(plan, "_LATTICE_MAX_ERRORS", 2)
+    drawn = estimate_sample_size("kelly", **kw)  # draw by draw: other random draws
+    assert drawn.expected != lattice.expected

@@ -395,7 +395,7 @@ def estimate_sample_size(
         seeded = {} if seed is None else {"seed": seed}
         st = _comparison_stops(  # rare discrepancies: the fast lattice
             margin, risk_limit, spec.kind, tuple(sorted(rates.items())), ballots, cap, reps,
-            horizon, tuple(sorted(spec.params.items())), seed)
+            horizon, tuple(sorted(spec.params.items())), seed, _LATTICE_MAX_ERRORS)
         if st is not None:
             n_q, confirmed, sizes = st.quantile(q), st.confirmed, st.sizes
         else:  # many discrepancies: draw by draw (simulate.py), the same distribution
@@ -429,14 +429,16 @@ def estimate_sample_size(
 def _comparison_stops(margin: float, risk_limit: float, method: str,
                       rates: tuple[tuple[str, float], ...], ballots: int | None, cap: int,
                       reps: int, horizon: int, params: tuple[tuple[str, Any], ...],
-                      seed: int | None) -> StoppingTimes | None:
+                      seed: int | None, max_errors: float) -> StoppingTimes | None:
     """:func:`tallyproof.audit.stopping.comparison_stopping_times` for hashable arguments,
     cached within the process: contests with the same margin and rates have the same
     stopping times (the seed is fixed), and the audit workflow re-plans the same assertions
-    every round. The arrays returned are read-only, so no caller can change a cached plan."""
+    every round. Every input is an argument (``max_errors`` too, so a changed limit is not
+    served from the cache); the arrays returned are read-only, so no caller can change a
+    cached plan."""
     st = comparison_stopping_times(
         margin, risk_limit=risk_limit, method=method, rates=dict(rates), N=ballots, cap=cap,
-        reps=reps, horizon=horizon, params=dict(params), max_errors=_LATTICE_MAX_ERRORS,
+        reps=reps, horizon=horizon, params=dict(params), max_errors=max_errors,
         **({} if seed is None else {"seed": seed}))
     if st is not None:
         st.sizes.setflags(write=False)
