@@ -32,7 +32,8 @@ Four bases, named in every estimate's ``basis``:
     while it is at most ``WOR_BOUND_FRACTION`` of the ballots (an upper bound:
     :func:`_polling_quantile`); the others, and larger samples without replacement, are
     simulated (``reps`` audits, fixed seed) and reported with a 95% interval for the
-    quantile. Polling plans are cached within the process.
+    quantile. Polling plans, and comparison plans' stopping times, are cached within the
+    process.
 * ``"simulation"``: the ``quantile`` of the sample size over ``reps`` simulated
   Kaplan-Markov audits (vectorised, fixed seed), when a quantile is asked for.
 
@@ -71,8 +72,8 @@ from .simulate import (
     polling_population,
     simulate,
 )
-from .polling_stopping import quantile_interval, walk_stopping_quantile
-from .stopping import comparison_stopping_times
+from .polling_stopping import binom_ppf, quantile_interval, walk_stopping_quantile
+from .stopping import StoppingTimes, comparison_stopping_times
 
 __all__ = [
     "SampleSizeEstimate",
@@ -200,7 +201,9 @@ def _path_sample_size(pop: Population, spec: MethodSpec, risk_limit: float, cap:
         n = math.ceil(threshold / step - 1e-9)
         return n if n <= cap else None
     N = pop.N if spec.use_N else None
-    length = min(cap, 1024)
+    # every factor depends only on its own draw's expected history, and T on the factors
+    # before it, so a longer path starts with the shorter one: start short, grow 4x
+    length = min(cap, 256)
     while True:
         lf = expected_log_factors(pop.values, probs, length, upper=pop.upper, N=N,
                                   method=spec.kind, mu=mu, **spec.params)
@@ -390,10 +393,9 @@ def estimate_sample_size(
         path = _path_sample_size(pop, spec, risk_limit, cap)
         horizon = min(cap, 4 * path if path is not None else 1024)
         seeded = {} if seed is None else {"seed": seed}
-        st = comparison_stopping_times(  # rare discrepancies: the fast lattice
-            margin, risk_limit=risk_limit, method=spec.kind, rates=rates, N=ballots, cap=cap,
-            reps=reps, horizon=horizon, params=spec.params, max_errors=_LATTICE_MAX_ERRORS,
-            **seeded)
+        st = _comparison_stops(  # rare discrepancies: the fast lattice
+            margin, risk_limit, spec.kind, tuple(sorted(rates.items())), ballots, cap, reps,
+            horizon, tuple(sorted(spec.params.items())), seed, _LATTICE_MAX_ERRORS)
         if st is not None:
             n_q, confirmed, sizes = st.quantile(q), st.confirmed, st.sizes
         else:  # many discrepancies: draw by draw (simulate.py), the same distribution
@@ -421,6 +423,27 @@ def estimate_sample_size(
                               expected=sim.mean(spec.name),
                               details={**details, "reps": reps,
                                        "confirm_rate": float(confirmed.mean())}, **common)
+
+
+@lru_cache(maxsize=4096)
+def _comparison_stops(margin: float, risk_limit: float, method: str,
+                      rates: tuple[tuple[str, float], ...], ballots: int | None, cap: int,
+                      reps: int, horizon: int, params: tuple[tuple[str, Any], ...],
+                      seed: int | None, max_errors: float) -> StoppingTimes | None:
+    """:func:`tallyproof.audit.stopping.comparison_stopping_times` for hashable arguments,
+    cached within the process: contests with the same margin and rates have the same
+    stopping times (the seed is fixed), and the audit workflow re-plans the same assertions
+    every round. Every input is an argument (``max_errors`` too, so a changed limit is not
+    served from the cache); the arrays returned are read-only, so no caller can change a
+    cached plan."""
+    st = comparison_stopping_times(
+        margin, risk_limit=risk_limit, method=method, rates=dict(rates), N=ballots, cap=cap,
+        reps=reps, horizon=horizon, params=dict(params), max_errors=max_errors,
+        **({} if seed is None else {"seed": seed}))
+    if st is not None:
+        st.sizes.setflags(write=False)
+        st.confirmed.setflags(write=False)
+    return st
 
 
 def _assumed_fractions(votes: Mapping[str, int] | None, assumed: Mapping[str, int],
@@ -539,9 +562,7 @@ def _polling_quantile(method: str, q: float, share: float, reported: tuple[float
     def run(n_reps: int) -> SimulationResult:
         # the audits need only run until the upper end of the quantile's interval stopped;
         # without replacement every audit of a true winner stops before the last ballot
-        from scipy import stats  # imported here: slow, and only planning needs it
-
-        until = min(1.0, (float(stats.binom.ppf(0.975, n_reps, q)) + 1) / n_reps)
+        until = min(1.0, (binom_ppf(0.975, n_reps, q) + 1) / n_reps)
         return simulate(pop, [spec], risk_limit=risk_limit, reps=n_reps,
                         max_n=None if ballots is not None else cap, until=until,
                         vectorised_draws=True, **seeded)

@@ -104,8 +104,8 @@ def quantile_interval(sizes: np.ndarray, q: float, conf: float = 0.95) -> tuple[
     (e.g. Conover, Practical Nonparametric Statistics, Section 3.2)."""
     x = np.sort(np.asarray(sizes))
     n = x.size
-    lo = int(_stats().binom.ppf((1 - conf) / 2, n, q))
-    hi = int(_stats().binom.ppf(1 - (1 - conf) / 2, n, q)) + 1
+    lo = int(binom_ppf((1 - conf) / 2, n, q))
+    hi = int(binom_ppf(1 - (1 - conf) / 2, n, q)) + 1
     return int(x[max(lo - 1, 0)]), int(x[min(hi - 1, n - 1)])
 
 
@@ -158,7 +158,7 @@ class _WalkLattice:
         self.dropped = 0.0
         self._transfers: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         j = np.arange(self.BLOCK + 1)
-        self._kernel = _stats().binom.pmf(j, self.BLOCK, t) if 0 < t < 1 else (
+        self._kernel = _binom_pmf(j, self.BLOCK, t) if 0 < t < 1 else (
             (j == (self.BLOCK if t >= 1 else 0)).astype(float))
 
     def _l_star(self, w: np.ndarray) -> np.ndarray:
@@ -257,7 +257,7 @@ def _total_draw_cdf(pk: np.ndarray, n: int, f: float) -> float:
     if f >= 1.0:
         return float(pk[: n + 1].sum())
     k = np.arange(1, min(n, pk.size - 1) + 1)
-    return float(np.dot(pk[k], _stats().binom.sf(k - 1, n, f)))
+    return float(np.dot(pk[k], _binom_sf(k - 1, n, f)))
 
 
 def bravo_stopping_quantile(
@@ -350,7 +350,7 @@ def _search(pk: np.ndarray, known: float, k_hi: int, f: float, q: float, cap: in
         return memo[n]
 
     def high(n: int) -> float:
-        tail = float(_stats().binom.sf(k_hi, n, f)) if f < 1 else float(n > k_hi)
+        tail = float(_binom_sf(k_hi, n, f)) if f < 1 else float(n > k_hi)
         return low(n) + max(1.0 - known, 0.0) * tail
 
     if low(cap) < q:
@@ -443,16 +443,45 @@ def bravo_round_end_probability(n: np.ndarray | int, reported_share: float, winn
     ns = np.atleast_1d(np.asarray(n, dtype=np.int64))
     k = np.arange(int(ns.max()) + 1 if ns.size else 1)
     w_star = np.ceil((thr - b * k) / (a - b) - _EPS)
-    pass_k = _stats().binom.sf(w_star - 1, k, t)  # P(the round's total passes | k pair ballots)
+    pass_k = _binom_sf(w_star - 1, k, t)  # P(the round's total passes | k pair ballots)
     if f >= 1:
         return pass_k[ns]
-    return np.array([float(np.dot(_stats().binom.pmf(k[: m + 1], int(m), f), pass_k[: m + 1]))
+    return np.array([float(np.dot(_binom_pmf(k[: m + 1], int(m), f), pass_k[: m + 1]))
                      for m in ns])
 
 
-def _stats() -> Any:
-    """``scipy.stats``, imported on first use: it takes about a second of CPU to import, and
-    most commands that load this module (``verify`` re-checking an audit) never plan one."""
-    from scipy import stats
+def _binom_ufuncs() -> Any:
+    """SciPy's binomial ufuncs (``scipy.special._ufuncs``: Boost's binomial distribution),
+    which ``scipy.stats.binom`` itself calls. Importing ``scipy.special`` costs about a
+    quarter of the CPU second that ``scipy.stats`` does (benchmarks/bench_audit.py plans
+    200 polling contests well under a second without it), and most commands that load this
+    module (``verify`` re-checking an audit) never plan one. The functions below apply
+    ``scipy.stats.binom``'s handling of the support's ends, so every value is SciPy's
+    (tests/audit/test_plan_fast_paths.py holds them equal, bit for bit)."""
+    from scipy.special import _ufuncs
 
-    return stats
+    return _ufuncs
+
+
+def _binom_pmf(k: np.ndarray, n: int, p: float) -> np.ndarray:
+    """``scipy.stats.binom.pmf(k, n, p)`` for integer ``0 <= k <= n`` and 0 <= p <= 1."""
+    return np.clip(_binom_ufuncs()._binom_pmf(np.asarray(k, dtype=float), float(n), p), 0, 1)
+
+
+def _binom_sf(k: np.ndarray | int, n: np.ndarray | int, p: float) -> np.ndarray:
+    """``scipy.stats.binom.sf(k, n, p)`` for integer-valued k, integer n >= 0 and
+    0 <= p <= 1: 1 below the support, 0 from its top, Boost's tail in between."""
+    k_arr, n_arr = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(n, dtype=float))
+    out = np.where(k_arr < 0, 1.0, 0.0)
+    inside = (k_arr >= 0) & (k_arr < n_arr)
+    if inside.any():
+        out[inside] = np.clip(_binom_ufuncs()._binom_sf(np.floor(k_arr[inside]),
+                                                         n_arr[inside], p), 0, 1)
+    return out
+
+
+def binom_ppf(q: float, n: int, p: float) -> float:
+    """``scipy.stats.binom.ppf(q, n, p)`` for 0 < q < 1, integer n >= 0 and 0 <= p <= 1."""
+    if not 0 < q < 1:
+        raise UsageError(f"binomial quantile needs 0 < q < 1, got {q}")
+    return float(_binom_ufuncs()._binom_ppf(q, float(n), p))

@@ -66,6 +66,8 @@ __all__ = [
     "measure_risk",
     "worst_order_risk",
     "lattice_log_factors",
+    "lattice_bets",
+    "lattice_step_factors",
     "log_factors",
     "expected_log_factors",
     "METHODS",
@@ -81,6 +83,7 @@ METHODS = ("alpha", "betting", "agrapa", "kelly", "cobra")
 COMPARISON_PRIOR: tuple[float, float, float, float, float] = (1e-5, 1e-3, 0.0, 0.0, 0.0)
 
 _EPS = 1e-4
+_CLEAN_INDEX = 2  # "no discrepancy" in the comparison support (o2, o1, none, u1, u2)
 
 
 @dataclass(frozen=True)
@@ -122,15 +125,30 @@ def _mu_from(s_prev: np.ndarray, j: np.ndarray, mu: float, N: int | None) -> np.
 
 def _kelly_lambda(p: np.ndarray, mu_i: np.ndarray, upper: float, eps: float) -> np.ndarray:
     """argmax over [0, (1 - eps)/mu_i] of sum_k p_k log(1 + lambda (b_k - mu_i)) on the
-    comparison support b (COBRA, Spertus 2023): bisection on the decreasing derivative."""
+    comparison support b (COBRA, Spertus 2023, Section 3): bisection on the decreasing
+    derivative sum_k p_k (b_k - mu_i) / (1 + lambda (b_k - mu_i)).
+
+    Speed without changing a bit of the result: p_k (b_k - mu_i) is computed once, the
+    derivative's terms are added in the order of the support (as a sum over it would add
+    them), and a support point with p_k = 0 throughout (e.g. understatements, with the
+    default prior and none seen) is left out: its terms are exact zeros, because under the
+    cap 1 + lambda (b_k - mu_i) >= 1 - lambda mu_i >= eps > 0 (so not when eps < 1e-12)."""
     support = comparison_support(upper)
     diff = support.reshape((-1,) + (1,) * mu_i.ndim) - mu_i[None]
     with np.errstate(divide="ignore", invalid="ignore"):
         hi = (1 - eps) / mu_i
     hi = np.where(np.isfinite(hi) & (hi > 0), hi, 0.0)
+    pd = p * diff
+    rows = [k for k in range(support.size) if eps < 1e-12 or np.any(p[k] != 0)]
+    if not rows:  # no mass at all: every bet's derivative is zero
+        rows = [_CLEAN_INDEX]
+    terms = [(pd[k], diff[k]) for k in rows]
 
     def slope(lam: np.ndarray) -> np.ndarray:
-        return np.sum(p * diff / (1 + lam[None] * diff), axis=0)
+        total = terms[0][0] / (1 + lam * terms[0][1])
+        for num, dk in terms[1:]:
+            total = total + num / (1 + lam * dk)
+        return total
 
     top_ok = slope(hi) >= 0  # still increasing at the cap: bet the cap
     lo = np.zeros_like(hi)
@@ -138,8 +156,8 @@ def _kelly_lambda(p: np.ndarray, mu_i: np.ndarray, upper: float, eps: float) -> 
     for _ in range(32):  # bracket width (1/mu) 2^-32: far below any effect on T
         mid = (lo + up) / 2
         pos = slope(mid) > 0
-        lo = np.where(pos, mid, lo)
-        up = np.where(pos, up, mid)
+        np.copyto(lo, mid, where=pos)
+        np.copyto(up, mid, where=~pos)
     lam = np.where(top_ok, hi, lo)
     return np.where(slope(np.zeros_like(hi)) <= 0, 0.0, lam)
 
@@ -342,6 +360,17 @@ def lattice_log_factors(values: np.ndarray, fixed: Mapping[int, int], chain: int
     :func:`log_factors` applies along any path through that state. A null made impossible
     gives +BIG, one made certainly true -BIG (so sums stay finite; |log T| >= BIG/2 means
     p = 0 or T = 0)."""
+    bets = lattice_bets(values, fixed, chain, M, upper=upper, N=N, method=method, mu=mu,
+                        **params)
+    return lattice_step_factors(bets, float(values[k]), upper)
+
+
+def lattice_bets(values: np.ndarray, fixed: Mapping[int, int], chain: int, M: int, *,
+                 upper: float, N: int | None, method: str, mu: float = 0.5,
+                 **params: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(lambda_i, mu_i) at each lattice state of :func:`lattice_log_factors`: the bet and the
+    null mean depend on the state only, not on the value drawn next, so callers that need
+    the factors of several values from the same states compute them once."""
     c = np.zeros((values.size, M + 1))
     for kk, cnt in fixed.items():
         c[kk] = cnt
@@ -355,7 +384,15 @@ def lattice_log_factors(values: np.ndarray, fixed: Mapping[int, int], chain: int
     mu_i = _mu_from(s_prev, j, mu, N)
     lam = _bets(method, mu_i=mu_i, upper=upper, mu=mu, j=j, s_prev=s_prev, sq_prev=sq_prev,
                 counts_prev=counts_prev, params=params)
-    x = np.full(M + 1, values[k])
+    return lam, mu_i
+
+
+def lattice_step_factors(bets: tuple[np.ndarray, np.ndarray], value: float,
+                         upper: float) -> np.ndarray:
+    """log factor of drawing ``value`` with the bets of :func:`lattice_bets` (clipped as
+    :func:`lattice_log_factors` says)."""
+    lam, mu_i = bets
+    x = np.full(mu_i.shape, value)
     logf = _log_step(lam, x, mu_i)
     logf = np.where((mu_i < 0) | ((mu_i <= 0) & (x > 0)), np.inf, logf)
     logf = np.where(mu_i > upper, -np.inf, logf)  # the null is certainly true from here

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from .risk import comparison_support, lattice_log_factors
+from .risk import comparison_support, lattice_bets, lattice_step_factors
 
 __all__ = ["StoppingTimes", "comparison_stopping_times"]
 
@@ -56,19 +56,32 @@ class StoppingTimes:
 
 
 class _Lattice:
-    """Cached log factors over the lattice of (discrepancy counts, clean draws) states."""
+    """Cached log factors over the lattice of (discrepancy counts, clean draws) states.
+
+    The bets at a state do not depend on the value drawn next, so they are computed once per
+    combination d of discrepancy counts (:func:`tallyproof.audit.risk.lattice_bets`) and
+    shared by the clean run and every kind of discrepancy from it."""
 
     def __init__(self, values: np.ndarray, H: int, risk: Mapping[str, Any]) -> None:
         self.values, self.H, self.risk = values, H, risk
+        self._bets: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._clean: dict[tuple[int, ...], np.ndarray] = {}
         self._step: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
+
+    def bets(self, d: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        got = self._bets.get(d)
+        if got is None:
+            got = lattice_bets(self.values, dict(zip(_KINDS, d, strict=True)), _CLEAN, self.H,
+                               **self.risk)
+            self._bets[d] = got
+        return got
 
     def clean(self, d: tuple[int, ...]) -> np.ndarray:
         """G_d[m] = log T gained by m clean draws from the state (d, 0)."""
         got = self._clean.get(d)
         if got is None:
-            f = lattice_log_factors(self.values, dict(zip(_KINDS, d, strict=True)), _CLEAN,
-                                    self.H, _CLEAN, **self.risk)
+            f = lattice_step_factors(self.bets(d), float(self.values[_CLEAN]),
+                                     self.risk["upper"])
             got = np.concatenate(([0.0], np.cumsum(f[:-1])))
             self._clean[d] = got
         return got
@@ -76,35 +89,78 @@ class _Lattice:
     def step(self, d: tuple[int, ...], k: int) -> np.ndarray:
         got = self._step.get((d, k))
         if got is None:
-            got = lattice_log_factors(self.values, dict(zip(_KINDS, d, strict=True)), _CLEAN,
-                                      self.H, k, **self.risk)
+            got = lattice_step_factors(self.bets(d), float(self.values[k]), self.risk["upper"])
             self._step[(d, k)] = got
         return got
 
 
-def _walk(lat: _Lattice, events: list[tuple[int, int]], threshold: float) -> int | None:
-    """Draws until log T first reaches ``threshold`` for one replicate whose discrepancies
-    (draw index, kind) are ``events`` (sorted), or None if not within the horizon."""
-    d = (0, 0, 0, 0)
-    log_t, m, pos = 0.0, 0, 0
-    for p, k in [*events, (lat.H, -1)]:
-        g = lat.clean(d)
-        run = g[m + 1: m + (p - pos) + 1] + (log_t - g[m])
-        hit = np.flatnonzero(run >= threshold)
-        if hit.size:
-            return pos + int(hit[0]) + 1
-        log_t += g[m + (p - pos)] - g[m]
-        m += p - pos
-        pos = p
-        if k < 0:
-            return None
-        log_t += float(lat.step(d, k)[m])
-        pos += 1
-        i = _KINDS.index(k)
-        d = d[:i] + (d[i] + 1,) + d[i + 1:]
-        if log_t >= threshold:
-            return pos
-    return None  # unreachable: the sentinel event ends the loop
+def _first_crossing(g: np.ndarray, m: np.ndarray, offset: np.ndarray, length: np.ndarray,
+                    threshold: float) -> np.ndarray:
+    """For every replicate, the first i < ``length`` with ``g[m + 1 + i] + offset >=
+    threshold`` (a run of clean draws from lattice position m, log T = offset + g[m] before
+    it), or -1. Columns are examined in blocks of doubling width, only for replicates not yet
+    decided, so the work is at most about twice that of slicing each run on its own."""
+    first = np.full(m.size, -1, dtype=np.int64)
+    rows = np.flatnonzero(length > 0)
+    start, width, last = 0, 64, g.size - 1
+    while rows.size:
+        cols = np.arange(start, start + width)
+        idx = np.minimum(m[rows, None] + 1 + cols[None, :], last)
+        hit = (g[idx] + offset[rows, None] >= threshold) & (cols[None, :] < length[rows, None])
+        got = hit.any(axis=1)
+        first[rows[got]] = start + hit[got].argmax(axis=1)
+        start += width
+        rows = rows[~got & (length[rows] > start)]
+        width *= 2
+    return first
+
+
+def _walk_all(lat: _Lattice, where: np.ndarray, kinds: np.ndarray, threshold: float
+              ) -> np.ndarray:
+    """Draws until log T first reaches ``threshold`` for every replicate, or -1 if not within
+    the horizon. Row r of ``where``/``kinds`` holds replicate r's discrepancies in draw order
+    (draw index, kind), then the sentinel (H, -1) and any padding.
+
+    All replicates walk together, one discrepancy at a time: those at the same lattice
+    state d share its clean-run array G_d, and every replicate does exactly the floating-point
+    operations, in the same order, of walking it alone (log T after a run of L clean draws
+    from position m is ``log_t + (G_d[m + L] - G_d[m])``, then plus the discrepancy's log
+    factor), so the stopping times are those of the replicate-by-replicate walk."""
+    reps = where.shape[0]
+    out = np.full(reps, -1, dtype=np.int64)
+    d = np.zeros((reps, len(_KINDS)), dtype=np.int64)
+    log_t = np.zeros(reps)
+    m = np.zeros(reps, dtype=np.int64)
+    pos = np.zeros(reps, dtype=np.int64)
+    active = np.arange(reps)
+    kind_col = {k: i for i, k in enumerate(_KINDS)}
+    for j in range(where.shape[1]):
+        if not active.size:
+            break
+        states, group = np.unique(d[active], axis=0, return_inverse=True)
+        for gi, state in enumerate(states):
+            rows = active[group.reshape(-1) == gi]
+            dt = tuple(int(c) for c in state)
+            g = lat.clean(dt)
+            p, k = where[rows, j], kinds[rows, j]
+            run = p - pos[rows]
+            first = _first_crossing(g, m[rows], log_t[rows] - g[m[rows]], run, threshold)
+            hit = first >= 0
+            out[rows[hit]] = pos[rows[hit]] + first[hit] + 1
+            rows, p, k, run = rows[~hit], p[~hit], k[~hit], run[~hit]
+            log_t[rows] += g[m[rows] + run] - g[m[rows]]
+            m[rows] += run
+            pos[rows] = p
+            rows, k = rows[k >= 0], k[k >= 0]  # the sentinel: not within the horizon
+            for kind in np.unique(k).tolist():
+                at = rows[k == kind]
+                log_t[at] += lat.step(dt, kind)[m[at]]
+                pos[at] += 1
+                d[at, kind_col[kind]] += 1
+            crossed = rows[log_t[rows] >= threshold]
+            out[crossed] = pos[crossed]
+        active = active[(out[active] < 0) & (kinds[active, j] >= 0)]
+    return out
 
 
 def comparison_stopping_times(
@@ -156,26 +212,28 @@ def comparison_stopping_times(
         else:
             got = rng.multivariate_hypergeometric(counts, H, size=reps)
             n_err = got.sum(axis=1) - got[:, _CLEAN]
-        clean_only = _walk(lat, [], threshold)  # shared by every replicate without any
-        sizes = np.full(reps, cap, dtype=np.int64)
-        confirmed = np.zeros(reps, dtype=bool)
-        open_ = 0
-        for rep in range(reps):
-            e = int(n_err[rep])
-            if e == 0:
-                n = clean_only
-            else:  # their positions: a uniformly random subset of the H draws
-                where = np.sort(rng.choice(H, size=e, replace=False))
-                if counts is None:
-                    kinds = rng.choice(np.array(_KINDS), size=e, p=kinds_p)
-                else:
-                    kinds = rng.permutation(np.repeat(np.array(_KINDS), got[rep, list(_KINDS)]))
-                n = _walk(lat, list(zip(where.tolist(), kinds.tolist(), strict=True)),
-                          threshold)
-            if n is not None:
-                sizes[rep], confirmed[rep] = n, True
+        # the discrepancies' positions (a uniformly random subset of the H draws) and kinds,
+        # drawn replicate by replicate in a fixed order: the plan depends only on the seed
+        errs = np.flatnonzero(n_err > 0)
+        width = int(n_err.max()) + 1
+        where = np.full((errs.size + 1, width), H, dtype=np.int64)
+        kinds = np.full((errs.size + 1, width), -1, dtype=np.int64)
+        kind_values = np.array(_KINDS)
+        kind_counts = got[:, list(_KINDS)] if counts is not None else None
+        for row, (rep, e) in enumerate(zip(errs.tolist(), n_err[errs].tolist(), strict=True)):
+            at = rng.choice(H, size=e, replace=False)
+            at.sort()
+            where[row, :e] = at
+            if kind_counts is None:
+                kinds[row, :e] = rng.choice(kind_values, size=e, p=kinds_p)
             else:
-                open_ += 1
+                kinds[row, :e] = rng.permutation(np.repeat(kind_values, kind_counts[rep]))
+        walked = _walk_all(lat, where, kinds, threshold)  # last row: no discrepancy at all
+        n_all = np.full(reps, walked[-1], dtype=np.int64)
+        n_all[errs] = walked[:-1]
+        confirmed = n_all >= 0
+        sizes = np.where(confirmed, n_all, cap).astype(np.int64)
+        open_ = int((~confirmed).sum())
         if open_ == 0 or H >= cap:
             return StoppingTimes(sizes=sizes, confirmed=confirmed, cap=cap)
         H = min(cap, H * 4)
