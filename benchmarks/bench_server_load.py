@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     if args.quick:
-        args.boards, args.counties, args.cards, args.risk_limit = 3, 2, 600, 0.2
+        args.boards, args.counties, args.cards, args.risk_limit = 3, 2, 600, 0.5
         args.passes, args.think, args.databases = 1, 0.01, ["sqlite"]
         args.runs = ["paced", "kill"]
 

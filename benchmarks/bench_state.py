@@ -361,7 +361,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--max-growth", type=float, default=1.5)
     ap.add_argument("--min-seconds", type=float, default=2.0)
     ap.add_argument("--quick", action="store_true",
-                    help="smoke size: 3 counties, 1,500 and 3,000 cards (figures mean nothing)")
+                    help="smoke size: 2 counties (one of CVRs, one of batch tallies: both audit strata), "
+                         "600 and 1,200 cards (figures mean nothing)")
     ap.add_argument("--national-cards", type=float, default=150e6,
                     help="the projection's total cards (docs/scale.md)")
     ap.add_argument("--largest-county", type=float, default=6e6,
@@ -381,7 +382,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         atomic_write_bytes(args.out, orjson.dumps(run))
         return run
     if args.quick:
-        args.cards, args.counties = [1_500, 3_000], 3
+        args.cards, args.counties = [600, 1_200], 2
     overhead_cards = args.cards[0] if args.overhead_cards is None else args.overhead_cards
     work = Path(tempfile.mkdtemp(prefix="tallyproof-state-", dir=args.work))
     load_before = os.getloadavg()

@@ -39,7 +39,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "sampler": ["--ids", "20000", "--size", "100", "--repeat", "1"],
     "evidence": ["--cards", "2000", "--contests", "3"],
     "voters": ["--scale", "0.0005"],
-    "ladder": ["--sizes", "200,400"],
+    "ladder": ["--sizes", "100,200"],  # the smallest sizes it takes: fixed costs anyway
     "state": ["--quick"],
     "server_load": ["--quick"],
 }

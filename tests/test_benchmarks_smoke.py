@@ -64,13 +64,13 @@ def test_quick_run_of_the_ladder(run_module, tmp_path: Path, capsys) -> None:
     row = json.loads((tmp_path / "summary.json").read_text())["benchmarks"][0]
     assert row["name"] == "ladder" and row["status"] == "ok", row
     data = json.loads((tmp_path / "ladder.json").read_text())
-    assert [r["cards"] for r in data["ladder"]] == [200, 400]
+    assert [r["cards"] for r in data["ladder"]] == [100, 200]
     for r in data["ladder"]:
         for stage in ("ingest", "commit", "audit", "report", "bundle", "verify"):
             assert r["stages"][stage]["seconds"] > 0
             assert r["stages"][stage]["floor_seconds"] > 0
         assert r["peak_rss_mb"] > 0
-    assert "200->400" in data["growth"]
+    assert "100->200" in data["growth"]
     assert "meets_linear_growth" in row["targets"]
     assert "target: per-card time grows" in printed
 
@@ -120,7 +120,7 @@ def test_quick_run_of_the_state(run_module, tmp_path: Path, capsys) -> None:
     row = json.loads((tmp_path / "summary.json").read_text())["benchmarks"][0]
     assert row["name"] == "state" and row["status"] == "ok", row
     data = json.loads((tmp_path / "state.json").read_text())
-    assert [r["cards"] for r in data["runs"]] == [1_500, 3_000]
+    assert [r["cards"] for r in data["runs"]] == [600, 1_200]
     for r in [*data["runs"], data["in_process"]]:
         assert r["ok"], r["failed_checks"]
         stages = [s["stage"] for s in r["stages"]]
@@ -128,11 +128,11 @@ def test_quick_run_of_the_state(run_module, tmp_path: Path, capsys) -> None:
         assert not any(s["failed"] for s in r["stages"])
         # every county goes through the pipeline's stages; the audit's stages run on the
         # counties concerned (e.g. the batch stratum on the county with batch tallies only)
-        assert all(s["counties"] == 3 for s in r["stages"]
+        assert all(s["counties"] == 2 for s in r["stages"]
                    if s["stage"] in ("demo", "commit", "tabulate", "ledger", "reconcile",
                                      "bundle", "verify"))
-        assert all(1 <= s["counties"] <= 3 for s in r["stages"])
-        assert set(r["county_seconds"]) == {"county-01", "county-02", "county-03"}
+        assert all(1 <= s["counties"] <= 2 for s in r["stages"])
+        assert set(r["county_seconds"]) == {"county-01", "county-02"}
     assert set(data["largest"]["peak_memory_mb"]) == {"client", "worker-1", "worker-2"}
     assert all(v > 0 for v in data["largest"]["peak_memory_mb"].values())
     assert data["dask_overhead"]["wall_ratio"] > 0 and data["dask_overhead"]["cpu_ratio"] > 0
