@@ -49,8 +49,10 @@ def prepare_state(out: Path, counties: int, cards: int, risk_limit: float) -> Pa
     database). Returns the state folder."""
     from ..demo.state import run_state_demo
 
+    # the drill starts its own (card-level) audit, and serves the state folder only: the
+    # statewide report, bundle and their verification are not needed (most of the set-up)
     run_state_demo(out, counties=counties, cards=cards, in_process=True, batch=False,
-                   audit=False)  # the drill starts its own (card-level) audit
+                   audit=False, evidence=False)
     root = out / "state"
     start_audit(root, risk_limit)
     return root
