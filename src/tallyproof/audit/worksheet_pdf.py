@@ -18,12 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from ..evidence.pdf import FONT, FONT_DIR
+from ..evidence.pdf import FONT, FONT_DIR, MeasuredPdf, grid_table, text_cell
 from ..model import Contest, Election
 from .worksheets import SheetCard
 
@@ -46,25 +45,11 @@ class SheetHeader:
     created: datetime
 
 
-class _Pdf(FPDF):
+class _Pdf(MeasuredPdf):
+    """Remembers string widths (:class:`MeasuredPdf`): every card block is measured before
+    it is drawn, with the same few contest and choice names on every card."""
+
     head: SheetHeader  # set before the first page
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._widths: dict[tuple[Any, ...], float] = {}
-
-    def get_string_width(self, s: str, normalized: bool = False, markdown: bool = False
-                         ) -> float:
-        """fpdf2's width, remembered per text and font state: every card block is measured
-        before it is drawn (to keep it on one page), with the same few contest and choice
-        names on every card, and measuring was half the time of a round's worksheet. The
-        width depends only on the text and these settings, so the bytes do not change."""
-        key = (s, normalized, markdown, self.font_family, self.font_style, self.font_size_pt,
-               self.char_spacing, self.font_stretching, self.underline, self.strikethrough)
-        width = self._widths.get(key)
-        if width is None:
-            width = self._widths[key] = super().get_string_width(s, normalized, markdown)
-        return width
 
     def footer(self) -> None:
         self.set_y(-13)
@@ -124,12 +109,7 @@ def _pull_list(pdf: FPDF, cards: Sequence[SheetCard], *, batch: bool) -> None:
                 *((str(c.number), c.container, c.tabulator, c.batch,
                    str(c.position) if c.position else "", c.imprinted_id, "\u2610", "\u2610")
                   for c in cards)]
-    with pdf.table(col_widths=widths, text_align="LEFT", line_height=4.6,
-                   first_row_as_headings=True, repeat_headings=1) as table:
-        for row in rows:
-            r = table.row()
-            for cell in row:
-                r.cell(cell)
+    grid_table(pdf, widths, rows, 4.6)  # repeats the headings on every page, as before
 
 
 def _para(pdf: FPDF, text: str, *, size: float = 9.5, bold: bool = False) -> None:
@@ -204,10 +184,10 @@ def _contest(pdf: FPDF, contest: Contest, x0: float, width: float, *, dry: bool)
         rule = f"vote for {contest.vote_for}"
     if not dry:
         pdf.set_font(FONT, "B", 9.5)
-        pdf.set_xy(x0, y0)
-        pdf.cell(pdf.get_string_width(contest.name) + 3, LINE, contest.name)
+        name_w = pdf.get_string_width(contest.name) + 3
+        text_cell(pdf, x0, y0, name_w, LINE, contest.name)
         pdf.set_font(FONT, "", 8.5)
-        pdf.cell(0, LINE, f"({rule})")
+        text_cell(pdf, x0 + name_w, y0, 0, LINE, f"({rule})")
     pdf.set_font(FONT, "", 9.5)
     y = y0 + LINE
     if contest.ranked:
@@ -222,8 +202,7 @@ def _contest(pdf: FPDF, contest: Contest, x0: float, width: float, *, dry: bool)
         y += LINE
         for cand in contest.candidates:
             if not dry:
-                pdf.set_xy(x0 + 2, y)
-                pdf.cell(name_w - 2, LINE, cand.name)
+                text_cell(pdf, x0 + 2, y, name_w - 2, LINE, cand.name)
                 for r in range(ranks):
                     _box(pdf, x0 + name_w + r * col + (col - BOX) / 2, y)
             y += LINE
@@ -234,8 +213,8 @@ def _contest(pdf: FPDF, contest: Contest, x0: float, width: float, *, dry: bool)
     if not dry:
         for label, (x, line) in zip(labels, places, strict=True):
             _box(pdf, x, y + line * LINE)
-            pdf.set_xy(x + BOX + 1.5, y + line * LINE)
-            pdf.cell(pdf.get_string_width(label) + 1, LINE, label)
+            text_cell(pdf, x + BOX + 1.5, y + line * LINE, pdf.get_string_width(label) + 1,
+                       LINE, label)
     bottom = y + (places[-1][1] + 1) * LINE + 1.5
     pdf.set_y(bottom)
     return bottom - y0
@@ -275,13 +254,11 @@ def _tally(pdf: FPDF, contest: Contest, x0: float, width: float, *, dry: bool) -
     y0 = pdf.get_y()
     if not dry:
         pdf.set_font(FONT, "B", 9.5)
-        pdf.set_xy(x0, y0)
-        pdf.cell(width, LINE, contest.name)
+        text_cell(pdf, x0, y0, width, LINE, contest.name)
         pdf.set_font(FONT, "", 9.5)
         for i, cand in enumerate(contest.candidates, start=1):
-            pdf.set_xy(x0 + 4, y0 + i * LINE)
-            pdf.cell(80, LINE, cand.name)
-            pdf.cell(0, LINE, "votes: ____________")
+            text_cell(pdf, x0 + 4, y0 + i * LINE, 80, LINE, cand.name)
+            text_cell(pdf, x0 + 84, y0 + i * LINE, 0, LINE, "votes: ____________")
     bottom = y0 + (len(contest.candidates) + 1) * LINE + 1.5
     pdf.set_y(bottom)
     return bottom - y0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import struct
 from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,98 @@ FONT = "DejaVu"
 STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "not_run": "NOT RUN"}
 
 
-class _Pdf(FPDF):
+class MeasuredPdf(FPDF):
+    """FPDF that remembers string widths: the same few names and labels are measured over and
+    over (worksheet card blocks measured before they are drawn, tables checked for fit)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._widths: dict[tuple[Any, ...], float] = {}
+
+    def get_string_width(self, s: str, normalized: bool = False, markdown: bool = False
+                         ) -> float:
+        """fpdf2's width, remembered per text and font state. The width depends only on the
+        text and these settings, so the bytes do not change."""
+        key = (s, normalized, markdown, self.font_family, self.font_style, self.font_size_pt,
+               self.char_spacing, self.font_stretching, self.underline, self.strikethrough)
+        width = self._widths.get(key)
+        if width is None:
+            width = self._widths[key] = super().get_string_width(s, normalized, markdown)
+        return width
+
+
+def text_cell(pdf: FPDF, x: float, y: float, w: float, h: float, text: str) -> None:
+    """``set_xy(x, y)`` and ``cell(w, h, text)`` (left-aligned, no border, no fill): the same
+    text at the same place, written with fpdf2's ``text``. A cell lays out a styled line of
+    fragments, about ten times the work, and a worksheet or a table has thousands of these.
+    Where the cell would break the page (or has nothing to write) it is left to ``cell``."""
+    if not text or y + h > pdf.page_break_trigger:
+        pdf.set_xy(x, y)
+        pdf.cell(w, h, text)
+        return
+    # the baseline where cell puts it: vertically centred, 0.3 of the font size below
+    pdf.text(x + pdf.c_margin, y + 0.5 * h + 0.3 * pdf.font_size, text)
+    pdf.set_xy(x + (w or pdf.w - pdf.r_margin - x), y)
+
+
+#: Room (mm) a value must leave in its column to be drawn on one line without wrapping.
+FIT_SLACK = 0.05
+
+
+def grid_table(pdf: FPDF, widths: Sequence[float], rows: Sequence[Sequence[str]],
+               line_height: float) -> None:
+    """``pdf.table(col_widths=widths, text_align="LEFT", line_height=line_height,
+    first_row_as_headings=True)`` with ``rows`` (the first one the bold headings, repeated
+    atop every page the table runs onto), the same on paper.
+
+    fpdf2's table breaks every cell's text into lines with ``multi_cell``, character by
+    character. When every value fits its column on one line (the usual case: numbers, ids,
+    short names) every row is one line high and is drawn here directly: a bordered box and
+    the text where the table would put it, with the table's page breaks (a row that does not
+    fit starts a new page under repeated headings; the headings never end a page alone).
+    Otherwise the table is left to fpdf2."""
+    total = sum(widths)
+    cols = [w / total * pdf.epw for w in widths]
+    style, size = pdf.font_style, pdf.font_size_pt
+
+    def fits(row: Sequence[str], bold: bool) -> bool:
+        pdf.set_font(FONT, "B" if bold else "", size)
+        return all("\n" not in v and pdf.get_string_width(v) <= w - 2 * pdf.c_margin - FIT_SLACK
+                   for v, w in zip(row, cols, strict=True))
+
+    one_line = all(fits(r, i == 0) for i, r in enumerate(rows))
+    pdf.set_font(FONT, style, size)
+    if not one_line or pdf.x != pdf.l_margin:
+        with pdf.table(col_widths=tuple(widths), text_align="LEFT", line_height=line_height,
+                       first_row_as_headings=True) as table:
+            for r in rows:
+                row = table.row()
+                for cell in r:
+                    row.cell(cell)
+        return
+
+    def draw(row: Sequence[str], bold: bool) -> None:
+        pdf.set_font(FONT, "B" if bold else "", size)
+        x, y = pdf.l_margin, pdf.get_y()
+        for value, w in zip(row, cols, strict=True):
+            pdf.rect(x, y, w, line_height)
+            if value:
+                pdf.text(x + pdf.c_margin, y + 0.5 * line_height + 0.3 * pdf.font_size, value)
+            x += w
+        pdf.set_font(FONT, style, size)
+        pdf.set_xy(pdf.l_margin, y + line_height)
+
+    if len(rows) > 1 and pdf.will_page_break(2 * line_height):
+        pdf.add_page(same=True)  # the headings with the first row, never alone
+    for i, row in enumerate(rows):
+        if pdf.will_page_break(line_height):
+            pdf.add_page(same=True)
+            if i > 0:
+                draw(rows[0], True)
+        draw(row, i == 0)
+
+
+class _Pdf(MeasuredPdf):
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(FONT, size=8)
@@ -191,12 +283,7 @@ def _table(pdf: FPDF, caption: str, header: list[str], rows: list[list[str]],
     pdf.set_font(FONT, "B", 9)
     pdf.multi_cell(0, 5, caption, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, "", 8)
-    with pdf.table(col_widths=widths, text_align="LEFT", line_height=4.2,
-                   first_row_as_headings=True) as table:
-        for r in [header, *rows]:
-            row = table.row()
-            for cell in r:
-                row.cell(str(cell))
+    grid_table(pdf, widths, [header, *([str(c) for c in r] for r in rows)], 4.2)
     pdf.ln(2)
 
 
