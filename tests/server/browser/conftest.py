@@ -53,10 +53,20 @@ class Live:
 
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
-    """:data:`SCREENSHOTS`, emptied."""
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
+    """:data:`SCREENSHOTS`. Not emptied here: under xdist each worker builds its own session
+    fixtures, and one worker emptying the folder would delete what the other is writing.
+    Each user empties its own subfolder instead (:func:`shots_folder`), and a subfolder is
+    written by one worker only (the modules sharing :func:`live` run on one worker)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+def shots_folder(screenshots: Path, name: str) -> Path:
+    """``screenshots/name``, emptied of an earlier run's pictures."""
+    folder = screenshots / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    return folder
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -74,16 +84,15 @@ def live_root(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.fixture(scope="session")
 def live(live_root: Path, tmp_path_factory: pytest.TempPathFactory,
          screenshots: Path) -> Iterator[Live]:
-    """The server, with a state admin ``sa``; stopped at the end of the session."""
+    """The server, with a state admin ``sa``; stopped at the end of the session. Its users
+    (test_browser.py, test_upload.py) are one xdist group: one server, one worker."""
     db = tmp_path_factory.mktemp("livedb") / "control-room.sqlite"
     app = create_app(Settings(live_root, f"sqlite:///{db}", password_cost=CHEAP, now=Clock(),
                               live_interval=0.2, live_lifetime=30.0))
     with app.state.sessionmaker.begin() as s:
         create_user(s, app.state.hasher, "sa", PASSWORD, Role.STATE_ADMIN, None, Clock()())
     with serving(app) as url:
-        shots = screenshots / "pages"
-        shots.mkdir()
-        yield Live(url, live_root, shots)
+        yield Live(url, live_root, shots_folder(screenshots, "pages"))
 
 
 @contextmanager

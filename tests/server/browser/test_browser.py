@@ -11,11 +11,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tallyproof.state.statelog import LOG_KEY, log_dir, prove_ballot
 from tallyproof.state.tasks import county_key_path
 
 from ..proof_vectors import expected_steps, inclusion_vectors
 from .conftest import PHONE, SSE_COUNTERS, Live, sign_in
+
+#: one server (the session fixture ``live``) for test_browser.py and test_upload.py: one worker
+pytestmark = pytest.mark.xdist_group("live-server")
 
 VENDOR = Path(__file__).with_name("vendor")
 AXE = VENDOR / "axe-4.14.1.min.js"

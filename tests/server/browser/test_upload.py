@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tallyproof.server.accounts import create_user
@@ -21,6 +22,9 @@ from tallyproof.state.accounting import POLLBOOKS, county_inputs
 
 from ..conftest import PASSWORD
 from .conftest import SERVED, Live, sign_in
+
+#: one server (the session fixture ``live``) for test_browser.py and test_upload.py: one worker
+pytestmark = pytest.mark.xdist_group("live-server")
 
 COUNTY = "county-01"
 #: failed fetches Chromium reports on the console (the test aborts those requests itself)

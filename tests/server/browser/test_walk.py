@@ -40,7 +40,7 @@ from tallyproof.server.config import Settings
 from tallyproof.server.db import Role
 
 from ..conftest import CHEAP, PASSWORD, Clock
-from .conftest import DESKTOP, open_page, serving, sign_in
+from .conftest import DESKTOP, open_page, serving, shots_folder, sign_in
 from .test_browser import axe_source, fits_phone, serious_violations
 
 #: the two statewide contests the walk declares (fewer contests, fewer cards to read)
@@ -86,9 +86,7 @@ def walk(state_root: Path, tmp_path_factory: pytest.TempPathFactory, screenshots
     with app.state.sessionmaker.begin() as s:
         create_user(s, app.state.hasher, "sa", PASSWORD, Role.STATE_ADMIN, None, Clock()())
     with serving(app) as url:
-        shots = screenshots / "walk"
-        shots.mkdir()
-        yield Walk(url, root, state_root, shots)
+        yield Walk(url, root, state_root, shots_folder(screenshots, "walk"))
 
 
 def post_form(page: Any, action: str, fields: dict[str, str]) -> None:
