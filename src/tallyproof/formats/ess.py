@@ -32,6 +32,7 @@ import re
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -153,10 +154,10 @@ def _row_elements_after(path: Path, last: int) -> list[int]:
                     data = tail + chunk
                     cut = data.rfind(b"<")  # keep a possibly cut tag for the next chunk
                     cut = len(data) if cut < 0 else cut
-                    found += [n for m in _ROW_NUMBER.finditer(data, 0, cut)
-                              if (n := int(m.group(1))) > last]
+                    # findall + map(int): a sheet lists every row, this runs once per row
+                    found += [n for n in map(int, _ROW_NUMBER.findall(data, 0, cut)) if n > last]
                     tail = data[cut:]
-                found += [n for m in _ROW_NUMBER.finditer(tail) if (n := int(m.group(1))) > last]
+                found += [n for n in map(int, _ROW_NUMBER.findall(tail)) if n > last]
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
         raise InputError(f"not a readable spreadsheet ({exc})", file=path) from None
     return sorted(set(found))
@@ -344,7 +345,14 @@ def _first_rows(column: list[Any]) -> dict[Any, int] | None:
     Equal keys of different types (``1``, ``1.0``) have the same :func:`_cell_text`."""
     if not set(map(type, column)) <= _TEXT_TYPES:
         return None
-    return dict(zip(reversed(column), range(len(column) - 1, -1, -1), strict=True))
+    wanted = len(dict.fromkeys(column))
+    firsts: dict[Any, int] = {}
+    for i, value in enumerate(column):  # stops at the last distinct value's first row: early
+        if value not in firsts:         # in a rank column, which holds a few names
+            firsts[value] = i
+            if len(firsts) == wanted:
+                break
+    return firsts
 
 
 def _texts(column: list[Any]) -> list[str | None]:
@@ -368,16 +376,16 @@ def _rank_cells(
     Candidates are coded in the order the row-by-row reading meets them (row by row, rank
     column by rank column), so codes do not depend on reading by column."""
     width = len(header)
-    if any(len(row) != width for row in data):
+    if not set(map(len, data)) <= {width}:
         return None
     if lay.count_col is not None:
-        counts = _first_rows([row[lay.count_col] for row in data])
+        counts = _first_rows(list(map(itemgetter(lay.count_col), data)))
         if counts is None or any(_cell_text(v) not in ("1", "") for v in counts):
             return None
     first_seen: dict[str, tuple[int, int]] = {}  # cell text → (row, rank) where first met
     columns: list[tuple[list[Any], dict[Any, str]]] = []
     for j, c in enumerate(lay.ranks):
-        column = [row[c] for row in data]
+        column = list(map(itemgetter(c), data))
         firsts = _first_rows(column)
         if firsts is None:
             return None
@@ -506,7 +514,7 @@ def _batches(
     total = len(numbers)
     no_cells = [None] * len(extras)
     if lay.id_col is not None:
-        bids = _texts([row[lay.id_col] for row in data])
+        bids = _texts(list(map(itemgetter(lay.id_col), data)))
     else:
         bids = [f"{stem}-{n}" for n in numbers[:n_data]]
     bids += [f"{stem}-{n}" for n in extras]  # rows without cells (see _row_elements_after)
@@ -520,7 +528,7 @@ def _batches(
     }
     for key, col in (("batch", lay.batch_col), ("precinct", lay.precinct_col)):
         if col is not None:
-            meta[key] = _texts([row[col] for row in data]) + no_cells
+            meta[key] = _texts(list(map(itemgetter(col), data))) + no_cells
     bad = _bad_id(path, rows[0], lay, bids, numbers, n_data)
     # the per-card reader emitted every full chunk before the bad card, then raised
     n_ok = total if bad is None else bad[0] - bad[0] % builder.chunk_rows
