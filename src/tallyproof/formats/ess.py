@@ -32,12 +32,15 @@ import re
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 from python_calamine import CalamineError, CalamineWorkbook
 
-from ..cvr_table import CvrBuilder
+from ..cvr_table import CvrBuilder, marks_from_cells
 from ..errors import InputError
 from ..model import OVERVOTE_UNKNOWN, Candidate, Contest, ContestKind, Election, VoteType
 from .base import FormatSpec, ParsedExport, register
@@ -151,10 +154,10 @@ def _row_elements_after(path: Path, last: int) -> list[int]:
                     data = tail + chunk
                     cut = data.rfind(b"<")  # keep a possibly cut tag for the next chunk
                     cut = len(data) if cut < 0 else cut
-                    found += [n for m in _ROW_NUMBER.finditer(data, 0, cut)
-                              if (n := int(m.group(1))) > last]
+                    # findall + map(int): a sheet lists every row, this runs once per row
+                    found += [n for n in map(int, _ROW_NUMBER.findall(data, 0, cut)) if n > last]
                     tail = data[cut:]
-                found += [n for m in _ROW_NUMBER.finditer(tail) if (n := int(m.group(1))) > last]
+                found += [n for n in map(int, _ROW_NUMBER.findall(tail)) if n > last]
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
         raise InputError(f"not a readable spreadsheet ({exc})", file=path) from None
     return sorted(set(found))
@@ -245,7 +248,12 @@ def _label(options: Mapping[str, Any], key: str, default: str, *alt: str) -> str
 
 
 def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
-    """Read an ES&S RCV spreadsheet: first sheet, one contest."""
+    """Read an ES&S RCV spreadsheet: first sheet, one contest.
+
+    Columnar: each rank column's distinct values are mapped to marks once, in the order the
+    row-by-row reading meets them (so candidate codes are the same), and the cards are built
+    as columns. A sheet with any problem is read again row by row (:func:`_refuse`) so that the
+    error raised is the first one in row order, with its precise row and column."""
     path = Path(path)
     if not path.is_file():
         raise InputError("not a file", file=path)
@@ -253,67 +261,27 @@ def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
     if not rows:
         raise InputError("the sheet is empty", file=path)
     lay = _layout(path, rows[0], options)
-    over = _label(options, "overvoteLabel", "overvote")
-    skip = _label(options, "skippedRankLabel", "undervote", "undervoteLabel")
-    if "undervoteLabel" in options and option_text(options, "undervoteLabel"):
-        skip = option_text(options, "undervoteLabel")
-    uwi = _label(options, "undeclaredWriteInLabel", "")
-    delim = option_text(options, "overvoteDelimiter")
-    blank_uwi = option_bool(options, "treatBlankAsUndeclaredWriteIn")
-    if blank_uwi and not uwi:
-        raise InputError(
-            "treatBlankAsUndeclaredWriteIn needs an undeclaredWriteInLabel",
-            field="undeclaredWriteInLabel",
-        )
-    table = CandidateTable(RctabCandidates.from_options(options), uwi)
-
-    # Map every distinct cell text to its marks once; rows then only look cells up.
-    cells: dict[str, list[int]] = {} if blank_uwi else {"": []}
-    if skip:
-        cells[skip] = []
-    if over:
-        cells[over] = [OVERVOTE_UNKNOWN]
-    stem = path.stem
-    width = len(rows[0])
+    labels = _labels(options)
+    table = CandidateTable(RctabCandidates.from_options(options), labels.uwi)
     data = rows[lay.first_row :]
-    parsed: list[tuple[int, list[list[int]]]] = []
-    for n, row in enumerate(data, start=lay.first_row + 1):
-        if len(row) != width:
-            raise InputError(f"row has {len(row)} cells, header has {width}", file=path, record=n)
-        marks: list[list[int]] = []
-        for c in lay.ranks:
-            value = row[c]
-            text = _cell_text(value)
-            if text is None:
-                raise InputError(
-                    f"unexpected cell type {type(value).__name__}",
-                    file=path,
-                    record=n,
-                    field=str(rows[0][c]),
-                )
-            cell = cells.get(text)
-            if cell is None:
-                if text:
-                    cell = _marks_of(text, table, delim, path, n, str(rows[0][c]))
-                else:  # blank as an undeclared write-in, coded when first met
-                    cell = [table.code(uwi)]
-                cells[text] = cell
-            marks.append(cell)
-        if lay.count_col is not None and _cell_text(row[lay.count_col]) not in ("1", ""):
-            raise InputError(
-                "a row standing for several ballots cannot be given unique ballot ids",
-                file=path,
-                record=n,
-                field=str(rows[0][lay.count_col]),
-            )
-        parsed.append((n, marks))
+    found = _rank_cells(path, rows[0], data, lay, labels, table)
+    if found is None:
+        _refuse(path, rows, lay, labels, CandidateTable(RctabCandidates.from_options(options),
+                                                        labels.uwi))
+        raise RuntimeError(f"{path}: the columnar read refused a sheet that the row-by-row "
+                           "check accepts (a bug in the ES&S reader)")
+    cells, distinct = found
     # rows written with no cell at all after the last row with values: RCTab reads each as a
     # ballot ranking nobody (an undervote), so they are ballots here too
+    extras: list[int] = []
     if len(lay.ranks):
-        for n in _row_elements_after(path, len(rows)):
-            if n > lay.first_row:
-                parsed.append((n, [[] for _ in lay.ranks]))
+        extras = [n for n in _row_elements_after(path, len(rows)) if n > lay.first_row]
+        if extras:
+            distinct.append([])
+            blank = np.full((len(extras), len(lay.ranks)), len(distinct) - 1, dtype=np.int32)
+            cells = np.concatenate([cells, blank])
 
+    stem = path.stem
     seats = option_count(options, "numberOfWinners") or option_count(options, "seats") or 1
     cid = option_text(options, "contestId") or stem
     contest = Contest(
@@ -328,10 +296,162 @@ def read(path: Path, options: Mapping[str, Any]) -> ParsedExport:
     election = Election(name=option_text(options, "contestName") or stem, contests=(contest,))
     return ParsedExport(
         election=election,
-        batches=CvrBuilder((contest,)).batches(_cards(path, contest, rows, lay, parsed)),
+        batches=_batches(path, contest, rows, lay, cells, distinct, extras),
         format=FORMAT,
         source_files=[path],
     )
+
+
+@dataclass(frozen=True)
+class _Labels:
+    over: str
+    skip: str
+    uwi: str
+    delim: str
+    blank_uwi: bool
+
+    def seed(self) -> dict[str, list[int]]:
+        """Cell texts whose marks the labels fix (no candidate is coded for them)."""
+        cells: dict[str, list[int]] = {} if self.blank_uwi else {"": []}
+        if self.skip:
+            cells[self.skip] = []
+        if self.over:
+            cells[self.over] = [OVERVOTE_UNKNOWN]
+        return cells
+
+
+def _labels(options: Mapping[str, Any]) -> _Labels:
+    over = _label(options, "overvoteLabel", "overvote")
+    skip = _label(options, "skippedRankLabel", "undervote", "undervoteLabel")
+    if "undervoteLabel" in options and option_text(options, "undervoteLabel"):
+        skip = option_text(options, "undervoteLabel")
+    uwi = _label(options, "undeclaredWriteInLabel", "")
+    delim = option_text(options, "overvoteDelimiter")
+    blank_uwi = option_bool(options, "treatBlankAsUndeclaredWriteIn")
+    if blank_uwi and not uwi:
+        raise InputError(
+            "treatBlankAsUndeclaredWriteIn needs an undeclaredWriteInLabel",
+            field="undeclaredWriteInLabel",
+        )
+    return _Labels(over, skip, uwi, delim, blank_uwi)
+
+
+_TEXT_TYPES = frozenset({str, int, float})
+
+
+def _first_rows(column: list[Any]) -> dict[Any, int] | None:
+    """Each distinct value of a column → the index of the first row holding it; None when a
+    value is not text-like. (Types are checked first: as dict keys ``True`` equals ``1``.)
+    Equal keys of different types (``1``, ``1.0``) have the same :func:`_cell_text`."""
+    if not set(map(type, column)) <= _TEXT_TYPES:
+        return None
+    wanted = len(dict.fromkeys(column))
+    firsts: dict[Any, int] = {}
+    for i, value in enumerate(column):  # stops at the last distinct value's first row: early
+        if value not in firsts:         # in a rank column, which holds a few names
+            firsts[value] = i
+            if len(firsts) == wanted:
+                break
+    return firsts
+
+
+def _texts(column: list[Any]) -> list[str | None]:
+    """:func:`_cell_text` of every value of a column (``str.strip`` when all are text)."""
+    if set(map(type, column)) <= {str}:
+        return list(map(str.strip, column))
+    return [_cell_text(v) for v in column]
+
+
+def _rank_cells(
+    path: Path,
+    header: list[Any],
+    data: list[list[Any]],
+    lay: _Layout,
+    labels: _Labels,
+    table: CandidateTable,
+) -> tuple[np.ndarray, list[list[int]]] | None:
+    """The rank cells as a rows × ranks array of indexes into a list of distinct cell marks,
+    or None when some row has a problem (:func:`_refuse` then says which, row by row).
+
+    Candidates are coded in the order the row-by-row reading meets them (row by row, rank
+    column by rank column), so codes do not depend on reading by column."""
+    width = len(header)
+    if not set(map(len, data)) <= {width}:
+        return None
+    if lay.count_col is not None:
+        counts = _first_rows(list(map(itemgetter(lay.count_col), data)))
+        if counts is None or any(_cell_text(v) not in ("1", "") for v in counts):
+            return None
+    first_seen: dict[str, tuple[int, int]] = {}  # cell text → (row, rank) where first met
+    columns: list[tuple[list[Any], dict[Any, str]]] = []
+    for j, c in enumerate(lay.ranks):
+        column = list(map(itemgetter(c), data))
+        firsts = _first_rows(column)
+        if firsts is None:
+            return None
+        texts: dict[Any, str] = {}
+        for raw, i in firsts.items():
+            text = texts[raw] = _cell_text(raw) or ""  # never None: the types are text-like
+            seen = first_seen.get(text)
+            if seen is None or (i, j) < seen:
+                first_seen[text] = (i, j)
+        columns.append((column, texts))
+    cells = labels.seed()
+    order = sorted(first_seen, key=first_seen.__getitem__)
+    for text in order:
+        if text in cells:
+            continue
+        i, j = first_seen[text]
+        try:
+            if text:
+                cells[text] = _marks_of(text, table, labels.delim, path, lay.first_row + 1 + i,
+                                        str(header[lay.ranks[j]]))
+            else:  # blank as an undeclared write-in
+                cells[text] = [table.code(labels.uwi)]
+        except (InputError, ValueError):
+            return None  # an earlier row may have another problem: _refuse finds the first
+    index = {text: k for k, text in enumerate(order)}
+    out = np.empty((len(data), len(lay.ranks)), dtype=np.int32)
+    for j, (column, texts) in enumerate(columns):
+        ids = {raw: index[text] for raw, text in texts.items()}
+        out[:, j] = np.fromiter(map(ids.__getitem__, column), dtype=np.int32, count=len(column))
+    return out, [cells[text] for text in order]
+
+
+def _refuse(
+    path: Path, rows: list[list[Any]], lay: _Layout, labels: _Labels, table: CandidateTable
+) -> None:
+    """Raise the first problem of the sheet in row order (within a row: its width, then each
+    rank cell's type and label, then the Count cell). The row-by-row reading, kept for its
+    errors: :func:`_rank_cells` only tells that there is a problem."""
+    header = rows[0]
+    width = len(header)
+    cells = labels.seed()
+    for n, row in enumerate(rows[lay.first_row :], start=lay.first_row + 1):
+        if len(row) != width:
+            raise InputError(f"row has {len(row)} cells, header has {width}", file=path, record=n)
+        for c in lay.ranks:
+            value = row[c]
+            text = _cell_text(value)
+            if text is None:
+                raise InputError(
+                    f"unexpected cell type {type(value).__name__}",
+                    file=path,
+                    record=n,
+                    field=str(header[c]),
+                )
+            if text not in cells:
+                if text:
+                    cells[text] = _marks_of(text, table, labels.delim, path, n, str(header[c]))
+                else:  # blank as an undeclared write-in, coded when first met
+                    cells[text] = [table.code(labels.uwi)]
+        if lay.count_col is not None and _cell_text(row[lay.count_col]) not in ("1", ""):
+            raise InputError(
+                "a row standing for several ballots cannot be given unique ballot ids",
+                file=path,
+                record=n,
+                field=str(header[lay.count_col]),
+            )
 
 
 def _marks_of(
@@ -356,44 +476,67 @@ def _marks_of(
     return codes
 
 
-def _cards(
+def _bad_id(
+    path: Path, header: list[Any], lay: _Layout, bids: list[str | None], numbers: list[int],
+    n_data: int,
+) -> tuple[int, InputError] | None:
+    """The first card (index and error) whose ballot id is empty or already used, if any."""
+    if all(bids[:n_data]) and len(set(bids)) == len(bids):
+        return None
+    seen: set[str | None] = set()
+    for i, (bid, n) in enumerate(zip(bids, numbers, strict=True)):
+        if i < n_data and not bid:
+            assert lay.id_col is not None  # generated ids are never empty
+            return i, InputError("empty ballot id", file=path, record=n,
+                                 field=str(header[lay.id_col]))
+        if bid in seen:
+            return i, InputError(f"ballot id {bid!r} appears twice", file=path, record=n)
+        seen.add(bid)
+    raise RuntimeError(f"{path}: a repeated ballot id was not found again (a bug)")
+
+
+def _batches(
     path: Path,
     contest: Contest,
     rows: list[list[Any]],
     lay: _Layout,
-    parsed: list[tuple[int, list[list[int]]]],
-) -> Iterator[dict[str, Any]]:
-    seen: set[str] = set()
-    name = path.name
+    cells: np.ndarray,
+    distinct: list[list[int]],
+    extras: list[int],
+) -> Iterator[pa.RecordBatch]:
+    """The cards' record batches. Lazy, as a per-card reader is: an empty or repeated ballot
+    id is raised while iterating, after the batches of the cards before it."""
+    builder = CvrBuilder((contest,))
+    data = rows[lay.first_row :]
+    n_data = len(data)
     stem = path.stem
-    for n, marks in parsed:
-        if n > len(rows):  # a row element without cells (see _row_elements_after)
-            yield dict(ballot_id=f"{stem}-{n}", batch=None, record=n,
-                       vote_type=VoteType.UNKNOWN.value, precinct=None, source_file=name,
-                       source_record=f"row {n} (no cells)", votes={contest.id: marks})
-            continue
-        row = rows[n - 1]
-        if lay.id_col is not None:
-            bid = _cell_text(row[lay.id_col]) or ""
-            if not bid:
-                raise InputError(
-                    "empty ballot id", file=path, record=n, field=str(rows[0][lay.id_col])
-                )
-        else:
-            bid = f"{stem}-{n}"
-        if bid in seen:
-            raise InputError(f"ballot id {bid!r} appears twice", file=path, record=n)
-        seen.add(bid)
-        yield dict(
-            ballot_id=bid,
-            batch=None if lay.batch_col is None else _cell_text(row[lay.batch_col]),
-            record=n,
-            vote_type=VoteType.UNKNOWN.value,
-            precinct=None if lay.precinct_col is None else _cell_text(row[lay.precinct_col]),
-            source_file=name,
-            source_record=f"row {n}",
-            votes={contest.id: marks},
-        )
+    numbers = [*range(lay.first_row + 1, lay.first_row + 1 + n_data), *extras]
+    total = len(numbers)
+    no_cells = [None] * len(extras)
+    if lay.id_col is not None:
+        bids = _texts(list(map(itemgetter(lay.id_col), data)))
+    else:
+        bids = [f"{stem}-{n}" for n in numbers[:n_data]]
+    bids += [f"{stem}-{n}" for n in extras]  # rows without cells (see _row_elements_after)
+    meta: dict[str, list[Any]] = {
+        "ballot_id": bids,
+        "record": numbers,
+        "vote_type": [VoteType.UNKNOWN.value] * total,
+        "source_file": [path.name] * total,
+        "source_record": [f"row {n}" for n in numbers[:n_data]]
+        + [f"row {n} (no cells)" for n in extras],
+    }
+    for key, col in (("batch", lay.batch_col), ("precinct", lay.precinct_col)):
+        if col is not None:
+            meta[key] = _texts(list(map(itemgetter(col), data))) + no_cells
+    bad = _bad_id(path, rows[0], lay, bids, numbers, n_data)
+    # the per-card reader emitted every full chunk before the bad card, then raised
+    n_ok = total if bad is None else bad[0] - bad[0] % builder.chunk_rows
+    yield from builder.column_batches(
+        n_ok, meta, {contest.id: lambda a, b: marks_from_cells(cells[a:b], distinct)}
+    )
+    if bad is not None:
+        raise bad[1]
 
 
 def sniff(path: Path) -> bool:
