@@ -5,6 +5,7 @@ where the command is ``state bundle FOLDER --out``). The README's commands are r
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMAND = re.compile(r"tallyproof ([a-z][a-z-]*(?: [^`\n|]*)?)")
 
 
+@functools.cache
+def _root() -> Any:
+    """The CLI's click command tree, built once (typer builds it anew on every call)."""
+    return get_command(app)
+
+
 def _resolve(words: list[str]) -> tuple[Any, list[str], int]:
     """The deepest command the words name, its path and how many words it took."""
-    cmd, path = get_command(app), []
+    cmd, path = _root(), []
     while len(path) < len(words) and hasattr(cmd, "commands") and words[len(path)] in cmd.commands:
         cmd = cmd.commands[words[len(path)]]
         path.append(words[len(path)])
