@@ -64,6 +64,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
         if getattr(config.option, "loadgroup", False):
             _name_the_group(item)
+    _long_units_first(items)
+
+
+def _group_names(item: pytest.Item) -> list[str]:
+    return sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                   for m in item.iter_markers("xdist_group")})
+
+
+def _unit(item: pytest.Item) -> str:
+    """The xdist work unit of ``item``: its group, else the test itself."""
+    return "_".join(_group_names(item)) or item.nodeid
+
+
+def _long_units_first(items: list[pytest.Item]) -> None:
+    """Put the work units holding a test marked ``slow`` first, in collection order otherwise.
+
+    xdist hands out work units in collection order, and a long unit handed out last keeps one
+    worker busy while the other has nothing left (the longest tests sit near the end
+    alphabetically: the benchmark smoke runs, the README walkthroughs, the stage orders).
+    Longest first is the classic remedy (Graham's LPT rule). The order is the same in every
+    worker, as xdist requires; each unit's tests keep their order among themselves."""
+    slow = {_unit(i) for i in items if i.get_closest_marker("slow") is not None}
+    order = {id(item): n for n, item in enumerate(items)}
+    items.sort(key=lambda i: (_unit(i) not in slow, order[id(i)]))
 
 
 def _name_the_group(item: pytest.Item) -> None:
@@ -73,8 +97,7 @@ def _name_the_group(item: pytest.Item) -> None:
     across the workers and each worker built the module-scoped fixtures again (seen as two
     setups of one module's fixture in the durations). Where ``_id`` does not exist (pytest
     before 9), xdist's own renaming works and this does nothing."""
-    names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
-                    for m in item.iter_markers("xdist_group")})
+    names = _group_names(item)
     if not names or not hasattr(item, "_id"):
         return
     from _pytest.nodeid import NodeId  # pytest 9's node id (no public setter)

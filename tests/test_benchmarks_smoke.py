@@ -39,6 +39,7 @@ def test_every_listed_benchmark_has_a_main(run_module) -> None:
         assert name in run_module.QUICK_ARGS
 
 
+@pytest.mark.slow
 def test_quick_run_of_the_demo_benchmarks(run_module, tmp_path: Path, capsys) -> None:
     code = run_module.main(
         ["--quick", "--only", "tabulate", "irv", "ingest", "ledger", "--results", str(tmp_path)]
@@ -57,6 +58,7 @@ def test_quick_run_of_the_demo_benchmarks(run_module, tmp_path: Path, capsys) ->
     assert "benchmark summary" in printed
 
 
+@pytest.mark.slow
 def test_quick_run_of_the_ladder(run_module, tmp_path: Path, capsys) -> None:
     code = run_module.main(["--quick", "--only", "ladder", "--results", str(tmp_path)])
     printed = capsys.readouterr().out
@@ -113,6 +115,7 @@ def test_ratio_and_target_extraction(run_module) -> None:
     assert run_module.targets_of(data) == {"meets_target": True, "baselines.x.meets_target": False}
 
 
+@pytest.mark.slow
 def test_quick_run_of_the_state(run_module, tmp_path: Path, capsys) -> None:
     code = run_module.main(["--quick", "--only", "state", "--results", str(tmp_path)])
     printed = capsys.readouterr().out
@@ -183,6 +186,7 @@ def test_state_projection_is_bound_by_the_largest_county() -> None:
     assert many["total_seconds"] == 100.0 + 2000.0
 
 
+@pytest.mark.slow
 def test_quick_run_of_the_server_load(run_module, tmp_path: Path, capsys) -> None:
     """Boards entering through the API against a real server, and its kill -9 (SQLite)."""
     code = run_module.main(["--quick", "--only", "server_load", "--results", str(tmp_path)])

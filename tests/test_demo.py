@@ -20,6 +20,9 @@ from tallyproof.demo.pipeline import PaperBallots, run_demo
 from tallyproof.demo.side_files import write_ballot_manifest, write_pollbooks
 from tallyproof.model import ContestKind
 
+#: whole demo runs, with and without faults
+pytestmark = pytest.mark.slow
+
 CARDS = 2000
 
 

@@ -25,7 +25,7 @@ from tallyproof.tabulate.rcv import RcvResult
 from tallyproof.tabulate.rctab import RctabRun, run_config, sanitize
 from tests.conftest import SHARED_DATA
 
-pytestmark = pytest.mark.realdata
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 RCTAB = SHARED_DATA / "rctab"
 #: inputs of 4 MiB or more that could not be copied into ../shared/data (its README says which)

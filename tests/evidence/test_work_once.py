@@ -27,6 +27,9 @@ from tallyproof.verify import verify_bundle, verify_store_dir
 
 from .conftest import pipeline_store
 
+#: whole report, bundle and verify runs
+pytestmark = pytest.mark.slow
+
 vs = importlib.import_module("tallyproof.ledger.verify_store")
 
 

@@ -31,6 +31,9 @@ from tallyproof.server.db import Activity, LoginSession
 
 from .conftest import Clock, Server, csrf_of, make_server, copy_of
 
+#: every route for every role on both databases
+pytestmark = pytest.mark.slow
+
 ROLES = ("none", "public", "ca", "cb", "sa", "board")
 OK = 200
 LOGIN = "303 /login"

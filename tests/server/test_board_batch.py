@@ -35,6 +35,9 @@ from .conftest import Clock, Server, csrf_of, make_server
 from .test_board import (_actions, _audit_job, _boards, _cards, _enter_all, _paper, _post,
                          _setup, _sign_off)
 
+#: launch-to-risk walks on both databases
+pytestmark = pytest.mark.slow
+
 SEED = "31415926535897932384"
 BATCH_COUNTY = "county-03"
 ENTRY_KEY = re.compile(r'name="entry_key" value="([^"]+)"')

@@ -15,6 +15,9 @@ from tallyproof.server import drill
 
 from .conftest import pg_schema
 
+#: kill -9 drills on both databases
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:

@@ -15,7 +15,7 @@ from tallyproof.state.workflow import tabulate_state
 
 #: one xdist worker runs this module and the state demo's bundle and command-line tests,
 #: which share the session's ``clean_state_demo`` (see tests/conftest.py)
-pytestmark = pytest.mark.xdist_group("clean-state-demo")
+pytestmark = [pytest.mark.xdist_group("clean-state-demo"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,9 @@ from tallyproof.errors import UsageError
 
 from .conftest import CleanStateDemo
 
+#: whole state demo runs
+pytestmark = pytest.mark.slow
+
 
 def test_state_demo_catches_each_fault_in_its_county(tmp_path: Path) -> None:
     r = run_state_demo(tmp_path / "s", counties=4, cards=4_000, in_process=True,

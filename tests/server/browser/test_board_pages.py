@@ -28,6 +28,9 @@ from .conftest import DESKTOP, open_page, serving, sign_in
 from .test_browser import axe_source, fits_phone, serious_violations
 from .test_walk import post_form
 
+#: axe-core and phone width on every board page
+pytestmark = pytest.mark.slow
+
 SEED = "31415926535897932384"
 
 

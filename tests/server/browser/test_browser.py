@@ -20,7 +20,7 @@ from ..proof_vectors import expected_steps, inclusion_vectors
 from .conftest import PHONE, SSE_COUNTERS, Live, sign_in
 
 #: one server (the session fixture ``live``) for test_browser.py and test_upload.py: one worker
-pytestmark = pytest.mark.xdist_group("live-server")
+pytestmark = [pytest.mark.xdist_group("live-server"), pytest.mark.slow]
 
 VENDOR = Path(__file__).with_name("vendor")
 AXE = VENDOR / "axe-4.14.1.min.js"

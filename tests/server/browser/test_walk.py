@@ -43,6 +43,9 @@ from ..conftest import CHEAP, PASSWORD, Clock
 from .conftest import DESKTOP, open_page, serving, shots_folder, sign_in
 from .test_browser import axe_source, fits_phone, serious_violations
 
+#: the whole statewide audit in a browser: one long test
+pytestmark = pytest.mark.slow
+
 #: the two statewide contests the walk declares (fewer contests, fewer cards to read)
 CONTESTS = ("president-vice-president", "governor")
 RISK_LIMIT = "0.05"
