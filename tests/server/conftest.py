@@ -144,6 +144,14 @@ def pg_migration() -> list[tuple[str, Any]]:
     return statements
 
 
+def replay(engine: Engine, statements: list[tuple[str, Any]]) -> None:
+    """Run :func:`pg_migration`'s recorded statements into ``engine``'s schema, in one
+    transaction."""
+    with engine.begin() as c:
+        for statement, params in statements:
+            c.exec_driver_sql(statement, params)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     fresh = request.node.get_closest_marker("fresh_database") is not None
@@ -160,9 +168,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     with pg_schema("tp_test") as (url, schema):
         e = make_engine(url, schema)
         if not fresh:
-            with e.begin() as c:
-                for statement, params in request.getfixturevalue("pg_migration"):
-                    c.exec_driver_sql(statement, params)
+            replay(e, request.getfixturevalue("pg_migration"))
         try:
             yield e
         finally:

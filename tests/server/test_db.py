@@ -117,7 +117,7 @@ def test_the_tests_shortcut_databases_equal_a_migrated_one(
         engine: Engine, request: pytest.FixtureRequest, tmp_path) -> None:  # noqa: ANN001
     """The other tests' databases are a copy (SQLite) or a replay of the recorded statements
     (PostgreSQL) of one migration (tests/server/conftest.py): the same schema as migrating."""
-    from .conftest import make_engine, pg_schema
+    from .conftest import make_engine, pg_schema, replay
 
     upgrade(engine)
     if engine.dialect.name == "sqlite":
@@ -133,9 +133,7 @@ def test_the_tests_shortcut_databases_equal_a_migrated_one(
     with pg_schema("tp_replay") as (url, schema):
         short = make_engine(url, schema)
         try:
-            with short.begin() as c:
-                for statement, params in request.getfixturevalue("pg_migration"):
-                    c.exec_driver_sql(statement, params)
+            replay(short, request.getfixturevalue("pg_migration"))
             assert _schema(short) == _schema(engine)
             with short.connect() as c:
                 assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head()

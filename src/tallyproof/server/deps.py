@@ -110,10 +110,15 @@ SignedInBriefly = Annotated[Current, Depends(signed_in_briefly)]
 Watching = Annotated[Current, Depends(watching)]
 
 
+def check_header_csrf(sent: str, expected: str) -> None:
+    """The API's CSRF check: a write carries the session's token in ``X-CSRF-Token``."""
+    if not secrets.compare_digest(sent, expected):
+        raise HTTPException(403, "the X-CSRF-Token header is missing or wrong")
+
+
 def api_csrf_briefly(who: SignedInBriefly, x_csrf_token: Annotated[str, Header()] = "") -> None:
     """The API's CSRF check (``X-CSRF-Token``) for :data:`SignedInBriefly` routes."""
-    if not secrets.compare_digest(x_csrf_token, who.csrf):
-        raise HTTPException(403, "the X-CSRF-Token header is missing or wrong")
+    check_header_csrf(x_csrf_token, who.csrf)
 
 
 Viewer = Annotated[Current | None, Depends(viewer)]

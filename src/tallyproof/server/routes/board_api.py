@@ -12,7 +12,6 @@ a dropped connection or a server restart finds its entry and adds nothing."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -25,7 +24,7 @@ from ...state.audit_batch_boards import BATCH, CARD
 from .. import boards
 from ..board_db import AuditBoard, BoardEntry
 from ..boards import CurrentBoard
-from ..deps import DB, settings
+from ..deps import DB, check_header_csrf, settings
 from .board import (BOARD_COOKIE, BoardRequired, SigninRefused, card_at, end_board_session,
                     open_board_session, save_and_log, sign_off_and_log)
 from .state_audit import refused
@@ -78,8 +77,8 @@ def api_board_writer(auth: ApiBoardAuth,
                      x_csrf_token: Annotated[str, Header()] = "") -> CurrentBoard:
     """A write: by bearer token as is; by cookie only with the session's ``X-CSRF-Token``."""
     cb, by_cookie = auth
-    if by_cookie and not secrets.compare_digest(x_csrf_token, cb.csrf):
-        raise HTTPException(403, "the X-CSRF-Token header is missing or wrong")
+    if by_cookie:
+        check_header_csrf(x_csrf_token, cb.csrf)
     return cb
 
 

@@ -25,7 +25,7 @@ from ..activity import CountyBusy, record
 from ..db import Job, Role, UploadStatus
 from ..formstream import StreamingForm
 from ..deps import (CSRF, DB, SignedIn, SignedInBriefly, StateAdmin, api_csrf_briefly,
-                    may_see_county, settings)
+                    check_header_csrf, may_see_county, settings)
 from ..sessions import Current
 from ..uploads import UploadRefused
 
@@ -63,8 +63,7 @@ def _sender(request: Request, who: Current, county: str) -> None:
 def api_csrf(who: SignedIn, x_csrf_token: Annotated[str, Header()] = "") -> None:
     """The API's writes carry the session's CSRF token in ``X-CSRF-Token`` (from
     ``GET /api/session``)."""
-    if not secrets.compare_digest(x_csrf_token, who.csrf):
-        raise HTTPException(403, "the X-CSRF-Token header is missing or wrong")
+    check_header_csrf(x_csrf_token, who.csrf)
 
 
 ApiCSRF = Depends(api_csrf)
