@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 import struct
-from datetime import UTC, datetime
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,12 @@ class MeasuredPdf(FPDF):
         return width
 
 
+def _baseline(pdf: FPDF, y: float, h: float) -> float:
+    """Where ``cell`` puts the text's baseline in a cell of height ``h`` at ``y``: vertically
+    centred, 0.3 of the font size below the middle."""
+    return y + 0.5 * h + 0.3 * pdf.font_size
+
+
 def text_cell(pdf: FPDF, x: float, y: float, w: float, h: float, text: str) -> None:
     """``set_xy(x, y)`` and ``cell(w, h, text)`` (left-aligned, no border, no fill): the same
     text at the same place, written with fpdf2's ``text``. A cell lays out a styled line of
@@ -54,8 +60,7 @@ def text_cell(pdf: FPDF, x: float, y: float, w: float, h: float, text: str) -> N
         pdf.set_xy(x, y)
         pdf.cell(w, h, text)
         return
-    # the baseline where cell puts it: vertically centred, 0.3 of the font size below
-    pdf.text(x + pdf.c_margin, y + 0.5 * h + 0.3 * pdf.font_size, text)
+    pdf.text(x + pdf.c_margin, _baseline(pdf, y, h), text)
     pdf.set_xy(x + (w or pdf.w - pdf.r_margin - x), y)
 
 
@@ -101,7 +106,7 @@ def grid_table(pdf: FPDF, widths: Sequence[float], rows: Sequence[Sequence[str]]
         for value, w in zip(row, cols, strict=True):
             pdf.rect(x, y, w, line_height)
             if value:
-                pdf.text(x + pdf.c_margin, y + 0.5 * line_height + 0.3 * pdf.font_size, value)
+                pdf.text(x + pdf.c_margin, _baseline(pdf, y, line_height), value)
             x += w
         pdf.set_font(FONT, style, size)
         pdf.set_xy(pdf.l_margin, y + line_height)
