@@ -28,9 +28,10 @@ Decisions (also in docs/formats.md, "Several exports into one store"):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -81,17 +82,38 @@ class Appended:
 
 @dataclass
 class _State:
+    """The election merged so far and the sources this command adds, with both indexes kept
+    as sources are added (an export part has thousands of files: rebuilding them per file was
+    quadratic). ``merge_elections`` keeps the store's sources, so replacing ``election`` leaves
+    the indexes right."""
+
     election: Election  # merged so far, sources included
     added: list[SourceFile] = field(default_factory=list)
+    _names: dict[str, SourceFile] = field(default_factory=dict, init=False, repr=False)
+    _shas: dict[str, SourceFile] = field(default_factory=dict, init=False, repr=False)
+    _added_ids: set[int] = field(default_factory=set, init=False, repr=False)
 
-    def by_name(self) -> dict[str, SourceFile]:
-        return {s.name: s for s in (*self.election.sources, *self.added)}
+    def __post_init__(self) -> None:
+        for s in self.election.sources:
+            self._index(s)
 
-    def by_sha(self) -> dict[str, SourceFile]:
-        out: dict[str, SourceFile] = {}
-        for s in (*self.election.sources, *self.added):
-            out.setdefault(s.sha256, s)
-        return out
+    def _index(self, s: SourceFile) -> None:
+        self._names[s.name] = s  # the later of two equal names, as a dict built in order
+        self._shas.setdefault(s.sha256, s)  # the first of two equal digests
+
+    def add(self, s: SourceFile) -> None:
+        self.added.append(s)
+        self._added_ids.add(id(s))
+        self._index(s)
+
+    def is_added(self, s: SourceFile) -> bool:
+        return id(s) in self._added_ids
+
+    def by_name(self) -> Mapping[str, SourceFile]:
+        return MappingProxyType(self._names)
+
+    def by_sha(self) -> Mapping[str, SourceFile]:
+        return MappingProxyType(self._shas)
 
 
 def append_exports(
@@ -152,7 +174,7 @@ def _append_one(state: _State, out: _CvrWriter, inc: Incoming) -> Appended:
             continue
         _check_not_ingested(state, s, digest)
         rec = replace(s, name=name, sha256=digest, cards=cards or s.cards)
-        state.added.append(rec)
+        state.add(rec)
         recorded.append(rec)
     return Appended(cards=sum(counted.values()), sources=tuple(recorded),
                     shared=tuple(sorted(shared)))
@@ -234,7 +256,7 @@ def _check_not_ingested(state: _State, s: SourceFile, digest: str) -> None:
     twin = state.by_sha().get(digest)
     if twin is None:
         return
-    if twin in state.added:
+    if state.is_added(twin):
         raise InputError(f"this exact file was already ingested by this command (as {twin.path})",
                          file=s.path)
     raise InputError(f"this exact file was already ingested into the store (as {twin.path})",
@@ -243,7 +265,7 @@ def _check_not_ingested(state: _State, s: SourceFile, digest: str) -> None:
 
 def _assign_names(state: _State, sources: Sequence[SourceFile]) -> dict[str, str]:
     """Each source's name in the store: its own, or ``<folder>/<name>`` when that is taken."""
-    taken = state.by_name()
+    taken = dict(state.by_name())
     names: dict[str, str] = {}
     for s in sources:
         name = s.name
@@ -397,14 +419,22 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema, remaps: dict[str, np.ndar
         if f.name.startswith("contest:") and cid in remaps:
             col = _remap_marks(col, remaps[cid])
         col = col.cast(f.type) if col.type != f.type else col
-        if f.name == "source_file":
-            for old, new in rename.items():
-                col = pc.if_else(pc.equal(col, old), pa.scalar(new, pa.string()), col)
+        if f.name == "source_file" and rename:
+            col = _renamed(col, rename)
         cols.append(col)
     return pa.RecordBatch.from_arrays(cols, schema=schema)
 
 
-def _check_unique_ids(parquet_path: Path, sources: dict[str, SourceFile]) -> None:
+def _renamed(col: pa.Array, rename: dict[str, str]) -> pa.Array:
+    """``col`` with each name in ``rename`` replaced: mapped over the column's distinct values
+    (a few files per batch), not one pass over the column per renamed file (an export part of
+    thousands of files made that quadratic)."""
+    enc = pc.dictionary_encode(col)
+    names = [rename.get(v, v) for v in enc.dictionary.to_pylist()]
+    return pc.take(pa.array(names, pa.string()), enc.indices)
+
+
+def _check_unique_ids(parquet_path: Path, sources: Mapping[str, SourceFile]) -> None:
     con = duckdb.connect()
     try:
         dup = con.execute(
