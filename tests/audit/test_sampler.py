@@ -178,3 +178,55 @@ def test_ties_in_the_ticket_prefix_are_broken_exactly(monkeypatch: pytest.Monkey
     whole = sample(ids, "8675309", len(ids))  # the whole frame's order, every tie resolved
     assert [d.id for d in whole] == [i for _, i, _ in _reference_sample(ids, "8675309",
                                                                         len(ids), 0, False)]
+
+
+def test_split_between_two_processes_gives_the_same_tickets(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large frame is ticketed by this process and a forked child: the same prefixes, in order
+    from tallyproof.ledger import parallel
+
+    ids = [f"{t}-{b}-{r}" for t in range(3) for b in range(40) for r in range(50)]
+    alone = sampler._ticket_prefixes(ids, "20261107")
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ITEMS", 100)
+    if parallel.PROCESSES < 2:
+        pytest.skip("this machine cannot fork a second hashing process")
+    assert sampler.processes_for(len(ids)) == 2
+    split = sampler._ticket_prefixes(ids, "20261107")
+    assert split.tolist() == alone.tolist()
+    assert [d.id for d in sample(ids, "20261107", 25)] == [
+        i for _, i, _ in _reference_sample(ids, "20261107", 25, 0, False)]
+
+
+def test_an_arrow_frame_is_ticketed_once_per_seed_and_content(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow as pa
+
+    calls: list[tuple[int, int]] = []
+    real = sampler._prefixes_of
+
+    def counting(ids: list[str], seed: str, lo: int, hi: int) -> np.ndarray:
+        calls.append((lo, hi))
+        return real(ids, seed, lo, hi)
+
+    monkeypatch.setattr(sampler, "_prefixes_of", counting)
+    monkeypatch.setattr(sampler, "_PREFIX_CACHE", {})
+    names = [f"card-{k}" for k in range(500)]
+    frame = sampler.ArrowIds(pa.array(names))
+    first = sampler._ticket_prefixes(frame, "1")
+    hashed = len(calls)
+    # the same ids in another array (a later round re-reads the table): not hashed again
+    again = sampler._ticket_prefixes(sampler.ArrowIds(pa.array(list(names))), "1")
+    assert len(calls) == hashed and again.tolist() == first.tolist()
+    assert not again.flags.writeable  # nobody can change what the cache hands out
+    # another seed, one id changed, one id moved between two neighbours: hashed afresh
+    for seed, changed in [("2", names), ("1", [*names[:-1], "card-X"]),
+                          ("1", ["card-0card-1", "", *names[2:]])]:
+        before = len(calls)
+        got = sampler._ticket_prefixes(sampler.ArrowIds(pa.array(changed)), seed)
+        assert len(calls) > before
+        assert got.tolist() == sampler._ticket_prefixes(changed, seed).tolist()
+    # a slice of a bigger array is fingerprinted by its own ids only
+    sliced = sampler.ArrowIds(pa.array(["zz", *names]).slice(1))
+    assert sliced.fingerprint("1") == frame.fingerprint("1")
+    # a frame with a null id is never cached (the sampler refuses it elsewhere)
+    assert sampler.ArrowIds(pa.array(["a", None])).fingerprint("1") is None

@@ -335,6 +335,11 @@ def run_demo(
         from .voter_files import draw_voter_files
 
         voter_truth = draw_voter_files(county, out / "voters", scenario.faults)
+        # election night's unofficial publications, as the county published them
+        from .election_night import write_election_night
+
+        night = write_election_night(county, scenario.reported, out / "election-night",
+                                     shift="results-shift" in scenario.faults)
 
     with _timed(result, "ingest", progress):
         from ..ingest import ingest
@@ -348,13 +353,10 @@ def run_demo(
             result.notes.append(f"contest(s) {', '.join(changed)} declared approval (seats 1)")
 
     with _timed(result, "results_history", progress):
-        # election night: the unofficial results as published, into the store's history
-        # (committed with the CVRs), and how they changed
+        # election night: the unofficial results as published (drawn with the export), into
+        # the store's history (committed with the CVRs), and how they changed
         from ..results_history import add_snapshot
-        from .election_night import write_election_night
 
-        night = write_election_night(county, scenario.reported, out / "election-night",
-                                     shift="results-shift" in scenario.faults)
         for snap in night:
             add_snapshot(store, snap.path, snap.timestamp)
         if "results-shift" in scenario.faults:

@@ -41,9 +41,14 @@ class ParallelHashError(TallyproofError):
     """A hashing child process failed (its traceback is in the message) or died."""
 
 
+#: True in a child forked by :func:`run_pair`: its parent already keeps the other core busy,
+#: so work inside it (a sampler re-drawn within a verify part) is not split again.
+_IN_CHILD = False
+
+
 def processes_for(items: int) -> int:
     """How many processes :func:`run_pair` will use for ``items`` units of work."""
-    return PROCESSES if PROCESSES > 1 and items >= MIN_PARALLEL_ITEMS else 1
+    return PROCESSES if PROCESSES > 1 and items >= MIN_PARALLEL_ITEMS and not _IN_CHILD else 1
 
 
 def run_pair(
@@ -61,6 +66,8 @@ def run_pair(
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
+        global _IN_CHILD
+        _IN_CHILD = True
         os.close(rfd)
         code = 0
         try:
