@@ -62,6 +62,10 @@ FLOOR_OF = {"ingest": "read_export", "commit": "hash_leaves", "ledger": "hash_le
             "reconciliation": "read_cvrs", "audit": "hash_ids", "voters": "read_voters",
             "report": "report_floor",
             "bundle": "hash_bundle", "verify": "verify_floor"}
+#: The pipeline of issue #16's goal: ingest → commit → tabulate → reconcile → audit start and
+#: first round → report → bundle → verify (the ledger check is the log verification the audit's
+#: start relies on). The voter-roll checks came later (#15) and are timed beside it, not in it.
+PIPELINE = tuple(st for st in STAGES if st != "voters")
 GOAL_CARDS, GOAL_SECONDS, GOAL_PEAK_GB = 5_000_000, 180.0, 4.0
 
 
@@ -164,11 +168,12 @@ def print_table(rows: list[dict[str, Any]], grow: dict[str, dict[str, Any]],
     head = f"{'stage':<17}" + "".join(f"{r['cards']:>12,} c  floor    ×" for r in rows)
     print(head)
     print("-" * len(head))
-    for st in (*STAGES, "total"):
+    totals = {"pipeline": "pipeline_seconds", "total": "total_seconds"}
+    for st in (*STAGES, *totals):
         line = f"{st:<17}"
         for r in rows:
-            if st == "total":
-                line += f"{r['total_seconds']:>14.1f}{'':>13}"
+            if st in totals:
+                line += f"{r[totals[st]]:>14.1f}{'':>13}"
                 continue
             s = r["stages"][st]
             ratio = s["ratio_to_floor"]
@@ -176,6 +181,12 @@ def print_table(rows: list[dict[str, Any]], grow: dict[str, dict[str, Any]],
             line += f"{s['seconds']:>14.1f}{s['floor_seconds']:>7.2f} {shown}"
         print(line)
     print("peak RSS (MB)    " + "".join(f"{r['peak_rss_mb']:>14,.0f}{'':>13}" for r in rows))
+    for r in rows:  # where the demo process's own peak came (VmHWM per stage; Linux)
+        by = r.get("stage_peak_rss_mb") or {}
+        if by:
+            top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
+            print(f"  {r['cards']:,} cards, demo process's peak by stage (MB): "
+                  + ", ".join(f"{k} {v:,.0f}" for k, v in top))
     for pair, stages in grow.items():
         bad = [f"{k} ×{v['per_card_growth']}" for k, v in stages.items() if not v["meets_linear"]]
         print(f"target: per-card time grows ≤ {max_growth}× from {pair}: "
@@ -216,9 +227,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          "failed_checks": [c["name"] for c in summary["checks"]
                                            if c["status"] != "pass"],
                          "stages": stages, "floors": fl,
+                         "pipeline_seconds": round(sum(float(t[st]) for st in PIPELINE), 3),
                          "total_seconds": round(sum(float(t[st]) for st in STAGES), 3),
                          "input_seconds": round(float(t["county"]) + float(t["export"]), 3),
-                         "demo_wall_seconds": round(wall, 3), "peak_rss_mb": round(peak, 1)})
+                         "demo_wall_seconds": round(wall, 3), "peak_rss_mb": round(peak, 1),
+                         "stage_peak_rss_mb": summary.get("peak_rss_mb", {})})
             if not args.keep:
                 shutil.rmtree(out)
     finally:
@@ -238,8 +251,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     goal = next((r for r in rows if r["cards"] == GOAL_CARDS), None)
     if goal is not None:
-        result["meets_goal_5m_time"] = goal["total_seconds"] < GOAL_SECONDS
+        result["meets_goal_5m_time"] = goal["pipeline_seconds"] < GOAL_SECONDS
         result["meets_goal_5m_memory"] = goal["peak_rss_mb"] < GOAL_PEAK_GB * 1024
+        met = {True: "MET", False: "MISSED"}
+        print(f"target: at {GOAL_CARDS:,} cards the pipeline ({' → '.join(PIPELINE)}) "
+              f"< {GOAL_SECONDS:.0f} s: {goal['pipeline_seconds']:.1f} s "
+              f"{met[result['meets_goal_5m_time']]}; peak RSS < {GOAL_PEAK_GB:.0f} GB: "
+              f"{goal['peak_rss_mb'] / 1024:.2f} GB {met[result['meets_goal_5m_memory']]}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     from tallyproof.fsutil import atomic_write_json
 

@@ -72,6 +72,9 @@ def test_quick_run_of_the_ladder(run_module, tmp_path: Path, capsys) -> None:
             assert r["stages"][stage]["seconds"] > 0
             assert r["stages"][stage]["floor_seconds"] > 0
         assert r["peak_rss_mb"] > 0
+        assert r["pipeline_seconds"] < r["total_seconds"]  # the voter checks are beside it
+        assert set(r["stage_peak_rss_mb"]) >= {"ingest", "commit", "verify"}
+        assert all(v > 0 for v in r["stage_peak_rss_mb"].values())
     assert "100->200" in data["growth"]
     assert "meets_linear_growth" in row["targets"]
     assert "target: per-card time grows" in printed

@@ -18,3 +18,25 @@ def test_lean_pool_becomes_the_default_and_release_keeps_live_data() -> None:
         assert data.sum().as_py() == sum(range(100_000))
     finally:
         pa.set_memory_pool(before)
+
+
+def test_peak_rss_is_reset_and_then_measures_what_follows() -> None:
+    import sys
+
+    import numpy as np
+    import pytest
+
+    from tallyproof.memory import peak_rss_mb, reset_peak_rss
+
+    if not sys.platform.startswith("linux") or peak_rss_mb() is None:
+        pytest.skip("VmHWM and clear_refs are Linux's")
+    big = np.ones(300 * 2**20 // 8)  # 300 MiB, touched
+    high = peak_rss_mb()
+    del big
+    assert reset_peak_rss()
+    after = peak_rss_mb()
+    assert high is not None and after is not None
+    assert after < high - 200  # the freed block no longer counts
+    spike = np.ones(100 * 2**20 // 8)
+    assert peak_rss_mb() >= after + 90  # type: ignore[operator]  # and new use does
+    del spike

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 
-__all__ = ["gc_paused", "lean_arrow_pool", "release_memory"]
+__all__ = ["gc_paused", "lean_arrow_pool", "peak_rss_mb", "release_memory", "reset_peak_rss"]
 
 
 @contextmanager
@@ -78,3 +78,29 @@ def release_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def reset_peak_rss() -> bool:
+    """Start this process's peak resident size afresh (Linux: ``5`` to ``/proc/self/clear_refs``
+    resets ``VmHWM``), so that :func:`peak_rss_mb` gives the peak of what follows; ``False``
+    where it cannot be reset."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident size since it started or since :func:`reset_peak_rss`
+    (``VmHWM``), in MiB; ``None`` where ``/proc`` does not say. Forked children are not in it:
+    their resident pages are mostly this process's, shared until written."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -16,6 +16,7 @@ error's message; any other exception is a bug and propagates.
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import shutil
 import time
@@ -55,7 +56,7 @@ from ..reconcile import reconcile_store
 from ..tabulate import tabulate_store
 from ..verify import verify_bundle
 from ..fsutil import atomic_write_bytes, atomic_write_json
-from ..memory import lean_arrow_pool, release_memory
+from ..memory import lean_arrow_pool, peak_rss_mb, release_memory, reset_peak_rss
 from ..model import ContestKind
 from ..store import Store
 from .county import DEFAULT_CARDS, County, build_county
@@ -115,6 +116,8 @@ class DemoResult:
     checks: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: each stage's peak resident size of this process (MiB; Linux), forked helpers aside
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
     def fault_outcomes(self) -> dict[str, dict[str, Any]]:
         """For each injected fault: the check that should catch it and the ones that did."""
@@ -148,6 +151,7 @@ class DemoResult:
             "checks": self.checks,
             "notes": self.notes,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "peak_rss_mb": {k: round(v, 1) for k, v in self.peak_rss_mb.items()},
         }
 
 
@@ -287,9 +291,13 @@ class PaperBallots:
 def _timed(result: DemoResult, stage: str, progress: Progress | None) -> Iterator[None]:
     if progress is not None:
         progress(stage, _STAGES.index(stage) / len(_STAGES))
+    reset_peak_rss()
     t0 = time.perf_counter()
     yield
     result.timings[stage] = time.perf_counter() - t0
+    peak = peak_rss_mb()
+    if peak is not None:
+        result.peak_rss_mb[stage] = peak
     release_memory()  # the next stage's peak comes on top of no freed memory still held
 
 
@@ -377,6 +385,11 @@ def run_demo(
                                                voter_truth)
         result.checks += [_as_check(c) for c in voter_checks]
         result.notes += notes
+    # the synthetic county (every card's truth, the voter files' truth) is the generator's,
+    # not the pipeline's: let it go before the evidence stages, which read only the store
+    del county, scenario, reported, mail, voter_truth
+    gc.collect()
+    release_memory()
     if evidence:
         _evidence(result, store, progress)
     else:
