@@ -24,6 +24,7 @@ import hashlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -33,13 +34,15 @@ LEFT_OUT = ("export", "export-mail")
 
 def _deterministic_urandom(seed: bytes) -> None:
     """Replace ``os.urandom`` (inherited by forked workers) with a SHA-256 counter stream."""
-    state = {"counter": 0, "pool": b""}
+    state: dict[str, Any] = {"counter": 0, "pool": b""}
 
     def urandom(n: int) -> bytes:
         pool = state["pool"]
-        while len(pool) < n:
-            state["counter"] += 1
-            pool += hashlib.sha256(seed + state["counter"].to_bytes(8, "big")).digest()
+        blocks = max(0, -(-(n - len(pool)) // 32))
+        first = state["counter"] + 1
+        state["counter"] += blocks
+        pool += b"".join(hashlib.sha256(seed + c.to_bytes(8, "big")).digest()
+                         for c in range(first, first + blocks))
         state["pool"] = pool[n:]
         return pool[:n]
 

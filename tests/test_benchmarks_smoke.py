@@ -204,3 +204,33 @@ def test_quick_run_of_the_server_load(run_module, tmp_path: Path, capsys) -> Non
         assert run["meets_no_loss"] and not run["lost"] and not run["duplicated"]
     assert runs["kill"]["meets_jobs_ended"]
     assert "p99<200 ms: " in printed and "restart" in printed
+
+
+def test_same_outputs_stream_is_deterministic_and_compare_finds_differences(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    spec = importlib.util.spec_from_file_location("same_outputs", BENCH / "same_outputs.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(os, "urandom", os.urandom)  # restored after the test
+    mod._deterministic_urandom(b"s")
+    pieces = os.urandom(5) + os.urandom(40) + os.urandom(0) + os.urandom(3)
+    mod._deterministic_urandom(b"s")
+    assert os.urandom(48) == pieces
+    mod._deterministic_urandom(b"t")
+    assert os.urandom(48) != pieces
+    out = tmp_path / "out"
+    (out / "export").mkdir(parents=True)
+    (out / "export" / "cvr.json").write_text("left out")
+    (out / "report.html").write_text("a")
+    first = mod.manifest(out)
+    assert list(first) == ["report.html"]
+    (tmp_path / "a.json").write_text(json.dumps(first))
+    (out / "report.html").write_text("b")
+    (tmp_path / "b.json").write_text(json.dumps(mod.manifest(out)))
+    assert mod.compare(tmp_path / "a.json", tmp_path / "a.json") == 0
+    assert mod.compare(tmp_path / "a.json", tmp_path / "b.json") == 1
+    assert "differs: report.html" in capsys.readouterr().out
