@@ -86,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     from tallyproof.demo.pipeline import run_demo
 
     result = run_demo(args.out, cards=args.cards, seed=args.seed)
-    args.manifest.write_bytes(orjson.dumps(manifest(args.out), option=orjson.OPT_INDENT_2))
-    print(f"{args.cards:,} cards, demo ok: {result.ok}; {len(manifest(args.out))} files hashed "
+    digests = manifest(args.out)
+    args.manifest.write_bytes(orjson.dumps(digests, option=orjson.OPT_INDENT_2))
+    print(f"{args.cards:,} cards, demo ok: {result.ok}; {len(digests)} files hashed "
           f"into {args.manifest}")
     return 0 if result.ok else 1
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .model import Contest
 
@@ -43,6 +44,15 @@ def cvr_schema(contests: Iterable[Contest]) -> pa.Schema:
         [*METADATA_FIELDS, *(pa.field(c.column, MARKS_TYPE) for c in contests)],
         metadata={b"tallyproof.cvr_table_schema_version": str(CVR_TABLE_SCHEMA_VERSION).encode()},
     )
+
+
+def map_distinct(column: pa.Array, fn: Callable[[str], str]) -> pa.StringArray:
+    """``fn`` of every value of a text column, nulls kept: applied once per distinct value
+    (a column of a million cards holds a handful, e.g. file names or counting groups), not
+    once per card."""
+    enc = pc.dictionary_encode(column)
+    mapped = pa.array([fn(v) for v in enc.dictionary.to_pylist()], pa.string())
+    return pc.take(mapped, enc.indices)
 
 
 def marks_from_cells(cells: np.ndarray, distinct: Sequence[list[int]]) -> pa.ListArray:

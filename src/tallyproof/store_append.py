@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .cvr_table import MARKS_TYPE, cvr_schema
+from .cvr_table import MARKS_TYPE, cvr_schema, map_distinct
 from .errors import InputError
 from .fsutil import Transaction, transaction
 from .model import OVERVOTE_UNKNOWN, Candidate, Election, SourceFile
@@ -420,18 +420,11 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema, remaps: dict[str, np.ndar
             col = _remap_marks(col, remaps[cid])
         col = col.cast(f.type) if col.type != f.type else col
         if f.name == "source_file" and rename:
-            col = _renamed(col, rename)
+            # over the distinct file names, not one pass over the column per renamed file
+            # (an export part of thousands of files made that quadratic)
+            col = map_distinct(col, lambda v: rename.get(v, v))
         cols.append(col)
     return pa.RecordBatch.from_arrays(cols, schema=schema)
-
-
-def _renamed(col: pa.Array, rename: dict[str, str]) -> pa.Array:
-    """``col`` with each name in ``rename`` replaced: mapped over the column's distinct values
-    (a few files per batch), not one pass over the column per renamed file (an export part of
-    thousands of files made that quadratic)."""
-    enc = pc.dictionary_encode(col)
-    names = [rename.get(v, v) for v in enc.dictionary.to_pylist()]
-    return pc.take(pa.array(names, pa.string()), enc.indices)
 
 
 def _check_unique_ids(parquet_path: Path, sources: Mapping[str, SourceFile]) -> None:

@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ..cvr_table import MARKS_TYPE, cvr_schema
+from ..cvr_table import MARKS_TYPE, cvr_schema, map_distinct
 from ..errors import InputError
 from ..model import VoteType
 from . import dominion
@@ -172,9 +172,8 @@ def _optional(lay: _Layout, batch: pa.RecordBatch, title: str) -> pa.Array:
 def _vote_types(lay: _Layout, batch: pa.RecordBatch) -> pa.Array:
     if "CountingGroup" not in lay.meta:
         return pa.array([VoteType.UNKNOWN.value] * batch.num_rows, pa.string())
-    enc = pc.dictionary_encode(_text(batch.column(lay.meta["CountingGroup"])))
-    kinds = pa.array([vote_type_of(v).value for v in enc.dictionary.to_pylist()], pa.string())
-    return kinds.take(enc.indices)
+    return map_distinct(_text(batch.column(lay.meta["CountingGroup"])),
+                        lambda v: vote_type_of(v).value)
 
 
 def _cells(lay: _Layout, column: pa.Array, col: int, start: int) -> np.ndarray:
