@@ -288,6 +288,38 @@ def test_zip_bomb_and_lying_headers_are_refused(built, tmp_path, monkeypatch):
         verify_bundle(z)
 
 
+def test_a_member_needing_an_unreadable_zip_version_is_an_input_error(built, tmp_path):
+    # zipfile raises NotImplementedError for a header asking for zip 6.4 (as it reads the
+    # central directory): damaged input, refused as such, naming the zip
+    from .formats.vendor_fixtures import needs_zip_version
+
+    z = tmp_path / "damaged.zip"
+    shutil.copyfile(built.zip, z)
+    needs_zip_version(z, "evidence/claims.json")
+    with pytest.raises(InputError, match=r"zip file version 6\.4") as got:
+        verify_bundle(z)
+    assert got.value.file == str(z)
+    assert main(["verify", str(z)]) == 2
+
+
+def test_damaged_sha256sums_in_a_zip_is_an_input_error(built, tmp_path):
+    # SHA256SUMS is read before anything is extracted: a damaged stream there was a crash
+    z = tmp_path / "sums.zip"
+    shutil.copyfile(built.zip, z)
+    with zipfile.ZipFile(z) as zf:
+        info = zf.getinfo("SHA256SUMS")
+    data = bytearray(z.read_bytes())
+    name_len, extra_len = (int.from_bytes(data[info.header_offset + k:info.header_offset + k + 2],
+                                          "little") for k in (26, 28))
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start + info.compress_size // 2] ^= 0xFF
+    z.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="a damaged member") as got:
+        verify_bundle(z)
+    assert got.value.record == "SHA256SUMS"
+    assert main(["verify", str(z)]) == 2
+
+
 def test_messages_carry_no_temp_path_and_no_engine_text(built, tmp_path, capsys):
     folder = tmp_path / "b"
     shutil.copytree(built.folder, folder)

@@ -22,11 +22,11 @@ import hashlib
 import re
 import stat
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import InputError
+from .fsutil import ZIP_READ_ERRORS
 
 SUMS_FILE = "SHA256SUMS"
 SUMS_LINE = re.compile(r"^([0-9a-f]{64})  (.+)$")
@@ -91,7 +91,7 @@ def open_zip(zpath: Path, target: Path) -> Opened:
         if sums is not None:
             if sums.file_size > MAX_SUMS:
                 raise InputError(f"{SUMS_FILE} is larger than {MAX_SUMS >> 20} MiB", file=zpath)
-            text = _read_capped(zf, sums, MAX_SUMS).decode("utf-8", "replace")
+            text = _read_capped(zpath, zf, sums, MAX_SUMS).decode("utf-8", "replace")
             listed, _ = parse_sums(text)
         members = set(files) - {SUMS_FILE}
         missing = tuple(sorted(set(listed) - members))
@@ -139,14 +139,17 @@ def _stream(zpath: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path)
                                      file=zpath, record=info.filename)
                 h.update(block)
                 dst.write(block)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+    except ZIP_READ_ERRORS as exc:
         raise InputError(f"a damaged member ({exc})", file=zpath, record=info.filename) from exc
     return h.hexdigest()
 
 
-def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
-    with zf.open(info) as f:
-        data = f.read(cap + 1)
+def _read_capped(zpath: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
+    try:
+        with zf.open(info) as f:
+            data = f.read(cap + 1)
+    except ZIP_READ_ERRORS as exc:
+        raise InputError(f"a damaged member ({exc})", file=zpath, record=info.filename) from exc
     if len(data) > cap:
         raise InputError(f"{info.filename} expands past {cap:,} bytes", record=info.filename)
     return data
@@ -166,7 +169,7 @@ def _checked_members(zpath: Path, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 def _open(zpath: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(zpath)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (OSError, *ZIP_READ_ERRORS) as exc:
         raise InputError(f"not a zip file: {exc}", file=zpath) from exc
 
 

@@ -21,6 +21,8 @@ import fcntl
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -28,6 +30,13 @@ from typing import BinaryIO
 import orjson
 
 JOURNAL = ".commit-journal.json"
+
+#: What reading a damaged zip member raises besides ``OSError``: a bad header or checksum
+#: (``BadZipFile``), a bad deflate stream (``zlib.error``), a cut one (``EOFError``), or a
+#: header asking for a zip version or compression this Python cannot read
+#: (``NotImplementedError``). Readers of zips from outside turn these into ``InputError``.
+ZIP_READ_ERRORS: tuple[type[Exception], ...] = (zipfile.BadZipFile, zlib.error, EOFError,
+                                                NotImplementedError)
 
 
 def fsync_dir(folder: Path) -> None:

@@ -256,6 +256,18 @@ def test_ess_corrupted_byte(position: int, byte: int) -> None:
         only_input_error(ess.read, path, ESS_OPTS)
 
 
+def test_ess_sheet_needing_an_unreadable_zip_version_is_an_input_error() -> None:
+    # a corrupted byte found by test_ess_corrupted_byte: the sheet's header asked for zip 6.4,
+    # and Python's NotImplementedError escaped the reader instead of an InputError
+    with workdir() as d:
+        path = vf.write_ess_xlsx(d / "cvr.xlsx").path
+        vf.needs_zip_version(path, "xl/worksheets/sheet1.xml")
+        with pytest.raises(InputError, match="not a readable spreadsheet") as got:
+            ess._row_elements_after(path, 0)
+        assert got.value.file == str(path)
+        only_input_error(ess.read, path, ESS_OPTS)
+
+
 @SETTINGS
 @given(cells=st.lists(st.lists(st.text(max_size=6), min_size=3, max_size=3), min_size=1, max_size=5))
 def test_ess_random_cells(cells: list[list[str]]) -> None:

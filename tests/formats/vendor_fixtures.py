@@ -358,3 +358,20 @@ from tallyproof.demo.dominion_csv_writer import (  # noqa: E402,F401 - re-export
     DOMINION_CSV_TITLES,
     dominion_csv_from_json,
 )
+
+
+def needs_zip_version(path: Path, member: str, version: int = 64) -> None:
+    """Set ``member``'s "version needed to extract" in the zip's central directory (APPNOTE
+    4.3.12; 64 means 6.4): Python's zipfile then refuses to open it with
+    ``NotImplementedError``, as it does for a damaged header asking for that version."""
+    data = bytearray(path.read_bytes())
+    name = member.encode()
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        n, extra, comment = (int.from_bytes(data[at + k:at + k + 2], "little") for k in (28, 30, 32))
+        if bytes(data[at + 46:at + 46 + n]) == name:
+            data[at + 6:at + 8] = version.to_bytes(2, "little")
+            path.write_bytes(bytes(data))
+            return
+        at = data.find(b"PK\x01\x02", at + 46 + n + extra + comment)
+    raise ValueError(f"{member} is not in {path}")

@@ -42,6 +42,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 
 from ..cvr_table import CvrBuilder, marks_from_cells
 from ..errors import InputError
+from ..fsutil import ZIP_READ_ERRORS
 from ..model import OVERVOTE_UNKNOWN, Candidate, Contest, ContestKind, Election, VoteType
 from .base import FormatSpec, ParsedExport, register
 from .options import (
@@ -158,7 +159,7 @@ def _row_elements_after(path: Path, last: int) -> list[int]:
                     found += [n for n in map(int, _ROW_NUMBER.findall(data, 0, cut)) if n > last]
                     tail = data[cut:]
                 found += [n for n in map(int, _ROW_NUMBER.findall(tail)) if n > last]
-    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+    except (OSError, KeyError, *ZIP_READ_ERRORS) as exc:
         raise InputError(f"not a readable spreadsheet ({exc})", file=path) from None
     return sorted(set(found))
 
