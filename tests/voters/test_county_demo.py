@@ -89,6 +89,11 @@ def test_each_voter_fault_is_caught_and_answers_its_claim(faulty: dict[str, Any]
     claims = json.loads(Path(faulty["bundle"]["folder"], "evidence", "claims.json").read_text())
     by_id = {c["id"]: c for c in claims["claims"]}
     truth = json.loads(Path(faulty["out"], "voters", "truth.json").read_text())
+    # each planted fault's note counts its cases in the planted truth
+    for fault, key in (("dead-voter", "dead_voter"), ("double-vote", "double_vote"),
+                       ("late-ballot", "late_ballot")):
+        assert sum(n.startswith(f"{fault}: the voter files hold {len(truth[key])} ")
+                   for n in faulty["notes"]) == 1, faulty["notes"]
     dec = checks["voters.deceased"]["details"]
     for cid in ("dead_voters", "double_voting", "late_ballots"):
         assert by_id[cid]["verdict"] == "problem_found"

@@ -340,9 +340,10 @@ def run_demo(
         counts = shift_results(scenario, results_counts(county, scenario.reported))
         results = write_official_results(county, counts, out / "official_results.csv")
         result.export = export.folder
-        from .voter_files import draw_voter_files
+        from .voter_files import draw_voter_files, planted_notes
 
-        voter_truth = draw_voter_files(county, out / "voters", scenario.faults)
+        voter_notes = planted_notes(scenario.faults,
+                                    draw_voter_files(county, out / "voters", scenario.faults))
         # election night's unofficial publications, as the county published them
         from .election_night import write_election_night
 
@@ -378,18 +379,17 @@ def run_demo(
         _official_results(result, store, results, progress)
         _reconcile(result, store, pollbooks, results, progress)
     _audit(result, store, county, seed, risk_limit, progress)
+    # the synthetic county (every card's truth) is the generator's, not the pipeline's: the
+    # audit boards' paper was its last use; the voter checks and the evidence stages read only
+    # the store and the files
+    del county, scenario, reported, mail
+    gc.collect()
+    release_memory()
     with _timed(result, "voters", progress):
         from .voter_files import run_voter_checks
 
-        voter_checks, notes = run_voter_checks(county, store, out / "voters", scenario.faults,
-                                               voter_truth)
-        result.checks += [_as_check(c) for c in voter_checks]
-        result.notes += notes
-    # the synthetic county (every card's truth, the voter files' truth) is the generator's,
-    # not the pipeline's: let it go before the evidence stages, which read only the store
-    del county, scenario, reported, mail, voter_truth
-    gc.collect()
-    release_memory()
+        result.checks += [_as_check(c) for c in run_voter_checks(store, out / "voters")]
+        result.notes += voter_notes
     if evidence:
         _evidence(result, store, progress)
     else:
