@@ -20,6 +20,34 @@ def test_lean_pool_becomes_the_default_and_release_keeps_live_data() -> None:
         pa.set_memory_pool(before)
 
 
+def test_an_explicit_arrow_pool_choice_is_kept(monkeypatch) -> None:
+    before = pa.default_memory_pool()
+    try:
+        pa.set_memory_pool(pa.system_memory_pool())
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+        assert lean_arrow_pool() == "system"
+        assert pa.default_memory_pool().backend_name == "system"
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+        assert lean_arrow_pool() in {"jemalloc", "system"}
+    finally:
+        pa.set_memory_pool(before)
+
+
+def test_verify_command_runs_on_the_lean_pool(tmp_path, monkeypatch) -> None:
+    """``tallyproof verify`` chooses the lean pool before reading (then refuses the missing
+    bundle: the choice comes first)."""
+    from tallyproof.cli import main
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before = pa.default_memory_pool()
+    try:
+        pa.set_memory_pool(pa.mimalloc_memory_pool())
+        assert main(["verify", str(tmp_path / "missing.zip")]) == 2
+        assert pa.default_memory_pool().backend_name in {"jemalloc", "system"}
+    finally:
+        pa.set_memory_pool(before)
+
+
 def test_peak_rss_is_reset_and_then_measures_what_follows() -> None:
     import sys
 

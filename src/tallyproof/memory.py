@@ -59,9 +59,15 @@ def _malloc_trim() -> Callable[[int], int] | None:
 def lean_arrow_pool() -> str:
     """Make jemalloc Arrow's default pool where this pyarrow has it (the Linux and macOS wheels
     do), else the system allocator; returns the backend's name. Arrays already allocated keep
-    their own pool, so this is safe at any time, but helps most before large reads."""
+    their own pool, so this is safe at any time, but helps most before large reads. A pool
+    chosen with Arrow's own ``ARROW_DEFAULT_MEMORY_POOL`` is left as it is: an explicit
+    choice wins."""
+    import os
+
     import pyarrow as pa
 
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return str(pa.default_memory_pool().backend_name)
     try:
         pool = pa.jemalloc_memory_pool()
     except NotImplementedError:  # a pyarrow built without jemalloc

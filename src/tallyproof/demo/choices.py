@@ -15,6 +15,8 @@ from ..errors import UsageError
 DEFAULT_CARDS = 100_000
 #: The synthetic state (``tallyproof demo --state``): counties, and cards across all of them.
 DEFAULT_STATE_COUNTIES, DEFAULT_STATE_CARDS = 20, 200_000
+#: The ``verify`` check's summary when the evidence stages were left out (``--no-evidence``).
+EVIDENCE_NOT_ASKED = "report, bundle and verify not asked for"
 
 
 @dataclass(frozen=True)

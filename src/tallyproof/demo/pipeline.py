@@ -59,6 +59,7 @@ from ..fsutil import atomic_write_bytes, atomic_write_json
 from ..memory import lean_arrow_pool, peak_rss_mb, release_memory, reset_peak_rss
 from ..model import ContestKind
 from ..store import Store
+from .choices import EVIDENCE_NOT_ASKED
 from .county import DEFAULT_CARDS, County, build_county
 from .dominion_writer import write_dominion
 from .faults import FAULTS, Scenario, alter_committed_cvr, apply_faults, caught, shift_results
@@ -393,7 +394,7 @@ def run_demo(
     if evidence:
         _evidence(result, store, progress)
     else:
-        result.checks.append(_check("verify", "not_run", "report, bundle and verify not asked for"))
+        result.checks.append(_check("verify", "not_run", EVIDENCE_NOT_ASKED))
     if progress is not None:
         progress("done", 1.0)
     return result

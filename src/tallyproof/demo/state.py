@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import UsageError
 from ..fsutil import atomic_write_json
 from ..model import ContestKind
-from .choices import DEFAULT_STATE_CARDS, DEFAULT_STATE_COUNTIES
+from .choices import DEFAULT_STATE_CARDS, DEFAULT_STATE_COUNTIES, EVIDENCE_NOT_ASKED
 from .county import ContestDef, build_county
 from .faults import FAULTS, apply_faults, check_fault_names
 
@@ -496,7 +496,7 @@ def run_state_demo(out: Path, counties: int = DEFAULT_STATE_COUNTIES,
         _state_bundle(result, root, out, ex)
     else:
         result.checks.append({"name": "verify", "status": "not_run",
-                              "summary": "report, bundle and verify not asked for"})
+                              "summary": EVIDENCE_NOT_ASKED})
     return result
 
 

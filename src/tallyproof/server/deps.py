@@ -144,6 +144,17 @@ def signed_in(who: Enrolling) -> Current:
 SignedIn = Annotated[Current, Depends(signed_in)]
 
 
+def api_csrf(who: SignedIn, x_csrf_token: Annotated[str, Header()] = "") -> None:
+    """The API's CSRF check (``X-CSRF-Token``, from ``GET /api/session``) for
+    :data:`SignedIn` routes."""
+    check_header_csrf(x_csrf_token, who.csrf)
+
+
+#: Route dependencies: an API write's CSRF header, checked against the session's token.
+ApiCSRF = Depends(api_csrf)
+ApiCSRFBriefly = Depends(api_csrf_briefly)
+
+
 def state_admin(who: SignedIn) -> Current:
     if who.role != Role.STATE_ADMIN:
         raise HTTPException(403, "state administrators only")

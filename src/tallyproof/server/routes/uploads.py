@@ -13,7 +13,7 @@ import os
 import secrets
 from typing import Annotated, Any, BinaryIO
 
-from fastapi import (APIRouter, BackgroundTasks, Depends, Form, Header, HTTPException, Path,
+from fastapi import (APIRouter, BackgroundTasks, Form, Header, HTTPException, Path,
                      Request)
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -24,8 +24,8 @@ from .. import alerts, jobs, uploads
 from ..activity import CountyBusy, record
 from ..db import Job, Role, UploadStatus
 from ..formstream import StreamingForm
-from ..deps import (CSRF, DB, SignedIn, SignedInBriefly, StateAdmin, api_csrf_briefly,
-                    check_header_csrf, may_see_county, settings)
+from ..deps import (CSRF, DB, ApiCSRF, ApiCSRFBriefly, SignedIn, SignedInBriefly, StateAdmin,
+                    may_see_county, settings)
 from ..sessions import Current
 from ..uploads import UploadRefused
 
@@ -58,16 +58,6 @@ def _sender(request: Request, who: Current, county: str) -> None:
     _viewer_of(request, who, county)
     if who.role != Role.COUNTY_ADMIN:
         raise HTTPException(403, "only the county's administrator uploads and starts jobs")
-
-
-def api_csrf(who: SignedIn, x_csrf_token: Annotated[str, Header()] = "") -> None:
-    """The API's writes carry the session's CSRF token in ``X-CSRF-Token`` (from
-    ``GET /api/session``)."""
-    check_header_csrf(x_csrf_token, who.csrf)
-
-
-ApiCSRF = Depends(api_csrf)
-ApiCSRFBriefly = Depends(api_csrf_briefly)
 
 
 # ----------------------------------------------------------------------------------- pages
