@@ -63,6 +63,42 @@ def test_run_pair_parent_exception_still_reaps_child() -> None:
         run_pair(boom, lambda: b"x", True)
 
 
+def test_objects_alive_at_the_fork_are_frozen_while_a_pair_runs() -> None:
+    """The collector leaves the objects both processes share alone while the child lives
+    (no copy-on-write from its writes), nested pairs included, and gets them back after,
+    also when a part fails."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    seen: list[int] = []
+
+    def inner() -> bytes:
+        seen.append(gc.get_freeze_count())
+        return b""
+
+    def outer() -> bytes:
+        seen.append(gc.get_freeze_count())
+        run_pair(inner, lambda: b"", True)
+        seen.append(gc.get_freeze_count())  # the outer child still runs: still frozen
+        return b""
+
+    def child() -> bytes:
+        return str(gc.get_freeze_count() > 0).encode()
+
+    assert run_pair(outer, child, True) == (b"", b"True")
+    assert all(n > 0 for n in seen) and len(seen) == 3
+    assert gc.get_freeze_count() == 0
+
+    def boom() -> bytes:
+        raise KeyError("parent")
+
+    with pytest.raises(KeyError):
+        run_pair(boom, lambda: b"", True)
+    with pytest.raises(ParallelHashError):
+        run_pair(lambda: b"", lambda: os._exit(3), True)
+    assert gc.get_freeze_count() == 0
+
+
 @pytest.mark.parametrize("n", [127, 128, 129, 200, 255, 256, 1000, 4097])
 def test_tree_levels_same_in_parallel(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
     leaves = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(n))

@@ -145,16 +145,23 @@ def load_leaves(log_dir: Path) -> LogLeaves:
     return LogLeaves(table.combine_chunks(), tuple(ends))
 
 
-def fixed_bytes(col: pa.ChunkedArray | pa.Array) -> bytes:
-    """The concatenated values of a fixed-size binary column without nulls."""
+def fixed_view(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """The concatenated values of a fixed-size binary column without nulls, as a read-only
+    uint8 array over Arrow's own buffer: no copy (a column of several chunks is combined
+    first). Why: at 5,000,000 cards the log's salts and hashes are 240 MB."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     if arr.null_count:
         raise StoreError("unexpected null in a fixed-size binary column")
     width = arr.type.byte_width
     buf = arr.buffers()[1]
     if buf is None:
-        return b""
-    return buf.slice(arr.offset * width, len(arr) * width).to_pybytes()
+        return np.empty(0, dtype=np.uint8)
+    return np.frombuffer(buf, dtype=np.uint8, count=len(arr) * width, offset=arr.offset * width)
+
+
+def fixed_bytes(col: pa.ChunkedArray | pa.Array) -> bytes:
+    """The concatenated values of a fixed-size binary column without nulls."""
+    return fixed_view(col).tobytes()
 
 
 def _fixed_array(rows: np.ndarray) -> pa.Array:

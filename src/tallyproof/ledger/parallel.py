@@ -14,8 +14,10 @@ this process. A child that fails or dies raises :class:`ParallelHashError` in th
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -64,7 +66,14 @@ def run_pair(
     if not fork:
         return first(), second()
     rfd, wfd = os.pipe()
-    pid = os.fork()
+    _freeze()
+    try:
+        pid = os.fork()
+    except BaseException:
+        _unfreeze()
+        os.close(rfd)
+        os.close(wfd)
+        raise
     if pid == 0:  # child
         global _IN_CHILD
         _IN_CHILD = True
@@ -84,12 +93,41 @@ def run_pair(
     try:
         mine = first()
     finally:
-        with os.fdopen(rfd, "rb") as inp:
-            theirs = inp.read()
-        _, status = os.waitpid(pid, 0)
+        try:
+            with os.fdopen(rfd, "rb") as inp:
+                theirs = inp.read()
+            _, status = os.waitpid(pid, 0)
+        finally:
+            _unfreeze()
     if theirs[:1] == _FAILED:
         raise ParallelHashError("hashing child process failed:\n"
                                 + theirs[1:].decode("utf-8", "replace"))
     if theirs[:1] != _OK or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         raise ParallelHashError(f"hashing child process {pid} died (wait status {status})")
     return mine, theirs[1:]
+
+
+#: Pairs running (forks whose child is alive) and the lock that guards the count.
+_frozen = 0
+_frozen_lock = threading.Lock()
+
+
+def _freeze() -> None:
+    """Move every object alive at the fork out of the collector's reach (``gc.freeze``): a
+    collection in either process would otherwise write to the headers of objects the two
+    share, and each write copies a page (copy-on-write). Nested or concurrent pairs count."""
+    global _frozen
+    with _frozen_lock:
+        if _frozen == 0:
+            gc.freeze()
+        _frozen += 1
+
+
+def _unfreeze() -> None:
+    """Give the frozen objects back to the collector once the last pair has ended."""
+    global _frozen
+    with _frozen_lock:
+        _frozen -= 1
+        if _frozen == 0:
+            gc.unfreeze()
+

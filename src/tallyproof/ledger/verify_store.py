@@ -49,6 +49,7 @@ from .log import (
     batch_counts,
     batch_leaves_from_counts,
     fixed_bytes,
+    fixed_view,
     latest_card_leaves,
     load_checkpoints,
     load_leaves,
@@ -182,6 +183,7 @@ def verify_log_dir(
     else:
         tree = Tree(leaves.hashes())
     _check_checkpoints(checkpoints, leaves, tree, election, trusted, cosigners, failures)
+    del tree  # its levels (64 bytes a leaf) are not needed while every card is re-encoded
     segment = _check_cards(leaves, cvr_table, election, failures)
     _check_data_leaves(leaves, cvr_table, segment, election, failures)
     _check_snapshots(leaves, history, failures)
@@ -336,9 +338,12 @@ def _compare_leaves(rows: pa.Table | ParquetTable, latest: pa.Table, leaf_pos: n
             rows, leaf_pos = rows.filter(pa.array(~bad)), leaf_pos[~bad]
         latest = latest.take(pa.array(leaf_pos))
         leaf_pos = np.arange(len(leaf_pos))
-    # gather whole 16- and 32-byte items (void dtypes) rather than taking Arrow rows
-    salts = np.frombuffer(fixed_bytes(latest.column("salt")), dtype="V16")[leaf_pos]
-    stored = np.frombuffer(fixed_bytes(latest.column("leaf_hash")), dtype="V32")[leaf_pos]
+    # gather whole 16- and 32-byte items (void dtypes) rather than taking Arrow rows; rows in
+    # the log's own order (the usual case) are read in place, without a copy
+    salts = fixed_view(latest.column("salt")).view("V16")
+    stored = fixed_view(latest.column("leaf_hash")).view("V32")
+    if not _in_order(leaf_pos, len(stored)):
+        salts, stored = salts[leaf_pos], stored[leaf_pos]
     types = latest.column("leaf_type").to_numpy()[leaf_pos]
     sup = None
     if (types == cn.SUPERSEDE).any():
@@ -353,14 +358,18 @@ def _compare_leaves(rows: pa.Table | ParquetTable, latest: pa.Table, leaf_pos: n
     except TallyproofError as exc:
         failures.append(Failure("changed", f"the CVR table cannot be re-encoded: {exc}"))
         return
-    stored_bytes = stored.tobytes()
-    if derived == stored_bytes:
-        return
     d = np.frombuffer(derived, dtype=np.uint64).reshape(-1, 4)
-    s = np.frombuffer(stored_bytes, dtype=np.uint64).reshape(-1, 4)
+    s = stored.view(np.uint64).reshape(-1, 4)
+    if np.array_equal(d, s):
+        return
     differ = np.flatnonzero((d != s).any(axis=1))
     changed = rows.column("ballot_id").take(pa.array(differ)).to_pylist()
     failures.append(_ids_failure("changed", "differ from what was committed", changed))
+
+
+def _in_order(pos: np.ndarray, n: int) -> bool:
+    """``pos`` is ``0, 1, …, n-1``: row i pairs with leaf i."""
+    return len(pos) == n and (n == 0 or (int(pos[0]) == 0 and bool((np.diff(pos) == 1).all())))
 
 
 def _check_data_leaves(
