@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import orjson
@@ -69,6 +69,7 @@ class Store:
         self.root = Path(root)
         self._one_read = 0  # > 0 inside :meth:`reading_cvrs_once`
         self._cvr_cache: tuple[tuple[int, int, int], pa.Table] | None = None
+        self._derived: dict[Any, Any] = {}  # see :meth:`derived_memo`
 
     # ---------------------------------------------------------------- paths
     @property
@@ -162,6 +163,7 @@ class Store:
         st = self.cvrs_path.stat()
         key = (st.st_ino, st.st_size, st.st_mtime_ns)
         if self._cvr_cache is None or self._cvr_cache[0] != key:
+            self._derived = {}
             self._cvr_cache = (key, pq.read_table(self.cvrs_path))
         table = self._cvr_cache[1]
         return table if columns is None else table.select(columns)
@@ -186,6 +188,19 @@ class Store:
             self._one_read -= 1
             if not self._one_read:
                 self._cvr_cache = None
+                self._derived = {}
+
+    def derived_memo(self) -> dict[Any, Any] | None:
+        """Inside :meth:`reading_cvrs_once`, a dict where a check may keep what it derived from
+        the table held in memory, so that a second stage of the same command asking the same
+        question (the demo's official-results stage, then the reconciliation that includes
+        it) does not compute it again. It is emptied whenever the table is read again (the
+        file changed) and when the block ends; keys must name every other input (file
+        digests, the election's). ``None`` outside the block: nothing is kept."""
+        if not self._one_read or not self.cvrs_path.exists():
+            return None
+        self.cvrs()  # the table (and the memo) are those of the file as it is now
+        return self._derived
 
     def iter_cvr_batches(
         self, columns: list[str] | None = None, batch_size: int = 65_536

@@ -253,3 +253,47 @@ def test_streams_deflated_while_the_report_is_made_give_the_same_zip(
         with pytest.raises(UsageError):
             build_bundle(store, tmp_path / "b-changed")
     assert "store/cvrs.parquet" in asked[0]
+
+
+def test_the_official_results_are_compared_once_per_table_in_the_block(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's official-results stage and the reconciliation that includes the same
+    comparison share one count inside ``reading_cvrs_once``; a copy of the file under another
+    name is the same question, a changed table or file is not, and outside the block nothing
+    is kept."""
+    from dataclasses import replace
+
+    from tallyproof.evidence.results_check import check_official_results
+    from tallyproof.tabulate import plurality
+
+    src = next((store.results_dir / "inputs").glob("results.*"))
+    copy = shutil.copyfile(src, tmp_path / f"certified{src.suffix}")
+    counted: list[int] = []
+    real = plurality.tally_table
+
+    def spy(*args: object, **kwargs: object) -> object:
+        counted.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plurality, "tally_table", spy)
+    alone = check_official_results(store, src)
+    per_check = len(counted)
+    assert per_check > 0
+    with store.reading_cvrs_once():
+        first = check_official_results(store, src)
+        assert first == alone and len(counted) == 2 * per_check
+        again = check_official_results(store, copy)
+        assert len(counted) == 2 * per_check  # not counted again
+        assert again == replace(first, results_file=copy.name)
+        edited = tmp_path / f"edited{src.suffix}"
+        edited.write_bytes(src.read_bytes() + b"\n")  # other bytes: another question
+        check_official_results(store, edited)
+        assert len(counted) == 3 * per_check
+        smaller = store.cvrs().slice(0, 10)
+        tmp = store.cvrs_path.with_name("other.parquet")
+        pq.write_table(smaller, tmp)
+        tmp.replace(store.cvrs_path)
+        changed = check_official_results(store, src)  # another table: compared afresh
+        assert len(counted) == 4 * per_check and changed.mismatches != first.mismatches
+    check_official_results(store, src)
+    assert len(counted) == 5 * per_check

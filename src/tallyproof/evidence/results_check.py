@@ -12,7 +12,7 @@ summary says so rather than claiming a match.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,11 @@ def check_official_results(store: Store, results_path: Path) -> ResultsCheck:
     from ..tabulate.plurality import group_index, tally_table
 
     results_path = Path(results_path)
+    digest = sha256_file(results_path)
+    memo = store.derived_memo()
+    asked = ("official_results", digest, sha256_file(store.election_path))
+    if memo is not None and asked in memo:  # the same comparison, made earlier in this command
+        return replace(memo[asked], results_file=results_path.name)
     official = read_official_results(results_path)
     election = store.election
     compared: list[dict[str, Any]] = []
@@ -150,14 +155,17 @@ def check_official_results(store: Store, results_path: Path) -> ResultsCheck:
         if contest.id not in seen:
             not_compared.append({"contest": contest.id, "name": contest.name,
                                  "reason": "not in the certified results file"})
-    return ResultsCheck(
+    checked = ResultsCheck(
         results_file=results_path.name,
-        results_sha256=sha256_file(results_path),
+        results_sha256=digest,
         compared=compared,
         mismatches=mismatches,
         problems=problems,
         not_compared=not_compared,
     )
+    if memo is not None:
+        memo[asked] = checked
+    return checked
 
 
 def _find_contest(election: Election, key: str) -> Contest | None:
