@@ -15,7 +15,8 @@ from ..errors import UsageError
 DEFAULT_CARDS = 100_000
 #: The synthetic state (``tallyproof demo --state``): counties, and cards across all of them.
 DEFAULT_STATE_COUNTIES, DEFAULT_STATE_CARDS = 20, 200_000
-#: The ``verify`` check's summary when the evidence stages were left out (``--no-evidence``).
+#: The ``verify`` check's summary when a demo is run without its evidence stages
+#: (``evidence=False``: no report, bundle or verify).
 EVIDENCE_NOT_ASKED = "report, bundle and verify not asked for"
 
 

@@ -130,4 +130,3 @@ def _unfreeze() -> None:
         _frozen -= 1
         if _frozen == 0:
             gc.unfreeze()
-
