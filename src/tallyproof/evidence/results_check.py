@@ -105,9 +105,10 @@ def check_official_results(store: Store, results_path: Path) -> ResultsCheck:
     results_path = Path(results_path)
     digest = sha256_file(results_path)
     memo = store.derived_memo()
-    asked = ("official_results", digest, sha256_file(store.election_path))
-    if memo is not None and asked in memo:  # the same comparison, made earlier in this command
-        return replace(memo[asked], results_file=results_path.name)
+    if memo is not None:  # the same comparison, made earlier in this command, is taken
+        asked = ("official_results", digest, sha256_file(store.election_path))
+        if asked in memo:
+            return replace(memo[asked], results_file=results_path.name)
     official = read_official_results(results_path)
     election = store.election
     compared: list[dict[str, Any]] = []
