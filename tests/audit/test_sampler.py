@@ -8,6 +8,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tallyproof.audit import sampler
 from tallyproof.audit.sampler import (
@@ -230,3 +232,14 @@ def test_an_arrow_frame_is_ticketed_once_per_seed_and_content(
     assert sliced.fingerprint("1") == frame.fingerprint("1")
     # a frame with a null id is never cached (the sampler refuses it elsewhere)
     assert sampler.ArrowIds(pa.array(["a", None])).fingerprint("1") is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=40))
+def test_digest_prefixes_are_the_tickets_first_18_digits(digests: list[bytes]) -> None:
+    """The NumPy arithmetic gives, for any digest (all-0xFF ones included, where every limb
+    product is largest), the ticket's first 18 digits: int(digest) mod 10^18, reversed."""
+    digests = [*digests, b"\xff" * 32, b"\x00" * 32]
+    got = sampler._digest_prefixes(digests).tolist()
+    for d, p in zip(digests, got, strict=True):
+        assert p == int(f"{int.from_bytes(d, 'big') % 10**18:018d}"[::-1])

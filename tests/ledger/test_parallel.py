@@ -198,3 +198,20 @@ def test_sort_order_settles_ties_on_the_full_hash() -> None:
     random.Random(1).shuffle(parts)
     hashes = b"".join(parts)
     assert sort_order(hashes).tolist() == _reference_order(hashes)
+
+
+def test_no_pair_is_split_again_while_one_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A running pair keeps both cores busy: work inside either side runs in one process
+    (a third process would only share the cores), and splitting resumes once it ends."""
+    monkeypatch.setattr(parallel, "PROCESSES", 2)
+    big = parallel.MIN_PARALLEL_ITEMS
+    inside: list[int] = []
+
+    def first() -> bytes:
+        inside.append(parallel.processes_for(big))
+        return b""
+
+    _, theirs = run_pair(first, lambda: str(parallel.processes_for(big)).encode(), True)
+    assert inside == [1] and theirs == b"1"
+    assert parallel.processes_for(big) == 2
+    assert parallel.processes_for(big - 1) == 1

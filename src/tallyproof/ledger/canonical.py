@@ -109,14 +109,16 @@ def _fixed(rows: np.ndarray) -> pa.BinaryArray:
     )
 
 
-def _contest_parts(col: pa.Array, index: int) -> list[pa.Array]:
-    """One contest column (list<list<uint16>>) as two binary columns to concatenate per card:
-    ``u16 index ‖ u16 ranks`` (empty when the contest is not on the card) and the card's
-    ``(u16 n ‖ codes)*`` run.
+def _contest_part(col: pa.Array, index: int) -> pa.BinaryArray:
+    """One contest column (list<list<uint16>>) as the binary column of each card's contest
+    segment, ``u16 index ‖ u16 ranks ‖ (u16 n ‖ codes)*`` (empty when the contest is not on
+    the card), to concatenate per card.
 
-    All rank positions of the column, in order, form one stream of ``n, codes…`` words, so a
-    card's run is a contiguous slice of it: the stream is built once with NumPy and the
-    per-card slices are just offsets, leaving the per-card copying to Arrow.
+    All of the column's words, in card order, form one stream, so a card's segment is a
+    contiguous slice of it: the stream is built once with NumPy (each word put straight at
+    its place: the marks count of a rank position after the rank positions and codes before
+    it and two head words per card so far) and the per-card slices are just offsets, leaving
+    the per-card copying to Arrow.
     """
     n = len(col)
     if _irregular_nulls(col):
@@ -129,23 +131,25 @@ def _contest_parts(col: pa.Array, index: int) -> list[pa.Array]:
     nr, nc = r1 - r0, int(rel[-1])
     codes = inner_arr.values.to_numpy(zero_copy_only=False)[inner[r0] : inner[r0] + nc]
     marks = np.diff(rel)
-    stream = np.empty(nr + nc, dtype=">u2")
-    stream[rel[:-1] + np.arange(nr)] = marks
-    stream[np.arange(nc) + np.repeat(np.arange(nr), marks) + 1] = codes
-    starts = (rel + np.arange(nr + 1))[outer - r0] * 2
-    runs = pa.BinaryArray.from_buffers(
-        pa.binary(), n, [None, pa.py_buffer(starts.astype(np.int32)), pa.py_buffer(stream.view(np.uint8))]
-    )
+    ranks = np.diff(outer)
     valid = col.is_valid().to_numpy(zero_copy_only=False)
-    head = np.empty((int(valid.sum()), 2), dtype=">u2")
-    head[:, 0] = index
-    head[:, 1] = np.diff(outer)[valid]
-    head_off = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(valid * 4, out=head_off[1:])
-    heads = pa.BinaryArray.from_buffers(
-        pa.binary(), n, [None, pa.py_buffer(head_off), pa.py_buffer(head.view(np.uint8))]
+    heads = np.cumsum(valid, dtype=np.int64) * 2  # head words up to and including each card's
+    heads_before = heads - 2 * valid
+    # a card's first word: its head (if on the card), after everything of the cards before it
+    start = rel[outer[:-1] - r0] + (outer[:-1] - r0) + heads_before
+    at_rank = rel[:-1] + np.arange(nr) + np.repeat(heads, ranks)  # each rank's ``n`` word
+    stream = np.empty(nr + nc + int(heads[-1] if n else 0), dtype=">u2")
+    stream[at_rank] = marks
+    stream[np.arange(nc) + np.repeat(at_rank - rel[:-1], marks) + 1] = codes
+    on = start[valid]
+    stream[on] = index
+    stream[on + 1] = ranks[valid]
+    offsets = np.empty(n + 1, dtype=np.int32)
+    offsets[:-1] = start * 2
+    offsets[-1] = stream.size * 2
+    return pa.BinaryArray.from_buffers(
+        pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(stream.view(np.uint8))]
     )
-    return [heads, runs]
 
 
 def _irregular_nulls(col: pa.Array) -> bool:
@@ -217,7 +221,7 @@ def _encode(
         parts = [_fixed(block)]
     parts += [c.fill_null(b"") for c in strings]
     for i, contest in enumerate(election.contests):
-        parts += _contest_parts(column(contest.column), i)
+        parts.append(_contest_part(column(contest.column), i))
     joined = pc.binary_join_element_wise(*parts, b"")
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
