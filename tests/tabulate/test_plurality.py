@@ -112,3 +112,28 @@ def test_each_precinct_is_counted_as_its_own_cards_alone(
         alone = tally_table(table([c], [cards[i] for i in mine],
                                   precincts=[precincts[i] for i in mine]), c)["ALL"]
         assert res[label] == alone
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(
+    st.one_of(st.none(), st.lists(st.one_of(st.integers(0, 3), st.just(OVERVOTE_UNKNOWN)),
+                                  max_size=3, unique=True)),
+    st.sampled_from(["p1", "p2", None])), min_size=1, max_size=30),
+       st.integers(1, 7), st.integers(0, 5))
+def test_counting_slice_by_slice_adds_up_to_the_whole(
+        raw: list[tuple[list[int] | None, str | None]], rows_per_pass: int, skip: int) -> None:
+    """A column counted a few cards per pass (every pass's counts added) gives the very
+    tallies of one pass over it, per precinct and in all, on a sliced table too."""
+    from tallyproof.tabulate import plurality
+
+    c = contest("c", ["a", "b", "c", "d"], vote_for=2, seats=2)
+    cards = [{} if r is None else {"c": [r]} for r, _ in raw]
+    t = table([c], cards, precincts=[p for _, p in raw])
+    t = t.slice(min(skip, len(raw) - 1))
+    whole = tally_table(t, c, by="precinct"), tally_table(t, c)
+    saved = plurality.ROWS_PER_PASS
+    plurality.ROWS_PER_PASS = rows_per_pass
+    try:
+        assert (tally_table(t, c, by="precinct"), tally_table(t, c)) == whole
+    finally:
+        plurality.ROWS_PER_PASS = saved
