@@ -206,6 +206,8 @@ def test_a_zip_deflated_ahead_is_the_same_bytes(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="changed"):
         write_zip(folder, tmp_path / "stale.zip", 0, ahead)
     assert not (tmp_path / "stale.zip").exists()
+    for spooled in ahead.values():
+        spooled.close()
 
 
 def test_verify_with_the_audit_recheck_in_a_child_gives_the_same_report(
@@ -253,6 +255,37 @@ def test_streams_deflated_while_the_report_is_made_give_the_same_zip(
         with pytest.raises(UsageError):
             build_bundle(store, tmp_path / "b-changed")
     assert "store/cvrs.parquet" in asked[0]
+
+
+def test_files_deflated_early_are_not_deflated_again_and_are_let_go(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo starts the store's files as soon as they are final and the report asks for
+    them again: each file is deflated once, the zip is the same bytes, and the temporary
+    files of the streams are closed when the block ends."""
+    from tallyproof.evidence import bundle as bundle_mod
+
+    build_bundle(store, tmp_path / "b-alone")
+    monkeypatch.setattr(bundle_mod, "DEFLATE_AHEAD_BYTES", 1)
+    deflated: list[str] = []
+    real = shared.deflate_file
+
+    def counting(path: Path, level: int, hashing: bool = False) -> object:
+        deflated.append(path.relative_to(store.root).as_posix())
+        return real(path, level, hashing)
+
+    monkeypatch.setattr(shared, "deflate_file", counting)
+    with shared.one_report():
+        bundle_mod.deflate_early(store.root)
+        shared.deflated()  # waits for them
+        started = list(deflated)
+        build_report(store, tmp_path / "r")  # asks for the same files again
+        streams = shared.deflated()
+        build_bundle(store, tmp_path / "b")
+        assert not any(s.stream.closed for s in streams.values())
+    assert "cvrs.parquet" in started and sorted(deflated) == sorted(set(deflated))
+    assert all(s.stream.closed for s in streams.values())
+    assert shared.deflated() == {}
+    assert (tmp_path / "b.zip").read_bytes() == (tmp_path / "b-alone.zip").read_bytes()
 
 
 def test_the_official_results_are_compared_once_per_table_in_the_block(

@@ -41,7 +41,7 @@ from ..audit.workflow import (
 )
 from ..errors import TallyproofError, UsageError
 from ..evidence import shared
-from ..evidence.bundle import build_bundle
+from ..evidence.bundle import build_bundle, deflate_early
 from ..evidence.checks import Check
 from ..evidence.collect import (
     compute_tabulation,
@@ -386,13 +386,20 @@ def run_demo(
     del county, scenario, reported, mail
     gc.collect()
     release_memory()
-    with _timed(result, "voters", progress):
-        from .voter_files import run_voter_checks
+    with shared.one_report():  # the bundle takes over the report and the zip's deflate
+        if evidence:
+            # the store's large files are final: the zip's deflate starts now, on the core
+            # the voter checks and the report leave idle (:mod:`tallyproof.evidence.shared`)
+            deflate_early(store.root)
+        with _timed(result, "voters", progress):
+            from .voter_files import run_voter_checks
 
-        result.checks += [_as_check(c) for c in run_voter_checks(store, out / "voters")]
-        result.notes += voter_notes
-    if evidence:
-        _evidence(result, store, progress)
+            result.checks += [_as_check(c) for c in run_voter_checks(store, out / "voters")]
+            result.notes += voter_notes
+        bundle = _report_and_bundle(result, store, progress) if evidence else None
+    # outside the block: nothing it kept (the report, the deflated streams) is held by verify
+    if bundle is not None:
+        _verify(result, bundle, progress)
     else:
         result.checks.append(_check("verify", "not_run", EVIDENCE_NOT_ASKED))
     if progress is not None:
@@ -545,16 +552,21 @@ def _audit_check(status: AuditStatus | None) -> dict[str, Any]:
     )
 
 
-def _evidence(result: DemoResult, store: Store, progress: Progress | None) -> None:
-    with shared.one_report():  # the bundle takes over the report made from the same files
-        with _timed(result, "report", progress):
-            paths = build_report(store, result.out / "report")
-            result.report_html, result.report_pdf = paths.html, paths.pdf
-        with _timed(result, "bundle", progress):
-            bundle = build_bundle(store, result.out / "bundle")
-            result.bundle, result.bundle_zip = bundle.folder, bundle.zip
+def _report_and_bundle(result: DemoResult, store: Store, progress: Progress | None) -> Path:
+    """The report, then the bundle (inside :func:`shared.one_report`: it takes the report
+    over); returns the bundle's folder."""
+    with _timed(result, "report", progress):
+        paths = build_report(store, result.out / "report")
+        result.report_html, result.report_pdf = paths.html, paths.pdf
+    with _timed(result, "bundle", progress):
+        bundle = build_bundle(store, result.out / "bundle")
+        result.bundle, result.bundle_zip = bundle.folder, bundle.zip
+    return bundle.folder
+
+
+def _verify(result: DemoResult, bundle: Path, progress: Progress | None) -> None:
     with _timed(result, "verify", progress):
-        rep = verify_bundle(result.bundle)
+        rep = verify_bundle(bundle)
         failures = [f.message for f in rep.failures]
         result.checks.append(
             _check(

@@ -24,8 +24,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +40,7 @@ from ..store import Store, sha256_file
 from ..reconcile import RECONCILIATION_FILE
 from . import shared
 from .collect import TABULATION_FILE
+from .deflate import Precompressed, Spooled, deflate_file
 
 BUNDLE_SCHEMA_VERSION = 1
 SUMS_FILE = "SHA256SUMS"
@@ -79,58 +79,65 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
 
     out = Path(out)
     digests: dict[str, str] = {}
-    with staged_bundle(out, digests) as stage, ThreadPoolExecutor(1) as pool:
-        copied = _copy_store(store.root, stage / STORE_DIR)
-        # streams deflated while the report was made, for copies of the same bytes
-        early = {f"{STORE_DIR}/{rel}": (size, stream)
-                 for rel, (sha, size, stream) in shared.deflated().items()
-                 if copied.get(rel) == sha}
-        ahead = pool.submit(deflate_ahead, stage, [f"{STORE_DIR}/{rel}" for rel in copied
-                                                   if rel != f"results/{RECONCILIATION_FILE}"
-                                                   and f"{STORE_DIR}/{rel}" not in early])
-        bstore = Store(stage / STORE_DIR)
-        epoch = source_date_epoch(bstore.election)
-        # the report this command made already, from files with the digests just copied
-        made = shared.recall(copied, epoch)
-        if made is not None:
-            evidence, ctx = made.evidence, made.ctx
-            _require_committed(evidence)
-        else:
-            # the copies were hashed as they were written: when they are the files the
-            # store's recorded verification read, that verification stands for the bundled
-            # log too
-            with bstore.reading_cvrs_once():
-                evidence = collect(bstore, verified_report(bstore, copied, record_path(store)))
+    ahead: Future[dict[str, Spooled]] | None = None
+    try:
+        with staged_bundle(out, digests) as stage, ThreadPoolExecutor(1) as pool:
+            copied = _copy_store(store.root, stage / STORE_DIR)
+            # streams deflated earlier in this command, for copies of the same bytes
+            early = {f"{STORE_DIR}/{rel}": spooled for rel, spooled in shared.deflated().items()
+                     if copied.get(rel) == spooled.sha256}
+            ahead = pool.submit(deflate_ahead, stage, [f"{STORE_DIR}/{rel}" for rel in copied
+                                                       if rel != f"results/{RECONCILIATION_FILE}"
+                                                       and f"{STORE_DIR}/{rel}" not in early])
+            bstore = Store(stage / STORE_DIR)
+            epoch = source_date_epoch(bstore.election)
+            # the report this command made already, from files with the digests just copied
+            made = shared.recall(copied, epoch)
+            if made is not None:
+                evidence, ctx = made.evidence, made.ctx
                 _require_committed(evidence)
-                ctx = report_context(bstore, evidence)
-        digests.update({f"{STORE_DIR}/{rel}": d for rel, d in copied.items()})
-        if evidence.reconciliation is not None:
-            # as the report shows it: recomputed now, so a reconciliation made before the
-            # last commit (or another stage) is never bundled stale beside a fresh report
-            (bstore.results_dir / RECONCILIATION_FILE).write_bytes(_json(evidence.reconciliation))
-            digests.pop(f"{STORE_DIR}/results/{RECONCILIATION_FILE}", None)
-        (stage / "evidence").mkdir()
-        (stage / "evidence" / TABULATION_FILE).write_bytes(_json(evidence.tabulation))
-        (stage / "evidence" / "checks.json").write_bytes(
-            _json({"schema_version": 1, "checks": [c.to_json() for c in evidence.checks]}))
-        claims = claims_from_checks(evidence.checks, COUNTY_CHECKS)  # as the report does
-        (stage / "evidence" / "claims.json").write_bytes(
-            _json({"schema_version": 1, "claims": [c.to_json() for c in claims]}))
-        (stage / "report").mkdir()
-        if made is not None:
-            html, pdf, appendix = made.html, made.pdf, made.appendix
-        else:
-            from .pdf import render_pdf
+            else:
+                # the copies were hashed as they were written: when they are the files the
+                # store's recorded verification read, that verification stands for the bundled
+                # log too
+                with bstore.reading_cvrs_once():
+                    evidence = collect(bstore, verified_report(bstore, copied, record_path(store)))
+                    _require_committed(evidence)
+                    ctx = report_context(bstore, evidence)
+            digests.update({f"{STORE_DIR}/{rel}": d for rel, d in copied.items()})
+            if evidence.reconciliation is not None:
+                # as the report shows it: recomputed now, so a reconciliation made before the
+                # last commit (or another stage) is never bundled stale beside a fresh report
+                (bstore.results_dir / RECONCILIATION_FILE).write_bytes(
+                    _json(evidence.reconciliation))
+                digests.pop(f"{STORE_DIR}/results/{RECONCILIATION_FILE}", None)
+            (stage / "evidence").mkdir()
+            (stage / "evidence" / TABULATION_FILE).write_bytes(_json(evidence.tabulation))
+            (stage / "evidence" / "checks.json").write_bytes(
+                _json({"schema_version": 1, "checks": [c.to_json() for c in evidence.checks]}))
+            claims = claims_from_checks(evidence.checks, COUNTY_CHECKS)  # as the report does
+            (stage / "evidence" / "claims.json").write_bytes(
+                _json({"schema_version": 1, "claims": [c.to_json() for c in claims]}))
+            (stage / "report").mkdir()
+            if made is not None:
+                html, pdf, appendix = made.html, made.pdf, made.appendix
+            else:
+                from .pdf import render_pdf
 
-            html, pdf = render_html(ctx).encode("utf-8"), render_pdf(ctx)
-            appendix = render_hash_appendix(ctx)
-        (stage / "report" / "report.html").write_bytes(html)
-        (stage / "report" / "report.pdf").write_bytes(pdf)
-        (stage / "report" / HASH_APPENDIX).write_bytes(appendix)
-        (stage / BUNDLE_JSON).write_bytes(_json(_bundle_meta(bstore, evidence, epoch)))
-        deflated = {**early, **ahead.result()}  # before the staging folder is renamed
-    zpath = out.with_name(out.name + ".zip")
-    write_zip(out, zpath, epoch, deflated)
+                html, pdf = render_html(ctx).encode("utf-8"), render_pdf(ctx)
+                appendix = render_hash_appendix(ctx)
+            (stage / "report" / "report.html").write_bytes(html)
+            (stage / "report" / "report.pdf").write_bytes(pdf)
+            (stage / "report" / HASH_APPENDIX).write_bytes(appendix)
+            (stage / BUNDLE_JSON).write_bytes(_json(_bundle_meta(bstore, evidence, epoch)))
+            deflated = {**early, **ahead.result()}  # before the staging folder is renamed
+        zpath = out.with_name(out.name + ".zip")
+        write_zip(out, zpath, epoch, deflated)
+    finally:  # this bundle's own streams (the early ones are the command's: shared)
+        if ahead is not None and ahead.done() and not ahead.cancelled() \
+                and ahead.exception() is None:
+            for spooled in ahead.result().values():
+                spooled.close()
     return BundlePaths(folder=out, zip=zpath)
 
 
@@ -264,19 +271,6 @@ DEFLATE_AHEAD_BYTES = 1 << 20
 _ZIP_LEVEL = 6
 
 
-def _deflate_file(path: Path) -> tuple[int, bytes]:
-    """(size, raw DEFLATE stream) of a file, exactly as :func:`write_zip`'s zipfile makes it
-    (``zlib.compressobj(level, DEFLATED, -15)`` fed the whole file)."""
-    c = zlib.compressobj(_ZIP_LEVEL, zlib.DEFLATED, -15)
-    out, size = [], 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            size += len(block)
-            out.append(c.compress(block))
-    out.append(c.flush())
-    return size, b"".join(out)
-
-
 def deflate_early(root: Path) -> None:
     """Start deflating the store's large files for a bundle built later in the same command
     (:func:`tallyproof.evidence.shared.deflate_early`; the reconciliation is left out: the
@@ -286,36 +280,19 @@ def deflate_early(root: Path) -> None:
     shared.deflate_early(root, rels, _ZIP_LEVEL)
 
 
-def deflate_ahead(folder: Path, rels: list[str]) -> dict[str, tuple[int, bytes]]:
+def deflate_ahead(folder: Path, rels: list[str]) -> dict[str, Spooled]:
     """The zip entries' compressed streams of ``folder``'s files ``rels`` that hold at least
-    :data:`DEFLATE_AHEAD_BYTES`, for :func:`write_zip`. zlib releases the GIL, so run in a
-    thread this overlaps the bundle's other work (the deflate of the log and the CVR table
-    is most of writing the zip)."""
-    return {rel: _deflate_file(folder / rel) for rel in rels
+    :data:`DEFLATE_AHEAD_BYTES`, for :func:`write_zip` (:mod:`.deflate`). zlib releases the
+    GIL, so run in a thread this overlaps the bundle's other work."""
+    return {rel: deflate_file(folder / rel, _ZIP_LEVEL) for rel in rels
             if (folder / rel).stat().st_size >= DEFLATE_AHEAD_BYTES}
 
 
-class _Deflated:
-    """Stands in for zipfile's compressor with a stream deflated earlier: ``zipfile`` still
-    computes the entry's CRC-32 and size from the bytes written, so the archive is the same
-    bytes as one compressed on the spot."""
-
-    def __init__(self, stream: bytes) -> None:
-        self._stream = stream
-
-    def compress(self, data: bytes) -> bytes:
-        return b""
-
-    def flush(self) -> bytes:
-        return self._stream
-
-
 def write_zip(folder: Path, target: Path, epoch: int,
-              deflated: Mapping[str, tuple[int, bytes]] | None = None) -> None:
+              deflated: Mapping[str, Spooled] | None = None) -> None:
     """Write a reproducible zip of ``folder``'s files to ``target`` atomically (no directory
     entries, fixed times and modes, entries sorted). ``deflated``: entries compressed ahead
-    by :func:`deflate_ahead` (size, stream), used as they are when the file still has that
-    size."""
+    (:func:`deflate_ahead`), used as they are when the file still has their size."""
     stamp = datetime.fromtimestamp(max(epoch, 315_532_800), UTC).timetuple()[:6]
     tmp = temp_path_for(target)
     ahead = deflated or {}
@@ -329,10 +306,9 @@ def write_zip(folder: Path, target: Path, epoch: int,
                 info.create_system = 3
                 with open(folder / rel, "rb") as src, zf.open(info, "w") as dst:
                     if rel in ahead:
-                        size, stream = ahead[rel]
-                        if os.fstat(src.fileno()).st_size != size:
+                        if os.fstat(src.fileno()).st_size != ahead[rel].size:
                             raise UsageError(f"{rel} changed while the bundle was zipped")
-                        dst._compressor = _Deflated(stream)  # type: ignore[attr-defined]
+                        dst._compressor = Precompressed(ahead[rel])  # type: ignore[attr-defined]
                     shutil.copyfileobj(src, dst, 1 << 20)
         fsync_file(tmp)
         os.chmod(tmp, 0o644)

@@ -11,9 +11,10 @@ only when the files it copied (hashed as they were copied) have exactly those di
 time is the same. Any difference, and the bundle builds its own as before.
 
 The bundle's zip deflates the store's large files (the log and the CVR table: most of the
-bundle's time). While the report is made (Python on one core), :func:`deflate_early` deflates
-them on the other, hashing each as it is read; the bundle uses a stream only for a copy with
-the same SHA-256 (:func:`deflated`), and deflates any other file itself.
+bundle's time). Once they are final (the demo: after the audit; otherwise while the report is
+made, Python on one core), :func:`deflate_early` deflates them on the other core, hashing each
+as it is read; the bundle uses a stream only for a copy with the same SHA-256
+(:func:`deflated`), and deflates any other file itself.
 
 Outside :func:`one_report` nothing is remembered (a long-running process, such as the server,
 never holds a report it did not ask to keep), and the commands that build only one of the two
@@ -22,8 +23,6 @@ are unchanged.
 
 from __future__ import annotations
 
-import hashlib
-import zlib
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .collect import Evidence
+from .deflate import Spooled, deflate_file
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class Made:
 
 _depth = 0
 _made: Made | None = None
-_early: Future[dict[str, tuple[str, int, bytes]]] | None = None
+_early: list[Future[dict[str, Spooled]]] = []
+_started: set[tuple[Path, str, int]] = set()
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -57,7 +58,7 @@ _pool: ThreadPoolExecutor | None = None
 def one_report() -> Iterator[None]:
     """Within this block a report built with :func:`remember` is offered to a bundle built
     from the same files (:func:`recall`); it is dropped when the outermost block ends."""
-    global _depth, _made, _early, _pool
+    global _depth, _made, _pool
     _depth += 1
     try:
         yield
@@ -66,7 +67,10 @@ def one_report() -> Iterator[None]:
         if not _depth:
             if _pool is not None:
                 _pool.shutdown(wait=True, cancel_futures=True)
-            _made, _early, _pool = None, None, None
+            _drop_streams()
+            _made, _pool = None, None
+            _early.clear()
+            _started.clear()
 
 
 def active() -> bool:
@@ -90,33 +94,33 @@ def recall(digests: Mapping[str, str], epoch: int) -> Made | None:
     return made
 
 
-def _deflate_hashing(path: Path, level: int) -> tuple[str, int, bytes]:
-    """(SHA-256, size, raw DEFLATE stream) of a file from one read, the stream exactly as
-    :func:`tallyproof.evidence.bundle.write_zip` makes it."""
-    h = hashlib.sha256()
-    c = zlib.compressobj(level, zlib.DEFLATED, -15)
-    out, size = [], 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-            size += len(block)
-            out.append(c.compress(block))
-    out.append(c.flush())
-    return h.hexdigest(), size, b"".join(out)
-
-
 def deflate_early(root: Path, rels: list[str], level: int) -> None:
     """Start deflating ``root``'s files ``rels`` on a second thread (zlib and hashlib release
-    the GIL), for :func:`deflated`; only inside :func:`one_report`."""
-    global _early, _pool
+    the GIL), for :func:`deflated`; only inside :func:`one_report`. A file already started
+    in this block is not started again (the demo starts the store's files as soon as they
+    are final, and the report asks for them again)."""
+    global _pool
     if not _depth:
+        return
+    todo = [rel for rel in rels if (root, rel, level) not in _started]
+    if not todo:
         return
     if _pool is None:
         _pool = ThreadPoolExecutor(1)
-    _early = _pool.submit(lambda: {rel: _deflate_hashing(root / rel, level) for rel in rels})
+    _started.update((root, rel, level) for rel in todo)
+    _early.append(_pool.submit(
+        lambda: {rel: deflate_file(root / rel, level, hashing=True) for rel in todo}))
 
 
-def deflated() -> dict[str, tuple[str, int, bytes]]:
-    """The streams :func:`deflate_early` made (waiting for them), by path: (SHA-256 of the
-    bytes deflated, their size, the stream); empty when none were started."""
-    return {} if _early is None else _early.result()
+def deflated() -> dict[str, Spooled]:
+    """The streams :func:`deflate_early` made (waiting for them), by path, each with the
+    SHA-256 of the bytes deflated; empty when none were started."""
+    return {rel: spooled for future in _early for rel, spooled in future.result().items()}
+
+
+def _drop_streams() -> None:
+    """Close every stream made in the block (their temporary files go with them)."""
+    for future in _early:
+        if future.done() and not future.cancelled() and future.exception() is None:
+            for spooled in future.result().values():
+                spooled.close()
