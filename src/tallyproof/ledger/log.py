@@ -124,28 +124,33 @@ def load_leaves(log_dir: Path) -> LogLeaves:
     log_dir = Path(log_dir)
     tables, ends, total = [], [], 0
     for p in _numbered(log_dir / SEGMENTS, ".parquet"):
-        try:
-            # no pre-buffering: the table then keeps no reference to the file's read buffers
-            # (at 5,000,000 cards 200 MB less resident, in the same time)
-            t = pq.read_table(p, pre_buffer=False)
-        except (OSError, pa.ArrowException) as exc:
-            raise StoreError(f"{p}: unreadable log segment ({exc})") from exc
-        if [(f.name, f.type) for f in t.schema] != [(f.name, f.type) for f in SEGMENT_SCHEMA]:
-            raise StoreError(f"{p}: not a log segment of schema version {LOG_SCHEMA_VERSION}")
-        if t.schema != SEGMENT_SCHEMA:  # e.g. re-written by another tool without nullability
-            try:
-                t = t.cast(SEGMENT_SCHEMA)
-            except (pa.ArrowInvalid, ValueError) as exc:
-                raise StoreError(f"{p}: {exc}") from exc
-        idx = t.column("leaf_index").to_numpy()
-        if len(idx) == 0 or not np.array_equal(idx, np.arange(total, total + len(idx))):
-            raise StoreError(f"{p}: leaf indices do not continue from {total}")
-        total += len(idx)
-        tables.append(t)
+        tables.append(_read_segment(p, total))
+        total += tables[-1].num_rows
         ends.append(total)
     table = pa.concat_tables(tables) if tables else SEGMENT_SCHEMA.empty_table()
-    del tables
+    del tables  # the combined columns below then replace the segments' chunks, not copy them
     return LogLeaves(_contiguous(table), tuple(ends))
+
+
+def _read_segment(p: Path, first: int) -> pa.Table:
+    """One segment, checked: its schema, and leaf indices ``first, first + 1, …``."""
+    try:
+        # no pre-buffering: the table then keeps no reference to the file's read buffers
+        # (at 5,000,000 cards 200 MB less resident, in the same time)
+        t = pq.read_table(p, pre_buffer=False)
+    except (OSError, pa.ArrowException) as exc:
+        raise StoreError(f"{p}: unreadable log segment ({exc})") from exc
+    if [(f.name, f.type) for f in t.schema] != [(f.name, f.type) for f in SEGMENT_SCHEMA]:
+        raise StoreError(f"{p}: not a log segment of schema version {LOG_SCHEMA_VERSION}")
+    if t.schema != SEGMENT_SCHEMA:  # e.g. re-written by another tool without nullability
+        try:
+            t = t.cast(SEGMENT_SCHEMA)
+        except (pa.ArrowInvalid, ValueError) as exc:
+            raise StoreError(f"{p}: {exc}") from exc
+    idx = t.column("leaf_index").to_numpy()
+    if len(idx) == 0 or not np.array_equal(idx, np.arange(first, first + len(idx))):
+        raise StoreError(f"{p}: leaf indices do not continue from {first}")
+    return t
 
 
 def _contiguous(table: pa.Table) -> pa.Table:
