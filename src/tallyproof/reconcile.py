@@ -500,8 +500,10 @@ def _same_ids(card_leaves: pa.Table, stored: pa.Array) -> bool:
     if rows_col.null_count or pc.any(pc.not_equal(types, int(cn.CVR))).as_py():
         return False
     rows = rows_col.combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
+    ids = card_leaves.column("ballot_id").combine_chunks().cast(pa.string())
+    if np.array_equal(rows, np.arange(n)):  # leaf i is row i (the usual case): no gather
+        return ids.null_count == 0 and ids.equals(stored)
     if rows.min() < 0 or rows.max() >= n or np.bincount(rows, minlength=n).max() != 1:
         return False
-    ids = card_leaves.column("ballot_id").combine_chunks().cast(pa.string())
     same = pc.equal(stored.take(pa.array(rows)), ids)
     return same.null_count == 0 and bool(pc.all(same).as_py())
