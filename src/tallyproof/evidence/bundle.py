@@ -40,7 +40,7 @@ from ..store import Store, sha256_file
 from ..reconcile import RECONCILIATION_FILE
 from . import shared
 from .collect import TABULATION_FILE
-from .deflate import Precompressed, Spooled, deflate_file
+from .deflate import Precompressed, Spooled, close_streams, deflate_file
 
 BUNDLE_SCHEMA_VERSION = 1
 SUMS_FILE = "SHA256SUMS"
@@ -133,11 +133,8 @@ def build_bundle(store: Store, out: Path) -> BundlePaths:
             deflated = {**early, **ahead.result()}  # before the staging folder is renamed
         zpath = out.with_name(out.name + ".zip")
         write_zip(out, zpath, epoch, deflated)
-    finally:  # this bundle's own streams (the early ones are the command's: shared)
-        if ahead is not None and ahead.done() and not ahead.cancelled() \
-                and ahead.exception() is None:
-            for spooled in ahead.result().values():
-                spooled.close()
+    finally:
+        close_streams(ahead)  # this bundle's own (the early ones are the command's: shared)
     return BundlePaths(folder=out, zip=zpath)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import zlib
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -72,3 +73,12 @@ class Precompressed:
 
     def flush(self) -> bytes:
         return self._stream.read()
+
+
+def close_streams(made: Future[dict[str, Spooled]] | None) -> None:
+    """Close the streams a finished deflating task made (their temporary files go with
+    them); a task that failed, was cancelled or has not finished made none to close."""
+    if made is None or not made.done() or made.cancelled() or made.exception() is not None:
+        return
+    for spooled in made.result().values():
+        spooled.close()

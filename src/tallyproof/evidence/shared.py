@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .collect import Evidence
-from .deflate import Spooled, deflate_file
+from .deflate import Spooled, close_streams, deflate_file
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ def one_report() -> Iterator[None]:
         if not _depth:
             if _pool is not None:
                 _pool.shutdown(wait=True, cancel_futures=True)
-            _drop_streams()
+            for future in _early:
+                close_streams(future)
             _made, _pool = None, None
             _early.clear()
             _started.clear()
@@ -116,11 +117,3 @@ def deflated() -> dict[str, Spooled]:
     """The streams :func:`deflate_early` made (waiting for them), by path, each with the
     SHA-256 of the bytes deflated; empty when none were started."""
     return {rel: spooled for future in _early for rel, spooled in future.result().items()}
-
-
-def _drop_streams() -> None:
-    """Close every stream made in the block (their temporary files go with them)."""
-    for future in _early:
-        if future.done() and not future.cancelled() and future.exception() is None:
-            for spooled in future.result().values():
-                spooled.close()
