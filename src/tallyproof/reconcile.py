@@ -494,6 +494,7 @@ def _same_ids(card_leaves: pa.Table, stored: pa.Array) -> bool:
     if card_leaves.num_rows != n or n == 0:
         return False
     from .ledger import canonical as cn
+    from .ledger.log import in_order
 
     types = card_leaves.column("leaf_type")
     rows_col = card_leaves.column("table_row")
@@ -501,7 +502,7 @@ def _same_ids(card_leaves: pa.Table, stored: pa.Array) -> bool:
         return False
     rows = rows_col.combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
     ids = card_leaves.column("ballot_id").combine_chunks().cast(pa.string())
-    if np.array_equal(rows, np.arange(n)):  # leaf i is row i (the usual case): no gather
+    if in_order(rows, n):  # leaf i is row i (the usual case): no gather
         return ids.null_count == 0 and ids.equals(stored)
     if rows.min() < 0 or rows.max() >= n or np.bincount(rows, minlength=n).max() != 1:
         return False

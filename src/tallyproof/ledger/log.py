@@ -191,6 +191,12 @@ def _fixed_array(rows: np.ndarray) -> pa.Array:
     )
 
 
+def in_order(pos: np.ndarray, n: int) -> bool:
+    """``pos`` is ``0, 1, …, n-1``: row i pairs with leaf i (a table only ever appended to, in
+    the order it was committed), so the two can be compared without a gather."""
+    return len(pos) == n and (n == 0 or (int(pos[0]) == 0 and bool((np.diff(pos) == 1).all())))
+
+
 def match_rows(ids: pa.ChunkedArray | pa.Array, leaf_ids: pa.ChunkedArray | pa.Array,
                hint: pa.ChunkedArray | pa.Array | None = None) -> np.ndarray:
     """For every CVR-table row, the position in ``leaf_ids`` of the same ballot id, or -1.

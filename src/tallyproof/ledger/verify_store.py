@@ -50,6 +50,7 @@ from .log import (
     batch_leaves_from_counts,
     fixed_bytes,
     fixed_view,
+    in_order,
     latest_card_leaves,
     load_checkpoints,
     load_leaves,
@@ -342,7 +343,7 @@ def _compare_leaves(rows: pa.Table | ParquetTable, latest: pa.Table, leaf_pos: n
     # the log's own order (the usual case) are read in place, without a copy
     salts = fixed_view(latest.column("salt")).view("V16")
     stored = fixed_view(latest.column("leaf_hash")).view("V32")
-    if not _in_order(leaf_pos, len(stored)):
+    if not in_order(leaf_pos, len(stored)):
         salts, stored = salts[leaf_pos], stored[leaf_pos]
     types = latest.column("leaf_type").to_numpy()[leaf_pos]
     sup = None
@@ -365,11 +366,6 @@ def _compare_leaves(rows: pa.Table | ParquetTable, latest: pa.Table, leaf_pos: n
     differ = np.flatnonzero((d != s).any(axis=1))
     changed = rows.column("ballot_id").take(pa.array(differ)).to_pylist()
     failures.append(_ids_failure("changed", "differ from what was committed", changed))
-
-
-def _in_order(pos: np.ndarray, n: int) -> bool:
-    """``pos`` is ``0, 1, …, n-1``: row i pairs with leaf i."""
-    return len(pos) == n and (n == 0 or (int(pos[0]) == 0 and bool((np.diff(pos) == 1).all())))
 
 
 def _check_data_leaves(
