@@ -70,6 +70,7 @@ class Store:
         self._one_read = 0  # > 0 inside :meth:`reading_cvrs_once`
         self._cvr_cache: tuple[tuple[int, int, int], pa.Table] | None = None
         self._derived: dict[Any, Any] = {}  # see :meth:`derived_memo`
+        self._election_cache: tuple[tuple[int, int, int], Election] | None = None
 
     # ---------------------------------------------------------------- paths
     @property
@@ -149,7 +150,19 @@ class Store:
     # ---------------------------------------------------------------- reading
     @property
     def election(self) -> Election:
-        return Election.from_json(orjson.loads(self.election_path.read_bytes()))
+        """The election definition. Inside :meth:`reading_cvrs_once` it is parsed once while
+        the file stays the same (inode, size, modification time), as the CVR table is: a
+        county's definition lists every export file read (4,000 and more), and the checks of
+        one command ask for it a dozen times."""
+        if not self._one_read:
+            return Election.from_json(orjson.loads(self.election_path.read_bytes()))
+        st = self.election_path.stat()
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = self._election_cache
+        if cached is None or cached[0] != key:
+            cached = (key, Election.from_json(orjson.loads(self.election_path.read_bytes())))
+            self._election_cache = cached
+        return cached[1]
 
     def has_cvrs(self) -> bool:
         return self.cvrs_path.exists()
@@ -188,6 +201,7 @@ class Store:
             self._one_read -= 1
             if not self._one_read:
                 self._cvr_cache = None
+                self._election_cache = None
                 self._derived = {}
 
     def derived_memo(self) -> dict[Any, Any] | None:
@@ -222,8 +236,11 @@ class Store:
 
     def duckdb(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with views ``cvrs`` and (when present) ``manifest`` (inside
-        :meth:`reading_cvrs_once`, ``cvrs`` is the table already in memory)."""
-        con = duckdb.connect()
+        :meth:`reading_cvrs_once`, ``cvrs`` is the table already in memory); one thread while
+        a forked pair already keeps both cores busy (:func:`.ledger.parallel.pair_running`)."""
+        from .ledger.parallel import pair_running
+
+        con = duckdb.connect(config={"threads": 1} if pair_running() else {})
         if self.cvrs_path.exists() and self._one_read:  # the table already decoded, shared
             con.register("cvrs", self.cvrs())
         elif self.cvrs_path.exists():

@@ -208,7 +208,8 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         return recomputed
 
     def other_part() -> bytes:
-        """Reconciliation, audit and results history, then the report's plots drawn ahead."""
+        """Reconciliation, audit, results history and recount, then the report's plots drawn
+        ahead."""
         recon_checks: list[Check] = []
         reconciliation = recon_part(recon_checks)
         part: list[Check] = []
@@ -220,9 +221,14 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         got = run("results_history", lambda: results_history_of(store), history)
         if got is not None:
             history.append(got)
+        # the recount after the comparison with the certified results, which counted the
+        # plurality contests by precinct already (:func:`.tabulate.plurality.remembered_tally`)
+        counted: list[Check] = []
+        recount = run("tabulation", lambda: compute_tabulation(store), counted)
         # each result is sent only when JSON gives back the very same data (else the parent
         # computes it again itself): the parent then holds what it would have computed
         return orjson.dumps({
+            "tabulation": recount if recount is not None and _travels(recount) else None,
             "reconciliation": {"data": reconciliation,
                                "checks": [c.to_json() for c in recon_checks]}
             if _travels(reconciliation) and all(_travels(c) for c in recon_checks) else None,
@@ -232,25 +238,16 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
             "plots": _plots_drawn_ahead(folder, store, reconciliation, audit),
         })
 
-    def counts_part() -> bytes:
+    def ledger_part() -> bytes:
         got = run("ledger", lambda: ledger_check(store, public_keys))
         if got is not None:
             checks.append(got[0])
-        nonlocal tabulation
-        tabulation = run("tabulation", lambda: compute_tabulation(store))
-        if tabulation is not None:
-            published = run("tabulation", lambda: [
-                (f"evidence/{TABULATION_FILE}", _load_json(folder / "evidence" / TABULATION_FILE)),
-                *((f"store/{w}", d) for w, d in published_tabulations(store))])
-            if published is not None:
-                checks.append(tabulation_check(tabulation, published))
         return b""
 
-    tabulation: dict[str, Any] | None = None
-    # the ledger and the count on this core; reconciliation, the audit's re-check, the results
-    # history and the report's plots need nothing they compute: with both cores a forked child
-    # runs those meanwhile on the same decoded table (:mod:`.ledger.parallel`); their checks
-    # come back as JSON and are listed in the same order as one process would list them
+    # the ledger on this core; the reconciliation, the audit's re-check, the results history,
+    # the recount and the report's plots need nothing it computes: with both cores a forked
+    # child runs those meanwhile on the same decoded table (:mod:`.ledger.parallel`); their
+    # checks come back as JSON and are listed in the same order as one process would list them
     warm = threading.Thread(target=_import_modules, args=(_modules_needed(store),))
     warm.start()  # imports hold the GIL, the Parquet decoding below mostly does not
     try:
@@ -260,8 +257,17 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         fork = False
     finally:
         warm.join()  # no thread may be running at the fork
-    _, other = run_pair(counts_part, other_part, fork)
+    _, other = run_pair(ledger_part, other_part, fork)
     got_other = orjson.loads(other)
+    tabulation = got_other["tabulation"]
+    if tabulation is None:  # not computed there (or failed): counted here, failure named
+        tabulation = run("tabulation", lambda: compute_tabulation(store))
+    if tabulation is not None:
+        published = run("tabulation", lambda: [
+            (f"evidence/{TABULATION_FILE}", _load_json(folder / "evidence" / TABULATION_FILE)),
+            *((f"store/{w}", d) for w, d in published_tabulations(store))])
+        if published is not None:
+            checks.append(tabulation_check(tabulation, published))
     if got_other["reconciliation"] is not None:
         reconciliation = got_other["reconciliation"]["data"]
         checks.extend(Check.from_json(c) for c in got_other["reconciliation"]["checks"])

@@ -292,8 +292,9 @@ def test_the_official_results_are_compared_once_per_table_in_the_block(
         store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo's official-results stage and the reconciliation that includes the same
     comparison share one count inside ``reading_cvrs_once``; a copy of the file under another
-    name is the same question, a changed table or file is not, and outside the block nothing
-    is kept."""
+    name is the same question, a changed table or file is not (a changed file is compared
+    again, from the same count: the count is the table's alone), and outside the block
+    nothing is kept."""
     from dataclasses import replace
 
     from tallyproof.evidence.results_check import check_official_results
@@ -320,13 +321,81 @@ def test_the_official_results_are_compared_once_per_table_in_the_block(
         assert again == replace(first, results_file=copy.name)
         edited = tmp_path / f"edited{src.suffix}"
         edited.write_bytes(src.read_bytes() + b"\n")  # other bytes: another question
-        check_official_results(store, edited)
-        assert len(counted) == 3 * per_check
+        compared = check_official_results(store, edited)
+        assert compared.results_sha256 != first.results_sha256  # compared again
+        assert len(counted) == 2 * per_check  # from the count the table already had
         smaller = store.cvrs().slice(0, 10)
         tmp = store.cvrs_path.with_name("other.parquet")
         pq.write_table(smaller, tmp)
         tmp.replace(store.cvrs_path)
         changed = check_official_results(store, src)  # another table: compared afresh
-        assert len(counted) == 4 * per_check and changed.mismatches != first.mismatches
+        assert len(counted) == 3 * per_check and changed.mismatches != first.mismatches
     check_official_results(store, src)
-    assert len(counted) == 5 * per_check
+    assert len(counted) == 4 * per_check
+
+
+def test_the_recount_takes_the_count_made_for_the_certified_results(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside ``reading_cvrs_once`` the recount of a plurality contest is the ``ALL`` entry of
+    the count the comparison with the certified results made (verify's child does both, and
+    that comparison counts by precinct where the certified results are by precinct): no
+    contest counted twice, and the same results as counted on their own."""
+    from tallyproof.evidence.collect import compute_tabulation
+    from tallyproof.evidence.results_check import check_official_results
+    from tallyproof.model import contest_column
+    from tallyproof.tabulate import plurality
+
+    src = next((store.results_dir / "inputs").glob("results.*"))
+    alone = compute_tabulation(store)
+    counted: list[str] = []
+    real = plurality.tally_table
+
+    def spy(table: object, contest: object, *args: object, **kwargs: object) -> object:
+        counted.append(contest.id)  # type: ignore[attr-defined]
+        return real(table, contest, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(plurality, "tally_table", spy)
+    with store.reading_cvrs_once():
+        checked = check_official_results(store, src)
+        compared = {c["contest"] for c in checked.compared}
+        assert compared and sorted(counted) == sorted(compared)
+        recount = compute_tabulation(store)
+    plural = {c.id for c in store.election.contests if not c.ranked}
+    assert sorted(counted[len(compared):]) == sorted(plural - compared)  # the others, once
+    assert recount == alone
+    # by precinct, as the demo's certified results are: the recount takes the ALL entry
+    table = store.cvrs()
+    contest = next(c for c in store.election.contests if not c.ranked)
+    memo: dict[object, object] = {}
+    grouped = plurality.remembered_tally(memo, table, contest, "precinct")
+    assert contest_column(contest.id) in table.column_names and len(grouped) > 1
+    before = len(counted)
+    assert plurality.remembered_tally(memo, table, contest) == {
+        plurality.ALL: real(table, contest)[plurality.ALL]}
+    assert len(counted) == before
+
+
+def test_the_election_is_parsed_once_while_its_file_stays(store: Store,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    from tallyproof import store as store_mod
+    from tallyproof.fsutil import atomic_write_json
+
+    parsed: list[int] = []
+    real = store_mod.Election.from_json
+
+    def spy(doc: dict[str, object]) -> object:
+        parsed.append(1)
+        return real(doc)
+
+    monkeypatch.setattr(store_mod.Election, "from_json", staticmethod(spy))
+    first = store.election
+    assert store.election == first and len(parsed) == 2  # outside the block: every time
+    with store.reading_cvrs_once():
+        assert store.election == first and store.election is store.election
+        assert len(parsed) == 3
+        renamed = store_mod.replace(first, name="Renamed")
+        atomic_write_json(store.election_path, renamed.to_json())
+        assert store.election.name == "Renamed" and len(parsed) == 4  # a changed file
+    store.election
+    assert len(parsed) == 5

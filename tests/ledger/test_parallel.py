@@ -215,3 +215,28 @@ def test_no_pair_is_split_again_while_one_runs(monkeypatch: pytest.MonkeyPatch) 
     assert inside == [1] and theirs == b"1"
     assert parallel.processes_for(big) == 2
     assert parallel.processes_for(big - 1) == 1
+
+
+def test_duckdb_takes_one_thread_while_a_pair_runs(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both cores are taken while a pair runs: a query then runs on one thread instead of
+    contending for the other process's core; outside a pair DuckDB takes its default."""
+    from tallyproof.store import Store
+
+    monkeypatch.setattr(parallel, "PROCESSES", 2)
+    store = Store.create(tmp_path / "s")
+
+    def threads() -> int:
+        return int(store.duckdb().execute("SELECT current_setting('threads')").fetchone()[0])
+
+    outside = threads()
+    seen: list[bool] = []
+
+    def first() -> bytes:
+        seen.append(parallel.pair_running())
+        return str(threads()).encode()
+
+    mine, theirs = run_pair(first, lambda: f"{parallel.pair_running()} {threads()}".encode(),
+                            True)
+    assert seen == [True] and mine == b"1" and theirs == b"True 1"
+    assert not parallel.pair_running() and threads() == outside

@@ -100,7 +100,7 @@ def check_official_results(store: Store, results_path: Path) -> ResultsCheck:
     """Compare the store's count with the certified results in ``results_path``
     (NIST SP 1500-100 v2 JSON, or CSV ``contest,candidate,reporting_unit,votes``)."""
     from ..formats.results import read_official_results
-    from ..tabulate.plurality import group_index, tally_table
+    from ..tabulate.plurality import group_index, remembered_tally
 
     results_path = Path(results_path)
     digest = sha256_file(results_path)
@@ -132,7 +132,7 @@ def check_official_results(store: Store, results_path: Path) -> ResultsCheck:
         table = store.cvrs(columns=["precinct", contest.column])
         if by is not None and precincts is None:
             precincts = group_index(table, by)
-        tallies = tally_table(table, contest, by=by, groups=precincts if by else None)
+        tallies = remembered_tally(memo, table, contest, by, precincts if by else None)
         for unit in sorted(units):
             tally = tallies.get(unit)
             computed = dict(tally.votes) if tally is not None else {}

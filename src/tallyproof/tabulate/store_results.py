@@ -21,7 +21,7 @@ from ..fsutil import atomic_write_bytes
 from ..model import Contest
 from ..store import Store, sha256_file
 from .ballots import from_table
-from .plurality import ALL, ContestTally, tally_table
+from .plurality import ALL, ContestTally, remembered_tally
 from .rcv import UWI_NAME, RcvResult, tabulate_ranked
 from .rules import UNLIMITED, RcvRules, rules_from_rctab
 
@@ -144,7 +144,7 @@ def tabulate_store(store: Store | Path | str, rules: RcvRules | None = None, *,
                 tied=bool(res.tiebreaks), rcv=res))
         else:
             table = st.cvrs(columns=[contest.column])
-            t = tally_table(table, contest)[ALL]
+            t = remembered_tally(st.derived_memo(), table, contest)[ALL]
             outcomes.append(ContestOutcome(
                 contest_id=contest.id, name=contest.name, kind=contest.kind.value,
                 seats=contest.seats, vote_for=contest.vote_for, winners=t.winners, tied=t.tied,
