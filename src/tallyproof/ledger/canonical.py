@@ -144,7 +144,7 @@ def _contest_part(col: pa.Array, index: int) -> pa.BinaryArray:
     start = rel[outer[:-1] - r0] + (outer[:-1] - r0) + heads_before
     at_rank = rel[:-1] + np.arange(nr)  # each rank's ``n`` word
     at_rank += heads if nr == n and (ranks == 1).all() else np.repeat(heads, ranks)
-    stream = np.empty(nr + nc + int(heads[-1]), dtype=np.uint16)
+    stream = np.empty(nr + nc + int(heads[-1] if n else 0), dtype=np.uint16)
     stream[at_rank] = marks
     if nc == nr and (marks == 1).all():
         stream[at_rank + 1] = codes
