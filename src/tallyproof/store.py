@@ -54,6 +54,13 @@ MANIFEST_SCHEMA = pa.schema(
 )
 
 
+def file_key(path: Path) -> tuple[int, int, int]:
+    """A file's identity for a cache of what was read from it: inode, size and modification
+    time (an atomic rewrite gives a new inode; an edit in place a new time or size)."""
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -156,8 +163,7 @@ class Store:
         one command ask for it a dozen times."""
         if not self._one_read:
             return Election.from_json(orjson.loads(self.election_path.read_bytes()))
-        st = self.election_path.stat()
-        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        key = file_key(self.election_path)
         cached = self._election_cache
         if cached is None or cached[0] != key:
             cached = (key, Election.from_json(orjson.loads(self.election_path.read_bytes())))
@@ -173,8 +179,7 @@ class Store:
             return cvr_schema(self.election.contests).empty_table()
         if not self._one_read:
             return pq.read_table(self.cvrs_path, columns=columns)
-        st = self.cvrs_path.stat()
-        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        key = file_key(self.cvrs_path)
         if self._cvr_cache is None or self._cvr_cache[0] != key:
             self._derived = {}
             self._cvr_cache = (key, pq.read_table(self.cvrs_path))

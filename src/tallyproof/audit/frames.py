@@ -19,14 +19,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..model import Contest
-from ..store import Store
+from ..store import Store, file_key
 from .assorters import contest_votes
 from .batch import BatchFrame
 
@@ -112,11 +111,6 @@ def shared_cards() -> Iterator[None]:
         _SHARED.reset(token)
 
 
-def _file_key(path: Path) -> tuple[int, int, int]:
-    st = path.stat()
-    return st.st_ino, st.st_size, st.st_mtime_ns
-
-
 def load_cards(store: Store, contests: Sequence[Contest]) -> Cards:
     """The CVR columns the workflow reads (ids, tabulator, batch, record, the contests)."""
     cols = ["ballot_id", "tabulator", "batch", "record", *(c.column for c in contests)]
@@ -124,7 +118,7 @@ def load_cards(store: Store, contests: Sequence[Contest]) -> Cards:
     if shared is None or not store.cvrs_path.exists():
         return Cards(store.cvrs(columns=cols))
     where = str(store.cvrs_path.resolve())
-    key = _file_key(store.cvrs_path)
+    key = file_key(store.cvrs_path)
     held = shared.get(where)
     if held is not None and held[0] == key and set(cols) <= set(held[1].table.column_names):
         if held[1].table.column_names == cols:
