@@ -175,13 +175,10 @@ def remembered_tally(memo: dict[Any, Any] | None, table: pa.Table, contest: Cont
     if memo is None:
         return tally_table(table, contest, by=by, groups=groups)
     key = ("plurality_tally", contest, by)
-    if key not in memo and by is None:
-        grouped = next((v for k, v in memo.items() if isinstance(k, tuple) and len(k) == 3
-                        and k[:2] == key[:2]), None)
-        if grouped is not None:
-            return {ALL: grouped[ALL]}
     if key not in memo:
         memo[key] = tally_table(table, contest, by=by, groups=groups)
+        if by is not None:  # its ALL entry is the whole-table count too
+            memo.setdefault(("plurality_tally", contest, None), {ALL: memo[key][ALL]})
     return memo[key]  # type: ignore[no-any-return]
 
 
