@@ -146,9 +146,10 @@ def compute_reconciliation(
         manifest_check, by_batch = _manifest(con, store, cards)
         checks.append(manifest_check)
         pb_rows = read_pollbooks(pollbooks) if pollbooks is not None else None
-        pb_check, by_precinct = _pollbooks(con, cards, pb_rows)
+        counts = _cards_by_precinct(con)  # one count for the pollbook and mail checks both
+        pb_check, by_precinct = _pollbooks(counts, cards, pb_rows)
         checks.append(pb_check)
-        checks.append(_mail(con, cards, pb_rows))
+        checks.append(_mail(counts, pb_rows))
         checks.append(_log(store, cards, distinct=duplicates.details.get("duplicated_ids") == 0))
     finally:
         con.close()
@@ -287,9 +288,9 @@ def _cards_by_precinct(con: Any) -> dict[tuple[str | None, str | None], int]:
 
 
 def _pollbooks(
-    con: Any, cards: int, rows: list[PollbookRow] | None
+    counts: dict[tuple[str | None, str | None], int], cards: int, rows: list[PollbookRow] | None
 ) -> tuple[Check, list[dict[str, Any]]]:
-    counts = _cards_by_precinct(con)
+    """Pollbook check-ins against ``counts`` (:func:`_cards_by_precinct`)."""
     per_precinct: dict[str | None, int] = {}
     for (p, _), n in counts.items():
         per_precinct[p] = per_precinct.get(p, 0) + n
@@ -368,12 +369,14 @@ def _diff(kind: str, r: PollbookRow, expected: int, found: int, a: str, b: str) 
     return {"kind": kind, "place": place, a: expected, b: found, "difference": found - expected}
 
 
-def _mail(con: Any, cards: int, rows: list[PollbookRow] | None) -> Check:
+def _mail(counts: dict[tuple[str | None, str | None], int],
+          rows: list[PollbookRow] | None) -> Check:
+    """Mail ballots received, counted and rejected, and the mail CVRs of ``counts``
+    (:func:`_cards_by_precinct`)."""
     if rows is None or not any(
         r.mail_received is not None or r.mail_counted is not None for r in rows
     ):
         return Check("reconciliation.mail", "not_run", "no mail ballot counts were given")
-    counts = _cards_by_precinct(con)
     differences: list[dict[str, Any]] = []
     received = counted = rejected = 0
     for r in rows:
