@@ -207,9 +207,22 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         into.extend(rep.checks)
         return recomputed
 
+    parent_modules, child_modules = _modules_needed(store)
+
     def other_part() -> bytes:
         """Reconciliation, audit, results history and recount, then the report's plots drawn
         ahead."""
+        # matplotlib (and the audit workflow) imported here, not before the fork, while the
+        # reconciliation's queries run without the GIL: only this part draws and re-checks the
+        # audit (the other takes the plots drawn here)
+        drawing = threading.Thread(target=_import_modules, args=(child_modules,))
+        drawing.start()
+        try:
+            return other_checks()
+        finally:
+            drawing.join()
+
+    def other_checks() -> bytes:
         recon_checks: list[Check] = []
         reconciliation = recon_part(recon_checks)
         part: list[Check] = []
@@ -248,7 +261,7 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
     # the recount and the report's plots need nothing it computes: with both cores a forked
     # child runs those meanwhile on the same decoded table (:mod:`.ledger.parallel`); their
     # checks come back as JSON and are listed in the same order as one process would list them
-    warm = threading.Thread(target=_import_modules, args=(_modules_needed(store),))
+    warm = threading.Thread(target=_import_modules, args=(parent_modules,))
     warm.start()  # imports hold the GIL, the Parquet decoding below mostly does not
     try:
         store.cvrs()  # decoded before the fork, so the child inherits it
@@ -293,8 +306,7 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
 
 
 #: Modules the checks below import, loaded while the CVR table is decoded and before the
-#: fork, so that this process and the forked child do not each import them afresh (matplotlib
-#: alone takes about half a second of CPU to import).
+#: fork, so that this process and the forked child do not each import them afresh.
 _CHECK_MODULES = (
     "tallyproof.ledger.verify_store", "tallyproof.reconcile",
     "tallyproof.evidence.results_check", "tallyproof.formats.results",
@@ -302,19 +314,23 @@ _CHECK_MODULES = (
     "tallyproof.results_history", "tallyproof.evidence.audit_view",
     "tallyproof.evidence.report", "tallyproof.voters.store_evidence",
 )
+#: What drawing the report's plots imports (a third of a second), loaded in the forked child
+#: only, which draws them (:func:`_plots_drawn_ahead`): the parent's decoding of the CVR table
+#: takes less time than the imports before the fork, which then kept both cores waiting.
+_DRAWING_MODULES = ("matplotlib.figure", "matplotlib.backends.backend_agg")
 
 
-def _modules_needed(store: Store) -> tuple[str, ...]:
-    """:data:`_CHECK_MODULES`, plus the audit workflow when the store holds an audit and
-    SciPy's special functions when it holds voter checks (their re-check uses them)."""
+def _modules_needed(store: Store) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What to import before the fork (:data:`_CHECK_MODULES`, and SciPy's special functions
+    when the store holds voter checks: this process re-checks them after the pair), and what
+    the child imports while its first checks run (:data:`_DRAWING_MODULES`, and the audit
+    workflow when the store holds an audit: the child alone re-checks it)."""
     from .voters.store_evidence import VOTERS_FILE
 
-    extra: tuple[str, ...] = ()
-    if (store.audit_dir / "audit.json").is_file():
-        extra += ("tallyproof.audit.workflow",)
-    if (store.results_dir / VOTERS_FILE).is_file():
-        extra += ("scipy.special",)
-    return _CHECK_MODULES + extra
+    audit = (store.audit_dir / "audit.json").is_file()
+    voters = (store.results_dir / VOTERS_FILE).is_file()
+    return (_CHECK_MODULES + (("scipy.special",) if voters else ()),
+            _DRAWING_MODULES + (("tallyproof.audit.workflow",) if audit else ()))
 
 
 def _import_modules(names: Sequence[str]) -> None:

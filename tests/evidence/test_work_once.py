@@ -224,6 +224,37 @@ def test_verify_with_the_audit_recheck_in_a_child_gives_the_same_report(
     assert alone["ok"] and orjson.dumps(forked) == orjson.dumps(alone)
 
 
+
+def test_the_process_that_takes_the_plots_drawn_by_its_child_never_imports_matplotlib(
+        store: Store, tmp_path: Path) -> None:
+    """Drawing is the forked child's (matplotlib is imported there, after the fork): the parent
+    rebuilds the report from the plots the child drew, so it never pays for the import."""
+    import subprocess
+    import sys
+
+    from tallyproof.ledger import parallel
+
+    if parallel.PROCESSES == 1:
+        pytest.skip("this machine cannot fork a second process (one CPU, or Python 3.12+)")
+    paths = build_bundle(store, tmp_path / "b")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import tallyproof.evidence.report\n"
+        "assert 'matplotlib' not in sys.modules, 'imported with the report'\n"
+        "from tallyproof.ledger import parallel\n"
+        "from tallyproof.verify import verify_bundle\n"
+        "parallel.MIN_PARALLEL_ITEMS = 1\n"
+        "rep = verify_bundle(Path(sys.argv[1]))\n"
+        "assert rep.ok, rep.to_json()\n"
+        "assert 'report' in {c.name for c in rep.checks if c.status == 'pass'}\n"
+        "assert 'matplotlib' not in sys.modules, 'imported by the verifying parent'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(paths.folder)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
 def test_streams_deflated_while_the_report_is_made_give_the_same_zip(
         store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tallyproof.evidence import bundle as bundle_mod

@@ -15,14 +15,10 @@ import io
 import re
 import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HASH_SALT = "tallyproof"
 RC = {
@@ -42,6 +38,19 @@ PNG_DPI = 110
 MAX_BARS = 40
 
 
+
+@functools.cache
+def _mpl() -> Any:
+    """matplotlib, imported (with the Agg backend) when the first figure is drawn, not when
+    this module is: ``verify`` imports the report's code in a process that takes every plot
+    already drawn by its other process (:func:`reusing`), and matplotlib's import is a third
+    of a second there."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    return matplotlib
+
+
 class Plot:
     """A figure with its alt text: SVG (for the HTML) is rendered at once, PNG (for the PDF)
     only when asked for, so the verifier, which rebuilds only the HTML, never pays for it."""
@@ -51,7 +60,7 @@ class Plot:
         self._fig: Figure | None = fig
         self._redraw: Callable[[], Plot] | None = None
         buf = io.BytesIO()
-        with plt.rc_context(RC):  # svg.hashsalt is read when saving, not when drawing
+        with _mpl().rc_context(RC):  # svg.hashsalt is read when saving, not when drawing
             _lay_out_once(fig)
             fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
         svg = buf.getvalue().decode("utf-8")
@@ -75,7 +84,7 @@ class Plot:
                 raise RuntimeError("a recorded plot without a way to draw it")
             return self._redraw().png
         buf = io.BytesIO()
-        with plt.rc_context(RC):
+        with _mpl().rc_context(RC):
             self._fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": None})
         return buf.getvalue()
 
@@ -94,7 +103,7 @@ def _lay_out_once(fig: Figure) -> None:
         return
     fig.set_dpi(PNG_DPI)
     engine.execute(fig)
-    with plt.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+    with _mpl().rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
         fig.set_layout_engine(None)
     if fig.get_layout_engine() is not None:
         raise RuntimeError("the figure's layout engine could not be switched off")
@@ -174,6 +183,10 @@ def reusing(drawn: Mapping[str, dict[str, str]]) -> Iterator[None]:
 
 def _figure(width: float, height: float) -> tuple[Figure, Any]:
     """A figure outside pyplot's registry (no global state, freed with the Plot)."""
+    _mpl()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), layout="constrained")  # no tight_layout warnings
     # An Agg canvas of its own: the layout and the PNG save then use one renderer, whose text
     # measurements matplotlib caches, instead of a fresh canvas (and cache misses) per save.
@@ -186,7 +199,7 @@ def contest_shares(names: Sequence[str], rows: Sequence[Sequence[tuple[str, int,
                    ) -> Plot:
     """One bar per contest split into its candidates' vote shares, largest first; winners'
     segments hatched and every segment wide enough labelled with name and share."""
-    with plt.rc_context(RC):
+    with _mpl().rc_context(RC):
         fig, ax = _figure(7.0, 1.0 + 0.42 * max(len(names), 1))
         ys = list(range(len(names)))[::-1]
         for y, cands in zip(ys, rows, strict=True):
@@ -238,7 +251,7 @@ def segment_label(name: str, share: float) -> str:
 @_drawn_elsewhere
 def margins(contest_names: Sequence[str], margin_pct: Sequence[float]) -> Plot:
     """Margin between the last winner and the first loser, as a share of cards, per contest."""
-    with plt.rc_context(RC):
+    with _mpl().rc_context(RC):
         fig, ax = _figure(7.0, 0.9 + 0.34 * len(contest_names))
         ys = list(range(len(contest_names)))[::-1]
         ax.barh(ys, margin_pct, color="#c7c7c7", edgecolor="black", hatch="..", linewidth=0.6)
@@ -266,7 +279,7 @@ def precinct_reconciliation(precincts: Sequence[str], cvrs: Sequence[int],
     omitted = max(len(rows) - MAX_BARS, 0)
     rows = rows[:MAX_BARS]
     rows.sort(key=lambda r: r[0])
-    with plt.rc_context(RC):
+    with _mpl().rc_context(RC):
         fig, ax = _figure(7.0, 1.2 + 0.26 * max(len(rows), 1))
         ys = list(range(len(rows)))[::-1]
         if have_pb:
@@ -314,7 +327,7 @@ def audit_risk(series: Sequence[tuple[str, Sequence[int], Sequence[float]]],
     many = len(series) > 8
     worst = max(range(len(series)), key=lambda i: (series[i][2][-1] if series[i][2] else 0.0,
                                                    -i), default=-1)
-    with plt.rc_context(RC):
+    with _mpl().rc_context(RC):
         fig, ax = _figure(7.0, 3.8)
         # limits fixed before anything is drawn: an audit that has examined nothing yet has
         # every risk at 1 and every x at 0, which would collapse autoscaled axes
@@ -358,7 +371,7 @@ def audit_risk(series: Sequence[tuple[str, Sequence[int], Sequence[float]]],
 @_drawn_elsewhere
 def discrepancies(counts: Sequence[tuple[str, int]]) -> Plot:
     """Audit discrepancies by type, each bar labelled with its count."""
-    with plt.rc_context(RC):
+    with _mpl().rc_context(RC):
         fig, ax = _figure(7.0, 1.2 + 0.35 * max(len(counts), 1))
         ys = list(range(len(counts)))[::-1]
         for i, (y, (_, n)) in enumerate(zip(ys, counts, strict=True)):
@@ -380,7 +393,7 @@ def county_margin_changes(counties: Sequence[str], changes: Sequence[int],
     :data:`MAX_BARS`), each bar labelled with the change and the share of the county's ballots
     that differed; the statewide margin is named in the caption for scale."""
     n = min(len(counties), MAX_BARS)
-    with plt.rc_context(RC):
+    with _mpl().rc_context(RC):
         fig, ax = _figure(7.0, 1.2 + 0.22 * max(n, 1))
         ys = list(range(n))[::-1]
         vals = list(changes[:n])
