@@ -228,7 +228,9 @@ def test_verify_with_the_audit_recheck_in_a_child_gives_the_same_report(
 def test_the_process_that_takes_the_plots_drawn_by_its_child_never_imports_matplotlib(
         store: Store, tmp_path: Path) -> None:
     """Drawing is the forked child's (matplotlib is imported there, after the fork): the parent
-    rebuilds the report from the plots the child drew, so it never pays for the import."""
+    rebuilds the report from the plots the child drew, so a one-shot command never pays for
+    the import; a process that verifies again imports it before the fork, for every later
+    child."""
     import subprocess
     import sys
 
@@ -249,6 +251,8 @@ def test_the_process_that_takes_the_plots_drawn_by_its_child_never_imports_matpl
         "assert rep.ok, rep.to_json()\n"
         "assert 'report' in {c.name for c in rep.checks if c.status == 'pass'}\n"
         "assert 'matplotlib' not in sys.modules, 'imported by the verifying parent'\n"
+        "assert verify_bundle(Path(sys.argv[1])).ok\n"
+        "assert 'matplotlib.figure' in sys.modules, 'not kept by a process that verifies again'\n"
     )
     done = subprocess.run([sys.executable, "-c", script, str(paths.folder)],
                           capture_output=True, text=True, timeout=300)
