@@ -38,7 +38,6 @@ PNG_DPI = 110
 MAX_BARS = 40
 
 
-
 @functools.cache
 def _mpl() -> Any:
     """matplotlib, imported (with the Agg backend) when the first figure is drawn, not when
