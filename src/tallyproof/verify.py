@@ -24,11 +24,12 @@ Checks (each named, so a failure says which evidence broke):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import importlib
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -217,12 +218,8 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         # matplotlib (and the audit workflow) imported here, not before the fork, while the
         # reconciliation's queries run without the GIL: only this part draws and re-checks the
         # audit (the other takes the plots drawn here)
-        drawing = threading.Thread(target=_import_modules, args=(child_modules,))
-        drawing.start()
-        try:
+        with _importing(child_modules):
             return other_checks()
-        finally:
-            drawing.join()
 
     def other_checks() -> bytes:
         recon_checks: list[Check] = []
@@ -263,15 +260,14 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
     # the recount and the report's plots need nothing it computes: with both cores a forked
     # child runs those meanwhile on the same decoded table (:mod:`.ledger.parallel`); their
     # checks come back as JSON and are listed in the same order as one process would list them
-    warm = threading.Thread(target=_import_modules, args=(parent_modules,))
-    warm.start()  # imports hold the GIL, the Parquet decoding below mostly does not
-    try:
-        store.cvrs()  # decoded before the fork, so the child inherits it
-        fork = processes_for(store.cvr_count()) > 1
-    except DAMAGE:  # each check reads the table itself and names this as its failure
-        fork = False
-    finally:
-        warm.join()  # no thread may be running at the fork
+    # imports hold the GIL, the Parquet decoding mostly does not; the importing thread has
+    # ended when the block does (no thread may be running at the fork)
+    with _importing(parent_modules):
+        try:
+            store.cvrs()  # decoded before the fork, so the child inherits it
+            fork = processes_for(store.cvr_count()) > 1
+        except DAMAGE:  # each check reads the table itself and names this as its failure
+            fork = False
     _, other = run_pair(ledger_part, other_part, fork)
     _count_verification()
     got_other = orjson.loads(other)
@@ -353,6 +349,17 @@ def _import_modules(names: Sequence[str]) -> None:
             importlib.import_module(name)
         except ImportError:
             continue
+
+
+@contextmanager
+def _importing(names: Sequence[str]) -> Iterator[None]:
+    """:func:`_import_modules` in a thread while the block runs; joined when it ends."""
+    thread = threading.Thread(target=_import_modules, args=(names,))
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def _travels(value: Check | dict[str, Any] | None) -> bool:

@@ -224,7 +224,6 @@ def test_verify_with_the_audit_recheck_in_a_child_gives_the_same_report(
     assert alone["ok"] and orjson.dumps(forked) == orjson.dumps(alone)
 
 
-
 def test_the_process_that_takes_the_plots_drawn_by_its_child_never_imports_matplotlib(
         store: Store, tmp_path: Path) -> None:
     """Drawing is the forked child's (matplotlib is imported there, after the fork): the parent
