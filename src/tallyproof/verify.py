@@ -24,7 +24,7 @@ Checks (each named, so a failure says which evidence broke):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import importlib
 import tempfile
@@ -42,6 +42,7 @@ from .errors import Failure, InputError, TallyproofError
 from .bundle_zip import open_zip, parse_sums, safe_extract  # noqa: F401 - safe_extract re-exported
 from .evidence.bundle import BUNDLE_JSON, STORE_DIR, SUMS_FILE, iter_files
 from .evidence.checks import Check
+from .ledger import sha256_batch
 from .store import STORE_SCHEMA_VERSION, Store, sha256_file
 from .verdict import ESSENTIAL, Verdict, judge
 
@@ -213,8 +214,7 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         parent_modules += child_modules
 
     def other_part() -> bytes:
-        """Reconciliation, audit, results history and recount, then the report's plots drawn
-        ahead."""
+        """Audit, results history and recount, then the report's plots drawn ahead."""
         # matplotlib (and the audit workflow) imported here, not before the fork, while the
         # reconciliation's queries run without the GIL: only this part draws and re-checks the
         # audit (the other takes the plots drawn here)
@@ -222,8 +222,6 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
             return other_checks()
 
     def other_checks() -> bytes:
-        recon_checks: list[Check] = []
-        reconciliation = recon_part(recon_checks)
         part: list[Check] = []
         audit = run("audit", lambda: audit_data(store), part)
         if audit is not None or not part:
@@ -233,36 +231,38 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         got = run("results_history", lambda: results_history_of(store), history)
         if got is not None:
             history.append(got)
-        # the recount after the comparison with the certified results, which counted the
-        # plurality contests by precinct already (:func:`.tabulate.plurality.remembered_tally`)
         counted: list[Check] = []
         recount = run("tabulation", lambda: compute_tabulation(store), counted)
         # each result is sent only when JSON gives back the very same data (else the parent
         # computes it again itself): the parent then holds what it would have computed
         return orjson.dumps({
             "tabulation": recount if recount is not None and _travels(recount) else None,
-            "reconciliation": {"data": reconciliation,
-                               "checks": [c.to_json() for c in recon_checks]}
-            if _travels(reconciliation) and all(_travels(c) for c in recon_checks) else None,
             "audit": audit, "checks": [c.to_json() for c in part],
             "history": [c.to_json() for c in history]
             if all(_travels(c) for c in history) else None,
-            "plots": _plots_drawn_ahead(folder, store, reconciliation, audit),
+            "plots": _plots_drawn_ahead(folder, store, _bundled_reconciliation(store), audit),
         })
+
+    recon_checks: list[Check] = []
+    reconciled: list[dict[str, Any] | None] = []
 
     def ledger_part() -> bytes:
         got = run("ledger", lambda: ledger_check(store, public_keys))
         if got is not None:
             checks.append(got[0])
+        reconciled.append(recon_part(recon_checks))
         return b""
 
-    # the ledger on this core; the reconciliation, the audit's re-check, the results history,
-    # the recount and the report's plots need nothing it computes: with both cores a forked
-    # child runs those meanwhile on the same decoded table (:mod:`.ledger.parallel`); their
-    # checks come back as JSON and are listed in the same order as one process would list them
+    # the ledger and then the reconciliation on this core; the audit's re-check, the results
+    # history, the recount and the report's plots need nothing they compute: with both cores
+    # a forked child runs those meanwhile on the same decoded table (:mod:`.ledger.parallel`);
+    # its checks come back as JSON and are listed in the same order as one process would list
+    # them
     # imports hold the GIL, the Parquet decoding mostly does not; the importing thread has
-    # ended when the block does (no thread may be running at the fork)
-    with _importing(parent_modules):
+    # ended when the block does (no thread may be running at the fork). It also loads the
+    # compiled SHA-256 loops where the store is large enough to use them, so that both the
+    # ledger here and the sampler's re-draw in the child use the one load
+    with _importing(parent_modules, lambda: sha256_batch.backend(store.cvr_count())):
         try:
             store.cvrs()  # decoded before the fork, so the child inherits it
             fork = processes_for(store.cvr_count()) > 1
@@ -280,11 +280,8 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
             *((f"store/{w}", d) for w, d in published_tabulations(store))])
         if published is not None:
             checks.append(tabulation_check(tabulation, published))
-    if got_other["reconciliation"] is not None:
-        reconciliation = got_other["reconciliation"]["data"]
-        checks.extend(Check.from_json(c) for c in got_other["reconciliation"]["checks"])
-    else:
-        reconciliation = recon_part(checks)
+    reconciliation = reconciled[0]
+    checks.extend(recon_checks)
     audit = got_other["audit"]
     checks.extend(Check.from_json(c) for c in got_other["checks"])
     if got_other["history"] is not None:
@@ -352,9 +349,19 @@ def _import_modules(names: Sequence[str]) -> None:
 
 
 @contextmanager
-def _importing(names: Sequence[str]) -> Iterator[None]:
-    """:func:`_import_modules` in a thread while the block runs; joined when it ends."""
-    thread = threading.Thread(target=_import_modules, args=(names,))
+def _importing(names: Sequence[str], then: Callable[[], object] | None = None
+               ) -> Iterator[None]:
+    """:func:`_import_modules` in a thread while the block runs, then ``then()`` there (its
+    errors are raised again where it is used); joined when the block ends."""
+    def work() -> None:
+        _import_modules(names)
+        if then is not None:
+            try:
+                then()
+            except Exception:  # noqa: BLE001 - only speed depends on it; see above
+                return
+
+    thread = threading.Thread(target=work)
     thread.start()
     try:
         yield
@@ -374,10 +381,23 @@ def _travels(value: Check | dict[str, Any] | None) -> bool:
         return False
 
 
+def _bundled_reconciliation(store: Store) -> dict[str, Any] | None:
+    """The bundle's reconciliation.json, for :func:`_plots_drawn_ahead` (a guess: the other
+    core recomputes it meanwhile), or ``None`` where it is missing or unreadable."""
+    from .reconcile import RECONCILIATION_FILE
+
+    try:
+        got = _load_json(store.results_dir / RECONCILIATION_FILE)
+    except InputError:
+        return None
+    return got if isinstance(got, dict) else None
+
+
 def _plots_drawn_ahead(folder: Path, store: Store, reconciliation: dict[str, Any] | None,
                        audit: dict[str, Any] | None) -> dict[str, dict[str, str]]:
-    """The report's plots drawn from the bundle's *published* tabulation, the reconciliation
-    and the audit just re-checked, while the other core recounts (:mod:`.evidence.plots`).
+    """The report's plots drawn from the bundle's *published* tabulation and reconciliation
+    and the audit just re-checked, while the other core recomputes the reconciliation
+    (:mod:`.evidence.plots`).
 
     A guess only, never evidence: the rebuild takes a plot from here only where its recounted
     arguments are equal to the ones it was drawn from, and draws any other itself; so a guess

@@ -240,6 +240,6 @@ def test_digest_prefixes_are_the_tickets_first_18_digits(digests: list[bytes]) -
     """The NumPy arithmetic gives, for any digest (all-0xFF ones included, where every limb
     product is largest), the ticket's first 18 digits: int(digest) mod 10^18, reversed."""
     digests = [*digests, b"\xff" * 32, b"\x00" * 32]
-    got = sampler._digest_prefixes(digests).tolist()
+    got = sampler._digest_prefixes(b"".join(digests)).tolist()
     for d, p in zip(digests, got, strict=True):
         assert p == int(f"{int.from_bytes(d, 'big') % 10**18:018d}"[::-1])

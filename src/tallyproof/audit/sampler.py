@@ -39,12 +39,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import overload
 
 import numpy as np
 import pyarrow as pa
 
 from ..errors import UsageError
+from ..ledger import sha256_batch
 from ..ledger.parallel import PARENT_SHARE, processes_for, run_pair
 
 __all__ = ["ArrowIds", "Draw", "sample", "sample_until", "extend_sample", "first_ticket",
@@ -127,14 +129,14 @@ _LIMB_WEIGHTS = np.array([pow(2, 16 * (15 - k), _FIVE18) for k in range(16)], dt
 _CHUNK = 1 << 17  # ids per numpy chunk: bounded memory for any frame size
 
 
-def _digest_prefixes(digests: list[bytes]) -> np.ndarray:
+def _digest_prefixes(digests: bytes) -> np.ndarray:
     """``int(digest) mod 10^18`` reversed to 18 digits, for 32-byte big-endian digests.
 
     ``h mod 10^18`` by the Chinese remainder theorem: ``h mod 2^18`` is its low bits, ``h mod
     5^18`` the sixteen 16-bit limbs weighted by ``2^16k mod 5^18`` and reduced once (each
     product is below 2^16 · 5^18 < 2^58, so the sum of sixteen stays below 2^62), then
-    ``x = b + 5^18 ((a - b) 5^-18 mod 2^18)`` < 10^18."""
-    limbs = np.frombuffer(b"".join(digests), dtype=">u2").reshape(-1, 16).astype(np.uint64)
+    ``x = b + 5^18 ((a - b) 5^-18 mod 2^18)`` < 10^18. ``digests``: concatenated."""
+    limbs = np.frombuffer(digests, dtype=">u2").reshape(-1, 16).astype(np.uint64)
     m5 = np.uint64(_FIVE18)
     r = (limbs @ _LIMB_WEIGHTS) % m5
     low2 = ((limbs[:, 14] & np.uint64(3)) << np.uint64(16)) | limbs[:, 15]
@@ -163,17 +165,27 @@ def _ticket_prefixes(ids: Sequence[str], seed: str) -> np.ndarray:
         if hit is not None:
             return hit
     n = len(ids)
+    batch = sha256_batch.backend(n) if isinstance(ids, ArrowIds) and ids.buffers() else None
+    if batch is not None:  # one compiled loop: quicker than forking for hashlib
+        out = _prefixes_batched(ids, seed, batch)
+        if key is not None:
+            _remember(key, out)
+        return out
     fork = processes_for(n) > 1
     mid = int(n * PARENT_SHARE) if fork else n
     first, second = run_pair(lambda: _prefixes_of(ids, seed, 0, mid).tobytes(),
                              lambda: _prefixes_of(ids, seed, mid, n).tobytes(), fork)
     out = np.frombuffer(first + second, dtype=np.uint64)  # read-only: safe to hand out again
     if key is not None:
-        with _PREFIX_LOCK:
-            while len(_PREFIX_CACHE) >= 2:
-                del _PREFIX_CACHE[next(iter(_PREFIX_CACHE))]  # the oldest
-            _PREFIX_CACHE[key] = out
+        _remember(key, out)
     return out
+
+
+def _remember(key: bytes, prefixes: np.ndarray) -> None:
+    with _PREFIX_LOCK:
+        while len(_PREFIX_CACHE) >= 2:
+            del _PREFIX_CACHE[next(iter(_PREFIX_CACHE))]  # the oldest
+        _PREFIX_CACHE[key] = prefixes
 
 
 #: Ticket prefixes of the last two Arrow frames, by content and seed (:meth:`ArrowIds.fingerprint`);
@@ -196,7 +208,21 @@ def _prefixes_of(ids: Sequence[str], seed: str, lo: int, hi: int) -> np.ndarray:
             h = fork()
             h.update(i.encode("utf-8"))
             keep(h.digest())
-        out[a - lo:a - lo + len(digests)] = _digest_prefixes(digests)
+        out[a - lo:a - lo + len(digests)] = _digest_prefixes(b"".join(digests))
+    return out
+
+
+def _prefixes_batched(ids: ArrowIds, seed: str, batch: ModuleType) -> np.ndarray:
+    """:func:`_ticket_prefixes` through :mod:`tallyproof.ledger.sha256_batch`: each id's
+    UTF-8 bytes, straight from the Arrow buffer, hashed after the seed's hex digest."""
+    offsets, data = ids.buffers()
+    seed_hex = _sha256_hex(str(seed)).encode("utf-8")
+    out = np.empty(len(ids), dtype=np.uint64)
+    for a in range(0, len(ids), _CHUNK):
+        b = min(a + _CHUNK, len(ids))
+        digests = sha256_batch.slices(seed_hex, data, offsets[a:b + 1], batch)
+        out[a:b] = _digest_prefixes(digests)
+    out.flags.writeable = False  # as the hashlib path's: safe to hand out again
     return out
 
 
@@ -247,17 +273,26 @@ class ArrowIds(Sequence[str]):
     def __len__(self) -> int:
         return len(self._array)
 
-    def fingerprint(self, seed: str) -> bytes | None:
-        """SHA-256 of the seed and of every id (lengths and bytes), or ``None`` for a frame
-        with a null; hashing the id buffer runs at memory speed, a thousandth of ticketing."""
+    def buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(offsets, UTF-8 bytes) of the ids, offsets into the bytes, or ``None`` for a frame
+        with a null or of a type other than string."""
         a = self._array
         if not len(a) or a.null_count or not pa.types.is_string(a.type):
             return None
-        offsets = np.frombuffer(a.buffers()[1], dtype=np.int32, count=a.offset + len(a) + 1)
-        offsets = offsets[a.offset:]
+        bufs = a.buffers()
+        offsets = np.frombuffer(bufs[1], dtype=np.int32, count=a.offset + len(a) + 1)
+        return offsets[a.offset:], np.frombuffer(bufs[2], dtype=np.uint8)
+
+    def fingerprint(self, seed: str) -> bytes | None:
+        """SHA-256 of the seed and of every id (lengths and bytes), or ``None`` for a frame
+        with a null; hashing the id buffer runs at memory speed, a thousandth of ticketing."""
+        bufs = self.buffers()
+        if bufs is None:
+            return None
+        offsets, data = bufs
         h = hashlib.sha256(str(seed).encode("utf-8") + b"\x00")
         h.update((offsets - offsets[0]).tobytes())
-        h.update(memoryview(a.buffers()[2])[int(offsets[0]):int(offsets[-1])])
+        h.update(data[int(offsets[0]):int(offsets[-1])])
         return h.digest()
 
     @overload

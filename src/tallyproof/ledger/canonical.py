@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from types import ModuleType
 
 import numpy as np
 import orjson
@@ -43,6 +44,7 @@ import pyarrow.compute as pc
 from ..errors import StoreError
 from ..model import Election
 from ..parquet_table import ParquetTable
+from . import sha256_batch
 from .parallel import PARENT_SHARE, processes_for, run_pair
 
 FORMAT_VERSION = 1
@@ -125,8 +127,7 @@ def _contest_part(col: pa.Array, index: int) -> pa.BinaryArray:
     words are scattered over a stream too large for the cache.)
     """
     n = len(col)
-    if _irregular_nulls(col):
-        col = pa.array(col.to_pylist(), type=col.type)
+    col = _regular(col)
     outer = col.offsets.to_numpy().astype(np.int64)
     inner_arr = col.values
     inner = inner_arr.offsets.to_numpy().astype(np.int64)
@@ -162,6 +163,11 @@ def _contest_part(col: pa.Array, index: int) -> pa.BinaryArray:
     return pa.BinaryArray.from_buffers(
         pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(stream.view(np.uint8))]
     )
+
+
+def _regular(col: pa.Array) -> pa.Array:
+    """``col`` rebuilt if :func:`_irregular_nulls`, so that its nulls mean empty."""
+    return pa.array(col.to_pylist(), type=col.type) if _irregular_nulls(col) else col
 
 
 def _irregular_nulls(col: pa.Array) -> bool:
@@ -203,8 +209,7 @@ def _encode(
         return pa.array([], pa.binary())
 
     def column(name: str) -> pa.Array:
-        col = table.column(name)
-        return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        return _column(table, name)
 
     p = 1 if leaf_prefix else 0
     strings = [column(name).cast(pa.binary()) for name in STRING_FIELDS]
@@ -240,6 +245,31 @@ def _encode(
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
+def _column(table: pa.Table | pa.RecordBatch, name: str) -> pa.Array:
+    col = table.column(name)
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _hash_compiled(table: pa.Table | pa.RecordBatch, election: Election, salts: np.ndarray
+                   ) -> bytes:
+    """The CVR leaves' hashes of ``table`` through :mod:`.leaf_kernel` (the same bytes as
+    hashing :func:`_encode`'s leaves; only where no row supersedes another)."""
+    from . import leaf_kernel
+
+    n = table.num_rows
+    contests = []
+    for i, contest in enumerate(election.contests):
+        col = _column(table, contest.column)
+        if col.null_count < n:
+            contests.append((i, _regular(col)))
+    cols = leaf_kernel.columns([_column(table, f).cast(pa.binary()) for f in STRING_FIELDS],
+                               _column(table, "record"), contests)
+    out, failed = leaf_kernel.leaf_hashes(cols, salts)
+    if failed:
+        raise sha256_batch.HashBackendError("OpenSSL's SHA-256 reported a failure")
+    return out.tobytes()
+
+
 def encode_cards(
     table: pa.Table | pa.RecordBatch,
     election: Election,
@@ -254,13 +284,16 @@ def encode_cards(
     return _encode(table, election, salts, supersede, leaf_prefix=False)
 
 
-def _hash_prefixed(data: pa.BinaryArray) -> bytes:
-    """SHA-256 of every value (each already starting with the 0x00 leaf prefix)."""
+def _hash_prefixed(data: pa.BinaryArray, batch: ModuleType | None = None) -> bytes:
+    """SHA-256 of every value (each already starting with the 0x00 leaf prefix); ``batch``:
+    the compiled loops to use (:func:`.sha256_batch.backend`), else ``hashlib``."""
     n = len(data)
     if n == 0:
         return b""
     bufs = data.buffers()
     off = np.frombuffer(bufs[1], dtype=np.int32, count=data.offset + n + 1)[data.offset :]
+    if batch is not None:
+        return sha256_batch.slices(b"", np.frombuffer(bufs[2], dtype=np.uint8), off, batch)
     o = off.tolist()
     raw = bufs[2].to_pybytes()  # slicing bytes is the cheapest way to feed hashlib in CPython
     sha = hashlib.sha256
@@ -294,14 +327,19 @@ def encode_and_hash(
     if supersede is not None and len(supersede) != n:
         raise ValueError(f"supersede must have {n} entries, not {len(supersede)}")
 
+    batch = sha256_batch.backend(n)  # loaded before any fork, so a child inherits it
+
     def rows(lo: int, hi: int) -> bytes:
         out = []
         for start in range(lo, hi, CHUNK_ROWS):
             stop = min(start + CHUNK_ROWS, hi)
             part = table.slice(start, stop - start)
+            if batch is not None and supersede is None:
+                out.append(_hash_compiled(part, election, salts[start:stop]))
+                continue
             sup = None if supersede is None else supersede[start:stop]
             enc = _encode(part, election, salts[start:stop], sup, leaf_prefix=True)
-            out.append(_hash_prefixed(enc))
+            out.append(_hash_prefixed(enc, batch))
         return b"".join(out)
 
     fork = processes_for(n) > 1

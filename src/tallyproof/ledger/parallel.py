@@ -5,6 +5,9 @@ throughout (hashlib releases it only for inputs of 2 KiB or more) and threads ca
 it. A forked child, though, sees the already-encoded bytes for free (copy-on-write) and only
 its 32-byte digests travel back through a pipe. The split is by position, the parent's part
 first, so the output is the same bytes whether one or two processes did the work.
+(With the compiled loops of :mod:`.sha256_batch` the per-call cost is gone; a large job's
+leaves are still split, its tree no longer is: a million leaves' tree takes a tenth of a
+second.)
 
 Fork is used only where it exists (POSIX), on Python 3.11 (3.12 deprecates forking a
 process that has threads, as Arrow's pools make ours), with 2+ CPUs, and when there is enough

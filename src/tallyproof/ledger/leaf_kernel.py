@@ -1,0 +1,177 @@
+"""CVR leaves encoded and hashed in one compiled loop (see :func:`.canonical.encode_and_hash`).
+
+:mod:`.canonical` assembles leaves column-wise with NumPy and Arrow: a dozen passes over each
+contest column and Arrow's join of some thirty columns, ~1.2 s per million cards, twice the
+hashing itself. Here each card's leaf is written into a small reused buffer, byte for byte as
+``docs/commitment.md`` and :mod:`.canonical` define it, and hashed straight away by OpenSSL
+(:mod:`.sha256_kernels`), so no leaf array is ever built. Only the CVR leaf (type 0x01) is
+written here; supersede leaves, and every leaf's bytes where a caller needs them, come from
+:mod:`.canonical`, against which this loop is tested for identical digests.
+
+:func:`columns` lays a chunk of the CVR table out as the flat arrays the loop reads (its
+strings and contests concatenated, offsets made absolute); numba compiles the loop once per
+machine and keeps it in its cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numba import njit
+
+from .sha256_kernels import _CTX_BYTES, _final, _init, _update
+
+CVR, FORMAT_VERSION, SALT_SIZE = 0x01, 1, 16  # as in .canonical (which imports this lazily)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """One chunk of the CVR table as flat arrays (``k`` = a string field or a contest)."""
+
+    rec_valid: np.ndarray  # uint8 (n,): the record number is present
+    rec_values: np.ndarray  # int64 (n,): the record number, 0 where absent
+    str_valid: np.ndarray  # uint8 (8, n)
+    str_offsets: np.ndarray  # int64 (8, n + 1): into str_data
+    str_data: np.ndarray  # uint8: the eight fields' UTF-8 bytes, concatenated
+    contest_index: np.ndarray  # uint16 (K,): the contest's index in the definition
+    contest_valid: np.ndarray  # uint8 (K, n): the contest is on the card
+    contest_ranks: np.ndarray  # int64 (K, n + 1): into rank_codes, per contest and card
+    rank_codes: np.ndarray  # int64 (all rank positions + K,): into codes, per rank position
+    codes: np.ndarray  # uint16: every contest's candidate codes, concatenated
+
+
+def columns(strings: list[pa.Array], record: pa.Array, contests: list[tuple[int, pa.Array]]
+            ) -> Columns:
+    """The arrays of :class:`Columns` from the chunk's eight string fields (binary arrays),
+    its ``record`` column and its contest columns (``list<list<uint16>>``, with their index in
+    the definition; each regular as :func:`.canonical._irregular_nulls` requires)."""
+    n = len(record)
+    str_valid = np.empty((len(strings), n), dtype=np.uint8)
+    str_offsets = np.empty((len(strings), n + 1), dtype=np.int64)
+    datas, base = [], 0
+    for k, col in enumerate(strings):
+        str_valid[k] = _valid(col)
+        bufs = col.buffers()
+        off = np.frombuffer(bufs[1], dtype=np.int32, count=col.offset + n + 1)[col.offset:]
+        lo, hi = int(off[0]), int(off[-1])
+        datas.append(np.frombuffer(bufs[2], dtype=np.uint8)[lo:hi] if hi > lo
+                     else np.zeros(0, dtype=np.uint8))
+        str_offsets[k] = off + (base - lo)
+        base += hi - lo
+    index = np.array([i for i, _ in contests], dtype=np.uint16)
+    contest_valid = np.empty((len(contests), n), dtype=np.uint8)
+    contest_ranks = np.empty((len(contests), n + 1), dtype=np.int64)
+    ranks, codes, rank_base, code_base = [], [], 0, 0
+    for k, (_, col) in enumerate(contests):
+        contest_valid[k] = _valid(col)
+        outer = col.offsets.to_numpy().astype(np.int64)
+        inner = col.values.offsets.to_numpy().astype(np.int64)
+        r0, r1 = int(outer[0]), int(outer[-1])
+        c0, c1 = int(inner[r0]), int(inner[r1])
+        contest_ranks[k] = outer + (rank_base - r0)
+        ranks.append(inner[r0 : r1 + 1] + (code_base - c0))
+        codes.append(col.values.values.to_numpy(zero_copy_only=False)[c0:c1])
+        rank_base += r1 - r0 + 1
+        code_base += c1 - c0
+    return Columns(
+        rec_valid=_valid(record), rec_values=record.fill_null(0).to_numpy(
+            zero_copy_only=False).astype(np.int64),
+        str_valid=str_valid, str_offsets=str_offsets,
+        str_data=np.concatenate(datas) if datas else np.zeros(0, dtype=np.uint8),
+        contest_index=index, contest_valid=contest_valid, contest_ranks=contest_ranks,
+        rank_codes=np.concatenate(ranks) if ranks else np.zeros(1, dtype=np.int64),
+        codes=(np.concatenate(codes) if codes else np.zeros(0, dtype=np.uint16)).astype(
+            np.uint16, copy=False))
+
+
+def _valid(col: pa.Array) -> np.ndarray:
+    if col.null_count == 0:
+        return np.ones(len(col), dtype=np.uint8)
+    return pc.is_valid(col).to_numpy(zero_copy_only=False).astype(np.uint8)
+
+
+def leaf_hashes(cols: Columns, salts: np.ndarray) -> tuple[np.ndarray, int]:
+    """RFC 9162 leaf hashes SHA-256(0x00 ‖ CVR leaf) of the chunk's cards, ``(n, 32)``, and
+    how many OpenSSL calls failed (to be 0)."""
+    out = np.empty((len(cols.rec_values), 32), dtype=np.uint8)
+    bad = _leaf_hashes(np.ascontiguousarray(salts, dtype=np.uint8), cols.rec_valid,
+                       cols.rec_values, cols.str_valid, cols.str_offsets, cols.str_data,
+                       cols.contest_index, cols.contest_valid, cols.contest_ranks,
+                       cols.rank_codes, cols.codes, out)
+    return out, bad
+
+
+@njit(nogil=True, cache=True)
+def _leaf_hashes(salts: np.ndarray, rec_valid: np.ndarray, rec_values: np.ndarray,
+                 str_valid: np.ndarray, str_offsets: np.ndarray, str_data: np.ndarray,
+                 contest_index: np.ndarray, contest_valid: np.ndarray,
+                 contest_ranks: np.ndarray, rank_codes: np.ndarray, codes: np.ndarray,
+                 out: np.ndarray) -> int:
+    n = out.shape[0]
+    fields = str_offsets.shape[0]
+    contests = contest_index.size
+    fixed = 3 + SALT_SIZE + 9 + 4 * fields
+    sizes = np.full(n, fixed, np.int64)
+    for k in range(fields):
+        for i in range(n):
+            if str_valid[k, i]:
+                sizes[i] += str_offsets[k, i + 1] - str_offsets[k, i]
+    for k in range(contests):
+        for i in range(n):
+            if contest_valid[k, i]:
+                r0, r1 = contest_ranks[k, i], contest_ranks[k, i + 1]
+                sizes[i] += 4 + 2 * (r1 - r0) + 2 * (rank_codes[r1] - rank_codes[r0])
+    buf = np.empty(sizes.max() if n else 0, np.uint8)
+    ctx = np.empty(_CTX_BYTES, np.uint8)
+    c = ctx.ctypes.data
+    bad = 0
+    for i in range(n):
+        size = sizes[i]
+        buf[0] = 0x00  # RFC 9162 leaf prefix
+        buf[1] = CVR
+        buf[2] = FORMAT_VERSION
+        for b in range(SALT_SIZE):
+            buf[3 + b] = salts[i, b]
+        p = 3 + SALT_SIZE
+        buf[p] = rec_valid[i]
+        v = rec_values[i]  # big-endian two's complement
+        for b in range(8):
+            buf[p + 8 - b] = v & 0xFF
+            v >>= 8
+        p += 9
+        for k in range(fields):
+            length = str_offsets[k, i + 1] - str_offsets[k, i] if str_valid[k, i] else 0xFFFFFFFF
+            buf[p] = (length >> 24) & 0xFF
+            buf[p + 1] = (length >> 16) & 0xFF
+            buf[p + 2] = (length >> 8) & 0xFF
+            buf[p + 3] = length & 0xFF
+            p += 4
+        for k in range(fields):
+            if str_valid[k, i]:
+                for j in range(str_offsets[k, i], str_offsets[k, i + 1]):
+                    buf[p] = str_data[j]
+                    p += 1
+        for k in range(contests):
+            if contest_valid[k, i]:
+                r0, r1 = contest_ranks[k, i], contest_ranks[k, i + 1]
+                w = contest_index[k]
+                buf[p] = w >> 8
+                buf[p + 1] = w & 0xFF
+                buf[p + 2] = (r1 - r0) >> 8
+                buf[p + 3] = (r1 - r0) & 0xFF
+                p += 4
+                for r in range(r0, r1):
+                    a, e = rank_codes[r], rank_codes[r + 1]
+                    buf[p] = (e - a) >> 8
+                    buf[p + 1] = (e - a) & 0xFF
+                    p += 2
+                    for j in range(a, e):
+                        buf[p] = codes[j] >> 8
+                        buf[p + 1] = codes[j] & 0xFF
+                        p += 2
+        ok = _init(c) & _update(c, buf.ctypes.data, size)
+        bad += 1 - (ok & _final(out[i].ctypes.data, c))
+    return bad
