@@ -216,7 +216,7 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
     def other_part() -> bytes:
         """Audit, results history and recount, then the report's plots drawn ahead."""
         # matplotlib (and the audit workflow) imported here, not before the fork, while the
-        # reconciliation's queries run without the GIL: only this part draws and re-checks the
+        # audit's first queries run without the GIL: only this part draws and re-checks the
         # audit (the other takes the plots drawn here)
         with _importing(child_modules):
             return other_checks()

@@ -22,9 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
+from .canonical import CVR, FORMAT_VERSION, SALT_SIZE
 from .sha256_kernels import _CTX_BYTES, _final, _init, _update
-
-CVR, FORMAT_VERSION, SALT_SIZE = 0x01, 1, 16  # as in .canonical (which imports this lazily)
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,17 @@
-"""SHA-256 of many short messages at once: the log's leaves and Merkle nodes.
+"""SHA-256 of many short messages at once: the log's leaves and nodes, sampler tickets.
 
-``hashlib`` pays about half a microsecond of interpreter work per call, more than hashing a
-100-300-byte leaf costs (measured: 1,000,000 leaves 1.5 s through ``hashlib``, 0.3 s through
-a compiled loop; 500,000 interior nodes 0.75 s and 0.09 s). For a log of a million cards,
-that per-call cost is most of ``commit`` and ``verify``. :mod:`.sha256_kernels` removes it:
-numba-compiled loops that call the OpenSSL library ``hashlib`` itself uses, so every digest
-comes from the same SHA-256 code either way and the bytes are identical (tested on random
-messages of every length class, and checked here against ``hashlib`` each time the loops are
-loaded).
+``hashlib`` pays more interpreter work per call than hashing a 100-300-byte leaf costs
+(measured on the 2-core development VM, 2026-12-07: 1,000,000 leaves of 250-350 bytes 1.5 s
+through ``hashlib``, 0.3 s through the compiled loop; 500,000 interior nodes 0.75 s and
+0.09 s). For a log of a million cards that per-call cost was most of ``commit`` and
+``verify``. :mod:`.sha256_kernels` removes it: a numba-compiled loop that calls the OpenSSL
+library ``hashlib`` itself uses, so every digest comes from the same SHA-256 code either way
+and the bytes are identical (tested on random messages, and checked here against ``hashlib``
+on every padding case each time the loop is loaded).
 
 The compiled path is used for at least :data:`MIN_ITEMS` messages, where its one-time start
-in a process (importing numba and loading the compiled loops, about 0.6 s) is repaid;
+in a process (importing numba and loading the compiled loops from numba's cache: 0.75 s
+measured, a few seconds more the first time on a machine, to compile them) is repaid;
 smaller jobs, and machines where OpenSSL's library cannot be found (see
 :mod:`.sha256_kernels`), hash with ``hashlib``. Setting ``TALLYPROOF_SHA256=hashlib`` keeps
 every hash on ``hashlib``: an independent path for anyone re-checking a result, and what the
@@ -39,14 +40,14 @@ _unavailable: str | None = None
 
 
 class HashBackendError(TallyproofError):
-    """The compiled SHA-256 loops gave a digest different from ``hashlib``'s, or OpenSSL
-    reported a failure: nothing they computed is used."""
+    """The compiled SHA-256 loop gave a digest different from ``hashlib``'s, or OpenSSL
+    reported a failure: nothing it computed is used."""
 
 
 def backend(items: int) -> ModuleType | None:
-    """The compiled loops (:mod:`.sha256_kernels`) to hash ``items`` messages with, or
+    """The compiled loop (:mod:`.sha256_kernels`) to hash ``items`` messages with, or
     ``None`` to use ``hashlib``: for small jobs, when ``TALLYPROOF_SHA256=hashlib``, or
-    where the loops are unavailable (:func:`unavailable_reason` says why)."""
+    where the loop is unavailable (:func:`unavailable_reason` says why)."""
     if os.environ.get(ENV, "").strip().lower() == "hashlib":
         return None
     if items < MIN_ITEMS or _unavailable is not None:
@@ -60,7 +61,7 @@ def name() -> str:
 
 
 def unavailable_reason() -> str | None:
-    """Why the compiled loops cannot be used here (``None`` if they can or were not tried)."""
+    """Why the compiled loop cannot be used here (``None`` if it can or was not tried)."""
     return _unavailable
 
 
