@@ -240,7 +240,7 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
             "audit": audit, "checks": [c.to_json() for c in part],
             "history": [c.to_json() for c in history]
             if all(_travels(c) for c in history) else None,
-            "plots": _plots_drawn_ahead(folder, store, _bundled_reconciliation(store), audit),
+            "plots": _plots_drawn_ahead(folder, store, audit),
         })
 
     recon_checks: list[Check] = []
@@ -381,20 +381,8 @@ def _travels(value: Check | dict[str, Any] | None) -> bool:
         return False
 
 
-def _bundled_reconciliation(store: Store) -> dict[str, Any] | None:
-    """The bundle's reconciliation.json, for :func:`_plots_drawn_ahead` (a guess: the other
-    core recomputes it meanwhile), or ``None`` where it is missing or unreadable."""
-    from .reconcile import RECONCILIATION_FILE
-
-    try:
-        got = _load_json(store.results_dir / RECONCILIATION_FILE)
-    except InputError:
-        return None
-    return got if isinstance(got, dict) else None
-
-
-def _plots_drawn_ahead(folder: Path, store: Store, reconciliation: dict[str, Any] | None,
-                       audit: dict[str, Any] | None) -> dict[str, dict[str, str]]:
+def _plots_drawn_ahead(folder: Path, store: Store, audit: dict[str, Any] | None
+                       ) -> dict[str, dict[str, str]]:
     """The report's plots drawn from the bundle's *published* tabulation and reconciliation
     and the audit just re-checked, while the other core recomputes the reconciliation
     (:mod:`.evidence.plots`).
@@ -405,9 +393,12 @@ def _plots_drawn_ahead(folder: Path, store: Store, reconciliation: dict[str, Any
     from .evidence import plots
     from .evidence.collect import TABULATION_FILE, Evidence, published_tabulations
     from .evidence.report import report_context
+    from .reconcile import RECONCILIATION_FILE
 
     try:
         published = published_tabulations(store)
+        bundled = store.results_dir / RECONCILIATION_FILE
+        reconciliation = _load_json(bundled) if bundled.exists() else None
         tabulation = (published[0][1] if published
                       else _load_json(folder / "evidence" / TABULATION_FILE))
         meta = _load_json(folder / BUNDLE_JSON)

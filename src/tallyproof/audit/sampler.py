@@ -165,9 +165,10 @@ def _ticket_prefixes(ids: Sequence[str], seed: str) -> np.ndarray:
         if hit is not None:
             return hit
     n = len(ids)
-    batch = sha256_batch.backend(n) if isinstance(ids, ArrowIds) and ids.buffers() else None
-    if batch is not None:  # one compiled loop: quicker than forking for hashlib
-        out = _prefixes_batched(ids, seed, batch)
+    bufs = ids.buffers() if isinstance(ids, ArrowIds) else None
+    batch = sha256_batch.backend(n) if bufs is not None else None
+    if bufs is not None and batch is not None:  # one compiled loop: quicker than forking
+        out = _prefixes_batched(bufs, seed, batch)
         if key is not None:
             _remember(key, out)
         return out
@@ -212,14 +213,17 @@ def _prefixes_of(ids: Sequence[str], seed: str, lo: int, hi: int) -> np.ndarray:
     return out
 
 
-def _prefixes_batched(ids: ArrowIds, seed: str, batch: ModuleType) -> np.ndarray:
+def _prefixes_batched(bufs: tuple[np.ndarray, np.ndarray], seed: str, batch: ModuleType
+                      ) -> np.ndarray:
     """:func:`_ticket_prefixes` through :mod:`tallyproof.ledger.sha256_batch`: each id's
-    UTF-8 bytes, straight from the Arrow buffer, hashed after the seed's hex digest."""
-    offsets, data = ids.buffers()
+    UTF-8 bytes, straight from the Arrow buffers (:meth:`ArrowIds.buffers`), hashed after the
+    seed's hex digest."""
+    offsets, data = bufs
+    n = len(offsets) - 1
     seed_hex = _sha256_hex(str(seed)).encode("utf-8")
-    out = np.empty(len(ids), dtype=np.uint64)
-    for a in range(0, len(ids), _CHUNK):
-        b = min(a + _CHUNK, len(ids))
+    out = np.empty(n, dtype=np.uint64)
+    for a in range(0, n, _CHUNK):
+        b = min(a + _CHUNK, n)
         digests = sha256_batch.slices(seed_hex, data, offsets[a:b + 1], batch)
         out[a:b] = _digest_prefixes(digests)
     out.flags.writeable = False  # as the hashlib path's: safe to hand out again

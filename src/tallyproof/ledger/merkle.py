@@ -51,12 +51,11 @@ def _next_level(level: bytes, batch: ModuleType | None = None) -> bytes:
     ``batch``: the compiled loops to hash with (:mod:`.sha256_batch`), else ``hashlib``."""
     count = len(level) // HASH_SIZE
     pairs = count // 2
+    flat = np.frombuffer(level, dtype=np.uint8, count=pairs * 2 * HASH_SIZE)
     if batch is not None:
-        flat = np.frombuffer(level, dtype=np.uint8, count=pairs * 2 * HASH_SIZE)
         return sha256_batch.pairs(flat, pairs, batch) + (level[-HASH_SIZE:] if count % 2 else b"")
     sha = _sha256
     step = 1 + 2 * HASH_SIZE
-    flat = np.frombuffer(level, dtype=np.uint8, count=pairs * 2 * HASH_SIZE)
     out: list[bytes] = []
     # lay out 0x01 ‖ left ‖ right contiguously so that each node hash is one bytes slice;
     # in blocks through one reused buffer, so the temporaries stay small and are not faulted
