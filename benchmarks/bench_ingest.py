@@ -21,6 +21,11 @@ fastest run is reported, as is usual for timings on a shared machine (other tena
 slow a run down); every run's figures are kept in the results, and the peak RSS reported is
 the largest of them.
 
+Baseline, in the same run: the same ingest with every file decoded by msgspec
+(``TALLYPROOF_DOMINION_SCAN=off``), the reader before the compiled scanner
+(:mod:`tallyproof.formats.dominion_scan`); the two alternate, ``--repeat`` runs each, and the
+tables they build are compared (the CVR table's SHA-256 must be the same).
+
 Only the Dominion format is measured: it is the one format tallyproof can also *write* at this
 size; other readers are exercised on real files by their own tests.
 
@@ -56,13 +61,15 @@ src, store, manifest = map(Path, sys.argv[1:4])
 t0 = time.perf_counter()
 res = ingest([src], store, fmt="dominion", manifest=manifest)
 seconds = time.perf_counter() - t0
+import hashlib
+table = hashlib.sha256((store / "cvrs.parquet").read_bytes()).hexdigest()
 try:
     own = next(int(line.split()[1]) for line in open("/proc/self/status")
                if line.startswith("VmHWM:"))
 except (OSError, StopIteration):
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 workers = default_workers(export_files(src))
-print(json.dumps({"seconds": seconds, "cards": res.cards_total, "own_rss_kib": own,
+print(json.dumps({"seconds": seconds, "cards": res.cards_total, "own_rss_kib": own, "table": table,
                   "workers": workers if workers > 1 else 0,
                   "worker_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 """
@@ -80,13 +87,23 @@ def write_export(cards: int, work: Path) -> tuple[Path, Path, int]:
     return export.folder, manifest, size
 
 
-def ingest_in_child(export: Path, manifest: Path, store: Path) -> dict[str, Any]:
+def ingest_in_child(
+    export: Path, manifest: Path, store: Path, baseline: bool = False
+) -> dict[str, Any]:
+    """One ingest in a fresh process; ``baseline``: every file decoded by msgspec."""
+    from tallyproof.formats import dominion_scan
+
+    env = dict(os.environ)
+    env.pop(dominion_scan.ENV, None)
+    if baseline:
+        env[dominion_scan.ENV] = "off"
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD, str(export), str(store), str(manifest)],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -115,16 +132,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if hasattr(os, "sync"):  # the export's 3.9 GB written back now, not during the ingests
             os.sync()
         write_s = time.perf_counter() - t0
-        runs = []
-        for i in range(max(1, args.repeat)):
+        runs, baseline_runs = [], []
+        for i in range(max(1, args.repeat)):  # alternately, so that both see the same machine
             runs.append(ingest_in_child(export, manifest, work / f"store-{i}"))
             shutil.rmtree(work / f"store-{i}", ignore_errors=True)
+            baseline_runs.append(
+                ingest_in_child(export, manifest, work / f"base-{i}", baseline=True))
+            shutil.rmtree(work / f"base-{i}", ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    for run in runs:
+    for run in runs + baseline_runs:
         if run["cards"] != args.cards:
             raise SystemExit(f"ingested {run['cards']} cards, expected {args.cards}")
+    tables = {run["table"] for run in runs + baseline_runs}
+    if len(tables) != 1:
+        raise SystemExit(f"the runs built {len(tables)} different CVR tables; one was expected")
     child = min(runs, key=lambda run: run["seconds"])
+    base = min(baseline_runs, key=lambda run: run["seconds"])
     rate = args.cards / child["seconds"]
     peak = max(int(run["peak_rss_bytes"]) for run in runs)
     result: dict[str, Any] = {
@@ -145,6 +169,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     for run in runs
                 ],  # fmt: skip
                 "peak_rss_bytes": peak,
+                "baseline_msgspec_seconds": round(base["seconds"], 2),
+                "baseline_runs_seconds": [round(run["seconds"], 2) for run in baseline_runs],
+                "ratio_to_baseline": round(child["seconds"] / base["seconds"], 3),
+                "same_table_as_baseline": True,
                 "meets_throughput_target": rate >= TARGET_CARDS_PER_SECOND,
                 "meets_memory_target": peak < TARGET_PEAK_BYTES,
             }
@@ -162,6 +190,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"(fastest of {len(runs)}; target ≥ {TARGET_CARDS_PER_SECOND:,})"
     )
     print("  all runs           : " + ", ".join(f"{args.cards / r['seconds']:,.0f}" for r in runs))
+    print(
+        f"  baseline (msgspec) : {base['seconds']:8.2f} s  {args.cards / base['seconds']:,.0f} "
+        f"cards/s; this reader {child['seconds'] / base['seconds']:.2f}x its time, "
+        "same CVR table"
+    )
     worst = max(runs, key=lambda run: run["peak_rss_bytes"])
     print(
         f"  peak RSS           : {peak / 1024**2:8.0f} MiB "

@@ -12,12 +12,23 @@ import pyarrow as pa
 import pytest
 
 from tallyproof.errors import InputError
-from tallyproof.formats import dominion, dominion_pool
+from tallyproof.formats import dominion, dominion_pool, dominion_scan
 from tallyproof.ingest import ingest, read_export
 from tallyproof.model import ContestKind
 from tallyproof.store import Store
 
 from . import vendor_fixtures as vf
+
+
+@pytest.fixture(autouse=True, params=["msgspec", "scanner"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: files decoded by msgspec, and read by the compiled scanner first
+    (which the reader uses only for large exports), with the same rows and the same errors."""
+    if request.param == "scanner":
+        monkeypatch.setattr(dominion_scan, "MIN_EXPORT_BYTES", 0)
+    else:
+        monkeypatch.setenv(dominion_scan.ENV, "off")
+    return str(request.param)
 
 
 def rows(path: Path, options: dict | None = None) -> list[dict]:

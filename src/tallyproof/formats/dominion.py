@@ -5,9 +5,10 @@ Why a folder: Dominion's Results Tally & Reporting writes one JSON per batch whe
 "split files per batch" is on (the file numbers are internal and skip), and the CVRs only carry
 numeric ids that the manifests resolve. Each export file is decoded whole by msgspec into typed
 structs holding only the fields read (the rest is skipped without being built, and a wrong type
-is reported with its JSON path), turned into CVR-table rows column by column
-(:mod:`.dominion_rows`) and dropped before the next is opened, so memory is bounded by the
-largest single file, not by the election. A large export is decoded by a pool of worker
+is reported with its JSON path) — or, in a large export, read straight into arrays by a compiled
+scanner that leaves to msgspec any file outside the JSON it handles (:mod:`.dominion_scan`) —
+turned into CVR-table rows column by column (:mod:`.dominion_rows`) and dropped before the next
+is opened, so memory is bounded by the largest single file, not by the election. A large export is decoded by a pool of worker
 processes (:mod:`.dominion_pool`), a bounded number of files ahead, and put back in file
 order, so the table is the same whatever the workers' timing.
 
@@ -40,7 +41,7 @@ import pyarrow as pa
 
 from ..errors import InputError
 from ..model import OVERVOTE_UNKNOWN, Candidate, Contest, ContestKind, Election
-from . import dominion_pool
+from . import dominion_pool, dominion_scan
 from .base import FormatSpec, ParsedExport, register
 from .dominion_pool import FilesRows, default_workers
 from .dominion_rows import INVALID_CONTEST_CONDITION, make_job, rows_of_files, vote_type_of
@@ -288,9 +289,9 @@ def _batches(
     starts here, before the first batch is asked for. Each export file's SHA-256 is put in
     ``digests`` as its rows are yielded."""
     digests = {} if digests is None else digests
-    job = make_job(man, _group_filter(options), chunk_rows)
     groups = dominion_pool.file_groups(exports)
     size = sum(group_size for _, group_size in groups)
+    job = make_job(man, _group_filter(options), chunk_rows, scan=dominion_scan.wanted(size))
     n = default_workers(exports, size) if workers is None else workers
     if n < 1:
         raise ValueError(f"workers must be at least 1, got {n}")

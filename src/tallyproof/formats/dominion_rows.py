@@ -41,6 +41,7 @@ from ..cvr_table import MARKS_TYPE, cvr_schema
 from ..errors import InputError
 from ..memory import gc_paused
 from ..model import Contest, VoteType
+from . import dominion_scan
 from .dominion_pool import FileKeys, FilesRows
 
 if TYPE_CHECKING:
@@ -142,23 +143,27 @@ _OUTSTACK, _MARKS = attrgetter("OutstackConditionIds"), attrgetter("Marks")
 _CANDIDATE, _RANK, _AMBIGUOUS = attrgetter("CandidateId"), attrgetter("Rank"), attrgetter("IsAmbiguous")
 
 
-def decode(path: Path, whole_first: bool = False) -> tuple[_Export, str, bool]:
-    """The export file's sessions, typed; the SHA-256 of the bytes decoded; and whether a
-    contest may be partly read (False only when ``whole_first`` and the stricter decoder
-    accepted the file). A file that cannot be read or has the wrong structure is an
-    :class:`InputError` naming the JSON path msgspec reports."""
+def read_file(path: Path) -> tuple[bytes, str]:
+    """The export file's bytes and their SHA-256 (an unreadable file is an
+    :class:`InputError`)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=path) from exc
-    digest = hashlib.sha256(data).hexdigest()
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes, path: Path, whole_first: bool = False) -> tuple[_Export, bool]:
+    """The export file's sessions, typed; and whether a contest may be partly read (False
+    only when ``whole_first`` and the stricter decoder accepted the file). A file with the
+    wrong structure is an :class:`InputError` naming the JSON path msgspec reports."""
     # under rows_of_file's pause of the garbage collector, which halves decoding time
     if whole_first:
         try:
-            return _WHOLE_DECODER.decode(data), digest, False
+            return _WHOLE_DECODER.decode(data), False
         except msgspec.DecodeError:
             pass  # a partly read contest, or a fault: decoded again below, which names it
-    return _decode_all(data, path), digest, True
+    return _decode_all(data, path), True
 
 
 def _decode_all(data: bytes, path: Path) -> _Export:
@@ -254,13 +259,16 @@ class _DecodePlan:
     """Which decoder a process tries first for the files of one export (each worker has its
     own copy): the stricter, faster one until a file of the export turns out to have a partly
     read contest; from then on the one that accepts them, as such exports have many. Either
-    way the rows are the same; only the time differs."""
+    way the rows are the same; only the time differs. ``scan``: files are first read by the
+    compiled scanner (:mod:`.dominion_scan`), msgspec decoding only the files it gives up."""
 
     whole_first: bool
+    scan: bool = False
 
 
-def make_job(man: _Manifests, group_filter: int | None, chunk_rows: int) -> Job:
-    """Lookup arrays for ``man``'s contests (its ids are int64: the manifest reader checks)."""
+def make_job(man: _Manifests, group_filter: int | None, chunk_rows: int, scan: bool = False) -> Job:
+    """Lookup arrays for ``man``'s contests (its ids are int64: the manifest reader checks);
+    ``scan``: read files with the compiled scanner first (:mod:`.dominion_scan`)."""
     if not 0 < chunk_rows <= MAX_CHUNK_ROWS:
         raise ValueError(f"chunk_rows must be in 1..{MAX_CHUNK_ROWS}, got {chunk_rows}")
     contests = man.election.contests
@@ -282,7 +290,7 @@ def make_job(man: _Manifests, group_filter: int | None, chunk_rows: int) -> Job:
     return Job(
         man, cvr_schema(contests), ranks, ranked, _IdIndex.of(ids), plan_cols, known_ids,
         _IdIndex.of(cand_ids), codes, group_filter, chunk_rows,
-        _DecodePlan(whole_first=man.invalid_condition == INVALID_CONTEST_CONDITION),
+        _DecodePlan(whole_first=man.invalid_condition == INVALID_CONTEST_CONDITION, scan=scan),
     )  # fmt: skip
 
 
@@ -364,8 +372,13 @@ def _lookup(value: int | None, names: dict[int, str], field: str) -> str | None:
 
 def _starts(counts: np.ndarray) -> np.ndarray:
     """Where each group starts in the flattened level below (counts → exclusive cumsum)."""
-    out = np.zeros(len(counts), dtype=np.int64)
-    np.cumsum(counts[:-1], out=out[1:])
+    return _bounds(counts)[:-1]
+
+
+def _bounds(counts: np.ndarray) -> np.ndarray:
+    """Where each group starts in the level below, and the end after the last."""
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
     return out
 
 
@@ -411,40 +424,42 @@ def rows_of_file(
 def _rows_of_file(
     path: Path, job: Job, chunk: _Chunk, batches: list[pa.RecordBatch]
 ) -> tuple[FileKeys, _Chunk]:
-    export, digest, partial = decode(path, job.plan.whole_first)
-    if partial:
-        job.plan.whole_first = False
-    sessions: list[_Session] = export.Sessions
-    del export
-    groups = list(map(_GROUP, sessions))
-    index = np.arange(len(sessions), dtype=np.int64)
+    data, digest = read_file(path)
+    scanned = dominion_scan.scan(data, job.man.invalid_condition) if job.plan.scan else None
+    file: _ScannedFile | _DecodedFile
+    if scanned is not None:
+        file = _ScannedFile(scanned)
+    else:
+        export, partial = decode(data, path, job.plan.whole_first)
+        if partial:
+            job.plan.whole_first = False
+        file = _DecodedFile(export.Sessions, partial)
+        del export
+    del data
+    index = np.arange(file.sessions, dtype=np.int64)
     if job.group_filter is not None:
-        wanted = [i for i, g in enumerate(groups) if g == job.group_filter]
-        index = np.array(wanted, dtype=np.int64)
-        sessions = [sessions[i] for i in wanted]
-        groups = [job.group_filter] * len(wanted)
-    n = len(sessions)
+        index = file.keep_group(job.group_filter)
+    n = len(index)
     where = _Where(path, index)
-    keys = _session_keys(sessions, where)
+    keys = file.keys(where)
     _check_repeats(keys, where)
-    versions, where.modified = _current_versions(sessions, where)
-    labels, label_names = _labels(versions, groups, job.man, where)
-    card_lists = list(map(_CARDS, versions))
-    n_cards = np.fromiter(map(len, card_lists), dtype=np.int64, count=n)
+    where.modified = file.current_versions(where)
+    labels, label_names = _labels(*file.label_ids(), job.man, where)
+    n_cards = file.n_cards()
     bad = np.flatnonzero((n_cards < 1) | (n_cards > MAX_SESSION_CARDS))
     if bad.size:
         s = int(bad[0])
         raise where.error(
             where.session(s), "Cards", f"a session with {int(n_cards[s]) or 'no'} cards"
         )
-    sess = _FileSessions(path, where, keys, n_cards, labels, label_names, partial)
+    sess = _FileSessions(path, where, keys, n_cards, labels, label_names)
     total = np.cumsum(n_cards)
     start = 0
     while start < n:
         # the sessions that fill the chunk to chunk_rows, the last one possibly past it
         before = int(total[start - 1]) if start else 0
         stop = min(int(np.searchsorted(total, before + job.chunk_rows - chunk.rows)) + 1, n)
-        _add_sessions(chunk, job, sess, card_lists, start, stop)
+        _add_sessions(chunk, job, sess, file.cards(start, stop), start, stop)
         if chunk.rows >= job.chunk_rows:
             batches.append(chunk.to_batch())
             chunk = job.new_chunk()
@@ -510,17 +525,19 @@ def _current_versions(
     modified = ~np.fromiter(map(_IS_CURRENT, versions), dtype=bool, count=len(versions))
     for s in np.flatnonzero(modified).tolist():
         version = sessions[s].Modified
-        if version is None:
-            raise where.error(
-                where.session(s), "Modified",
-                "Original is not current and there is no Modified version",
-            )  # fmt: skip
-        if not version.IsCurrent:
-            raise where.error(
-                where.session(s), "IsCurrent", "neither Original nor Modified is current"
-            )
+        if version is None or not version.IsCurrent:
+            raise _no_current_version(where, s, version is not None)
         versions[s] = version
     return versions, modified
+
+
+def _no_current_version(where: _Where, s: int, has_modified: bool) -> InputError:
+    """Session ``s`` has no current version to read."""
+    if not has_modified:
+        return where.error(
+            where.session(s), "Modified", "Original is not current and there is no Modified version"
+        )
+    return where.error(where.session(s), "IsCurrent", "neither Original nor Modified is current")
 
 
 #: A session's precinct portion name, ballot type name and vote type.
@@ -528,13 +545,17 @@ _Label = tuple[str | None, str | None, str]
 
 
 def _labels(
-    versions: list[_Version], groups: list[int | None], man: _Manifests, where: _Where
+    precincts: list[int | None],
+    styles: list[int | None],
+    groups: list[int | None],
+    man: _Manifests,
+    where: _Where,
 ) -> tuple[np.ndarray, list[_Label]]:
     """Each session's label (as a number into the list returned with it): the precinct
     portion and ballot type of its current version, and the vote type of its counting group.
     A file has a handful of distinct labels, so each is looked up once, and the rows get them
     by number rather than a string per card."""
-    ids = list(zip(map(_PRECINCT, versions), map(_STYLE, versions), groups, strict=True))
+    ids = list(zip(precincts, styles, groups, strict=True))
     number = dict.fromkeys(ids, 0)  # distinct, in order of first use
     labels: list[_Label] = []
     for precinct, style, group in number:
@@ -583,36 +604,27 @@ class _FileSessions:
     n_cards: np.ndarray
     labels: np.ndarray  # per session: its label's number in label_names
     label_names: list[_Label]
-    partial: bool  # a contest may be partly read (decode)
 
 
 def _add_sessions(
-    chunk: _Chunk,
-    job: Job,
-    sess: _FileSessions,
-    card_lists: list[tuple[_Card, ...]],
-    a: int,
-    b: int,
+    chunk: _Chunk, job: Job, sess: _FileSessions, cards: _DecodedCards | _ScannedCards, a: int, b: int
 ) -> None:
     """Add the cards of sessions ``a:b`` of a file to ``chunk``, checking contests and marks."""
     where = sess.where
     n_cards = sess.n_cards[a:b]
-    cards: list[_Card] = list(chain.from_iterable(card_lists[a:b]))
-    n = len(cards)
+    n = int(n_cards.sum())
     card_session = np.repeat(np.arange(a, b), n_cards)
     card_pos = np.arange(n) - np.repeat(_starts(n_cards), n_cards)
 
-    ct_lists = list(map(_CONTESTS, cards))
-    n_ct = np.fromiter(map(len, ct_lists), dtype=np.int64, count=n)
-    contests: list[_CvrContest] = list(chain.from_iterable(ct_lists))
+    n_ct = cards.n_contests
     ct_card = np.repeat(np.arange(n), n_ct)
-    ct_pos = np.arange(len(contests)) - np.repeat(_starts(n_ct), n_ct)
+    ct_pos = np.arange(len(ct_card)) - np.repeat(_starts(n_ct), n_ct)
 
     def contest_path(k: int) -> str:
         c = int(ct_card[k])
         return f"{where.card(int(card_session[c]), int(card_pos[c]))}.Contests[{int(ct_pos[k])}]"
 
-    cid, cid_big = _ints(_ID, contests)
+    cid, cid_big = cards.contest_ids()
     col, found = _column_of(job, cid)
     unknown = ~found
     if unknown.any():  # a contest without a column: filtered out (contestId), or unknown
@@ -623,30 +635,20 @@ def _add_sessions(
     if unknown.any():
         k = int(np.argmax(unknown))
         raise where.error(
-            contest_path(k), "Id", f"contest {contests[k].Id} is not in ContestManifest.json"
+            contest_path(k), "Id", f"contest {cards.contest_id(k)} is not in ContestManifest.json"
         )
     keep = found.copy()  # contests that go on the card
-    flagged = _positions_of_true(map(_OUTSTACK, contests), len(contests)) if sess.partial else []
-    if flagged:  # a few contests in ten have some outstack condition
-        invalid = job.man.invalid_condition
-        conditions = map(_OUTSTACK, map(contests.__getitem__, flagged))
-        partly_read = [k for k, ids in zip(flagged, conditions) if invalid in ids]
-        keep[partly_read] = False  # left off the card, as RCTab does
+    keep[cards.partly_read(job.man.invalid_condition)] = False  # left off, as RCTab does
 
     # marks of the contests that go on the card only: the others are not read at all
     kept = np.flatnonzero(keep)
-    mark_lists = list(
-        map(_MARKS, contests if len(kept) == len(contests) else compress(contests, keep.tolist()))
-    )
-    n_m = np.fromiter(map(len, mark_lists), dtype=np.int64, count=len(kept))
-    marks: list[_Mark] = list(chain.from_iterable(mark_lists))
+    n_m = cards.mark_counts(keep, kept)
     m_ct = np.repeat(kept, n_m)
-    cand, cand_big = _ints(_CANDIDATE, marks)
     m_col = col[m_ct]
     m_ranked = job.ranked[m_col]
-    rank, rank_big = _ranks(marks, mark_lists, job.ranked[col[kept]], m_ranked)
-    votes = np.ones(len(marks), dtype=bool)
-    votes[_positions_of_true(map(_AMBIGUOUS, marks), len(marks))] = False
+    cand, cand_big, rank, rank_big, ambiguous = cards.marks(job.ranked[col[kept]], m_ranked)
+    votes = np.ones(len(m_ct), dtype=bool)
+    votes[ambiguous] = False
     # (ambiguous marks are not votes, and are not checked either)
     code = _code_of(job, cand, m_col)
     if cand_big is not None:
@@ -662,11 +664,12 @@ def _add_sessions(
         k = int(m_ct[m])
         first_mark = int(_starts(n_m)[np.searchsorted(kept, k)])
         record = f"{contest_path(k)}.Marks[{m - first_mark}]"
-        mark, ct = marks[m], contests[k]
         if bad_cand[m]:
-            message = f"candidate {mark.CandidateId} is not in contest {ct.Id}"
+            message = f"candidate {cards.mark_field(m, 'CandidateId')} is not in contest {cards.contest_id(k)}"
             raise where.error(record, "CandidateId", message)
-        raise where.error(record, "Rank", f"rank {mark.Rank} outside 1..{job.ranks[m_col[m]]}")
+        raise where.error(
+            record, "Rank", f"rank {cards.mark_field(m, 'Rank')} outside 1..{job.ranks[m_col[m]]}"
+        )
 
     row0 = chunk.rows
     present = np.flatnonzero(keep)
@@ -678,6 +681,96 @@ def _add_sessions(
     chunk.m_pos.append(np.where(m_ranked[voted], rank[voted] - 1, 0).astype(np.int32))
     chunk.m_code.append(code[voted])  # int32 (uint16 values: -1 was refused above)
     chunk.add_cards(sess, a, b, card_session - a, card_pos)
+
+
+# ---------------------------------------------------------------------------------------------
+# a file's sessions and cards, as msgspec decoded them or as the scanner read them: the same
+# facts either way, so that the rules above and below are applied by one piece of code
+
+
+class _DecodedFile:
+    """A file's sessions as msgspec structs."""
+
+    def __init__(self, sessions: list[_Session], partial: bool) -> None:
+        self._sessions = sessions
+        self._partial = partial  # a contest may be partly read (decode)
+        self._groups: list[int | None] = list(map(_GROUP, sessions))
+        self._versions: list[_Version] = []  # each session's current one
+        self._card_lists: list[tuple[_Card, ...]] = []
+
+    @property
+    def sessions(self) -> int:
+        return len(self._sessions)
+
+    def keep_group(self, group: int) -> np.ndarray:
+        """Only the sessions of one counting group from now on; their positions."""
+        wanted = [i for i, g in enumerate(self._groups) if g == group]
+        self._sessions = [self._sessions[i] for i in wanted]
+        self._groups = [group] * len(wanted)
+        return np.array(wanted, dtype=np.int64)
+
+    def keys(self, where: _Where) -> np.ndarray:
+        return _session_keys(self._sessions, where)
+
+    def current_versions(self, where: _Where) -> np.ndarray:
+        self._versions, modified = _current_versions(self._sessions, where)
+        return modified
+
+    def label_ids(self) -> tuple[list[int | None], list[int | None], list[int | None]]:
+        return list(map(_PRECINCT, self._versions)), list(map(_STYLE, self._versions)), self._groups
+
+    def n_cards(self) -> np.ndarray:
+        self._card_lists = list(map(_CARDS, self._versions))
+        return np.fromiter(map(len, self._card_lists), dtype=np.int64, count=len(self._card_lists))
+
+    def cards(self, a: int, b: int) -> _DecodedCards:
+        return _DecodedCards(list(chain.from_iterable(self._card_lists[a:b])), self._partial)
+
+
+class _DecodedCards:
+    """Cards of some sessions as msgspec structs, flattened level by level on demand."""
+
+    def __init__(self, cards: list[_Card], partial: bool) -> None:
+        ct_lists = list(map(_CONTESTS, cards))
+        self.n_contests = np.fromiter(map(len, ct_lists), dtype=np.int64, count=len(cards))
+        self._contests: list[_CvrContest] = list(chain.from_iterable(ct_lists))
+        self._partial = partial
+        self._marks: list[_Mark] = []
+        self._mark_lists: list[tuple[_Mark, ...]] = []
+
+    def contest_ids(self) -> tuple[np.ndarray, np.ndarray | None]:
+        return _ints(_ID, self._contests)
+
+    def contest_id(self, k: int) -> int:
+        return self._contests[k].Id
+
+    def partly_read(self, invalid: int) -> list[int]:
+        contests = self._contests
+        if not self._partial:
+            return []
+        flagged = _positions_of_true(map(_OUTSTACK, contests), len(contests))
+        # a few contests in ten have some outstack condition
+        conditions = map(_OUTSTACK, map(contests.__getitem__, flagged))
+        return [k for k, ids in zip(flagged, conditions) if invalid in ids]
+
+    def mark_counts(self, keep: np.ndarray, kept: np.ndarray) -> np.ndarray:
+        contests = self._contests
+        self._mark_lists = list(
+            map(_MARKS, contests if len(kept) == len(contests) else compress(contests, keep.tolist()))
+        )
+        self._marks = list(chain.from_iterable(self._mark_lists))
+        return np.fromiter(map(len, self._mark_lists), dtype=np.int64, count=len(kept))
+
+    def marks(
+        self, contest_ranked: np.ndarray, mark_ranked: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None, list[int]]:
+        marks = self._marks
+        cand, cand_big = _ints(_CANDIDATE, marks)
+        rank, rank_big = _ranks(marks, self._mark_lists, contest_ranked, mark_ranked)
+        return cand, cand_big, rank, rank_big, _positions_of_true(map(_AMBIGUOUS, marks), len(marks))
+
+    def mark_field(self, m: int, name: str) -> int:
+        return int(getattr(self._marks[m], name))
 
 
 def _ranks(
@@ -703,6 +796,106 @@ def _ranks(
     too_big = np.zeros(len(marks), dtype=bool)
     too_big[at] = big
     return rank, too_big
+
+
+class _ScannedFile:
+    """A file's sessions as the compiled scanner read them (:mod:`.dominion_scan`): arrays,
+    every integer within 64 bits (the scanner gives up a file with a larger one)."""
+
+    def __init__(self, scanned: dominion_scan.Scanned) -> None:
+        self._use(scanned)
+
+    def _use(self, scanned: dominion_scan.Scanned) -> None:
+        self._s = scanned
+        # where each session's cards, contests and marks start, one past the end last
+        self._card_at = _bounds(scanned.n_cards)
+        self._contest_at = _bounds(scanned.n_contests)
+        self._mark_at = _bounds(scanned.n_marks)
+
+    @property
+    def sessions(self) -> int:
+        return len(self._s.keys)
+
+    def keep_group(self, group: int) -> np.ndarray:
+        """Only the sessions of one counting group from now on; their positions."""
+        s = self._s
+        wanted = np.flatnonzero(s.group_given & (s.group == group))
+        cards = dominion_scan.ranges(self._card_at[wanted], self._card_at[wanted + 1])
+        contests = dominion_scan.ranges(self._contest_at[cards], self._contest_at[cards + 1])
+        marks = dominion_scan.ranges(self._mark_at[contests], self._mark_at[contests + 1])
+        self._use(dominion_scan.take(s, wanted, cards, contests, marks))
+        return wanted.astype(np.int64)
+
+    def keys(self, where: _Where) -> np.ndarray:
+        return self._s.keys
+
+    def current_versions(self, where: _Where) -> np.ndarray:
+        s = self._s
+        modified = ~s.original_current
+        bad = modified & ~(s.modified_present & s.modified_current)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise _no_current_version(where, first, bool(s.modified_present[first]))
+        return modified
+
+    def label_ids(self) -> tuple[list[int | None], list[int | None], list[int | None]]:
+        s = self._s
+        return (_given(s.precinct, s.precinct_given), _given(s.style, s.style_given),
+                _given(s.group, s.group_given))  # fmt: skip
+
+    def n_cards(self) -> np.ndarray:
+        return self._s.n_cards
+
+    def cards(self, a: int, b: int) -> _ScannedCards:
+        c0, c1 = int(self._card_at[a]), int(self._card_at[b])
+        k0, k1 = int(self._contest_at[c0]), int(self._contest_at[c1])
+        return _ScannedCards(self._s, c0, c1, k0, k1, self._mark_at)
+
+
+def _given(values: np.ndarray, given: np.ndarray) -> list[int | None]:
+    """The values as Python ints, ``None`` where not given."""
+    if given.all():
+        return values.tolist()
+    return [v if g else None for v, g in zip(values.tolist(), given.tolist(), strict=True)]
+
+
+class _ScannedCards:
+    """Cards ``c0:c1`` of a scanned file (contests ``k0:k1``)."""
+
+    def __init__(
+        self, s: dominion_scan.Scanned, c0: int, c1: int, k0: int, k1: int, mark_at: np.ndarray
+    ) -> None:
+        self._s, self._k0, self._k1, self._mark_at = s, k0, k1, mark_at
+        self.n_contests = s.n_contests[c0:c1]
+        self._marks: np.ndarray | slice = slice(0, 0)
+
+    def contest_ids(self) -> tuple[np.ndarray, None]:
+        return self._s.contest_id[self._k0 : self._k1], None
+
+    def contest_id(self, k: int) -> int:
+        return int(self._s.contest_id[self._k0 + k])
+
+    def partly_read(self, invalid: int) -> np.ndarray:
+        return self._s.partly_read[self._k0 : self._k1]
+
+    def mark_counts(self, keep: np.ndarray, kept: np.ndarray) -> np.ndarray:
+        at = self._mark_at
+        if len(kept) == self._k1 - self._k0:
+            self._marks = slice(int(at[self._k0]), int(at[self._k1]))
+            return self._s.n_marks[self._k0 : self._k1]
+        contests = kept + self._k0
+        self._marks = dominion_scan.ranges(at[contests], at[contests + 1])
+        return self._s.n_marks[contests]
+
+    def marks(
+        self, contest_ranked: np.ndarray, mark_ranked: np.ndarray
+    ) -> tuple[np.ndarray, None, np.ndarray, None, np.ndarray]:
+        s, at = self._s, self._marks
+        return s.candidate[at], None, s.rank[at], None, s.ambiguous[at]
+
+    def mark_field(self, m: int, name: str) -> int:
+        values = self._s.candidate if name == "CandidateId" else self._s.rank
+        return int(values[self._marks][m])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from types import ModuleType
 
 import numpy as np
 
+from ..compiled import CompiledLoops
 from ..errors import TallyproofError
 
 #: Jobs of fewer messages than this are hashed with ``hashlib``.
@@ -34,9 +34,7 @@ MIN_ITEMS = 1 << 16
 #: ``TALLYPROOF_SHA256``: ``hashlib`` to never use the compiled loops.
 ENV = "TALLYPROOF_SHA256"
 
-_lock = threading.Lock()
-_kernels: ModuleType | None = None
-_unavailable: str | None = None
+_LOOPS = CompiledLoops(f"{__package__}.sha256_kernels", lambda k: _self_test(k))
 
 
 class HashBackendError(TallyproofError):
@@ -50,9 +48,9 @@ def backend(items: int) -> ModuleType | None:
     where the loop is unavailable (:func:`unavailable_reason` says why)."""
     if os.environ.get(ENV, "").strip().lower() == "hashlib":
         return None
-    if items < MIN_ITEMS or _unavailable is not None:
+    if items < MIN_ITEMS or _LOOPS.unavailable is not None:
         return None
-    return _load()
+    return _LOOPS.get()
 
 
 def name() -> str:
@@ -62,21 +60,7 @@ def name() -> str:
 
 def unavailable_reason() -> str | None:
     """Why the compiled loop cannot be used here (``None`` if it can or was not tried)."""
-    return _unavailable
-
-
-def _load() -> ModuleType | None:
-    global _kernels, _unavailable
-    with _lock:
-        if _kernels is None and _unavailable is None:
-            try:
-                from . import sha256_kernels
-            except ImportError as exc:
-                _unavailable = str(exc)
-                return None
-            _self_test(sha256_kernels)
-            _kernels = sha256_kernels
-    return _kernels
+    return _LOOPS.unavailable
 
 
 def _self_test(k: ModuleType) -> None:
