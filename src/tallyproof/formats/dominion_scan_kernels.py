@@ -162,10 +162,6 @@ def _skip(b, i, n, stack):
     if i >= n:
         return -1
     c = b[i]
-    if c == _QUOTE:
-        return _string(b, i, n)
-    if c == _MINUS or _ZERO <= c <= _NINE:
-        return _number(b, i, n)
     if c == _LBRACE or c == _LBRACKET:
         if i + 1 < n and b[i + 1] == c + 2:
             return i + 2  # {} or []: the usual skipped container
