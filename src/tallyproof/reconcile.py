@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,11 +137,19 @@ def compute_reconciliation(
     results: Path | None = None,
 ) -> ReconcileReport:
     """Run every check without writing anything (the verifier calls this on a bundle)."""
+    return with_results(store_checks(store, pollbooks), store, results)
+
+
+def store_checks(store: Store, pollbooks: Path | None = None) -> ReconcileReport:
+    """Every check but the comparison with the certified results, which
+    :func:`with_results` adds: the verifier has its other process make that comparison
+    meanwhile (it counts every contest by precinct, the recount's work too)."""
     con = store.duckdb()
     try:
         cards = store.cvr_count()
         checks: list[Check] = []
-        duplicates = _duplicates(con, cards)
+        paired = ids_paired(store, cards)
+        duplicates = _duplicates(con, cards, paired)
         checks.append(duplicates)
         manifest_check, by_batch = _manifest(con, store, cards)
         checks.append(manifest_check)
@@ -150,22 +158,32 @@ def compute_reconciliation(
         pb_check, by_precinct = _pollbooks(counts, cards, pb_rows)
         checks.append(pb_check)
         checks.append(_mail(counts, pb_rows))
-        checks.append(_log(store, cards, distinct=duplicates.details.get("duplicated_ids") == 0))
+        checks.append(_log(store, cards, distinct=duplicates.details.get("duplicated_ids") == 0,
+                           paired=paired))
     finally:
         con.close()
-    if results is not None:
-        from .evidence.results_check import check_official_results
+    return ReconcileReport(cards=cards, checks=checks, by_precinct=by_precinct,
+                           by_batch=by_batch, inputs={"pollbooks": _input_entry(pollbooks)})
 
-        checks.append(check_official_results(store, results).to_check())
-    else:
-        checks.append(Check("official_results", "not_run", "no certified results were given"))
-    inputs: dict[str, dict[str, str] | None] = {
-        "pollbooks": _input_entry(pollbooks),
-        "results": _input_entry(results),
-    }
-    return ReconcileReport(
-        cards=cards, checks=checks, by_precinct=by_precinct, by_batch=by_batch, inputs=inputs
-    )
+
+def official_results_check(store: Store, results: Path | None) -> Check:
+    """The ``official_results`` check: the store's count against the certified ``results``
+    (``not_run`` without them)."""
+    if results is None:
+        return Check("official_results", "not_run", "no certified results were given")
+    from .evidence.results_check import check_official_results
+
+    return check_official_results(store, results).to_check()
+
+
+def with_results(report: ReconcileReport, store: Store, results: Path | None,
+                 official: Check | None = None) -> ReconcileReport:
+    """:func:`store_checks`' ``report`` completed with the ``official_results`` check, the
+    given one (:func:`official_results_check` of the same store and ``results``, made
+    elsewhere) or one made here."""
+    check = official if official is not None else official_results_check(store, results)
+    return replace(report, checks=[*report.checks, check],
+                   inputs={**report.inputs, "results": _input_entry(results)})
 
 
 # ---------------------------------------------------------------------------- checks
@@ -180,10 +198,27 @@ def _has_cvrs(con: Any) -> bool:
     return "cvrs" in names
 
 
-def _duplicates(con: Any, cards: int) -> Check:
+def ids_paired(store: Store, cards: int) -> bool:
+    """True when the ledger check of this command found the store's ``cards`` ballot ids and
+    the log's card leaves paired one to one (left in :meth:`Store.derived_memo` by
+    :func:`tallyproof.ledger.verify_store.verify_store`, keyed by the log segments' identity;
+    the memo is the current table's): then no id is repeated and the committed and stored ids
+    are the same sets, which is what :func:`_duplicates` and :func:`_log` would find by
+    comparing every id again. False means only "not known this way"."""
+    memo = store.derived_memo()
+    if memo is None or cards <= 0:
+        return False
+    from .ledger.log import segments_identity
+    from .ledger.verify_store import IDS_PAIRED
+
+    return bool(memo.get((IDS_PAIRED, segments_identity(store.log_dir))) == cards)
+
+
+def _duplicates(con: Any, cards: int, paired: bool = False) -> Check:
+    """Ballot ids the CVR table holds more than once (``paired``: :func:`ids_paired`)."""
     if not _has_cvrs(con):
         return Check("reconciliation.duplicates", "pass", "the store holds no CVRs", {"cards": 0})
-    rows = con.execute(
+    rows = [] if paired else con.execute(
         "SELECT ballot_id, count(*) AS n FROM cvrs GROUP BY ballot_id HAVING n > 1 "
         "ORDER BY ballot_id"
     ).fetchall()
@@ -425,16 +460,19 @@ def _sorted_ids(ids: pa.Array) -> list[str]:
     return ids.take(pc.sort_indices(ids)).to_pylist()
 
 
-def _log(store: Store, cards: int, distinct: bool = False) -> Check:
+def _log(store: Store, cards: int, distinct: bool = False, paired: bool = False) -> Check:
     """Ballot ids committed to the log (latest CVR/supersede leaf per id) against the store's:
     ids committed but gone from the store were deleted or lost after the commitment, ids in
     the store but never committed were added after it. Column operations over the log's id
     column and the (shared, :meth:`Store.reading_cvrs_once`) CVR table's.
 
     ``distinct``: the store's ids are known to be distinct (the duplicates check found none),
-    which lets :func:`_same_ids` settle the common case without hashing every id."""
+    which lets :func:`_same_ids` settle the common case without hashing every id;
+    ``paired``: :func:`ids_paired` settled it already."""
     if not log_exists(store):
         return Check("reconciliation.log", "not_run", "the CVRs have not been committed")
+    if paired:
+        return _log_check(cards, cards, [], [])
     from .ledger import canonical as cn
     from .ledger.log import SEGMENTS
 
@@ -456,6 +494,11 @@ def _log(store: Store, cards: int, distinct: bool = False) -> Check:
                               .cast(pa.string()))
         n_committed = len(committed)
         gone_ids, new_ids = _id_differences(committed, stored)
+    return _log_check(cards, n_committed, gone_ids, new_ids)
+
+
+def _log_check(cards: int, n_committed: int, gone_ids: list[str], new_ids: list[str]) -> Check:
+    """The ``reconciliation.log`` check from the committed and stored ids' differences."""
     diff = cards - n_committed
     failed = bool(gone_ids or new_ids or diff)
     summary = f"the log commits {n_committed:,} ballot ids and the store holds {cards:,} CVRs"

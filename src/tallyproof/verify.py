@@ -179,7 +179,13 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         tabulation_check,
     )
     from .ledger.parallel import processes_for, run_pair
-    from .reconcile import RECONCILIATION_FILE, bundled_inputs, compute_reconciliation
+    from .reconcile import (
+        RECONCILIATION_FILE,
+        bundled_inputs,
+        official_results_check,
+        store_checks,
+        with_results,
+    )
 
     def run(name: str, fn: Any, into: list[Check] = checks) -> Any:
         try:
@@ -188,15 +194,22 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
             into.append(Check(name, "fail", f"could not be re-checked: {_damage(exc, folder)}"))
             return None
 
-    def recon_part(into: list[Check]) -> dict[str, Any] | None:
-        if (store.results_dir / RECONCILIATION_FILE).exists():
-            return run("reconciliation", lambda: recon(into), into)  # type: ignore[no-any-return]
-        into.append(Check("reconciliation", "not_run", "the bundle holds no reconciliation"))
-        into.extend(not_reconciled())
-        return None
+    reconciled = (store.results_dir / RECONCILIATION_FILE).exists()
 
-    def recon(into: list[Check]) -> dict[str, Any]:
-        rep = compute_reconciliation(store, *bundled_inputs(store))
+    def recon_part(into: list[Check], part: Any, official: Check | None
+                   ) -> dict[str, Any] | None:
+        """The reconciliation's checks (``part``: :func:`store_checks`, made during the pair;
+        ``official``: the certified-results comparison the other process made, or None)."""
+        if not reconciled:
+            into.append(Check("reconciliation", "not_run", "the bundle holds no reconciliation"))
+            into.extend(not_reconciled())
+            return None
+        if part is None:  # its failure is named already
+            return None
+        return run("reconciliation", lambda: recon(into, part, official), into)  # type: ignore[no-any-return]
+
+    def recon(into: list[Check], part: Any, official: Check | None) -> dict[str, Any]:
+        rep = with_results(part, store, bundled_inputs(store)[1], official)
         recomputed = rep.to_json()
         bundled = _load_json(store.results_dir / RECONCILIATION_FILE)
         same = _canon(recomputed) == _canon(bundled)
@@ -209,12 +222,26 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         into.extend(rep.checks)
         return recomputed
 
+    def official_ahead() -> dict[str, Any] | None:
+        """The certified-results comparison, made in the other process while this one checks
+        the ledger and the rest of the reconciliation (it counts every contest by precinct,
+        and the recount that follows takes those counts). None when it cannot travel or
+        fails: this process then makes it again, and names the failure."""
+        if not reconciled:
+            return None
+        try:
+            check = official_results_check(store, bundled_inputs(store)[1])
+        except DAMAGE:
+            return None
+        return check.to_json() if _travels(check) else None
+
     parent_modules, child_modules = _modules_needed(store)
     if _verified_here:  # not a one-shot command: keep the drawing modules for later children
         parent_modules += child_modules
 
     def other_part() -> bytes:
-        """Audit, results history and recount, then the report's plots drawn ahead."""
+        """The audit's re-check, the certified-results comparison and the recount, then the
+        report's plots drawn ahead."""
         # matplotlib (and the audit workflow) imported here, not before the fork, while the
         # audit's first queries run without the GIL: only this part draws and re-checks the
         # audit (the other takes the plots drawn here)
@@ -227,37 +254,39 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         if audit is not None or not part:
             part += run("audit", lambda: _audit_checks(folder, store, audit, audit_check(audit)),
                         part) or []
-        history: list[Check] = []
-        got = run("results_history", lambda: results_history_of(store), history)
-        if got is not None:
-            history.append(got)
+        official = official_ahead()
         counted: list[Check] = []
         recount = run("tabulation", lambda: compute_tabulation(store), counted)
         # each result is sent only when JSON gives back the very same data (else the parent
         # computes it again itself): the parent then holds what it would have computed
         return orjson.dumps({
             "tabulation": recount if recount is not None and _travels(recount) else None,
-            "audit": audit, "checks": [c.to_json() for c in part],
-            "history": [c.to_json() for c in history]
-            if all(_travels(c) for c in history) else None,
+            "audit": audit, "checks": [c.to_json() for c in part], "official": official,
             "plots": _plots_drawn_ahead(folder, store, audit),
         })
 
     recon_checks: list[Check] = []
-    reconciled: list[dict[str, Any] | None] = []
+    store_part: list[Any] = []
+    history: list[Check] = []
 
     def ledger_part() -> bytes:
         got = run("ledger", lambda: ledger_check(store, public_keys))
         if got is not None:
             checks.append(got[0])
-        reconciled.append(recon_part(recon_checks))
+        if reconciled:
+            store_part.append(run("reconciliation", lambda: store_checks(
+                store, bundled_inputs(store)[0]), recon_checks))
+        got = run("results_history", lambda: results_history_of(store), history)
+        if got is not None:
+            history.append(got)
         return b""
 
-    # the ledger and then the reconciliation on this core; the audit's re-check, the results
-    # history, the recount and the report's plots need nothing they compute: with both cores
-    # a forked child runs those meanwhile on the same decoded table (:mod:`.ledger.parallel`);
-    # its checks come back as JSON and are listed in the same order as one process would list
-    # them
+    # the ledger, the reconciliation's checks of the store and the results history on this
+    # core; the audit's re-check, the certified-results comparison (the reconciliation's last
+    # check, which counts every contest by precinct), the recount (which takes those counts)
+    # and the report's plots need nothing they compute: with both cores a forked child runs
+    # those meanwhile on the same decoded table (:mod:`.ledger.parallel`); its checks come
+    # back as JSON and are listed in the same order as one process would list them
     # imports hold the GIL, the Parquet decoding mostly does not; the importing thread has
     # ended when the block does (no thread may be running at the fork). It also loads the
     # compiled SHA-256 loops where the store is large enough to use them, so that both the
@@ -280,16 +309,13 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
             *((f"store/{w}", d) for w, d in published_tabulations(store))])
         if published is not None:
             checks.append(tabulation_check(tabulation, published))
-    reconciliation = reconciled[0]
+    official = got_other["official"]
+    reconciliation = recon_part(recon_checks, store_part[0] if store_part else None,
+                                None if official is None else Check.from_json(official))
     checks.extend(recon_checks)
     audit = got_other["audit"]
     checks.extend(Check.from_json(c) for c in got_other["checks"])
-    if got_other["history"] is not None:
-        checks.extend(Check.from_json(c) for c in got_other["history"])
-    else:
-        history = run("results_history", lambda: results_history_of(store))
-        if history is not None:
-            checks.append(history)
+    checks.extend(history)
     voters = run("voters", lambda: _voter_checks(store, checks))
     if tabulation is not None:
         from .evidence import plots

@@ -215,3 +215,64 @@ def test_log_passes_a_reordered_table_without_the_shortcut(store, tmp_path):
     pq.write_table(reordered, store.cvrs_path)
     log = compute_reconciliation(store).check("reconciliation.log")
     assert log.status == "pass" and log.details["log_ballot_ids"] == table.num_rows
+
+
+def test_ledger_pairing_settles_duplicates_and_log_with_the_same_result(store, tmp_path,
+                                                                          monkeypatch):
+    """Within one command (:meth:`Store.reading_cvrs_once`) a ledger check that paired every
+    card with its leaf leaves that in the store's memo; the reconciliation then skips its own
+    comparison of the ids (no DuckDB GROUP BY, no log read) and gives the very same checks.
+    A table with a repeated id or an uncommitted card is never marked paired."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tallyproof import reconcile
+    from tallyproof.ledger import verify_store
+
+    table = _committed_table(store, tmp_path)
+    alone = compute_reconciliation(store).to_json()
+    with store.reading_cvrs_once():
+        assert verify_store(store).cards_paired == table.num_rows
+        assert reconcile.ids_paired(store, table.num_rows)
+        monkeypatch.setattr(reconcile, "_same_ids", _never)
+        monkeypatch.setattr(reconcile, "_id_differences", _never)
+        assert compute_reconciliation(store).to_json() == alone
+    monkeypatch.undo()
+    assert not reconcile.ids_paired(store, table.num_rows)  # the memo ended with the block
+
+    ids = table.column("ballot_id").to_pylist()
+    for changed in ([ids[1] if i == ids[2] else i for i in ids],  # a duplicate for a card
+                    [*ids[:-1], "NEW-1"]):  # a card never committed
+        pq.write_table(table.set_column(0, table.schema.field(0), pa.array(changed)),
+                       store.cvrs_path)
+        with store.reading_cvrs_once():
+            assert verify_store(store).cards_paired == 0
+            assert not reconcile.ids_paired(store, table.num_rows)
+
+
+def test_ledger_pairing_is_not_taken_for_other_log_segments(store, tmp_path):
+    """The memo entry names the segments' identity: a segment rewritten after the ledger
+    check (or a stray file named like one) and the reconciliation compares the ids itself."""
+    import shutil
+
+    from tallyproof import reconcile
+    from tallyproof.ledger import verify_store
+    from tallyproof.ledger.log import SEGMENTS
+
+    table = _committed_table(store, tmp_path)
+    segment = next((store.log_dir / SEGMENTS).glob("*.parquet"))
+    with store.reading_cvrs_once():
+        assert verify_store(store).cards_paired == table.num_rows
+        copy = segment.with_name("copy.tmp")
+        shutil.copy2(segment, copy)
+        copy.replace(segment)  # the same bytes, a new file
+        assert not reconcile.ids_paired(store, table.num_rows)
+    stray = segment.with_name("9" * 7 + ".parquet")
+    shutil.copy2(segment, stray)
+    with store.reading_cvrs_once():
+        assert verify_store(store).cards_paired == table.num_rows
+        assert not reconcile.ids_paired(store, table.num_rows)
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("compared the ids again")

@@ -139,21 +139,67 @@ def test_small_jobs_are_hashed_with_hashlib() -> None:
 
 
 def test_a_loop_that_gives_wrong_digests_is_refused() -> None:
-    def wrong(prefix: np.ndarray, data: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> int:
+    def wrong(prefix: np.ndarray, data: np.ndarray, offsets: np.ndarray, out: np.ndarray,
+              ctx: np.ndarray) -> int:
         out[:] = 0
         return 0
 
     with pytest.raises(sha256_batch.HashBackendError, match="disagrees with hashlib"):
-        sha256_batch._self_test(SimpleNamespace(hash_slices=wrong))  # type: ignore[arg-type]
+        sha256_batch._self_test(SimpleNamespace(hash_slices=wrong, CTX_BYTES=256))  # type: ignore[arg-type]
 
 
 def test_openssl_failure_is_an_error_not_a_digest() -> None:
-    def failing(prefix: np.ndarray, data: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> int:
+    def failing(prefix: np.ndarray, data: np.ndarray, offsets: np.ndarray, out: np.ndarray,
+                ctx: np.ndarray) -> int:
         return 1
 
     with pytest.raises(sha256_batch.HashBackendError, match="reported a failure"):
         sha256_batch.slices(b"", np.zeros(4, np.uint8), np.array([0, 4]),
-                            SimpleNamespace(hash_slices=failing))  # type: ignore[arg-type]
+                            SimpleNamespace(hash_slices=failing, CTX_BYTES=256))  # type: ignore[arg-type]
+
+
+def test_openssl_context_lives_in_the_callers_scratch() -> None:
+    """OpenSSL writes its context through a raw address for the whole loop: an array the loop
+    allocated itself for it would be freed by numba right after its address is taken (checked
+    below), leaving OpenSSL writing into memory handed out again. Both loops must write it in
+    the scratch the caller passes, which lives until they return."""
+    import numba
+
+    @numba.njit
+    def address_reused() -> bool:  # the kernels' shape: the address taken, then a loop
+        ctx = np.empty(256, np.uint8)
+        c = ctx.ctypes.data
+        reused = False
+        for _ in range(2):
+            other = np.empty(256, np.uint8)
+            other[0] = 1
+            reused |= other.ctypes.data == c
+        return reused
+
+    assert address_reused(), "numba keeps such arrays alive now: the scratch is still right"
+    k = sha256_batch.backend(sha256_batch.MIN_ITEMS)
+    ctx = np.zeros(k.CTX_BYTES, np.uint8)
+    out = np.empty((1, 32), np.uint8)
+    assert k.hash_slices(np.zeros(0, np.uint8), np.frombuffer(b"abc", np.uint8),
+                         np.array([0, 3]), out, ctx) == 0
+    assert out.tobytes() == hashlib.sha256(b"abc").digest() and ctx.any()
+    from tallyproof.ledger import leaf_kernel
+
+    builder = CvrBuilder(CONTESTS)
+    builder.add(ballot_id="b1", votes={"a": [[1]]})
+    table = pa.Table.from_batches([builder.finish()])
+    cols = leaf_kernel.columns([table.column(f).combine_chunks().cast(pa.binary())
+                                for f in cn.STRING_FIELDS],
+                               table.column("record").combine_chunks(),
+                               [(0, table.column("contest:a").combine_chunks())])
+    buf, ctx = np.zeros(cols.max_leaf, np.uint8), np.zeros(k.CTX_BYTES, np.uint8)
+    got = np.empty((1, 32), np.uint8)
+    assert leaf_kernel._leaf_hashes(
+        np.zeros((1, 16), np.uint8), cols.rec_valid, cols.rec_values, cols.str_valid,
+        cols.str_offsets, cols.str_data, cols.contest_index, cols.contest_valid,
+        cols.contest_ranks, cols.rank_codes, cols.code_bytes, buf, ctx, got) == 0
+    assert buf.any() and ctx.any()
+    assert got.tobytes() == leaf_kernel.leaf_hashes(cols, np.zeros((1, 16), np.uint8))[0].tobytes()
 
 
 def test_a_small_commit_never_imports_numba() -> None:

@@ -34,7 +34,7 @@ from ..fsutil import transaction
 from ..model import Election
 from ..parquet_table import ParquetTable
 from ..results_history import HistoryEntry, load_history
-from ..store import Store
+from ..store import Store, file_key
 from . import canonical as cn
 from .checkpoint import Checkpoint, SignedCheckpoint, origin_for, parse, sign
 from .keys import Signer, Verifier, load_signer, load_verifier
@@ -71,6 +71,19 @@ def _numbered(folder: Path, suffix: str) -> list[Path]:
         if int(p.stem) != i:
             raise StoreError(f"{folder}: expected {i:06d}{suffix} but found {p.name} (file missing)")
     return found
+
+
+def segments_identity(log_dir: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """Every file named like a segment (``[0-9]*.parquet``) with its inode, size and
+    modification time: what a memo of something derived from the segments must be keyed by
+    (:func:`tallyproof.store.file_key`)."""
+    return tuple((p.name, *file_key(p))
+                 for p in sorted((Path(log_dir) / SEGMENTS).glob("[0-9]*.parquet")))
+
+
+def segment_files(log_dir: Path) -> list[Path]:
+    """The log's segment files, in order (:func:`load_leaves` reads exactly these)."""
+    return _numbered(Path(log_dir) / SEGMENTS, ".parquet")
 
 
 def segment_path(log_dir: Path, seq: int) -> Path:
@@ -123,7 +136,7 @@ def load_leaves(log_dir: Path) -> LogLeaves:
     """Read every segment; leaf indices must run 0, 1, 2… across them."""
     log_dir = Path(log_dir)
     tables, ends, total = [], [], 0
-    for p in _numbered(log_dir / SEGMENTS, ".parquet"):
+    for p in segment_files(log_dir):
         tables.append(_read_segment(p, total))
         total += tables[-1].num_rows
         ends.append(total)

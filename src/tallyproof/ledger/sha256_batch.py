@@ -87,7 +87,7 @@ def slices(prefix: bytes, data: np.ndarray, offsets: np.ndarray, k: ModuleType) 
     (``data``: a flat uint8 array; ``offsets``: int32 or int64, one more than the digests)."""
     out = np.empty((len(offsets) - 1, 32), dtype=np.uint8)
     if k.hash_slices(np.frombuffer(prefix or b"\x00", dtype=np.uint8)[: len(prefix)], data,
-                     offsets, out):
+                     offsets, out, np.empty(k.CTX_BYTES, np.uint8)):
         raise HashBackendError("OpenSSL's SHA-256 reported a failure")
     return out.tobytes()
 

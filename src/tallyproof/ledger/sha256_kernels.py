@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 #: OpenSSL's ``SHA256_CTX`` is 112 bytes in 1.1 and 3.x; the scratch space is larger.
-_CTX_BYTES = 256
+CTX_BYTES = 256
 _SYMBOLS = ("SHA256_Init", "SHA256_Update", "SHA256_Final")
 
 
@@ -56,11 +56,16 @@ _final = types.ExternalFunction("SHA256_Final", types.int32(_vp, _vp))
 
 
 @njit(nogil=True, cache=True)
-def hash_slices(prefix: np.ndarray, data: np.ndarray, offsets: np.ndarray, out: np.ndarray
-                ) -> int:
+def hash_slices(prefix: np.ndarray, data: np.ndarray, offsets: np.ndarray, out: np.ndarray,
+                ctx: np.ndarray) -> int:
     """``out[i]`` = SHA-256(``prefix`` ‖ ``data[offsets[i]:offsets[i + 1]]``) for every row
-    of ``out``; returns how many digests OpenSSL reported failing (0 when all were computed)."""
-    ctx = np.empty(_CTX_BYTES, np.uint8)
+    of ``out``; returns how many digests OpenSSL reported failing (0 when all were computed).
+
+    ``ctx``: :data:`CTX_BYTES` of scratch for OpenSSL's context, allocated by the caller. An
+    array allocated here whose only use is its address is freed by numba right after that
+    use, while OpenSSL goes on writing there, into memory the allocator hands out again
+    (another thread's, the GIL being released): a wrong digest or a corrupted heap. An
+    argument lives until the call returns."""
     c = ctx.ctypes.data
     p = prefix.ctypes.data
     np_ = prefix.size

@@ -57,6 +57,8 @@ from .log import (
     log_verifiers,
     match_rows,
     rows_where,
+    segment_files,
+    segments_identity,
 )
 from .merkle import Tree, verify_consistency
 
@@ -74,6 +76,10 @@ class LedgerReport:
     checkpoints_checked: int
     log_key: str | None = None
     cosigners: list[str] = field(default_factory=list)
+    #: CVR-table rows paired one to one with the log's card leaves, each by its ballot id
+    #: (no row uncommitted, no leaf without its row, no correction leaves); 0 when they are
+    #: not so paired or the cards were not compared. Not part of :meth:`to_json`.
+    cards_paired: int = 0
 
     def raise_if_failed(self) -> None:
         if not self.ok:
@@ -113,12 +119,40 @@ def verify_store(store: Store, public_keys: Sequence[str | Verifier] | None = No
     write what was verified to ``log/verified.json`` (:mod:`.verified`), so that a later step
     (starting an audit) can rely on it while none of the files read has changed.
     """
+    memo = store.derived_memo()  # taken before anything is read: see _remember_pairing
+    before = segments_identity(store.log_dir) if memo is not None else ()
     report = _verify_store(store, public_keys)
+    if memo is not None and report.cards_paired:
+        _remember_pairing(memo, store, before, report.cards_paired)
     if record and report.ok and public_keys is None:
         from .verified import record_verification
 
         record_verification(store, report)
     return report
+
+
+#: :meth:`Store.derived_memo` key of :func:`_remember_pairing`'s entry (with the segments'
+#: identity, :func:`.log.segments_identity`).
+IDS_PAIRED = "ledger.ids_paired"
+
+
+def _remember_pairing(memo: dict[object, object], store: Store,
+                      before: tuple[tuple[str, int, int, int], ...], cards: int) -> None:
+    """Leave in ``memo`` that the table's ballot ids and the log's card leaves pair one to one
+    (``cards`` of them), so that the reconciliation of the same command, which asks whether
+    any id is repeated and whether the committed and the stored ids are the same sets, takes
+    the answer instead of comparing every id again (:func:`tallyproof.reconcile.ids_paired`).
+
+    ``memo`` and ``before`` (the segments' identity) were taken before the verification read
+    anything. Were the table replaced since, the store holds a new memo for the new table and
+    this one is dropped with the old one; were a segment, the entry is not made. Nor is it
+    when files named like segments are not exactly the numbered ones the log was read from
+    (the reconciliation reads every such file)."""
+    if segments_identity(store.log_dir) != before:
+        return
+    if [name for name, *_ in before] != [p.name for p in segment_files(store.log_dir)]:
+        return
+    memo[(IDS_PAIRED, before)] = cards
 
 
 def _verify_store(store: Store, public_keys: Sequence[str | Verifier] | None) -> LedgerReport:
@@ -185,7 +219,7 @@ def verify_log_dir(
         tree = Tree(leaves.hashes())
     _check_checkpoints(checkpoints, leaves, tree, election, trusted, cosigners, failures)
     del tree  # its levels (64 bytes a leaf) are not needed while every card is re-encoded
-    segment = _check_cards(leaves, cvr_table, election, failures)
+    segment, paired = _check_cards(leaves, cvr_table, election, failures)
     _check_data_leaves(leaves, cvr_table, segment, election, failures)
     _check_snapshots(leaves, history, failures)
     last = checkpoints[-1].checkpoint
@@ -197,6 +231,7 @@ def verify_log_dir(
         checkpoints_checked=len(checkpoints),
         log_key=trusted[0].vkey if trusted else None,
         cosigners=[c.vkey for c in cosigners],
+        cards_paired=paired,
     )
 
 
@@ -266,9 +301,10 @@ def _check_checkpoints(
 def _check_cards(
     leaves: LogLeaves, table: pa.Table | ParquetTable, election: Election,
     failures: list[Failure],
-) -> np.ndarray:
+) -> tuple[np.ndarray, int]:
     """Compare every card with its latest leaf. Returns, per table row, the segment of the
-    card's CVR leaf (0 when it has none), for the batch close check."""
+    card's CVR leaf (0 when it has none), for the batch close check; and how many rows pair
+    one to one with the CVR leaves (:attr:`LedgerReport.cards_paired`)."""
     t = leaves.table
     types = t.column("leaf_type").to_numpy()
     has_supersede = bool((types == cn.SUPERSEDE).any())
@@ -321,7 +357,10 @@ def _check_cards(
     segment = np.zeros(len(pos), dtype=np.int32)
     ok = cvr_pos_np >= 0
     segment[ok] = seg_of_leaf[cvr_index[cvr_pos_np[ok]]]
-    return segment
+    # every row found its leaf and every leaf exactly one row: the ids pair one to one
+    paired = (not has_supersede and len(pos) > 0 and not added_mask.any()
+              and bool((hits == 1).all()))
+    return segment, len(pos) if paired else 0
 
 
 def _compare_leaves(rows: pa.Table | ParquetTable, latest: pa.Table, leaf_pos: np.ndarray,
