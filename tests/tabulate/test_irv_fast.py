@@ -103,11 +103,19 @@ def _arr(t: pa.Table) -> pa.Array:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(one_mark_card, max_size=40), st.one_of(st.none(), st.integers(1, 5)))
-def test_one_sort_grouping_equals_general_grouping(cards, max_rankings) -> None:
+@given(st.lists(one_mark_card, max_size=40), st.one_of(st.none(), st.integers(1, 5)),
+       st.sampled_from([1, 3, 1 << 18]))
+def test_one_sort_grouping_equals_general_grouping(cards, max_rankings, per_pass) -> None:
+    """Whatever the number of cards grouped per pass (their counts then added up)."""
+    from tallyproof.tabulate import ballots
+
     t = table([RCV], [{} if c is None else {"r": c} for c in cards])
     arr = _arr(t)
-    fast = _group_one_mark_per_rank(arr, max_rankings)
+    saved, ballots.CARDS_PER_PASS = ballots.CARDS_PER_PASS, per_pass
+    try:
+        fast = _group_one_mark_per_rank(arr, max_rankings)
+    finally:
+        ballots.CARDS_PER_PASS = saved
     assert fast is not None  # every position holds one mark: the fast path applies
     general = group_marks(arr, RCV.column, max_rankings, t)
     assert general.dense is not None and fast.dense is not None
