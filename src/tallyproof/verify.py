@@ -181,6 +181,7 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
     from .ledger.parallel import processes_for, run_pair
     from .reconcile import (
         RECONCILIATION_FILE,
+        ReconcileReport,
         bundled_inputs,
         official_results_check,
         store_checks,
@@ -196,7 +197,7 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
 
     reconciled = (store.results_dir / RECONCILIATION_FILE).exists()
 
-    def recon_part(into: list[Check], part: Any, official: Check | None
+    def recon_part(into: list[Check], part: ReconcileReport | None, official: Check | None
                    ) -> dict[str, Any] | None:
         """The reconciliation's checks (``part``: :func:`store_checks`, made during the pair;
         ``official``: the certified-results comparison the other process made, or None)."""
@@ -208,7 +209,8 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
             return None
         return run("reconciliation", lambda: recon(into, part, official), into)  # type: ignore[no-any-return]
 
-    def recon(into: list[Check], part: Any, official: Check | None) -> dict[str, Any]:
+    def recon(into: list[Check], part: ReconcileReport, official: Check | None
+              ) -> dict[str, Any]:
         rep = with_results(part, store, bundled_inputs(store)[1], official)
         recomputed = rep.to_json()
         bundled = _load_json(store.results_dir / RECONCILIATION_FILE)
@@ -266,7 +268,7 @@ def _county_checks(folder: Path, store: Store, public_keys: Sequence[str] | None
         })
 
     recon_checks: list[Check] = []
-    store_part: list[Any] = []
+    store_part: list[ReconcileReport | None] = []
     history: list[Check] = []
 
     def ledger_part() -> bytes:
