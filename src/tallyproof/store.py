@@ -209,14 +209,18 @@ class Store:
                 self._election_cache = None
                 self._derived = {}
 
-    def derived_memo(self) -> dict[Any, Any] | None:
+    def derived_memo(self, read: bool = True) -> dict[Any, Any] | None:
         """Inside :meth:`reading_cvrs_once`, a dict where a check may keep what it derived from
         the table held in memory, so that a second stage of the same command asking the same
         question (the demo's official-results stage, then the reconciliation that includes
         it) does not compute it again. It is emptied whenever the table is read again (the
         file changed) and when the block ends; keys must name every other input (file
-        digests, the election's). ``None`` outside the block: nothing is kept."""
+        digests, the election's). ``None`` outside the block: nothing is kept; and, with
+        ``read=False``, while the table is not held yet (a caller that would only leave
+        something there need not decode the table sooner than it would)."""
         if not self._one_read or not self.cvrs_path.exists():
+            return None
+        if not read and self._cvr_cache is None:
             return None
         self.cvrs()  # the table (and the memo) are those of the file as it is now
         return self._derived

@@ -231,7 +231,11 @@ def test_ledger_pairing_settles_duplicates_and_log_with_the_same_result(store, t
 
     table = _committed_table(store, tmp_path)
     alone = compute_reconciliation(store).to_json()
+    with store.reading_cvrs_once():  # the table not held yet: nothing is left (not decoded
+        assert verify_store(store).cards_paired == table.num_rows  # sooner for it)
+        assert not reconcile.ids_paired(store, table.num_rows)
     with store.reading_cvrs_once():
+        store.cvrs()  # held, as verify holds it before its checks
         assert verify_store(store).cards_paired == table.num_rows
         assert reconcile.ids_paired(store, table.num_rows)
         monkeypatch.setattr(reconcile, "_same_ids", _never)
@@ -246,6 +250,7 @@ def test_ledger_pairing_settles_duplicates_and_log_with_the_same_result(store, t
         pq.write_table(table.set_column(0, table.schema.field(0), pa.array(changed)),
                        store.cvrs_path)
         with store.reading_cvrs_once():
+            store.cvrs()
             assert verify_store(store).cards_paired == 0
             assert not reconcile.ids_paired(store, table.num_rows)
 
@@ -262,7 +267,9 @@ def test_ledger_pairing_is_not_taken_for_other_log_segments(store, tmp_path):
     table = _committed_table(store, tmp_path)
     segment = next((store.log_dir / SEGMENTS).glob("*.parquet"))
     with store.reading_cvrs_once():
+        store.cvrs()
         assert verify_store(store).cards_paired == table.num_rows
+        assert reconcile.ids_paired(store, table.num_rows)
         copy = segment.with_name("copy.tmp")
         shutil.copy2(segment, copy)
         copy.replace(segment)  # the same bytes, a new file
@@ -270,6 +277,7 @@ def test_ledger_pairing_is_not_taken_for_other_log_segments(store, tmp_path):
     stray = segment.with_name("9" * 7 + ".parquet")
     shutil.copy2(segment, stray)
     with store.reading_cvrs_once():
+        store.cvrs()
         assert verify_store(store).cards_paired == table.num_rows
         assert not reconcile.ids_paired(store, table.num_rows)
 

@@ -119,7 +119,9 @@ def verify_store(store: Store, public_keys: Sequence[str | Verifier] | None = No
     write what was verified to ``log/verified.json`` (:mod:`.verified`), so that a later step
     (starting an audit) can rely on it while none of the files read has changed.
     """
-    memo = store.derived_memo()  # taken before anything is read: see _remember_pairing
+    # taken before anything is read (see _remember_pairing), without decoding the table
+    # sooner than the verification does (it reads it while its tree may be built meanwhile)
+    memo = store.derived_memo(read=False)
     before = segments_identity(store.log_dir) if memo is not None else ()
     report = _verify_store(store, public_keys)
     if memo is not None and report.cards_paired:
